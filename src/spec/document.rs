@@ -35,7 +35,9 @@ pub fn parse(format: Format, text: &str) -> Result<Document, Problem> {
     }
     if let Some(offset) = text.find('\0') {
         let (line, column) = line_column(text, offset);
-        return Err(Problem::file("the file contains a NUL byte; is it a binary file?").at(line, column));
+        return Err(
+            Problem::file("the file contains a NUL byte; is it a binary file?").at(line, column),
+        );
     }
     match format {
         Format::Toml => parse_toml(text),
@@ -135,7 +137,9 @@ fn toml_value_to_json(value: &toml_edit::Value) -> Result<Value, String> {
             .map(Value::Number)
             .ok_or_else(|| "not a finite number".to_string())?,
         toml_edit::Value::Boolean(flag) => Value::Bool(*flag.value()),
-        toml_edit::Value::Datetime(_) => return Err("dates and times are not allowed here".to_string()),
+        toml_edit::Value::Datetime(_) => {
+            return Err("dates and times are not allowed here".to_string());
+        }
         toml_edit::Value::Array(array) => Value::Array(
             array
                 .iter()
@@ -152,7 +156,34 @@ fn toml_value_to_json(value: &toml_edit::Value) -> Result<Value, String> {
     })
 }
 
+/// How deep `[` and `{` may nest in a YAML file. libyaml's flow parser slows down badly on deep
+/// nesting long before serde_yaml's own recursion limit stops it, so nesting is counted first.
+/// The count ignores quoting, so brackets inside strings count too; real files are far below it.
+const MAX_YAML_FLOW_DEPTH: usize = 128;
+
+fn check_yaml_flow_depth(text: &str) -> Result<(), Problem> {
+    let mut depth = 0usize;
+    for (offset, byte) in text.bytes().enumerate() {
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_YAML_FLOW_DEPTH {
+                    let (line, column) = line_column(text, offset);
+                    return Err(Problem::file(format!(
+                        "invalid YAML: nested more than {MAX_YAML_FLOW_DEPTH} levels deep"
+                    ))
+                    .at(line, column));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn parse_yaml(text: &str) -> Result<Document, Problem> {
+    check_yaml_flow_depth(text)?;
     let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| {
         let mut problem = Problem::file(format!("invalid YAML: {}", strip_yaml_location(&error)));
         if let Some(location) = error.location() {
@@ -209,17 +240,13 @@ fn first_line(message: &str) -> &str {
 
 /// YAML has no spans in serde_yaml's value tree; a top-level key is a line that starts with it.
 fn find_yaml_key(text: &str, key: &str) -> Option<(usize, usize)> {
-    let candidates = [
-        key.to_string(),
-        format!("\"{key}\""),
-        format!("'{key}'"),
-    ];
+    let candidates = [key.to_string(), format!("\"{key}\""), format!("'{key}'")];
     for (index, line) in text.lines().enumerate() {
         for candidate in &candidates {
-            if let Some(rest) = line.strip_prefix(candidate.as_str()) {
-                if rest.trim_start().starts_with(':') {
-                    return Some((index + 1, 1));
-                }
+            if let Some(rest) = line.strip_prefix(candidate.as_str())
+                && rest.trim_start().starts_with(':')
+            {
+                return Some((index + 1, 1));
             }
         }
     }
@@ -255,9 +282,12 @@ fn yaml_to_json(value: serde_yaml::Value) -> Result<Value, String> {
             }
         }
         serde_yaml::Value::String(text) => Value::String(text),
-        serde_yaml::Value::Sequence(items) => {
-            Value::Array(items.into_iter().map(yaml_to_json).collect::<Result<_, _>>()?)
-        }
+        serde_yaml::Value::Sequence(items) => Value::Array(
+            items
+                .into_iter()
+                .map(yaml_to_json)
+                .collect::<Result<_, _>>()?,
+        ),
         serde_yaml::Value::Mapping(mapping) => {
             let mut map = Map::new();
             for (key, value) in mapping {
@@ -265,7 +295,9 @@ fn yaml_to_json(value: serde_yaml::Value) -> Result<Value, String> {
                     serde_yaml::Value::String(key) => key,
                     serde_yaml::Value::Number(number) => number.to_string(),
                     serde_yaml::Value::Bool(flag) => flag.to_string(),
-                    other => return Err(format!("keys must be strings, found {}", yaml_kind(&other))),
+                    other => {
+                        return Err(format!("keys must be strings, found {}", yaml_kind(&other)));
+                    }
                 };
                 map.insert(key, yaml_to_json(value)?);
             }
@@ -383,7 +415,9 @@ fn json_to_yaml(value: &Value) -> serde_yaml::Value {
             None => serde_yaml::Value::Number(number.as_f64().unwrap_or(0.0).into()),
         },
         Value::String(text) => serde_yaml::Value::String(text.clone()),
-        Value::Array(items) => serde_yaml::Value::Sequence(items.iter().map(json_to_yaml).collect()),
+        Value::Array(items) => {
+            serde_yaml::Value::Sequence(items.iter().map(json_to_yaml).collect())
+        }
         Value::Object(map) => {
             let mut mapping = serde_yaml::Mapping::new();
             for (key, value) in map {
@@ -419,9 +453,10 @@ fn apply_changes(fields: &mut Map<String, Value>, changes: &Map<String, Value>) 
 }
 
 fn edit_toml(text: &str, changes: &Map<String, Value>) -> Result<String, Problem> {
-    let mut document: toml_edit::DocumentMut = text.parse().map_err(|error: toml_edit::TomlError| {
-        Problem::file(format!("invalid TOML: {}", first_line(error.message())))
-    })?;
+    let mut document: toml_edit::DocumentMut =
+        text.parse().map_err(|error: toml_edit::TomlError| {
+            Problem::file(format!("invalid TOML: {}", first_line(error.message())))
+        })?;
     for (key, value) in changes {
         if value.is_null() {
             document.remove(key);
@@ -515,10 +550,16 @@ mod tests {
         changes.insert("boot".into(), Value::Bool(false));
         changes.insert("command".into(), Value::from("sleep 20"));
         changes.insert("priority".into(), Value::from(5));
-        changes.insert("environment".into(), serde_json::json!({"PORT": "81", "B": "2"}));
+        changes.insert(
+            "environment".into(),
+            serde_json::json!({"PORT": "81", "B": "2"}),
+        );
         let edited = edit(Format::Toml, text, &changes).expect("edits");
         assert!(edited.contains("# web server"), "{edited}");
-        assert!(edited.contains("command = \"sleep 20\" # the command"), "{edited}");
+        assert!(
+            edited.contains("command = \"sleep 20\" # the command"),
+            "{edited}"
+        );
         assert!(edited.contains("# boot it\nboot = false"), "{edited}");
         assert!(edited.contains("# port\nPORT = \"81\""), "{edited}");
         let reparsed = parse(Format::Toml, &edited).expect("still TOML");

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::name::{check_name, quote_short};
 use super::{
-    AutoRestart, FIELDS, LogSpec, LogTarget, ProcessSpec, ProgramSpec, Problem, StopSignal, UserDb,
+    AutoRestart, FIELDS, LogSpec, LogTarget, Problem, ProcessSpec, ProgramSpec, StopSignal, UserDb,
     defaults,
 };
 
@@ -78,6 +78,17 @@ impl RawProgram {
     /// Reads every field of a file's (or a request's) top-level object. A `null` value counts as
     /// absent. Unknown fields are refused unless they start with `x-`.
     pub fn from_fields(fields: &Map<String, Value>) -> Result<RawProgram, Vec<Problem>> {
+        let (raw, problems) = RawProgram::read_fields(fields);
+        if problems.is_empty() {
+            Ok(raw)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Like [`RawProgram::from_fields`], but also returns what could be read when some fields
+    /// are bad, so later checks (name, user) can still report their problems in the same pass.
+    pub fn read_fields(fields: &Map<String, Value>) -> (RawProgram, Vec<Problem>) {
         let mut raw = RawProgram::default();
         let mut problems = Vec::new();
         for (key, value) in fields {
@@ -92,11 +103,7 @@ impl RawProgram {
                 problems.push(Problem::field(key, message));
             }
         }
-        if problems.is_empty() {
-            Ok(raw)
-        } else {
-            Err(problems)
-        }
+        (raw, problems)
     }
 
     fn set(&mut self, key: &str, value: &Value) -> FieldResult<()> {
@@ -138,17 +145,17 @@ impl RawProgram {
         if let Err(message) = check_name(name) {
             problems.push(Problem::field("name", message));
         }
-        if let Some(written) = &self.name {
-            if written != name {
-                problems.push(Problem::field(
-                    "name",
-                    format!(
-                        "{} does not match the file name; the name must equal the file's stem {}",
-                        quote_short(written),
-                        quote_short(name)
-                    ),
-                ));
-            }
+        if let Some(written) = &self.name
+            && written != name
+        {
+            problems.push(Problem::field(
+                "name",
+                format!(
+                    "{} does not match the file name; the name must equal the file's stem {}",
+                    quote_short(written),
+                    quote_short(name)
+                ),
+            ));
         }
         let argv = match &self.command {
             None => {
@@ -181,11 +188,12 @@ impl RawProgram {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let log = |target: &Option<LogTarget>, max_bytes: Option<u64>, backups: Option<u32>| LogSpec {
-            target: target.clone().unwrap_or(LogTarget::Auto),
-            max_bytes: max_bytes.unwrap_or(defaults::LOG_MAX_BYTES),
-            backups: backups.unwrap_or(defaults::LOG_BACKUPS),
-        };
+        let log =
+            |target: &Option<LogTarget>, max_bytes: Option<u64>, backups: Option<u32>| LogSpec {
+                target: target.clone().unwrap_or(LogTarget::Auto),
+                max_bytes: max_bytes.unwrap_or(defaults::LOG_MAX_BYTES),
+                backups: backups.unwrap_or(defaults::LOG_BACKUPS),
+            };
         Ok(ProgramSpec {
             name: name.to_string(),
             description: self.description.clone().unwrap_or_default(),
@@ -229,7 +237,10 @@ impl RawProgram {
             name: Some(spec.name.clone()),
             description: Some(spec.description.clone()),
             command: Some(RawCommand::Line(shell_words::join(&process.argv))),
-            user: process.user.as_ref().map(|user| RawUser::Name(user.name.clone())),
+            user: process
+                .user
+                .as_ref()
+                .map(|user| RawUser::Name(user.name.clone())),
             enabled: Some(spec.enabled),
             boot: Some(spec.boot),
             autorestart: Some(spec.autorestart),
@@ -282,28 +293,57 @@ impl RawProgram {
         );
         put("enabled", self.enabled.map(Value::from));
         put("boot", self.boot.map(Value::from));
-        put("autorestart", self.autorestart.map(|policy| Value::from(policy.as_str())));
+        put(
+            "autorestart",
+            self.autorestart.map(|policy| Value::from(policy.as_str())),
+        );
         put("exitcodes", self.exitcodes.clone().map(Value::from));
         put("startsecs", self.startsecs.map(seconds_to_json));
         put("startretries", self.startretries.map(Value::from));
-        put("stopsignal", self.stopsignal.map(|signal| Value::from(signal.name())));
+        put(
+            "stopsignal",
+            self.stopsignal.map(|signal| Value::from(signal.name())),
+        );
         put("stopwaitsecs", self.stopwaitsecs.map(seconds_to_json));
         put("stopasgroup", self.stopasgroup.map(Value::from));
         put("killasgroup", self.killasgroup.map(Value::from));
         put(
             "directory",
-            self.directory.as_ref().map(|path| Value::from(path.to_string_lossy().into_owned())),
+            self.directory
+                .as_ref()
+                .map(|path| Value::from(path.to_string_lossy().into_owned())),
         );
         put("priority", self.priority.map(Value::from));
         put("delay_seconds", self.delay_seconds.map(seconds_to_json));
-        put("umask", self.umask.map(|mask| Value::from(format!("{mask:03o}"))));
+        put(
+            "umask",
+            self.umask.map(|mask| Value::from(format!("{mask:03o}"))),
+        );
         put("redirect_stderr", self.redirect_stderr.map(Value::from));
-        put("stdout_logfile", self.stdout_logfile.as_ref().map(logfile_to_json));
-        put("stdout_logfile_maxbytes", self.stdout_logfile_maxbytes.map(size_to_json));
-        put("stdout_logfile_backups", self.stdout_logfile_backups.map(Value::from));
-        put("stderr_logfile", self.stderr_logfile.as_ref().map(logfile_to_json));
-        put("stderr_logfile_maxbytes", self.stderr_logfile_maxbytes.map(size_to_json));
-        put("stderr_logfile_backups", self.stderr_logfile_backups.map(Value::from));
+        put(
+            "stdout_logfile",
+            self.stdout_logfile.as_ref().map(logfile_to_json),
+        );
+        put(
+            "stdout_logfile_maxbytes",
+            self.stdout_logfile_maxbytes.map(size_to_json),
+        );
+        put(
+            "stdout_logfile_backups",
+            self.stdout_logfile_backups.map(Value::from),
+        );
+        put(
+            "stderr_logfile",
+            self.stderr_logfile.as_ref().map(logfile_to_json),
+        );
+        put(
+            "stderr_logfile_maxbytes",
+            self.stderr_logfile_maxbytes.map(size_to_json),
+        );
+        put(
+            "stderr_logfile_backups",
+            self.stderr_logfile_backups.map(Value::from),
+        );
         put(
             "environment",
             self.environment.as_ref().map(|environment| {
@@ -346,7 +386,7 @@ fn logfile_to_json(target: &LogTarget) -> Value {
 fn size_to_json(bytes: u64) -> Value {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GB"), (1 << 20, "MB"), (1 << 10, "KB")];
     for (unit, suffix) in UNITS {
-        if bytes >= unit && bytes % unit == 0 {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
             return Value::from(format!("{}{suffix}", bytes / unit));
         }
     }
@@ -465,10 +505,10 @@ fn boolean(value: &Value) -> FieldResult<bool> {
 }
 
 fn autorestart(value: &Value) -> FieldResult<AutoRestart> {
-    if let Value::String(text) = value {
-        if text.trim().eq_ignore_ascii_case("unexpected") {
-            return Ok(AutoRestart::Unexpected);
-        }
+    if let Value::String(text) = value
+        && text.trim().eq_ignore_ascii_case("unexpected")
+    {
+        return Ok(AutoRestart::Unexpected);
     }
     match boolean(value) {
         Ok(true) => Ok(AutoRestart::True),
@@ -488,7 +528,10 @@ fn exit_code(value: &Value) -> FieldResult<i32> {
     };
     match code {
         Some(code) if code <= 255 => Ok(code as i32),
-        _ => Err(format!("exit codes are integers from 0 to 255, found {}", describe(value))),
+        _ => Err(format!(
+            "exit codes are integers from 0 to 255, found {}",
+            describe(value)
+        )),
     }
 }
 
@@ -498,7 +541,10 @@ fn exitcodes(value: &Value) -> FieldResult<Vec<i32>> {
             if items.len() as u64 > MAX_COUNT {
                 return Err(format!("lists more than {MAX_COUNT} codes"));
             }
-            items.iter().map(exit_code).collect::<FieldResult<Vec<_>>>()?
+            items
+                .iter()
+                .map(exit_code)
+                .collect::<FieldResult<Vec<_>>>()?
         }
         // supervisord writes `exitcodes=0,2`; accept that and a single number.
         Value::String(text) => text
@@ -506,7 +552,12 @@ fn exitcodes(value: &Value) -> FieldResult<Vec<i32>> {
             .map(|part| exit_code(&Value::from(part.trim())))
             .collect::<FieldResult<Vec<_>>>()?,
         Value::Number(_) => vec![exit_code(value)?],
-        other => return Err(format!("expected a list of exit codes, found {}", describe(other))),
+        other => {
+            return Err(format!(
+                "expected a list of exit codes, found {}",
+                describe(other)
+            ));
+        }
     };
     Ok(codes)
 }
@@ -565,10 +616,12 @@ fn priority(value: &Value) -> FieldResult<i32> {
 fn stopsignal(value: &Value) -> FieldResult<StopSignal> {
     let names = StopSignal::ALL.map(StopSignal::name).join(", ");
     match value {
-        Value::String(text) => StopSignal::parse(text).ok_or_else(|| {
-            format!("unknown signal {}; use one of {names}", quote_short(text))
-        }),
-        other => Err(format!("expected a signal name ({names}), found {}", describe(other))),
+        Value::String(text) => StopSignal::parse(text)
+            .ok_or_else(|| format!("unknown signal {}; use one of {names}", quote_short(text))),
+        other => Err(format!(
+            "expected a signal name ({names}), found {}",
+            describe(other)
+        )),
     }
 }
 
@@ -596,8 +649,8 @@ fn logfile(value: &Value) -> FieldResult<LogTarget> {
     if text.ends_with('/') {
         return Err(format!("{} names a folder, not a file", quote_short(&text)));
     }
-    let path = absolute_path(value)
-        .map_err(|message| format!("{message}, \"auto\" or \"none\""))?;
+    let path =
+        absolute_path(value).map_err(|message| format!("{message}, \"auto\" or \"none\""))?;
     Ok(LogTarget::File(path))
 }
 
@@ -682,7 +735,10 @@ fn environment(value: &Value) -> FieldResult<BTreeMap<String, String>> {
             }
         };
         if text.contains('\0') {
-            return Err(format!("variable {} contains a NUL character", quote_short(key)));
+            return Err(format!(
+                "variable {} contains a NUL character",
+                quote_short(key)
+            ));
         }
         environment.insert(key.clone(), text);
     }

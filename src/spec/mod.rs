@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use document::{Document, MAX_FILE_BYTES, decode, edit, json_to_toml, line_column, parse, render};
+pub use document::{
+    Document, MAX_FILE_BYTES, decode, edit, json_to_toml, line_column, parse, render,
+};
 pub use fields::{RawProgram, seconds_to_json};
 
 /// Every field a program file may hold, in the order new files are written.
@@ -51,7 +53,7 @@ pub const FIELDS: &[&str] = &[
 ];
 
 /// A program file's format, from its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Toml,
@@ -198,7 +200,9 @@ impl StopSignal {
     pub fn parse(text: &str) -> Option<StopSignal> {
         let upper = text.trim().to_ascii_uppercase();
         let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-        StopSignal::ALL.into_iter().find(|signal| signal.name() == bare)
+        StopSignal::ALL
+            .into_iter()
+            .find(|signal| signal.name() == bare)
     }
 
     pub fn to_nix(self) -> nix::sys::signal::Signal {
@@ -259,7 +263,10 @@ pub struct SystemUsers;
 
 impl UserDb for SystemUsers {
     fn by_name(&self, name: &str) -> Option<UserSpec> {
-        nix::unistd::User::from_name(name).ok().flatten().map(user_spec)
+        nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map(user_spec)
     }
 
     fn by_uid(&self, uid: u32) -> Option<UserSpec> {
@@ -339,20 +346,37 @@ impl ProgramSpec {
         users: &dyn UserDb,
     ) -> Result<ProgramSpec, Vec<Problem>> {
         let document = parse(format, text).map_err(|problem| vec![problem])?;
-        let result = RawProgram::from_fields(&document.fields)
-            .and_then(|raw| raw.into_spec(name, users));
-        result.map_err(|problems| {
-            problems
-                .into_iter()
-                .map(|problem| match problem.field.as_deref().and_then(|field| {
-                    let top = field.split('.').next().unwrap_or(field);
-                    document.position(top)
-                }) {
+        let (raw, mut problems) = RawProgram::read_fields(&document.fields);
+        match raw.into_spec(name, users) {
+            Ok(spec) if problems.is_empty() => return Ok(spec),
+            Ok(_) => {}
+            Err(more) => {
+                // A field that was present but bad is not also "required".
+                let already: Vec<Option<String>> = problems
+                    .iter()
+                    .map(|problem| problem.field.clone())
+                    .collect();
+                problems.extend(
+                    more.into_iter()
+                        .filter(|problem| !already.contains(&problem.field)),
+                );
+            }
+        }
+        let mut located: Vec<Problem> = problems
+            .into_iter()
+            .map(|problem| {
+                match problem
+                    .field
+                    .as_deref()
+                    .and_then(|field| document.position(field))
+                {
                     Some((line, column)) if problem.line.is_none() => problem.at(line, column),
                     _ => problem,
-                })
-                .collect()
-        })
+                }
+            })
+            .collect();
+        located.sort_by_key(|problem| (problem.line.unwrap_or(usize::MAX), problem.column));
+        Err(located)
     }
 
     /// The log file a stream writes to, given the daemon's log folder; `None` when discarded.
@@ -392,3 +416,6 @@ impl Stream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

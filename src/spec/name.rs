@@ -121,7 +121,9 @@ mod tests {
     fn name_rules_table() {
         let long_ok = "a".repeat(64);
         let too_long = "a".repeat(65);
-        let good = ["web", "a", "0", "web-1", "web_1", "web.prod", "A.b-c_d", &long_ok];
+        let good = [
+            "web", "a", "0", "web-1", "web_1", "web.prod", "A.b-c_d", &long_ok,
+        ];
         for name in good {
             assert_eq!(check_name(name), Ok(()), "{name}");
         }

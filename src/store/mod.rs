@@ -1,0 +1,15 @@
+//! programs.d on disk: scanning it into a [`Snapshot`], watching it, writing it atomically, and
+//! the stable program ids kept in the state folder. The store knows files, not processes.
+
+mod ids;
+mod scan;
+mod watch;
+mod write;
+
+pub use ids::Ids;
+pub use scan::{Entry, Snapshot, scan};
+pub use watch::{FolderWatcher, Hint, WatchConfig};
+pub use write::{remove_durable, sync_dir, write_atomic};
+
+#[cfg(test)]
+mod tests;

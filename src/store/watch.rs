@@ -1,0 +1,115 @@
+//! Watching programs.d. Events from notify are only hints (editors rename, ConfigMaps swap links,
+//! `git pull` rewrites many files): a burst of hints becomes one "look again", after a short
+//! quiet time, and the caller rescans the whole folder. A slow periodic rescan is the safety net
+//! for what inotify cannot see (a symlink's target edited in another folder, a lost event).
+
+use std::path::Path;
+use std::time::Duration;
+
+use notify::Watcher as _;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+
+/// How the watcher batches hints.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchConfig {
+    /// Quiet time after the last event before a burst counts as over.
+    pub quiet: Duration,
+    /// A burst never delays the rescan longer than this.
+    pub max_delay: Duration,
+    /// The safety rescan's period.
+    pub safety: Duration,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            quiet: Duration::from_millis(15),
+            max_delay: Duration::from_millis(200),
+            safety: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the folder should be scanned again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// Something in the folder changed.
+    Changed,
+    /// The periodic safety rescan.
+    Safety,
+}
+
+/// A debounced stream of hints that programs.d may have changed.
+pub struct FolderWatcher {
+    // Kept alive for as long as the hints are wanted; dropping it stops the watch.
+    _watcher: Option<notify::RecommendedWatcher>,
+    raw: mpsc::Receiver<()>,
+    config: WatchConfig,
+    next_safety: Instant,
+}
+
+impl FolderWatcher {
+    /// Watches `dir`. When the OS watch cannot be set up (inotify limits, an exotic filesystem),
+    /// the error is returned beside a watcher that still does the safety rescans.
+    pub fn new(dir: &Path, config: WatchConfig) -> (FolderWatcher, Option<notify::Error>) {
+        let (sender, raw) = mpsc::channel(1);
+        let setup = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            // Only a hint: a full channel already holds one, and an error means "look again".
+            let _ = event;
+            let _ = sender.try_send(());
+        })
+        .and_then(|mut watcher| {
+            watcher.watch(dir, notify::RecursiveMode::NonRecursive)?;
+            Ok(watcher)
+        });
+        let (watcher, error) = match setup {
+            Ok(watcher) => (Some(watcher), None),
+            Err(error) => (None, Some(error)),
+        };
+        let watcher = FolderWatcher {
+            _watcher: watcher,
+            raw,
+            config,
+            next_safety: Instant::now() + config.safety,
+        };
+        (watcher, error)
+    }
+
+    /// Waits for the next reason to rescan.
+    pub async fn next(&mut self) -> Hint {
+        tokio::select! {
+            received = self.raw.recv() => {
+                if received.is_none() {
+                    // The OS watcher is gone; only the safety rescan is left.
+                    sleep_until(self.next_safety).await;
+                    return self.safety_hint();
+                }
+                self.settle().await;
+                Hint::Changed
+            }
+            () = sleep_until(self.next_safety) => self.safety_hint(),
+        }
+    }
+
+    fn safety_hint(&mut self) -> Hint {
+        self.next_safety = Instant::now() + self.config.safety;
+        Hint::Safety
+    }
+
+    /// Waits until the burst is over: `quiet` without an event, or `max_delay` in all.
+    async fn settle(&mut self) {
+        let give_up = Instant::now() + self.config.max_delay;
+        loop {
+            let quiet_until = (Instant::now() + self.config.quiet).min(give_up);
+            tokio::select! {
+                received = self.raw.recv() => {
+                    if received.is_none() || Instant::now() >= give_up {
+                        return;
+                    }
+                }
+                () = sleep_until(quiet_until) => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Writing programs.d: every write is atomic (a hidden temp file in the same folder, fsync,
+//! rename over the target, fsync of the folder), so a reader — the daemon's own scan, an editor, a
+//! crash at any instant — sees the old file or the new one, never a torn one.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Writes `text` to `path` atomically. The temp file's name starts with a dot and ends in `.tmp`,
+/// so a scan in the middle of the write ignores it.
+pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
+    let dir = parent(path)?;
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    temp.write_all(text.as_bytes())?;
+    temp.as_file().sync_all()?;
+    // Program files are configuration, readable by their owner's group like any /etc file.
+    set_mode(temp.path(), 0o644)?;
+    temp.persist(path).map_err(|error| error.error)?;
+    sync_dir(&dir)
+}
+
+/// Removes a file and makes the removal durable.
+pub fn remove_durable(path: &Path) -> io::Result<()> {
+    fs::remove_file(path)?;
+    sync_dir(&parent(path)?)
+}
+
+fn parent(path: &Path) -> io::Result<PathBuf> {
+    match path.parent() {
+        Some(dir) if dir.as_os_str().is_empty() => Ok(PathBuf::from(".")),
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} has no parent folder", path.display()),
+        )),
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+/// fsync of a folder makes a rename or unlink in it durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_replace_and_leave_no_temp_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("web.toml");
+        write_atomic(&path, "command = \"a\"\n").expect("first write");
+        write_atomic(&path, "command = \"b\"\n").expect("second write");
+        assert_eq!(
+            fs::read_to_string(&path).expect("read"),
+            "command = \"b\"\n"
+        );
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .expect("list")
+            .flatten()
+            .map(|entry| entry.file_name())
+            .collect();
+        assert_eq!(names, ["web.toml"]);
+        remove_durable(&path).expect("remove");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_write_into_a_missing_folder_fails_cleanly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = write_atomic(&dir.path().join("nope/web.toml"), "x").expect_err("no folder");
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+    }
+}
