@@ -2,5 +2,6 @@
 //! API. See ARCHITECTURE.md for the map of the modules.
 
 pub mod cli;
+pub mod reconcile;
 pub mod spec;
 pub mod store;

@@ -1,0 +1,178 @@
+//! The pure core: desired state (what programs.d and the operator's intents say) and observed
+//! state (what the supervisor's jobs are doing) in, a [`Plan`] of actions out. No I/O, no clock
+//! of its own, no memory between calls: reconcile never asks *why* it runs, and running it again
+//! over the result of its own plan yields an empty plan (level-triggered, idempotent).
+
+mod boot;
+
+pub use boot::{BootWaves, Gate};
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::spec::ProgramSpec;
+
+/// What the folder and the operator want for one program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// The last good spec of the program (an invalid edit keeps the one before).
+    pub spec: Arc<ProgramSpec>,
+    /// The run intent: set by `boot` on first sight and by `start`, cleared by `stop` and while
+    /// the program is disabled.
+    pub run: bool,
+    /// Grows with every operator start or restart; a job started for an older one is started
+    /// again when it has ended (a start after FATAL) or restarted (a restart).
+    pub start_epoch: u64,
+    pub restart_epoch: u64,
+}
+
+impl Desired {
+    pub fn wants_running(&self) -> bool {
+        self.spec.enabled && self.run
+    }
+}
+
+/// The coarse phase of a job, all that reconcile needs to know of the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// STARTING or BACKOFF: on its way up.
+    Starting,
+    /// RUNNING.
+    Running,
+    /// STOPPING.
+    Stopping,
+    /// STOPPED: not running because it was asked to stop (or never started).
+    Stopped,
+    /// EXITED or FATAL: it ended on its own and its restart policy left it down.
+    Ended,
+}
+
+impl Phase {
+    fn is_up(self) -> bool {
+        matches!(self, Phase::Starting | Phase::Running)
+    }
+}
+
+/// What a job is doing, and the spec it was started (or last updated) with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub phase: Phase,
+    pub spec: Arc<ProgramSpec>,
+    pub start_epoch: u64,
+    pub restart_epoch: u64,
+}
+
+/// One step that brings the running set closer to the desired one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Start a job that is not running.
+    Start {
+        name: String,
+        spec: Arc<ProgramSpec>,
+    },
+    /// Stop gracefully, then start with this spec (a field that shapes the process changed, or
+    /// the operator asked for a restart).
+    Restart {
+        name: String,
+        spec: Arc<ProgramSpec>,
+    },
+    /// Apply fields that do not shape the process to the job as it is.
+    Update {
+        name: String,
+        spec: Arc<ProgramSpec>,
+    },
+    /// Stop gracefully and keep the job, now holding this spec (its stop settings apply).
+    Stop {
+        name: String,
+        spec: Arc<ProgramSpec>,
+    },
+    /// Stop gracefully and forget the job: its file is gone.
+    Remove { name: String },
+}
+
+impl Action {
+    pub fn name(&self) -> &str {
+        match self {
+            Action::Start { name, .. }
+            | Action::Restart { name, .. }
+            | Action::Update { name, .. }
+            | Action::Stop { name, .. }
+            | Action::Remove { name } => name,
+        }
+    }
+}
+
+/// The actions of one reconcile, in name order.
+pub type Plan = Vec<Action>;
+
+/// Compares what should run with what runs. `gate` holds back starts during boot: a program
+/// whose priority is above it waits for its wave.
+pub fn reconcile(
+    desired: &BTreeMap<String, Desired>,
+    observed: &BTreeMap<String, Observed>,
+    gate: Gate,
+) -> Plan {
+    let mut plan = Plan::new();
+    for (name, job) in observed {
+        if !desired.contains_key(name) && job.phase != Phase::Stopping {
+            plan.push(Action::Remove { name: name.clone() });
+        }
+    }
+    for (name, want) in desired {
+        if let Some(action) = reconcile_one(name, want, observed.get(name), gate) {
+            plan.push(action);
+        }
+    }
+    plan.sort_by(|a, b| a.name().cmp(b.name()));
+    plan
+}
+
+fn reconcile_one(name: &str, want: &Desired, job: Option<&Observed>, gate: Gate) -> Option<Action> {
+    let name = name.to_string();
+    let spec = Arc::clone(&want.spec);
+    let may_start = gate.allows(spec.priority);
+    let Some(job) = job else {
+        return (want.wants_running() && may_start).then_some(Action::Start { name, spec });
+    };
+    if job.phase == Phase::Stopping {
+        // Let the stop finish; the next pass sees where it ended.
+        return None;
+    }
+    let same_process = job.spec.process == spec.process;
+    let same_spec = *job.spec == *spec;
+    if !want.wants_running() {
+        if job.phase.is_up() {
+            return Some(Action::Stop { name, spec });
+        }
+        return (!same_spec).then_some(Action::Update { name, spec });
+    }
+    match job.phase {
+        Phase::Starting | Phase::Running => {
+            if !same_process || want.restart_epoch > job.restart_epoch {
+                Some(Action::Restart { name, spec })
+            } else if !same_spec {
+                Some(Action::Update { name, spec })
+            } else {
+                None
+            }
+        }
+        Phase::Stopped => may_start.then_some(Action::Start { name, spec }),
+        Phase::Ended => {
+            // It ended on its own: it stays down until the operator starts it again, or until
+            // a new version of what shapes the process gives it a fresh try.
+            let asked_again =
+                want.start_epoch > job.start_epoch || want.restart_epoch > job.restart_epoch;
+            if asked_again || !same_process {
+                may_start.then_some(Action::Start { name, spec })
+            } else if !same_spec {
+                Some(Action::Update { name, spec })
+            } else {
+                None
+            }
+        }
+        Phase::Stopping => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
