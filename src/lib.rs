@@ -1,7 +1,10 @@
 //! hoody-daemon: a universal process manager driven by a folder of program files and an HTTP
 //! API. See ARCHITECTURE.md for the map of the modules.
 
+pub mod api;
 pub mod cli;
+pub mod daemon;
 pub mod reconcile;
 pub mod spec;
 pub mod store;
+pub mod supervisor;

@@ -30,6 +30,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: read programs.d, start the boot programs by priority, serve the API.
+    ///
+    /// SIGTERM or SIGINT stops every program in reverse priority order and exits 0; a second
+    /// signal kills what is left and exits 1. SIGHUP rescans programs.d.
+    Serve(ServeArgs),
     /// Check every program file of a folder; print every problem, or a one-line summary.
     ///
     /// Exits 0 when the folder is valid and 3 when any file has a problem: run it in a
@@ -41,11 +46,34 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The folder of program files (the desired state).
+    #[arg(long, default_value = "programs.d")]
+    pub programs_dir: PathBuf,
+    /// Where ids, run intents and the record of running processes are kept
+    /// [default: .hoody-daemon/state beside the programs folder].
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Where "auto" logs go [default: .hoody-daemon/logs beside the programs folder].
+    #[arg(long)]
+    pub log_dir: Option<PathBuf>,
+    /// HOST:PORT or unix:/path/to.sock (created with mode 0600).
+    #[arg(long, default_value = "127.0.0.1:7575")]
+    pub listen: String,
+    /// A file holding the bearer token every request but /health must send.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { dir } => ExitCode::from(validate(&dir)),
+        Command::Serve(args) => ExitCode::from(serve::serve(args)),
     }
 }
+
+mod serve;
 
 fn validate(dir: &Path) -> u8 {
     let snapshot = store::scan(dir, &SystemUsers);

@@ -1,0 +1,571 @@
+//! The HTTP API (SPEC §6–7): axum routes under `/api/v1/daemon`, the JSON envelope, bearer-token
+//! auth, body limits and timeouts. The only module that knows HTTP. Every handler turns a request
+//! into a [`Request`] for the daemon's loop and its [`Reply`] into the envelope; nothing here
+//! touches a file or a process.
+
+mod logs;
+pub mod openapi;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::Stream;
+use serde_json::{Map, Value, json};
+
+use crate::daemon::{Answer, Failure, FailureKind, Handle, Reply, Request};
+use crate::spec::Format;
+
+/// The base path of every route.
+pub const BASE: &str = "/api/v1/daemon";
+/// The largest request body accepted (SPEC §7).
+pub const MAX_BODY: usize = 1024 * 1024;
+/// How long a client may take to send its request headers or body.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the API listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl Listen {
+    /// `127.0.0.1:7575`, `[::1]:7575`, `localhost:7575` or `unix:/run/hoody.sock`.
+    pub fn parse(text: &str) -> Result<Listen, String> {
+        if let Some(path) = text.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err("unix: needs a socket path, as in unix:/run/hoody-daemon.sock".into());
+            }
+            return Ok(Listen::Unix(PathBuf::from(path)));
+        }
+        let text = text.replace("localhost:", "127.0.0.1:");
+        text.parse::<SocketAddr>().map(Listen::Tcp).map_err(|_| {
+            format!("{text:?} is not an address; give HOST:PORT (127.0.0.1:7575) or unix:/path")
+        })
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        match self {
+            Listen::Tcp(address) => address.ip().is_loopback(),
+            Listen::Unix(_) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Tcp(address) => write!(formatter, "http://{address}"),
+            Listen::Unix(path) => write!(formatter, "unix:{}", path.display()),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    handle: Handle,
+    token: Option<Arc<str>>,
+}
+
+/// Every route of the API.
+pub fn router(handle: Handle, token: Option<String>) -> Router {
+    let state = AppState {
+        handle,
+        token: token.map(Arc::from),
+    };
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi_document))
+        .route("/programs", get(list_programs))
+        .route("/programs/add", post(add_program))
+        .route("/programs/edit/{id}", post(edit_program))
+        .route("/programs/remove/{id}", post(remove_program))
+        .route("/programs/{id}", get(get_program))
+        .route("/programs/{id}/enable", post(enable_program))
+        .route("/programs/{id}/disable", post(disable_program))
+        .route("/programs/{id}/start", post(start_program))
+        .route("/programs/{id}/stop", post(stop_program))
+        .route("/programs/{id}/restart", post(restart_program))
+        .route("/programs/{id}/logs", get(program_logs))
+        .route("/programs/{id}/history", get(program_history))
+        .route("/status", get(all_status))
+        .route("/status/{id}", get(one_status))
+        .route("/events", get(events))
+        .route("/quick-start", get(quick_list).post(quick_launch))
+        .route("/quick-start/{id}/status", get(quick_status))
+        .route("/quick-start/{id}/stop", post(quick_stop))
+        .route("/quick-start/{id}/logs", get(quick_logs));
+    Router::new()
+        .nest(BASE, api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state)
+}
+
+// ---- the envelope ------------------------------------------------------------------------
+
+fn envelope(status: StatusCode, message: &str, data: Value) -> Response {
+    let body = json!({ "statusCode": status.as_u16(), "message": message, "data": data });
+    (status, axum::Json(body)).into_response()
+}
+
+/// An error in the envelope: `{"statusCode", "message", "error": {"code", "details"}}`.
+pub fn error(status: StatusCode, code: &str, message: &str, details: Value) -> Response {
+    let body = json!({
+        "statusCode": status.as_u16(),
+        "message": message,
+        "error": { "code": code, "details": details },
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+fn failure_response(failure: Failure) -> Response {
+    let status = match failure.kind {
+        FailureKind::Invalid => StatusCode::BAD_REQUEST,
+        FailureKind::NotFound => StatusCode::NOT_FOUND,
+        FailureKind::Conflict => StatusCode::CONFLICT,
+        FailureKind::Stale => StatusCode::PRECONDITION_FAILED,
+        FailureKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    error(status, failure.code, &failure.message, failure.details)
+}
+
+fn reply_response(reply: Reply) -> Response {
+    match reply {
+        Ok(answer) => answer_response(answer),
+        Err(failure) => failure_response(failure),
+    }
+}
+
+fn answer_response(answer: Answer) -> Response {
+    let status = if answer.created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut response = envelope(status, &answer.message, answer.data);
+    if let Some(etag) = answer.etag.and_then(|etag| HeaderValue::from_str(&etag).ok()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no_route", "no such endpoint; see /api/v1/daemon/openapi.json", Value::Null)
+}
+
+async fn method_not_allowed() -> Response {
+    error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method", Value::Null)
+}
+
+// ---- auth --------------------------------------------------------------------------------
+
+async fn authenticate(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(token) = &state.token else {
+        return next.run(request).await;
+    };
+    if request.uri().path() == format!("{BASE}/health") {
+        return next.run(request).await;
+    }
+    let offered = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    match offered {
+        Some(offered) if constant_time_eq(offered.as_bytes(), token.as_bytes()) => next.run(request).await,
+        Some(_) => unauthorized("the bearer token is wrong"),
+        None => unauthorized("this daemon needs a bearer token: send Authorization: Bearer <token>"),
+    }
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized", message, Value::Null);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Compares without an early exit, so the time taken does not tell how much of a guess matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut difference = a.len() ^ b.len();
+    for index in 0..a.len().max(b.len()) {
+        let x = a.get(index).copied().unwrap_or(0);
+        let y = b.get(index).copied().unwrap_or(0);
+        difference |= usize::from(x ^ y);
+    }
+    difference == 0
+}
+
+// ---- extraction --------------------------------------------------------------------------
+
+type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+type Id = Result<Path<String>, PathRejection>;
+
+fn id_of(id: Id) -> Result<String, Response> {
+    let Path(id) = id.map_err(|rejection| {
+        error(StatusCode::BAD_REQUEST, "invalid_id", &format!("the program id in the path is not valid: {rejection}"), Value::Null)
+    })?;
+    if id.is_empty() || id.len() > 200 || id.contains(['\0', '/']) || id.chars().any(char::is_control) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            "a program id is a number or a program name",
+            json!({ "id": crate::spec::name::quote_short(&id) }),
+        ));
+    }
+    Ok(id)
+}
+
+fn params_of(params: Params) -> Result<HashMap<String, String>, Response> {
+    params.map(|Query(params)| params).map_err(|rejection| {
+        error(StatusCode::BAD_REQUEST, "invalid_query", &format!("the query string is not valid: {rejection}"), Value::Null)
+    })
+}
+
+fn flag(params: &HashMap<String, String>, name: &str, default: bool) -> Result<bool, Response> {
+    match params.get(name).map(|value| value.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(value) => match value.as_str() {
+            "true" | "1" | "yes" | "" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                &format!("query parameter `{name}` must be true or false"),
+                json!({ "field": name }),
+            )),
+        },
+    }
+}
+
+/// Reads a JSON object body: at most [`MAX_BODY`] bytes, within [`READ_TIMEOUT`].
+async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, Response> {
+    let read = tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
+    let bytes = match read {
+        Err(_) => return Err(error(StatusCode::REQUEST_TIMEOUT, "timeout", "the request body took too long to arrive", Value::Null)),
+        Ok(Err(_)) => {
+            return Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                &format!("the request body is over {MAX_BODY} bytes"),
+                json!({ "limit": MAX_BODY }),
+            ));
+        }
+        Ok(Ok(bytes)) => bytes,
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        if required {
+            return Err(error(StatusCode::BAD_REQUEST, "invalid_json", "the request needs a JSON object body", Value::Null));
+        }
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            &format!("the body must be a JSON object, not {}", kind_of(&other)),
+            Value::Null,
+        )),
+        Err(parse) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            &format!("the body is not valid JSON: {parse}"),
+            json!({ "line": parse.line(), "column": parse.column() }),
+        )),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+async fn ask(state: &AppState, request: Request) -> Response {
+    reply_response(state.handle.ask(request).await)
+}
+
+macro_rules! try_response {
+    ($value:expr) => {
+        match $value {
+            Ok(value) => value,
+            Err(response) => return response,
+        }
+    };
+}
+
+// ---- handlers ----------------------------------------------------------------------------
+
+async fn health() -> Response {
+    envelope(StatusCode::OK, "OK", json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn openapi_document() -> Response {
+    (StatusCode::OK, axum::Json(openapi::document())).into_response()
+}
+
+async fn list_programs(State(state): State<AppState>) -> Response {
+    ask(&state, Request::List).await
+}
+
+async fn get_program(State(state): State<AppState>, id: Id) -> Response {
+    let id = try_response!(id_of(id));
+    ask(&state, Request::Get { id }).await
+}
+
+async fn add_program(State(state): State<AppState>, params: Params, body: Body) -> Response {
+    let params = try_response!(params_of(params));
+    let format = match params.get("format").map(String::as_str) {
+        None | Some("toml") => Format::Toml,
+        Some("yaml") | Some("yml") => Format::Yaml,
+        Some(_) => {
+            return error(StatusCode::BAD_REQUEST, "invalid_query", "query parameter `format` must be toml or yaml", json!({ "field": "format" }));
+        }
+    };
+    let fields = try_response!(json_object(body, true).await);
+    ask(&state, Request::Create { fields, format }).await
+}
+
+async fn edit_program(State(state): State<AppState>, id: Id, headers: HeaderMap, body: Body) -> Response {
+    let id = try_response!(id_of(id));
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .map(|value| value.to_str().map(str::to_string))
+        .transpose();
+    let Ok(if_match) = if_match else {
+        return error(StatusCode::BAD_REQUEST, "invalid_header", "If-Match is not valid text", Value::Null);
+    };
+    let changes = try_response!(json_object(body, true).await);
+    ask(&state, Request::Edit { id, changes, if_match }).await
+}
+
+async fn remove_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
+    let id = try_response!(id_of(id));
+    let params = try_response!(params_of(params));
+    let wait = try_response!(flag(&params, "wait", true));
+    ask(&state, Request::Remove { id, wait }).await
+}
+
+async fn enable_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
+    set_enabled(state, id, params, true).await
+}
+
+async fn disable_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
+    set_enabled(state, id, params, false).await
+}
+
+async fn set_enabled(state: AppState, id: Id, params: Params, enabled: bool) -> Response {
+    let id = try_response!(id_of(id));
+    let params = try_response!(params_of(params));
+    let wait = try_response!(flag(&params, "wait", true));
+    ask(&state, Request::SetEnabled { id, enabled, wait }).await
+}
+
+async fn start_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
+    let id = try_response!(id_of(id));
+    let params = try_response!(params_of(params));
+    let wait = try_response!(flag(&params, "wait", true));
+    ask(&state, Request::Start { id, wait }).await
+}
+
+async fn stop_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
+    let id = try_response!(id_of(id));
+    let params = try_response!(params_of(params));
+    let wait = try_response!(flag(&params, "wait", true));
+    ask(&state, Request::Stop { id, wait }).await
+}
+
+async fn restart_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
+    let id = try_response!(id_of(id));
+    let params = try_response!(params_of(params));
+    let wait = try_response!(flag(&params, "wait", true));
+    ask(&state, Request::Restart { id, wait }).await
+}
+
+async fn program_history(State(state): State<AppState>, id: Id) -> Response {
+    let id = try_response!(id_of(id));
+    ask(&state, Request::History { id }).await
+}
+
+async fn all_status(State(state): State<AppState>) -> Response {
+    ask(&state, Request::Status { id: None }).await
+}
+
+async fn one_status(State(state): State<AppState>, id: Id) -> Response {
+    let id = try_response!(id_of(id));
+    ask(&state, Request::Status { id: Some(id) }).await
+}
+
+async fn program_logs(State(state): State<AppState>, id: Id, params: Params) -> Response {
+    let id = try_response!(id_of(id));
+    let params = try_response!(params_of(params));
+    let paths = state.handle.ask(Request::LogPaths { id }).await;
+    logs::respond(paths, &params).await
+}
+
+async fn quick_logs(State(state): State<AppState>, id: Id, params: Params) -> Response {
+    let id = try_response!(id_of(id));
+    let params = try_response!(params_of(params));
+    let paths = state.handle.ask(Request::QuickLogPaths { id }).await;
+    logs::respond(paths, &params).await
+}
+
+async fn quick_list(State(state): State<AppState>) -> Response {
+    ask(&state, Request::QuickList).await
+}
+
+async fn quick_launch(State(state): State<AppState>, body: Body) -> Response {
+    let fields = try_response!(json_object(body, true).await);
+    ask(&state, Request::QuickStart { fields }).await
+}
+
+async fn quick_status(State(state): State<AppState>, id: Id) -> Response {
+    let id = try_response!(id_of(id));
+    ask(&state, Request::QuickStatus { id }).await
+}
+
+async fn quick_stop(State(state): State<AppState>, id: Id, params: Params) -> Response {
+    let id = try_response!(id_of(id));
+    let params = try_response!(params_of(params));
+    let wait = try_response!(flag(&params, "wait", true));
+    ask(&state, Request::QuickStop { id, wait }).await
+}
+
+async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let receiver = state.handle.subscribe();
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(event) => {
+                    let kind = match event.as_ref() {
+                        crate::daemon::Event::Config { .. } => "config",
+                        crate::daemon::Event::State { .. } => "state",
+                    };
+                    let data = serde_json::to_string(event.as_ref()).unwrap_or_default();
+                    return Some((Ok(SseEvent::default().event(kind).data(data)), receiver));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    let data = json!({ "type": "lagged", "missed": missed }).to_string();
+                    return Some((Ok(SseEvent::default().event("lagged").data(data)), receiver));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+// ---- serving -----------------------------------------------------------------------------
+
+/// A bound listener, so a bad address fails before the daemon starts anything.
+pub enum Listener {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener, PathBuf),
+}
+
+impl Listener {
+    /// Binds. A unix socket is created with mode 0600, replacing a stale socket file.
+    pub async fn bind(listen: &Listen) -> io::Result<Listener> {
+        match listen {
+            Listen::Tcp(address) => Ok(Listener::Tcp(tokio::net::TcpListener::bind(address).await?)),
+            Listen::Unix(path) => {
+                if let Ok(metadata) = std::fs::symlink_metadata(path) {
+                    use std::os::unix::fs::FileTypeExt;
+                    if metadata.file_type().is_socket() {
+                        std::fs::remove_file(path)?;
+                    }
+                }
+                let previous = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+                let bound = tokio::net::UnixListener::bind(path);
+                nix::sys::stat::umask(previous);
+                Ok(Listener::Unix(bound?, path.clone()))
+            }
+        }
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Listener::Tcp(listener) => listener.local_addr().ok(),
+            Listener::Unix(..) => None,
+        }
+    }
+}
+
+/// Serves HTTP/1 on the listener until the future returns. Each connection has a header read
+/// timeout, so a slow client cannot hold a connection open without sending a request.
+pub async fn serve(listener: Listener, router: Router) {
+    loop {
+        let accepted = match &listener {
+            Listener::Tcp(tcp) => tcp.accept().await.map(|(stream, _)| Connection::Tcp(stream)),
+            Listener::Unix(unix, _) => unix.accept().await.map(|(stream, _)| Connection::Unix(stream)),
+        };
+        match accepted {
+            Ok(connection) => {
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                tokio::spawn(async move {
+                    let builder = {
+                        let mut builder = hyper::server::conn::http1::Builder::new();
+                        builder
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(READ_TIMEOUT)
+                            .max_buf_size(64 * 1024);
+                        builder
+                    };
+                    let result = match connection {
+                        Connection::Tcp(stream) => {
+                            builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await
+                        }
+                        Connection::Unix(stream) => {
+                            builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await
+                        }
+                    };
+                    if let Err(error) = result {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
+            Err(error) => {
+                // Out of file descriptors, most likely: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+enum Connection {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+/// The methods each documented route takes, for the OpenAPI test.
+pub fn documented_methods() -> Vec<(Method, String)> {
+    openapi::routes()
+        .iter()
+        .map(|route| (route.method.clone(), format!("{BASE}{}", route.path)))
+        .collect()
+}

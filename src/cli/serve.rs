@@ -1,0 +1,109 @@
+//! `hoody-daemon serve`: set up logging, the listener, the token and the runtime, then hand over
+//! to the daemon's loop and the API.
+
+use std::path::Path;
+
+use super::{ServeArgs, exit};
+use crate::api::{self, Listen, Listener};
+use crate::daemon::{self, DaemonConfig, Ending};
+
+/// The environment variable that may hold the API token.
+pub const TOKEN_VARIABLE: &str = "HOODY_DAEMON_TOKEN";
+
+pub fn serve(args: ServeArgs) -> u8 {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("hoody-daemon: cannot start the runtime: {error}");
+            return exit::ERROR;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(Ending::Graceful) => exit::OK,
+        Ok(Ending::Forced) => exit::ERROR,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("hoody-daemon: {message}");
+            exit::ERROR
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOODY_DAEMON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// The token, from `--token-file` or the environment; `None` when neither gives one.
+pub fn load_token(token_file: Option<&Path>) -> Result<Option<String>, String> {
+    if let Some(path) = token_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read the token file {}: {error}", path.display()))?;
+        let token = text.trim().to_string();
+        if token.is_empty() {
+            return Err(format!("the token file {} is empty", path.display()));
+        }
+        return Ok(Some(token));
+    }
+    Ok(std::env::var(TOKEN_VARIABLE)
+        .ok()
+        .map(|token| token.trim().to_string())
+        .filter(|token| !token.is_empty()))
+}
+
+async fn run(args: ServeArgs) -> Result<Ending, String> {
+    let listen = Listen::parse(&args.listen)?;
+    let token = load_token(args.token_file.as_deref())?;
+    if token.is_none() && !listen.is_loopback() {
+        return Err(format!(
+            "refusing to listen on {listen} without a token: the API can run any command as any user; set {TOKEN_VARIABLE} or --token-file, or listen on 127.0.0.1"
+        ));
+    }
+    let metadata = std::fs::metadata(&args.programs_dir).map_err(|error| {
+        format!("the programs folder {} cannot be used: {error}", args.programs_dir.display())
+    })?;
+    if !metadata.is_dir() {
+        return Err(format!("{} is not a folder", args.programs_dir.display()));
+    }
+    let mut config = DaemonConfig::beside(&args.programs_dir);
+    if let Some(state_dir) = args.state_dir {
+        config.state_dir = state_dir;
+    }
+    if let Some(log_dir) = args.log_dir {
+        config.log_dir = log_dir;
+    }
+    let listener = Listener::bind(&listen)
+        .await
+        .map_err(|error| format!("cannot listen on {listen}: {error}"))?;
+    let shown = match listener.local_addr() {
+        Some(address) => format!("http://{address}"),
+        None => listen.to_string(),
+    };
+    let (daemon, handle) = daemon::start(config.clone())
+        .await
+        .map_err(|error| error.to_string())?;
+    tracing::info!(
+        listen = %shown,
+        programs = %config.programs_dir.display(),
+        state = %config.state_dir.display(),
+        logs = %config.log_dir.display(),
+        auth = token.is_some(),
+        pid = std::process::id(),
+        "hoody-daemon {} serving",
+        env!("CARGO_PKG_VERSION")
+    );
+    let server = tokio::spawn(api::serve(listener, api::router(handle, token)));
+    let ending = daemon.run().await.map_err(|error| error.to_string());
+    server.abort();
+    if let Listen::Unix(path) = &listen {
+        let _ = std::fs::remove_file(path);
+    }
+    tracing::info!(?ending, "hoody-daemon stopped");
+    ending
+}

@@ -1,0 +1,139 @@
+//! What the daemon keeps in its state folder besides the ids: the operators' run intents
+//! (`intents.json`, so a daemon restart keeps what they did), the processes it runs
+//! (`running.json`, pid plus kernel start time, so the next start after a crash ends the
+//! leftovers without ever hitting a reused pid), and the lock that keeps two daemons off one
+//! state folder.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::store::write_atomic;
+use crate::supervisor::{ProcessGroupSignal, process_start_time, signal_leftover_group};
+
+/// The run intent of every program the daemon knows.
+pub type Intents = BTreeMap<String, bool>;
+
+/// One process of the last run, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunningRecord {
+    pub pid: u32,
+    /// Field 22 of /proc/PID/stat when it was spawned.
+    pub start_time: u64,
+    pub stopsignal: String,
+    pub stopwaitsecs: f64,
+}
+
+pub type Running = BTreeMap<String, RunningRecord>;
+
+pub struct StateFiles {
+    dir: PathBuf,
+    // Held for the daemon's life: the kernel drops it when the process ends, even by SIGKILL.
+    _lock: Flock<fs::File>,
+}
+
+impl StateFiles {
+    /// Creates the state folder if needed and locks it.
+    pub fn open(dir: &Path) -> io::Result<StateFiles> {
+        fs::create_dir_all(dir)?;
+        let lock_path = dir.join("lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "another hoody-daemon is using the state folder {} ({errno})",
+                    dir.display()
+                ),
+            )
+        })?;
+        Ok(StateFiles {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    pub fn load_intents(&self) -> io::Result<Option<Intents>> {
+        load_json(&self.dir.join("intents.json"))
+    }
+
+    pub fn save_intents(&self, intents: &Intents) -> io::Result<()> {
+        save_json(&self.dir.join("intents.json"), intents)
+    }
+
+    pub fn load_running(&self) -> io::Result<Running> {
+        Ok(load_json(&self.dir.join("running.json"))?.unwrap_or_default())
+    }
+
+    pub fn save_running(&self, running: &Running) -> io::Result<()> {
+        save_json(&self.dir.join("running.json"), running)
+    }
+}
+
+fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<Option<T>> {
+    match fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|error| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is damaged: {error}", path.display()),
+            )
+        }),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+fn save_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    write_atomic(path, &text)
+}
+
+/// Ends what the last run left behind: each recorded process group whose leader is either gone
+/// or still the very process recorded (same start time) gets its stop signal, then SIGKILL after
+/// its stopwaitsecs. A pid now used by another process is left alone. Returns the names ended.
+pub async fn end_leftovers(running: &Running) -> Vec<String> {
+    let mut pending: Vec<(&String, &RunningRecord, Instant)> = Vec::new();
+    let now = Instant::now();
+    for (name, record) in running {
+        let current = process_start_time(record.pid);
+        if current.is_some_and(|start_time| start_time != record.start_time) {
+            tracing::info!(program = %name, pid = record.pid, "pid reused by another process; left alone");
+            continue;
+        }
+        let signal = crate::spec::StopSignal::parse(&record.stopsignal)
+            .unwrap_or(crate::spec::StopSignal::Term);
+        if signal_leftover_group(record.pid, ProcessGroupSignal::Stop(signal)) {
+            tracing::warn!(program = %name, pid = record.pid, "ending a process left by the last run");
+            let grace = Duration::from_secs_f64(record.stopwaitsecs.clamp(0.0, 86_400.0));
+            pending.push((name, record, now + grace));
+        }
+    }
+    let mut ended = Vec::new();
+    while !pending.is_empty() {
+        let now = Instant::now();
+        pending.retain(|(name, record, kill_at)| {
+            if !signal_leftover_group(record.pid, ProcessGroupSignal::Probe) {
+                ended.push((*name).clone());
+                return false;
+            }
+            if now >= *kill_at {
+                signal_leftover_group(record.pid, ProcessGroupSignal::Kill);
+            }
+            true
+        });
+        if !pending.is_empty() {
+            // Leftovers are not our children: nothing wakes us when they go, so look again soon.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    ended
+}

@@ -1,0 +1,245 @@
+//! The daemon's table of programs: the desired side of the world. Each program has its id, its
+//! file as last read, its last good spec (an invalid edit keeps the one before running), its
+//! generation, the operator's run intent, and its audit trail. Applying a new snapshot of
+//! programs.d updates the table and says what changed; no I/O happens here.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::reconcile::Desired;
+use crate::spec::{Problem, ProgramSpec};
+use crate::store::{Entry, Snapshot};
+
+/// How many changes each program's audit trail keeps.
+const HISTORY_LENGTH: usize = 100;
+
+/// Who changed a program's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The folder changed on its own: an editor, `cp`, `git pull`, a ConfigMap.
+    File,
+    /// An API call (or the CLI, which uses the API).
+    Api,
+}
+
+/// What happened to a program's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Created,
+    Edited,
+    Removed,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// Unix seconds.
+    pub time: f64,
+    pub source: Source,
+    pub change: ChangeKind,
+    pub generation: u64,
+    /// Unified diff of the file, old to new.
+    pub diff: String,
+    /// The file's problems after the change; empty when it is valid.
+    pub problems: Vec<String>,
+}
+
+/// One program of the folder.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub id: u64,
+    pub entry: Entry,
+    pub last_good: Option<Arc<ProgramSpec>>,
+    /// Grows with every change of the file (valid or not).
+    pub generation: u64,
+    /// The generation `last_good` came from.
+    pub good_generation: u64,
+    pub run: bool,
+    pub start_epoch: u64,
+    pub restart_epoch: u64,
+    pub history: VecDeque<Change>,
+}
+
+impl Program {
+    pub fn desired(&self) -> Option<Desired> {
+        self.last_good.as_ref().map(|spec| Desired {
+            spec: Arc::clone(spec),
+            run: self.run,
+            start_epoch: self.start_epoch,
+            restart_epoch: self.restart_epoch,
+        })
+    }
+
+    pub fn problems(&self) -> &[Problem] {
+        self.entry.problems()
+    }
+
+    fn record(&mut self, change: Change) {
+        if self.history.len() == HISTORY_LENGTH {
+            self.history.pop_front();
+        }
+        self.history.push_back(change);
+    }
+}
+
+/// A change of the table, for the log and the event stream.
+#[derive(Debug, Clone)]
+pub struct ConfigEvent {
+    pub name: String,
+    pub id: u64,
+    pub change: Change,
+}
+
+#[derive(Debug, Default)]
+pub struct ProgramTable {
+    pub programs: BTreeMap<String, Program>,
+}
+
+impl ProgramTable {
+    /// Takes in a new snapshot. `id_of` gives the id of a name (the caller has synced the ids),
+    /// `first_intent` the run intent of a program seen for the first time, `source_of` who made
+    /// each program's change. Returns the changes, each with its diff.
+    pub fn apply(
+        &mut self,
+        snapshot: &Snapshot,
+        id_of: impl Fn(&str) -> u64,
+        first_intent: impl Fn(&str, Option<&ProgramSpec>) -> bool,
+        source_of: impl Fn(&str) -> Source,
+        now: SystemTime,
+    ) -> Vec<ConfigEvent> {
+        let time = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|since| since.as_secs_f64())
+            .unwrap_or(0.0);
+        let mut events = Vec::new();
+        let gone: Vec<String> = self
+            .programs
+            .keys()
+            .filter(|name| !snapshot.programs.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(program) = self.programs.remove(&name) {
+                let old = program.entry.text.as_deref().unwrap_or("");
+                events.push(ConfigEvent {
+                    name: name.clone(),
+                    id: program.id,
+                    change: Change {
+                        time,
+                        source: source_of(&name),
+                        change: ChangeKind::Removed,
+                        generation: program.generation + 1,
+                        diff: diff(&program.entry, old, "", &name),
+                        problems: Vec::new(),
+                    },
+                });
+            }
+        }
+        for (name, entry) in &snapshot.programs {
+            let problems: Vec<String> = entry.problems().iter().map(ToString::to_string).collect();
+            let good = entry.spec.as_ref().ok().cloned();
+            match self.programs.get_mut(name) {
+                None => {
+                    let mut program = Program {
+                        id: id_of(name),
+                        entry: entry.clone(),
+                        run: first_intent(name, good.as_deref()),
+                        last_good: good.clone(),
+                        generation: 1,
+                        good_generation: if good.is_some() { 1 } else { 0 },
+                        start_epoch: 0,
+                        restart_epoch: 0,
+                        history: VecDeque::new(),
+                    };
+                    let change = Change {
+                        time,
+                        source: source_of(name),
+                        change: ChangeKind::Created,
+                        generation: 1,
+                        diff: diff(entry, "", entry.text.as_deref().unwrap_or(""), name),
+                        problems,
+                    };
+                    program.record(change.clone());
+                    events.push(ConfigEvent {
+                        name: name.clone(),
+                        id: program.id,
+                        change,
+                    });
+                    self.programs.insert(name.clone(), program);
+                }
+                Some(program) => {
+                    if program.entry == *entry {
+                        continue;
+                    }
+                    let old_text = program.entry.text.clone();
+                    program.entry = entry.clone();
+                    program.generation += 1;
+                    if let Some(spec) = good {
+                        if !spec.enabled {
+                            // Disabled means "may not run": the intent goes, so a later enable
+                            // never starts the program by itself (seed: enable is not start).
+                            program.run = false;
+                        }
+                        program.last_good = Some(spec);
+                        program.good_generation = program.generation;
+                    }
+                    let change = Change {
+                        time,
+                        source: source_of(name),
+                        change: ChangeKind::Edited,
+                        generation: program.generation,
+                        diff: diff(
+                            entry,
+                            old_text.as_deref().unwrap_or(""),
+                            entry.text.as_deref().unwrap_or(""),
+                            name,
+                        ),
+                        problems,
+                    };
+                    program.record(change.clone());
+                    events.push(ConfigEvent {
+                        name: name.clone(),
+                        id: program.id,
+                        change,
+                    });
+                }
+            }
+        }
+        events
+    }
+
+    /// The desired state for reconcile: every program with a good spec.
+    pub fn desired(&self) -> BTreeMap<String, Desired> {
+        self.programs
+            .iter()
+            .filter_map(|(name, program)| program.desired().map(|want| (name.clone(), want)))
+            .collect()
+    }
+
+    /// Finds a program by id or name (SPEC §2: every `{id}` also takes the name).
+    pub fn find(&self, id_or_name: &str) -> Option<&Program> {
+        if let Some(program) = self.programs.get(id_or_name) {
+            return Some(program);
+        }
+        let id: u64 = id_or_name.parse().ok()?;
+        self.programs.values().find(|program| program.id == id)
+    }
+}
+
+/// The unified diff of a program file, with `a/` and `b/` headers naming it.
+pub fn diff(entry: &Entry, old: &str, new: &str, name: &str) -> String {
+    let file = entry
+        .path
+        .file_name()
+        .map(|file| file.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.to_string());
+    similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .header(&format!("a/{file}"), &format!("b/{file}"))
+        .to_string()
+}

@@ -1,0 +1,271 @@
+//! Quick-start programs (seed: "ephemeral programs"): one-off commands run by the same
+//! supervisor, never written to programs.d, gone when the daemon restarts. Their output is kept
+//! for `…/quick-start/{id}/logs`; finished ones are kept for an hour (and at most the last 100),
+//! then dropped with their logs. Their job names start with `_`, which no program name can.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Map, Value, json};
+
+use super::request::{Answer, Failure, FailureKind, Reply};
+use super::{log_paths_json, problems_failure};
+use crate::spec::{ProgramSpec, RawProgram, SystemUsers};
+use crate::supervisor::{ProcessState, StateChange, Supervisor};
+
+/// How long a finished quick-start is kept.
+const KEEP_FINISHED: Duration = Duration::from_secs(3600);
+/// How many finished quick-starts are kept at most.
+const KEEP_COUNT: usize = 100;
+/// The fields a quick-start request may carry.
+const QUICK_FIELDS: &[&str] = &["command", "directory", "environment", "user", "timeout_seconds"];
+
+#[derive(Debug)]
+struct Quick {
+    spec: Arc<ProgramSpec>,
+    command: Value,
+    created: SystemTime,
+    timeout_at: Option<Instant>,
+    timed_out: bool,
+    finished_at: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+pub struct QuickStarts {
+    next_id: u64,
+    runs: BTreeMap<u64, Quick>,
+}
+
+fn job_name(id: u64) -> String {
+    format!("_quick-start-{id}")
+}
+
+fn id_of(name: &str) -> Option<u64> {
+    name.strip_prefix("_quick-start-")?.parse().ok()
+}
+
+impl QuickStarts {
+    pub fn owns(&self, name: &str) -> bool {
+        id_of(name).is_some_and(|id| self.runs.contains_key(&id))
+    }
+
+    pub fn spec_of(&self, name: &str) -> Option<Arc<ProgramSpec>> {
+        id_of(name).and_then(|id| self.runs.get(&id)).map(|run| Arc::clone(&run.spec))
+    }
+
+    pub fn launch(
+        &mut self,
+        fields: &Map<String, Value>,
+        log_dir: &Path,
+        supervisor: &mut Supervisor,
+        now: Instant,
+    ) -> Reply {
+        let mut problems = Vec::new();
+        for key in fields.keys() {
+            if !QUICK_FIELDS.contains(&key.as_str()) {
+                problems.push(crate::spec::Problem::field(
+                    key,
+                    format!("unknown field; a quick-start takes {}", QUICK_FIELDS.join(", ")),
+                ));
+            }
+        }
+        let timeout = match fields.get("timeout_seconds") {
+            None | Some(Value::Null) => None,
+            Some(value) => match value.as_f64() {
+                Some(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => {
+                    Some(Duration::from_secs_f64(seconds))
+                }
+                _ => {
+                    problems.push(crate::spec::Problem::field(
+                        "timeout_seconds",
+                        "expected a number of seconds above 0 and at most 86400",
+                    ));
+                    None
+                }
+            },
+        };
+        if !fields.contains_key("command") {
+            problems.push(crate::spec::Problem::field("command", "is required"));
+        }
+        if !problems.is_empty() {
+            return Err(problems_failure(problems));
+        }
+        let id = self.next_id + 1;
+        let folder = log_dir.join("quick-start");
+        let mut program: Map<String, Value> = fields
+            .iter()
+            .filter(|(key, _)| key.as_str() != "timeout_seconds")
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        program.insert("autorestart".into(), Value::from("false"));
+        program.insert("startsecs".into(), Value::from(0));
+        program.insert("startretries".into(), Value::from(0));
+        program.insert("stopwaitsecs".into(), Value::from(5));
+        let stdout = folder.join(format!("{id}.stdout.log"));
+        let stderr = folder.join(format!("{id}.stderr.log"));
+        program.insert("stdout_logfile".into(), Value::from(stdout.to_string_lossy().into_owned()));
+        program.insert("stderr_logfile".into(), Value::from(stderr.to_string_lossy().into_owned()));
+        program.insert("stdout_logfile_maxbytes".into(), Value::from("10MB"));
+        program.insert("stderr_logfile_maxbytes".into(), Value::from("10MB"));
+        program.insert("stdout_logfile_backups".into(), Value::from(1));
+        program.insert("stderr_logfile_backups".into(), Value::from(1));
+        let raw = RawProgram::from_fields(&program).map_err(problems_failure)?;
+        let mut spec = raw
+            .into_spec(&format!("quick-start-{id}"), &SystemUsers)
+            .map_err(problems_failure)?;
+        spec.name = job_name(id);
+        let spec = Arc::new(spec);
+        self.next_id = id;
+        supervisor.start(Arc::clone(&spec), now);
+        self.runs.insert(
+            id,
+            Quick {
+                spec,
+                command: fields.get("command").cloned().unwrap_or(Value::Null),
+                created: SystemTime::now(),
+                timeout_at: timeout.map(|timeout| now + timeout),
+                timed_out: false,
+                finished_at: None,
+            },
+        );
+        self.drop_old(supervisor, now);
+        let status = self.status_value(&job_name(id), supervisor, now);
+        let mut answer = Answer::ok(json!({ "id": id, "status": status }));
+        answer.created = true;
+        answer.message = "Created".to_string();
+        Ok(answer)
+    }
+
+    fn find(&self, id: &str) -> Result<(u64, &Quick), Failure> {
+        let number: Option<u64> = id.parse().ok();
+        number
+            .and_then(|number| self.runs.get(&number).map(|run| (number, run)))
+            .ok_or_else(|| {
+                Failure::new(
+                    FailureKind::NotFound,
+                    "not_found",
+                    format!("no quick-start program {}", crate::spec::name::quote_short(id)),
+                )
+            })
+    }
+
+    pub fn status_value(&self, name: &str, supervisor: &Supervisor, now: Instant) -> Option<Value> {
+        let id = id_of(name)?;
+        let run = self.runs.get(&id)?;
+        let status = supervisor.status(name, now)?;
+        let exit_code = match (status.state, status.last_exit) {
+            (ProcessState::Exited | ProcessState::Fatal | ProcessState::Stopped, Some(crate::supervisor::ExitInfo::Code(code))) => Value::from(code),
+            _ => Value::Null,
+        };
+        let mut value = serde_json::to_value(&status).ok()?;
+        if let Value::Object(object) = &mut value {
+            if let Some(state) = object.remove("state") {
+                object.insert("status".into(), state);
+            }
+            object.insert("id".into(), Value::from(id));
+            object.insert("name".into(), Value::from(format!("quick-start-{id}")));
+            object.insert("command".into(), run.command.clone());
+            object.insert("exit_code".into(), exit_code);
+            object.insert("timed_out".into(), Value::from(run.timed_out));
+            object.insert(
+                "created_at".into(),
+                Value::from(run.created.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
+            );
+        }
+        Some(value)
+    }
+
+    pub fn list(&self, supervisor: &Supervisor, now: Instant) -> Answer {
+        let programs: Vec<Value> = self
+            .runs
+            .keys()
+            .filter_map(|id| self.status_value(&job_name(*id), supervisor, now))
+            .collect();
+        Answer::ok(json!({ "programs": programs }))
+    }
+
+    pub fn status(&self, id: &str, supervisor: &Supervisor, now: Instant) -> Reply {
+        let (number, _) = self.find(id)?;
+        let status = self.status_value(&job_name(number), supervisor, now).unwrap_or(Value::Null);
+        Ok(Answer::ok(json!({ "success": true, "status": status })))
+    }
+
+    pub fn stop(&mut self, id: &str, supervisor: &mut Supervisor, now: Instant) -> Result<(String, Answer), Failure> {
+        let (number, _) = self.find(id)?;
+        let name = job_name(number);
+        supervisor.stop(&name, now);
+        Ok((name, Answer::ok(json!({ "id": number }))))
+    }
+
+    pub fn log_paths(&self, id: &str) -> Reply {
+        let (_, run) = self.find(id)?;
+        Ok(Answer::ok(log_paths_json(&run.spec, Path::new("/"))))
+    }
+
+    pub fn on_state(&mut self, change: &StateChange, time: Instant) {
+        let Some(run) = id_of(&change.name).and_then(|id| self.runs.get_mut(&id)) else {
+            return;
+        };
+        let ended = matches!(change.to, ProcessState::Exited | ProcessState::Fatal | ProcessState::Stopped);
+        if ended && run.finished_at.is_none() {
+            run.finished_at = Some(time);
+            run.timeout_at = None;
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let timeouts = self.runs.values().filter_map(|run| run.timeout_at);
+        let expiries = self
+            .runs
+            .values()
+            .filter_map(|run| run.finished_at.map(|at| at + KEEP_FINISHED));
+        timeouts.chain(expiries).min()
+    }
+
+    /// Stops the runs whose timeout has come and drops the finished ones that are too old.
+    pub fn on_deadline(&mut self, supervisor: &mut Supervisor, now: Instant) {
+        for (id, run) in &mut self.runs {
+            if run.timeout_at.is_some_and(|at| at <= now) {
+                run.timeout_at = None;
+                run.timed_out = true;
+                tracing::info!(quick_start = id, "timeout reached; stopping");
+                supervisor.stop(&job_name(*id), now);
+            }
+        }
+        self.drop_old(supervisor, now);
+    }
+
+    /// Drops finished runs older than [`KEEP_FINISHED`], and the oldest beyond [`KEEP_COUNT`].
+    fn drop_old(&mut self, supervisor: &mut Supervisor, now: Instant) {
+        let finished: Vec<u64> = self
+            .runs
+            .iter()
+            .filter(|(_, run)| run.finished_at.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        let excess = finished.len().saturating_sub(KEEP_COUNT);
+        let dropped: Vec<u64> = finished
+            .iter()
+            .enumerate()
+            .filter(|(index, id)| {
+                *index < excess
+                    || self.runs[*id]
+                        .finished_at
+                        .is_some_and(|at| now.duration_since(at) >= KEEP_FINISHED)
+            })
+            .map(|(_, id)| *id)
+            .collect();
+        for id in dropped {
+            if let Some(run) = self.runs.remove(&id) {
+                supervisor.remove(&job_name(id), now);
+                for target in [&run.spec.process.stdout.target, &run.spec.process.stderr.target] {
+                    if let crate::spec::LogTarget::File(path) = target {
+                        let _ = std::fs::remove_file(path);
+                    }
+                }
+            }
+        }
+    }
+}
