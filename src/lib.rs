@@ -2,3 +2,4 @@
 //! API. See ARCHITECTURE.md for the map of the modules.
 
 pub mod spec;
+pub mod supervisor;
