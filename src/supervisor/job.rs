@@ -1,0 +1,201 @@
+//! A job: the runtime handle of one program — its state, its current process, its counters,
+//! and the one deadline it waits for. The job only records; the [`Supervisor`](super::Supervisor)
+//! acts on it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Serialize, Serializer};
+
+use crate::spec::ProgramSpec;
+
+use super::logs::{SharedWriter, lock};
+use super::state::{
+    ExitInfo, IMMEDIATE_RESTARTS_PER_WINDOW, ProcessState, RESTART_WINDOW, format_uptime,
+};
+
+/// What happens when a STOPPING job reaches STOPPED.
+#[derive(Debug, Clone)]
+pub(crate) enum AfterStop {
+    Nothing,
+    /// A restart: start again with this spec.
+    Start(Arc<ProgramSpec>),
+    /// Forget the job.
+    Remove,
+}
+
+/// Counts immediate restarts (after an exit from RUNNING) in a window: past the limit, the next
+/// restart waits. With `startsecs` ≥ 1/limit the limit is never reached, since every immediate
+/// restart follows a process that was up `startsecs`; it is the guard for `startsecs = 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartBudget {
+    window_start: Option<Instant>,
+    count: u32,
+}
+
+impl RestartBudget {
+    pub const fn new() -> RestartBudget {
+        RestartBudget {
+            window_start: None,
+            count: 0,
+        }
+    }
+
+    /// Takes one immediate restart at `now`; false when the window's allowance is spent.
+    pub fn take(&mut self, now: Instant) -> bool {
+        match self.window_start {
+            Some(start) if now.saturating_duration_since(start) < RESTART_WINDOW => {
+                if self.count >= IMMEDIATE_RESTARTS_PER_WINDOW {
+                    return false;
+                }
+                self.count += 1;
+                true
+            }
+            _ => {
+                self.window_start = Some(now);
+                self.count = 1;
+                true
+            }
+        }
+    }
+}
+
+impl Default for RestartBudget {
+    fn default() -> Self {
+        RestartBudget::new()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub spec: Arc<ProgramSpec>,
+    pub state: ProcessState,
+    /// The current process, from spawn until it is reaped.
+    pub pid: Option<u32>,
+    /// When the current (or last) process was spawned, for status…
+    pub started_at: Option<SystemTime>,
+    /// …and for deadlines.
+    pub started: Option<Instant>,
+    /// When STOPPING began; SIGKILL is due `stopwaitsecs` later.
+    pub stop_requested: Option<Instant>,
+    /// SIGKILL already sent for this stop.
+    pub killed: bool,
+    /// BACKOFF: when the next attempt is due. EXITED: when a restart held back by the
+    /// [`RestartBudget`] is due.
+    pub retry_at: Option<Instant>,
+    /// Starts in a row that exited before `startsecs`.
+    pub failed_starts: u32,
+    /// Automatic starts (autorestart and BACKOFF retries) over the job's life.
+    pub restarts: u32,
+    pub last_exit: Option<ExitInfo>,
+    pub last_error: Option<String>,
+    pub after_stop: AfterStop,
+    pub budget: RestartBudget,
+    /// The log files of the current process, for the write problems status shows.
+    pub logs: Vec<SharedWriter>,
+}
+
+impl Job {
+    pub fn new(spec: Arc<ProgramSpec>) -> Job {
+        Job {
+            spec,
+            state: ProcessState::Stopped,
+            pid: None,
+            started_at: None,
+            started: None,
+            stop_requested: None,
+            killed: false,
+            retry_at: None,
+            failed_starts: 0,
+            restarts: 0,
+            last_exit: None,
+            last_error: None,
+            after_stop: AfterStop::Nothing,
+            budget: RestartBudget::new(),
+            logs: Vec::new(),
+        }
+    }
+
+    /// The one instant this job waits for, computed from the current spec so that a changed
+    /// `startsecs` or `stopwaitsecs` applies to a live job.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self.state {
+            ProcessState::Starting => self.started.map(|started| started + self.spec.startsecs),
+            ProcessState::Stopping if !self.killed => self
+                .stop_requested
+                .map(|requested| requested + self.spec.stopwaitsecs),
+            ProcessState::Backoff | ProcessState::Exited => self.retry_at,
+            _ => None,
+        }
+    }
+
+    pub fn status(&self, now: Instant) -> JobStatus {
+        let uptime = match (self.state.has_process(), self.started) {
+            (true, Some(started)) => Some(now.saturating_duration_since(started)),
+            _ => None,
+        };
+        let log_problem = self
+            .logs
+            .iter()
+            .find_map(|writer| lock(writer).problem());
+        JobStatus {
+            name: self.spec.name.clone(),
+            state: self.state,
+            pid: self.pid,
+            started_at: self.started_at,
+            uptime: uptime.map(|uptime| format_uptime(uptime.as_secs())),
+            uptime_seconds: uptime.map(|uptime| uptime.as_secs()),
+            restarts: self.restarts,
+            last_exit: self.last_exit,
+            last_error: self.last_error.clone().or(log_problem),
+        }
+    }
+}
+
+/// What status shows of a job (SPEC §5). The daemon adds the id and generations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobStatus {
+    pub name: String,
+    pub state: ProcessState,
+    pub pid: Option<u32>,
+    /// When the current or last process was spawned; JSON: unix seconds.
+    #[serde(serialize_with = "unix_seconds")]
+    pub started_at: Option<SystemTime>,
+    /// `H:MM:SS` while a process runs.
+    pub uptime: Option<String>,
+    pub uptime_seconds: Option<u64>,
+    /// Automatic starts (autorestart, BACKOFF retries).
+    pub restarts: u32,
+    pub last_exit: Option<ExitInfo>,
+    pub last_error: Option<String>,
+}
+
+fn unix_seconds<S: Serializer>(time: &Option<SystemTime>, serializer: S) -> Result<S::Ok, S::Error> {
+    let seconds = time
+        .and_then(|time| time.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .as_ref()
+        .map(Duration::as_secs);
+    seconds.serialize(serializer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_budget_allows_a_burst_then_holds_back_until_the_window_ends() {
+        let start = Instant::now();
+        let mut budget = RestartBudget::new();
+        for _ in 0..IMMEDIATE_RESTARTS_PER_WINDOW {
+            assert!(budget.take(start));
+        }
+        assert!(!budget.take(start));
+        assert!(!budget.take(start + RESTART_WINDOW - Duration::from_millis(1)));
+        assert!(budget.take(start + RESTART_WINDOW));
+        // A slow crasher (one restart per window) is never held back.
+        let mut slow = RestartBudget::new();
+        for second in 0..100 {
+            assert!(slow.take(start + Duration::from_secs(second)));
+        }
+    }
+}

@@ -1,0 +1,601 @@
+//! Log capture: the pipes a process writes its stdout/stderr into, the files they end in, size
+//! rotation, and reading the last lines of a log back.
+//!
+//! Why it is built this way (capture is benchmarked against `cat > file`):
+//! - The read end of each pipe is non-blocking and driven by tokio's `AsyncFd`, one small task
+//!   per pipe, spawned with `tokio::spawn` (under the daemon's `current_thread` runtime it runs on
+//!   the same thread as everything else; no `LocalSet` needed).
+//! - Data moves with `splice(2)` pipe → file, so it never crosses into user space. The pipe is
+//!   raised to 1 MiB (`F_SETPIPE_SZ`, failure ignored) so a fast writer wakes us less often.
+//!   Where the kernel refuses splice (some file systems; non-regular targets such as
+//!   `/dev/stdout`) we fall back to `read`/`write` through a stack buffer.
+//! - The file is opened without `O_APPEND` (splice refuses it on some kernels); the writer
+//!   tracks the size itself and writes at that offset.
+//! - One [`LogWriter`] per path, shared (`Arc<Mutex>`) by every pipe that targets it: the
+//!   leftover output of a previous process of the same program, or `stdout_logfile` and
+//!   `stderr_logfile` naming the same file, never write over each other. The mutex is never held
+//!   across an `.await` and is uncontended on one thread.
+//! - A wake moves at most [`DRAIN_BUDGET`] bytes before yielding, so one chatty program cannot
+//!   starve the event loop.
+//! - Rotation happens between two moves and each move is capped at the room left before
+//!   `max_bytes`, so files are `max_bytes` long and no byte is lost or duplicated.
+//! - A failed write (disk full…) never blocks the program: the pipe keeps being drained, the
+//!   bytes are counted as dropped, the error is reported once (tracing warning, and the job's
+//!   `last_error`), and writing resumes as soon as the file accepts data again.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+/// Pipe capacity asked for: fewer wakes for a fast writer.
+const PIPE_SIZE: i32 = 1 << 20;
+/// Bytes asked of one splice/read.
+const CHUNK: usize = 1 << 20;
+/// Bytes moved per wake before the task yields to the rest of the loop.
+pub const DRAIN_BUDGET: u64 = 4 << 20;
+/// Fallback copy buffer (on the stack: nothing stays allocated per writer).
+const COPY_BUFFER: usize = 64 * 1024;
+/// [`tail`] never returns more than this.
+pub const TAIL_MAX_BYTES: u64 = 16 << 20;
+const TAIL_CHUNK: u64 = 64 * 1024;
+
+pub(crate) type SharedWriter = Arc<Mutex<LogWriter>>;
+
+pub(crate) fn lock(writer: &SharedWriter) -> MutexGuard<'_, LogWriter> {
+    writer.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `file.N`.
+pub fn rotated_path(path: &Path, number: u32) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(format!(".{number}"));
+    PathBuf::from(name)
+}
+
+/// An errno as words, without std's `(os error N)` suffix.
+pub(crate) fn describe(error: &io::Error) -> String {
+    match error.raw_os_error() {
+        Some(code) => Errno::from_raw(code).desc().to_string(),
+        None => error.to_string(),
+    }
+}
+
+/// One log file being written: its size, its rotation settings, and how writes are going.
+#[derive(Debug)]
+pub(crate) struct LogWriter {
+    path: PathBuf,
+    file: File,
+    /// Where the next byte goes (and, for a regular file, its length).
+    size: u64,
+    /// A regular file: writes at `size`, splice, rotation. Otherwise (a tty, a pipe such as
+    /// `/dev/stdout`): plain sequential writes, never rotated.
+    regular: bool,
+    max_bytes: u64,
+    backups: u32,
+    use_splice: bool,
+    /// Do not retry a failed rotation before the file has grown this much.
+    rotate_at_least: u64,
+    /// The write error being lived with, while it lasts.
+    failing: Option<String>,
+    dropped: u64,
+    /// What status shows: the last error and the bytes lost to it.
+    problem: Option<String>,
+}
+
+/// What one drain achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drained {
+    /// The pipe is empty and still has writers.
+    Empty,
+    /// Every writer closed the pipe and it is empty.
+    Eof,
+    /// [`DRAIN_BUDGET`] moved; more may be waiting.
+    Budget,
+}
+
+enum Step {
+    Moved(usize),
+    Interrupted,
+    Empty,
+    Eof,
+    SpliceRefused,
+    /// The file refused the data; `lost` bytes already left the pipe.
+    WriteFailed(io::Error, usize),
+    ReadFailed(io::Error),
+}
+
+impl LogWriter {
+    /// Opens (creating it and its folders) the log at `path`, to continue at its end.
+    pub fn open(path: &Path, max_bytes: u64, backups: u32) -> io::Result<LogWriter> {
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = OpenOptions::new().write(true).create(true).open(path)?;
+        let metadata = file.metadata()?;
+        let regular = metadata.is_file();
+        Ok(LogWriter {
+            path: path.to_path_buf(),
+            file,
+            size: if regular { metadata.len() } else { 0 },
+            regular,
+            max_bytes,
+            backups,
+            use_splice: regular,
+            rotate_at_least: 0,
+            failing: None,
+            dropped: 0,
+            problem: None,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A later spec may change the rotation settings of a live file.
+    pub fn set_rotation(&mut self, max_bytes: u64, backups: u32) {
+        self.max_bytes = max_bytes;
+        self.backups = backups;
+    }
+
+    /// The last write problem of this file, for the job's status.
+    pub fn problem(&self) -> Option<String> {
+        self.problem.clone()
+    }
+
+    /// If the file at our path is no longer the one we hold (deleted, moved away by an outside
+    /// rotation tool), start a new one there. Called when a new process is attached.
+    pub fn reopen_if_replaced(&mut self) -> io::Result<()> {
+        let ours = self.file.metadata()?;
+        let same = match std::fs::metadata(&self.path) {
+            Ok(theirs) => theirs.dev() == ours.dev() && theirs.ino() == ours.ino(),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => false,
+            Err(error) => return Err(error),
+        };
+        if !same {
+            *self = LogWriter {
+                dropped: self.dropped,
+                problem: self.problem.take(),
+                ..LogWriter::open(&self.path, self.max_bytes, self.backups)?
+            };
+        }
+        Ok(())
+    }
+
+    /// Moves what the pipe holds into the file, rotating as needed, up to `budget` bytes.
+    pub fn drain(&mut self, pipe: BorrowedFd<'_>, budget: u64) -> Drained {
+        let mut moved = 0u64;
+        loop {
+            if moved >= budget {
+                return Drained::Budget;
+            }
+            self.rotate_if_full();
+            let room = self.room();
+            match self.step(pipe, room) {
+                Step::Moved(count) => {
+                    self.size += count as u64;
+                    moved += count as u64;
+                    self.recovered();
+                }
+                Step::Interrupted => {}
+                Step::Empty => return Drained::Empty,
+                Step::Eof => return Drained::Eof,
+                Step::SpliceRefused => {
+                    tracing::debug!(path = %self.path.display(), "splice refused; copying through a buffer");
+                    self.use_splice = false;
+                }
+                Step::WriteFailed(error, lost) => {
+                    self.dropped += lost as u64;
+                    self.write_failed(&error);
+                    // Keep the program running: throw away what is waiting, try again next wake.
+                    return self.discard(pipe);
+                }
+                Step::ReadFailed(error) => {
+                    tracing::warn!(path = %self.path.display(), error = %error, "cannot read a log pipe");
+                    return Drained::Eof;
+                }
+            }
+        }
+    }
+
+    /// Bytes that may go into the current file before it must rotate.
+    fn room(&self) -> usize {
+        if self.regular && self.max_bytes > 0 {
+            let left = self.max_bytes.saturating_sub(self.size).max(1);
+            usize::try_from(left).unwrap_or(CHUNK).min(CHUNK)
+        } else {
+            CHUNK
+        }
+    }
+
+    fn step(&mut self, pipe: BorrowedFd<'_>, len: usize) -> Step {
+        if self.use_splice {
+            let mut offset = self.size as libc::loff_t;
+            match splice(
+                pipe,
+                None,
+                self.file.as_fd(),
+                Some(&mut offset),
+                len,
+                SpliceFFlags::SPLICE_F_NONBLOCK | SpliceFFlags::SPLICE_F_MOVE,
+            ) {
+                Ok(0) => Step::Eof,
+                Ok(count) => Step::Moved(count),
+                Err(Errno::EAGAIN) => Step::Empty,
+                Err(Errno::EINTR) => Step::Interrupted,
+                Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP | Errno::ESPIPE) => {
+                    Step::SpliceRefused
+                }
+                Err(errno) => Step::WriteFailed(io::Error::from(errno), 0),
+            }
+        } else {
+            self.copy(pipe, len)
+        }
+    }
+
+    /// The read/write fallback.
+    fn copy(&mut self, pipe: BorrowedFd<'_>, len: usize) -> Step {
+        let mut buffer = [0u8; COPY_BUFFER];
+        let len = len.min(COPY_BUFFER);
+        let count = match nix::unistd::read(pipe, &mut buffer[..len]) {
+            Ok(0) => return Step::Eof,
+            Ok(count) => count,
+            Err(Errno::EAGAIN) => return Step::Empty,
+            Err(Errno::EINTR) => return Step::Interrupted,
+            Err(errno) => return Step::ReadFailed(io::Error::from(errno)),
+        };
+        let mut written = 0;
+        while written < count {
+            let result = if self.regular {
+                self.file
+                    .write_at(&buffer[written..count], self.size + written as u64)
+            } else {
+                (&self.file).write(&buffer[written..count])
+            };
+            match result {
+                Ok(0) => {
+                    return Step::WriteFailed(io::Error::from(io::ErrorKind::WriteZero), count - written);
+                }
+                Ok(more) => written += more,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    // What was written counts; the rest is lost.
+                    self.size += written as u64;
+                    return Step::WriteFailed(error, count - written);
+                }
+            }
+        }
+        Step::Moved(count)
+    }
+
+    /// Empties the pipe into nothing, counting the bytes.
+    fn discard(&mut self, pipe: BorrowedFd<'_>) -> Drained {
+        let mut buffer = [0u8; COPY_BUFFER];
+        let mut discarded = 0u64;
+        let outcome = loop {
+            match nix::unistd::read(pipe, &mut buffer) {
+                Ok(0) => break Drained::Eof,
+                Ok(count) => {
+                    discarded += count as u64;
+                    if discarded >= DRAIN_BUDGET {
+                        break Drained::Budget;
+                    }
+                }
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => break Drained::Empty,
+                Err(_) => break Drained::Eof,
+            }
+        };
+        self.dropped += discarded;
+        self.problem = self
+            .failing
+            .as_ref()
+            .map(|error| self.problem_text(error));
+        outcome
+    }
+
+    fn problem_text(&self, error: &str) -> String {
+        format!(
+            "cannot write log \"{}\": {error} ({} bytes dropped)",
+            self.path.display(),
+            self.dropped
+        )
+    }
+
+    fn write_failed(&mut self, error: &io::Error) {
+        let error = describe(error);
+        if self.failing.as_deref() != Some(error.as_str()) {
+            tracing::warn!(
+                path = %self.path.display(),
+                error = %error,
+                "log write failed; output is dropped until writes succeed again"
+            );
+        }
+        self.problem = Some(self.problem_text(&error));
+        self.failing = Some(error);
+    }
+
+    fn recovered(&mut self) {
+        if let Some(error) = self.failing.take() {
+            tracing::info!(
+                path = %self.path.display(),
+                dropped = self.dropped,
+                "log writes resumed after: {error}"
+            );
+        }
+    }
+
+    fn rotate_if_full(&mut self) {
+        if !self.regular
+            || self.max_bytes == 0
+            || self.size < self.max_bytes
+            || self.size < self.rotate_at_least
+        {
+            return;
+        }
+        if let Err(error) = self.rotate() {
+            let error = describe(&error);
+            tracing::warn!(path = %self.path.display(), error = %error, "cannot rotate log");
+            self.problem = Some(format!(
+                "cannot rotate log \"{}\": {error}",
+                self.path.display()
+            ));
+            // Keep writing to the big file; try again after another `max_bytes`.
+            self.rotate_at_least = self.size.saturating_add(self.max_bytes);
+        }
+    }
+
+    /// `file.N-1` → `file.N` … `file` → `file.1`, then a new `file`; with no backups the file
+    /// is emptied in place.
+    fn rotate(&mut self) -> io::Result<()> {
+        if self.backups == 0 {
+            self.file.set_len(0)?;
+            self.size = 0;
+            return Ok(());
+        }
+        for number in (1..self.backups).rev() {
+            match std::fs::rename(
+                rotated_path(&self.path, number),
+                rotated_path(&self.path, number + 1),
+            ) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
+        }
+        std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
+        self.file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.path)?;
+        self.size = 0;
+        self.rotate_at_least = 0;
+        Ok(())
+    }
+}
+
+/// A pipe for one output stream: the read end (ours, non-blocking) and the write end (the
+/// child's). Both close on exec; std dups the write end onto the child's fd 1 or 2.
+pub(crate) fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    // A bigger pipe means fewer wakes; the kernel may refuse (pipe-max-size, per-user limits).
+    let _ = fcntl(&read, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+    fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+    Ok((read, write))
+}
+
+/// Moves a pipe into its log until every writer has closed it. The pipe must be non-blocking.
+pub(crate) async fn capture(pipe: OwnedFd, writer: SharedWriter) {
+    // SAFETY: the AsyncFd takes the OwnedFd, which keeps the descriptor open and unchanged
+    // until the AsyncFd is dropped; nothing else closes or replaces it.
+    let registered = unsafe { AsyncFd::register_with_interest(pipe, Interest::READABLE) };
+    let pipe = match registered {
+        Ok(pipe) => pipe,
+        Err(error) => {
+            let (_, error) = error.into_parts();
+            tracing::error!(path = %lock(&writer).path().display(), error = %error, "cannot watch a log pipe");
+            return;
+        }
+    };
+    loop {
+        let mut guard = match pipe.readable().await {
+            Ok(guard) => guard,
+            Err(error) => {
+                tracing::error!(path = %lock(&writer).path().display(), error = %error, "log pipe failed");
+                return;
+            }
+        };
+        let drained = lock(&writer).drain(guard.get_inner().as_fd(), DRAIN_BUDGET);
+        match drained {
+            Drained::Empty => guard.clear_ready(),
+            Drained::Eof => return,
+            Drained::Budget => {
+                drop(guard);
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}
+
+/// The last `lines` lines of a log, reading backwards from its end in chunks (a 50 MB file costs
+/// a few reads). When the file holds fewer lines, the rest comes from `file.1`. At most
+/// [`TAIL_MAX_BYTES`] are returned. Invalid UTF-8 is replaced.
+pub fn tail(path: &Path, lines: usize) -> io::Result<String> {
+    if lines == 0 {
+        return Ok(String::new());
+    }
+    let (current, complete) = tail_bytes(path, lines)?;
+    if complete {
+        return Ok(String::from_utf8_lossy(&current).into_owned());
+    }
+    // The current file may begin in the middle of a line that `file.1` started: join them
+    // before counting.
+    let mut joined = match tail_bytes(&rotated_path(path, 1), lines) {
+        Ok((older, _)) => older,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(error),
+    };
+    joined.extend_from_slice(&current);
+    let (start, _) = last_lines_start(&joined, lines);
+    Ok(String::from_utf8_lossy(&joined[start..]).into_owned())
+}
+
+/// The bytes of the last `lines` lines of a file, and whether that many were found (else it is
+/// the whole file).
+fn tail_bytes(path: &Path, lines: usize) -> io::Result<(Vec<u8>, bool)> {
+    let mut file = File::open(path)?;
+    let length = file.metadata()?.len();
+    let mut start = length;
+    let mut data: Vec<u8> = Vec::new();
+    while start > 0 {
+        let chunk = TAIL_CHUNK.min(start);
+        start -= chunk;
+        let mut buffer = vec![0u8; chunk as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buffer)?;
+        buffer.extend_from_slice(&data);
+        data = buffer;
+        let (line_start, found) = last_lines_start(&data, lines);
+        if found {
+            data.drain(..line_start);
+            return Ok((data, true));
+        }
+        if length - start >= TAIL_MAX_BYTES {
+            let cut = data.len().saturating_sub(TAIL_MAX_BYTES as usize);
+            data.drain(..cut);
+            return Ok((data, true));
+        }
+    }
+    Ok((data, false))
+}
+
+/// Where the last `lines` lines of `data` start, and whether there were that many full ones
+/// (a line is known to be whole when a newline precedes it). A newline at the very end ends the
+/// last line; it does not begin another.
+fn last_lines_start(data: &[u8], lines: usize) -> (usize, bool) {
+    let body = match data.last() {
+        Some(b'\n') => &data[..data.len() - 1],
+        _ => data,
+    };
+    let mut found = 0;
+    for (index, byte) in body.iter().enumerate().rev() {
+        if *byte == b'\n' {
+            found += 1;
+            if found == lines {
+                return (index + 1, true);
+            }
+        }
+    }
+    (0, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_lines() {
+        let cases: &[(&str, usize, &str, bool)] = &[
+            ("", 3, "", false),
+            ("a\n", 1, "a\n", false),
+            ("a\nb\n", 1, "b\n", true),
+            ("a\nb\nc", 2, "b\nc", true),
+            ("a\nb\nc\n", 5, "a\nb\nc\n", false),
+            ("a\n\n\nb\n", 2, "\nb\n", true),
+        ];
+        for (text, lines, expected, complete) in cases {
+            let (start, found) = last_lines_start(text.as_bytes(), *lines);
+            assert_eq!(&text[start..], *expected, "{text:?} {lines}");
+            assert_eq!(found, *complete, "{text:?} {lines}");
+        }
+    }
+
+    #[test]
+    fn tail_reads_backwards_and_falls_back_to_the_rotated_file() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("x.log");
+        // A file much bigger than a chunk: only its end is read.
+        let mut text = String::new();
+        for number in 0..100_000 {
+            text.push_str(&format!("line {number}\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(tail(&path, 2).unwrap(), "line 99998\nline 99999\n");
+        assert_eq!(tail(&path, 0).unwrap(), "");
+
+        // Rotation split "line 3" across the two files.
+        std::fs::write(rotated_path(&path, 1), "line 1\nline 2\nli").unwrap();
+        std::fs::write(&path, "ne 3\nline 4\n").unwrap();
+        assert_eq!(tail(&path, 1).unwrap(), "line 4\n");
+        assert_eq!(tail(&path, 2).unwrap(), "line 3\nline 4\n");
+        assert_eq!(tail(&path, 3).unwrap(), "line 2\nline 3\nline 4\n");
+        assert_eq!(tail(&path, 10).unwrap(), "line 1\nline 2\nline 3\nline 4\n");
+
+        let missing = folder.path().join("missing.log");
+        assert_eq!(
+            tail(&missing, 3).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn writer_rotates_at_max_bytes_and_keeps_backups() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("sub/dir/x.log");
+        let mut writer = LogWriter::open(&path, 10, 2).unwrap();
+        let (read, write) = output_pipe().unwrap();
+        let payload: Vec<u8> = (0..45u8).map(|n| b'a' + n % 26).collect();
+        nix::unistd::write(&write, &payload).unwrap();
+        drop(write);
+        assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Eof);
+        // 45 bytes in files of 10: 4 rotations, 2 backups kept.
+        assert_eq!(std::fs::read(&path).unwrap(), &payload[40..]);
+        assert_eq!(std::fs::read(rotated_path(&path, 1)).unwrap(), &payload[30..40]);
+        assert_eq!(std::fs::read(rotated_path(&path, 2)).unwrap(), &payload[20..30]);
+        assert!(!rotated_path(&path, 3).exists());
+    }
+
+    #[test]
+    fn writer_without_backups_truncates_in_place_and_continues_a_file() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("x.log");
+        std::fs::write(&path, b"old\n").unwrap();
+        let mut writer = LogWriter::open(&path, 8, 0).unwrap();
+        let (read, write) = output_pipe().unwrap();
+        nix::unistd::write(&write, b"0123456789").unwrap();
+        drop(write);
+        assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Eof);
+        // "old\n" + "0123" fills 8 bytes, truncated, then "456789".
+        assert_eq!(std::fs::read(&path).unwrap(), b"456789");
+        assert!(!rotated_path(&path, 1).exists());
+    }
+
+    #[test]
+    fn writer_keeps_draining_when_the_disk_is_full() {
+        // /dev/full answers every write with ENOSPC.
+        let path = Path::new("/dev/full");
+        if !path.exists() {
+            return;
+        }
+        let mut writer = LogWriter::open(path, 0, 0).unwrap();
+        let (read, write) = output_pipe().unwrap();
+        nix::unistd::write(&write, &[b'x'; 1000]).unwrap();
+        assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Empty);
+        let problem = writer.problem().unwrap();
+        assert!(problem.contains("No space left on device"), "{problem}");
+        assert!(problem.contains("1000 bytes dropped"), "{problem}");
+        nix::unistd::write(&write, &[b'x'; 24]).unwrap();
+        drop(write);
+        assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Eof);
+        assert!(writer.problem().unwrap().contains("1024 bytes dropped"));
+    }
+}

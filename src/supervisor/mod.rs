@@ -1,0 +1,623 @@
+//! The supervisor: the only code that forks, signals, waits, switches user and captures logs.
+//! It turns [`ProgramSpec`]s into living processes and keeps them as asked, with supervisord's
+//! state machine (SPEC §5). It decides nothing about *which* programs run (that is the
+//! reconcile plan's job); it runs, watches and stops the ones it is told to.
+//!
+//! Files: [`state`] (states, transitions, restart policy: pure), `job` (the runtime handle of
+//! one program), `spawn` (fork/exec, user switch), `reap` (the child table and the `waitid`
+//! loop), [`logs`] (capture, rotation, tail).
+//!
+//! # Design decisions
+//!
+//! - **Runtime.** The daemon runs a tokio `current_thread` runtime (with IO and time enabled);
+//!   every spawn and every reap happen on that one thread. `tokio::process` is never used (it
+//!   has its own SIGCHLD handling and would reap our children). Processes are built with
+//!   `std::process::Command` (own process group, stdin `/dev/null`, environment, working
+//!   folder) plus one `pre_exec` closure of raw async-signal-safe syscalls: signal mask and
+//!   dispositions reset, `umask`, and for another user `setgroups` (list computed before fork
+//!   with `getgrouplist`), `setgid`, `setuid`. With `user` set, HOME, USER, LOGNAME and SHELL
+//!   are that user's; the program's `environment` still wins. A daemon that is not root asked
+//!   for another user fails that program (FATAL, `last_error`) without forking.
+//! - **Reaping: one mechanism.** tokio's `signal(SignalKind::child())` wakes the loop, which
+//!   calls [`Supervisor::reap`]: `waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT)` then `waitpid(pid)`
+//!   until no child has ended, mapping pids to jobs; unknown pids (orphaned grandchildren: the
+//!   daemon is a child subreaper, see [`become_subreaper`]) are just reaped. It cannot race
+//!   std: `Command::spawn` waits for its child only when exec fails, synchronously, on the
+//!   same thread and under the same child-table lock as the reaper, so the reaper never runs
+//!   in between. Nothing else in the process may wait for children.
+//! - **Time is an input.** No method reads the clock to decide anything: each takes `now`.
+//!   [`Supervisor::next_deadline`] tells the loop when to call [`Supervisor::on_deadline`]
+//!   (STARTING → RUNNING after `startsecs`, a BACKOFF retry, SIGKILL after `stopwaitsecs`, a
+//!   held-back restart): no periodic tick, no polling. (`started_at`, wall-clock time for
+//!   display only, is read at spawn.)
+//! - **Restarts and CPU.** An exit before `startsecs` goes to BACKOFF and is retried after 1 s,
+//!   2 s, 3 s … up to `startretries`, then FATAL. An exit after RUNNING restarts *at once*
+//!   when `autorestart` says so (a death by signal is unexpected). What bounds the CPU a crash
+//!   loop costs: every restart is paid for either by `startsecs` of uptime (to have reached
+//!   RUNNING) or by a backoff delay. For `startsecs = 0` (or tiny), a [`RestartBudget`] allows
+//!   at most 20 immediate restarts per second; past it the job waits in EXITED for 1 s.
+//! - **Stop.** STOPPING, `stopsignal` to the process group (`stopasgroup`) or the pid; after
+//!   `stopwaitsecs`, SIGKILL to the group (`killasgroup`) or the pid; STOPPED once reaped.
+//!   Whenever a main process ends (stop or crash) and `killasgroup` is set, what is left of its
+//!   process group is SIGKILLed, like systemd's `KillMode=control-group`: no grandchild
+//!   survives its program. This is done while the leader is still an unreaped zombie, so the
+//!   group id cannot have been reused. (A descendant that leaves the group with `setsid` or
+//!   `setpgid` escapes this; only cgroups would catch it.) Stopping a BACKOFF job cancels
+//!   the retry → STOPPED.
+//! - **Spawn errors** (missing binary or folder, unknown user, permission, not root) → FATAL at
+//!   once, with `last_error` naming the program and the cause; never a panic.
+//! - **Logs**: see [`logs`]: pipes read with `AsyncFd`, `splice(2)` into the file, size
+//!   rotation, disk-full tolerance. Capture tasks are spawned with `tokio::spawn` (on the
+//!   `current_thread` runtime they run on the loop's thread; no `LocalSet` is needed).
+//! - **restarts** counts automatic starts (autorestart, BACKOFF retries) over the job's life;
+//!   asked-for starts and restarts are not counted (they are in the audit trail).
+//!
+//! # Driving it
+//!
+//! ```no_run
+//! # async fn run(mut supervisor: hoody_daemon::supervisor::Supervisor) -> std::io::Result<()> {
+//! use std::time::Instant;
+//! use tokio::signal::unix::{SignalKind, signal};
+//! let mut sigchld = signal(SignalKind::child())?; // before the first spawn
+//! loop {
+//!     let deadline = supervisor.next_deadline();
+//!     tokio::select! {
+//!         _ = sigchld.recv() => { supervisor.reap(Instant::now()); }
+//!         _ = sleep_until(deadline) => { supervisor.on_deadline(Instant::now()); }
+//!     }
+//! }
+//! # }
+//! # async fn sleep_until(deadline: Option<Instant>) {
+//! #     match deadline {
+//! #         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+//! #         None => std::future::pending().await,
+//! #     }
+//! # }
+//! ```
+
+mod job;
+pub mod logs;
+mod reap;
+mod spawn;
+pub mod state;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Instant, SystemTime};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+use serde::Serialize;
+
+use crate::spec::{LogSpec, ProgramSpec, Stream};
+
+use job::{AfterStop, Job};
+use logs::{LogWriter, SharedWriter};
+use spawn::Output;
+
+pub use job::{JobStatus, RestartBudget};
+pub use logs::{rotated_path, tail};
+pub use reap::{become_subreaper, process_start_time};
+pub use spawn::SpawnError;
+pub use state::{
+    ALLOWED_TRANSITIONS, ExitInfo, ProcessState, backoff_delay, can_transition, format_uptime,
+    should_restart,
+};
+
+/// What the supervisor needs to know about the daemon.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    /// Where "auto" logs go: `<log_dir>/<name>.stdout.log`.
+    pub log_dir: PathBuf,
+}
+
+/// One state change of one job, with a human reason (for the event stream and the log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateChange {
+    pub name: String,
+    pub from: ProcessState,
+    pub to: ProcessState,
+    pub reason: String,
+}
+
+/// The jobs, by program name, and what they share.
+#[derive(Debug)]
+pub struct Supervisor {
+    jobs: BTreeMap<String, Job>,
+    context: Context,
+}
+
+/// Everything but the jobs, so a job can be borrowed while this is.
+#[derive(Debug)]
+struct Context {
+    config: SupervisorConfig,
+    /// Live processes → their job.
+    pids: HashMap<u32, String>,
+    /// Open log files by path, shared by every pipe that writes to them.
+    writers: HashMap<PathBuf, Weak<Mutex<LogWriter>>>,
+}
+
+impl Supervisor {
+    pub fn new(config: SupervisorConfig) -> Supervisor {
+        Supervisor {
+            jobs: BTreeMap::new(),
+            context: Context {
+                config,
+                pids: HashMap::new(),
+                writers: HashMap::new(),
+            },
+        }
+    }
+
+    /// Runs the program. A no-op if it is already STARTING/RUNNING with the same process spec
+    /// (other fields are taken as by [`Supervisor::update_spec`]); with a different process
+    /// spec it is a restart. A job in BACKOFF, FATAL, EXITED or STOPPED starts fresh (failed
+    /// starts reset, `last_error` cleared); one STOPPING starts again once stopped.
+    pub fn start(&mut self, spec: Arc<ProgramSpec>, now: Instant) -> Vec<StateChange> {
+        let mut changes = Vec::new();
+        let job = self
+            .jobs
+            .entry(spec.name.clone())
+            .or_insert_with(|| Job::new(spec.clone()));
+        match job.state {
+            ProcessState::Starting | ProcessState::Running => {
+                if job.spec.process == spec.process {
+                    apply_spec(job, spec);
+                } else {
+                    self.context
+                        .begin_stop(job, now, "restart for a new process spec", &mut changes);
+                    job.after_stop = AfterStop::Start(spec);
+                }
+            }
+            ProcessState::Stopping => job.after_stop = AfterStop::Start(spec),
+            ProcessState::Stopped
+            | ProcessState::Exited
+            | ProcessState::Fatal
+            | ProcessState::Backoff => {
+                job.spec = spec;
+                self.context
+                    .fresh_start(job, now, "start requested", &mut changes);
+            }
+        }
+        changes
+    }
+
+    /// Stops the program: STOPPING then STOPPED once its process is reaped; a BACKOFF job
+    /// becomes STOPPED at once; a pending restart is cancelled. A no-op if nothing runs.
+    pub fn stop(&mut self, name: &str, now: Instant) -> Vec<StateChange> {
+        let mut changes = Vec::new();
+        if let Some(job) = self.jobs.get_mut(name) {
+            job.after_stop = AfterStop::Nothing;
+            self.context
+                .begin_stop(job, now, "stop requested", &mut changes);
+        }
+        changes
+    }
+
+    /// Graceful stop, then start with this (possibly new) spec.
+    pub fn restart(&mut self, spec: Arc<ProgramSpec>, now: Instant) -> Vec<StateChange> {
+        let Some(job) = self.jobs.get_mut(&spec.name) else {
+            return self.start(spec, now);
+        };
+        let mut changes = Vec::new();
+        match job.state {
+            ProcessState::Starting | ProcessState::Running => {
+                self.context
+                    .begin_stop(job, now, "restart requested", &mut changes);
+                job.after_stop = AfterStop::Start(spec);
+            }
+            ProcessState::Stopping => job.after_stop = AfterStop::Start(spec),
+            _ => return self.start(spec, now),
+        }
+        changes
+    }
+
+    /// Takes a new spec without touching the process: autorestart, exitcodes, timings (a
+    /// changed `startsecs`/`stopwaitsecs` moves the pending deadline), stop settings apply to
+    /// the live job. Process fields (command, user, environment, logs…) take effect at the
+    /// next start; use [`Supervisor::restart`] to apply them now.
+    pub fn update_spec(&mut self, spec: Arc<ProgramSpec>) {
+        if let Some(job) = self.jobs.get_mut(&spec.name) {
+            apply_spec(job, spec);
+        }
+    }
+
+    /// Stops the program and forgets it once STOPPED (at once if nothing runs).
+    pub fn remove(&mut self, name: &str, now: Instant) -> Vec<StateChange> {
+        let mut changes = Vec::new();
+        let Some(job) = self.jobs.get_mut(name) else {
+            return changes;
+        };
+        job.after_stop = AfterStop::Nothing;
+        self.context
+            .begin_stop(job, now, "program removed", &mut changes);
+        if job.state == ProcessState::Stopping {
+            job.after_stop = AfterStop::Remove;
+        } else {
+            self.jobs.remove(name);
+        }
+        changes
+    }
+
+    /// Collects every ended child (call it on SIGCHLD) and moves their jobs on.
+    pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
+        let exits = {
+            let pids = &self.context.pids;
+            reap::children().reap(|pid| {
+                u32::try_from(pid).is_ok_and(|pid| pids.contains_key(&pid))
+            })
+        };
+        let mut changes = Vec::new();
+        for (pid, exit) in exits {
+            let Some(name) = u32::try_from(pid)
+                .ok()
+                .and_then(|pid| self.context.pids.remove(&pid))
+            else {
+                continue;
+            };
+            let Some(job) = self.jobs.get_mut(&name) else {
+                tracing::error!(pid, program = %name, "reaped a process of a job that is gone");
+                continue;
+            };
+            tracing::info!(program = %name, pid, %exit, "process ended");
+            if self.context.on_exit(job, exit, now, &mut changes) {
+                self.jobs.remove(&name);
+            }
+        }
+        changes
+    }
+
+    /// Acts on every deadline that has come (see [`Supervisor::next_deadline`]).
+    pub fn on_deadline(&mut self, now: Instant) -> Vec<StateChange> {
+        let mut changes = Vec::new();
+        for job in self.jobs.values_mut() {
+            if job.deadline().is_some_and(|deadline| deadline <= now) {
+                self.context.deadline_reached(job, now, &mut changes);
+            }
+        }
+        changes
+    }
+
+    /// The earliest instant at which [`Supervisor::on_deadline`] has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.jobs.values().filter_map(Job::deadline).min()
+    }
+
+    pub fn status(&self, name: &str, now: Instant) -> Option<JobStatus> {
+        self.jobs.get(name).map(|job| job.status(now))
+    }
+
+    /// Every job's status, by name.
+    pub fn statuses(&self, now: Instant) -> impl Iterator<Item = JobStatus> + '_ {
+        self.jobs.values().map(move |job| job.status(now))
+    }
+
+    /// Some job is between two steady states (STARTING, STOPPING, BACKOFF, or a held-back
+    /// restart): a shutdown waits for this to clear.
+    pub fn is_busy(&self) -> bool {
+        self.jobs.values().any(|job| {
+            matches!(
+                job.state,
+                ProcessState::Starting | ProcessState::Stopping | ProcessState::Backoff
+            ) || job.retry_at.is_some()
+        })
+    }
+
+    /// Some job has a live process (STARTING, RUNNING or STOPPING).
+    pub fn has_processes(&self) -> bool {
+        !self.context.pids.is_empty()
+    }
+}
+
+impl Drop for Supervisor {
+    /// The processes are left running (the daemon's next start finds them by pid and start
+    /// time); they are only taken out of the process-wide child table.
+    fn drop(&mut self) {
+        let mut table = reap::children();
+        for pid in self.context.pids.keys() {
+            if let Ok(pid) = i32::try_from(*pid) {
+                table.forget(pid);
+            }
+        }
+    }
+}
+
+fn apply_spec(job: &mut Job, spec: Arc<ProgramSpec>) {
+    if let Some(pid) = job.pid.and_then(|pid| i32::try_from(pid).ok()) {
+        reap::children().set_kill_group_on_exit(pid, spec.killasgroup);
+    }
+    if let AfterStop::Start(pending) = &mut job.after_stop {
+        *pending = spec.clone();
+    }
+    job.spec = spec;
+}
+
+/// Moves a job to `to` if the table allows it; a refused transition is a bug, logged, and the
+/// job stays where it is.
+fn transition(
+    job: &mut Job,
+    to: ProcessState,
+    reason: impl Into<String>,
+    changes: &mut Vec<StateChange>,
+) -> bool {
+    let from = job.state;
+    let reason = reason.into();
+    if !can_transition(from, to) {
+        tracing::error!(program = %job.spec.name, %from, %to, %reason, "refused state transition (a bug)");
+        return false;
+    }
+    tracing::info!(program = %job.spec.name, %from, %to, %reason, "state change");
+    job.state = to;
+    changes.push(StateChange {
+        name: job.spec.name.clone(),
+        from,
+        to,
+        reason,
+    });
+    true
+}
+
+impl Context {
+    /// A start asked for (not an automatic one): the failure history is reset.
+    fn fresh_start(
+        &mut self,
+        job: &mut Job,
+        now: Instant,
+        reason: &str,
+        changes: &mut Vec<StateChange>,
+    ) {
+        job.failed_starts = 0;
+        job.last_error = None;
+        job.budget = RestartBudget::new();
+        self.launch(job, now, reason, changes);
+    }
+
+    /// → STARTING with a new process, or → FATAL if it cannot be spawned.
+    fn launch(&mut self, job: &mut Job, now: Instant, reason: &str, changes: &mut Vec<StateChange>) {
+        if !can_transition(job.state, ProcessState::Starting) {
+            tracing::error!(program = %job.spec.name, from = %job.state, "cannot start from this state (a bug)");
+            return;
+        }
+        job.retry_at = None;
+        job.stop_requested = None;
+        job.killed = false;
+        match self.spawn_process(&job.spec) {
+            Ok((pid, logs)) => {
+                job.pid = Some(pid);
+                job.started = Some(now);
+                job.started_at = Some(SystemTime::now());
+                job.logs = logs;
+                self.pids.insert(pid, job.spec.name.clone());
+                transition(job, ProcessState::Starting, format!("{reason}: pid {pid}"), changes);
+                if job.spec.startsecs.is_zero() {
+                    self.confirm_running(job, changes);
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                tracing::warn!(program = %job.spec.name, error = %message, "cannot start");
+                transition(job, ProcessState::Starting, reason, changes);
+                job.last_error = Some(message.clone());
+                transition(job, ProcessState::Fatal, message, changes);
+            }
+        }
+    }
+
+    fn confirm_running(&mut self, job: &mut Job, changes: &mut Vec<StateChange>) {
+        let reason = format!("up for startsecs ({:?})", job.spec.startsecs);
+        if transition(job, ProcessState::Running, reason, changes) {
+            job.failed_starts = 0;
+        }
+    }
+
+    /// Opens the logs, makes the pipes, forks, and starts capturing.
+    fn spawn_process(
+        &mut self,
+        spec: &ProgramSpec,
+    ) -> Result<(u32, Vec<SharedWriter>), SpawnError> {
+        let process = &spec.process;
+        let log_dir = self.config.log_dir.clone();
+        let log_dir = log_dir.as_path();
+        let stdout_writer = match spec.log_path(log_dir, Stream::Stdout) {
+            Some(path) => Some(self.writer(&path, &process.stdout)?),
+            None => None,
+        };
+        let stderr_writer = match spec.log_path(log_dir, Stream::Stderr) {
+            Some(path) => Some(self.writer(&path, &process.stderr)?),
+            None => None,
+        };
+        if (stdout_writer.is_some() || stderr_writer.is_some())
+            && tokio::runtime::Handle::try_current().is_err()
+        {
+            return Err(SpawnError::Pipe(
+                "no tokio runtime to capture the output".to_string(),
+            ));
+        }
+        let mut captures = Vec::new();
+        let mut output = |writer: &Option<SharedWriter>| -> Result<Output, SpawnError> {
+            match writer {
+                Some(writer) => {
+                    let (read, write) = logs::output_pipe()
+                        .map_err(|error| SpawnError::Pipe(logs::describe(&error)))?;
+                    captures.push((read, writer.clone()));
+                    Ok(Output::Pipe(write))
+                }
+                None => Ok(Output::Null),
+            }
+        };
+        let stdout = output(&stdout_writer)?;
+        let stderr = if process.redirect_stderr {
+            None
+        } else {
+            Some(output(&stderr_writer)?)
+        };
+        let prepared = spawn::prepare(process, stdout, stderr)?;
+        let pid = {
+            let mut table = reap::children();
+            let pid = prepared.spawn()?;
+            if let Ok(raw) = i32::try_from(pid) {
+                table.register(raw, spec.killasgroup);
+            }
+            pid
+        };
+        // The child's ends of the pipes were closed with the Command: EOF comes when the
+        // program (and whatever inherited its output) is gone.
+        for (read, writer) in captures {
+            tokio::spawn(logs::capture(read, writer));
+        }
+        Ok((pid, stdout_writer.into_iter().chain(stderr_writer).collect()))
+    }
+
+    /// The writer of a log path, shared with any pipe already writing there.
+    fn writer(&mut self, path: &Path, log: &LogSpec) -> Result<SharedWriter, SpawnError> {
+        let log_error = |error: std::io::Error| SpawnError::Log {
+            path: path.to_path_buf(),
+            reason: logs::describe(&error),
+        };
+        if let Some(writer) = self.writers.get(path).and_then(Weak::upgrade) {
+            {
+                let mut writer = logs::lock(&writer);
+                writer.set_rotation(log.max_bytes, log.backups);
+                writer.reopen_if_replaced().map_err(log_error)?;
+            }
+            return Ok(writer);
+        }
+        self.writers.retain(|_, writer| writer.strong_count() > 0);
+        let writer = Arc::new(Mutex::new(
+            LogWriter::open(path, log.max_bytes, log.backups).map_err(log_error)?,
+        ));
+        self.writers
+            .insert(path.to_path_buf(), Arc::downgrade(&writer));
+        Ok(writer)
+    }
+
+    fn begin_stop(
+        &mut self,
+        job: &mut Job,
+        now: Instant,
+        reason: &str,
+        changes: &mut Vec<StateChange>,
+    ) {
+        match job.state {
+            ProcessState::Starting | ProcessState::Running => {
+                if !transition(job, ProcessState::Stopping, reason, changes) {
+                    return;
+                }
+                job.stop_requested = Some(now);
+                let signal = job.spec.stopsignal.to_nix();
+                send(job, signal, job.spec.stopasgroup);
+                job.killed = signal == Signal::SIGKILL;
+            }
+            ProcessState::Backoff => {
+                job.retry_at = None;
+                transition(job, ProcessState::Stopped, reason, changes);
+            }
+            // A restart held back by the budget is cancelled; the job stays EXITED.
+            ProcessState::Exited => job.retry_at = None,
+            ProcessState::Stopping | ProcessState::Stopped | ProcessState::Fatal => {}
+        }
+    }
+
+    /// The job's process ended. Returns whether the job is to be forgotten.
+    fn on_exit(
+        &mut self,
+        job: &mut Job,
+        exit: ExitInfo,
+        now: Instant,
+        changes: &mut Vec<StateChange>,
+    ) -> bool {
+        job.pid = None;
+        job.last_exit = Some(exit);
+        match job.state {
+            ProcessState::Starting => {
+                job.failed_starts += 1;
+                let reason = format!("{exit} before startsecs ({:?})", job.spec.startsecs);
+                transition(job, ProcessState::Backoff, reason, changes);
+                if job.failed_starts > job.spec.startretries {
+                    let message = format!(
+                        "exited too quickly ({exit}) {} times in a row; gave up (startretries = {})",
+                        job.failed_starts, job.spec.startretries
+                    );
+                    job.last_error = Some(message.clone());
+                    transition(job, ProcessState::Fatal, message, changes);
+                } else {
+                    job.retry_at = Some(now + backoff_delay(job.failed_starts));
+                }
+            }
+            ProcessState::Running => {
+                transition(job, ProcessState::Exited, exit.to_string(), changes);
+                if should_restart(job.spec.autorestart, exit, &job.spec.exitcodes) {
+                    if job.budget.take(now) {
+                        job.restarts += 1;
+                        let reason = format!("autorestart after {exit}");
+                        self.launch(job, now, &reason, changes);
+                    } else {
+                        tracing::warn!(program = %job.spec.name, "restarting too often; holding the next restart back");
+                        job.retry_at = Some(now + state::RESTART_PAUSE);
+                    }
+                }
+            }
+            ProcessState::Stopping => {
+                transition(job, ProcessState::Stopped, format!("stopped ({exit})"), changes);
+                match std::mem::replace(&mut job.after_stop, AfterStop::Nothing) {
+                    AfterStop::Nothing => {}
+                    AfterStop::Start(spec) => {
+                        job.spec = spec;
+                        self.fresh_start(job, now, "restart", changes);
+                    }
+                    AfterStop::Remove => return true,
+                }
+            }
+            state => {
+                tracing::error!(program = %job.spec.name, %state, %exit, "a process ended in a state without one (a bug)");
+            }
+        }
+        false
+    }
+
+    fn deadline_reached(&mut self, job: &mut Job, now: Instant, changes: &mut Vec<StateChange>) {
+        match job.state {
+            ProcessState::Starting => self.confirm_running(job, changes),
+            ProcessState::Backoff => {
+                job.restarts += 1;
+                let reason = format!(
+                    "retry {} of {} after backoff",
+                    job.failed_starts, job.spec.startretries
+                );
+                self.launch(job, now, &reason, changes);
+            }
+            ProcessState::Exited => {
+                job.restarts += 1;
+                self.launch(job, now, "autorestart (held back: restarting too often)", changes);
+            }
+            ProcessState::Stopping => {
+                tracing::warn!(
+                    program = %job.spec.name,
+                    stopwaitsecs = ?job.spec.stopwaitsecs,
+                    "did not stop in time; sending SIGKILL"
+                );
+                send(job, Signal::SIGKILL, job.spec.killasgroup);
+                job.killed = true;
+            }
+            ProcessState::Stopped | ProcessState::Running | ProcessState::Fatal => {}
+        }
+    }
+}
+
+/// Signals the job's process, or its whole process group. Its pid is ours until reaped (a
+/// zombie keeps it), so this never hits another process.
+fn send(job: &Job, signal: Signal, to_group: bool) {
+    let Some(pid) = job.pid.and_then(|pid| i32::try_from(pid).ok()) else {
+        return;
+    };
+    let pid = Pid::from_raw(pid);
+    let result = if to_group {
+        killpg(pid, signal)
+    } else {
+        kill(pid, signal)
+    };
+    if let Err(errno) = result {
+        tracing::warn!(program = %job.spec.name, pid = pid.as_raw(), ?signal, error = %errno, "cannot signal");
+    }
+}

@@ -1,0 +1,168 @@
+//! Reaping: the process-wide table of the children this process spawned, the `waitid` loop
+//! that collects every ended child (ours, and orphans re-parented to us as a subreaper), and
+//! the `/proc` helpers.
+//!
+//! `waitpid(-1)` is a property of the process, not of a `Supervisor`, so the table of children
+//! is process-wide too ([`children`]). The daemon has one `Supervisor` on one thread, where the
+//! table's mutex is never contended; tests run several supervisors on parallel threads in one
+//! process, and the table is what keeps them from stealing each other's exits: a child reaped by
+//! one supervisor for another is parked until its owner collects it.
+//!
+//! The same mutex is held around `fork` + registration ([`ChildTable::register`]) and around
+//! the reaping loop, so a reaper never sees a child it does not know yet, and never reaps the
+//! child of a failed exec that std's `Command::spawn` waits for itself.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
+
+use super::state::ExitInfo;
+
+/// The children spawned by any supervisor of this process, and exits parked for their owner.
+#[derive(Debug)]
+pub(crate) struct ChildTable {
+    /// Live children by pid, each with whether its process group is SIGKILLed when it exits.
+    live: BTreeMap<i32, bool>,
+    /// Exits collected by one supervisor on behalf of another.
+    parked: BTreeMap<i32, ExitInfo>,
+}
+
+static CHILDREN: Mutex<ChildTable> = Mutex::new(ChildTable {
+    live: BTreeMap::new(),
+    parked: BTreeMap::new(),
+});
+
+/// Locks the process-wide child table. Hold it across spawning a child and registering it.
+pub(crate) fn children() -> MutexGuard<'static, ChildTable> {
+    CHILDREN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl ChildTable {
+    pub fn register(&mut self, pid: i32, kill_group_on_exit: bool) {
+        self.live.insert(pid, kill_group_on_exit);
+    }
+
+    /// A later spec may change `killasgroup` of a live child.
+    pub fn set_kill_group_on_exit(&mut self, pid: i32, kill_group_on_exit: bool) {
+        if let Some(flag) = self.live.get_mut(&pid) {
+            *flag = kill_group_on_exit;
+        }
+    }
+
+    /// Its supervisor is gone: the child will be reaped as an unknown one.
+    pub fn forget(&mut self, pid: i32) {
+        self.live.remove(&pid);
+        self.parked.remove(&pid);
+    }
+
+    /// Reaps every child that has ended, without blocking, and returns the exits of the pids
+    /// `is_mine` claims (including exits parked for them by another supervisor).
+    ///
+    /// Each ended child is first looked at with `WNOWAIT`: while it is an unreaped zombie its
+    /// pid, and so its process group id, cannot be reused, which makes the `killasgroup`
+    /// SIGKILL of what is left of its group safe. Then it is reaped for real.
+    pub fn reap(&mut self, is_mine: impl Fn(i32) -> bool) -> Vec<(i32, ExitInfo)> {
+        let mut exits = Vec::new();
+        loop {
+            let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+            let status = match waitid(Id::All, flags) {
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+                Err(Errno::EINTR) => continue,
+                Err(errno) => {
+                    tracing::error!(error = %errno, "waitid failed");
+                    break;
+                }
+                Ok(status) => status,
+            };
+            let Some(pid) = status.pid() else { break };
+            let exit = match status {
+                WaitStatus::Exited(_, code) => Some(ExitInfo::Code(code)),
+                WaitStatus::Signaled(_, signal, _) => Some(ExitInfo::Signal(signal as i32)),
+                _ => None,
+            };
+            let known = self.live.remove(&pid.as_raw());
+            if known == Some(true) {
+                // ESRCH: nobody is left in the group, the usual case.
+                let _ = killpg(pid, Signal::SIGKILL);
+            }
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => {
+                    // Cannot happen for a zombie; never spin on it.
+                    tracing::error!(pid = pid.as_raw(), "an ended child is still alive");
+                    break;
+                }
+                Ok(_) | Err(Errno::ECHILD) => {}
+                Err(errno) => {
+                    tracing::error!(pid = pid.as_raw(), error = %errno, "waitpid failed");
+                    break;
+                }
+            }
+            let Some(exit) = exit else { continue };
+            if is_mine(pid.as_raw()) {
+                exits.push((pid.as_raw(), exit));
+            } else if known.is_some() {
+                self.parked.insert(pid.as_raw(), exit);
+            } else {
+                tracing::debug!(pid = pid.as_raw(), %exit, "reaped an orphan");
+            }
+        }
+        let claimed: Vec<i32> = self
+            .parked
+            .keys()
+            .copied()
+            .filter(|pid| is_mine(*pid))
+            .collect();
+        for pid in claimed {
+            if let Some(exit) = self.parked.remove(&pid) {
+                exits.push((pid, exit));
+            }
+        }
+        exits
+    }
+}
+
+/// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`): orphaned descendants of
+/// the programs (a double-forked daemon, the children of a killed shell) are re-parented to us
+/// instead of to PID 1, so the reaping loop collects them and no zombie is left behind.
+pub fn become_subreaper() -> io::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from)
+}
+
+/// The start time of a process (field 22 of `/proc/PID/stat`, in clock ticks since boot), to
+/// tell a process from a later one that reuses its pid. `None` when there is no such process.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_start_time(&stat)
+}
+
+/// The command name (field 2) is in parentheses and may itself hold spaces and parentheses,
+/// so fields are counted from the last `)`: field 3 is the first after it.
+fn parse_start_time(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(22 - 3)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_is_field_22() {
+        let stat = "1234 (a (weird) name) S 1 1234 1234 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 12345678 100";
+        assert_eq!(parse_start_time(stat), Some(987654));
+        assert_eq!(parse_start_time("garbage"), None);
+        assert_eq!(parse_start_time("1 (x) S 1 2"), None);
+    }
+
+    #[test]
+    fn start_time_of_this_process() {
+        let pid = std::process::id();
+        let first = process_start_time(pid).unwrap();
+        assert_eq!(process_start_time(pid), Some(first));
+        assert_eq!(process_start_time(u32::MAX), None);
+    }
+}
