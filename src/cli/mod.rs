@@ -73,6 +73,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+pub mod client;
 mod serve;
 
 fn validate(dir: &Path) -> u8 {

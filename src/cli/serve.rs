@@ -36,6 +36,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -98,6 +99,11 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
         "hoody-daemon {} serving",
         env!("CARGO_PKG_VERSION")
     );
+    // Where a client (the tests, a script) finds the API when the port was chosen by the system.
+    let address_file = config.state_dir.join("api.address");
+    if let Err(error) = crate::store::write_atomic(&address_file, &format!("{shown}\n")) {
+        tracing::warn!(%error, "cannot write {}", address_file.display());
+    }
     let server = tokio::spawn(api::serve(listener, api::router(handle, token)));
     let ending = daemon.run().await.map_err(|error| error.to_string());
     server.abort();

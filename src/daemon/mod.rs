@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -520,19 +520,20 @@ impl Daemon {
         shutdown.force |= force;
         shutdown.replies.extend(reply);
         if shutdown.force {
-            self.supervisor.kill_all(Instant::now());
+            let changes = self.supervisor.kill_all(Instant::now());
+            self.publish_changes(changes);
         }
     }
 
     /// Stops the highest priority that still has processes; lower ones wait for it.
     fn shutdown_step(&mut self, now: Instant) {
         let statuses: Vec<JobStatus> = self.supervisor.statuses(now).collect();
-        let priority_of = |name: &str| -> i32 {
-            self.jobs
-                .get(name)
-                .map(|meta| meta.spec.priority)
-                .unwrap_or(i32::MAX)
-        };
+        let priorities: BTreeMap<String, i32> = self
+            .jobs
+            .iter()
+            .map(|(name, meta)| (name.clone(), meta.spec.priority))
+            .collect();
+        let priority_of = |name: &str| -> i32 { priorities.get(name).copied().unwrap_or(i32::MAX) };
         // Jobs without a process (BACKOFF, waiting to retry) stop at once.
         let idle: Vec<String> = statuses
             .iter()

@@ -180,6 +180,11 @@ impl ProgramTable {
                     program.entry = entry.clone();
                     program.generation += 1;
                     if let Some(spec) = good {
+                        if program.last_good.is_none() {
+                            // Its first valid version: "boot" means "when its file first appears",
+                            // and a file that never parsed has not really appeared yet.
+                            program.run = first_intent(name, Some(&spec));
+                        }
                         if !spec.enabled {
                             // Disabled means "may not run": the intent goes, so a later enable
                             // never starts the program by itself (seed: enable is not start).

@@ -47,6 +47,11 @@ pub struct FolderWatcher {
     raw: mpsc::Receiver<()>,
     config: WatchConfig,
     next_safety: Instant,
+    /// The burst in progress: when it began and when its last event came. Kept here, not in
+    /// the future, so [`FolderWatcher::next`] is cancel-safe inside `select!`.
+    burst: Option<(Instant, Instant)>,
+    /// The OS watcher's channel closed.
+    closed: bool,
 }
 
 impl FolderWatcher {
@@ -72,44 +77,51 @@ impl FolderWatcher {
             raw,
             config,
             next_safety: Instant::now() + config.safety,
+            burst: None,
+            closed: false,
         };
         (watcher, error)
     }
 
-    /// Waits for the next reason to rescan.
+    /// Waits for the next reason to rescan: a burst of events that has gone quiet (or gone on
+    /// for `max_delay`), or the safety period. Cancel-safe: dropping the future loses no event.
     pub async fn next(&mut self) -> Hint {
-        tokio::select! {
-            received = self.raw.recv() => {
-                if received.is_none() {
-                    // The OS watcher is gone; only the safety rescan is left.
-                    sleep_until(self.next_safety).await;
-                    return self.safety_hint();
+        loop {
+            let settle_at = self.burst.map(|(began, last)| {
+                (last + self.config.quiet).min(began + self.config.max_delay)
+            });
+            tokio::select! {
+                received = self.raw.recv(), if !self.closed => {
+                    if received.is_none() {
+                        self.closed = true;
+                        continue;
+                    }
+                    let now = Instant::now();
+                    self.burst = Some(match self.burst {
+                        Some((began, _)) => (began, now),
+                        None => (now, now),
+                    });
                 }
-                self.settle().await;
-                Hint::Changed
+                () = sleep_until_some(settle_at) => {
+                    self.burst = None;
+                    return Hint::Changed;
+                }
+                () = sleep_until(self.next_safety) => return self.safety_hint(),
             }
-            () = sleep_until(self.next_safety) => self.safety_hint(),
         }
     }
 
     fn safety_hint(&mut self) -> Hint {
+        // The full rescan covers any burst in progress.
+        self.burst = None;
         self.next_safety = Instant::now() + self.config.safety;
         Hint::Safety
     }
+}
 
-    /// Waits until the burst is over: `quiet` without an event, or `max_delay` in all.
-    async fn settle(&mut self) {
-        let give_up = Instant::now() + self.config.max_delay;
-        loop {
-            let quiet_until = (Instant::now() + self.config.quiet).min(give_up);
-            tokio::select! {
-                received = self.raw.recv() => {
-                    if received.is_none() || Instant::now() >= give_up {
-                        return;
-                    }
-                }
-                () = sleep_until(quiet_until) => return,
-            }
-        }
+async fn sleep_until_some(instant: Option<Instant>) {
+    match instant {
+        Some(instant) => sleep_until(instant).await,
+        None => std::future::pending().await,
     }
 }

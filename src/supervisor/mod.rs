@@ -76,6 +76,7 @@
 //! ```
 
 mod job;
+mod leftover;
 pub mod logs;
 mod reap;
 mod spawn;
@@ -97,6 +98,7 @@ use logs::{LogWriter, SharedWriter};
 use spawn::Output;
 
 pub use job::{JobStatus, RestartBudget};
+pub use leftover::{ProcessGroupSignal, signal_leftover_group};
 pub use logs::{rotated_path, tail};
 pub use reap::{become_subreaper, process_start_time};
 pub use spawn::SpawnError;

@@ -1,4 +1,5 @@
 //! The one integration-test binary: it drives the real `hoody-daemon` executable.
 
+mod convergence;
 mod support;
 mod validate;

@@ -1,7 +1,15 @@
-//! What the integration tests share: running the real binary and reporting what it did.
+//! What the integration tests share: running the real binary, a daemon under test with its own
+//! folders, an HTTP client, polling with deadlines, and reading /proc.
 
+#![allow(clippy::disallowed_methods)] // tests start the binary under test
+
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use hoody_daemon::cli::client::{Client, Endpoint};
+use serde_json::Value;
 
 /// The binary under test, built by cargo for this test run.
 pub fn binary() -> PathBuf {
@@ -14,7 +22,6 @@ pub fn repo() -> &'static Path {
 }
 
 /// Runs the binary to completion.
-#[allow(clippy::disallowed_methods)] // tests start the binary under test
 pub fn run(args: &[&str]) -> Output {
     Command::new(binary())
         .args(args)
@@ -30,4 +37,285 @@ pub fn describe(args: &[&str], output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Polls `condition` every 20 ms until it holds or `seconds` pass; panics with `what` and the
+/// last thing `describe` says.
+pub fn wait_until(what: &str, seconds: u64, mut condition: impl FnMut() -> bool, describe: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !condition() {
+        if Instant::now() > deadline {
+            panic!("timed out after {seconds} s waiting for {what}\n{}", describe());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A daemon started for one test, with its own programs.d, state and log folders.
+pub struct TestDaemon {
+    child: Option<Child>,
+    pub root: tempfile::TempDir,
+    pub programs: PathBuf,
+    pub state: PathBuf,
+    pub logs: PathBuf,
+    pub client: Client,
+    stderr: PathBuf,
+    extra: Vec<String>,
+    token: Option<String>,
+}
+
+impl TestDaemon {
+    pub fn start() -> TestDaemon {
+        TestDaemon::start_with(&[], None)
+    }
+
+    /// Starts with extra `serve` arguments and, optionally, a token in the environment.
+    pub fn start_with(extra: &[&str], token: Option<&str>) -> TestDaemon {
+        let root = tempfile::tempdir().expect("tempdir");
+        let programs = root.path().join("programs.d");
+        fs::create_dir(&programs).expect("programs.d");
+        TestDaemon::start_in(root, extra, token)
+    }
+
+    /// Starts on an existing folder layout (`programs.d` inside `root`).
+    pub fn start_in(root: tempfile::TempDir, extra: &[&str], token: Option<&str>) -> TestDaemon {
+        let programs = root.path().join("programs.d");
+        let state = root.path().join("state");
+        let logs = root.path().join("logs");
+        let mut daemon = TestDaemon {
+            child: None,
+            stderr: root.path().join("daemon.log"),
+            root,
+            programs,
+            state,
+            logs,
+            client: Client::new(Endpoint::Tcp("127.0.0.1:1".into()), token.map(str::to_string)),
+            extra: extra.iter().map(|arg| arg.to_string()).collect(),
+            token: token.map(str::to_string),
+        };
+        daemon.launch();
+        daemon
+    }
+
+    fn launch(&mut self) {
+        let _ = fs::remove_file(self.state.join("api.address"));
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.stderr)
+            .expect("daemon log");
+        let mut command = Command::new(binary());
+        command
+            .arg("serve")
+            .arg("--programs-dir")
+            .arg(&self.programs)
+            .arg("--state-dir")
+            .arg(&self.state)
+            .arg("--log-dir")
+            .arg(&self.logs)
+            .args(if self.extra.iter().any(|arg| arg == "--listen") { vec![] } else { vec!["--listen", "127.0.0.1:0"] })
+            .args(&self.extra)
+            .env("HOODY_DAEMON_LOG", "debug")
+            .env_remove("HOODY_DAEMON_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(token) = &self.token {
+            command.env("HOODY_DAEMON_TOKEN", token);
+        }
+        self.child = Some(command.spawn().expect("start hoody-daemon"));
+        let address = self.state.join("api.address");
+        wait_until("the daemon to listen", 20, || fs::read_to_string(&address).is_ok_and(|text| text.ends_with('\n')), || self.log());
+        let url = fs::read_to_string(&address).expect("address");
+        self.client.endpoint = Endpoint::parse(url.trim()).expect("address");
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
+    /// The daemon's own log so far.
+    pub fn log(&self) -> String {
+        let text = fs::read_to_string(&self.stderr).unwrap_or_default();
+        let start = text.len().saturating_sub(12_000);
+        let start = (start..text.len()).find(|index| text.is_char_boundary(*index)).unwrap_or(0);
+        format!("--- daemon log (tail)\n{}", &text[start..])
+    }
+
+    pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let path = format!("/api/v1/daemon{path}");
+        match self.client.request(method, &path, body, &[]) {
+            Ok(response) => (response.status, response.json()),
+            Err(error) => panic!("{method} {path}: {error}\n{}", self.log()),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.request("GET", path, None)
+    }
+
+    pub fn post(&self, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.request("POST", path, body.as_ref())
+    }
+
+    /// `data.status` of one program (`Value::Null` when unknown).
+    pub fn status(&self, name: &str) -> Value {
+        let (_, body) = self.get(&format!("/status/{name}"));
+        body["data"]["status"].clone()
+    }
+
+    pub fn state_of(&self, name: &str) -> String {
+        self.status(name)["status"].as_str().unwrap_or("UNKNOWN").to_string()
+    }
+
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        self.status(name)["pid"].as_u64().and_then(|pid| u32::try_from(pid).ok())
+    }
+
+    /// Waits until the program's status satisfies `condition`, and returns that status.
+    pub fn wait_status(&self, name: &str, what: &str, condition: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        wait_until(
+            &format!("{name}: {what}"),
+            30,
+            || {
+                last = self.status(name);
+                condition(&last)
+            },
+            || format!("last status of {name}: {}\n{}", self.status(name), self.log()),
+        );
+        last
+    }
+
+    pub fn wait_state(&self, name: &str, state: &str) -> Value {
+        self.wait_status(name, state, |status| status["status"] == state)
+    }
+
+    /// Writes a program file the way a careful tool does: a temp file, then a rename.
+    pub fn put(&self, file: &str, text: &str) {
+        let temp = self.programs.join(format!(".{file}.tmp"));
+        fs::write(&temp, text).expect("write program file");
+        fs::rename(&temp, self.programs.join(file)).expect("rename program file");
+    }
+
+    pub fn remove(&self, file: &str) {
+        fs::remove_file(self.programs.join(file)).expect("remove program file");
+    }
+
+    /// Sends SIGTERM and waits for the daemon to exit; returns its exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        signal(child.id(), nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the daemon did not stop within 30 s of SIGTERM\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// kill -9 of the daemon: its programs stay behind, as after a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the daemon again on the same folders.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart after terminate or kill9");
+        self.launch();
+    }
+
+    /// The pids of the daemon's programs recorded in its state folder.
+    fn recorded_pids(&self) -> Vec<u32> {
+        let text = fs::read_to_string(self.state.join("running.json")).unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        value
+            .as_object()
+            .map(|map| map.values().filter_map(|record| record["pid"].as_u64()).filter_map(|pid| u32::try_from(pid).ok()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TestDaemon {
+    /// Stops the daemon and so its programs; if that fails, kills what it recorded, by pid.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal(child.id(), nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for pid in self.recorded_pids() {
+            if let Ok(pid) = i32::try_from(pid) {
+                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal);
+    }
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// The command line of a process, words joined by spaces.
+pub fn cmdline(pid: u32) -> String {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|bytes| {
+            bytes
+                .split(|byte| *byte == 0)
+                .filter(|word| !word.is_empty())
+                .map(|word| String::from_utf8_lossy(word).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+/// Live processes whose command line is exactly `line`.
+pub fn processes_running(line: &str) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()))
+        .filter(|pid| alive(*pid) && cmdline(*pid) == line)
+        .collect()
+}
+
+/// A unique number for commands, so a test can find its own processes in /proc.
+pub fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let base = u64::from(std::process::id()) * 1000;
+    100_000_000 + base + NEXT.fetch_add(1, Ordering::Relaxed)
 }
