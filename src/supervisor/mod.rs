@@ -165,8 +165,12 @@ impl Supervisor {
                 if job.spec.process == spec.process {
                     apply_spec(job, spec);
                 } else {
-                    self.context
-                        .begin_stop(job, now, "restart for a new process spec", &mut changes);
+                    self.context.begin_stop(
+                        job,
+                        now,
+                        "restart for a new process spec",
+                        &mut changes,
+                    );
                     job.after_stop = AfterStop::Start(spec);
                 }
             }
@@ -244,9 +248,7 @@ impl Supervisor {
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
         let exits = {
             let pids = &self.context.pids;
-            reap::children().reap(|pid| {
-                u32::try_from(pid).is_ok_and(|pid| pids.contains_key(&pid))
-            })
+            reap::children().reap(|pid| u32::try_from(pid).is_ok_and(|pid| pids.contains_key(&pid)))
         };
         let mut changes = Vec::new();
         for (pid, exit) in exits {
@@ -374,7 +376,13 @@ impl Context {
     }
 
     /// → STARTING with a new process, or → FATAL if it cannot be spawned.
-    fn launch(&mut self, job: &mut Job, now: Instant, reason: &str, changes: &mut Vec<StateChange>) {
+    fn launch(
+        &mut self,
+        job: &mut Job,
+        now: Instant,
+        reason: &str,
+        changes: &mut Vec<StateChange>,
+    ) {
         if !can_transition(job.state, ProcessState::Starting) {
             tracing::error!(program = %job.spec.name, from = %job.state, "cannot start from this state (a bug)");
             return;
@@ -389,7 +397,12 @@ impl Context {
                 job.started_at = Some(SystemTime::now());
                 job.logs = logs;
                 self.pids.insert(pid, job.spec.name.clone());
-                transition(job, ProcessState::Starting, format!("{reason}: pid {pid}"), changes);
+                transition(
+                    job,
+                    ProcessState::Starting,
+                    format!("{reason}: pid {pid}"),
+                    changes,
+                );
                 if job.spec.startsecs.is_zero() {
                     self.confirm_running(job, changes);
                 }
@@ -466,7 +479,10 @@ impl Context {
         for (read, writer) in captures {
             tokio::spawn(logs::capture(read, writer));
         }
-        Ok((pid, stdout_writer.into_iter().chain(stderr_writer).collect()))
+        Ok((
+            pid,
+            stdout_writer.into_iter().chain(stderr_writer).collect(),
+        ))
     }
 
     /// The writer of a log path, shared with any pipe already writing there.
@@ -559,7 +575,12 @@ impl Context {
                 }
             }
             ProcessState::Stopping => {
-                transition(job, ProcessState::Stopped, format!("stopped ({exit})"), changes);
+                transition(
+                    job,
+                    ProcessState::Stopped,
+                    format!("stopped ({exit})"),
+                    changes,
+                );
                 match std::mem::replace(&mut job.after_stop, AfterStop::Nothing) {
                     AfterStop::Nothing => {}
                     AfterStop::Start(spec) => {
@@ -589,7 +610,12 @@ impl Context {
             }
             ProcessState::Exited => {
                 job.restarts += 1;
-                self.launch(job, now, "autorestart (held back: restarting too often)", changes);
+                self.launch(
+                    job,
+                    now,
+                    "autorestart (held back: restarting too often)",
+                    changes,
+                );
             }
             ProcessState::Stopping => {
                 tracing::warn!(
@@ -621,3 +647,6 @@ fn send(job: &Job, signal: Signal, to_group: bool) {
         tracing::warn!(program = %job.spec.name, pid = pid.as_raw(), ?signal, error = %errno, "cannot signal");
     }
 }
+
+#[cfg(test)]
+mod tests;
