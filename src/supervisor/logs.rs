@@ -11,7 +11,7 @@
 //!   `/dev/stdout`) we fall back to `read`/`write` through a stack buffer.
 //! - The file is opened without `O_APPEND` (splice refuses it on some kernels); the writer
 //!   tracks the size itself and writes at that offset.
-//! - One [`LogWriter`] per path, shared (`Arc<Mutex>`) by every pipe that targets it: the
+//! - One `LogWriter` per path, shared (`Arc<Mutex>`) by every pipe that targets it: the
 //!   leftover output of a previous process of the same program, or `stdout_logfile` and
 //!   `stderr_logfile` naming the same file, never write over each other. The mutex is never held
 //!   across an `.await` and is uncontended on one thread.

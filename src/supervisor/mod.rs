@@ -5,7 +5,9 @@
 //!
 //! Files: [`state`] (states, transitions, restart policy: pure), `job` (the runtime handle of
 //! one program), `spawn` (fork/exec, user switch), `reap` (the child table and the `waitid`
-//! loop), [`logs`] (capture, rotation, tail).
+//! loop), [`logs`] (capture, rotation, tail), `tests` (real processes; they live in the
+//! library's test binary because reaping with `waitid(P_ALL)` would steal the children of
+//! `std::process::Command`s run by other integration tests in a shared binary).
 //!
 //! # Design decisions
 //!
@@ -49,6 +51,10 @@
 //! - **Logs**: see [`logs`]: pipes read with `AsyncFd`, `splice(2)` into the file, size
 //!   rotation, disk-full tolerance. Capture tasks are spawned with `tokio::spawn` (on the
 //!   `current_thread` runtime they run on the loop's thread; no `LocalSet` is needed).
+//! - **One child table per process.** `waitid(P_ALL)` sees every child of the process, so the
+//!   table of children is process-wide (`reap::children`), behind a mutex that is uncontended
+//!   in the daemon. It lets several supervisors share a process (the tests run one per test
+//!   thread): an exit collected by one is parked for its owner.
 //! - **restarts** counts automatic starts (autorestart, BACKOFF retries) over the job's life;
 //!   asked-for starts and restarts are not counted (they are in the audit trail).
 //!
@@ -67,7 +73,7 @@
 //!     }
 //! }
 //! # }
-//! # async fn sleep_until(deadline: Option<Instant>) {
+//! # async fn sleep_until(deadline: Option<std::time::Instant>) {
 //! #     match deadline {
 //! #         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
 //! #         None => std::future::pending().await,

@@ -789,3 +789,61 @@ async fn a_crash_loop_with_startsecs_0_is_held_back_after_a_burst() {
     assert_eq!(harness.supervisor.next_deadline(), None);
     assert_eq!(harness.state("spinner"), ProcessState::Exited);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn when_the_main_process_exits_killasgroup_ends_what_is_left_of_its_group() {
+    let mut harness = Harness::new();
+    let pid_file = harness.path("left.pid");
+    let script = format!(
+        "sleep 1000 & echo $! > {file}.tmp; mv {file}.tmp {file}; sleep 0.3; exit 1",
+        file = pid_file.display()
+    );
+    let spec = harness.spec("leaver", &script, "startsecs = 0.1\nautorestart = false");
+    harness.start(spec);
+    harness
+        .wait_for("the background sleep's pid", |harness| {
+            harness.pids_in("left.pid").len() == 1
+        })
+        .await;
+    let left = harness.pids_in("left.pid")[0];
+    let start = harness.adopt(left);
+    harness
+        .wait_for("EXITED and the background sleep gone", |harness| {
+            harness.state("leaver") == ProcessState::Exited && gone(left, start)
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn update_spec_changes_autorestart_of_a_live_job_without_a_restart() {
+    let mut harness = Harness::new();
+    let spec = harness.spec(
+        "live",
+        "exec sleep 1000",
+        "startsecs = 0.1\nautorestart = false",
+    );
+    harness.start(spec);
+    harness
+        .wait_for("RUNNING", |harness| {
+            harness.state("live") == ProcessState::Running
+        })
+        .await;
+    let pid = harness.status("live").pid.unwrap();
+    let updated = harness.spec(
+        "live",
+        "exec sleep 1000",
+        "startsecs = 0.1\nautorestart = true",
+    );
+    harness.supervisor.update_spec(updated);
+    assert_eq!(harness.status("live").pid, Some(pid));
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    harness
+        .wait_for("restarted by the new autorestart", |harness| {
+            let status = harness.status("live");
+            status.state == ProcessState::Running && status.pid != Some(pid)
+        })
+        .await;
+    let status = harness.status("live");
+    assert_eq!(status.restarts, 1);
+    assert_eq!(status.last_exit, Some(ExitInfo::Signal(9)));
+}
