@@ -134,10 +134,7 @@ impl Job {
             (true, Some(started)) => Some(now.saturating_duration_since(started)),
             _ => None,
         };
-        let log_problem = self
-            .logs
-            .iter()
-            .find_map(|writer| lock(writer).problem());
+        let log_problem = self.logs.iter().find_map(|writer| lock(writer).problem());
         JobStatus {
             name: self.spec.name.clone(),
             state: self.state,
@@ -170,7 +167,10 @@ pub struct JobStatus {
     pub last_error: Option<String>,
 }
 
-fn unix_seconds<S: Serializer>(time: &Option<SystemTime>, serializer: S) -> Result<S::Ok, S::Error> {
+fn unix_seconds<S: Serializer>(
+    time: &Option<SystemTime>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     let seconds = time
         .and_then(|time| time.duration_since(SystemTime::UNIX_EPOCH).ok())
         .as_ref()

@@ -11,7 +11,7 @@
 //!   `/dev/stdout`) we fall back to `read`/`write` through a stack buffer.
 //! - The file is opened without `O_APPEND` (splice refuses it on some kernels); the writer
 //!   tracks the size itself and writes at that offset.
-//! - One [`LogWriter`] per path, shared (`Arc<Mutex>`) by every pipe that targets it: the
+//! - One `LogWriter` per path, shared (`Arc<Mutex>`) by every pipe that targets it: the
 //!   leftover output of a previous process of the same program, or `stdout_logfile` and
 //!   `stderr_logfile` naming the same file, never write over each other. The mutex is never held
 //!   across an `.await` and is uncontended on one thread.
@@ -116,10 +116,17 @@ enum Step {
 impl LogWriter {
     /// Opens (creating it and its folders) the log at `path`, to continue at its end.
     pub fn open(path: &Path, max_bytes: u64, backups: u32) -> io::Result<LogWriter> {
-        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent)?;
         }
-        let file = OpenOptions::new().write(true).create(true).open(path)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         let metadata = file.metadata()?;
         let regular = metadata.is_file();
         Ok(LogWriter {
@@ -263,7 +270,10 @@ impl LogWriter {
             };
             match result {
                 Ok(0) => {
-                    return Step::WriteFailed(io::Error::from(io::ErrorKind::WriteZero), count - written);
+                    return Step::WriteFailed(
+                        io::Error::from(io::ErrorKind::WriteZero),
+                        count - written,
+                    );
                 }
                 Ok(more) => written += more,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -296,10 +306,7 @@ impl LogWriter {
             }
         };
         self.dropped += discarded;
-        self.problem = self
-            .failing
-            .as_ref()
-            .map(|error| self.problem_text(error));
+        self.problem = self.failing.as_ref().map(|error| self.problem_text(error));
         outcome
     }
 
@@ -427,26 +434,34 @@ pub(crate) async fn capture(pipe: OwnedFd, writer: SharedWriter) {
 }
 
 /// The last `lines` lines of a log, reading backwards from its end in chunks (a 50 MB file costs
-/// a few reads). When the file holds fewer lines, the rest comes from `file.1`. At most
-/// [`TAIL_MAX_BYTES`] are returned. Invalid UTF-8 is replaced.
+/// a few reads). When the file holds fewer lines, the rest comes from `file.1`, then `file.2`…
+/// At most [`TAIL_MAX_BYTES`] are returned. Invalid UTF-8 is replaced.
 pub fn tail(path: &Path, lines: usize) -> io::Result<String> {
     if lines == 0 {
         return Ok(String::new());
     }
-    let (current, complete) = tail_bytes(path, lines)?;
-    if complete {
-        return Ok(String::from_utf8_lossy(&current).into_owned());
-    }
-    // The current file may begin in the middle of a line that `file.1` started: join them
+    let (mut joined, mut complete) = tail_bytes(path, lines)?;
+    let mut number = 1;
+    // A file may begin in the middle of a line that the one before it started: join them
     // before counting.
-    let mut joined = match tail_bytes(&rotated_path(path, 1), lines) {
-        Ok((older, _)) => older,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(error) => return Err(error),
-    };
-    joined.extend_from_slice(&current);
-    let (start, _) = last_lines_start(&joined, lines);
-    Ok(String::from_utf8_lossy(&joined[start..]).into_owned())
+    while !complete && (joined.len() as u64) < TAIL_MAX_BYTES {
+        let older = match tail_bytes(&rotated_path(path, number), lines) {
+            Ok((older, _)) => older,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => break,
+            Err(error) => return Err(error),
+        };
+        let mut both = older;
+        both.extend_from_slice(&joined);
+        joined = both;
+        let (start, found) = last_lines_start(&joined, lines);
+        if found {
+            joined.drain(..start);
+            complete = true;
+        }
+        number += 1;
+    }
+    let cut = joined.len().saturating_sub(TAIL_MAX_BYTES as usize);
+    Ok(String::from_utf8_lossy(&joined[cut..]).into_owned())
 }
 
 /// The bytes of the last `lines` lines of a file, and whether that many were found (else it is
@@ -539,6 +554,16 @@ mod tests {
         assert_eq!(tail(&path, 2).unwrap(), "line 3\nline 4\n");
         assert_eq!(tail(&path, 3).unwrap(), "line 2\nline 3\nline 4\n");
         assert_eq!(tail(&path, 10).unwrap(), "line 1\nline 2\nline 3\nline 4\n");
+        // …and further back when one backup is not enough.
+        std::fs::write(rotated_path(&path, 2), "line 0\n").unwrap();
+        assert_eq!(
+            tail(&path, 5).unwrap(),
+            "line 0\nline 1\nline 2\nline 3\nline 4\n"
+        );
+        assert_eq!(
+            tail(&path, 9).unwrap(),
+            "line 0\nline 1\nline 2\nline 3\nline 4\n"
+        );
 
         let missing = folder.path().join("missing.log");
         assert_eq!(
@@ -559,8 +584,14 @@ mod tests {
         assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Eof);
         // 45 bytes in files of 10: 4 rotations, 2 backups kept.
         assert_eq!(std::fs::read(&path).unwrap(), &payload[40..]);
-        assert_eq!(std::fs::read(rotated_path(&path, 1)).unwrap(), &payload[30..40]);
-        assert_eq!(std::fs::read(rotated_path(&path, 2)).unwrap(), &payload[20..30]);
+        assert_eq!(
+            std::fs::read(rotated_path(&path, 1)).unwrap(),
+            &payload[30..40]
+        );
+        assert_eq!(
+            std::fs::read(rotated_path(&path, 2)).unwrap(),
+            &payload[20..30]
+        );
         assert!(!rotated_path(&path, 3).exists());
     }
 

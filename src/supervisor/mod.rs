@@ -5,7 +5,9 @@
 //!
 //! Files: [`state`] (states, transitions, restart policy: pure), `job` (the runtime handle of
 //! one program), `spawn` (fork/exec, user switch), `reap` (the child table and the `waitid`
-//! loop), [`logs`] (capture, rotation, tail).
+//! loop), [`logs`] (capture, rotation, tail), `tests` (real processes; they live in the
+//! library's test binary because reaping with `waitid(P_ALL)` would steal the children of
+//! `std::process::Command`s run by other integration tests in a shared binary).
 //!
 //! # Design decisions
 //!
@@ -49,6 +51,10 @@
 //! - **Logs**: see [`logs`]: pipes read with `AsyncFd`, `splice(2)` into the file, size
 //!   rotation, disk-full tolerance. Capture tasks are spawned with `tokio::spawn` (on the
 //!   `current_thread` runtime they run on the loop's thread; no `LocalSet` is needed).
+//! - **One child table per process.** `waitid(P_ALL)` sees every child of the process, so the
+//!   table of children is process-wide (`reap::children`), behind a mutex that is uncontended
+//!   in the daemon. It lets several supervisors share a process (the tests run one per test
+//!   thread): an exit collected by one is parked for its owner.
 //! - **restarts** counts automatic starts (autorestart, BACKOFF retries) over the job's life;
 //!   asked-for starts and restarts are not counted (they are in the audit trail).
 //!
@@ -67,7 +73,7 @@
 //!     }
 //! }
 //! # }
-//! # async fn sleep_until(deadline: Option<Instant>) {
+//! # async fn sleep_until(deadline: Option<std::time::Instant>) {
 //! #     match deadline {
 //! #         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
 //! #         None => std::future::pending().await,
@@ -167,8 +173,12 @@ impl Supervisor {
                 if job.spec.process == spec.process {
                     apply_spec(job, spec);
                 } else {
-                    self.context
-                        .begin_stop(job, now, "restart for a new process spec", &mut changes);
+                    self.context.begin_stop(
+                        job,
+                        now,
+                        "restart for a new process spec",
+                        &mut changes,
+                    );
                     job.after_stop = AfterStop::Start(spec);
                 }
             }
@@ -246,9 +256,7 @@ impl Supervisor {
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
         let exits = {
             let pids = &self.context.pids;
-            reap::children().reap(|pid| {
-                u32::try_from(pid).is_ok_and(|pid| pids.contains_key(&pid))
-            })
+            reap::children().reap(|pid| u32::try_from(pid).is_ok_and(|pid| pids.contains_key(&pid)))
         };
         let mut changes = Vec::new();
         for (pid, exit) in exits {
@@ -376,7 +384,13 @@ impl Context {
     }
 
     /// → STARTING with a new process, or → FATAL if it cannot be spawned.
-    fn launch(&mut self, job: &mut Job, now: Instant, reason: &str, changes: &mut Vec<StateChange>) {
+    fn launch(
+        &mut self,
+        job: &mut Job,
+        now: Instant,
+        reason: &str,
+        changes: &mut Vec<StateChange>,
+    ) {
         if !can_transition(job.state, ProcessState::Starting) {
             tracing::error!(program = %job.spec.name, from = %job.state, "cannot start from this state (a bug)");
             return;
@@ -391,7 +405,12 @@ impl Context {
                 job.started_at = Some(SystemTime::now());
                 job.logs = logs;
                 self.pids.insert(pid, job.spec.name.clone());
-                transition(job, ProcessState::Starting, format!("{reason}: pid {pid}"), changes);
+                transition(
+                    job,
+                    ProcessState::Starting,
+                    format!("{reason}: pid {pid}"),
+                    changes,
+                );
                 if job.spec.startsecs.is_zero() {
                     self.confirm_running(job, changes);
                 }
@@ -468,7 +487,10 @@ impl Context {
         for (read, writer) in captures {
             tokio::spawn(logs::capture(read, writer));
         }
-        Ok((pid, stdout_writer.into_iter().chain(stderr_writer).collect()))
+        Ok((
+            pid,
+            stdout_writer.into_iter().chain(stderr_writer).collect(),
+        ))
     }
 
     /// The writer of a log path, shared with any pipe already writing there.
@@ -561,7 +583,12 @@ impl Context {
                 }
             }
             ProcessState::Stopping => {
-                transition(job, ProcessState::Stopped, format!("stopped ({exit})"), changes);
+                transition(
+                    job,
+                    ProcessState::Stopped,
+                    format!("stopped ({exit})"),
+                    changes,
+                );
                 match std::mem::replace(&mut job.after_stop, AfterStop::Nothing) {
                     AfterStop::Nothing => {}
                     AfterStop::Start(spec) => {
@@ -591,7 +618,12 @@ impl Context {
             }
             ProcessState::Exited => {
                 job.restarts += 1;
-                self.launch(job, now, "autorestart (held back: restarting too often)", changes);
+                self.launch(
+                    job,
+                    now,
+                    "autorestart (held back: restarting too often)",
+                    changes,
+                );
             }
             ProcessState::Stopping => {
                 tracing::warn!(
@@ -623,3 +655,6 @@ fn send(job: &Job, signal: Signal, to_group: bool) {
         tracing::warn!(program = %job.spec.name, pid = pid.as_raw(), ?signal, error = %errno, "cannot signal");
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -82,10 +82,7 @@ pub(crate) fn prepare(
     stdout: Output,
     stderr: Option<Output>,
 ) -> Result<Prepared, SpawnError> {
-    let (program, arguments) = process
-        .argv
-        .split_first()
-        .ok_or(SpawnError::EmptyCommand)?;
+    let (program, arguments) = process.argv.split_first().ok_or(SpawnError::EmptyCommand)?;
     if let Some(directory) = &process.directory {
         match std::fs::metadata(directory) {
             Ok(metadata) if metadata.is_dir() => {}
@@ -103,7 +100,10 @@ pub(crate) fn prepare(
     }
 
     let mut command = Command::new(program);
-    command.args(arguments).process_group(0).stdin(Stdio::null());
+    command
+        .args(arguments)
+        .process_group(0)
+        .stdin(Stdio::null());
     if let Some(directory) = &process.directory {
         command.current_dir(directory);
     }

@@ -239,7 +239,12 @@ mod tests {
             (AutoRestart::Unexpected, ExitInfo::Code(2), &[0, 2], false),
             (AutoRestart::Unexpected, ExitInfo::Code(0), &[2], true),
             (AutoRestart::Unexpected, ExitInfo::Code(0), &[], true),
-            (AutoRestart::Unexpected, ExitInfo::Signal(15), &[0, 15], true),
+            (
+                AutoRestart::Unexpected,
+                ExitInfo::Signal(15),
+                &[0, 15],
+                true,
+            ),
             (AutoRestart::Unexpected, ExitInfo::Signal(9), &[0], true),
         ];
         for (policy, exit, exitcodes, expected) in cases {

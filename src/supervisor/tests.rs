@@ -1,0 +1,849 @@
+//! The supervisor with real processes: no mocks. These live in the library's unit-test binary
+//! rather than in `tests/it` because the supervisor reaps with `waitid(P_ALL)`, which would
+//! steal the children of any `std::process::Command` that other integration tests run in the
+//! same process. Several supervisors run on parallel test threads here; the process-wide child
+//! table keeps their children apart.
+//!
+//! Every wait is [`Harness::wait_for`]: it drives the supervisor the way the daemon's loop does
+//! (SIGCHLD or the next deadline) and polls the condition, with a deadline; on failure it prints
+//! the statuses and every state change seen. Every process a test starts is SIGKILLed by pid
+//! when the harness is dropped, even when the test fails.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::waitpid;
+use nix::unistd::{Pid, User, geteuid};
+use tokio::signal::unix::{Signal as SignalStream, SignalKind, signal};
+
+use super::*;
+use crate::spec::{Format, SystemUsers, UserSpec};
+
+/// How often conditions on files are looked at; process events wake the loop at once.
+const POLL: Duration = Duration::from_millis(20);
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+struct Harness {
+    supervisor: Supervisor,
+    sigchld: SignalStream,
+    /// Every state change, with when the loop saw it.
+    changes: Vec<(Instant, StateChange)>,
+    folder: tempfile::TempDir,
+    /// Other processes the test knows of (grandchildren), with their start time, to kill.
+    others: Vec<(u32, u64)>,
+    /// Every pid the supervisor ran, to kill on drop.
+    pids: BTreeSet<u32>,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        become_subreaper().unwrap();
+        // Before the first spawn, so no SIGCHLD is missed.
+        let sigchld = signal(SignalKind::child()).unwrap();
+        let folder = tempfile::tempdir().unwrap();
+        // Readable by another user (the `user = "nobody"` test works in here).
+        fs::set_permissions(folder.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let supervisor = Supervisor::new(SupervisorConfig {
+            log_dir: folder.path().join("logs"),
+        });
+        Harness {
+            supervisor,
+            sigchld,
+            changes: Vec::new(),
+            folder,
+            others: Vec::new(),
+            pids: BTreeSet::new(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.folder.path().join(name)
+    }
+
+    fn log(&self, name: &str, stream: Stream) -> PathBuf {
+        self.path("logs")
+            .join(format!("{name}.{}.log", stream.as_str()))
+    }
+
+    fn read(&self, path: &Path) -> String {
+        fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// A program running `sh -c script`, with more TOML fields.
+    fn spec(&self, name: &str, script: &str, fields: &str) -> Arc<ProgramSpec> {
+        let script = toml::Value::from(script).to_string();
+        let text = format!("command = [\"sh\", \"-c\", {script}]\n{fields}\n");
+        let spec = ProgramSpec::from_text(name, Format::Toml, &text, &SystemUsers)
+            .unwrap_or_else(|problems| panic!("bad test spec {text}: {problems:?}"));
+        Arc::new(spec)
+    }
+
+    fn record(&mut self, now: Instant, changes: Vec<StateChange>) {
+        for change in changes {
+            self.changes.push((now, change));
+        }
+        for status in self.supervisor.statuses(now) {
+            self.pids.extend(status.pid);
+        }
+    }
+
+    fn start(&mut self, spec: Arc<ProgramSpec>) {
+        let now = Instant::now();
+        let changes = self.supervisor.start(spec, now);
+        self.record(now, changes);
+    }
+
+    fn stop(&mut self, name: &str) -> Instant {
+        let now = Instant::now();
+        let changes = self.supervisor.stop(name, now);
+        self.record(now, changes);
+        now
+    }
+
+    fn status(&self, name: &str) -> JobStatus {
+        self.supervisor
+            .status(name, Instant::now())
+            .unwrap_or_else(|| panic!("no job {name}"))
+    }
+
+    fn state(&self, name: &str) -> ProcessState {
+        self.status(name).state
+    }
+
+    /// The (from, to) pairs of one job, in order.
+    fn transitions(&self, name: &str) -> Vec<(ProcessState, ProcessState)> {
+        self.changes_of(name)
+            .map(|(_, change)| (change.from, change.to))
+            .collect()
+    }
+
+    fn changes_of<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a (Instant, StateChange)> + 'a {
+        self.changes
+            .iter()
+            .filter(move |(_, change)| change.name == name)
+    }
+
+    /// Drives the supervisor as the daemon's loop does until `done` holds, or fails the test.
+    async fn wait_for(&mut self, what: &str, mut done: impl FnMut(&Harness) -> bool) {
+        let limit = Instant::now() + TIMEOUT;
+        loop {
+            let now = Instant::now();
+            let reaped = self.supervisor.reap(now);
+            self.record(now, reaped);
+            let due = self.supervisor.on_deadline(now);
+            self.record(now, due);
+            if done(self) {
+                return;
+            }
+            if now >= limit {
+                let statuses: Vec<JobStatus> = self.supervisor.statuses(now).collect();
+                let changes: Vec<&StateChange> =
+                    self.changes.iter().map(|(_, change)| change).collect();
+                panic!(
+                    "timed out waiting for {what}\nstatuses: {statuses:#?}\nchanges: {changes:#?}"
+                );
+            }
+            let mut wake = limit.min(now + POLL);
+            if let Some(deadline) = self.supervisor.next_deadline() {
+                wake = wake.min(deadline);
+            }
+            tokio::select! {
+                _ = self.sigchld.recv() => {}
+                _ = tokio::time::sleep_until(wake.into()) => {}
+            }
+        }
+    }
+
+    /// Remembers a process the test did not start directly, to kill it on drop.
+    fn adopt(&mut self, pid: u32) -> u64 {
+        let start = process_start_time(pid).unwrap_or(0);
+        self.others.push((pid, start));
+        start
+    }
+
+    /// Pids written one per line into a file by a test program.
+    fn pids_in(&self, file: &str) -> Vec<u32> {
+        self.read(&self.path(file))
+            .lines()
+            .filter_map(|line| line.trim().parse().ok())
+            .collect()
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let now = Instant::now();
+        let live: Vec<u32> = self
+            .supervisor
+            .statuses(now)
+            .filter_map(|status| status.pid)
+            .collect();
+        for pid in &live {
+            let pid = Pid::from_raw(*pid as i32);
+            let _ = killpg(pid, Signal::SIGKILL);
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        for (pid, start) in &self.others {
+            if alive(*pid, *start) {
+                let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+            }
+        }
+        // Reap our own; ECHILD if another test's reaper got there first.
+        for pid in live {
+            let _ = waitpid(Pid::from_raw(pid as i32), None);
+        }
+    }
+}
+
+/// The process `pid` that started at `start` still exists and is not a zombie.
+fn alive(pid: u32, start: u64) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next());
+    process_start_time(pid) == Some(start) && state != Some("Z")
+}
+
+/// The process `pid` that started at `start` is gone entirely: neither running nor a zombie.
+fn gone(pid: u32, start: u64) -> bool {
+    process_start_time(pid) != Some(start)
+}
+
+/// User + system CPU time of this whole process.
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).unwrap();
+    let time = |value: nix::sys::time::TimeVal| {
+        Duration::new(value.tv_sec() as u64, value.tv_usec() as u32 * 1000)
+    };
+    time(usage.user_time()) + time(usage.system_time())
+}
+
+fn is_root() -> bool {
+    geteuid().is_root()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn exit_before_startsecs_backs_off_1_2_seconds_then_is_fatal() {
+    let mut harness = Harness::new();
+    let spec = harness.spec("crasher", "exit 3", "startsecs = 1\nstartretries = 2");
+    harness.start(spec);
+    harness
+        .wait_for("FATAL", |harness| {
+            harness.state("crasher") == ProcessState::Fatal
+        })
+        .await;
+
+    use ProcessState::*;
+    assert_eq!(
+        harness.transitions("crasher"),
+        [
+            (Stopped, Starting),
+            (Starting, Backoff),
+            (Backoff, Starting),
+            (Starting, Backoff),
+            (Backoff, Starting),
+            (Starting, Backoff),
+            (Backoff, Fatal),
+        ]
+    );
+    // Retry n waits at least n seconds after failure n.
+    let times: Vec<Instant> = harness.changes_of("crasher").map(|(at, _)| *at).collect();
+    assert!(times[2] - times[1] >= Duration::from_secs(1));
+    assert!(times[4] - times[3] >= Duration::from_secs(2));
+    let status = harness.status("crasher");
+    assert_eq!(status.last_exit, Some(ExitInfo::Code(3)));
+    assert_eq!(status.restarts, 2);
+    assert_eq!(status.pid, None);
+    let error = status.last_error.unwrap();
+    assert!(error.contains("3 times in a row"), "{error}");
+    assert_eq!(harness.supervisor.next_deadline(), None);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn autorestart_and_exitcodes_decide_after_an_exit_from_running() {
+    let mut harness = Harness::new();
+    // (name, autorestart, exitcodes, how it ends, restarted?)
+    let cases = [
+        (
+            "unexpected-code-listed",
+            "unexpected",
+            "[0, 2]",
+            "exit 2",
+            false,
+        ),
+        (
+            "unexpected-code-not-listed",
+            "unexpected",
+            "[0]",
+            "exit 1",
+            true,
+        ),
+        ("unexpected-clean", "unexpected", "[0]", "exit 0", false),
+        (
+            "unexpected-signal",
+            "unexpected",
+            "[0, 9]",
+            "kill -KILL $$",
+            true,
+        ),
+        ("always-clean", "true", "[0]", "exit 0", true),
+        ("never-crash", "false", "[0]", "exit 1", false),
+    ];
+    for (name, autorestart, exitcodes, ending, _) in cases {
+        // Up past startsecs, then the ending; a restarted one sleeps (it is stopped below).
+        let marker = harness.path(name);
+        let script = format!(
+            "if [ -e {marker} ]; then exec sleep 1000; fi; touch {marker}; sleep 0.3; {ending}",
+            marker = marker.display()
+        );
+        let fields =
+            format!("startsecs = 0.1\nautorestart = \"{autorestart}\"\nexitcodes = {exitcodes}");
+        let spec = harness.spec(name, &script, &fields);
+        harness.start(spec);
+    }
+    harness
+        .wait_for("every program to end or restart", |harness| {
+            cases.iter().all(|(name, _, _, _, restarted)| {
+                let status = harness.status(name);
+                if *restarted {
+                    status.restarts == 1 && status.state == ProcessState::Running
+                } else {
+                    status.state == ProcessState::Exited
+                }
+            })
+        })
+        .await;
+    use ProcessState::*;
+    for (name, _, _, ending, restarted) in cases {
+        let mut expected = vec![(Stopped, Starting), (Starting, Running), (Running, Exited)];
+        if restarted {
+            expected.extend([(Exited, Starting), (Starting, Running)]);
+        }
+        // The decision is taken in the same reap as the exit: what is recorded is final.
+        assert_eq!(harness.transitions(name), expected, "{name}");
+        let status = harness.status(name);
+        let expected_exit = if ending.starts_with("kill") {
+            ExitInfo::Signal(9)
+        } else {
+            ExitInfo::Code(ending.trim_start_matches("exit ").parse().unwrap())
+        };
+        assert_eq!(status.last_exit, Some(expected_exit), "{name}");
+    }
+    for (name, ..) in cases {
+        harness.stop(name);
+    }
+    harness
+        .wait_for("all stopped", |harness| !harness.supervisor.has_processes())
+        .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sigterm_ignored_means_sigkill_after_stopwaitsecs_and_grandchildren_die_too() {
+    let mut harness = Harness::new();
+    let pids = harness.path("grandchildren.pid");
+    // The ignored TERM is inherited by the background sleeps: only SIGKILL ends them.
+    let script = format!(
+        "trap '' TERM; sleep 1000 & echo $! > {pids}.tmp; sleep 1000 & echo $! >> {pids}.tmp; \
+         mv {pids}.tmp {pids}; while :; do sleep 0.2; done",
+        pids = pids.display()
+    );
+    let spec = harness.spec("stubborn", &script, "startsecs = 0.2\nstopwaitsecs = 1");
+    harness.start(spec);
+    harness
+        .wait_for("RUNNING with two grandchildren", |harness| {
+            harness.state("stubborn") == ProcessState::Running
+                && harness.pids_in("grandchildren.pid").len() == 2
+        })
+        .await;
+    let grandchildren: Vec<(u32, u64)> = harness
+        .pids_in("grandchildren.pid")
+        .into_iter()
+        .map(|pid| (pid, harness.adopt(pid)))
+        .collect();
+    for (pid, start) in &grandchildren {
+        assert!(alive(*pid, *start));
+    }
+
+    let asked = harness.stop("stubborn");
+    assert_eq!(harness.state("stubborn"), ProcessState::Stopping);
+    harness
+        .wait_for("STOPPED", |harness| {
+            harness.state("stubborn") == ProcessState::Stopped
+        })
+        .await;
+    let (stopped_at, change) = harness.changes_of("stubborn").last().unwrap().clone();
+    assert!(
+        stopped_at - asked >= Duration::from_secs(1),
+        "stopped after {:?}",
+        stopped_at - asked
+    );
+    assert_eq!(
+        harness.status("stubborn").last_exit,
+        Some(ExitInfo::Signal(9)),
+        "{change:?}"
+    );
+    // Killed with the group, then reaped by us (their subreaper): gone, not even zombies.
+    harness
+        .wait_for("the grandchildren to be gone", |_| {
+            grandchildren.iter().all(|(pid, start)| gone(*pid, *start))
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn environment_directory_umask_and_user_reach_the_process() {
+    let mut harness = Harness::new();
+    let work = harness.path("work");
+    fs::create_dir(&work).unwrap();
+    let script = "id -u; pwd; umask; echo \"$HOME\"; echo \"$USER\"; echo \"$GREETING\"";
+    let user = if is_root() { "user = \"nobody\"\n" } else { "" };
+    let fields = format!(
+        "startsecs = 0\nautorestart = false\ndirectory = \"{}\"\numask = \"027\"\n\
+         {user}environment = {{ GREETING = \"hello world\" }}",
+        work.display()
+    );
+    let spec = harness.spec("env", script, &fields);
+    harness.start(spec);
+    // The program's own HOME wins over the user's.
+    let fields =
+        format!("startsecs = 0\nautorestart = false\n{user}environment = {{ HOME = \"/custom\" }}");
+    let spec = harness.spec("home", "echo \"$HOME\"", &fields);
+    harness.start(spec);
+
+    let log = harness.log("env", Stream::Stdout);
+    let home_log = harness.log("home", Stream::Stdout);
+    harness
+        .wait_for("both outputs", |harness| {
+            harness.read(&log).lines().count() == 6 && harness.read(&home_log).lines().count() == 1
+        })
+        .await;
+    let output = harness.read(&log);
+    let lines: Vec<&str> = output.lines().collect();
+    let (uid, home, name) = if is_root() {
+        let nobody = User::from_name("nobody").unwrap().unwrap();
+        (nobody.uid.as_raw(), nobody.dir, "nobody".to_string())
+    } else {
+        let me = User::from_uid(geteuid()).unwrap().unwrap();
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or(me.dir);
+        let user = std::env::var("USER").unwrap_or_default();
+        (me.uid.as_raw(), home, user)
+    };
+    assert_eq!(lines[0], uid.to_string(), "{output}");
+    assert_eq!(lines[1], work.display().to_string(), "{output}");
+    assert_eq!(lines[2], "0027", "{output}");
+    assert_eq!(lines[3], home.display().to_string(), "{output}");
+    assert_eq!(lines[4], name, "{output}");
+    assert_eq!(lines[5], "hello world", "{output}");
+    assert_eq!(harness.read(&home_log), "/custom\n");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_double_forked_grandchild_is_reaped_no_zombie_remains() {
+    let mut harness = Harness::new();
+    let pid_file = harness.path("orphan.pid");
+    // The subshell forks the sleep and exits: the sleep is orphaned and re-parented to us.
+    // killasgroup = false so that it outlives its parent and ends on its own.
+    let script = format!(
+        "( sleep 0.5 & echo $! > {file}.tmp; mv {file}.tmp {file} ); exit 0",
+        file = pid_file.display()
+    );
+    let spec = harness.spec(
+        "forker",
+        &script,
+        "startsecs = 0\nautorestart = false\nkillasgroup = false",
+    );
+    harness.start(spec);
+    let main = harness.status("forker").pid.unwrap();
+    let main_start = harness.adopt(main);
+    harness
+        .wait_for("EXITED with the orphan's pid written", |harness| {
+            harness.state("forker") == ProcessState::Exited
+                && harness.pids_in("orphan.pid").len() == 1
+        })
+        .await;
+    let orphan = harness.pids_in("orphan.pid")[0];
+    let orphan_start = harness.adopt(orphan);
+    if orphan_start != 0 {
+        // Still running, so it must be ours now.
+        let stat = fs::read_to_string(format!("/proc/{orphan}/stat")).unwrap_or_default();
+        let parent: Option<u32> = stat
+            .rfind(')')
+            .and_then(|end| stat[end + 1..].split_whitespace().nth(1))
+            .and_then(|field| field.parse().ok());
+        if !stat.is_empty() {
+            assert_eq!(parent, Some(std::process::id()), "{stat}");
+        }
+    }
+    harness
+        .wait_for(
+            "neither the program nor its orphan left as a zombie",
+            |_| gone(main, main_start) && gone(orphan, orphan_start),
+        )
+        .await;
+    assert_eq!(harness.status("forker").last_exit, Some(ExitInfo::Code(0)));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn rotation_keeps_backups_of_maxbytes_and_loses_no_line() {
+    let mut harness = Harness::new();
+    const LINES: u32 = 20_000;
+    let expected: String = (1..=LINES).map(|number| format!("{number}\n")).collect();
+    let fields = "startsecs = 0\nautorestart = false\nstdout_logfile_maxbytes = \"10KB\"\n";
+    let kept = harness.spec(
+        "few",
+        &format!("seq 1 {LINES}"),
+        &format!("{fields}stdout_logfile_backups = 3"),
+    );
+    let all = harness.spec(
+        "all",
+        &format!("seq 1 {LINES}"),
+        &format!("{fields}stdout_logfile_backups = 100"),
+    );
+    harness.start(kept);
+    harness.start(all);
+
+    // Oldest first: file.N … file.1, file.
+    let files = |harness: &Harness, name: &str| -> Vec<PathBuf> {
+        let log = harness.log(name, Stream::Stdout);
+        let mut files: Vec<PathBuf> = (1..=200)
+            .rev()
+            .map(|number| rotated_path(&log, number))
+            .filter(|path| path.exists())
+            .collect();
+        files.push(log);
+        files
+    };
+    let concatenated = |harness: &Harness, name: &str| -> String {
+        files(harness, name)
+            .iter()
+            .map(|path| harness.read(path))
+            .collect()
+    };
+    harness
+        .wait_for("every line captured", |harness| {
+            harness.state("all") == ProcessState::Exited
+                && harness.state("few") == ProcessState::Exited
+                && concatenated(harness, "all").len() == expected.len()
+                && concatenated(harness, "few").ends_with(&format!("\n{LINES}\n"))
+        })
+        .await;
+
+    // Every line, in order, across 11 files of 10 KiB.
+    assert!(
+        concatenated(&harness, "all") == expected,
+        "lines lost or reordered"
+    );
+    let all_files = files(&harness, "all");
+    assert_eq!(all_files.len(), expected.len().div_ceil(10 * 1024));
+    for path in &all_files[..all_files.len() - 1] {
+        assert_eq!(fs::metadata(path).unwrap().len(), 10 * 1024, "{path:?}");
+    }
+
+    // Three backups: the last four files' worth, a contiguous tail of the sequence.
+    let few_files = files(&harness, "few");
+    assert_eq!(few_files.len(), 4, "{few_files:?}");
+    assert!(!rotated_path(&harness.log("few", Stream::Stdout), 4).exists());
+    let tail_text = concatenated(&harness, "few");
+    assert!(expected.ends_with(&tail_text));
+    assert_eq!(
+        tail_text.len() as u64,
+        3 * 10 * 1024 + fs::metadata(&few_files[3]).unwrap().len()
+    );
+    // tail() reads across the rotation.
+    let last = tail(&harness.log("few", Stream::Stdout), 3000).unwrap();
+    let wanted: String = (LINES - 2999..=LINES)
+        .map(|number| format!("{number}\n"))
+        .collect();
+    assert!(last == wanted, "tail gave {} bytes", last.len());
+}
+
+/// 1 GiB: about 5 s in a debug build. It also prints the CPU time this process spent, which
+/// is the capture's cost when the test runs alone.
+#[tokio::test(flavor = "current_thread")]
+async fn a_1_gib_burst_is_captured_byte_for_byte() {
+    burst(1 << 30).await;
+}
+
+async fn burst(bytes: u64) {
+    const LINE: &[u8] = b"0123456789abcdefghijklmnopqrstu\n";
+    let mut harness = Harness::new();
+    let script = format!(
+        "yes {} | head -c {bytes}",
+        std::str::from_utf8(&LINE[..LINE.len() - 1]).unwrap()
+    );
+    let spec = harness.spec(
+        "burst",
+        &script,
+        "startsecs = 0\nautorestart = false\nstdout_logfile_maxbytes = 0",
+    );
+    let began = Instant::now();
+    let cpu_before = cpu_time();
+    harness.start(spec);
+    let log = harness.log("burst", Stream::Stdout);
+    harness
+        .wait_for("the whole burst in the log", |harness| {
+            harness.state("burst") == ProcessState::Exited
+                && fs::metadata(&log).map(|meta| meta.len()).unwrap_or(0) >= bytes
+        })
+        .await;
+    let elapsed = began.elapsed();
+    eprintln!(
+        "captured {bytes} bytes in {elapsed:?} ({:.0} MiB/s), this process used {:?} of CPU",
+        bytes as f64 / (1 << 20) as f64 / elapsed.as_secs_f64(),
+        cpu_time() - cpu_before
+    );
+    assert_eq!(fs::metadata(&log).unwrap().len(), bytes);
+    // Byte for byte: the file is the pattern repeated.
+    use std::io::Read;
+    let pattern: Vec<u8> = LINE.repeat((1 << 20) / LINE.len());
+    let mut buffer = vec![0u8; pattern.len()];
+    let mut file = fs::File::open(&log).unwrap();
+    let mut offset = 0u64;
+    while offset < bytes {
+        file.read_exact(&mut buffer).unwrap();
+        assert!(buffer == pattern, "mismatch in the MiB at {offset}");
+        offset += buffer.len() as u64;
+    }
+    assert_eq!(harness.status("burst").last_error, None);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn spawn_errors_end_fatal_with_a_clear_last_error() {
+    let mut harness = Harness::new();
+    let not_executable = harness.path("not-executable");
+    fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    let missing_directory = harness.path("no/such/folder");
+
+    let mut cases: Vec<(Arc<ProgramSpec>, String)> = Vec::new();
+    let mut spec = (*harness.spec("missing-binary", "", "")).clone();
+    spec.process.argv = vec!["/nope".to_string()];
+    cases.push((
+        Arc::new(spec),
+        "cannot run \"/nope\": No such file or directory".to_string(),
+    ));
+    let mut spec = (*harness.spec("not-executable", "", "")).clone();
+    spec.process.argv = vec![not_executable.display().to_string()];
+    cases.push((
+        Arc::new(spec),
+        format!(
+            "cannot run \"{}\": Permission denied",
+            not_executable.display()
+        ),
+    ));
+    let spec = harness.spec(
+        "missing-directory",
+        "true",
+        &format!("directory = \"{}\"", missing_directory.display()),
+    );
+    cases.push((
+        spec,
+        format!(
+            "directory \"{}\" does not exist",
+            missing_directory.display()
+        ),
+    ));
+    let mut spec = (*harness.spec("unknown-user", "true", "")).clone();
+    spec.process.user = Some(UserSpec {
+        name: "no-such-user-hoody".to_string(),
+        uid: 4_000_000,
+        gid: 4_000_000,
+        home: PathBuf::from("/"),
+        shell: PathBuf::from("/bin/sh"),
+    });
+    cases.push((
+        Arc::new(spec),
+        "user \"no-such-user-hoody\" does not exist".to_string(),
+    ));
+    if !is_root() {
+        let spec = harness.spec("not-root", "true", "user = \"nobody\"");
+        cases.push((
+            spec,
+            format!(
+                "cannot run as user \"nobody\": the daemon is not root (it runs as uid {})",
+                geteuid()
+            ),
+        ));
+    }
+
+    use ProcessState::*;
+    for (spec, message) in cases {
+        let name = spec.name.clone();
+        harness.start(spec);
+        let status = harness.status(&name);
+        assert_eq!(status.state, Fatal, "{name}");
+        assert_eq!(status.pid, None, "{name}");
+        assert_eq!(
+            status.last_error.as_deref(),
+            Some(message.as_str()),
+            "{name}"
+        );
+        assert_eq!(
+            harness.transitions(&name),
+            [(Stopped, Starting), (Starting, Fatal)],
+            "{name}"
+        );
+    }
+    assert!(!harness.supervisor.has_processes());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn restart_with_a_new_spec_stop_of_backoff_and_remove() {
+    let mut harness = Harness::new();
+    use ProcessState::*;
+    let first = harness.spec("svc", "echo one; exec sleep 1000", "startsecs = 0.1");
+    harness.start(first.clone());
+    harness
+        .wait_for("RUNNING", |harness| harness.state("svc") == Running)
+        .await;
+    // Same spec again: nothing happens.
+    let now = Instant::now();
+    assert_eq!(harness.supervisor.start(first, now), []);
+    let old_pid = harness.status("svc").pid.unwrap();
+
+    let second = harness.spec("svc", "echo two; exec sleep 1000", "startsecs = 0.1");
+    let now = Instant::now();
+    let changes = harness.supervisor.restart(second, now);
+    harness.record(now, changes);
+    harness
+        .wait_for("RUNNING again", |harness| harness.state("svc") == Running)
+        .await;
+    assert_ne!(harness.status("svc").pid, Some(old_pid));
+    assert_eq!(
+        harness.transitions("svc"),
+        [
+            (Stopped, Starting),
+            (Starting, Running),
+            (Running, Stopping),
+            (Stopping, Stopped),
+            (Stopped, Starting),
+            (Starting, Running),
+        ]
+    );
+    let log = harness.log("svc", Stream::Stdout);
+    harness
+        .wait_for("both outputs in one log", |harness| {
+            harness.read(&log) == "one\ntwo\n"
+        })
+        .await;
+
+    // Remove: stopped, then forgotten.
+    let now = Instant::now();
+    let changes = harness.supervisor.remove("svc", now);
+    harness.record(now, changes);
+    harness
+        .wait_for("the job to be gone", |harness| {
+            harness.supervisor.status("svc", Instant::now()).is_none()
+        })
+        .await;
+    assert!(!harness.supervisor.has_processes());
+
+    // Stop in BACKOFF cancels the retry.
+    let crasher = harness.spec("crasher", "exit 1", "startsecs = 5");
+    harness.start(crasher);
+    harness
+        .wait_for("BACKOFF", |harness| harness.state("crasher") == Backoff)
+        .await;
+    assert!(harness.supervisor.next_deadline().is_some());
+    harness.stop("crasher");
+    assert_eq!(harness.state("crasher"), Stopped);
+    assert_eq!(harness.supervisor.next_deadline(), None);
+    assert!(!harness.supervisor.is_busy());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_crash_loop_with_startsecs_0_is_held_back_after_a_burst() {
+    let mut harness = Harness::new();
+    let spec = harness.spec("spinner", "exit 1", "startsecs = 0\nautorestart = true");
+    harness.start(spec);
+    harness
+        .wait_for("the restart budget to be spent", |harness| {
+            let status = harness.status("spinner");
+            status.state == ProcessState::Exited && harness.supervisor.next_deadline().is_some()
+        })
+        .await;
+    let status = harness.status("spinner");
+    // The first start, then the allowance of immediate restarts (the window may have turned
+    // over once on a slow machine).
+    assert!(
+        status.restarts >= state::IMMEDIATE_RESTARTS_PER_WINDOW,
+        "{status:?}"
+    );
+    let held_until = harness.supervisor.next_deadline().unwrap();
+    assert!(held_until > Instant::now() + Duration::from_millis(500));
+    assert!(harness.supervisor.is_busy());
+    // Stop cancels the held-back restart.
+    harness.stop("spinner");
+    assert_eq!(harness.supervisor.next_deadline(), None);
+    assert_eq!(harness.state("spinner"), ProcessState::Exited);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn when_the_main_process_exits_killasgroup_ends_what_is_left_of_its_group() {
+    let mut harness = Harness::new();
+    let pid_file = harness.path("left.pid");
+    let script = format!(
+        "sleep 1000 & echo $! > {file}.tmp; mv {file}.tmp {file}; sleep 0.3; exit 1",
+        file = pid_file.display()
+    );
+    let spec = harness.spec("leaver", &script, "startsecs = 0.1\nautorestart = false");
+    harness.start(spec);
+    harness
+        .wait_for("the background sleep's pid", |harness| {
+            harness.pids_in("left.pid").len() == 1
+        })
+        .await;
+    let left = harness.pids_in("left.pid")[0];
+    let start = harness.adopt(left);
+    harness
+        .wait_for("EXITED and the background sleep gone", |harness| {
+            harness.state("leaver") == ProcessState::Exited && gone(left, start)
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn update_spec_changes_autorestart_of_a_live_job_without_a_restart() {
+    let mut harness = Harness::new();
+    let spec = harness.spec(
+        "live",
+        "exec sleep 1000",
+        "startsecs = 0.1\nautorestart = false",
+    );
+    harness.start(spec);
+    harness
+        .wait_for("RUNNING", |harness| {
+            harness.state("live") == ProcessState::Running
+        })
+        .await;
+    let pid = harness.status("live").pid.unwrap();
+    let updated = harness.spec(
+        "live",
+        "exec sleep 1000",
+        "startsecs = 0.1\nautorestart = true",
+    );
+    harness.supervisor.update_spec(updated);
+    assert_eq!(harness.status("live").pid, Some(pid));
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    harness
+        .wait_for("restarted by the new autorestart", |harness| {
+            let status = harness.status("live");
+            status.state == ProcessState::Running && status.pid != Some(pid)
+        })
+        .await;
+    let status = harness.status("live");
+    assert_eq!(status.restarts, 1);
+    assert_eq!(status.last_exit, Some(ExitInfo::Signal(9)));
+}
