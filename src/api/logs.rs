@@ -54,7 +54,10 @@ pub async fn respond(paths: Reply, params: &HashMap<String, String>) -> Response
             );
         }
     };
-    let follow = matches!(params.get("follow").map(String::as_str), Some("true" | "1" | "yes"));
+    let follow = matches!(
+        params.get("follow").map(String::as_str),
+        Some("true" | "1" | "yes")
+    );
     let path_of = |stream: &str| answer.data[stream].as_str().map(PathBuf::from);
     if follow {
         let targets: Vec<(String, PathBuf)> = streams
@@ -67,10 +70,14 @@ pub async fn respond(paths: Reply, params: &HashMap<String, String>) -> Response
     for stream in ["stdout", "stderr"] {
         let text = match path_of(stream) {
             Some(path) if streams.contains(&stream) => {
-                let read = tokio::task::spawn_blocking(move || crate::supervisor::tail(&path, lines)).await;
+                let read =
+                    tokio::task::spawn_blocking(move || crate::supervisor::tail(&path, lines))
+                        .await;
                 match read {
                     Ok(Ok(text)) => Value::from(text),
-                    Ok(Err(problem)) if problem.kind() == std::io::ErrorKind::NotFound => Value::from(""),
+                    Ok(Err(problem)) if problem.kind() == std::io::ErrorKind::NotFound => {
+                        Value::from("")
+                    }
                     Ok(Err(problem)) => {
                         return error(
                             StatusCode::INTERNAL_SERVER_ERROR,
@@ -90,7 +97,10 @@ pub async fn respond(paths: Reply, params: &HashMap<String, String>) -> Response
     }
     data.insert("stdout_logfile".into(), answer.data["stdout"].clone());
     data.insert("stderr_logfile".into(), answer.data["stderr"].clone());
-    data.insert("redirect_stderr".into(), answer.data["redirect_stderr"].clone());
+    data.insert(
+        "redirect_stderr".into(),
+        answer.data["redirect_stderr"].clone(),
+    );
     super::envelope(StatusCode::OK, "OK", Value::Object(data))
 }
 
@@ -143,7 +153,10 @@ impl Follower {
     }
 }
 
-fn follow_response(targets: Vec<(String, PathBuf)>, lines: usize) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+fn follow_response(
+    targets: Vec<(String, PathBuf)>,
+    lines: usize,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
     let mut initial = Vec::new();
     let mut followers = Vec::new();
     for (stream, path) in targets {
@@ -156,9 +169,21 @@ fn follow_response(targets: Vec<(String, PathBuf)>, lines: usize) -> Sse<impl fu
             .as_ref()
             .and_then(|file| file.metadata().ok())
             .map_or((0, 0), |metadata| (metadata.ino(), metadata.len()));
-        followers.push(Follower { stream, path, file, inode, position, partial: Vec::new() });
+        followers.push(Follower {
+            stream,
+            path,
+            file,
+            inode,
+            position,
+            partial: Vec::new(),
+        });
     }
-    let state = (initial.into_iter().collect::<std::collections::VecDeque<_>>(), followers);
+    let state = (
+        initial
+            .into_iter()
+            .collect::<std::collections::VecDeque<_>>(),
+        followers,
+    );
     let stream = futures_util::stream::unfold(state, |(mut queue, mut followers)| async move {
         loop {
             if let Some((stream, line)) = queue.pop_front() {

@@ -3,6 +3,10 @@
 //! into a [`Request`] for the daemon's loop and its [`Reply`] into the envelope; nothing here
 //! touches a file or a process.
 
+// Handlers return a ready `Response` as their error: it is what axum sends, and boxing it would
+// only add an allocation to every failed request.
+#![allow(clippy::result_large_err)]
+
 mod logs;
 pub mod openapi;
 
@@ -112,7 +116,10 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .nest(BASE, api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
         .with_state(state)
 }
 
@@ -153,20 +160,37 @@ fn reply_response(reply: Reply) -> Response {
 }
 
 fn answer_response(answer: Answer) -> Response {
-    let status = if answer.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if answer.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let mut response = envelope(status, &answer.message, answer.data);
-    if let Some(etag) = answer.etag.and_then(|etag| HeaderValue::from_str(&etag).ok()) {
+    if let Some(etag) = answer
+        .etag
+        .and_then(|etag| HeaderValue::from_str(&etag).ok())
+    {
         response.headers_mut().insert(header::ETAG, etag);
     }
     response
 }
 
 async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "no_route", "no such endpoint; see /api/v1/daemon/openapi.json", Value::Null)
+    error(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        "no such endpoint; see /api/v1/daemon/openapi.json",
+        Value::Null,
+    )
 }
 
 async fn method_not_allowed() -> Response {
-    error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method", Value::Null)
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+        Value::Null,
+    )
 }
 
 // ---- auth --------------------------------------------------------------------------------
@@ -189,14 +213,23 @@ async fn authenticate(
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
     match offered {
-        Some(offered) if constant_time_eq(offered.as_bytes(), token.as_bytes()) => next.run(request).await,
+        Some(offered) if constant_time_eq(offered.as_bytes(), token.as_bytes()) => {
+            next.run(request).await
+        }
         Some(_) => unauthorized("the bearer token is wrong"),
-        None => unauthorized("this daemon needs a bearer token: send Authorization: Bearer <token>"),
+        None => {
+            unauthorized("this daemon needs a bearer token: send Authorization: Bearer <token>")
+        }
     }
 }
 
 fn unauthorized(message: &str) -> Response {
-    let mut response = error(StatusCode::UNAUTHORIZED, "unauthorized", message, Value::Null);
+    let mut response = error(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        message,
+        Value::Null,
+    );
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -221,9 +254,18 @@ type Id = Result<Path<String>, PathRejection>;
 
 fn id_of(id: Id) -> Result<String, Response> {
     let Path(id) = id.map_err(|rejection| {
-        error(StatusCode::BAD_REQUEST, "invalid_id", &format!("the program id in the path is not valid: {rejection}"), Value::Null)
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            &format!("the program id in the path is not valid: {rejection}"),
+            Value::Null,
+        )
     })?;
-    if id.is_empty() || id.len() > 200 || id.contains(['\0', '/']) || id.chars().any(char::is_control) {
+    if id.is_empty()
+        || id.len() > 200
+        || id.contains(['\0', '/'])
+        || id.chars().any(char::is_control)
+    {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "invalid_id",
@@ -236,7 +278,12 @@ fn id_of(id: Id) -> Result<String, Response> {
 
 fn params_of(params: Params) -> Result<HashMap<String, String>, Response> {
     params.map(|Query(params)| params).map_err(|rejection| {
-        error(StatusCode::BAD_REQUEST, "invalid_query", &format!("the query string is not valid: {rejection}"), Value::Null)
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            &format!("the query string is not valid: {rejection}"),
+            Value::Null,
+        )
     })
 }
 
@@ -260,7 +307,14 @@ fn flag(params: &HashMap<String, String>, name: &str, default: bool) -> Result<b
 async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, Response> {
     let read = tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
     let bytes = match read {
-        Err(_) => return Err(error(StatusCode::REQUEST_TIMEOUT, "timeout", "the request body took too long to arrive", Value::Null)),
+        Err(_) => {
+            return Err(error(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "the request body took too long to arrive",
+                Value::Null,
+            ));
+        }
         Ok(Err(_)) => {
             return Err(error(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -273,7 +327,12 @@ async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, R
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         if required {
-            return Err(error(StatusCode::BAD_REQUEST, "invalid_json", "the request needs a JSON object body", Value::Null));
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "the request needs a JSON object body",
+                Value::Null,
+            ));
         }
         return Ok(Map::new());
     }
@@ -321,7 +380,11 @@ macro_rules! try_response {
 // ---- handlers ----------------------------------------------------------------------------
 
 async fn health() -> Response {
-    envelope(StatusCode::OK, "OK", json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+    envelope(
+        StatusCode::OK,
+        "OK",
+        json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
+    )
 }
 
 async fn openapi_document() -> Response {
@@ -343,24 +406,47 @@ async fn add_program(State(state): State<AppState>, params: Params, body: Body) 
         None | Some("toml") => Format::Toml,
         Some("yaml") | Some("yml") => Format::Yaml,
         Some(_) => {
-            return error(StatusCode::BAD_REQUEST, "invalid_query", "query parameter `format` must be toml or yaml", json!({ "field": "format" }));
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "query parameter `format` must be toml or yaml",
+                json!({ "field": "format" }),
+            );
         }
     };
     let fields = try_response!(json_object(body, true).await);
     ask(&state, Request::Create { fields, format }).await
 }
 
-async fn edit_program(State(state): State<AppState>, id: Id, headers: HeaderMap, body: Body) -> Response {
+async fn edit_program(
+    State(state): State<AppState>,
+    id: Id,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let id = try_response!(id_of(id));
     let if_match = headers
         .get(header::IF_MATCH)
         .map(|value| value.to_str().map(str::to_string))
         .transpose();
     let Ok(if_match) = if_match else {
-        return error(StatusCode::BAD_REQUEST, "invalid_header", "If-Match is not valid text", Value::Null);
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            "If-Match is not valid text",
+            Value::Null,
+        );
     };
     let changes = try_response!(json_object(body, true).await);
-    ask(&state, Request::Edit { id, changes, if_match }).await
+    ask(
+        &state,
+        Request::Edit {
+            id,
+            changes,
+            if_match,
+        },
+    )
+    .await
 }
 
 async fn remove_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
@@ -455,26 +541,28 @@ async fn quick_stop(State(state): State<AppState>, id: Id, params: Params) -> Re
     ask(&state, Request::QuickStop { id, wait }).await
 }
 
-async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+async fn events(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let receiver = state.handle.subscribe();
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(event) => {
-                    let kind = match event.as_ref() {
-                        crate::daemon::Event::Config { .. } => "config",
-                        crate::daemon::Event::State { .. } => "state",
-                    };
-                    let data = serde_json::to_string(event.as_ref()).unwrap_or_default();
-                    return Some((Ok(SseEvent::default().event(kind).data(data)), receiver));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    let data = json!({ "type": "lagged", "missed": missed }).to_string();
-                    return Some((Ok(SseEvent::default().event("lagged").data(data)), receiver));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        let event = match receiver.recv().await {
+            Ok(event) => {
+                let kind = match event.as_ref() {
+                    crate::daemon::Event::Config { .. } => "config",
+                    crate::daemon::Event::State { .. } => "state",
+                };
+                let data = serde_json::to_string(event.as_ref()).unwrap_or_default();
+                SseEvent::default().event(kind).data(data)
             }
-        }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                // A slow reader missed events: say so, so it can re-read the state.
+                let data = json!({ "type": "lagged", "missed": missed }).to_string();
+                SseEvent::default().event("lagged").data(data)
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((Ok(event), receiver))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
@@ -491,7 +579,9 @@ impl Listener {
     /// Binds. A unix socket is created with mode 0600, replacing a stale socket file.
     pub async fn bind(listen: &Listen) -> io::Result<Listener> {
         match listen {
-            Listen::Tcp(address) => Ok(Listener::Tcp(tokio::net::TcpListener::bind(address).await?)),
+            Listen::Tcp(address) => {
+                Ok(Listener::Tcp(tokio::net::TcpListener::bind(address).await?))
+            }
             Listen::Unix(path) => {
                 if let Ok(metadata) = std::fs::symlink_metadata(path) {
                     use std::os::unix::fs::FileTypeExt;
@@ -499,7 +589,8 @@ impl Listener {
                         std::fs::remove_file(path)?;
                     }
                 }
-                let previous = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+                let previous =
+                    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
                 let bound = tokio::net::UnixListener::bind(path);
                 nix::sys::stat::umask(previous);
                 Ok(Listener::Unix(bound?, path.clone()))
@@ -520,8 +611,14 @@ impl Listener {
 pub async fn serve(listener: Listener, router: Router) {
     loop {
         let accepted = match &listener {
-            Listener::Tcp(tcp) => tcp.accept().await.map(|(stream, _)| Connection::Tcp(stream)),
-            Listener::Unix(unix, _) => unix.accept().await.map(|(stream, _)| Connection::Unix(stream)),
+            Listener::Tcp(tcp) => tcp
+                .accept()
+                .await
+                .map(|(stream, _)| Connection::Tcp(stream)),
+            Listener::Unix(unix, _) => unix
+                .accept()
+                .await
+                .map(|(stream, _)| Connection::Unix(stream)),
         };
         match accepted {
             Ok(connection) => {
@@ -537,10 +634,14 @@ pub async fn serve(listener: Listener, router: Router) {
                     };
                     let result = match connection {
                         Connection::Tcp(stream) => {
-                            builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await
+                            builder
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await
                         }
                         Connection::Unix(stream) => {
-                            builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await
+                            builder
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await
                         }
                     };
                     if let Err(error) = result {

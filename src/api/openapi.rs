@@ -19,34 +19,208 @@ pub struct RouteDoc {
     pub answers: &'static [u16],
 }
 
-const WAIT: (&str, &str, &str) = ("wait", "boolean", "answer once the program is RUNNING/stopped or has failed (default true)");
+const WAIT: (&str, &str, &str) = (
+    "wait",
+    "boolean",
+    "answer once the program is RUNNING/stopped or has failed (default true)",
+);
 
 pub fn routes() -> Vec<RouteDoc> {
     let get = Method::GET;
     let post = Method::POST;
     vec![
-        RouteDoc { method: get.clone(), path: "/health", summary: "Liveness; needs no token", query: &[], body: None, answers: &[200] },
-        RouteDoc { method: get.clone(), path: "/openapi.json", summary: "This document", query: &[], body: None, answers: &[200] },
-        RouteDoc { method: get.clone(), path: "/programs", summary: "List all programs with their fields, status and config_error", query: &[], body: None, answers: &[200] },
-        RouteDoc { method: post.clone(), path: "/programs/add", summary: "Create a program: writes programs.d/NAME.toml (or .yaml)", query: &[("format", "string", "toml (default) or yaml")], body: Some("ProgramFields"), answers: &[201, 400, 409, 413] },
-        RouteDoc { method: post.clone(), path: "/programs/edit/{id}", summary: "Change fields (a merge; null resets a field); honours If-Match", query: &[], body: Some("ProgramFields"), answers: &[200, 400, 404, 409, 412, 413] },
-        RouteDoc { method: post.clone(), path: "/programs/remove/{id}", summary: "Delete the program's file and stop its process", query: &[WAIT], body: None, answers: &[200, 404] },
-        RouteDoc { method: get.clone(), path: "/programs/{id}", summary: "One program; answers an ETag", query: &[], body: None, answers: &[200, 404] },
-        RouteDoc { method: post.clone(), path: "/programs/{id}/enable", summary: "Set enabled = true in the file (never starts it)", query: &[WAIT], body: None, answers: &[200, 400, 404, 409] },
-        RouteDoc { method: post.clone(), path: "/programs/{id}/disable", summary: "Set enabled = false in the file and stop it", query: &[WAIT], body: None, answers: &[200, 400, 404, 409] },
-        RouteDoc { method: post.clone(), path: "/programs/{id}/start", summary: "Start the process (409 if not enabled)", query: &[WAIT], body: None, answers: &[200, 404, 409] },
-        RouteDoc { method: post.clone(), path: "/programs/{id}/stop", summary: "Stop the process", query: &[WAIT], body: None, answers: &[200, 404, 409] },
-        RouteDoc { method: post.clone(), path: "/programs/{id}/restart", summary: "Stop then start the process", query: &[WAIT], body: None, answers: &[200, 404, 409] },
-        RouteDoc { method: get.clone(), path: "/programs/{id}/logs", summary: "Last lines of stdout and stderr; follow=true streams server-sent events", query: &[("stream", "string", "stdout, stderr or both"), ("lines", "integer", "how many lines (default 100)"), ("follow", "boolean", "stream new lines as server-sent events")], body: None, answers: &[200, 404, 409] },
-        RouteDoc { method: get.clone(), path: "/programs/{id}/history", summary: "The audit trail: every change of the file with its unified diff", query: &[], body: None, answers: &[200, 404] },
-        RouteDoc { method: get.clone(), path: "/status", summary: "Status of every program", query: &[], body: None, answers: &[200] },
-        RouteDoc { method: get.clone(), path: "/status/{id}", summary: "Status of one program", query: &[], body: None, answers: &[200, 404] },
-        RouteDoc { method: get.clone(), path: "/events", summary: "Server-sent events of every config and state change", query: &[], body: None, answers: &[200] },
-        RouteDoc { method: get.clone(), path: "/quick-start", summary: "List quick-start (ephemeral) programs", query: &[], body: None, answers: &[200] },
-        RouteDoc { method: post.clone(), path: "/quick-start", summary: "Run a one-off command, never written to programs.d", query: &[], body: Some("QuickStart"), answers: &[201, 400, 413] },
-        RouteDoc { method: get.clone(), path: "/quick-start/{id}/status", summary: "Status of a quick-start program, with exit_code once it ended", query: &[], body: None, answers: &[200, 404] },
-        RouteDoc { method: post.clone(), path: "/quick-start/{id}/stop", summary: "Stop a quick-start program", query: &[WAIT], body: None, answers: &[200, 404] },
-        RouteDoc { method: get.clone(), path: "/quick-start/{id}/logs", summary: "Output of a quick-start program", query: &[("stream", "string", "stdout, stderr or both"), ("lines", "integer", "how many lines (default 100)"), ("follow", "boolean", "stream new lines as server-sent events")], body: None, answers: &[200, 404] },
+        RouteDoc {
+            method: get.clone(),
+            path: "/health",
+            summary: "Liveness; needs no token",
+            query: &[],
+            body: None,
+            answers: &[200],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/openapi.json",
+            summary: "This document",
+            query: &[],
+            body: None,
+            answers: &[200],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/programs",
+            summary: "List all programs with their fields, status and config_error",
+            query: &[],
+            body: None,
+            answers: &[200],
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/programs/add",
+            summary: "Create a program: writes programs.d/NAME.toml (or .yaml)",
+            query: &[("format", "string", "toml (default) or yaml")],
+            body: Some("ProgramFields"),
+            answers: &[201, 400, 409, 413],
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/programs/edit/{id}",
+            summary: "Change fields (a merge; null resets a field); honours If-Match",
+            query: &[],
+            body: Some("ProgramFields"),
+            answers: &[200, 400, 404, 409, 412, 413],
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/programs/remove/{id}",
+            summary: "Delete the program's file and stop its process",
+            query: &[WAIT],
+            body: None,
+            answers: &[200, 404],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/programs/{id}",
+            summary: "One program; answers an ETag",
+            query: &[],
+            body: None,
+            answers: &[200, 404],
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/programs/{id}/enable",
+            summary: "Set enabled = true in the file (never starts it)",
+            query: &[WAIT],
+            body: None,
+            answers: &[200, 400, 404, 409],
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/programs/{id}/disable",
+            summary: "Set enabled = false in the file and stop it",
+            query: &[WAIT],
+            body: None,
+            answers: &[200, 400, 404, 409],
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/programs/{id}/start",
+            summary: "Start the process (409 if not enabled)",
+            query: &[WAIT],
+            body: None,
+            answers: &[200, 404, 409],
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/programs/{id}/stop",
+            summary: "Stop the process",
+            query: &[WAIT],
+            body: None,
+            answers: &[200, 404, 409],
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/programs/{id}/restart",
+            summary: "Stop then start the process",
+            query: &[WAIT],
+            body: None,
+            answers: &[200, 404, 409],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/programs/{id}/logs",
+            summary: "Last lines of stdout and stderr; follow=true streams server-sent events",
+            query: &[
+                ("stream", "string", "stdout, stderr or both"),
+                ("lines", "integer", "how many lines (default 100)"),
+                (
+                    "follow",
+                    "boolean",
+                    "stream new lines as server-sent events",
+                ),
+            ],
+            body: None,
+            answers: &[200, 404, 409],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/programs/{id}/history",
+            summary: "The audit trail: every change of the file with its unified diff",
+            query: &[],
+            body: None,
+            answers: &[200, 404],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/status",
+            summary: "Status of every program",
+            query: &[],
+            body: None,
+            answers: &[200],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/status/{id}",
+            summary: "Status of one program",
+            query: &[],
+            body: None,
+            answers: &[200, 404],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/events",
+            summary: "Server-sent events of every config and state change",
+            query: &[],
+            body: None,
+            answers: &[200],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/quick-start",
+            summary: "List quick-start (ephemeral) programs",
+            query: &[],
+            body: None,
+            answers: &[200],
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/quick-start",
+            summary: "Run a one-off command, never written to programs.d",
+            query: &[],
+            body: Some("QuickStart"),
+            answers: &[201, 400, 413],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/quick-start/{id}/status",
+            summary: "Status of a quick-start program, with exit_code once it ended",
+            query: &[],
+            body: None,
+            answers: &[200, 404],
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/quick-start/{id}/stop",
+            summary: "Stop a quick-start program",
+            query: &[WAIT],
+            body: None,
+            answers: &[200, 404],
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/quick-start/{id}/logs",
+            summary: "Output of a quick-start program",
+            query: &[
+                ("stream", "string", "stdout, stderr or both"),
+                ("lines", "integer", "how many lines (default 100)"),
+                (
+                    "follow",
+                    "boolean",
+                    "stream new lines as server-sent events",
+                ),
+            ],
+            body: None,
+            answers: &[200, 404],
+        },
     ]
 }
 
@@ -65,7 +239,8 @@ fn reason(code: u16) -> &'static str {
 }
 
 fn schemas() -> Value {
-    let scalar = json!({ "oneOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] });
+    let scalar =
+        json!({ "oneOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] });
     let flag = json!({ "oneOf": [{ "type": "boolean" }, { "type": "string" }], "nullable": true });
     let seconds = json!({ "oneOf": [{ "type": "number", "minimum": 0, "maximum": 86400 }, { "type": "string" }], "nullable": true });
     json!({

@@ -27,11 +27,16 @@ impl Endpoint {
         }
         let rest = url.strip_prefix("http://").unwrap_or(url);
         if url.starts_with("https://") {
-            return Err("https is not supported; the daemon speaks plain HTTP on loopback or a unix socket".into());
+            return Err(
+                "https is not supported; the daemon speaks plain HTTP on loopback or a unix socket"
+                    .into(),
+            );
         }
         let host = rest.trim_end_matches('/');
         if host.is_empty() || host.contains('/') {
-            return Err(format!("{url:?} is not a daemon address; give http://HOST:PORT or unix:/path"));
+            return Err(format!(
+                "{url:?} is not a daemon address; give http://HOST:PORT or unix:/path"
+            ));
         }
         Ok(Endpoint::Tcp(host.to_string()))
     }
@@ -106,19 +111,33 @@ impl Client {
     }
 
     /// Sends one request and reads the whole answer.
-    pub fn request(&self, method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> io::Result<HttpResponse> {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> io::Result<HttpResponse> {
         let body = body.map(|body| body.to_string().into_bytes());
         self.request_raw(method, path, body.as_deref(), headers)
     }
 
     /// Sends one request with raw body bytes.
-    pub fn request_raw(&self, method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> io::Result<HttpResponse> {
+    pub fn request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> io::Result<HttpResponse> {
         let mut stream = self.connect()?;
         let host = match &self.endpoint {
             Endpoint::Tcp(host) => host.clone(),
             Endpoint::Unix(_) => "localhost".to_string(),
         };
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n"
+        );
         if let Some(token) = &self.token {
             head.push_str(&format!("Authorization: Bearer {token}\r\n"));
         }
@@ -126,7 +145,10 @@ impl Client {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         if let Some(body) = body {
-            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
         } else if method != "GET" {
             head.push_str("Content-Length: 0\r\n");
         }
@@ -188,11 +210,17 @@ fn read_response(mut reader: impl BufRead) -> io::Result<HttpResponse> {
             let mut crlf = [0; 2];
             reader.read_exact(&mut crlf)?;
         }
-    } else if let Some(length) = find("content-length").and_then(|value| value.parse::<usize>().ok()) {
+    } else if let Some(length) =
+        find("content-length").and_then(|value| value.parse::<usize>().ok())
+    {
         body.resize(length, 0);
         reader.read_exact(&mut body)?;
     } else {
         reader.read_to_end(&mut body)?;
     }
-    Ok(HttpResponse { status, headers, body })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }

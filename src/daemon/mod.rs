@@ -92,8 +92,13 @@ impl Handle {
     /// Sends a request and waits for the answer.
     pub async fn ask(&self, request: Request) -> Reply {
         let (reply, answer) = oneshot::channel();
-        let unavailable =
-            || Failure::new(FailureKind::Unavailable, "shutting_down", "the daemon is shutting down");
+        let unavailable = || {
+            Failure::new(
+                FailureKind::Unavailable,
+                "shutting_down",
+                "the daemon is shutting down",
+            )
+        };
         self.requests
             .send(Envelope { request, reply })
             .await
@@ -119,7 +124,13 @@ pub enum Ending {
 /// [`Daemon::run`], with the handle to talk to it.
 pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
     std::fs::create_dir_all(&config.log_dir).map_err(|error| {
-        io::Error::new(error.kind(), format!("cannot create the log folder {}: {error}", config.log_dir.display()))
+        io::Error::new(
+            error.kind(),
+            format!(
+                "cannot create the log folder {}: {error}",
+                config.log_dir.display()
+            ),
+        )
     })?;
     let state = StateFiles::open(&config.state_dir)?;
     let leftovers = state.load_running()?;
@@ -239,7 +250,8 @@ impl Daemon {
     /// Runs until shutdown: first a full scan of programs.d (nothing is reconciled before it),
     /// then boot waves, then events.
     pub async fn run(mut self) -> io::Result<Ending> {
-        let (mut watcher, watch_error) = FolderWatcher::new(&self.config.programs_dir, self.config.watch);
+        let (mut watcher, watch_error) =
+            FolderWatcher::new(&self.config.programs_dir, self.config.watch);
         if let Some(error) = watch_error {
             tracing::warn!(%error, "cannot watch the programs folder; changes are seen at the periodic rescan only");
         }
@@ -293,10 +305,14 @@ impl Daemon {
     }
 
     fn next_wake(&self) -> Option<Instant> {
-        [self.supervisor.next_deadline(), self.boot_wake, self.quick.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.supervisor.next_deadline(),
+            self.boot_wake,
+            self.quick.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Everything that follows any event: converge, persist, publish, answer waiters.
@@ -331,7 +347,13 @@ impl Daemon {
                 Some(run) => *run && spec.is_some_and(|spec| spec.enabled),
                 None => spec.is_some_and(|spec| spec.boot && spec.enabled),
             },
-            |name| if api_sources.contains(name) { Source::Api } else { Source::File },
+            |name| {
+                if api_sources.contains(name) {
+                    Source::Api
+                } else {
+                    Source::File
+                }
+            },
             SystemTime::now(),
         );
         if !events.is_empty() {
@@ -346,9 +368,15 @@ impl Daemon {
     fn publish_config(&self, event: ConfigEvent) {
         let ConfigEvent { name, id, change } = event;
         match change.change {
-            ChangeKind::Created => tracing::info!(program = %name, id, source = ?change.source, "program added\n{}", change.diff),
-            ChangeKind::Edited => tracing::info!(program = %name, id, source = ?change.source, generation = change.generation, "program changed\n{}", change.diff),
-            ChangeKind::Removed => tracing::info!(program = %name, id, source = ?change.source, "program removed\n{}", change.diff),
+            ChangeKind::Created => {
+                tracing::info!(program = %name, id, source = ?change.source, "program added\n{}", change.diff)
+            }
+            ChangeKind::Edited => {
+                tracing::info!(program = %name, id, source = ?change.source, generation = change.generation, "program changed\n{}", change.diff)
+            }
+            ChangeKind::Removed => {
+                tracing::info!(program = %name, id, source = ?change.source, "program removed\n{}", change.diff)
+            }
         }
         for problem in &change.problems {
             tracing::error!(program = %name, "{problem}; the last good version stays in effect");
@@ -366,7 +394,11 @@ impl Daemon {
     fn publish_changes(&mut self, changes: Vec<StateChange>) {
         let time = unix_now();
         for change in changes {
-            let id = self.table.programs.get(&change.name).map(|program| program.id);
+            let id = self
+                .table
+                .programs
+                .get(&change.name)
+                .map(|program| program.id);
             if self.quick.owns(&change.name) {
                 self.quick.on_state(&change, Instant::now());
             }
@@ -429,18 +461,33 @@ impl Daemon {
             .programs
             .get(&name)
             .map_or(0, |program| program.good_generation);
-        let (start_epoch, restart_epoch) = self
-            .table
-            .programs
-            .get(&name)
-            .map_or((0, 0), |program| (program.start_epoch, program.restart_epoch));
+        let (start_epoch, restart_epoch) =
+            self.table.programs.get(&name).map_or((0, 0), |program| {
+                (program.start_epoch, program.restart_epoch)
+            });
         let changes = match action {
             Action::Start { spec, .. } => {
-                self.jobs.insert(name.clone(), JobMeta { spec: Arc::clone(&spec), generation, start_epoch, restart_epoch });
+                self.jobs.insert(
+                    name.clone(),
+                    JobMeta {
+                        spec: Arc::clone(&spec),
+                        generation,
+                        start_epoch,
+                        restart_epoch,
+                    },
+                );
                 self.supervisor.start(spec, now)
             }
             Action::Restart { spec, .. } => {
-                self.jobs.insert(name.clone(), JobMeta { spec: Arc::clone(&spec), generation, start_epoch, restart_epoch });
+                self.jobs.insert(
+                    name.clone(),
+                    JobMeta {
+                        spec: Arc::clone(&spec),
+                        generation,
+                        start_epoch,
+                        restart_epoch,
+                    },
+                );
                 self.supervisor.restart(spec, now)
             }
             Action::Update { spec, .. } => {
@@ -486,12 +533,16 @@ impl Daemon {
         // Forget the metadata of jobs the supervisor has dropped (removed programs).
         let now = Instant::now();
         let supervisor = &self.supervisor;
-        self.jobs.retain(|name, _| supervisor.status(name, now).is_some());
+        self.jobs
+            .retain(|name, _| supervisor.status(name, now).is_some());
 
         let mut running = Running::new();
         for status in self.supervisor.statuses(now) {
             let Some(pid) = status.pid else { continue };
-            let previous = self.recorded_running.get(&status.name).filter(|record| record.pid == pid);
+            let previous = self
+                .recorded_running
+                .get(&status.name)
+                .filter(|record| record.pid == pid);
             let start_time = match previous {
                 Some(record) => record.start_time,
                 None => match crate::supervisor::process_start_time(pid) {
@@ -499,11 +550,28 @@ impl Daemon {
                     None => continue,
                 },
             };
-            let spec = self.jobs.get(&status.name).map(|meta| Arc::clone(&meta.spec)).or_else(|| self.quick.spec_of(&status.name));
+            let spec = self
+                .jobs
+                .get(&status.name)
+                .map(|meta| Arc::clone(&meta.spec))
+                .or_else(|| self.quick.spec_of(&status.name));
             let (stopsignal, stopwaitsecs) = spec
-                .map(|spec| (spec.stopsignal.name().to_string(), spec.stopwaitsecs.as_secs_f64()))
+                .map(|spec| {
+                    (
+                        spec.stopsignal.name().to_string(),
+                        spec.stopwaitsecs.as_secs_f64(),
+                    )
+                })
                 .unwrap_or_else(|| ("TERM".to_string(), 10.0));
-            running.insert(status.name.clone(), RunningRecord { pid, start_time, stopsignal, stopwaitsecs });
+            running.insert(
+                status.name.clone(),
+                RunningRecord {
+                    pid,
+                    start_time,
+                    stopsignal,
+                    stopwaitsecs,
+                },
+            );
         }
         if running != self.recorded_running {
             match self.state.save_running(&running) {
@@ -516,7 +584,10 @@ impl Daemon {
     // ---- shutdown ------------------------------------------------------------------------
 
     fn begin_shutdown(&mut self, force: bool, reply: Option<oneshot::Sender<Reply>>) {
-        let shutdown = self.shutdown.get_or_insert(Shutdown { force: false, replies: Vec::new() });
+        let shutdown = self.shutdown.get_or_insert(Shutdown {
+            force: false,
+            replies: Vec::new(),
+        });
         shutdown.force |= force;
         shutdown.replies.extend(reply);
         if shutdown.force {
@@ -544,13 +615,18 @@ impl Daemon {
             let changes = self.supervisor.stop(&name, now);
             self.publish_changes(changes);
         }
-        let live: Vec<&JobStatus> = statuses.iter().filter(|status| status.state.has_process()).collect();
+        let live: Vec<&JobStatus> = statuses
+            .iter()
+            .filter(|status| status.state.has_process())
+            .collect();
         let Some(top) = live.iter().map(|status| priority_of(&status.name)).max() else {
             return;
         };
         let wave: Vec<String> = live
             .iter()
-            .filter(|status| priority_of(&status.name) == top && status.state != ProcessState::Stopping)
+            .filter(|status| {
+                priority_of(&status.name) == top && status.state != ProcessState::Stopping
+            })
             .map(|status| status.name.clone())
             .collect();
         for name in wave {
@@ -564,7 +640,11 @@ impl Daemon {
         if self.supervisor.has_processes() || self.supervisor.is_busy() {
             return None;
         }
-        let ending = if shutdown.force { Ending::Forced } else { Ending::Graceful };
+        let ending = if shutdown.force {
+            Ending::Forced
+        } else {
+            Ending::Graceful
+        };
         if let Some(shutdown) = self.shutdown.take() {
             for reply in shutdown.replies {
                 let _ = reply.send(Ok(Answer::ok(json!({ "stopped": true }))));
@@ -582,10 +662,21 @@ impl Daemon {
         if self.shutdown.is_some() && !matches!(request, Request::Shutdown { .. }) {
             let is_read = matches!(
                 request,
-                Request::List | Request::Get { .. } | Request::Status { .. } | Request::History { .. } | Request::LogPaths { .. } | Request::QuickList | Request::QuickStatus { .. } | Request::QuickLogPaths { .. }
+                Request::List
+                    | Request::Get { .. }
+                    | Request::Status { .. }
+                    | Request::History { .. }
+                    | Request::LogPaths { .. }
+                    | Request::QuickList
+                    | Request::QuickStatus { .. }
+                    | Request::QuickLogPaths { .. }
             );
             if !is_read {
-                let _ = reply.send(Err(Failure::new(FailureKind::Unavailable, "shutting_down", "the daemon is shutting down")));
+                let _ = reply.send(Err(Failure::new(
+                    FailureKind::Unavailable,
+                    "shutting_down",
+                    "the daemon is shutting down",
+                )));
                 return;
             }
         }
@@ -594,11 +685,18 @@ impl Daemon {
             Request::List => Ok(Answer::ok(json!({ "programs": self.programs_json(now) }))),
             Request::Get { id } => self.get(&id, now),
             Request::Status { id: None } => {
-                let statuses: Vec<Value> = self.table.programs.values().map(|program| self.status_json(program, now)).collect();
+                let statuses: Vec<Value> = self
+                    .table
+                    .programs
+                    .values()
+                    .map(|program| self.status_json(program, now))
+                    .collect();
                 Ok(Answer::ok(json!({ "success": true, "statuses": statuses })))
             }
             Request::Status { id: Some(id) } => match self.table.find(&id) {
-                Some(program) => Ok(Answer::ok(json!({ "success": true, "status": self.status_json(program, now) }))),
+                Some(program) => Ok(Answer::ok(
+                    json!({ "success": true, "status": self.status_json(program, now) }),
+                )),
                 None => Err(Failure::not_found(&id)),
             },
             Request::History { id } => match self.table.find(&id) {
@@ -611,19 +709,35 @@ impl Daemon {
             },
             Request::LogPaths { id } => self.log_paths(&id),
             Request::Create { fields, format } => self.create(fields, format, now),
-            Request::Edit { id, changes, if_match } => self.edit(&id, changes, if_match.as_deref(), now).map(|(answer, _)| answer),
+            Request::Edit {
+                id,
+                changes,
+                if_match,
+            } => self
+                .edit(&id, changes, if_match.as_deref(), now)
+                .map(|(answer, _)| answer),
             Request::Remove { id, wait } => return self.remove(&id, wait, reply, now),
-            Request::SetEnabled { id, enabled, wait } => return self.set_enabled(&id, enabled, wait, reply, now),
+            Request::SetEnabled { id, enabled, wait } => {
+                return self.set_enabled(&id, enabled, wait, reply, now);
+            }
             Request::Start { id, wait } => return self.start_program(&id, wait, reply, now),
             Request::Stop { id, wait } => return self.stop_program(&id, wait, reply, now),
             Request::Restart { id, wait } => return self.restart_program(&id, wait, reply, now),
-            Request::QuickStart { fields } => self.quick.launch(&fields, &self.config.log_dir, &mut self.supervisor, now),
+            Request::QuickStart { fields } => {
+                self.quick
+                    .launch(&fields, &self.config.log_dir, &mut self.supervisor, now)
+            }
             Request::QuickList => Ok(self.quick.list(&self.supervisor, now)),
             Request::QuickStatus { id } => self.quick.status(&id, &self.supervisor, now),
             Request::QuickStop { id, wait } => {
                 match self.quick.stop(&id, &mut self.supervisor, now) {
                     Ok((name, answer)) if wait => {
-                        self.waiters.push(Waiter { name, until: Until::Down, answer, reply });
+                        self.waiters.push(Waiter {
+                            name,
+                            until: Until::Down,
+                            answer,
+                            reply,
+                        });
                         return;
                     }
                     Ok((_, answer)) => Ok(answer),
@@ -654,7 +768,11 @@ impl Daemon {
     }
 
     fn programs_json(&self, now: Instant) -> Vec<Value> {
-        self.table.programs.values().map(|program| self.program_json(program, now)).collect()
+        self.table
+            .programs
+            .values()
+            .map(|program| self.program_json(program, now))
+            .collect()
     }
 
     /// A program as the API shows it: its fields (defaults filled in, values as written in
@@ -678,17 +796,25 @@ impl Daemon {
         let mut object = Map::new();
         object.insert("id".into(), Value::from(program.id));
         object.extend(fields);
-        object.insert("file".into(), Value::from(program.entry.path.to_string_lossy().into_owned()));
+        object.insert(
+            "file".into(),
+            Value::from(program.entry.path.to_string_lossy().into_owned()),
+        );
         object.insert("format".into(), json!(program.entry.format));
         object.insert("generation".into(), Value::from(program.generation));
-        object.insert("observed_generation".into(), self.observed_generation(&program.entry.name));
+        object.insert(
+            "observed_generation".into(),
+            self.observed_generation(&program.entry.name),
+        );
         object.insert("status".into(), self.status_json(program, now));
         object.insert("config_error".into(), config_error(program));
         Value::Object(object)
     }
 
     fn observed_generation(&self, name: &str) -> Value {
-        self.jobs.get(name).map_or(Value::Null, |meta| Value::from(meta.generation))
+        self.jobs
+            .get(name)
+            .map_or(Value::Null, |meta| Value::from(meta.generation))
     }
 
     fn status_json(&self, program: &Program, now: Instant) -> Value {
@@ -711,13 +837,23 @@ impl Daemon {
             }
             None => {
                 object.insert("status".into(), Value::from("STOPPED"));
-                for key in ["pid", "uptime", "uptime_seconds", "started_at", "last_exit", "last_error"] {
+                for key in [
+                    "pid",
+                    "uptime",
+                    "uptime_seconds",
+                    "started_at",
+                    "last_exit",
+                    "last_error",
+                ] {
                     object.insert(key.into(), Value::Null);
                 }
                 object.insert("restarts".into(), Value::from(0));
             }
         }
-        object.insert("enabled".into(), Value::from(program.last_good.as_ref().is_some_and(|spec| spec.enabled)));
+        object.insert(
+            "enabled".into(),
+            Value::from(program.last_good.as_ref().is_some_and(|spec| spec.enabled)),
+        );
         object.insert("run".into(), Value::from(program.run));
         object.insert("generation".into(), Value::from(program.generation));
         object.insert("observed_generation".into(), self.observed_generation(name));
@@ -732,7 +868,13 @@ impl Daemon {
             .get(&program.entry.name)
             .map(|meta| Arc::clone(&meta.spec))
             .or_else(|| program.last_good.clone())
-            .ok_or_else(|| Failure::new(FailureKind::Conflict, "no_valid_version", "the program has never had a valid file, so it has no logs"))?;
+            .ok_or_else(|| {
+                Failure::new(
+                    FailureKind::Conflict,
+                    "no_valid_version",
+                    "the program has never had a valid file, so it has no logs",
+                )
+            })?;
         Ok(Answer::ok(log_paths_json(&spec, &self.config.log_dir)))
     }
 
@@ -748,26 +890,48 @@ impl Daemon {
     fn create(&mut self, mut fields: Map<String, Value>, format: Format, now: Instant) -> Reply {
         let name = match fields.remove("name") {
             Some(Value::String(name)) => name,
-            Some(other) => return Err(invalid_field("name", &format!("expected a string, found {other}"))),
+            Some(other) => {
+                return Err(invalid_field(
+                    "name",
+                    &format!("expected a string, found {other}"),
+                ));
+            }
             None => return Err(invalid_field("name", "is required")),
         };
         check_name(&name).map_err(|message| invalid_field("name", &message))?;
         if self.table.programs.contains_key(&name) || self.existing_file(&name).is_some() {
-            return Err(Failure::new(FailureKind::Conflict, "name_taken", format!("a program named {} already exists", quote_short(&name)))
-                .with_details(json!({ "field": "name", "name": name })));
+            return Err(Failure::new(
+                FailureKind::Conflict,
+                "name_taken",
+                format!("a program named {} already exists", quote_short(&name)),
+            )
+            .with_details(json!({ "field": "name", "name": name })));
         }
         let raw = RawProgram::from_fields(&fields).map_err(problems_failure)?;
-        raw.clone().into_spec(&name, &SystemUsers).map_err(problems_failure)?;
+        raw.clone()
+            .into_spec(&name, &SystemUsers)
+            .map_err(problems_failure)?;
         let text = crate::spec::render(format, &raw.to_fields());
-        let path = self.config.programs_dir.join(format!("{name}.{}", format.extension()));
+        let path = self
+            .config
+            .programs_dir
+            .join(format!("{name}.{}", format.extension()));
         store::write_atomic(&path, &text).map_err(|error| write_failure(&path, &error))?;
         self.api_sources.insert(name.clone());
         self.rescan(now);
         self.converge(now);
         let program = self.table.programs.get(&name).ok_or_else(|| {
-            Failure::new(FailureKind::Internal, "lost_write", format!("{} was written but not found on rescan", path.display()))
+            Failure::new(
+                FailureKind::Internal,
+                "lost_write",
+                format!("{} was written but not found on rescan", path.display()),
+            )
         })?;
-        let diff = program.history.back().map(|change| change.diff.clone()).unwrap_or_default();
+        let diff = program
+            .history
+            .back()
+            .map(|change| change.diff.clone())
+            .unwrap_or_default();
         let mut answer = Answer::ok(json!({
             "id": program.id,
             "name": name,
@@ -783,37 +947,69 @@ impl Daemon {
 
     /// Edits a program's file (a merge; `null` resets a field). Returns the answer and whether
     /// the file changed.
-    fn edit(&mut self, id: &str, mut changes: Map<String, Value>, if_match: Option<&str>, now: Instant) -> Result<(Answer, bool), Failure> {
+    fn edit(
+        &mut self,
+        id: &str,
+        mut changes: Map<String, Value>,
+        if_match: Option<&str>,
+        now: Instant,
+    ) -> Result<(Answer, bool), Failure> {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
         let name = program.entry.name.clone();
         if let Some(expected) = if_match {
             let current = Self::etag(program);
             if expected.trim() != "*" && expected.trim() != current {
-                return Err(Failure::new(FailureKind::Stale, "stale", "the program changed since you read it (If-Match does not match its ETag)")
-                    .with_details(json!({ "etag": current })));
+                return Err(Failure::new(
+                    FailureKind::Stale,
+                    "stale",
+                    "the program changed since you read it (If-Match does not match its ETag)",
+                )
+                .with_details(json!({ "etag": current })));
             }
         }
         if let Some(new_name) = changes.remove("name")
-            && new_name != Value::from(name.clone())
+            && new_name.as_str() != Some(name.as_str())
             && !new_name.is_null()
         {
-            return Err(invalid_field("name", "renaming is refused: create a program with the new name and remove this one"));
+            return Err(invalid_field(
+                "name",
+                "renaming is refused: create a program with the new name and remove this one",
+            ));
         }
-        let set: Map<String, Value> = changes.iter().filter(|(_, value)| !value.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let set: Map<String, Value> = changes
+            .iter()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let (_, mut problems) = RawProgram::read_fields(&set);
         for key in changes.keys() {
-            if !crate::spec::FIELDS.contains(&key.as_str()) && !key.starts_with("x-") && !problems.iter().any(|p| p.field.as_deref() == Some(key)) {
-                problems.push(crate::spec::Problem::field(key, format!("unknown field {}", quote_short(key))));
+            if !crate::spec::FIELDS.contains(&key.as_str())
+                && !key.starts_with("x-")
+                && !problems.iter().any(|p| p.field.as_deref() == Some(key))
+            {
+                problems.push(crate::spec::Problem::field(
+                    key,
+                    format!("unknown field {}", quote_short(key)),
+                ));
             }
         }
         if !problems.is_empty() {
             return Err(problems_failure(problems));
         }
         let old_text = program.entry.text.clone().ok_or_else(|| {
-            Failure::new(FailureKind::Conflict, "unreadable_file", format!("{} cannot be read, so it cannot be edited; fix or replace the file", program.entry.path.display()))
+            Failure::new(
+                FailureKind::Conflict,
+                "unreadable_file",
+                format!(
+                    "{} cannot be read, so it cannot be edited; fix or replace the file",
+                    program.entry.path.display()
+                ),
+            )
         })?;
         // Canonical forms in the file (a bool stays a bool), whatever the request sent.
-        let mut canonical = RawProgram::from_fields(&set).map_err(problems_failure)?.to_fields();
+        let mut canonical = RawProgram::from_fields(&set)
+            .map_err(problems_failure)?
+            .to_fields();
         for (key, value) in &changes {
             if value.is_null() {
                 canonical.insert(key.clone(), Value::Null);
@@ -821,11 +1017,19 @@ impl Daemon {
         }
         let format = program.entry.format;
         let path = program.entry.path.clone();
-        let new_text = crate::spec::edit(format, &old_text, &canonical).map_err(|problem| problems_failure(vec![problem]))?;
-        crate::spec::ProgramSpec::from_text(&name, format, &new_text, &SystemUsers).map_err(problems_failure)?;
+        let new_text = crate::spec::edit(format, &old_text, &canonical)
+            .map_err(|problem| problems_failure(vec![problem]))?;
+        crate::spec::ProgramSpec::from_text(&name, format, &new_text, &SystemUsers)
+            .map_err(problems_failure)?;
         if new_text == *old_text {
-            let program = self.table.programs.get(&name).ok_or_else(|| Failure::not_found(id))?;
-            let mut answer = Answer::ok(json!({ "id": program.id, "name": name, "diff": "", "generation": program.generation, "changed": false }));
+            let program = self
+                .table
+                .programs
+                .get(&name)
+                .ok_or_else(|| Failure::not_found(id))?;
+            let mut answer = Answer::ok(
+                json!({ "id": program.id, "name": name, "diff": "", "generation": program.generation, "changed": false }),
+            );
             answer.etag = Some(Self::etag(program));
             return Ok((answer, false));
         }
@@ -833,9 +1037,15 @@ impl Daemon {
         self.api_sources.insert(name.clone());
         self.rescan(now);
         self.converge(now);
-        let program = self.table.programs.get(&name).ok_or_else(|| Failure::not_found(id))?;
+        let program = self
+            .table
+            .programs
+            .get(&name)
+            .ok_or_else(|| Failure::not_found(id))?;
         let diff = programs::diff(&program.entry, &old_text, &new_text, &name);
-        let mut answer = Answer::ok(json!({ "id": program.id, "name": name, "diff": diff, "generation": program.generation, "changed": true }));
+        let mut answer = Answer::ok(
+            json!({ "id": program.id, "name": name, "diff": diff, "generation": program.generation, "changed": true }),
+        );
         answer.etag = Some(Self::etag(program));
         Ok((answer, true))
     }
@@ -863,11 +1073,19 @@ impl Daemon {
         self.api_sources.insert(name.clone());
         self.rescan(now);
         self.converge(now);
-        let answer = Answer::ok(json!({ "id": program_id, "name": name, "diff": diff, "removed": true }));
+        let answer =
+            Answer::ok(json!({ "id": program_id, "name": name, "diff": diff, "removed": true }));
         self.reply_when(name, Until::Gone, wait, answer, reply);
     }
 
-    fn set_enabled(&mut self, id: &str, enabled: bool, wait: bool, reply: oneshot::Sender<Reply>, now: Instant) {
+    fn set_enabled(
+        &mut self,
+        id: &str,
+        enabled: bool,
+        wait: bool,
+        reply: oneshot::Sender<Reply>,
+        now: Instant,
+    ) {
         let mut changes = Map::new();
         changes.insert("enabled".into(), Value::Bool(enabled));
         match self.edit(id, changes, None, now) {
@@ -894,8 +1112,12 @@ impl Daemon {
     fn controllable(&self, id: &str) -> Result<(String, Arc<ProgramSpec>), Failure> {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
         let spec = program.last_good.clone().ok_or_else(|| {
-            Failure::new(FailureKind::Conflict, "no_valid_version", "the program's file has never been valid; fix it first")
-                .with_details(config_error(program))
+            Failure::new(
+                FailureKind::Conflict,
+                "no_valid_version",
+                "the program's file has never been valid; fix it first",
+            )
+            .with_details(config_error(program))
         })?;
         Ok((program.entry.name.clone(), spec))
     }
@@ -909,12 +1131,22 @@ impl Daemon {
             }
         };
         if !spec.enabled {
-            let _ = reply.send(Err(Failure::new(FailureKind::Conflict, "not_enabled", "program not enabled")
-                .with_details(json!({ "name": name, "hint": "enable it first" }))));
+            let _ = reply.send(Err(Failure::new(
+                FailureKind::Conflict,
+                "not_enabled",
+                "program not enabled",
+            )
+            .with_details(json!({ "name": name, "hint": "enable it first" }))));
             return;
         }
-        let state = self.supervisor.status(&name, now).map(|status| status.state);
-        let already = matches!(state, Some(ProcessState::Starting | ProcessState::Running | ProcessState::Backoff));
+        let state = self
+            .supervisor
+            .status(&name, now)
+            .map(|status| status.state);
+        let already = matches!(
+            state,
+            Some(ProcessState::Starting | ProcessState::Running | ProcessState::Backoff)
+        );
         if let Some(program) = self.table.programs.get_mut(&name) {
             if !program.run {
                 program.run = true;
@@ -925,7 +1157,9 @@ impl Daemon {
             }
         }
         self.converge(now);
-        let answer = Answer::ok(json!({ "id": self.table.programs.get(&name).map(|p| p.id), "name": name, "changed": !already }));
+        let answer = Answer::ok(
+            json!({ "id": self.table.programs.get(&name).map(|p| p.id), "name": name, "changed": !already }),
+        );
         self.reply_when(name, Until::Up, wait, answer, reply);
     }
 
@@ -937,8 +1171,12 @@ impl Daemon {
                 return;
             }
         };
-        let state = self.supervisor.status(&name, now).map(|status| status.state);
-        let active = state.is_some_and(|state| state.has_process() || state == ProcessState::Backoff);
+        let state = self
+            .supervisor
+            .status(&name, now)
+            .map(|status| status.state);
+        let active =
+            state.is_some_and(|state| state.has_process() || state == ProcessState::Backoff);
         if let Some(program) = self.table.programs.get_mut(&name)
             && program.run
         {
@@ -946,11 +1184,19 @@ impl Daemon {
             self.intents_dirty = true;
         }
         self.converge(now);
-        let answer = Answer::ok(json!({ "id": self.table.programs.get(&name).map(|p| p.id), "name": name, "changed": active }));
+        let answer = Answer::ok(
+            json!({ "id": self.table.programs.get(&name).map(|p| p.id), "name": name, "changed": active }),
+        );
         self.reply_when(name, Until::Down, wait, answer, reply);
     }
 
-    fn restart_program(&mut self, id: &str, wait: bool, reply: oneshot::Sender<Reply>, now: Instant) {
+    fn restart_program(
+        &mut self,
+        id: &str,
+        wait: bool,
+        reply: oneshot::Sender<Reply>,
+        now: Instant,
+    ) {
         let (name, spec) = match self.controllable(id) {
             Ok(found) => found,
             Err(failure) => {
@@ -959,7 +1205,11 @@ impl Daemon {
             }
         };
         if !spec.enabled {
-            let _ = reply.send(Err(Failure::new(FailureKind::Conflict, "not_enabled", "program not enabled")));
+            let _ = reply.send(Err(Failure::new(
+                FailureKind::Conflict,
+                "not_enabled",
+                "program not enabled",
+            )));
             return;
         }
         if let Some(program) = self.table.programs.get_mut(&name) {
@@ -969,16 +1219,30 @@ impl Daemon {
             self.intents_dirty = true;
         }
         self.converge(now);
-        let answer = Answer::ok(json!({ "id": self.table.programs.get(&name).map(|p| p.id), "name": name, "changed": true }));
+        let answer = Answer::ok(
+            json!({ "id": self.table.programs.get(&name).map(|p| p.id), "name": name, "changed": true }),
+        );
         self.reply_when(name, Until::Up, wait, answer, reply);
     }
 
-    fn reply_when(&mut self, name: String, until: Until, wait: bool, answer: Answer, reply: oneshot::Sender<Reply>) {
+    fn reply_when(
+        &mut self,
+        name: String,
+        until: Until,
+        wait: bool,
+        answer: Answer,
+        reply: oneshot::Sender<Reply>,
+    ) {
         if !wait {
             let _ = reply.send(Ok(answer));
             return;
         }
-        self.waiters.push(Waiter { name, until, answer, reply });
+        self.waiters.push(Waiter {
+            name,
+            until,
+            answer,
+            reply,
+        });
         self.answer_waiters();
     }
 
@@ -989,10 +1253,29 @@ impl Daemon {
         let now = Instant::now();
         let mut pending = Vec::new();
         for waiter in std::mem::take(&mut self.waiters) {
-            let state = self.supervisor.status(&waiter.name, now).map(|status| status.state);
+            let state = self
+                .supervisor
+                .status(&waiter.name, now)
+                .map(|status| status.state);
             let done = match waiter.until {
-                Until::Up => matches!(state, Some(ProcessState::Running | ProcessState::Fatal | ProcessState::Exited | ProcessState::Stopped) | None),
-                Until::Down => !matches!(state, Some(ProcessState::Starting | ProcessState::Running | ProcessState::Stopping | ProcessState::Backoff)),
+                Until::Up => matches!(
+                    state,
+                    Some(
+                        ProcessState::Running
+                            | ProcessState::Fatal
+                            | ProcessState::Exited
+                            | ProcessState::Stopped
+                    ) | None
+                ),
+                Until::Down => !matches!(
+                    state,
+                    Some(
+                        ProcessState::Starting
+                            | ProcessState::Running
+                            | ProcessState::Stopping
+                            | ProcessState::Backoff
+                    )
+                ),
                 Until::Gone => state.is_none(),
             };
             if !done || waiter.reply.is_closed() {
@@ -1003,10 +1286,16 @@ impl Daemon {
             }
             let mut answer = waiter.answer;
             if let Value::Object(object) = &mut answer.data {
-                let status = self.table.programs.get(&waiter.name).map(|program| self.status_json(program, now));
+                let status = self
+                    .table
+                    .programs
+                    .get(&waiter.name)
+                    .map(|program| self.status_json(program, now));
                 if let Some(status) = status {
                     object.insert("status".into(), status);
-                } else if let Some(status) = self.quick.status_value(&waiter.name, &self.supervisor, now) {
+                } else if let Some(status) =
+                    self.quick.status_value(&waiter.name, &self.supervisor, now)
+                {
                     object.insert("status".into(), status);
                 }
             }
@@ -1017,7 +1306,10 @@ impl Daemon {
 }
 
 fn log_paths_json(spec: &ProgramSpec, log_dir: &Path) -> Value {
-    let path = |stream| spec.log_path(log_dir, stream).map(|path| path.to_string_lossy().into_owned());
+    let path = |stream| {
+        spec.log_path(log_dir, stream)
+            .map(|path| path.to_string_lossy().into_owned())
+    };
     json!({
         "stdout": path(Stream::Stdout),
         "stderr": path(Stream::Stderr),
@@ -1038,8 +1330,12 @@ fn config_error(program: &Program) -> Value {
 }
 
 fn invalid_field(field: &str, message: &str) -> Failure {
-    Failure::new(FailureKind::Invalid, "invalid_fields", format!("field `{field}`: {message}"))
-        .with_details(json!([{ "field": field, "message": message }]))
+    Failure::new(
+        FailureKind::Invalid,
+        "invalid_fields",
+        format!("field `{field}`: {message}"),
+    )
+    .with_details(json!([{ "field": field, "message": message }]))
 }
 
 fn problems_failure(problems: Vec<crate::spec::Problem>) -> Failure {
@@ -1055,18 +1351,25 @@ fn problems_failure(problems: Vec<crate::spec::Problem>) -> Failure {
         .iter()
         .map(|problem| json!({ "field": problem.field, "message": problem.message }))
         .collect();
-    Failure::new(FailureKind::Invalid, "invalid_fields", message).with_details(Value::Array(details))
+    Failure::new(FailureKind::Invalid, "invalid_fields", message)
+        .with_details(Value::Array(details))
 }
 
 fn write_failure(path: &Path, error: &io::Error) -> Failure {
     let kind = match error.kind() {
-        io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied => FailureKind::Conflict,
+        io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied => {
+            FailureKind::Conflict
+        }
         _ => FailureKind::Internal,
     };
     if kind == FailureKind::Internal {
         tracing::error!(path = %path.display(), %error, "cannot write a program file");
     }
-    Failure::new(kind, "write_failed", format!("cannot write {}: {error}", path.display()))
+    Failure::new(
+        kind,
+        "write_failed",
+        format!("cannot write {}: {error}", path.display()),
+    )
 }
 
 async fn sleep_until(wake: Option<Instant>) {

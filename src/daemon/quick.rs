@@ -20,7 +20,13 @@ const KEEP_FINISHED: Duration = Duration::from_secs(3600);
 /// How many finished quick-starts are kept at most.
 const KEEP_COUNT: usize = 100;
 /// The fields a quick-start request may carry.
-const QUICK_FIELDS: &[&str] = &["command", "directory", "environment", "user", "timeout_seconds"];
+const QUICK_FIELDS: &[&str] = &[
+    "command",
+    "directory",
+    "environment",
+    "user",
+    "timeout_seconds",
+];
 
 #[derive(Debug)]
 struct Quick {
@@ -52,7 +58,9 @@ impl QuickStarts {
     }
 
     pub fn spec_of(&self, name: &str) -> Option<Arc<ProgramSpec>> {
-        id_of(name).and_then(|id| self.runs.get(&id)).map(|run| Arc::clone(&run.spec))
+        id_of(name)
+            .and_then(|id| self.runs.get(&id))
+            .map(|run| Arc::clone(&run.spec))
     }
 
     pub fn launch(
@@ -67,7 +75,10 @@ impl QuickStarts {
             if !QUICK_FIELDS.contains(&key.as_str()) {
                 problems.push(crate::spec::Problem::field(
                     key,
-                    format!("unknown field; a quick-start takes {}", QUICK_FIELDS.join(", ")),
+                    format!(
+                        "unknown field; a quick-start takes {}",
+                        QUICK_FIELDS.join(", ")
+                    ),
                 ));
             }
         }
@@ -105,8 +116,14 @@ impl QuickStarts {
         program.insert("stopwaitsecs".into(), Value::from(5));
         let stdout = folder.join(format!("{id}.stdout.log"));
         let stderr = folder.join(format!("{id}.stderr.log"));
-        program.insert("stdout_logfile".into(), Value::from(stdout.to_string_lossy().into_owned()));
-        program.insert("stderr_logfile".into(), Value::from(stderr.to_string_lossy().into_owned()));
+        program.insert(
+            "stdout_logfile".into(),
+            Value::from(stdout.to_string_lossy().into_owned()),
+        );
+        program.insert(
+            "stderr_logfile".into(),
+            Value::from(stderr.to_string_lossy().into_owned()),
+        );
         program.insert("stdout_logfile_maxbytes".into(), Value::from("10MB"));
         program.insert("stderr_logfile_maxbytes".into(), Value::from("10MB"));
         program.insert("stdout_logfile_backups".into(), Value::from(1));
@@ -146,7 +163,10 @@ impl QuickStarts {
                 Failure::new(
                     FailureKind::NotFound,
                     "not_found",
-                    format!("no quick-start program {}", crate::spec::name::quote_short(id)),
+                    format!(
+                        "no quick-start program {}",
+                        crate::spec::name::quote_short(id)
+                    ),
                 )
             })
     }
@@ -156,7 +176,10 @@ impl QuickStarts {
         let run = self.runs.get(&id)?;
         let status = supervisor.status(name, now)?;
         let exit_code = match (status.state, status.last_exit) {
-            (ProcessState::Exited | ProcessState::Fatal | ProcessState::Stopped, Some(crate::supervisor::ExitInfo::Code(code))) => Value::from(code),
+            (
+                ProcessState::Exited | ProcessState::Fatal | ProcessState::Stopped,
+                Some(crate::supervisor::ExitInfo::Code(code)),
+            ) => Value::from(code),
             _ => Value::Null,
         };
         let mut value = serde_json::to_value(&status).ok()?;
@@ -171,7 +194,12 @@ impl QuickStarts {
             object.insert("timed_out".into(), Value::from(run.timed_out));
             object.insert(
                 "created_at".into(),
-                Value::from(run.created.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
+                Value::from(
+                    run.created
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0),
+                ),
             );
         }
         Some(value)
@@ -188,11 +216,18 @@ impl QuickStarts {
 
     pub fn status(&self, id: &str, supervisor: &Supervisor, now: Instant) -> Reply {
         let (number, _) = self.find(id)?;
-        let status = self.status_value(&job_name(number), supervisor, now).unwrap_or(Value::Null);
+        let status = self
+            .status_value(&job_name(number), supervisor, now)
+            .unwrap_or(Value::Null);
         Ok(Answer::ok(json!({ "success": true, "status": status })))
     }
 
-    pub fn stop(&mut self, id: &str, supervisor: &mut Supervisor, now: Instant) -> Result<(String, Answer), Failure> {
+    pub fn stop(
+        &mut self,
+        id: &str,
+        supervisor: &mut Supervisor,
+        now: Instant,
+    ) -> Result<(String, Answer), Failure> {
         let (number, _) = self.find(id)?;
         let name = job_name(number);
         supervisor.stop(&name, now);
@@ -208,7 +243,10 @@ impl QuickStarts {
         let Some(run) = id_of(&change.name).and_then(|id| self.runs.get_mut(&id)) else {
             return;
         };
-        let ended = matches!(change.to, ProcessState::Exited | ProcessState::Fatal | ProcessState::Stopped);
+        let ended = matches!(
+            change.to,
+            ProcessState::Exited | ProcessState::Fatal | ProcessState::Stopped
+        );
         if ended && run.finished_at.is_none() {
             run.finished_at = Some(time);
             run.timeout_at = None;
@@ -260,7 +298,10 @@ impl QuickStarts {
         for id in dropped {
             if let Some(run) = self.runs.remove(&id) {
                 supervisor.remove(&job_name(id), now);
-                for target in [&run.spec.process.stdout.target, &run.spec.process.stderr.target] {
+                for target in [
+                    &run.spec.process.stdout.target,
+                    &run.spec.process.stderr.target,
+                ] {
                     if let crate::spec::LogTarget::File(path) = target {
                         let _ = std::fs::remove_file(path);
                     }

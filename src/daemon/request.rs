@@ -10,25 +10,67 @@ use crate::spec::Format;
 #[derive(Debug)]
 pub enum Request {
     List,
-    Get { id: String },
-    Create { fields: Map<String, Value>, format: Format },
-    Edit { id: String, changes: Map<String, Value>, if_match: Option<String> },
-    Remove { id: String, wait: bool },
-    SetEnabled { id: String, enabled: bool, wait: bool },
-    Start { id: String, wait: bool },
-    Stop { id: String, wait: bool },
-    Restart { id: String, wait: bool },
-    Status { id: Option<String> },
-    History { id: String },
+    Get {
+        id: String,
+    },
+    Create {
+        fields: Map<String, Value>,
+        format: Format,
+    },
+    Edit {
+        id: String,
+        changes: Map<String, Value>,
+        if_match: Option<String>,
+    },
+    Remove {
+        id: String,
+        wait: bool,
+    },
+    SetEnabled {
+        id: String,
+        enabled: bool,
+        wait: bool,
+    },
+    Start {
+        id: String,
+        wait: bool,
+    },
+    Stop {
+        id: String,
+        wait: bool,
+    },
+    Restart {
+        id: String,
+        wait: bool,
+    },
+    Status {
+        id: Option<String>,
+    },
+    History {
+        id: String,
+    },
     /// Where a program's logs are, for the API to read them.
-    LogPaths { id: String },
-    QuickStart { fields: Map<String, Value> },
+    LogPaths {
+        id: String,
+    },
+    QuickStart {
+        fields: Map<String, Value>,
+    },
     QuickList,
-    QuickStatus { id: String },
-    QuickStop { id: String, wait: bool },
-    QuickLogPaths { id: String },
+    QuickStatus {
+        id: String,
+    },
+    QuickStop {
+        id: String,
+        wait: bool,
+    },
+    QuickLogPaths {
+        id: String,
+    },
     /// Stop every program (in reverse priority order) and end the loop; `force` kills at once.
-    Shutdown { force: bool },
+    Shutdown {
+        force: bool,
+    },
 }
 
 /// A request with the channel its answer goes back on.

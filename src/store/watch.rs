@@ -87,9 +87,9 @@ impl FolderWatcher {
     /// for `max_delay`), or the safety period. Cancel-safe: dropping the future loses no event.
     pub async fn next(&mut self) -> Hint {
         loop {
-            let settle_at = self.burst.map(|(began, last)| {
-                (last + self.config.quiet).min(began + self.config.max_delay)
-            });
+            let settle_at = self
+                .burst
+                .map(|(began, last)| (last + self.config.quiet).min(began + self.config.max_delay));
             tokio::select! {
                 received = self.raw.recv(), if !self.closed => {
                     if received.is_none() {

@@ -99,6 +99,7 @@ pub(crate) fn prepare(
         }
     }
 
+    #[allow(clippy::disallowed_methods)] // the one place the daemon makes processes
     let mut command = Command::new(program);
     command
         .args(arguments)

@@ -1,5 +1,8 @@
 //! The one integration-test binary: it drives the real `hoody-daemon` executable.
 
+mod api;
 mod convergence;
+mod lifecycle;
+mod property;
 mod support;
 mod validate;

@@ -41,11 +41,19 @@ pub fn describe(args: &[&str], output: &Output) -> String {
 
 /// Polls `condition` every 20 ms until it holds or `seconds` pass; panics with `what` and the
 /// last thing `describe` says.
-pub fn wait_until(what: &str, seconds: u64, mut condition: impl FnMut() -> bool, describe: impl Fn() -> String) {
+pub fn wait_until(
+    what: &str,
+    seconds: u64,
+    mut condition: impl FnMut() -> bool,
+    describe: impl Fn() -> String,
+) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while !condition() {
         if Instant::now() > deadline {
-            panic!("timed out after {seconds} s waiting for {what}\n{}", describe());
+            panic!(
+                "timed out after {seconds} s waiting for {what}\n{}",
+                describe()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -58,7 +66,8 @@ pub fn is_root() -> bool {
 /// A daemon started for one test, with its own programs.d, state and log folders.
 pub struct TestDaemon {
     child: Option<Child>,
-    pub root: tempfile::TempDir,
+    // Owns the folders; removed when the daemon under test is dropped.
+    _root: tempfile::TempDir,
     pub programs: PathBuf,
     pub state: PathBuf,
     pub logs: PathBuf,
@@ -89,11 +98,14 @@ impl TestDaemon {
         let mut daemon = TestDaemon {
             child: None,
             stderr: root.path().join("daemon.log"),
-            root,
+            _root: root,
             programs,
             state,
             logs,
-            client: Client::new(Endpoint::Tcp("127.0.0.1:1".into()), token.map(str::to_string)),
+            client: Client::new(
+                Endpoint::Tcp("127.0.0.1:1".into()),
+                token.map(str::to_string),
+            ),
             extra: extra.iter().map(|arg| arg.to_string()).collect(),
             token: token.map(str::to_string),
         };
@@ -117,7 +129,11 @@ impl TestDaemon {
             .arg(&self.state)
             .arg("--log-dir")
             .arg(&self.logs)
-            .args(if self.extra.iter().any(|arg| arg == "--listen") { vec![] } else { vec!["--listen", "127.0.0.1:0"] })
+            .args(if self.extra.iter().any(|arg| arg == "--listen") {
+                vec![]
+            } else {
+                vec!["--listen", "127.0.0.1:0"]
+            })
             .args(&self.extra)
             .env("HOODY_DAEMON_LOG", "debug")
             .env_remove("HOODY_DAEMON_TOKEN")
@@ -129,20 +145,23 @@ impl TestDaemon {
         }
         self.child = Some(command.spawn().expect("start hoody-daemon"));
         let address = self.state.join("api.address");
-        wait_until("the daemon to listen", 20, || fs::read_to_string(&address).is_ok_and(|text| text.ends_with('\n')), || self.log());
+        wait_until(
+            "the daemon to listen",
+            20,
+            || fs::read_to_string(&address).is_ok_and(|text| text.ends_with('\n')),
+            || self.log(),
+        );
         let url = fs::read_to_string(&address).expect("address");
         self.client.endpoint = Endpoint::parse(url.trim()).expect("address");
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).expect("running")
     }
 
     /// The daemon's own log so far.
     pub fn log(&self) -> String {
         let text = fs::read_to_string(&self.stderr).unwrap_or_default();
         let start = text.len().saturating_sub(12_000);
-        let start = (start..text.len()).find(|index| text.is_char_boundary(*index)).unwrap_or(0);
+        let start = (start..text.len())
+            .find(|index| text.is_char_boundary(*index))
+            .unwrap_or(0);
         format!("--- daemon log (tail)\n{}", &text[start..])
     }
 
@@ -169,11 +188,16 @@ impl TestDaemon {
     }
 
     pub fn state_of(&self, name: &str) -> String {
-        self.status(name)["status"].as_str().unwrap_or("UNKNOWN").to_string()
+        self.status(name)["status"]
+            .as_str()
+            .unwrap_or("UNKNOWN")
+            .to_string()
     }
 
     pub fn pid_of(&self, name: &str) -> Option<u32> {
-        self.status(name)["pid"].as_u64().and_then(|pid| u32::try_from(pid).ok())
+        self.status(name)["pid"]
+            .as_u64()
+            .and_then(|pid| u32::try_from(pid).ok())
     }
 
     /// Waits until the program's status satisfies `condition`, and returns that status.
@@ -186,7 +210,13 @@ impl TestDaemon {
                 last = self.status(name);
                 condition(&last)
             },
-            || format!("last status of {name}: {}\n{}", self.status(name), self.log()),
+            || {
+                format!(
+                    "last status of {name}: {}\n{}",
+                    self.status(name),
+                    self.log()
+                )
+            },
         );
         last
     }
@@ -218,7 +248,10 @@ impl TestDaemon {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("the daemon did not stop within 30 s of SIGTERM\n{}", self.log());
+                panic!(
+                    "the daemon did not stop within 30 s of SIGTERM\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -244,7 +277,12 @@ impl TestDaemon {
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         value
             .as_object()
-            .map(|map| map.values().filter_map(|record| record["pid"].as_u64()).filter_map(|pid| u32::try_from(pid).ok()).collect())
+            .map(|map| {
+                map.values()
+                    .filter_map(|record| record["pid"].as_u64())
+                    .filter_map(|pid| u32::try_from(pid).ok())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -266,7 +304,10 @@ impl Drop for TestDaemon {
         }
         for pid in self.recorded_pids() {
             if let Ok(pid) = i32::try_from(pid) {
-                let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
             }
         }
     }
@@ -281,7 +322,9 @@ pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
 /// Whether a process exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -307,7 +350,12 @@ pub fn processes_running(line: &str) -> Vec<u32> {
     };
     entries
         .flatten()
-        .filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()))
+        .filter_map(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<u32>().ok())
+        })
         .filter(|pid| alive(*pid) && cmdline(*pid) == line)
         .collect()
 }

@@ -1,0 +1,729 @@
+//! Issue 5: the HTTP API over real HTTP against the real daemon.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use hoody_daemon::cli::client::{Client, Endpoint};
+use serde_json::{Value, json};
+
+use crate::support::{TestDaemon, alive, run, unique, wait_until};
+
+fn assert_envelope(status: u16, body: &Value) {
+    assert_eq!(
+        body["statusCode"], status,
+        "statusCode equals the HTTP status: {body}"
+    );
+    assert!(body["message"].is_string(), "message: {body}");
+    if status >= 400 {
+        assert!(body["error"]["code"].is_string(), "error.code: {body}");
+        assert!(
+            body["error"].get("details").is_some(),
+            "error.details: {body}"
+        );
+    } else {
+        assert!(body.get("data").is_some(), "data: {body}");
+    }
+}
+
+#[test]
+fn the_seeds_lifecycle_exactly_as_the_seed_writes_it() {
+    let daemon = TestDaemon::start();
+    let number = unique();
+    let (code, body) = daemon.post(
+        "/programs/add",
+        Some(json!({
+            "name": "web-server",
+            "command": format!("sleep {number}"),
+            "autorestart": "true",
+            "enabled": false,
+        })),
+    );
+    assert_eq!(code, 201, "{body}");
+    assert_envelope(201, &body);
+    let id = body["data"]["id"].as_u64().expect("data.id");
+    assert!(daemon.programs.join("web-server.toml").exists());
+
+    let (code, body) = daemon.post(&format!("/programs/{id}/start"), None);
+    assert_eq!(code, 409, "{body}");
+    assert_envelope(409, &body);
+    assert_eq!(body["message"], "program not enabled");
+
+    let (code, body) = daemon.post(&format!("/programs/{id}/enable"), None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        daemon.state_of("web-server"),
+        "STOPPED",
+        "enable never starts"
+    );
+
+    let (code, body) = daemon.post(&format!("/programs/{id}/start"), None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["data"]["status"]["status"], "RUNNING",
+        "start answers once RUNNING: {body}"
+    );
+
+    let (code, body) = daemon.get(&format!("/status/{id}"));
+    assert_eq!(code, 200);
+    assert_envelope(200, &body);
+    let status = &body["data"]["status"];
+    assert_eq!(body["data"]["success"], true);
+    assert_eq!(status["id"], id);
+    assert_eq!(status["status"], "RUNNING");
+    let pid = status["pid"].as_u64().expect("pid") as u32;
+    assert!(alive(pid));
+    let uptime = status["uptime"].as_str().expect("uptime");
+    assert!(
+        uptime.len() >= 7 && uptime.matches(':').count() == 2,
+        "H:MM:SS: {uptime}"
+    );
+    assert!(status["uptime_seconds"].is_u64());
+
+    let (code, _) = daemon.post(&format!("/programs/{id}/start"), None);
+    assert_eq!(code, 200, "start of a running program is 200");
+    assert_eq!(
+        daemon.pid_of("web-server"),
+        Some(pid),
+        "and changes nothing"
+    );
+
+    let (code, body) = daemon.post(&format!("/programs/{id}/stop"), None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["data"]["status"]["status"], "STOPPED");
+    assert!(!alive(pid));
+    let (code, _) = daemon.post(&format!("/programs/{id}/stop"), None);
+    assert_eq!(code, 200, "stop of a stopped program is 200");
+
+    let (code, _) = daemon.post(&format!("/programs/{id}/disable"), None);
+    assert_eq!(code, 200);
+    let (code, body) = daemon.post(&format!("/programs/remove/{id}"), None);
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body["data"]["diff"]
+            .as_str()
+            .unwrap_or("")
+            .contains("-command = \"sleep"),
+        "{body}"
+    );
+    let (code, body) = daemon.get(&format!("/programs/{id}"));
+    assert_eq!(code, 404);
+    assert_envelope(404, &body);
+    assert!(
+        !daemon.programs.join("web-server.toml").exists(),
+        "the file is gone"
+    );
+}
+
+#[test]
+fn the_seeds_full_example_round_trips_through_add_and_get() {
+    let daemon = TestDaemon::start();
+    let app = daemon.programs.parent().expect("root").join("app");
+    fs::create_dir(&app).expect("app dir");
+    let logs = daemon.programs.parent().expect("root").join("api-logs");
+    let example = json!({
+        "name": "api-server",
+        "description": "Main REST API server",
+        "command": "/usr/bin/node /app/api/server.js",
+        "user": "root",
+        "enabled": false,
+        "boot": true,
+        "autorestart": "true",
+        "directory": app.to_string_lossy(),
+        "priority": 10,
+        "stdout_logfile": logs.join("stdout.log").to_string_lossy(),
+        "stderr_logfile": logs.join("stderr.log").to_string_lossy(),
+        "environment": { "NODE_ENV": "production", "PORT": "3000", "DB_HOST": "localhost" }
+    });
+    let (code, body) = daemon.post("/programs/add", Some(example.clone()));
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = daemon.get("/programs/api-server");
+    assert_eq!(code, 200, "{body}");
+    let program = &body["data"]["program"];
+    for (field, value) in example.as_object().expect("object") {
+        assert_eq!(&program[field], value, "field {field}: {program}");
+    }
+    assert_eq!(program["id"], 1);
+    assert!(program["status"].is_object());
+    assert!(program["config_error"].is_null());
+    // Defaults are shown too.
+    assert_eq!(program["startretries"], 3);
+    assert_eq!(program["stopsignal"], "TERM");
+}
+
+#[test]
+fn api_files_and_hand_written_files_look_the_same() {
+    let daemon = TestDaemon::start();
+    let (code, body) = daemon.post(
+        "/programs/add",
+        Some(json!({ "name": "by-api", "command": "sleep 1", "priority": 7 })),
+    );
+    assert_eq!(code, 201, "{body}");
+    let written =
+        fs::read_to_string(daemon.programs.join("by-api.toml")).expect("programs.d/by-api.toml");
+    assert!(
+        written.contains("command = \"sleep 1\"") && written.contains("priority = 7"),
+        "{written}"
+    );
+    let (code, body) = daemon.post(
+        "/programs/add?format=yaml",
+        Some(json!({ "name": "as-yaml", "command": ["sleep", "1"] })),
+    );
+    assert_eq!(code, 201, "{body}");
+    assert!(daemon.programs.join("as-yaml.yaml").exists());
+
+    daemon.put("by-hand.toml", "command = \"sleep 1\"\npriority = 7\n");
+    wait_until(
+        "the hand-written file",
+        30,
+        || daemon.get("/programs/by-hand").0 == 200,
+        || daemon.log(),
+    );
+    let (_, api) = daemon.get("/programs/by-api");
+    let (_, hand) = daemon.get("/programs/by-hand");
+    let keys = |value: &Value| -> Vec<String> {
+        let mut keys: Vec<String> = value["data"]["program"]
+            .as_object()
+            .expect("program")
+            .keys()
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&api), keys(&hand));
+    for field in ["command", "priority", "autorestart", "enabled", "boot"] {
+        assert_eq!(
+            api["data"]["program"][field], hand["data"]["program"][field],
+            "{field}"
+        );
+    }
+}
+
+#[test]
+fn every_error_status_comes_in_the_envelope() {
+    let daemon = TestDaemon::start();
+    let raw = |method: &str, path: &str, body: &[u8], headers: &[(&str, &str)]| -> (u16, Value) {
+        let response = daemon
+            .client
+            .request_raw(
+                method,
+                &format!("/api/v1/daemon{path}"),
+                Some(body),
+                headers,
+            )
+            .expect("request");
+        (response.status, response.json())
+    };
+    let mut cases: Vec<(&str, u16, Value)> = Vec::new();
+    let (code, body) = daemon.post(
+        "/programs/add",
+        Some(json!({ "name": "x", "command": "sleep 1", "autorestart": "sometimes" })),
+    );
+    assert_eq!(
+        body["error"]["details"][0]["field"], "autorestart",
+        "{body}"
+    );
+    cases.push(("bad field", code, body));
+    let (code, body) = daemon.post(
+        "/programs/add",
+        Some(json!({ "name": "../etc/passwd", "command": "sleep 1" })),
+    );
+    assert_eq!(body["error"]["details"][0]["field"], "name", "{body}");
+    assert!(!daemon.programs.parent().expect("root").join("etc").exists());
+    cases.push(("bad name", code, body));
+    let (code, body) = daemon.post(
+        "/programs/add",
+        Some(json!({ "name": "x", "command": "sleep 1", "colour": "red" })),
+    );
+    assert_eq!(body["error"]["details"][0]["field"], "colour", "{body}");
+    cases.push(("unknown field", code, body));
+    let (code, body) = raw("POST", "/programs/add", b"{\"name\": ", &[]);
+    cases.push(("malformed JSON", code, body));
+    let (code, body) = raw("POST", "/programs/add", b"[1, 2]", &[]);
+    cases.push(("not an object", code, body));
+    let (code, body) = raw("POST", "/programs/add", b"{\"name\": \"\xff\xfe\"}", &[]);
+    cases.push(("invalid UTF-8", code, body));
+    for (what, code, body) in &cases {
+        assert_eq!(*code, 400, "{what}: {body}");
+        assert_envelope(400, body);
+    }
+
+    let (code, body) = daemon.get("/programs/nope");
+    assert_eq!(code, 404);
+    assert_envelope(404, &body);
+    let (code, body) = daemon.get("/programs/12345");
+    assert_eq!(code, 404);
+    assert_envelope(404, &body);
+    let (code, body) = daemon.get("/no/such/route");
+    assert_eq!(code, 404);
+    assert_envelope(404, &body);
+    let (code, body) = daemon.get("/programs/..%2f..%2fetc");
+    assert!(code == 404 || code == 400, "{code} {body}");
+    assert_envelope(code, &body);
+    let (code, body) = daemon.get("/programs/a%00b");
+    assert_eq!(code, 400, "{body}");
+    assert_envelope(400, &body);
+
+    let (code, _) = daemon.post(
+        "/programs/add",
+        Some(json!({ "name": "taken", "command": "sleep 1", "enabled": false })),
+    );
+    assert_eq!(code, 201);
+    let (code, body) = daemon.post(
+        "/programs/add",
+        Some(json!({ "name": "taken", "command": "sleep 2" })),
+    );
+    assert_eq!(code, 409, "{body}");
+    assert_envelope(409, &body);
+    assert_eq!(body["error"]["code"], "name_taken");
+    let (code, body) = daemon.post("/programs/taken/start", None);
+    assert_eq!(code, 409);
+    assert_envelope(409, &body);
+
+    let response = daemon
+        .client
+        .request("GET", "/api/v1/daemon/programs/taken", None, &[])
+        .expect("get");
+    let etag = response.header("etag").expect("an ETag").to_string();
+    let (code, body) = {
+        let response = daemon
+            .client
+            .request(
+                "POST",
+                "/api/v1/daemon/programs/edit/taken",
+                Some(&json!({ "priority": 3 })),
+                &[("If-Match", &etag)],
+            )
+            .expect("edit");
+        (response.status, response.json())
+    };
+    assert_eq!(code, 200, "a current If-Match: {body}");
+    let response = daemon
+        .client
+        .request(
+            "POST",
+            "/api/v1/daemon/programs/edit/taken",
+            Some(&json!({ "priority": 4 })),
+            &[("If-Match", &etag)],
+        )
+        .expect("edit");
+    assert_eq!(response.status, 412, "a stale If-Match");
+    assert_envelope(412, &response.json());
+
+    let big = format!(
+        "{{\"name\": \"big\", \"description\": \"{}\"}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let (code, body) = raw("POST", "/programs/add", big.as_bytes(), &[]);
+    assert_eq!(code, 413, "{body}");
+    assert_envelope(413, &body);
+    let (code, body) = raw("DELETE", "/programs", b"", &[]);
+    assert_eq!(code, 405, "{body}");
+    assert_envelope(405, &body);
+}
+
+#[test]
+fn edit_is_a_merge_null_resets_and_renaming_is_refused() {
+    let daemon = TestDaemon::start();
+    daemon.put(
+        "web.toml",
+        "# the web server\ncommand = \"sleep 1\"\npriority = 5\ndescription = \"old\"\n",
+    );
+    wait_until(
+        "the file",
+        30,
+        || daemon.get("/programs/web").0 == 200,
+        || daemon.log(),
+    );
+    let (code, body) = daemon.post(
+        "/programs/edit/web",
+        Some(json!({ "description": "new", "priority": null })),
+    );
+    assert_eq!(code, 200, "{body}");
+    let diff = body["data"]["diff"].as_str().expect("diff");
+    assert!(
+        diff.contains("-priority = 5") && diff.contains("+description = \"new\""),
+        "{diff}"
+    );
+    let text = fs::read_to_string(daemon.programs.join("web.toml")).expect("read");
+    assert!(
+        text.starts_with("# the web server\n"),
+        "comments kept: {text}"
+    );
+    let (_, body) = daemon.get("/programs/web");
+    assert_eq!(
+        body["data"]["program"]["priority"], 999,
+        "null reset the default"
+    );
+    let (code, body) = daemon.post("/programs/edit/web", Some(json!({ "name": "other" })));
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["field"], "name");
+    let (code, body) = daemon.post("/programs/edit/web", Some(json!({ "boot": "perhaps" })));
+    assert_eq!(
+        code, 400,
+        "an edit that would break the file is refused: {body}"
+    );
+    assert!(
+        fs::read_to_string(daemon.programs.join("web.toml"))
+            .expect("read")
+            .contains("description = \"new\"")
+    );
+    let (code, body) = daemon.get("/programs/web/history");
+    assert_eq!(code, 200);
+    let history = body["data"]["history"].as_array().expect("history");
+    assert_eq!(history.len(), 2, "{body}");
+    assert_eq!(history[0]["source"], "file");
+    assert_eq!(history[1]["source"], "api");
+    assert!(
+        history[1]["diff"]
+            .as_str()
+            .unwrap_or("")
+            .contains("+description = \"new\"")
+    );
+}
+
+#[test]
+fn eight_concurrent_writers_create_eighty_programs() {
+    let daemon = TestDaemon::start();
+    let client = daemon.client.clone();
+    let handles: Vec<_> = (0..8)
+        .map(|writer| {
+            let client = client.clone();
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|index| {
+                        let body = json!({ "name": format!("w{writer}-p{index}"), "command": "sleep 1", "enabled": false });
+                        let response = client.request("POST", "/api/v1/daemon/programs/add", Some(&body), &[]).expect("add");
+                        (response.status, response.json()["data"]["id"].as_u64())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for handle in handles {
+        for (status, id) in handle.join().expect("writer") {
+            assert_eq!(status, 201);
+            ids.push(id.expect("id"));
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 80, "distinct ids");
+    let files = fs::read_dir(&daemon.programs)
+        .expect("list")
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".toml"))
+        .count();
+    assert_eq!(files, 80);
+    let (_, body) = daemon.get("/programs");
+    assert_eq!(body["data"]["programs"].as_array().map(Vec::len), Some(80));
+}
+
+#[test]
+fn quick_start_reports_exit_code_and_output_and_can_be_stopped() {
+    let daemon = TestDaemon::start();
+    let (code, body) = daemon.post(
+        "/quick-start",
+        Some(json!({ "command": "sh -c 'echo out; echo err >&2; exit 3'" })),
+    );
+    assert_eq!(code, 201, "{body}");
+    let id = body["data"]["id"].as_u64().expect("id");
+    let status = || daemon.get(&format!("/quick-start/{id}/status")).1;
+    wait_until(
+        "the exit code",
+        30,
+        || status()["data"]["status"]["exit_code"] == 3,
+        || format!("{}\n{}", status(), daemon.log()),
+    );
+    let (_, logs) = daemon.get(&format!("/quick-start/{id}/logs"));
+    assert_eq!(logs["data"]["stdout"], "out\n", "{logs}");
+    assert_eq!(logs["data"]["stderr"], "err\n", "{logs}");
+    assert!(
+        !daemon.programs.read_dir().expect("list").any(|_| true),
+        "never written to programs.d"
+    );
+
+    let number = unique();
+    let (_, body) = daemon.post(
+        "/quick-start",
+        Some(json!({ "command": ["sleep", number.to_string()] })),
+    );
+    let id = body["data"]["id"].as_u64().expect("id");
+    let pid = daemon.get(&format!("/quick-start/{id}/status")).1["data"]["status"]["pid"]
+        .as_u64()
+        .expect("pid") as u32;
+    let (code, body) = daemon.post(&format!("/quick-start/{id}/stop"), None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["data"]["status"]["status"], "STOPPED", "{body}");
+    assert!(!alive(pid));
+    let (_, list) = daemon.get("/quick-start");
+    assert_eq!(list["data"]["programs"].as_array().map(Vec::len), Some(2));
+    let (code, _) = daemon.get("/quick-start/999/status");
+    assert_eq!(code, 404);
+    let (code, body) = daemon.post(
+        "/quick-start",
+        Some(json!({ "command": "sleep 1", "timeout_seconds": -1 })),
+    );
+    assert_eq!(code, 400, "{body}");
+}
+
+#[test]
+fn a_token_is_required_on_every_route_but_health() {
+    let daemon = TestDaemon::start_with(&[], Some("s3cret-token"));
+    let anonymous = Client::new(daemon.client.endpoint.clone(), None);
+    let wrong = Client::new(daemon.client.endpoint.clone(), Some("guess".into()));
+    for client in [&anonymous, &wrong] {
+        for path in [
+            "/programs",
+            "/status",
+            "/programs/1",
+            "/openapi.json",
+            "/events",
+        ] {
+            let response = client
+                .request("GET", &format!("/api/v1/daemon{path}"), None, &[])
+                .expect("request");
+            assert_eq!(response.status, 401, "{path}");
+            assert_envelope(401, &response.json());
+        }
+        let response = client
+            .request(
+                "POST",
+                "/api/v1/daemon/programs/add",
+                Some(&json!({"name": "x", "command": "sleep 1"})),
+                &[],
+            )
+            .expect("request");
+        assert_eq!(response.status, 401);
+        let response = client
+            .request("GET", "/api/v1/daemon/health", None, &[])
+            .expect("health");
+        assert_eq!(response.status, 200);
+    }
+    assert!(!daemon.programs.join("x.toml").exists());
+    let (code, _) = daemon.get("/programs");
+    assert_eq!(code, 200, "the right token");
+}
+
+#[test]
+fn a_non_loopback_address_without_a_token_is_refused() {
+    let root = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(root.path().join("programs.d")).expect("mkdir");
+    let dir = root.path().join("programs.d");
+    let output = run(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--programs-dir",
+        dir.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to listen on http://0.0.0.0:0 without a token"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_unix_socket_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().expect("tempdir");
+    let socket = root.path().join("api.sock");
+    fs::create_dir(root.path().join("programs.d")).expect("mkdir");
+    let listen = format!("unix:{}", socket.display());
+    let daemon = TestDaemon::start_in(root, &["--listen", &listen], None);
+    let mode = fs::metadata(&socket).expect("socket").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let client = Client::new(Endpoint::Unix(socket.clone()), None);
+    let response = client
+        .request("GET", "/api/v1/daemon/health", None, &[])
+        .expect("health over the socket");
+    assert_eq!(response.status, 200);
+    drop(daemon);
+}
+
+#[test]
+fn every_route_in_the_openapi_document_is_served() {
+    let daemon = TestDaemon::start();
+    let (code, document) = daemon.get("/openapi.json");
+    assert_eq!(code, 200);
+    assert_eq!(document["openapi"], "3.0.3");
+    let paths = document["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 20, "{}", paths.len());
+    for (path, operations) in paths {
+        for method in operations.as_object().expect("operations").keys() {
+            let concrete = path.replace("{id}", "1");
+            if concrete.ends_with("/events") {
+                // A stream that never ends: its first event-stream bytes are the proof.
+                let Endpoint::Tcp(host) = &daemon.client.endpoint else {
+                    panic!("tcp")
+                };
+                let mut stream = TcpStream::connect(host).expect("connect");
+                write!(stream, "GET {concrete} HTTP/1.1\r\nHost: {host}\r\n\r\n").expect("send");
+                let mut status_line = String::new();
+                BufReader::new(stream)
+                    .read_line(&mut status_line)
+                    .expect("status line");
+                assert!(
+                    status_line.starts_with("HTTP/1.1 200"),
+                    "{path}: {status_line}"
+                );
+                continue;
+            }
+            let response = daemon
+                .client
+                .request_raw(
+                    &method.to_uppercase(),
+                    &format!("{concrete}?wait=false"),
+                    Some(b"{}"),
+                    &[],
+                )
+                .expect("request");
+            let body = response.json();
+            assert!(
+                response.status != 405 && body["error"]["code"] != "no_route",
+                "{method} {path} is documented but not served: {} {body}",
+                response.status
+            );
+        }
+    }
+}
+
+/// Reads server-sent events from a streaming GET until `found` says stop or the time is up.
+fn read_events(
+    daemon: &TestDaemon,
+    path: &str,
+    seconds: u64,
+    mut found: impl FnMut(&str) -> bool,
+) -> bool {
+    let Endpoint::Tcp(host) = &daemon.client.endpoint else {
+        panic!("tcp")
+    };
+    let mut stream = TcpStream::connect(host).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET /api/v1/daemon{path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .expect("send");
+    let mut reader = BufReader::new(stream);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => return false,
+            Ok(_) => {
+                if let Some(data) = line.trim_end().strip_prefix("data: ")
+                    && found(data)
+                {
+                    return true;
+                }
+            }
+            Err(_) => continue,
+        }
+    }
+    false
+}
+
+#[test]
+fn events_stream_config_and_state_changes() {
+    let daemon = TestDaemon::start();
+    let client = daemon.client.clone();
+    let number = unique();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let body = json!({ "name": "evented", "command": format!("sleep {number}"), "boot": true, "startsecs": 0 });
+        client
+            .request("POST", "/api/v1/daemon/programs/add", Some(&body), &[])
+            .expect("add")
+            .status
+    });
+    let mut seen_config = false;
+    let mut seen_running = false;
+    let done = read_events(&daemon, "/events", 20, |data| {
+        let event: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+        if event["type"] == "config" && event["name"] == "evented" && event["source"] == "api" {
+            seen_config = true;
+        }
+        if event["type"] == "state" && event["name"] == "evented" && event["to"] == "RUNNING" {
+            seen_running = true;
+        }
+        seen_config && seen_running
+    });
+    assert_eq!(writer.join().expect("writer"), 201);
+    assert!(
+        done,
+        "config {seen_config}, running {seen_running}\n{}",
+        daemon.log()
+    );
+}
+
+#[test]
+fn logs_give_the_last_lines_and_follow_across_rotations() {
+    let daemon = TestDaemon::start();
+    daemon.put(
+        "chatty.toml",
+        "command = [\"sh\", \"-c\", \"i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.002; done\"]\nboot = true\nstartsecs = 0\nstdout_logfile_maxbytes = \"4KB\"\nstdout_logfile_backups = 2\n",
+    );
+    daemon.wait_state("chatty", "RUNNING");
+    wait_until(
+        "some output",
+        30,
+        || {
+            daemon.get("/programs/chatty/logs?stream=stdout&lines=5").1["data"]["stdout"]
+                .as_str()
+                .is_some_and(|text| text.lines().count() == 5)
+        },
+        || daemon.log(),
+    );
+    let (_, body) = daemon.get("/programs/chatty/logs?stream=stdout&lines=5");
+    assert!(body["data"]["stderr"].is_null(), "{body}");
+    let numbers: Vec<u64> = body["data"]["stdout"]
+        .as_str()
+        .expect("text")
+        .lines()
+        .filter_map(|line| line.strip_prefix("line-")?.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 5);
+    assert!(
+        numbers.windows(2).all(|pair| pair[1] == pair[0] + 1),
+        "{numbers:?}"
+    );
+
+    // Follow long enough to cross several 4 KB rotations; every number must arrive, in order.
+    let mut followed: Vec<u64> = Vec::new();
+    read_events(
+        &daemon,
+        "/programs/chatty/logs?follow=true&stream=stdout&lines=1",
+        20,
+        |data| {
+            if let Some(number) = data.strip_prefix("line-").and_then(|n| n.parse().ok()) {
+                followed.push(number);
+            }
+            followed.len() >= 1500
+        },
+    );
+    assert!(
+        followed.len() >= 1500,
+        "followed only {} lines\n{}",
+        followed.len(),
+        daemon.log()
+    );
+    let gaps: Vec<_> = followed
+        .windows(2)
+        .filter(|pair| pair[1] != pair[0] + 1)
+        .collect();
+    assert!(
+        gaps.is_empty(),
+        "lines lost or repeated while following: {gaps:?}"
+    );
+    let rotated = daemon.logs.join("chatty.stdout.log.1");
+    assert!(rotated.exists(), "the log rotated while we followed");
+}
