@@ -92,6 +92,7 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .route("/programs", get(list_programs))
         .route("/programs/add", post(add_program))
         .route("/programs/edit/{id}", post(edit_program))
+        .route("/programs/put", post(put_program))
         .route("/programs/remove/{id}", post(remove_program))
         .route("/programs/{id}", get(get_program))
         .route("/programs/{id}/enable", post(enable_program))
@@ -361,6 +362,38 @@ async fn edit_program(State(state): State<AppState>, id: Id, headers: HeaderMap,
     };
     let changes = try_response!(json_object(body, true).await);
     ask(&state, Request::Edit { id, changes, if_match }).await
+}
+
+/// `POST /programs/put` `{"file": "NAME.toml", "text": "…"}`: create or replace a whole file.
+async fn put_program(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .map(|value| value.to_str().map(str::to_string))
+        .transpose();
+    let Ok(if_match) = if_match else {
+        return error(StatusCode::BAD_REQUEST, "invalid_header", "If-Match is not valid text", Value::Null);
+    };
+    let mut body = try_response!(json_object(body, true).await);
+    let mut take = |field: &str| match body.remove(field) {
+        Some(Value::String(text)) => Ok(text),
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_fields",
+            &format!("field `{field}`: is required and must be a string"),
+            json!([{ "field": field, "message": "is required and must be a string" }]),
+        )),
+    };
+    let file = try_response!(take("file"));
+    let text = try_response!(take("text"));
+    if let Some(extra) = body.keys().next() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_fields",
+            &format!("field `{extra}`: unknown field; a put takes file and text"),
+            json!([{ "field": extra, "message": "unknown field; a put takes file and text" }]),
+        );
+    }
+    ask(&state, Request::Put { file, text, if_match }).await
 }
 
 async fn remove_program(State(state): State<AppState>, id: Id, params: Params) -> Response {

@@ -30,6 +30,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc { method: get.clone(), path: "/programs", summary: "List all programs with their fields, status and config_error", query: &[], body: None, answers: &[200] },
         RouteDoc { method: post.clone(), path: "/programs/add", summary: "Create a program: writes programs.d/NAME.toml (or .yaml)", query: &[("format", "string", "toml (default) or yaml")], body: Some("ProgramFields"), answers: &[201, 400, 409, 413] },
         RouteDoc { method: post.clone(), path: "/programs/edit/{id}", summary: "Change fields (a merge; null resets a field); honours If-Match", query: &[], body: Some("ProgramFields"), answers: &[200, 400, 404, 409, 412, 413] },
+        RouteDoc { method: post.clone(), path: "/programs/put", summary: "Create or replace a program's whole file from its text (comments kept); validated like a file; honours If-Match", query: &[], body: Some("ProgramFile"), answers: &[200, 201, 400, 409, 412, 413] },
         RouteDoc { method: post.clone(), path: "/programs/remove/{id}", summary: "Delete the program's file and stop its process", query: &[WAIT], body: None, answers: &[200, 404] },
         RouteDoc { method: get.clone(), path: "/programs/{id}", summary: "One program; answers an ETag", query: &[], body: None, answers: &[200, 404] },
         RouteDoc { method: post.clone(), path: "/programs/{id}/enable", summary: "Set enabled = true in the file (never starts it)", query: &[WAIT], body: None, answers: &[200, 400, 404, 409] },
@@ -121,6 +122,15 @@ fn schemas() -> Value {
                 "stdout_logfile_backups": { "type": "integer", "nullable": true },
                 "stderr_logfile_backups": { "type": "integer", "nullable": true },
                 "environment": { "type": "object", "additionalProperties": scalar, "nullable": true }
+            }
+        },
+        "ProgramFile": {
+            "type": "object",
+            "required": ["file", "text"],
+            "description": "A whole program file: what hoody-daemon apply sends. Another file of the same name with a different extension is removed.",
+            "properties": {
+                "file": { "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\\.(toml|yaml|yml)$" },
+                "text": { "type": "string", "description": "The file's text, TOML or YAML as the extension says" }
             }
         },
         "QuickStart": {

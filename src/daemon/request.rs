@@ -13,6 +13,8 @@ pub enum Request {
     Get { id: String },
     Create { fields: Map<String, Value>, format: Format },
     Edit { id: String, changes: Map<String, Value>, if_match: Option<String> },
+    /// Create or replace a program's whole file, as text (`file` is `NAME.toml|yaml|yml`).
+    Put { file: String, text: String, if_match: Option<String> },
     Remove { id: String, wait: bool },
     SetEnabled { id: String, enabled: bool, wait: bool },
     Start { id: String, wait: bool },

@@ -319,3 +319,50 @@ pub fn unique() -> u64 {
     let base = u64::from(std::process::id()) * 1000;
     100_000_000 + base + NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+/// Runs the binary as a client of the daemon at `url`, with no token or URL from the
+/// environment and no terminal (so no colour).
+pub fn run_client(url: &str, args: &[&str]) -> Output {
+    Command::new(binary())
+        .arg("--url")
+        .arg(url)
+        .args(args)
+        .env_remove("HOODY_DAEMON_URL")
+        .env_remove("HOODY_DAEMON_TOKEN")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run hoody-daemon {args:?}: {error}"))
+}
+
+/// A TCP port nothing listens on right now (bound, read, released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+impl TestDaemon {
+    /// The daemon's address as `--url` takes it.
+    pub fn url(&self) -> String {
+        self.client.endpoint.to_string()
+    }
+
+    /// Runs the CLI against this daemon (with its token, if it has one).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(binary());
+        command
+            .arg("--url")
+            .arg(self.url())
+            .args(args)
+            .env_remove("HOODY_DAEMON_URL")
+            .env_remove("HOODY_DAEMON_TOKEN")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        if let Some(token) = &self.token {
+            command.env("HOODY_DAEMON_TOKEN", token);
+        }
+        command
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run hoody-daemon {args:?}: {error}"))
+    }
+}
