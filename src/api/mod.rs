@@ -374,17 +374,14 @@ async fn put_program(State(state): State<AppState>, headers: HeaderMap, body: Bo
         return error(StatusCode::BAD_REQUEST, "invalid_header", "If-Match is not valid text", Value::Null);
     };
     let mut body = try_response!(json_object(body, true).await);
-    let mut take = |field: &str| match body.remove(field) {
-        Some(Value::String(text)) => Ok(text),
-        _ => Err(error(
+    let (Some(Value::String(file)), Some(Value::String(text))) = (body.remove("file"), body.remove("text")) else {
+        return error(
             StatusCode::BAD_REQUEST,
             "invalid_fields",
-            &format!("field `{field}`: is required and must be a string"),
-            json!([{ "field": field, "message": "is required and must be a string" }]),
-        )),
+            "fields `file` and `text` are required, both strings",
+            json!([{ "field": "file", "message": "is required, a string" }, { "field": "text", "message": "is required, a string" }]),
+        );
     };
-    let file = try_response!(take("file"));
-    let text = try_response!(take("text"));
     if let Some(extra) = body.keys().next() {
         return error(
             StatusCode::BAD_REQUEST,

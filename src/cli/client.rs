@@ -27,11 +27,16 @@ impl Endpoint {
         }
         let rest = url.strip_prefix("http://").unwrap_or(url);
         if url.starts_with("https://") {
-            return Err("https is not supported; the daemon speaks plain HTTP on loopback or a unix socket".into());
+            return Err(
+                "https is not supported; the daemon speaks plain HTTP on loopback or a unix socket"
+                    .into(),
+            );
         }
         let host = rest.trim_end_matches('/');
         if host.is_empty() || host.contains('/') {
-            return Err(format!("{url:?} is not a daemon address; give http://HOST:PORT or unix:/path"));
+            return Err(format!(
+                "{url:?} is not a daemon address; give http://HOST:PORT or unix:/path"
+            ));
         }
         Ok(Endpoint::Tcp(host.to_string()))
     }
@@ -106,47 +111,80 @@ impl Client {
     }
 
     /// Sends one request and reads the whole answer.
-    pub fn request(&self, method: &str, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> io::Result<HttpResponse> {
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> io::Result<HttpResponse> {
         let body = body.map(|body| body.to_string().into_bytes());
         self.request_raw(method, path, body.as_deref(), headers)
     }
 
     /// Sends one request with raw body bytes.
-    pub fn request_raw(&self, method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> io::Result<HttpResponse> {
+    pub fn request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> io::Result<HttpResponse> {
         let stream = self.send(method, path, body, headers)?;
         read_response(BufReader::new(stream))
     }
 
     /// Sends a body-less request and answers as soon as the head has arrived, with a reader of
     /// the body as it comes (chunks decoded): for server-sent events, which never end.
-    pub fn request_stream(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> io::Result<StreamingResponse> {
+    pub fn request_stream(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> io::Result<StreamingResponse> {
         let stream = self.send(method, path, None, headers)?;
         let mut reader = BufReader::new(stream);
         let (status, headers) = read_head(&mut reader)?;
-        let chunked = headers
-            .iter()
-            .any(|(key, value)| key.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked"));
+        let chunked = headers.iter().any(|(key, value)| {
+            key.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
+        });
         let length = headers
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case("content-length"))
             .and_then(|(_, value)| value.parse::<u64>().ok());
         let body: Box<dyn BufRead> = if chunked {
-            Box::new(BufReader::new(Chunked { inner: reader, left: 0, done: false }))
+            Box::new(BufReader::new(Chunked {
+                inner: reader,
+                left: 0,
+                done: false,
+            }))
         } else if let Some(length) = length {
             Box::new(reader.take(length))
         } else {
             Box::new(reader)
         };
-        Ok(StreamingResponse { status, headers, body })
+        Ok(StreamingResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
-    fn send(&self, method: &str, path: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> io::Result<Box<dyn Stream>> {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> io::Result<Box<dyn Stream>> {
         let mut stream = self.connect()?;
         let host = match &self.endpoint {
             Endpoint::Tcp(host) => host.clone(),
             Endpoint::Unix(_) => "localhost".to_string(),
         };
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n"
+        );
         if let Some(token) = &self.token {
             head.push_str(&format!("Authorization: Bearer {token}\r\n"));
         }
@@ -154,7 +192,10 @@ impl Client {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         if let Some(body) = body {
-            head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
         } else if method != "GET" {
             head.push_str("Content-Length: 0\r\n");
         }
@@ -180,7 +221,11 @@ impl StreamingResponse {
     pub fn into_response(mut self) -> io::Result<HttpResponse> {
         let mut body = Vec::new();
         self.body.read_to_end(&mut body)?;
-        Ok(HttpResponse { status: self.status, headers: self.headers, body })
+        Ok(HttpResponse {
+            status: self.status,
+            headers: self.headers,
+            body,
+        })
     }
 }
 
@@ -280,11 +325,17 @@ fn read_response(mut reader: impl BufRead) -> io::Result<HttpResponse> {
             let mut crlf = [0; 2];
             reader.read_exact(&mut crlf)?;
         }
-    } else if let Some(length) = find("content-length").and_then(|value| value.parse::<usize>().ok()) {
+    } else if let Some(length) =
+        find("content-length").and_then(|value| value.parse::<usize>().ok())
+    {
         body.resize(length, 0);
         reader.read_exact(&mut body)?;
     } else {
         reader.read_to_end(&mut body)?;
     }
-    Ok(HttpResponse { status, headers, body })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }

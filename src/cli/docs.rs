@@ -23,7 +23,9 @@ pub fn man() -> Result<(), CliError> {
     let mut text = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut text)
-        .map_err(|error| CliError::new(exit::ERROR, format!("cannot render the man page: {error}")))?;
+        .map_err(|error| {
+            CliError::new(exit::ERROR, format!("cannot render the man page: {error}"))
+        })?;
     write_stdout(&text)
 }
 

@@ -50,14 +50,24 @@ impl Change {
     fn diff(&self) -> String {
         let text = |file: &File| file.text.clone().unwrap_or_default();
         match self {
-            Change::Create { wanted } => unified("", &text(wanted), "/dev/null", &format!("b/{}", wanted.file)),
+            Change::Create { wanted } => unified(
+                "",
+                &text(wanted),
+                "/dev/null",
+                &format!("b/{}", wanted.file),
+            ),
             Change::Update { current, wanted } => unified(
                 &text(current),
                 &text(wanted),
                 &format!("a/{}", current.file),
                 &format!("b/{}", wanted.file),
             ),
-            Change::Remove { current } => unified(&text(current), "", &format!("a/{}", current.file), "/dev/null"),
+            Change::Remove { current } => unified(
+                &text(current),
+                "",
+                &format!("a/{}", current.file),
+                "/dev/null",
+            ),
             Change::Same { .. } => String::new(),
         }
     }
@@ -77,7 +87,10 @@ fn read_folder(dir: &Path) -> Result<Snapshot, CliError> {
         super::report_problems(dir, &snapshot);
         return Err(CliError::new(
             exit::INVALID,
-            format!("{} does not validate; nothing was compared or changed", dir.display()),
+            format!(
+                "{} does not validate; nothing was compared or changed",
+                dir.display()
+            ),
         ));
     }
     Ok(snapshot)
@@ -89,10 +102,10 @@ fn wanted_files(snapshot: &Snapshot) -> Vec<File> {
         .values()
         .map(|entry| File {
             name: entry.name.clone(),
-            file: entry
-                .path
-                .file_name()
-                .map_or_else(|| entry.name.clone(), |file| file.to_string_lossy().into_owned()),
+            file: entry.path.file_name().map_or_else(
+                || entry.name.clone(),
+                |file| file.to_string_lossy().into_owned(),
+            ),
             text: entry.text.as_deref().map(str::to_string),
         })
         .collect()
@@ -100,13 +113,21 @@ fn wanted_files(snapshot: &Snapshot) -> Vec<File> {
 
 fn current_files(session: &Session) -> Result<Vec<File>, CliError> {
     let answered = session.get("/programs")?;
-    let programs = answered.data["programs"].as_array().cloned().unwrap_or_default();
+    let programs = answered.data["programs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     Ok(programs
         .iter()
         .map(|program| {
             let name = scalar(&program["name"]);
             let path = program["file"].as_str().unwrap_or_default();
-            let file = path.rsplit('/').next().filter(|file| !file.is_empty()).unwrap_or(&name).to_string();
+            let file = path
+                .rsplit('/')
+                .next()
+                .filter(|file| !file.is_empty())
+                .unwrap_or(&name)
+                .to_string();
             File {
                 name,
                 file,
@@ -118,19 +139,29 @@ fn current_files(session: &Session) -> Result<Vec<File>, CliError> {
 
 /// Every program of either side, in name order, with what makes the daemon equal DIR.
 fn plan(current: Vec<File>, wanted: Vec<File>) -> Vec<Change> {
-    let mut current: std::collections::BTreeMap<String, File> =
-        current.into_iter().map(|file| (file.name.clone(), file)).collect();
+    let mut current: std::collections::BTreeMap<String, File> = current
+        .into_iter()
+        .map(|file| (file.name.clone(), file))
+        .collect();
     let mut changes: Vec<Change> = Vec::new();
     for wanted in wanted {
         changes.push(match current.remove(&wanted.name) {
             None => Change::Create { wanted },
-            Some(current) if current.file == wanted.file && current.text.is_some() && current.text == wanted.text => {
+            Some(current)
+                if current.file == wanted.file
+                    && current.text.is_some()
+                    && current.text == wanted.text =>
+            {
                 Change::Same { current }
             }
             Some(current) => Change::Update { current, wanted },
         });
     }
-    changes.extend(current.into_values().map(|current| Change::Remove { current }));
+    changes.extend(
+        current
+            .into_values()
+            .map(|current| Change::Remove { current }),
+    );
     changes.sort_by(|a, b| a.name().cmp(b.name()));
     changes
 }
@@ -184,7 +215,10 @@ pub fn diff(global: &GlobalArgs, dir: &Path) -> Result<(), CliError> {
             }
             Change::Remove { .. } => {
                 if !session.json {
-                    println!("program {name} is not in {} (apply --prune removes it)", dir.display());
+                    println!(
+                        "program {name} is not in {} (apply --prune removes it)",
+                        dir.display()
+                    );
                 }
                 tally.removed.push(name.clone());
             }
@@ -236,7 +270,11 @@ pub fn apply(global: &GlobalArgs, dir: &Path, options: ApplyOptions) -> Result<(
                 continue;
             }
             Change::Create { wanted } | Change::Update { wanted, .. } => {
-                let verb = if matches!(change, Change::Create { .. }) { "create" } else { "update" };
+                let verb = if matches!(change, Change::Create { .. }) {
+                    "create"
+                } else {
+                    "update"
+                };
                 if !session.json {
                     println!("{would}{verb} {name} ({})", wanted.file);
                 }
@@ -245,7 +283,10 @@ pub fn apply(global: &GlobalArgs, dir: &Path, options: ApplyOptions) -> Result<(
                     let answered = session
                         .post("/programs/put", Some(&body))
                         .map_err(|error| stopped(error, &name, &tally))?;
-                    if let Some(applied) = answered.data["diff"].as_str().filter(|applied| !applied.is_empty()) {
+                    if let Some(applied) = answered.data["diff"]
+                        .as_str()
+                        .filter(|applied| !applied.is_empty())
+                    {
                         diff = applied.to_string();
                     }
                 }
@@ -351,8 +392,17 @@ mod tests {
                 (change.name().to_string(), kind)
             })
             .collect();
-        let expected = [("edited", "update"), ("fresh", "create"), ("gone", "remove"), ("moved", "update"), ("same", "same")];
-        let expected: Vec<(String, &str)> = expected.iter().map(|(name, kind)| (name.to_string(), *kind)).collect();
+        let expected = [
+            ("edited", "update"),
+            ("fresh", "create"),
+            ("gone", "remove"),
+            ("moved", "update"),
+            ("same", "same"),
+        ];
+        let expected: Vec<(String, &str)> = expected
+            .iter()
+            .map(|(name, kind)| (name.to_string(), *kind))
+            .collect();
         assert_eq!(kinds, expected);
     }
 

@@ -89,14 +89,22 @@ impl Table {
     /// The table as text; `paint` colours the state cells.
     pub fn render(&self, paint: bool) -> String {
         let columns = self.headers.len();
-        let mut widths: Vec<usize> = self.headers.iter().map(|header| header.chars().count()).collect();
+        let mut widths: Vec<usize> = self
+            .headers
+            .iter()
+            .map(|header| header.chars().count())
+            .collect();
         for row in &self.rows {
             for (index, cell) in row.iter().enumerate().take(columns) {
                 widths[index] = widths[index].max(cell.text.chars().count());
             }
         }
         let mut out = String::new();
-        let header_cells: Vec<Cell> = self.headers.iter().map(|header| Cell::from(*header)).collect();
+        let header_cells: Vec<Cell> = self
+            .headers
+            .iter()
+            .map(|header| Cell::from(*header))
+            .collect();
         for row in std::iter::once(&header_cells).chain(self.rows.iter()) {
             let mut line = String::new();
             for (index, cell) in row.iter().enumerate().take(columns) {
@@ -192,7 +200,11 @@ mod tests {
     fn tables_align_and_trim() {
         let mut table = Table::new(&["ID", "NAME", "STATUS"]);
         table.row(vec!["1".into(), "web".into(), Cell::state("RUNNING")]);
-        table.row(vec!["12".into(), "a-longer-name".into(), Cell::state("STOPPED")]);
+        table.row(vec![
+            "12".into(),
+            "a-longer-name".into(),
+            Cell::state("STOPPED"),
+        ]);
         assert_eq!(
             table.render(false),
             "ID  NAME           STATUS\n1   web            RUNNING\n12  a-longer-name  STOPPED\n"
@@ -201,8 +213,14 @@ mod tests {
 
     #[test]
     fn values_read_as_text() {
-        assert_eq!(text(&serde_json::json!(["sh", "-c", "echo hi"])), "sh -c 'echo hi'");
+        assert_eq!(
+            text(&serde_json::json!(["sh", "-c", "echo hi"])),
+            "sh -c 'echo hi'"
+        );
         assert_eq!(text(&Value::Null), "-");
-        assert_eq!(last_exit(&serde_json::json!({ "signal": "KILL" })).as_deref(), Some("signal KILL"));
+        assert_eq!(
+            last_exit(&serde_json::json!({ "signal": "KILL" })).as_deref(),
+            Some("signal KILL")
+        );
     }
 }

@@ -56,13 +56,22 @@ fn field_body(fields: &FieldArgs) -> Result<Map<String, Value>, CliError> {
     put("autorestart", fields.autorestart.clone().map(Value::from));
     put("directory", fields.directory.clone().map(Value::from));
     put("priority", fields.priority.map(Value::from));
-    put("stdout_logfile", fields.stdout_logfile.clone().map(Value::from));
-    put("stderr_logfile", fields.stderr_logfile.clone().map(Value::from));
+    put(
+        "stdout_logfile",
+        fields.stdout_logfile.clone().map(Value::from),
+    );
+    put(
+        "stderr_logfile",
+        fields.stderr_logfile.clone().map(Value::from),
+    );
     for (key, value) in &fields.set {
         if key == "name" {
-            return Err(CliError::usage("--set name=… is refused: the name is the file's name"));
+            return Err(CliError::usage(
+                "--set name=… is refused: the name is the file's name",
+            ));
         }
-        let value = serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::from(value.as_str()));
+        let value =
+            serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::from(value.as_str()));
         body.insert(key.clone(), value);
     }
     Ok(body)
@@ -81,7 +90,10 @@ fn create(session: &Session, args: &CreateArgs) -> Result<(), CliError> {
     body.insert("command".into(), Value::from(args.command.as_str()));
     body.extend(field_body(&args.fields)?);
     if !args.fields.env.is_empty() {
-        body.insert("environment".into(), Value::Object(environment(&args.fields.env)));
+        body.insert(
+            "environment".into(),
+            Value::Object(environment(&args.fields.env)),
+        );
     }
     let path = match args.format {
         FileFormat::Toml => "/programs/add",
@@ -110,7 +122,9 @@ fn edit(session: &Session, args: &EditArgs) -> Result<(), CliError> {
     }
     for field in &args.reset {
         if field == "name" {
-            return Err(CliError::usage("--reset name is refused: the name is the file's name"));
+            return Err(CliError::usage(
+                "--reset name is refused: the name is the file's name",
+            ));
         }
         body.insert(field.clone(), Value::Null);
     }
@@ -168,9 +182,14 @@ fn list(session: &Session) -> Result<(), CliError> {
         output::print_json(&answered.data);
         return Ok(());
     }
-    let programs = answered.data["programs"].as_array().cloned().unwrap_or_default();
+    let programs = answered.data["programs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if programs.is_empty() {
-        println!("No programs. Create one with `hoody-daemon programs create --name NAME --command CMD`.");
+        println!(
+            "No programs. Create one with `hoody-daemon programs create --name NAME --command CMD`."
+        );
         return Ok(());
     }
     print!("{}", list_table(&programs).render(output::colour()));
@@ -180,7 +199,9 @@ fn list(session: &Session) -> Result<(), CliError> {
 
 /// The table `programs list` prints.
 pub fn list_table(programs: &[Value]) -> Table {
-    let mut table = Table::new(&["ID", "NAME", "STATUS", "PID", "UPTIME", "ENABLED", "BOOT", "PRIORITY", "COMMAND"]);
+    let mut table = Table::new(&[
+        "ID", "NAME", "STATUS", "PID", "UPTIME", "ENABLED", "BOOT", "PRIORITY", "COMMAND",
+    ]);
     for program in programs {
         let status = &program["status"];
         let mut state = output::text(&status["status"]);
@@ -214,7 +235,10 @@ fn yes_no(value: &Value) -> &'static str {
 fn print_config_errors(items: &[Value]) {
     for item in items {
         if let Some(message) = item["config_error"]["message"].as_str() {
-            println!("! {}: {message} (the last good version stays in effect)", scalar(&item["name"]));
+            println!(
+                "! {}: {message} (the last good version stays in effect)",
+                scalar(&item["name"])
+            );
         }
     }
 }
@@ -230,7 +254,13 @@ fn get(session: &Session, id: &str, file: bool) -> Result<(), CliError> {
         match program["text"].as_str() {
             Some(text) => print!("{text}"),
             None => {
-                return Err(CliError::new(exit::ERROR, format!("the file of {} cannot be read as text", scalar(&program["name"]))));
+                return Err(CliError::new(
+                    exit::ERROR,
+                    format!(
+                        "the file of {} cannot be read as text",
+                        scalar(&program["name"])
+                    ),
+                ));
             }
         }
         return Ok(());
@@ -238,14 +268,24 @@ fn get(session: &Session, id: &str, file: bool) -> Result<(), CliError> {
     let status = &program["status"];
     let mut state = output::state(&output::text(&status["status"]));
     if let Some(pid) = status["pid"].as_u64() {
-        state.push_str(&format!(" (pid {pid}, up {})", output::text(&status["uptime"])));
+        state.push_str(&format!(
+            " (pid {pid}, up {})",
+            output::text(&status["uptime"])
+        ));
     }
     let mut lines: Vec<(String, String)> = vec![
         ("id".into(), output::text(&program["id"])),
         ("name".into(), output::text(&program["name"])),
         ("file".into(), output::text(&program["file"])),
         ("status".into(), state),
-        ("generation".into(), format!("{} (running: {})", output::text(&program["generation"]), output::text(&program["observed_generation"]))),
+        (
+            "generation".into(),
+            format!(
+                "{} (running: {})",
+                output::text(&program["generation"]),
+                output::text(&program["observed_generation"])
+            ),
+        ),
     ];
     if let Some(error) = status["last_error"].as_str() {
         lines.push(("last error".into(), error.to_string()));
@@ -262,7 +302,10 @@ fn get(session: &Session, id: &str, file: bool) -> Result<(), CliError> {
             let shown = if map.is_empty() {
                 "{}".to_string()
             } else {
-                map.iter().map(|(key, value)| format!("{key}={}", scalar(value))).collect::<Vec<_>>().join(" ")
+                map.iter()
+                    .map(|(key, value)| format!("{key}={}", scalar(value)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             };
             lines.push(((*field).to_string(), shown));
         } else {
@@ -274,7 +317,9 @@ fn get(session: &Session, id: &str, file: bool) -> Result<(), CliError> {
         println!("{key:width$}  {value}");
     }
     if let Some(message) = program["config_error"]["message"].as_str() {
-        println!("\nconfig error: {message}\n  the last good version stays in effect until the file is fixed");
+        println!(
+            "\nconfig error: {message}\n  the last good version stays in effect until the file is fixed"
+        );
     }
     Ok(())
 }
@@ -295,7 +340,10 @@ fn status(session: &Session, id: Option<&str>) -> Result<(), CliError> {
                 output::print_json(&answered.data);
                 return Ok(());
             }
-            answered.data["statuses"].as_array().cloned().unwrap_or_default()
+            answered.data["statuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
         }
     };
     if statuses.is_empty() {
@@ -312,7 +360,10 @@ pub fn status_table(statuses: &[Value]) -> Table {
     let mut table = Table::new(&["ID", "NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "INFO"]);
     for status in statuses {
         let state = output::text(&status["status"]);
-        let info = match (status["last_error"].as_str(), output::last_exit(&status["last_exit"])) {
+        let info = match (
+            status["last_error"].as_str(),
+            output::last_exit(&status["last_exit"]),
+        ) {
             (Some(error), _) => error.to_string(),
             (None, Some(exit)) if state != "RUNNING" && state != "STARTING" => exit,
             _ => String::new(),
@@ -354,7 +405,9 @@ fn control(session: &Session, args: &ControlArgs, control: Control) -> Result<()
         Control::Restart => "restart",
     };
     let path = format!("/programs/{}/{verb}{}", segment(&args.id), wait_query(args));
-    let answered = session.post(&path, None).map_err(|error| error.context(&format!("{verb} {}", args.id)))?;
+    let answered = session
+        .post(&path, None)
+        .map_err(|error| error.context(&format!("{verb} {}", args.id)))?;
     let data = &answered.data;
     if session.json {
         output::print_json(data);
@@ -379,17 +432,26 @@ fn control(session: &Session, args: &ControlArgs, control: Control) -> Result<()
     }
     let starting = matches!(control, Control::Start | Control::Restart) && !args.no_wait;
     if starting && state == "FATAL" {
-        let reason = status["last_error"].as_str().map(|error| format!(": {error}")).unwrap_or_default();
+        let reason = status["last_error"]
+            .as_str()
+            .map(|error| format!(": {error}"))
+            .unwrap_or_default();
         return Err(CliError::new(
             exit::ERROR,
-            format!("{name} did not start (FATAL{reason}); see `hoody-daemon programs logs {name}`"),
+            format!(
+                "{name} did not start (FATAL{reason}); see `hoody-daemon programs logs {name}`"
+            ),
         ));
     }
     Ok(())
 }
 
 fn suffix(shown: &str) -> String {
-    if shown.is_empty() { String::new() } else { format!(": {shown}") }
+    if shown.is_empty() {
+        String::new()
+    } else {
+        format!(": {shown}")
+    }
 }
 
 /// `RUNNING, pid 123` from a status object; empty when there is none.
@@ -417,7 +479,11 @@ fn delete(session: &Session, args: &ControlArgs) -> Result<(), CliError> {
         output::print_json(data);
         return Ok(());
     }
-    println!("Deleted program {} (id {})", scalar(&data["name"]), scalar(&data["id"]));
+    println!(
+        "Deleted program {} (id {})",
+        scalar(&data["name"]),
+        scalar(&data["id"])
+    );
     output::print_diff(data["diff"].as_str().unwrap_or_default());
     Ok(())
 }
@@ -463,7 +529,9 @@ fn follow(session: &Session, path: &str) -> Result<(), CliError> {
         .request_stream("GET", path, &[("Accept", "text/event-stream")])
         .map_err(|error| session.transport_error(&error))?;
     if response.status != 200 {
-        let whole = response.into_response().map_err(|error| session.transport_error(&error))?;
+        let whole = response
+            .into_response()
+            .map_err(|error| session.transport_error(&error))?;
         return session.answer(whole).map(|_| ());
     }
     let mut event = String::new();

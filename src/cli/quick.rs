@@ -21,12 +21,21 @@ pub fn run(global: &GlobalArgs, command: QuickCommand) -> Result<(), CliError> {
         QuickCommand::Status { id } => status(&session, &id),
         QuickCommand::Stop(args) => {
             let wait = if args.no_wait { "?wait=false" } else { "" };
-            let answered = session.post(&format!("/quick-start/{}/stop{wait}", segment(&args.id)), None)?;
+            let answered = session.post(
+                &format!("/quick-start/{}/stop{wait}", segment(&args.id)),
+                None,
+            )?;
             if session.json {
                 output::print_json(&answered.data);
             } else {
-                let state = answered.data["status"]["status"].as_str().unwrap_or("asked to stop");
-                println!("quick-start {}: {}", scalar(&answered.data["id"]), output::state(state));
+                let state = answered.data["status"]["status"]
+                    .as_str()
+                    .unwrap_or("asked to stop");
+                println!(
+                    "quick-start {}: {}",
+                    scalar(&answered.data["id"]),
+                    output::state(state)
+                );
             }
             Ok(())
         }
@@ -45,7 +54,9 @@ fn launch(session: &Session, args: &QuickRunArgs) -> Result<(), CliError> {
         body.insert("directory".into(), Value::from(directory.as_str()));
     }
     if let Some(user) = &args.user {
-        let user = user.parse::<u64>().map_or_else(|_| Value::from(user.as_str()), Value::from);
+        let user = user
+            .parse::<u64>()
+            .map_or_else(|_| Value::from(user.as_str()), Value::from);
         body.insert("user".into(), user);
     }
     if !args.env.is_empty() {
@@ -66,7 +77,10 @@ fn launch(session: &Session, args: &QuickRunArgs) -> Result<(), CliError> {
             output::print_json(&answered.data);
         } else {
             let status = &answered.data["status"];
-            let pid = status["pid"].as_u64().map(|pid| format!(", pid {pid}")).unwrap_or_default();
+            let pid = status["pid"]
+                .as_u64()
+                .map(|pid| format!(", pid {pid}"))
+                .unwrap_or_default();
             println!("Started quick-start {id}{pid}; see `hoody-daemon quick-start logs {id}`");
         }
         return Ok(());
@@ -85,17 +99,26 @@ fn launch(session: &Session, args: &QuickRunArgs) -> Result<(), CliError> {
     }
     match status["exit_code"].as_i64() {
         Some(0) => Ok(()),
-        Some(code) => Err(CliError::new(exit::ERROR, format!("quick-start {id} exited {code}"))),
+        Some(code) => Err(CliError::new(
+            exit::ERROR,
+            format!("quick-start {id} exited {code}"),
+        )),
         None => {
-            let how = output::last_exit(&status["last_exit"]).unwrap_or_else(|| output::text(&status["status"]));
-            Err(CliError::new(exit::ERROR, format!("quick-start {id} ended: {how}")))
+            let how = output::last_exit(&status["last_exit"])
+                .unwrap_or_else(|| output::text(&status["status"]));
+            Err(CliError::new(
+                exit::ERROR,
+                format!("quick-start {id} ended: {how}"),
+            ))
         }
     }
 }
 
 /// Polls the quick-start's status until it has ended; gives up a minute after its own timeout.
 fn wait_for_end(session: &Session, id: &str, timeout: Option<f64>) -> Result<Value, CliError> {
-    let limit = timeout.map(|seconds| Duration::from_secs_f64(seconds.clamp(0.0, 86_400.0)) + Duration::from_secs(60));
+    let limit = timeout.map(|seconds| {
+        Duration::from_secs_f64(seconds.clamp(0.0, 86_400.0)) + Duration::from_secs(60)
+    });
     let started = Instant::now();
     loop {
         let answered = session.get(&format!("/quick-start/{}/status", segment(id)))?;
@@ -105,7 +128,10 @@ fn wait_for_end(session: &Session, id: &str, timeout: Option<f64>) -> Result<Val
             return Ok(status);
         }
         if limit.is_some_and(|limit| started.elapsed() > limit) {
-            return Err(CliError::new(exit::ERROR, format!("quick-start {id} is still {state}; gave up waiting")));
+            return Err(CliError::new(
+                exit::ERROR,
+                format!("quick-start {id} is still {state}; gave up waiting"),
+            ));
         }
         std::thread::sleep(POLL);
     }
@@ -117,9 +143,14 @@ fn list(session: &Session) -> Result<(), CliError> {
         output::print_json(&answered.data);
         return Ok(());
     }
-    let programs = answered.data["programs"].as_array().cloned().unwrap_or_default();
+    let programs = answered.data["programs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if programs.is_empty() {
-        println!("No quick-start programs. Run one with `hoody-daemon quick-start run -- CMD ARG…`.");
+        println!(
+            "No quick-start programs. Run one with `hoody-daemon quick-start run -- CMD ARG…`."
+        );
         return Ok(());
     }
     table(&programs).print();

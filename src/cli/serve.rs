@@ -12,7 +12,10 @@ pub const TOKEN_VARIABLE: &str = "HOODY_DAEMON_TOKEN";
 
 pub fn serve(args: ServeArgs) -> u8 {
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("hoody-daemon: cannot start the runtime: {error}");
@@ -67,7 +70,10 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
         ));
     }
     let metadata = std::fs::metadata(&args.programs_dir).map_err(|error| {
-        format!("the programs folder {} cannot be used: {error}", args.programs_dir.display())
+        format!(
+            "the programs folder {} cannot be used: {error}",
+            args.programs_dir.display()
+        )
     })?;
     if !metadata.is_dir() {
         return Err(format!("{} is not a folder", args.programs_dir.display()));

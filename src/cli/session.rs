@@ -71,9 +71,8 @@ pub struct Session {
 
 impl Session {
     pub fn open(global: &GlobalArgs) -> Result<Session, CliError> {
-        let endpoint = Endpoint::parse(&global.url).map_err(|message| {
-            CliError::usage(format!("--url / HOODY_DAEMON_URL: {message}"))
-        })?;
+        let endpoint = Endpoint::parse(&global.url)
+            .map_err(|message| CliError::usage(format!("--url / HOODY_DAEMON_URL: {message}")))?;
         let token = serve::load_token(global.token_file.as_deref())
             .map_err(|message| CliError::new(exit::ERROR, message))?;
         Ok(Session {
@@ -151,7 +150,9 @@ impl Session {
         let Some(message) = body.get("message").and_then(Value::as_str) else {
             return CliError::new(
                 exit::ERROR,
-                format!("the daemon at {address} answered HTTP {status} without the API's JSON envelope; is --url pointing at hoody-daemon?"),
+                format!(
+                    "the daemon at {address} answered HTTP {status} without the API's JSON envelope; is --url pointing at hoody-daemon?"
+                ),
             );
         };
         let code = match status {
