@@ -96,6 +96,7 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .route("/programs", get(list_programs))
         .route("/programs/add", post(add_program))
         .route("/programs/edit/{id}", post(edit_program))
+        .route("/programs/put", post(put_program))
         .route("/programs/remove/{id}", post(remove_program))
         .route("/programs/{id}", get(get_program))
         .route("/programs/{id}/enable", post(enable_program))
@@ -443,6 +444,50 @@ async fn edit_program(
         Request::Edit {
             id,
             changes,
+            if_match,
+        },
+    )
+    .await
+}
+
+/// `POST /programs/put` `{"file": "NAME.toml", "text": "…"}`: create or replace a whole file.
+async fn put_program(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .map(|value| value.to_str().map(str::to_string))
+        .transpose();
+    let Ok(if_match) = if_match else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            "If-Match is not valid text",
+            Value::Null,
+        );
+    };
+    let mut body = try_response!(json_object(body, true).await);
+    let (Some(Value::String(file)), Some(Value::String(text))) =
+        (body.remove("file"), body.remove("text"))
+    else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_fields",
+            "fields `file` and `text` are required, both strings",
+            json!([{ "field": "file", "message": "is required, a string" }, { "field": "text", "message": "is required, a string" }]),
+        );
+    };
+    if let Some(extra) = body.keys().next() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_fields",
+            &format!("field `{extra}`: unknown field; a put takes file and text"),
+            json!([{ "field": extra, "message": "unknown field; a put takes file and text" }]),
+        );
+    }
+    ask(
+        &state,
+        Request::Put {
+            file,
+            text,
             if_match,
         },
     )

@@ -71,6 +71,14 @@ pub fn routes() -> Vec<RouteDoc> {
         },
         RouteDoc {
             method: post.clone(),
+            path: "/programs/put",
+            summary: "Create or replace a program's whole file from its text (comments kept); validated like a file; honours If-Match",
+            query: &[],
+            body: Some("ProgramFile"),
+            answers: &[200, 201, 400, 409, 412, 413],
+        },
+        RouteDoc {
+            method: post.clone(),
             path: "/programs/remove/{id}",
             summary: "Delete the program's file and stop its process",
             query: &[WAIT],
@@ -296,6 +304,15 @@ fn schemas() -> Value {
                 "stdout_logfile_backups": { "type": "integer", "nullable": true },
                 "stderr_logfile_backups": { "type": "integer", "nullable": true },
                 "environment": { "type": "object", "additionalProperties": scalar, "nullable": true }
+            }
+        },
+        "ProgramFile": {
+            "type": "object",
+            "required": ["file", "text"],
+            "description": "A whole program file: what hoody-daemon apply sends. Another file of the same name with a different extension is removed.",
+            "properties": {
+                "file": { "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\\.(toml|yaml|yml)$" },
+                "text": { "type": "string", "description": "The file's text, TOML or YAML as the extension says" }
             }
         },
         "QuickStart": {

@@ -130,6 +130,53 @@ impl Client {
         body: Option<&[u8]>,
         headers: &[(&str, &str)],
     ) -> io::Result<HttpResponse> {
+        let stream = self.send(method, path, body, headers)?;
+        read_response(BufReader::new(stream))
+    }
+
+    /// Sends a body-less request and answers as soon as the head has arrived, with a reader of
+    /// the body as it comes (chunks decoded): for server-sent events, which never end.
+    pub fn request_stream(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> io::Result<StreamingResponse> {
+        let stream = self.send(method, path, None, headers)?;
+        let mut reader = BufReader::new(stream);
+        let (status, headers) = read_head(&mut reader)?;
+        let chunked = headers.iter().any(|(key, value)| {
+            key.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked")
+        });
+        let length = headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, value)| value.parse::<u64>().ok());
+        let body: Box<dyn BufRead> = if chunked {
+            Box::new(BufReader::new(Chunked {
+                inner: reader,
+                left: 0,
+                done: false,
+            }))
+        } else if let Some(length) = length {
+            Box::new(reader.take(length))
+        } else {
+            Box::new(reader)
+        };
+        Ok(StreamingResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> io::Result<Box<dyn Stream>> {
         let mut stream = self.connect()?;
         let host = match &self.endpoint {
             Endpoint::Tcp(host) => host.clone(),
@@ -158,15 +205,74 @@ impl Client {
             stream.write_all(body)?;
         }
         stream.flush()?;
-        read_response(BufReader::new(stream))
+        Ok(stream)
     }
 }
 
-fn invalid(message: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, message.to_string())
+/// An answer whose body is read as it arrives.
+pub struct StreamingResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Box<dyn BufRead>,
 }
 
-fn read_response(mut reader: impl BufRead) -> io::Result<HttpResponse> {
+impl StreamingResponse {
+    /// Reads the rest of the body into a whole response (for an error answer).
+    pub fn into_response(mut self) -> io::Result<HttpResponse> {
+        let mut body = Vec::new();
+        self.body.read_to_end(&mut body)?;
+        Ok(HttpResponse {
+            status: self.status,
+            headers: self.headers,
+            body,
+        })
+    }
+}
+
+/// Decodes a chunked body as a plain stream of bytes.
+struct Chunked<R> {
+    inner: R,
+    left: usize,
+    done: bool,
+}
+
+impl<R: BufRead> Read for Chunked<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.done || buffer.is_empty() {
+            return Ok(0);
+        }
+        if self.left == 0 {
+            let mut size_line = String::new();
+            if self.inner.read_line(&mut size_line)? == 0 {
+                self.done = true;
+                return Ok(0);
+            }
+            let size_line = if size_line.trim().is_empty() {
+                // The CRLF that ends the previous chunk.
+                size_line.clear();
+                self.inner.read_line(&mut size_line)?;
+                size_line
+            } else {
+                size_line
+            };
+            self.left = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|_| invalid("bad chunk size"))?;
+            if self.left == 0 {
+                self.done = true;
+                return Ok(0);
+            }
+        }
+        let wanted = buffer.len().min(self.left);
+        let read = self.inner.read(&mut buffer[..wanted])?;
+        if read == 0 {
+            self.done = true;
+        }
+        self.left -= read;
+        Ok(read)
+    }
+}
+
+fn read_head(reader: &mut impl BufRead) -> io::Result<(u16, Vec<(String, String)>)> {
     let mut status_line = String::new();
     reader.read_line(&mut status_line)?;
     let status: u16 = status_line
@@ -188,6 +294,15 @@ fn read_response(mut reader: impl BufRead) -> io::Result<HttpResponse> {
             headers.push((name.trim().to_string(), value.trim().to_string()));
         }
     }
+    Ok((status, headers))
+}
+
+fn invalid(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.to_string())
+}
+
+fn read_response(mut reader: impl BufRead) -> io::Result<HttpResponse> {
+    let (status, headers) = read_head(&mut reader)?;
     let find = |name: &str| {
         headers
             .iter()

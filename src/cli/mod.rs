@@ -1,31 +1,80 @@
-//! The command line: clap's definitions of every subcommand and what each one does. The same
-//! binary is the daemon (`serve`), the checker of a folder (`validate`) and, later, the HTTP client.
+//! The command line: clap's definitions of every subcommand and the dispatch to what each one
+//! does. The same binary is the daemon (`serve`), the checker of a folder (`validate`), and the
+//! HTTP client of a running daemon (`programs …`, `quick-start …`, `status`, `diff`, `apply`).
+//!
+//! The client commands live in their own modules: [`programs`] (programs and `status`),
+//! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`docs`] (completions and the man
+//! page); [`session`] turns the API's answers and transport errors into messages and exit codes,
+//! and [`output`] draws tables, diffs and JSON.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::spec::SystemUsers;
 use crate::store;
 
-/// Documented exit codes.
+pub mod client;
+mod docs;
+mod gitops;
+mod output;
+mod programs;
+mod quick;
+mod serve;
+mod session;
+
+pub use session::CliError;
+
+/// Documented exit codes (docs/CLI.md lists them).
 pub mod exit {
+    /// Success.
     pub const OK: u8 = 0;
+    /// Any other error: the daemon is unreachable, refused the token, or failed.
     pub const ERROR: u8 = 1;
+    /// The command line is wrong (clap's own code for usage errors).
     pub const USAGE: u8 = 2;
+    /// Validation failed: a folder (`validate`, `diff`, `apply`) or the fields sent (HTTP 400).
     pub const INVALID: u8 = 3;
+    /// No such program or quick-start (HTTP 404).
+    pub const NOT_FOUND: u8 = 4;
+    /// A state conflict: not enabled, name taken, changed meanwhile (HTTP 409, 412).
+    pub const CONFLICT: u8 = 5;
 }
+
+/// Where the client looks for the daemon when neither `--url` nor `HOODY_DAEMON_URL` says.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:7575";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "hoody-daemon",
     version,
-    about = "A universal process manager driven by a folder of program files and an HTTP API"
+    about = "A universal process manager driven by a folder of program files and an HTTP API",
+    long_about = "A universal process manager driven by a folder of program files and an HTTP API.\n\n\
+        `hoody-daemon serve` runs the daemon; every other command but `validate` is a client of a \
+        running daemon, found at --url (or HOODY_DAEMON_URL).",
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 validation failed, 4 not found, 5 conflict."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The daemon's address: http://HOST:PORT or unix:/path/to.sock.
+    #[arg(long, global = true, env = "HOODY_DAEMON_URL", default_value = DEFAULT_URL, value_name = "URL")]
+    pub url: String,
+    /// A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token
+    /// every request must send; for the client commands: the token to send.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Print the API's `data` as JSON (for scripts) instead of tables and messages.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,12 +87,50 @@ pub enum Command {
     /// Check every program file of a folder; print every problem, or a one-line summary.
     ///
     /// Exits 0 when the folder is valid and 3 when any file has a problem: run it in a
-    /// container build so a broken program set never ships.
+    /// container build so a broken program set never ships. Needs no daemon.
     Validate {
         /// The folder of program files.
         #[arg(default_value = "programs.d")]
         dir: PathBuf,
     },
+    /// Create, inspect, change and control programs (the files in programs.d).
+    #[command(subcommand)]
+    Programs(ProgramsCommand),
+    /// Run one-off commands that are never written to programs.d.
+    #[command(subcommand, name = "quick-start")]
+    QuickStart(QuickCommand),
+    /// The status of every program (the same as `programs status`).
+    Status,
+    /// Show what `apply DIR` would change: a unified diff per program file.
+    ///
+    /// Compares the running daemon's program files with DIR's, byte for byte: changed files,
+    /// new programs and programs DIR lacks (which `apply --prune` removes).
+    Diff {
+        /// The folder of program files, e.g. a git checkout's programs.d.
+        dir: PathBuf,
+    },
+    /// Make the running daemon's programs.d equal DIR, through the API, printing the diffs.
+    ///
+    /// Refuses (exit 3) when DIR fails validation. Each file is sent whole, so comments and
+    /// layout arrive as written; the daemon validates it again and reconciles: new programs
+    /// appear (and start when boot = true), changed ones are updated or restarted.
+    Apply {
+        /// The folder of program files, e.g. a git checkout's programs.d.
+        dir: PathBuf,
+        /// Also remove the programs DIR lacks (their processes stop).
+        #[arg(long)]
+        prune: bool,
+        /// Print what would change and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print a shell completion script to stdout.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,20 +148,260 @@ pub struct ServeArgs {
     /// HOST:PORT or unix:/path/to.sock (created with mode 0600).
     #[arg(long, default_value = "127.0.0.1:7575")]
     pub listen: String,
-    /// A file holding the bearer token every request but /health must send.
-    #[arg(long)]
+    /// The token file: filled from the global `--token-file`.
+    #[arg(skip)]
     pub token_file: Option<PathBuf>,
 }
 
-pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::Validate { dir } => ExitCode::from(validate(&dir)),
-        Command::Serve(args) => ExitCode::from(serve::serve(args)),
+/// A program's id (a number) or its name.
+type ProgramId = String;
+
+#[derive(Debug, Subcommand)]
+pub enum ProgramsCommand {
+    /// Create a program: writes programs.d/NAME.toml (or .yaml) through the API.
+    Create(CreateArgs),
+    /// List every program with its state.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Show one program: its fields, file, status and config error.
+    Get {
+        /// The program's id or name.
+        id: ProgramId,
+        /// Print the program's file as written instead.
+        #[arg(long)]
+        file: bool,
+    },
+    /// Change a program's fields; only the fields given change.
+    Edit(EditArgs),
+    /// Delete a program's file; its process stops and its id is retired.
+    #[command(visible_alias = "rm")]
+    Delete(ControlArgs),
+    /// Set enabled = true ("the program can run"); never starts it.
+    Enable(ControlArgs),
+    /// Set enabled = false; stops it.
+    Disable(ControlArgs),
+    /// Start the process (the program must be enabled).
+    Start(ControlArgs),
+    /// Stop the process.
+    Stop(ControlArgs),
+    /// Stop then start the process.
+    Restart(ControlArgs),
+    /// The status of one program, or of every program.
+    Status {
+        /// The program's id or name [default: every program].
+        id: Option<ProgramId>,
+    },
+    /// Print a program's stdout and stderr logs (its stderr log goes to stderr).
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuickCommand {
+    /// Run a one-off command: `quick-start run -- CMD ARG…`.
+    Run(QuickRunArgs),
+    /// List quick-start programs, running and finished.
+    #[command(visible_alias = "ls")]
+    List,
+    /// The status of a quick-start program, with its exit code once it ended.
+    Status {
+        /// The quick-start's id.
+        id: String,
+    },
+    /// Stop a quick-start program.
+    Stop(ControlArgs),
+    /// Print a quick-start program's output.
+    Logs(LogsArgs),
+}
+
+/// The fields `create` and `edit` share.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FieldArgs {
+    /// The user to run as (name or uid).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Restart on exit: true, false or unexpected (only on an exit code not in exitcodes).
+    #[arg(long, value_parser = ["true", "false", "unexpected"])]
+    pub autorestart: Option<String>,
+    /// The working folder of the process.
+    #[arg(long)]
+    pub directory: Option<String>,
+    /// A description, for people.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Whether the program may run.
+    #[arg(long, value_name = "BOOL", value_parser = clap::builder::BoolishValueParser::new())]
+    pub enabled: Option<bool>,
+    /// Start it when the daemon starts and when its file first appears.
+    #[arg(long, value_name = "BOOL", value_parser = clap::builder::BoolishValueParser::new())]
+    pub boot: Option<bool>,
+    /// Lower starts first at boot and stops last at shutdown.
+    #[arg(long, allow_negative_numbers = true)]
+    pub priority: Option<i64>,
+    /// An environment variable, KEY=VALUE (repeatable). `edit` adds to the environment.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub env: Vec<(String, String)>,
+    /// Where stdout goes: a path, auto or none.
+    #[arg(long)]
+    pub stdout_logfile: Option<String>,
+    /// Where stderr goes: a path, auto or none.
+    #[arg(long)]
+    pub stderr_logfile: Option<String>,
+    /// Any other field, FIELD=VALUE (repeatable); VALUE is read as JSON when it parses
+    /// (`--set exitcodes=[0,2]`, `--set startsecs=5`), else as a string.
+    #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    /// The program's name, also its file's name.
+    #[arg(long)]
+    pub name: String,
+    /// The command: split into words like a shell would, without a shell.
+    #[arg(long)]
+    pub command: String,
+    #[command(flatten)]
+    pub fields: FieldArgs,
+    /// The file's format.
+    #[arg(long, value_enum, default_value_t = FileFormat::Toml)]
+    pub format: FileFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EditArgs {
+    /// The program's id or name.
+    pub id: ProgramId,
+    /// The command.
+    #[arg(long)]
+    pub command: Option<String>,
+    #[command(flatten)]
+    pub fields: FieldArgs,
+    /// Remove a variable from the environment (repeatable).
+    #[arg(long, value_name = "KEY")]
+    pub unset_env: Vec<String>,
+    /// Reset a field to its default (repeatable), e.g. `--reset priority`.
+    #[arg(long, value_name = "FIELD")]
+    pub reset: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ControlArgs {
+    /// The id or name.
+    pub id: ProgramId,
+    /// Answer at once instead of waiting until the change has happened.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// The id or name.
+    pub id: ProgramId,
+    /// Which log.
+    #[arg(long, value_enum, default_value_t = LogStream::Both)]
+    pub stream: LogStream,
+    /// How many of the last lines.
+    #[arg(short = 'n', long, default_value_t = 100)]
+    pub lines: usize,
+    /// Keep printing new lines as they come (Ctrl-C ends).
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct QuickRunArgs {
+    /// The working folder.
+    #[arg(long)]
+    pub directory: Option<String>,
+    /// The user to run as (name or uid).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// An environment variable, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub env: Vec<(String, String)>,
+    /// Stop it after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+    /// Wait until it ends, print its output, and exit 0 if it exited 0 (else 1).
+    #[arg(long)]
+    pub wait: bool,
+    /// The command: one word is split like a shell would; several are the argv.
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    Toml,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+    Both,
+}
+
+impl LogStream {
+    fn as_str(self) -> &'static str {
+        match self {
+            LogStream::Stdout => "stdout",
+            LogStream::Stderr => "stderr",
+            LogStream::Both => "both",
+        }
     }
 }
 
-pub mod client;
-mod serve;
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    if !matches!(cli.command, Command::Serve(_)) {
+        die_on_closed_stdout();
+    }
+    let global = cli.global;
+    let outcome = match cli.command {
+        Command::Validate { dir } => return ExitCode::from(validate(&dir)),
+        Command::Serve(mut args) => {
+            args.token_file = global.token_file;
+            return ExitCode::from(serve::serve(args));
+        }
+        Command::Completions { shell } => docs::completions(shell),
+        Command::Man => docs::man(),
+        Command::Programs(command) => programs::run(&global, command),
+        Command::Status => programs::run(&global, ProgramsCommand::Status { id: None }),
+        Command::QuickStart(command) => quick::run(&global, command),
+        Command::Diff { dir } => gitops::diff(&global, &dir),
+        Command::Apply {
+            dir,
+            prune,
+            dry_run,
+        } => gitops::apply(&global, &dir, gitops::ApplyOptions { prune, dry_run }),
+    };
+    match outcome {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(error) => {
+            error.report();
+            ExitCode::from(error.code)
+        }
+    }
+}
+
+/// A client whose output is piped into `head` ends quietly when the reader goes away, as
+/// command-line tools do, instead of failing on the write (Rust ignores SIGPIPE by default).
+/// Never for `serve`: the daemon must survive a client that hangs up.
+fn die_on_closed_stdout() {
+    // SAFETY: runs on the main thread before any other thread exists, and installs the default
+    // disposition, not a handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
 
 fn validate(dir: &Path) -> u8 {
     let snapshot = store::scan(dir, &SystemUsers);
@@ -94,6 +421,13 @@ fn validate(dir: &Path) -> u8 {
         );
         return exit::OK;
     }
+    report_problems(dir, &snapshot);
+    exit::INVALID
+}
+
+/// Prints every problem of a folder and a summary line, to stderr.
+fn report_problems(dir: &Path, snapshot: &store::Snapshot) {
+    let problems: Vec<_> = snapshot.problems().collect();
     for problem in &problems {
         eprintln!("{problem}");
     }
@@ -115,5 +449,4 @@ fn validate(dir: &Path) -> u8 {
             "s"
         },
     );
-    exit::INVALID
 }

@@ -78,12 +78,15 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
     if !metadata.is_dir() {
         return Err(format!("{} is not a folder", args.programs_dir.display()));
     }
-    let mut config = DaemonConfig::beside(&args.programs_dir);
+    // Absolute folders: log paths given to programs (quick-starts' logs above all) and the
+    // `file` the API shows must not depend on where they are read from.
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut config = DaemonConfig::beside(&absolute(&args.programs_dir));
     if let Some(state_dir) = args.state_dir {
-        config.state_dir = state_dir;
+        config.state_dir = absolute(&state_dir);
     }
     if let Some(log_dir) = args.log_dir {
-        config.log_dir = log_dir;
+        config.log_dir = absolute(&log_dir);
     }
     let listener = Listener::bind(&listen)
         .await

@@ -716,6 +716,11 @@ impl Daemon {
             } => self
                 .edit(&id, changes, if_match.as_deref(), now)
                 .map(|(answer, _)| answer),
+            Request::Put {
+                file,
+                text,
+                if_match,
+            } => self.put(&file, &text, if_match.as_deref(), now),
             Request::Remove { id, wait } => return self.remove(&id, wait, reply, now),
             Request::SetEnabled { id, enabled, wait } => {
                 return self.set_enabled(&id, enabled, wait, reply, now);
@@ -801,6 +806,15 @@ impl Daemon {
             Value::from(program.entry.path.to_string_lossy().into_owned()),
         );
         object.insert("format".into(), json!(program.entry.format));
+        // The file as written (comments included), for `hoody-daemon diff` and `get --file`.
+        object.insert(
+            "text".into(),
+            program
+                .entry
+                .text
+                .as_deref()
+                .map_or(Value::Null, Value::from),
+        );
         object.insert("generation".into(), Value::from(program.generation));
         object.insert(
             "observed_generation".into(),
@@ -1048,6 +1062,103 @@ impl Daemon {
         );
         answer.etag = Some(Self::etag(program));
         Ok((answer, true))
+    }
+
+    /// Creates or replaces a program's whole file with the given text (what `hoody-daemon apply`
+    /// sends, so comments and layout arrive byte for byte). The text is validated as a file of
+    /// that name would be; another file of the same name with a different extension is removed
+    /// in the same step, so the folder never holds a conflict.
+    fn put(&mut self, file: &str, text: &str, if_match: Option<&str>, now: Instant) -> Reply {
+        let (name, format) = match crate::spec::name::classify(file) {
+            crate::spec::name::FileKind::Program { name, format } if !file.contains('/') => {
+                (name, format)
+            }
+            _ => {
+                return Err(invalid_field(
+                    "file",
+                    "must be NAME.toml, NAME.yaml or NAME.yml, with no folder",
+                ));
+            }
+        };
+        check_name(&name).map_err(|message| invalid_field("file", &message))?;
+        ProgramSpec::from_text(&name, format, text, &SystemUsers).map_err(problems_failure)?;
+        let path = self.config.programs_dir.join(file);
+        let existing = self.table.programs.get(&name);
+        if let (Some(expected), Some(program)) = (if_match, existing) {
+            let current = Self::etag(program);
+            if expected.trim() != "*" && expected.trim() != current {
+                return Err(Failure::new(
+                    FailureKind::Stale,
+                    "stale",
+                    "the program changed since you read it (If-Match does not match its ETag)",
+                )
+                .with_details(json!({ "etag": current })));
+            }
+        }
+        let old_text: Arc<str> = existing
+            .and_then(|program| program.entry.text.clone())
+            .unwrap_or_else(|| Arc::from(""));
+        let same_file = existing.is_some_and(|program| {
+            program.entry.path == path && program.entry.text.as_deref() == Some(text)
+        });
+        let others: Vec<PathBuf> = ["toml", "yaml", "yml"]
+            .iter()
+            .map(|extension| self.config.programs_dir.join(format!("{name}.{extension}")))
+            .filter(|other| *other != path && std::fs::symlink_metadata(other).is_ok())
+            .collect();
+        if same_file && others.is_empty() {
+            let program = existing.ok_or_else(|| Failure::not_found(&name))?;
+            let mut answer = Answer::ok(
+                json!({ "id": program.id, "name": name, "file": path.to_string_lossy(), "diff": "", "generation": program.generation, "changed": false, "created": false }),
+            );
+            answer.etag = Some(Self::etag(program));
+            return Ok(answer);
+        }
+        let created = existing.is_none();
+        let old_file = existing
+            .and_then(|program| program.entry.path.file_name())
+            .map_or_else(
+                || file.to_string(),
+                |old| old.to_string_lossy().into_owned(),
+            );
+        store::write_atomic(&path, text).map_err(|error| write_failure(&path, &error))?;
+        for other in &others {
+            store::remove_durable(other).map_err(|error| write_failure(other, &error))?;
+        }
+        self.api_sources.insert(name.clone());
+        self.rescan(now);
+        self.converge(now);
+        let program = self.table.programs.get(&name).ok_or_else(|| {
+            Failure::new(
+                FailureKind::Internal,
+                "lost_write",
+                format!("{} was written but not found on rescan", path.display()),
+            )
+        })?;
+        let old_label = if created {
+            "/dev/null".to_string()
+        } else {
+            format!("a/{old_file}")
+        };
+        let diff = similar::TextDiff::from_lines(&*old_text, text)
+            .unified_diff()
+            .header(&old_label, &format!("b/{file}"))
+            .to_string();
+        let mut answer = Answer::ok(json!({
+            "id": program.id,
+            "name": name,
+            "file": path.to_string_lossy(),
+            "diff": diff,
+            "generation": program.generation,
+            "changed": true,
+            "created": created,
+        }));
+        if created {
+            answer.message = "Created".to_string();
+            answer.created = true;
+        }
+        answer.etag = Some(Self::etag(program));
+        Ok(answer)
     }
 
     fn remove(&mut self, id: &str, wait: bool, reply: oneshot::Sender<Reply>, now: Instant) {

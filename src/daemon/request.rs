@@ -22,6 +22,12 @@ pub enum Request {
         changes: Map<String, Value>,
         if_match: Option<String>,
     },
+    /// Create or replace a program's whole file, as text (`file` is `NAME.toml|yaml|yml`).
+    Put {
+        file: String,
+        text: String,
+        if_match: Option<String>,
+    },
     Remove {
         id: String,
         wait: bool,

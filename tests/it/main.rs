@@ -1,6 +1,7 @@
 //! The one integration-test binary: it drives the real `hoody-daemon` executable.
 
 mod api;
+mod cli;
 mod convergence;
 mod lifecycle;
 mod property;

@@ -66,8 +66,8 @@ pub fn is_root() -> bool {
 /// A daemon started for one test, with its own programs.d, state and log folders.
 pub struct TestDaemon {
     child: Option<Child>,
-    // Owns the folders; removed when the daemon under test is dropped.
-    _root: tempfile::TempDir,
+    /// Holds the folders; they are removed when the daemon under test is dropped.
+    pub root: tempfile::TempDir,
     pub programs: PathBuf,
     pub state: PathBuf,
     pub logs: PathBuf,
@@ -98,7 +98,7 @@ impl TestDaemon {
         let mut daemon = TestDaemon {
             child: None,
             stderr: root.path().join("daemon.log"),
-            _root: root,
+            root,
             programs,
             state,
             logs,
@@ -366,4 +366,51 @@ pub fn unique() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let base = u64::from(std::process::id()) * 1000;
     100_000_000 + base + NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Runs the binary as a client of the daemon at `url`, with no token or URL from the
+/// environment and no terminal (so no colour).
+pub fn run_client(url: &str, args: &[&str]) -> Output {
+    Command::new(binary())
+        .arg("--url")
+        .arg(url)
+        .args(args)
+        .env_remove("HOODY_DAEMON_URL")
+        .env_remove("HOODY_DAEMON_TOKEN")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run hoody-daemon {args:?}: {error}"))
+}
+
+/// A TCP port nothing listens on right now (bound, read, released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+impl TestDaemon {
+    /// The daemon's address as `--url` takes it.
+    pub fn url(&self) -> String {
+        self.client.endpoint.to_string()
+    }
+
+    /// Runs the CLI against this daemon (with its token, if it has one).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(binary());
+        command
+            .arg("--url")
+            .arg(self.url())
+            .args(args)
+            .env_remove("HOODY_DAEMON_URL")
+            .env_remove("HOODY_DAEMON_TOKEN")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        if let Some(token) = &self.token {
+            command.env("HOODY_DAEMON_TOKEN", token);
+        }
+        command
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run hoody-daemon {args:?}: {error}"))
+    }
 }

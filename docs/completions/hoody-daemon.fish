@@ -1,0 +1,292 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_hoody_daemon_global_optspecs
+    string join \n url= token-file= json h/help V/version
+end
+
+function __fish_hoody_daemon_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_hoody_daemon_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_hoody_daemon_using_subcommand
+    set -l cmd (__fish_hoody_daemon_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -s V -l version -d 'Print version'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -f -a "serve" -d 'Run the daemon: read programs.d, start the boot programs by priority, serve the API'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -f -a "validate" -d 'Check every program file of a folder; print every problem, or a one-line summary'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -f -a "programs" -d 'Create, inspect, change and control programs (the files in programs.d)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -f -a "quick-start" -d 'Run one-off commands that are never written to programs.d'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -f -a "status" -d 'The status of every program (the same as `programs status`)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -f -a "diff" -d 'Show what `apply DIR` would change: a unified diff per program file'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -f -a "apply" -d 'Make the running daemon\'s programs.d equal DIR, through the API, printing the diffs'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c hoody-daemon -n "__fish_hoody_daemon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l programs-dir -d 'The folder of program files (the desired state)' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l state-dir -d 'Where ids, run intents and the record of running processes are kept [default: .hoody-daemon/state beside the programs folder]' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l log-dir -d 'Where "auto" logs go [default: .hoody-daemon/logs beside the programs folder]' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l listen -d 'HOST:PORT or unix:/path/to.sock (created with mode 0600)' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand validate" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand validate" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand validate" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "create" -d 'Create a program: writes programs.d/NAME.toml (or .yaml) through the API'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "list" -d 'List every program with its state'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "ls" -d 'List every program with its state'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "get" -d 'Show one program: its fields, file, status and config error'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "edit" -d 'Change a program\'s fields; only the fields given change'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "delete" -d 'Delete a program\'s file; its process stops and its id is retired'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "rm" -d 'Delete a program\'s file; its process stops and its id is retired'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "enable" -d 'Set enabled = true ("the program can run"); never starts it'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "disable" -d 'Set enabled = false; stops it'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "start" -d 'Start the process (the program must be enabled)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "stop" -d 'Stop the process'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "restart" -d 'Stop then start the process'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "status" -d 'The status of one program, or of every program'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "logs" -d 'Print a program\'s stdout and stderr logs (its stderr log goes to stderr)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and not __fish_seen_subcommand_from create list ls get edit delete rm enable disable start stop restart status logs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l name -d 'The program\'s name, also its file\'s name' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l command -d 'The command: split into words like a shell would, without a shell' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l user -d 'The user to run as (name or uid)' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l autorestart -d 'Restart on exit: true, false or unexpected (only on an exit code not in exitcodes)' -r -f -a "true\t''
+false\t''
+unexpected\t''"
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l directory -d 'The working folder of the process' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l description -d 'A description, for people' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l enabled -d 'Whether the program may run' -r -f -a "true\t''
+false\t''"
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l boot -d 'Start it when the daemon starts and when its file first appears' -r -f -a "true\t''
+false\t''"
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l priority -d 'Lower starts first at boot and stops last at shutdown' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l env -d 'An environment variable, KEY=VALUE (repeatable). `edit` adds to the environment' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l stdout-logfile -d 'Where stdout goes: a path, auto or none' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l stderr-logfile -d 'Where stderr goes: a path, auto or none' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l set -d 'Any other field, FIELD=VALUE (repeatable); VALUE is read as JSON when it parses (`--set exitcodes=[0,2]`, `--set startsecs=5`), else as a string' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l format -d 'The file\'s format' -r -f -a "toml\t''
+yaml\t''"
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from list" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from list" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from list" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from ls" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from ls" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from ls" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from get" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from get" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from get" -l file -d 'Print the program\'s file as written instead'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from get" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from get" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l command -d 'The command' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l user -d 'The user to run as (name or uid)' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l autorestart -d 'Restart on exit: true, false or unexpected (only on an exit code not in exitcodes)' -r -f -a "true\t''
+false\t''
+unexpected\t''"
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l directory -d 'The working folder of the process' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l description -d 'A description, for people' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l enabled -d 'Whether the program may run' -r -f -a "true\t''
+false\t''"
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l boot -d 'Start it when the daemon starts and when its file first appears' -r -f -a "true\t''
+false\t''"
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l priority -d 'Lower starts first at boot and stops last at shutdown' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l env -d 'An environment variable, KEY=VALUE (repeatable). `edit` adds to the environment' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l stdout-logfile -d 'Where stdout goes: a path, auto or none' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l stderr-logfile -d 'Where stderr goes: a path, auto or none' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l set -d 'Any other field, FIELD=VALUE (repeatable); VALUE is read as JSON when it parses (`--set exitcodes=[0,2]`, `--set startsecs=5`), else as a string' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l unset-env -d 'Remove a variable from the environment (repeatable)' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l reset -d 'Reset a field to its default (repeatable), e.g. `--reset priority`' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from edit" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from delete" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from delete" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from delete" -l no-wait -d 'Answer at once instead of waiting until the change has happened'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from delete" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from rm" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from rm" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from rm" -l no-wait -d 'Answer at once instead of waiting until the change has happened'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from rm" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from enable" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from enable" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from enable" -l no-wait -d 'Answer at once instead of waiting until the change has happened'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from enable" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from disable" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from disable" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from disable" -l no-wait -d 'Answer at once instead of waiting until the change has happened'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from disable" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from start" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from start" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from start" -l no-wait -d 'Answer at once instead of waiting until the change has happened'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from start" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from stop" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from stop" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from stop" -l no-wait -d 'Answer at once instead of waiting until the change has happened'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from stop" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from restart" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from restart" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from restart" -l no-wait -d 'Answer at once instead of waiting until the change has happened'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from restart" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from restart" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from status" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from status" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from status" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from logs" -l stream -d 'Which log' -r -f -a "stdout\t''
+stderr\t''
+both\t''"
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from logs" -s n -l lines -d 'How many of the last lines' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from logs" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from logs" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing new lines as they come (Ctrl-C ends)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from logs" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a program: writes programs.d/NAME.toml (or .yaml) through the API'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "list" -d 'List every program with its state'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "get" -d 'Show one program: its fields, file, status and config error'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "edit" -d 'Change a program\'s fields; only the fields given change'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a program\'s file; its process stops and its id is retired'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Set enabled = true ("the program can run"); never starts it'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Set enabled = false; stops it'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start the process (the program must be enabled)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop the process'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "restart" -d 'Stop then start the process'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "status" -d 'The status of one program, or of every program'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print a program\'s stdout and stderr logs (its stderr log goes to stderr)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand programs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -f -a "run" -d 'Run a one-off command: `quick-start run -- CMD ARG…`'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -f -a "list" -d 'List quick-start programs, running and finished'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -f -a "ls" -d 'List quick-start programs, running and finished'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -f -a "status" -d 'The status of a quick-start program, with its exit code once it ended'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -f -a "stop" -d 'Stop a quick-start program'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -f -a "logs" -d 'Print a quick-start program\'s output'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and not __fish_seen_subcommand_from run list ls status stop logs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from run" -l directory -d 'The working folder' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from run" -l user -d 'The user to run as (name or uid)' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from run" -l env -d 'An environment variable, KEY=VALUE (repeatable)' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from run" -l timeout -d 'Stop it after this many seconds' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from run" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from run" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from run" -l wait -d 'Wait until it ends, print its output, and exit 0 if it exited 0 (else 1)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from run" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from list" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from list" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from list" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from ls" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from ls" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from ls" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from status" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from status" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from status" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from stop" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from stop" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from stop" -l no-wait -d 'Answer at once instead of waiting until the change has happened'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from stop" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from logs" -l stream -d 'Which log' -r -f -a "stdout\t''
+stderr\t''
+both\t''"
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from logs" -s n -l lines -d 'How many of the last lines' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from logs" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from logs" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing new lines as they come (Ctrl-C ends)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from logs" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run a one-off command: `quick-start run -- CMD ARG…`'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from help" -f -a "list" -d 'List quick-start programs, running and finished'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from help" -f -a "status" -d 'The status of a quick-start program, with its exit code once it ended'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop a quick-start program'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print a quick-start program\'s output'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand quick-start; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand status" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand status" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand status" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand status" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand diff" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand diff" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand diff" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand diff" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand apply" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand apply" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand apply" -l prune -d 'Also remove the programs DIR lacks (their processes stop)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand apply" -l dry-run -d 'Print what would change and change nothing'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand apply" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand completions" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand completions" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand completions" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand man" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand man" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand man" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand man" -s h -l help -d 'Print help'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and not __fish_seen_subcommand_from serve validate programs quick-start status diff apply completions man help" -f -a "serve" -d 'Run the daemon: read programs.d, start the boot programs by priority, serve the API'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and not __fish_seen_subcommand_from serve validate programs quick-start status diff apply completions man help" -f -a "validate" -d 'Check every program file of a folder; print every problem, or a one-line summary'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and not __fish_seen_subcommand_from serve validate programs quick-start status diff apply completions man help" -f -a "programs" -d 'Create, inspect, change and control programs (the files in programs.d)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and not __fish_seen_subcommand_from serve validate programs quick-start status diff apply completions man help" -f -a "quick-start" -d 'Run one-off commands that are never written to programs.d'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and not __fish_seen_subcommand_from serve validate programs quick-start status diff apply completions man help" -f -a "status" -d 'The status of every program (the same as `programs status`)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and not __fish_seen_subcommand_from serve validate programs quick-start status diff apply completions man help" -f -a "diff" -d 'Show what `apply DIR` would change: a unified diff per program file'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and not __fish_seen_subcommand_from serve validate programs quick-start status diff apply completions man help" -f -a "apply" -d 'Make the running daemon\'s programs.d equal DIR, through the API, printing the diffs'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and not __fish_seen_subcommand_from serve validate programs quick-start status diff apply completions man help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and not __fish_seen_subcommand_from serve validate programs quick-start status diff apply completions man help" -f -a "man" -d 'Print the man page (roff) to stdout'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and not __fish_seen_subcommand_from serve validate programs quick-start status diff apply completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "create" -d 'Create a program: writes programs.d/NAME.toml (or .yaml) through the API'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "list" -d 'List every program with its state'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "get" -d 'Show one program: its fields, file, status and config error'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "edit" -d 'Change a program\'s fields; only the fields given change'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "delete" -d 'Delete a program\'s file; its process stops and its id is retired'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "enable" -d 'Set enabled = true ("the program can run"); never starts it'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "disable" -d 'Set enabled = false; stops it'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "start" -d 'Start the process (the program must be enabled)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "stop" -d 'Stop the process'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "restart" -d 'Stop then start the process'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "status" -d 'The status of one program, or of every program'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from programs" -f -a "logs" -d 'Print a program\'s stdout and stderr logs (its stderr log goes to stderr)'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from quick-start" -f -a "run" -d 'Run a one-off command: `quick-start run -- CMD ARG…`'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from quick-start" -f -a "list" -d 'List quick-start programs, running and finished'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from quick-start" -f -a "status" -d 'The status of a quick-start program, with its exit code once it ended'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from quick-start" -f -a "stop" -d 'Stop a quick-start program'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand help; and __fish_seen_subcommand_from quick-start" -f -a "logs" -d 'Print a quick-start program\'s output'
