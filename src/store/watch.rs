@@ -61,7 +61,11 @@ impl FolderWatcher {
         let (sender, raw) = mpsc::channel(1);
         let setup = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             // Only a hint: a full channel already holds one, and an error means "look again".
-            let _ = event;
+            // Reads are not changes, and the daemon's own scans read every file: counting them
+            // would make each scan trigger the next.
+            if event.is_ok_and(|event| is_read_only(&event.kind)) {
+                return;
+            }
             let _ = sender.try_send(());
         })
         .and_then(|mut watcher| {
@@ -117,6 +121,12 @@ impl FolderWatcher {
         self.next_safety = Instant::now() + self.config.safety;
         Hint::Safety
     }
+}
+
+/// Events that only say a file was opened, read or closed without writing.
+fn is_read_only(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    matches!(kind, EventKind::Access(access) if !matches!(access, AccessKind::Close(AccessMode::Write)))
 }
 
 async fn sleep_until_some(instant: Option<Instant>) {
