@@ -292,7 +292,7 @@ fn flag(params: &HashMap<String, String>, name: &str, default: bool) -> Result<b
     match params.get(name).map(|value| value.to_ascii_lowercase()) {
         None => Ok(default),
         Some(value) => match value.as_str() {
-            "true" | "1" | "yes" | "" => Ok(true),
+            "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" => Ok(false),
             _ => Err(error(
                 StatusCode::BAD_REQUEST,

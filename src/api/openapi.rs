@@ -58,7 +58,7 @@ pub fn routes() -> Vec<RouteDoc> {
             path: "/programs/add",
             summary: "Create a program: writes programs.d/NAME.toml (or .yaml)",
             query: &[("format", "string", "toml (default) or yaml")],
-            body: Some("ProgramFields"),
+            body: Some("NewProgram"),
             answers: &[201, 400, 409, 413],
         },
         RouteDoc {
@@ -274,6 +274,23 @@ fn schemas() -> Value {
                 }
             }
         },
+        "NewProgram": {
+            "description": "A new program: its name and command, and any other fields.",
+            "allOf": [
+                { "$ref": "#/components/schemas/ProgramFields" },
+                {
+                    "type": "object",
+                    "required": ["name", "command"],
+                    "properties": {
+                        "name": { "type": "string", "pattern": NAME_PATTERN },
+                        "command": { "oneOf": [
+                            { "type": "string", "pattern": "\\S" },
+                            { "type": "array", "minItems": 1, "items": { "type": "string" } }
+                        ] }
+                    }
+                }
+            ]
+        },
         "ProgramFields": {
             "type": "object",
             "description": "The fields of a program file (SPEC §3). Unknown fields are refused unless they start with x-.",
@@ -329,22 +346,41 @@ fn schemas() -> Value {
     })
 }
 
+/// A program name (and so any `{id}`: a number matches it too), SPEC §2.
+const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
+
+/// The schema of a query parameter: the values the handlers accept, exactly.
+fn query_schema(name: &str, kind: &str) -> Value {
+    match name {
+        "format" => json!({ "type": "string", "enum": ["toml", "yaml", "yml"] }),
+        "stream" => json!({ "type": "string", "enum": ["stdout", "stderr", "both"] }),
+        "lines" => json!({ "type": "integer", "minimum": 0, "maximum": 100000 }),
+        _ => json!({ "type": kind }),
+    }
+}
+
 /// The whole OpenAPI 3 document.
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for route in routes() {
         let mut parameters = Vec::new();
-        if route.path.contains("{id}") {
+        if route.path.starts_with("/quick-start/{id}") {
+            parameters.push(json!({
+                "name": "id", "in": "path", "required": true,
+                "description": "The quick-start program's number",
+                "schema": { "type": "string", "pattern": "^[0-9]{1,19}$" }
+            }));
+        } else if route.path.contains("{id}") {
             parameters.push(json!({
                 "name": "id", "in": "path", "required": true,
                 "description": "The program's numeric id or its name",
-                "schema": { "type": "string" }
+                "schema": { "type": "string", "pattern": NAME_PATTERN }
             }));
         }
         for (name, kind, description) in route.query {
             parameters.push(json!({
                 "name": name, "in": "query", "required": false,
-                "description": description, "schema": { "type": kind }
+                "description": description, "schema": query_schema(name, kind)
             }));
         }
         let mut responses = Map::new();
