@@ -94,9 +94,10 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi_document))
         .route("/programs", get(list_programs))
-        .route("/programs/add", post(add_program))
+        // A program may be named "add" or "put": GET of those paths is that program.
+        .route("/programs/add", post(add_program).get(get_program_add))
         .route("/programs/edit/{id}", post(edit_program))
-        .route("/programs/put", post(put_program))
+        .route("/programs/put", post(put_program).get(get_program_put))
         .route("/programs/remove/{id}", post(remove_program))
         .route("/programs/{id}", get(get_program))
         .route("/programs/{id}/enable", post(enable_program))
@@ -399,6 +400,26 @@ async fn list_programs(State(state): State<AppState>) -> Response {
 async fn get_program(State(state): State<AppState>, id: Id) -> Response {
     let id = try_response!(id_of(id));
     ask(&state, Request::Get { id }).await
+}
+
+async fn get_program_add(State(state): State<AppState>) -> Response {
+    ask(
+        &state,
+        Request::Get {
+            id: "add".to_string(),
+        },
+    )
+    .await
+}
+
+async fn get_program_put(State(state): State<AppState>) -> Response {
+    ask(
+        &state,
+        Request::Get {
+            id: "put".to_string(),
+        },
+    )
+    .await
 }
 
 async fn add_program(State(state): State<AppState>, params: Params, body: Body) -> Response {

@@ -727,3 +727,20 @@ fn logs_give_the_last_lines_and_follow_across_rotations() {
     let rotated = daemon.logs.join("chatty.stdout.log.1");
     assert!(rotated.exists(), "the log rotated while we followed");
 }
+
+#[test]
+fn programs_named_like_routes_are_reachable_by_name() {
+    let daemon = TestDaemon::start();
+    for name in ["add", "put"] {
+        let (code, body) = daemon.post(
+            "/programs/add",
+            Some(json!({ "name": name, "command": "sleep 1", "enabled": false })),
+        );
+        assert_eq!(code, 201, "{body}");
+        let (code, body) = daemon.get(&format!("/programs/{name}"));
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["data"]["program"]["name"], name);
+    }
+    let (code, _) = daemon.get("/programs/add");
+    assert_eq!(code, 200);
+}

@@ -251,3 +251,29 @@ fn as_pid_1_it_reaps_orphans_and_stops_cleanly() {
         read_log()
     );
 }
+
+#[test]
+fn a_second_signal_forces_the_shutdown() {
+    let mut daemon = TestDaemon::start();
+    let number = unique();
+    // It ignores SIGTERM and has a long grace: only the forced shutdown ends it soon.
+    daemon.put(
+        "stubborn.toml",
+        &format!("command = [\"sh\", \"-c\", \"trap '' TERM; exec sleep {number}\"]\nboot = true\nstartsecs = 0\nstopwaitsecs = 3600\n"),
+    );
+    let pid = daemon.wait_state("stubborn", "RUNNING")["pid"]
+        .as_u64()
+        .expect("pid") as u32;
+    let daemon_pid = daemon.pid();
+    crate::support::signal(daemon_pid, nix::sys::signal::Signal::SIGTERM);
+    daemon.wait_state("stubborn", "STOPPING");
+    assert!(alive(pid), "the first signal only asks");
+    let code = daemon.terminate();
+    assert_eq!(code, Some(1), "a forced shutdown exits 1\n{}", daemon.log());
+    wait_until(
+        "the stubborn process to be killed",
+        10,
+        || !alive(pid),
+        || daemon.log(),
+    );
+}

@@ -155,6 +155,14 @@ impl TestDaemon {
         self.client.endpoint = Endpoint::parse(url.trim()).expect("address");
     }
 
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .map(std::process::Child::id)
+            .expect("the daemon runs")
+    }
+
     /// The daemon's own log so far.
     pub fn log(&self) -> String {
         let text = fs::read_to_string(&self.stderr).unwrap_or_default();
