@@ -305,6 +305,20 @@ fn flag(params: &HashMap<String, String>, name: &str, default: bool) -> Result<b
     }
 }
 
+/// The `If-Match` header, if any.
+fn if_match_of(headers: &HeaderMap) -> Result<Option<String>, Response> {
+    match headers.get(header::IF_MATCH).map(|value| value.to_str()) {
+        None => Ok(None),
+        Some(Ok(text)) => Ok(Some(text.to_string())),
+        Some(Err(_)) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_header",
+            "If-Match is not valid text",
+            Value::Null,
+        )),
+    }
+}
+
 /// Reads a JSON object body: at most [`MAX_BODY`] bytes, within [`READ_TIMEOUT`].
 async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, Response> {
     let read = tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
@@ -447,18 +461,7 @@ async fn edit_program(
     body: Body,
 ) -> Response {
     let id = try_response!(id_of(id));
-    let if_match = headers
-        .get(header::IF_MATCH)
-        .map(|value| value.to_str().map(str::to_string))
-        .transpose();
-    let Ok(if_match) = if_match else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_header",
-            "If-Match is not valid text",
-            Value::Null,
-        );
-    };
+    let if_match = try_response!(if_match_of(&headers));
     let changes = try_response!(json_object(body, true).await);
     ask(
         &state,
@@ -473,18 +476,7 @@ async fn edit_program(
 
 /// `POST /programs/put` `{"file": "NAME.toml", "text": "…"}`: create or replace a whole file.
 async fn put_program(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let if_match = headers
-        .get(header::IF_MATCH)
-        .map(|value| value.to_str().map(str::to_string))
-        .transpose();
-    let Ok(if_match) = if_match else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_header",
-            "If-Match is not valid text",
-            Value::Null,
-        );
-    };
+    let if_match = try_response!(if_match_of(&headers));
     let mut body = try_response!(json_object(body, true).await);
     let (Some(Value::String(file)), Some(Value::String(text))) =
         (body.remove("file"), body.remove("text"))

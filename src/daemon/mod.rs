@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::reconcile::{Action, BootWaves, Gate, Observed, Phase, reconcile};
+use crate::reconcile::{Action, BootWaves, Observed, Phase, reconcile};
 use crate::spec::name::{check_name, quote_short};
 use crate::spec::{Format, ProgramSpec, RawProgram, Stream, SystemUsers};
 use crate::store::{self, FolderWatcher, Ids, WatchConfig};
@@ -447,62 +447,28 @@ impl Daemon {
             for action in plan {
                 self.apply(action, now);
             }
-            if gate != Gate::Open && self.boot == BootWaves::Done {
-                continue;
-            }
         }
     }
 
     fn apply(&mut self, action: Action, now: Instant) {
         tracing::debug!(?action, "applying");
         let name = action.name().to_string();
-        let generation = self
-            .table
-            .programs
-            .get(&name)
-            .map_or(0, |program| program.good_generation);
-        let (start_epoch, restart_epoch) =
-            self.table.programs.get(&name).map_or((0, 0), |program| {
-                (program.start_epoch, program.restart_epoch)
-            });
         let changes = match action {
             Action::Start { spec, .. } => {
-                self.jobs.insert(
-                    name.clone(),
-                    JobMeta {
-                        spec: Arc::clone(&spec),
-                        generation,
-                        start_epoch,
-                        restart_epoch,
-                    },
-                );
+                self.record_job(&name, &spec, true);
                 self.supervisor.start(spec, now)
             }
             Action::Restart { spec, .. } => {
-                self.jobs.insert(
-                    name.clone(),
-                    JobMeta {
-                        spec: Arc::clone(&spec),
-                        generation,
-                        start_epoch,
-                        restart_epoch,
-                    },
-                );
+                self.record_job(&name, &spec, true);
                 self.supervisor.restart(spec, now)
             }
             Action::Update { spec, .. } => {
-                if let Some(meta) = self.jobs.get_mut(&name) {
-                    meta.spec = Arc::clone(&spec);
-                    meta.generation = generation;
-                }
+                self.record_job(&name, &spec, false);
                 self.supervisor.update_spec(spec);
                 Vec::new()
             }
             Action::Stop { spec, .. } => {
-                if let Some(meta) = self.jobs.get_mut(&name) {
-                    meta.spec = Arc::clone(&spec);
-                    meta.generation = generation;
-                }
+                self.record_job(&name, &spec, false);
                 self.supervisor.update_spec(spec);
                 self.supervisor.stop(&name, now)
             }
@@ -515,6 +481,37 @@ impl Daemon {
             }
         };
         self.publish_changes(changes);
+    }
+
+    /// Notes the spec a job now holds, and the generation it came from. A (re)start also takes
+    /// the operator's epochs, so reconcile knows which start requests it has served.
+    fn record_job(&mut self, name: &str, spec: &Arc<ProgramSpec>, starting: bool) {
+        let Some(program) = self.table.programs.get(name) else {
+            return;
+        };
+        let generation = program.good_generation;
+        let epochs = (program.start_epoch, program.restart_epoch);
+        match self.jobs.get_mut(name) {
+            Some(meta) => {
+                meta.spec = Arc::clone(spec);
+                meta.generation = generation;
+                if starting {
+                    (meta.start_epoch, meta.restart_epoch) = epochs;
+                }
+            }
+            None if starting => {
+                self.jobs.insert(
+                    name.to_string(),
+                    JobMeta {
+                        spec: Arc::clone(spec),
+                        generation,
+                        start_epoch: epochs.0,
+                        restart_epoch: epochs.1,
+                    },
+                );
+            }
+            None => {}
+        }
     }
 
     fn persist(&mut self) {
