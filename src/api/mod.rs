@@ -211,7 +211,11 @@ async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(|value| {
+            // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("Bearer").then_some(token)
+        })
         .map(str::trim);
     match offered {
         Some(offered) if constant_time_eq(offered.as_bytes(), token.as_bytes()) => {
@@ -649,6 +653,46 @@ impl Listener {
             Listener::Unix(..) => None,
         }
     }
+}
+
+/// Serves the API on a thread of its own, with its own single-threaded runtime, for the life of
+/// the process. The daemon's loop can be busy for a long while (each spawn waits for its child
+/// to exec; a crash storm restarts dozens of programs per event), and the API must keep
+/// accepting and answering meanwhile: `/health` at once, requests for the loop as soon as it
+/// takes them. Handlers reach the loop only through the [`Handle`]'s channels, which work
+/// across runtimes.
+pub fn serve_on_thread(listener: Listener, router: Router) -> io::Result<()> {
+    // Take the socket off this runtime's reactor; it is registered again on the API's.
+    let listener = match listener {
+        Listener::Tcp(tcp) => StdListener::Tcp(tcp.into_std()?),
+        Listener::Unix(unix, path) => StdListener::Unix(unix.into_std()?, path),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("api".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match listener {
+                    StdListener::Tcp(tcp) => {
+                        tokio::net::TcpListener::from_std(tcp).map(Listener::Tcp)
+                    }
+                    StdListener::Unix(unix, path) => tokio::net::UnixListener::from_std(unix)
+                        .map(|unix| Listener::Unix(unix, path)),
+                };
+                match listener {
+                    Ok(listener) => serve(listener, router).await,
+                    Err(error) => tracing::error!(%error, "cannot serve the API"),
+                }
+            });
+        })?;
+    Ok(())
+}
+
+enum StdListener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener, PathBuf),
 }
 
 /// Serves HTTP/1 on the listener until the future returns. Each connection has a header read
