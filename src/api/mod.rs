@@ -36,6 +36,8 @@ use crate::spec::Format;
 pub const BASE: &str = "/api/v1/daemon";
 /// The largest request body accepted (SPEC §7).
 pub const MAX_BODY: usize = 1024 * 1024;
+/// The largest request head (request line and headers) accepted; past it, 431.
+pub const MAX_HEAD: usize = 32 * 1024;
 /// How long a client may take to send its request headers or body.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -310,6 +312,10 @@ fn flag(params: &HashMap<String, String>, name: &str, default: bool) -> Result<b
 
 /// Reads a JSON object body: at most [`MAX_BODY`] bytes, within [`READ_TIMEOUT`].
 async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, Response> {
+    // A Content-Length over the limit is refused at once, not after waiting for the bytes.
+    if axum::body::HttpBody::size_hint(&body).lower() > MAX_BODY as u64 {
+        return Err(body_too_large());
+    }
     let read = tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
     let bytes = match read {
         Err(_) => {
@@ -320,14 +326,7 @@ async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, R
                 Value::Null,
             ));
         }
-        Ok(Err(_)) => {
-            return Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                &format!("the request body is over {MAX_BODY} bytes"),
-                json!({ "limit": MAX_BODY }),
-            ));
-        }
+        Ok(Err(_)) => return Err(body_too_large()),
         Ok(Ok(bytes)) => bytes,
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -356,6 +355,15 @@ async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, R
             json!({ "line": parse.line(), "column": parse.column() }),
         )),
     }
+}
+
+fn body_too_large() -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        &format!("the request body is over {MAX_BODY} bytes"),
+        json!({ "limit": MAX_BODY }),
+    )
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -718,6 +726,9 @@ pub async fn serve(listener: Listener, router: Router) {
                         builder
                             .timer(hyper_util::rt::TokioTimer::new())
                             .header_read_timeout(READ_TIMEOUT)
+                            // The head of a request (line and headers), checked as it arrives;
+                            // max_buf_size alone let a 100 KiB header through.
+                            .max_header_size(MAX_HEAD)
                             .max_buf_size(64 * 1024);
                         builder
                     };
