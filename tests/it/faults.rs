@@ -104,10 +104,6 @@ fn a_hundred_crash_loops_leave_the_api_answering_and_the_cpu_bounded() {
     }
     let elapsed = measured.elapsed().as_secs_f64();
     let cpu = (cpu_seconds(daemon_pid) - cpu_before) / elapsed;
-    let _ = fs::copy(
-        daemon.root.path().join("daemon.log"),
-        "/tmp/crash-daemon.log",
-    );
     assert!(
         failures.is_empty(),
         "failed requests: {failures:?} (daemon CPU {cpu:.2}, slowest {slowest:?})\n{}",

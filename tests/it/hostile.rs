@@ -559,7 +559,7 @@ fn hostile_requests_get_a_4xx_and_never_a_5xx() {
         ("If-Match not text", request("POST", "/api/v1/daemon/programs/edit/x", b"If-Match: \"\xff\"\r\n", b"{}"), true),
         ("dot segments", request("GET", "/api/v1/daemon/../../etc/passwd", "", b""), true),
         // Refused by the HTTP parser before any route: a bare 4xx, no envelope.
-        ("a 100 KiB header", request("GET", "/api/v1/daemon/health", &format!("X-Big: {}\r\n", "a".repeat(100 * 1024)), b""), false),
+        ("a 100 KiB header", request("GET", "/api/v1/daemon/health", format!("X-Big: {}\r\n", "a".repeat(100 * 1024)), b""), false),
         ("200 headers", request("GET", "/api/v1/daemon/health", &many_headers, b""), false),
         ("raw invalid UTF-8 in the path", b"GET /api/v1/daemon/programs/\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), false),
         ("not HTTP", b"HELLO THERE\r\n\r\n".to_vec(), false),
@@ -644,7 +644,7 @@ fn tokens_are_checked_whatever_the_header_holds() {
     bytes = request(
         "GET",
         path,
-        &format!("Authorization: bearer {token}\r\n"),
+        format!("Authorization: bearer {token}\r\n"),
         b"",
     );
     let (code, body) = exchange(&daemon, &bytes);
@@ -652,7 +652,7 @@ fn tokens_are_checked_whatever_the_header_holds() {
     bytes = request(
         "GET",
         path,
-        &format!("Authorization: Bearer {}\r\n", token.to_uppercase()),
+        format!("Authorization: Bearer {}\r\n", token.to_uppercase()),
         b"",
     );
     assert_eq!(exchange(&daemon, &bytes).0, 401);
