@@ -36,6 +36,8 @@ use crate::spec::Format;
 pub const BASE: &str = "/api/v1/daemon";
 /// The largest request body accepted (SPEC §7).
 pub const MAX_BODY: usize = 1024 * 1024;
+/// The largest request head (request line and headers) accepted; past it, 431.
+pub const MAX_HEAD: usize = 32 * 1024;
 /// How long a client may take to send its request headers or body.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -212,7 +214,11 @@ async fn authenticate(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
+        .and_then(|value| {
+            // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("Bearer").then_some(token)
+        })
         .map(str::trim);
     match offered {
         Some(offered) if constant_time_eq(offered.as_bytes(), token.as_bytes()) => {
@@ -321,6 +327,10 @@ fn if_match_of(headers: &HeaderMap) -> Result<Option<String>, Response> {
 
 /// Reads a JSON object body: at most [`MAX_BODY`] bytes, within [`READ_TIMEOUT`].
 async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, Response> {
+    // A Content-Length over the limit is refused at once, not after waiting for the bytes.
+    if axum::body::HttpBody::size_hint(&body).lower() > MAX_BODY as u64 {
+        return Err(body_too_large());
+    }
     let read = tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
     let bytes = match read {
         Err(_) => {
@@ -331,14 +341,7 @@ async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, R
                 Value::Null,
             ));
         }
-        Ok(Err(_)) => {
-            return Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                &format!("the request body is over {MAX_BODY} bytes"),
-                json!({ "limit": MAX_BODY }),
-            ));
-        }
+        Ok(Err(_)) => return Err(body_too_large()),
         Ok(Ok(bytes)) => bytes,
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -367,6 +370,15 @@ async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, R
             json!({ "line": parse.line(), "column": parse.column() }),
         )),
     }
+}
+
+fn body_too_large() -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        &format!("the request body is over {MAX_BODY} bytes"),
+        json!({ "limit": MAX_BODY }),
+    )
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -664,6 +676,46 @@ impl Listener {
     }
 }
 
+/// Serves the API on a thread of its own, with its own single-threaded runtime, for the life of
+/// the process. The daemon's loop can be busy for a long while (each spawn waits for its child
+/// to exec; a crash storm restarts dozens of programs per event), and the API must keep
+/// accepting and answering meanwhile: `/health` at once, requests for the loop as soon as it
+/// takes them. Handlers reach the loop only through the [`Handle`]'s channels, which work
+/// across runtimes.
+pub fn serve_on_thread(listener: Listener, router: Router) -> io::Result<()> {
+    // Take the socket off this runtime's reactor; it is registered again on the API's.
+    let listener = match listener {
+        Listener::Tcp(tcp) => StdListener::Tcp(tcp.into_std()?),
+        Listener::Unix(unix, path) => StdListener::Unix(unix.into_std()?, path),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("api".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let listener = match listener {
+                    StdListener::Tcp(tcp) => {
+                        tokio::net::TcpListener::from_std(tcp).map(Listener::Tcp)
+                    }
+                    StdListener::Unix(unix, path) => tokio::net::UnixListener::from_std(unix)
+                        .map(|unix| Listener::Unix(unix, path)),
+                };
+                match listener {
+                    Ok(listener) => serve(listener, router).await,
+                    Err(error) => tracing::error!(%error, "cannot serve the API"),
+                }
+            });
+        })?;
+    Ok(())
+}
+
+enum StdListener {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener, PathBuf),
+}
+
 /// Serves HTTP/1 on the listener until the future returns. Each connection has a header read
 /// timeout, so a slow client cannot hold a connection open without sending a request.
 pub async fn serve(listener: Listener, router: Router) {
@@ -687,6 +739,9 @@ pub async fn serve(listener: Listener, router: Router) {
                         builder
                             .timer(hyper_util::rt::TokioTimer::new())
                             .header_read_timeout(READ_TIMEOUT)
+                            // The head of a request (line and headers), checked as it arrives;
+                            // max_buf_size alone let a 100 KiB header through.
+                            .max_header_size(MAX_HEAD)
                             .max_buf_size(64 * 1024);
                         builder
                     };

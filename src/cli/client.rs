@@ -202,7 +202,19 @@ impl Client {
         head.push_str("\r\n");
         stream.write_all(head.as_bytes())?;
         if let Some(body) = body {
-            stream.write_all(body)?;
+            match stream.write_all(body) {
+                // The daemon may refuse a body (413) before it has all arrived, and close: its
+                // answer is waiting to be read.
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    return Ok(stream);
+                }
+                written => written?,
+            }
         }
         stream.flush()?;
         Ok(stream)

@@ -113,9 +113,9 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
     if let Err(error) = crate::store::write_atomic(&address_file, &format!("{shown}\n")) {
         tracing::warn!(%error, "cannot write {}", address_file.display());
     }
-    let server = tokio::spawn(api::serve(listener, api::router(handle, token)));
+    api::serve_on_thread(listener, api::router(handle, token))
+        .map_err(|error| format!("cannot start the API thread: {error}"))?;
     let ending = daemon.run().await.map_err(|error| error.to_string());
-    server.abort();
     if let Listen::Unix(path) = &listen {
         let _ = std::fs::remove_file(path);
     }

@@ -139,6 +139,17 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         if !ended.is_empty() {
             tracing::warn!(programs = ?ended, "ended processes left by the previous run");
         }
+    }
+    // What running.json could not hold: a process forked in the instant before a crash, or a
+    // grandchild that left its program's process group. Every process the daemon starts
+    // carries the mark; holding the state folder's lock, any marked process is a leftover.
+    let (key, value) = persist::marker(&config.state_dir);
+    let marked = persist::marked_processes(&format!("{key}={value}"));
+    if !marked.is_empty() {
+        tracing::warn!(pids = ?marked.iter().map(|(pid, _)| pid).collect::<Vec<_>>(), "ending unrecorded processes left by the previous run");
+        persist::end_marked(&marked).await;
+    }
+    if !leftovers.is_empty() {
         state.save_running(&Running::new())?;
     }
     let saved_intents = state.load_intents()?;
@@ -150,6 +161,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
     let (events, _) = broadcast::channel(1024);
     let supervisor = Supervisor::new(SupervisorConfig {
         log_dir: config.log_dir.clone(),
+        marker: Some(persist::marker(&config.state_dir)),
     });
     let daemon = Daemon {
         config,
@@ -295,6 +307,9 @@ impl Daemon {
             if let Some(ending) = self.finished() {
                 return Ok(ending);
             }
+            // Let the other tasks of this thread (log capture) run between two events: tokio's
+            // cooperative budget counts operations, not time, and one event can take long.
+            tokio::task::yield_now().await;
         }
     }
 

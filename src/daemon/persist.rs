@@ -97,6 +97,81 @@ fn save_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     write_atomic(path, &text)
 }
 
+/// The environment variable every process of this daemon carries: the state folder, which one
+/// daemon at a time holds (its lock).
+pub fn marker(state_dir: &Path) -> (String, String) {
+    (
+        "HOODY_DAEMON_STATE_DIR".to_string(),
+        state_dir.to_string_lossy().into_owned(),
+    )
+}
+
+/// Live processes (not zombies) whose environment holds `entry` (`KEY=value`) exactly, with
+/// their start times; this process excluded. Processes whose environment cannot be read (of
+/// another user, for a daemon that is not root) are not found: they cannot be ours either.
+pub fn marked_processes(entry: &str) -> Vec<(u32, u64)> {
+    let Ok(listing) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    listing
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|byte| *byte == 0)
+                    .any(|variable| variable == entry.as_bytes())
+            })
+        })
+        .filter_map(|pid| Some((pid, live_start_time(pid)?)))
+        .collect()
+}
+
+/// The start time of a process that is alive and not a zombie.
+fn live_start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    process_start_time(pid)
+}
+
+/// Ends marked leftovers one process at a time (they may be in any process group): SIGTERM,
+/// then SIGKILL to what is left after 10 s. A pid whose start time changed is another process
+/// by now and is left alone.
+pub async fn end_marked(processes: &[(u32, u64)]) {
+    use nix::sys::signal::{Signal, kill};
+    let send = |pid: u32, start_time: u64, signal: Signal| {
+        if live_start_time(pid) == Some(start_time)
+            && let Ok(raw) = i32::try_from(pid)
+        {
+            let _ = kill(nix::unistd::Pid::from_raw(raw), signal);
+        }
+    };
+    for (pid, start_time) in processes {
+        send(*pid, *start_time, Signal::SIGTERM);
+    }
+    let kill_at = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<&(u32, u64)> = processes
+            .iter()
+            .filter(|(pid, start_time)| live_start_time(*pid) == Some(*start_time))
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() >= kill_at {
+            for (pid, start_time) in left {
+                send(*pid, *start_time, Signal::SIGKILL);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Ends what the last run left behind: each recorded process group whose leader is either gone
 /// or still the very process recorded (same start time) gets its stop signal, then SIGKILL after
 /// its stopwaitsecs. A pid now used by another process is left alone. Returns the names ended.

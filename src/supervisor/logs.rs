@@ -44,8 +44,9 @@ const CHUNK: usize = 1 << 20;
 pub const DRAIN_BUDGET: u64 = 4 << 20;
 /// Fallback copy buffer (on the stack: nothing stays allocated per writer).
 const COPY_BUFFER: usize = 64 * 1024;
-/// [`tail`] never returns more than this.
-pub const TAIL_MAX_BYTES: u64 = 16 << 20;
+/// [`tail`] never returns more than this. The API sends it as a JSON string, where a control
+/// byte takes six bytes (`\u0000`): 4 MiB of log stay a bounded answer whatever they hold.
+pub const TAIL_MAX_BYTES: u64 = 4 << 20;
 const TAIL_CHUNK: u64 = 64 * 1024;
 
 pub(crate) type SharedWriter = Arc<Mutex<LogWriter>>;
@@ -338,6 +339,12 @@ impl LogWriter {
                 dropped = self.dropped,
                 "log writes resumed after: {error}"
             );
+            // Kept as a record (output was lost), in the past tense: nothing is failing now.
+            self.problem = Some(format!(
+                "log \"{}\" resumed after: {error} ({} bytes dropped)",
+                self.path.display(),
+                self.dropped
+            ));
         }
     }
 
@@ -465,32 +472,51 @@ pub fn tail(path: &Path, lines: usize) -> io::Result<String> {
 }
 
 /// The bytes of the last `lines` lines of a file, and whether that many were found (else it is
-/// the whole file).
+/// the whole file). Reads backwards in chunks, looks for newlines only in the chunk just read
+/// and joins the chunks once: linear in what it reads, which is at most [`TAIL_MAX_BYTES`]
+/// (a file of one enormous line costs that much and no more).
 fn tail_bytes(path: &Path, lines: usize) -> io::Result<(Vec<u8>, bool)> {
     let mut file = File::open(path)?;
     let length = file.metadata()?.len();
     let mut start = length;
-    let mut data: Vec<u8> = Vec::new();
+    // Newest first.
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    let mut newlines = 0;
     while start > 0 {
-        let chunk = TAIL_CHUNK.min(start);
+        let read = length - start;
+        if read >= TAIL_MAX_BYTES {
+            return Ok((join_reversed(chunks), true));
+        }
+        let chunk = TAIL_CHUNK.min(start).min(TAIL_MAX_BYTES - read);
         start -= chunk;
         let mut buffer = vec![0u8; chunk as usize];
         file.seek(SeekFrom::Start(start))?;
         file.read_exact(&mut buffer)?;
-        buffer.extend_from_slice(&data);
-        data = buffer;
-        let (line_start, found) = last_lines_start(&data, lines);
-        if found {
-            data.drain(..line_start);
-            return Ok((data, true));
+        // A newline at the very end of the file ends the last line; it does not begin another.
+        let scanned = match buffer.last() {
+            Some(b'\n') if chunks.is_empty() => buffer.len() - 1,
+            _ => buffer.len(),
+        };
+        for index in (0..scanned).rev() {
+            if buffer[index] == b'\n' {
+                newlines += 1;
+                if newlines == lines {
+                    chunks.push(buffer.split_off(index + 1));
+                    return Ok((join_reversed(chunks), true));
+                }
+            }
         }
-        if length - start >= TAIL_MAX_BYTES {
-            let cut = data.len().saturating_sub(TAIL_MAX_BYTES as usize);
-            data.drain(..cut);
-            return Ok((data, true));
-        }
+        chunks.push(buffer);
     }
-    Ok((data, false))
+    Ok((join_reversed(chunks), false))
+}
+
+fn join_reversed(chunks: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut joined = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+    for chunk in chunks.iter().rev() {
+        joined.extend_from_slice(chunk);
+    }
+    joined
 }
 
 /// Where the last `lines` lines of `data` start, and whether there were that many full ones

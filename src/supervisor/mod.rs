@@ -118,6 +118,9 @@ pub use state::{
 pub struct SupervisorConfig {
     /// Where "auto" logs go: `<log_dir>/<name>.stdout.log`.
     pub log_dir: PathBuf,
+    /// Set in every process's environment, over the program's own: the daemon marks its
+    /// children so that the next run finds them after a crash (see `daemon::persist`).
+    pub marker: Option<(String, String)>,
 }
 
 /// One state change of one job, with a human reason (for the event stream and the log).
@@ -473,7 +476,7 @@ impl Context {
         } else {
             Some(output(&stderr_writer)?)
         };
-        let prepared = spawn::prepare(process, stdout, stderr)?;
+        let prepared = spawn::prepare(process, stdout, stderr, self.config.marker.as_ref())?;
         let pid = {
             let mut table = reap::children();
             let pid = prepared.spawn()?;
@@ -553,6 +556,15 @@ impl Context {
     ) -> bool {
         job.pid = None;
         job.last_exit = Some(exit);
+        if job.state == ProcessState::Starting
+            && job
+                .started
+                .is_some_and(|started| now.saturating_duration_since(started) >= job.spec.startsecs)
+        {
+            // Seen after startsecs: the deadline and the exit came in one busy turn of the loop.
+            // It was up long enough; judged by when the exit is seen, as supervisord does.
+            self.confirm_running(job, changes);
+        }
         match job.state {
             ProcessState::Starting => {
                 job.failed_starts += 1;

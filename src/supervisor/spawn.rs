@@ -81,6 +81,7 @@ pub(crate) fn prepare(
     process: &ProcessSpec,
     stdout: Output,
     stderr: Option<Output>,
+    marker: Option<&(String, String)>,
 ) -> Result<Prepared, SpawnError> {
     let (program, arguments) = process.argv.split_first().ok_or(SpawnError::EmptyCommand)?;
     if let Some(directory) = &process.directory {
@@ -136,8 +137,12 @@ pub(crate) fn prepare(
         }
         None => None,
     };
-    // The program's own environment wins over everything above.
+    // The program's own environment wins over everything above…
     command.envs(&process.environment);
+    // …but not over the daemon's mark, which finds leftovers after a crash.
+    if let Some((key, value)) = marker {
+        command.env(key, value);
+    }
 
     let umask = process.umask.map(|mask| mask as libc::mode_t);
     // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe

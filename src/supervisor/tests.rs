@@ -50,6 +50,7 @@ impl Harness {
         fs::set_permissions(folder.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let supervisor = Supervisor::new(SupervisorConfig {
             log_dir: folder.path().join("logs"),
+            marker: None,
         });
         Harness {
             supervisor,

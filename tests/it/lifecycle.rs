@@ -264,7 +264,7 @@ fn a_second_signal_forces_the_shutdown() {
     let pid = daemon.wait_state("stubborn", "RUNNING")["pid"]
         .as_u64()
         .expect("pid") as u32;
-    let daemon_pid = daemon.pid();
+    let daemon_pid = daemon.pid().expect("daemon pid");
     crate::support::signal(daemon_pid, nix::sys::signal::Signal::SIGTERM);
     daemon.wait_state("stubborn", "STOPPING");
     assert!(alive(pid), "the first signal only asks");

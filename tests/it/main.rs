@@ -3,6 +3,8 @@
 mod api;
 mod cli;
 mod convergence;
+mod faults;
+mod hostile;
 mod lifecycle;
 mod property;
 mod support;

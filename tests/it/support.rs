@@ -95,6 +95,12 @@ impl TestDaemon {
         let programs = root.path().join("programs.d");
         let state = root.path().join("state");
         let logs = root.path().join("logs");
+        // A test may bring its own log folder (`--log-dir DIR` in `extra`).
+        let logs = extra
+            .iter()
+            .position(|arg| *arg == "--log-dir")
+            .and_then(|index| extra.get(index + 1))
+            .map_or(logs, PathBuf::from);
         let mut daemon = TestDaemon {
             child: None,
             stderr: root.path().join("daemon.log"),
@@ -127,8 +133,11 @@ impl TestDaemon {
             .arg(&self.programs)
             .arg("--state-dir")
             .arg(&self.state)
-            .arg("--log-dir")
-            .arg(&self.logs)
+            .args(if self.extra.iter().any(|arg| arg == "--log-dir") {
+                vec![]
+            } else {
+                vec!["--log-dir".as_ref(), self.logs.as_os_str()]
+            })
             .args(if self.extra.iter().any(|arg| arg == "--listen") {
                 vec![]
             } else {
@@ -153,14 +162,6 @@ impl TestDaemon {
         );
         let url = fs::read_to_string(&address).expect("address");
         self.client.endpoint = Endpoint::parse(url.trim()).expect("address");
-    }
-
-    /// The daemon's pid.
-    pub fn pid(&self) -> u32 {
-        self.child
-            .as_ref()
-            .map(std::process::Child::id)
-            .expect("the daemon runs")
     }
 
     /// The daemon's own log so far.
@@ -271,6 +272,11 @@ impl TestDaemon {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The daemon's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Starts the daemon again on the same folders.
@@ -421,4 +427,73 @@ impl TestDaemon {
             .output()
             .unwrap_or_else(|error| panic!("cannot run hoody-daemon {args:?}: {error}"))
     }
+}
+
+/// CPU seconds (user + system) a process has used itself, children not included.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // After the command: field 3 is index 0, so utime (14) is 11 and stime (15) is 12.
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|index| fields.get(*index)?.parse::<u64>().ok())
+        .sum();
+    let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100);
+    ticks as f64 / per_second as f64
+}
+
+/// A `Vm…` line of /proc/PID/status (VmRSS, VmHWM) in KiB.
+pub fn vm_kib(pid: u32, field: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+/// A small deterministic generator (xorshift), seeded from the clock and printed, so a failing
+/// run can be replayed with `HOODY_TEST_SEED`.
+pub struct Random(u64);
+
+impl Random {
+    pub fn new(what: &str) -> Random {
+        let seed = std::env::var("HOODY_TEST_SEED")
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|since| since.as_nanos() as u64)
+                    .unwrap_or(1)
+            })
+            | 1;
+        eprintln!("{what}: HOODY_TEST_SEED={seed}");
+        Random(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+}
+
+/// Whether the long (soak) variants run: `HOODY_SOAK=1`.
+pub fn soak() -> bool {
+    std::env::var("HOODY_SOAK").is_ok_and(|value| value == "1")
 }
