@@ -31,6 +31,9 @@ pub struct RunningRecord {
 
 pub type Running = BTreeMap<String, RunningRecord>;
 
+/// How long a start waits for the state folder's lock before it says another daemon has it.
+const LOCK_PATIENCE: Duration = Duration::from_secs(5);
+
 pub struct StateFiles {
     dir: PathBuf,
     // Held for the daemon's life: the kernel drops it when the process ends, even by SIGKILL.
@@ -47,15 +50,28 @@ impl StateFiles {
             .truncate(false)
             .write(true)
             .open(&lock_path)?;
-        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
-            io::Error::new(
-                io::ErrorKind::WouldBlock,
-                format!(
-                    "another hoody-daemon is using the state folder {} ({errno})",
-                    dir.display()
-                ),
-            )
-        })?;
+        // A daemon killed a moment ago may still have a child between fork and exec, holding a
+        // copy of the lock until its exec closes it: a held lock is only an error if it stays.
+        let give_up = std::time::Instant::now() + LOCK_PATIENCE;
+        let mut file = file;
+        let lock = loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => break lock,
+                Err((returned, errno)) => {
+                    if std::time::Instant::now() >= give_up {
+                        return Err(io::Error::new(
+                            io::ErrorKind::WouldBlock,
+                            format!(
+                                "another hoody-daemon is using the state folder {} ({errno})",
+                                dir.display()
+                            ),
+                        ));
+                    }
+                    file = returned;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        };
         Ok(StateFiles {
             dir: dir.to_path_buf(),
             _lock: lock,

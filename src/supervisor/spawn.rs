@@ -147,12 +147,21 @@ pub(crate) fn prepare(
     let umask = process.umask.map(|mask| mask as libc::mode_t);
     // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
     // calls are allowed. It calls only raw syscalls through libc (sigemptyset, sigprocmask,
-    // signal, umask, setgroups, setgid, setuid) on values computed before fork, allocates
+    // signal, close_range, umask, setgroups, setgid, setuid) on values computed before fork, allocates
     // nothing, takes no lock, and builds errors from errno alone (io::Error::last_os_error does
     // not allocate).
     unsafe {
         command.pre_exec(move || {
             reset_signals();
+            // Descriptors the daemon inherited without close-on-exec (from a shell, a test
+            // harness) must not leak into programs: mark every one above stderr close-on-exec.
+            // std's own error pipe already is. Kernels before 5.11 refuse; nothing is lost then.
+            libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
             if let Some(mask) = umask {
                 libc::umask(mask);
             }
