@@ -64,8 +64,8 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def memory_kib(pid: int) -> tuple[int, int] | None:
-    """(RSS, PSS) in KiB from smaps_rollup."""
+def memory_kib(pid: int) -> tuple[int, int, int] | None:
+    """(RSS, PSS, anonymous) in KiB from smaps_rollup."""
     try:
         text = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
@@ -73,9 +73,9 @@ def memory_kib(pid: int) -> tuple[int, int] | None:
     values = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) >= 2 and parts[0] in ("Rss:", "Pss:"):
+        if len(parts) >= 2 and parts[0] in ("Rss:", "Pss:", "Anonymous:"):
             values[parts[0]] = int(parts[1])
-    return values.get("Rss:", 0), values.get("Pss:", 0)
+    return values.get("Rss:", 0), values.get("Pss:", 0), values.get("Anonymous:", 0)
 
 
 def context_switches(pid: int) -> int | None:
@@ -801,6 +801,7 @@ def scenario_fleet(manager: Manager, run: Run, count: int, repeat: int, results:
         if memory:
             results[f"rss{count}"].add(memory[0] / 1024)
             results[f"pss{count}"].add(memory[1] / 1024)
+            results[f"anon{count}"].add(memory[2] / 1024)
             results[f"threads{count}"].add(threads(manager.pid))
         if extras:
             cpu0, ctx0, t0 = cpu_seconds(manager.pid), context_switches(manager.pid), time.monotonic()
@@ -1129,10 +1130,13 @@ ROWS = [
     # (key, label, unit, scale, digits, higher_is_better)
     ("rss0", "Memory, 0 programs: RSS", " MiB", 1, 1, False),
     ("pss0", "Memory, 0 programs: PSS", " MiB", 1, 1, False),
+    ("anon0", "Memory, 0 programs: anonymous (heap, stacks)", " MiB", 1, 1, False),
     ("rss100", "Memory, 100 programs: RSS", " MiB", 1, 1, False),
     ("pss100", "Memory, 100 programs: PSS", " MiB", 1, 1, False),
+    ("anon100", "Memory, 100 programs: anonymous (heap, stacks)", " MiB", 1, 1, False),
     ("rss1000", "Memory, 1,000 programs: RSS", " MiB", 1, 1, False),
     ("pss1000", "Memory, 1,000 programs: PSS", " MiB", 1, 1, False),
+    ("anon1000", "Memory, 1,000 programs: anonymous (heap, stacks)", " MiB", 1, 1, False),
     ("start100", "Cold start, 100 programs", " s", 1, 3, False),
     ("start1000", "Cold start, 1,000 programs", " s", 1, 3, False),
     ("restart_median", "Restart after kill -9: median", " ms", 1e3, 2, False),
@@ -1273,6 +1277,7 @@ def main():
     parser.add_argument("--only", default="", help="comma-separated managers: hoody,supervisord,pm2,horust")
     parser.add_argument("--skip", default="", help="comma-separated managers not to install or run")
     parser.add_argument("--no-install", action="store_true", help="do not install missing peers")
+    parser.add_argument("--hoody-binary", default=None, help="use this hoody-daemon binary instead of building one (A/B runs)")
     parser.add_argument("--scenarios", default="fleet,restart,logs,converge", help="comma-separated: fleet,restart,logs,converge")
     parser.add_argument("--output", default=None, help="markdown file to write (default bench/results/latest.md, quick.md with --quick)")
     args = parser.parse_args()
@@ -1296,7 +1301,9 @@ def main():
         skip |= {"hoody", "supervisord", "pm2", "horust"} - only
 
     started = time.time()
-    binary = build_hoody() if "hoody" not in skip else None
+    binary = None
+    if "hoody" not in skip:
+        binary = Path(args.hoody_binary).resolve() if args.hoody_binary else build_hoody()
     skipped = {} if args.no_install else install_peers(skip - {"hoody"})
     run = Run(args)
 
