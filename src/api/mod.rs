@@ -130,8 +130,13 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
 // ---- the envelope ------------------------------------------------------------------------
 
 fn envelope(status: StatusCode, message: &str, data: Value) -> Response {
-    let body = json!({ "statusCode": status.as_u16(), "message": message, "data": data });
-    (status, axum::Json(body)).into_response()
+    // Built by hand: `json!` would deep-copy `data` (it serializes every expression into a new
+    // Value), which for a status of 1,000 programs cost more than building it.
+    let mut body = serde_json::Map::new();
+    body.insert("statusCode".into(), Value::from(status.as_u16()));
+    body.insert("message".into(), Value::from(message));
+    body.insert("data".into(), data);
+    (status, axum::Json(Value::Object(body))).into_response()
 }
 
 /// An error in the envelope: `{"statusCode", "message", "error": {"code", "details"}}`.

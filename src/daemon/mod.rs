@@ -278,6 +278,8 @@ impl Daemon {
 
         loop {
             let wake = self.next_wake();
+            // A read changes nothing, so nothing needs reconciling after it.
+            let mut read_only = false;
             tokio::select! {
                 hint = watcher.next() => {
                     tracing::debug!(?hint, "rescanning programs.d");
@@ -293,7 +295,10 @@ impl Daemon {
                     self.quick.on_deadline(&mut self.supervisor, Instant::now());
                 }
                 envelope = self.inbox.recv() => match envelope {
-                    Some(Envelope { request, reply }) => self.handle(request, reply),
+                    Some(Envelope { request, reply }) => {
+                        read_only = request.is_read_only();
+                        self.handle(request, reply);
+                    }
                     None => self.begin_shutdown(false, None),
                 },
                 _ = terminate.recv() => self.on_signal("SIGTERM"),
@@ -303,7 +308,9 @@ impl Daemon {
                     self.rescan(Instant::now());
                 }
             }
-            self.after_event(Instant::now());
+            if !read_only {
+                self.after_event(Instant::now());
+            }
             if let Some(ending) = self.finished() {
                 return Ok(ending);
             }
@@ -543,17 +550,20 @@ impl Daemon {
             }
         }
         // Forget the metadata of jobs the supervisor has dropped (removed programs).
-        let now = Instant::now();
         let supervisor = &self.supervisor;
-        self.jobs
-            .retain(|name, _| supervisor.status(name, now).is_some());
+        self.jobs.retain(|name, _| supervisor.has_job(name));
 
+        // This runs after every event: with 1,000 programs, rebuilding the record each time
+        // (strings, a /proc read for new pids) cost more than the event itself. Compare first,
+        // without allocating; rebuild only when a process or its stop settings changed.
+        if self.running_unchanged() {
+            return;
+        }
         let mut running = Running::new();
-        for status in self.supervisor.statuses(now) {
-            let Some(pid) = status.pid else { continue };
+        for (name, pid) in self.supervisor.pids() {
             let previous = self
                 .recorded_running
-                .get(&status.name)
+                .get(name)
                 .filter(|record| record.pid == pid);
             let start_time = match previous {
                 Some(record) => record.start_time,
@@ -562,25 +572,13 @@ impl Daemon {
                     None => continue,
                 },
             };
-            let spec = self
-                .jobs
-                .get(&status.name)
-                .map(|meta| Arc::clone(&meta.spec))
-                .or_else(|| self.quick.spec_of(&status.name));
-            let (stopsignal, stopwaitsecs) = spec
-                .map(|spec| {
-                    (
-                        spec.stopsignal.name().to_string(),
-                        spec.stopwaitsecs.as_secs_f64(),
-                    )
-                })
-                .unwrap_or_else(|| ("TERM".to_string(), 10.0));
+            let (stopsignal, stopwaitsecs) = self.stop_settings(name);
             running.insert(
-                status.name.clone(),
+                name.to_string(),
                 RunningRecord {
                     pid,
                     start_time,
-                    stopsignal,
+                    stopsignal: stopsignal.to_string(),
                     stopwaitsecs,
                 },
             );
@@ -591,6 +589,38 @@ impl Daemon {
                 Err(error) => tracing::error!(%error, "cannot record running processes"),
             }
         }
+    }
+
+    /// The stop signal and wait recorded for a process of this job (quick-starts included).
+    fn stop_settings(&self, name: &str) -> (&'static str, f64) {
+        let spec = self
+            .jobs
+            .get(name)
+            .map(|meta| Arc::clone(&meta.spec))
+            .or_else(|| self.quick.spec_of(name));
+        spec.map_or(("TERM", 10.0), |spec| {
+            (spec.stopsignal.name(), spec.stopwaitsecs.as_secs_f64())
+        })
+    }
+
+    /// Whether `recorded_running` already says what runs: the same jobs with the same pids
+    /// and stop settings.
+    fn running_unchanged(&self) -> bool {
+        let mut count = 0;
+        for (name, pid) in self.supervisor.pids() {
+            count += 1;
+            let Some(record) = self.recorded_running.get(name) else {
+                return false;
+            };
+            let (stopsignal, stopwaitsecs) = self.stop_settings(name);
+            if record.pid != pid
+                || record.stopsignal != stopsignal
+                || record.stopwaitsecs != stopwaitsecs
+            {
+                return false;
+            }
+        }
+        count == self.recorded_running.len()
     }
 
     // ---- shutdown ------------------------------------------------------------------------
@@ -671,30 +701,25 @@ impl Daemon {
     // ---- requests ------------------------------------------------------------------------
 
     fn handle(&mut self, request: Request, reply: oneshot::Sender<Reply>) {
-        if self.shutdown.is_some() && !matches!(request, Request::Shutdown { .. }) {
-            let is_read = matches!(
-                request,
-                Request::List
-                    | Request::Get { .. }
-                    | Request::Status { .. }
-                    | Request::History { .. }
-                    | Request::LogPaths { .. }
-                    | Request::QuickList
-                    | Request::QuickStatus { .. }
-                    | Request::QuickLogPaths { .. }
-            );
-            if !is_read {
-                let _ = reply.send(Err(Failure::new(
-                    FailureKind::Unavailable,
-                    "shutting_down",
-                    "the daemon is shutting down",
-                )));
-                return;
-            }
+        // While shutting down, only reads (and a second shutdown) are answered.
+        if self.shutdown.is_some()
+            && !matches!(request, Request::Shutdown { .. })
+            && !request.is_read_only()
+        {
+            let _ = reply.send(Err(Failure::new(
+                FailureKind::Unavailable,
+                "shutting_down",
+                "the daemon is shutting down",
+            )));
+            return;
         }
         let now = Instant::now();
         let outcome = match request {
-            Request::List => Ok(Answer::ok(json!({ "programs": self.programs_json(now) }))),
+            // Not `json!`: it would deep-copy the list (see `object`).
+            Request::List => Ok(Answer::ok(object([(
+                "programs",
+                Value::Array(self.programs_json(now)),
+            )]))),
             Request::Get { id } => self.get(&id, now),
             Request::Status { id: None } => {
                 let statuses: Vec<Value> = self
@@ -703,7 +728,10 @@ impl Daemon {
                     .values()
                     .map(|program| self.status_json(program, now))
                     .collect();
-                Ok(Answer::ok(json!({ "success": true, "statuses": statuses })))
+                Ok(Answer::ok(object([
+                    ("success", Value::Bool(true)),
+                    ("statuses", Value::Array(statuses)),
+                ])))
             }
             Request::Status { id: Some(id) } => match self.table.find(&id) {
                 Some(program) => Ok(Answer::ok(
@@ -1426,6 +1454,17 @@ impl Daemon {
         }
         self.waiters = pending;
     }
+}
+
+/// A JSON object from owned values. `json!` serializes each value into a new one, a deep copy
+/// that for the status of 1,000 programs cost tens of milliseconds.
+fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value))
+            .collect(),
+    )
 }
 
 fn log_paths_json(spec: &ProgramSpec, log_dir: &Path) -> Value {

@@ -79,6 +79,25 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// Reads that change nothing: the loop answers them without reconciling afterwards (a
+    /// reconcile and a look at every job per status call made a status of 1,000 programs cost
+    /// tens of milliseconds; see docs/PERFORMANCE.md).
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Request::List
+                | Request::Get { .. }
+                | Request::Status { .. }
+                | Request::History { .. }
+                | Request::LogPaths { .. }
+                | Request::QuickList
+                | Request::QuickStatus { .. }
+                | Request::QuickLogPaths { .. }
+        )
+    }
+}
+
 /// A request with the channel its answer goes back on.
 #[derive(Debug)]
 pub struct Envelope {

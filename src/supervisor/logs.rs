@@ -5,9 +5,11 @@
 //! - The read end of each pipe is non-blocking and driven by tokio's `AsyncFd`, one small task
 //!   per pipe, spawned with `tokio::spawn` (under the daemon's `current_thread` runtime it runs on
 //!   the same thread as everything else; no `LocalSet` needed).
-//! - Data moves with `splice(2)` pipe → file, so it never crosses into user space. The pipe is
-//!   raised to 1 MiB (`F_SETPIPE_SZ`, failure ignored) so a fast writer wakes us less often.
-//!   Where the kernel refuses splice (some file systems; non-regular targets such as
+//! - Data moves with `splice(2)` pipe → file, so it never crosses into user space. The pipe
+//!   keeps the kernel's default size (64 KiB): raising it to 1 MiB (tried: `F_SETPIPE_SZ`) made
+//!   capture 2–4× more costly in CPU and wall time on and off (bench/, docs/PERFORMANCE.md),
+//!   while 16 recycled pipe pages keep it steady at about `cat`'s cost. Where the kernel
+//!   refuses splice (some file systems; non-regular targets such as
 //!   `/dev/stdout`) we fall back to `read`/`write` through a stack buffer.
 //! - The file is opened without `O_APPEND` (splice refuses it on some kernels); the writer
 //!   tracks the size itself and writes at that offset.
@@ -36,8 +38,6 @@ use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-/// Pipe capacity asked for: fewer wakes for a fast writer.
-const PIPE_SIZE: i32 = 1 << 20;
 /// Bytes asked of one splice/read.
 const CHUNK: usize = 1 << 20;
 /// Bytes moved per wake before the task yields to the rest of the loop.
@@ -401,8 +401,7 @@ impl LogWriter {
 /// child's). Both close on exec; std dups the write end onto the child's fd 1 or 2.
 pub(crate) fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    // A bigger pipe means fewer wakes; the kernel may refuse (pipe-max-size, per-user limits).
-    let _ = fcntl(&read, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+    // The pipe keeps its default size: see the module's notes (a 1 MiB pipe cost more).
     fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
     Ok((read, write))
 }

@@ -301,6 +301,19 @@ impl Supervisor {
         self.jobs.get(name).map(|job| job.status(now))
     }
 
+    /// Whether a job of this name exists (cheaper than [`Supervisor::status`]: nothing is built).
+    pub fn has_job(&self, name: &str) -> bool {
+        self.jobs.contains_key(name)
+    }
+
+    /// The live processes, as (job name, pid), by name. Nothing is allocated: the daemon checks
+    /// this against its record after every event.
+    pub fn pids(&self) -> impl Iterator<Item = (&str, u32)> + '_ {
+        self.jobs
+            .iter()
+            .filter_map(|(name, job)| job.pid.map(|pid| (name.as_str(), pid)))
+    }
+
     /// Every job's status, by name.
     pub fn statuses(&self, now: Instant) -> impl Iterator<Item = JobStatus> + '_ {
         self.jobs.values().map(move |job| job.status(now))

@@ -1,0 +1,1396 @@
+#!/usr/bin/env python3
+"""hoody-daemon's benchmark suite: the same scenarios on hoody-daemon, supervisord, PM2 and horust.
+
+Run it as `bench/run` (see that file and docs/PERFORMANCE.md). Standard library only; the peers
+are installed into bench/.peers/ with pip (a venv), npm and `cargo install`.
+
+Rules the suite keeps:
+- every wait is bounded; every load is bounded in count and time and goes to 127.0.0.1 only;
+- it ends only processes it started: the managers by pid / their own process group, and, after a
+  manager has stopped, any program process still alive whose pid it recorded *and* whose command
+  line still names this run's private folder (so a reused pid is never hit);
+- its temp folder is removed at the end, whatever happens.
+
+The programs are `stamp` (bench/stamp.c, compiled here with cc): it appends "PID NS" (wall clock)
+to a file as its first action and then sleeps in pause(), so "exec'd and running" is read from
+that file, the same way for every manager; in producer mode it writes N bytes to stdout as fast
+as it can (128 KiB writes) and notes when it began.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PEERS = HERE / ".peers"
+RESULTS = HERE / "results"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+GIB = 1 << 30
+# A manager that needs longer than this (seconds) for one run of a scenario is run once.
+SLOW = 30.0
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---- /proc readings ----------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of the process (all its threads), in seconds."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_kib(pid: int) -> tuple[int, int, int] | None:
+    """(RSS, PSS, anonymous) in KiB from smaps_rollup."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    values = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in ("Rss:", "Pss:", "Anonymous:"):
+            values[parts[0]] = int(parts[1])
+    return values.get("Rss:", 0), values.get("Pss:", 0), values.get("Anonymous:", 0)
+
+
+def context_switches(pid: int) -> int | None:
+    """Voluntary + involuntary context switches summed over every thread of the process."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            text = Path(f"/proc/{pid}/task/{task}/status").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
+def threads(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rfind(")") + 2] != "Z"
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+# ---- small statistics ----------------------------------------------------------------------------
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def percentile(values, fraction):
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+class Figures(dict):
+    """name → Figure, made on first use."""
+
+    def __missing__(self, key):
+        self[key] = Figure()
+        return self[key]
+
+
+@dataclass
+class Figure:
+    """Repeated measurements of one quantity."""
+
+    values: list = field(default_factory=list)
+    note: str = ""
+
+    def add(self, value):
+        if value is not None:
+            self.values.append(value)
+
+    @property
+    def median(self):
+        return median(self.values)
+
+    def to_json(self):
+        return {"values": self.values, "median": self.median, "note": self.note}
+
+
+# ---- the run's private folder and stamp files ----------------------------------------------------
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.root = Path(tempfile.mkdtemp(prefix="hoody-bench-"))
+        self.stamp = self.root / "bin" / "stamp"
+        self.counter = 0
+        self.stamp_kind = "?"
+        self.program_pids: set[int] = set()
+
+    def fresh(self, label: str) -> Path:
+        self.counter += 1
+        path = self.root / f"{self.counter:03d}-{label}"
+        path.mkdir(parents=True)
+        return path
+
+    def remember_pids(self, stamp_file: Path) -> None:
+        for line in read_lines(stamp_file):
+            parts = line.split()
+            if len(parts) == 2 and parts[0].isdigit():
+                self.program_pids.add(int(parts[0]))
+            elif len(parts) == 2 and parts[0] == "ready":
+                self.program_pids.add(int(parts[1]))
+
+    def end_leftovers(self) -> int:
+        """SIGKILLs recorded program pids that still run *this run's* stamp."""
+        ended = 0
+        marker = str(self.root)
+        for pid in sorted(self.program_pids):
+            if alive(pid) and marker in cmdline(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    ended += 1
+                except ProcessLookupError:
+                    pass
+        self.program_pids.clear()
+        return ended
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return []
+
+
+def count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read().count(b"\n")
+    except OSError:
+        return 0
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.002):
+    """Polls until predicate() is truthy; returns its value, or None after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Program:
+    name: str
+    argv: list
+    autorestart: bool = True
+    stdout: Path | None = None
+    stderr: Path | None = None
+
+
+def stop_process(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the process, wait `grace`, then SIGKILL its process group (which we made)."""
+    if process.poll() is not None:
+        return
+    try:
+        process.send_signal(signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=grace)
+        return
+    except subprocess.TimeoutExpired:
+        pass
+    # Still alive and not reaped: its pid is still its process group's id, which is ours.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+# ---- the managers ----------------------------------------------------------------------------------
+
+
+class Manager:
+    name = "?"
+    key = "?"
+    status_note = ""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self.process: subprocess.Popen | None = None
+        self.pid: int | None = None
+        self.work: Path | None = None
+
+    # Set by subclasses.
+    def available(self) -> str | None:
+        """None when usable, else why not."""
+        return None
+
+    def version(self) -> str:
+        return "?"
+
+    def start(self, work: Path, programs: list[Program]) -> None:
+        raise NotImplementedError
+
+    def ready(self, timeout: float) -> bool:
+        """The manager answers (its API, its socket), after start()."""
+        return self.pid is not None and alive(self.pid)
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def status_all(self, calls: int) -> list[float] | None:
+        return None
+
+    def status_rps(self, seconds: float, name: str) -> tuple[float, str] | None:
+        return None
+
+    def _spawn(self, argv, work: Path, env=None):
+        out = open(work / "manager.out", "ab")
+        self.process = subprocess.Popen(
+            argv,
+            cwd=work,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        out.close()
+        self.pid = self.process.pid
+
+
+class Hoody(Manager):
+    name = "hoody-daemon"
+    key = "hoody"
+    status_note = "`GET /api/v1/daemon/status` (HTTP keep-alive)"
+
+    def __init__(self, run, binary: Path):
+        super().__init__(run)
+        self.binary = binary
+        self.url = None
+
+    def version(self):
+        out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or out.stderr.strip()
+
+    @staticmethod
+    def program_file(program: Program, startsecs: float = 0) -> str:
+        def q(value):
+            return json.dumps(str(value))
+
+        lines = [
+            "command = [" + ", ".join(q(part) for part in program.argv) + "]",
+            "boot = true",
+            f'autorestart = "{"true" if program.autorestart else "false"}"',
+            f"startsecs = {startsecs}",
+            "stopwaitsecs = 5",
+        ]
+        if program.stdout:
+            lines += [f"stdout_logfile = {q(program.stdout)}", "stdout_logfile_maxbytes = 0"]
+        if program.stderr:
+            lines += [f"stderr_logfile = {q(program.stderr)}", "stderr_logfile_maxbytes = 0"]
+        return "\n".join(lines) + "\n"
+
+    def start(self, work, programs):
+        self.work = work
+        self.programs_dir = work / "programs.d"
+        self.programs_dir.mkdir()
+        for program in programs:
+            (self.programs_dir / f"{program.name}.toml").write_text(self.program_file(program))
+        env = dict(os.environ, HOODY_DAEMON_LOG="warn")
+        env.pop("HOODY_DAEMON_TOKEN", None)
+        self._spawn(
+            [
+                str(self.binary), "serve",
+                "--programs-dir", str(self.programs_dir),
+                "--state-dir", str(work / "state"),
+                "--log-dir", str(work / "logs"),
+                "--listen", "127.0.0.1:0",
+            ],
+            work,
+            env,
+        )
+
+    def ready(self, timeout):
+        address = self.work / "state" / "api.address"
+        found = wait_for(lambda: address.exists() and address.read_text().strip(), timeout)
+        if not found:
+            return False
+        self.url = found
+        return True
+
+    def stop(self):
+        if self.process:
+            stop_process(self.process, 30)
+
+    def connection(self):
+        host, port = self.url.removeprefix("http://").split(":")
+        return http.client.HTTPConnection(host, int(port), timeout=10)
+
+    def status_all(self, calls):
+        connection = self.connection()
+        timings = []
+        for _ in range(calls):
+            began = time.perf_counter()
+            connection.request("GET", "/api/v1/daemon/status")
+            response = connection.getresponse()
+            body = response.read()
+            timings.append(time.perf_counter() - began)
+            assert response.status == 200, body[:200]
+        connection.close()
+        return timings
+
+    def status_rps(self, seconds, name):
+        return wrk(f"{self.url}/api/v1/daemon/status/{name}", seconds, None, self.run)
+
+    # Convergence helpers (ours alone).
+    def create(self, program: Program):
+        body = {
+            "name": program.name,
+            "command": program.argv,
+            "boot": True,
+            "autorestart": "true",
+            "startsecs": 0,
+        }
+        connection = self.connection()
+        connection.request(
+            "POST",
+            "/api/v1/daemon/programs/add",
+            body=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
+        response = connection.getresponse()
+        text = response.read()
+        connection.close()
+        assert response.status == 201, text[:300]
+
+
+class Supervisord(Manager):
+    name = "supervisord"
+    key = "supervisord"
+    status_note = "XML-RPC `supervisor.getAllProcessInfo` over its inet port (HTTP keep-alive)"
+
+    def __init__(self, run):
+        super().__init__(run)
+        self.venv = PEERS / "supervisor-venv"
+        self.port = None
+
+    def available(self):
+        if not (self.venv / "bin" / "supervisord").exists():
+            return "not installed (pip install supervisor into bench/.peers/supervisor-venv failed)"
+        return None
+
+    def version(self):
+        out = subprocess.run([self.venv / "bin" / "supervisord", "--version"], capture_output=True, text=True, timeout=20)
+        return "supervisord " + out.stdout.strip()
+
+    def start(self, work, programs):
+        self.work = work
+        self.port = free_port()
+        logs = work / "logs"
+        logs.mkdir()
+        sections = [
+            "[supervisord]",
+            "nodaemon = true",
+            f"logfile = {work / 'supervisord.log'}",
+            "loglevel = warn",
+            f"pidfile = {work / 'supervisord.pid'}",
+            f"childlogdir = {logs}",
+            "minfds = 16384",
+            "minprocs = 4096",
+            "",
+            "[inet_http_server]",
+            f"port = 127.0.0.1:{self.port}",
+            "",
+            "[rpcinterface:supervisor]",
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+            "",
+        ]
+        for program in programs:
+            sections += [
+                f"[program:{program.name}]",
+                "command = " + " ".join(program.argv),
+                "autostart = true",
+                f"autorestart = {'true' if program.autorestart else 'false'}",
+                "startsecs = 0",
+                "stopwaitsecs = 5",
+                f"stdout_logfile = {program.stdout or logs / (program.name + '.out')}",
+                "stdout_logfile_maxbytes = 0",
+                f"stderr_logfile = {program.stderr or logs / (program.name + '.err')}",
+                "stderr_logfile_maxbytes = 0",
+                "",
+            ]
+        conf = work / "supervisord.conf"
+        conf.write_text("\n".join(sections))
+        self._spawn([str(self.venv / "bin" / "supervisord"), "-c", str(conf)], work)
+
+    def _call(self, connection, method, params=""):
+        body = (
+            f"<?xml version='1.0'?><methodCall><methodName>{method}</methodName>"
+            f"<params>{params}</params></methodCall>"
+        )
+        connection.request("POST", "/RPC2", body=body, headers={"Content-Type": "text/xml"})
+        response = connection.getresponse()
+        data = response.read()
+        assert response.status == 200, data[:200]
+        return data
+
+    def ready(self, timeout):
+        def answers():
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                self._call(connection, "supervisor.getState")
+                connection.close()
+                return True
+            except (OSError, AssertionError, http.client.HTTPException):
+                return False
+
+        return bool(wait_for(answers, timeout, 0.01))
+
+    def stop(self):
+        if self.process:
+            stop_process(self.process, 60)
+
+    def status_all(self, calls):
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        timings = []
+        for _ in range(calls):
+            began = time.perf_counter()
+            self._call(connection, "supervisor.getAllProcessInfo")
+            timings.append(time.perf_counter() - began)
+            if len(timings) >= 3 and sum(timings) > 5:
+                break  # bounded in time: with 1,000 programs one call takes seconds
+        connection.close()
+        return timings
+
+    def status_rps(self, seconds, name):
+        body = (
+            "<?xml version='1.0'?><methodCall><methodName>supervisor.getProcessInfo</methodName>"
+            f"<params><param><value><string>{name}</string></value></param></params></methodCall>"
+        )
+        script = self.work / "rpc.lua"
+        script.write_text(
+            'wrk.method = "POST"\n'
+            f"wrk.body = {json.dumps(body)}\n"
+            'wrk.headers["Content-Type"] = "text/xml"\n'
+        )
+        return wrk(f"http://127.0.0.1:{self.port}/RPC2", seconds, script, self.run)
+
+
+class Pm2(Manager):
+    name = "PM2"
+    key = "pm2"
+    status_note = "`pm2.list()` from a connected Node.js client (its RPC socket); the `pm2 jlist` CLI, which starts Node.js each time, is shown apart"
+
+    def __init__(self, run):
+        super().__init__(run)
+        self.folder = PEERS / "pm2"
+        self.cli = self.folder / "node_modules" / "pm2" / "bin" / "pm2"
+
+    def available(self):
+        if not shutil.which("node"):
+            return "node is not on this machine"
+        if not self.cli.exists():
+            return "not installed (npm install pm2 into bench/.peers/pm2 failed)"
+        return None
+
+    def env(self):
+        return dict(
+            os.environ,
+            PM2_HOME=str(self.work / "pm2home"),
+            NODE_PATH=str(self.folder / "node_modules"),
+            PM2_DISCRETE_MODE="true",
+        )
+
+    def version(self):
+        package = json.loads((self.folder / "node_modules" / "pm2" / "package.json").read_text())
+        return f"PM2 {package['version']} (Node.js {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()})"
+
+    def cli_run(self, *args, timeout=300):
+        return subprocess.run(
+            ["node", str(self.cli), *args],
+            cwd=self.work,
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            start_new_session=True,
+        )
+
+    def start(self, work, programs):
+        self.work = work
+        (work / "pm2home").mkdir()
+        apps = []
+        for program in programs:
+            apps.append(
+                {
+                    "name": program.name,
+                    "script": program.argv[0],
+                    "args": program.argv[1:],
+                    "interpreter": "none",
+                    "exec_mode": "fork",
+                    "autorestart": program.autorestart,
+                    "min_uptime": 0,
+                    "max_restarts": 1000000,
+                    "restart_delay": 0,
+                    "out_file": str(program.stdout or work / "logs" / f"{program.name}.out"),
+                    "error_file": str(program.stderr or work / "logs" / f"{program.name}.err"),
+                    "time": False,
+                }
+            )
+        (work / "logs").mkdir()
+        if apps:
+            ecosystem = work / "ecosystem.json"
+            ecosystem.write_text(json.dumps({"apps": apps}))
+            args = ("start", str(ecosystem))
+        else:
+            args = ("ping",)
+        # The CLI forks the God daemon (detached) and returns; it is ours by its pid file.
+        self.cli_process = subprocess.Popen(
+            ["node", str(self.cli), *args],
+            cwd=work,
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=open(work / "pm2-cli.out", "ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid = None
+
+    def ready(self, timeout):
+        pidfile = self.work / "pm2home" / "pm2.pid"
+        found = wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), timeout, 0.01)
+        if not found:
+            return False
+        self.pid = int(found)
+        return True
+
+    def wait_cli(self, timeout):
+        try:
+            self.cli_process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def stop(self):
+        if self.work is None:
+            return
+        self.wait_cli(60)
+        stop_process(self.cli_process, 1)
+        try:
+            self.cli_run("kill", timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.pid and alive(self.pid) and "PM2" in cmdline(self.pid):
+            os.kill(self.pid, signal.SIGKILL)
+        self.work = None
+
+    def status_all(self, calls):
+        script = self.work / "list.js"
+        script.write_text(
+            """
+const pm2 = require('pm2');
+const calls = Number(process.argv[2]);
+pm2.connect(true, (error) => {
+  if (error) { console.error(error); process.exit(1); }
+  const timings = [];
+  const once = () => {
+    const began = process.hrtime.bigint();
+    pm2.list((error, list) => {
+      if (error) { console.error(error); process.exit(1); }
+      timings.push(Number(process.hrtime.bigint() - began) / 1e9);
+      if (timings.length < calls) return once();
+      console.log(JSON.stringify({ timings, count: list.length }));
+      pm2.disconnect();
+    });
+  };
+  once();
+});
+"""
+        )
+        out = subprocess.run(
+            ["node", str(script), str(calls + 1)],
+            cwd=self.work,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if out.returncode != 0:
+            log(f"PM2 list failed: {out.stderr[-300:]}")
+            return None
+        # The first call pays for the connection.
+        return json.loads(out.stdout.strip().splitlines()[-1])["timings"][1:]
+
+    def jlist_seconds(self):
+        began = time.perf_counter()
+        self.cli_run("jlist", timeout=60)
+        return time.perf_counter() - began
+
+
+class Horust(Manager):
+    name = "horust"
+    key = "horust"
+
+    def __init__(self, run):
+        super().__init__(run)
+        self.binary = PEERS / "horust" / "bin" / "horust"
+
+    def available(self):
+        if not self.binary.exists():
+            return "not installed (cargo install horust into bench/.peers/horust failed)"
+        return None
+
+    def version(self):
+        out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip()
+
+    def start(self, work, programs):
+        self.work = work
+        services = work / "services"
+        services.mkdir()
+        (work / "logs").mkdir()
+        for program in programs:
+            text = [
+                "command = " + json.dumps(" ".join(program.argv)),
+                f"stdout = {json.dumps(str(program.stdout or work / 'logs' / (program.name + '.out')))}",
+                f"stderr = {json.dumps(str(program.stderr or work / 'logs' / (program.name + '.err')))}",
+                "[restart]",
+                f'strategy = "{"always" if program.autorestart else "never"}"',
+                'backoff = "0s"',
+                "attempts = 0",
+                "[termination]",
+                'wait = "5s"',
+            ]
+            (services / f"{program.name}.toml").write_text("\n".join(text) + "\n")
+        self._spawn([str(self.binary), "--services-path", str(services)], work)
+
+    def stop(self):
+        if self.process:
+            stop_process(self.process, 30)
+
+
+# ---- load generator ----------------------------------------------------------------------------------
+
+
+def wrk(url: str, seconds: float, script: Path | None, run: Run):
+    """Requests per second from wrk (1 thread, 8 connections, bounded in time), or a threaded
+    Python client when wrk is not installed. Returns (rps, what)."""
+    if shutil.which("wrk"):
+        argv = ["wrk", "-t1", "-c8", f"-d{max(1, int(seconds))}s", "--timeout", "5s"]
+        if script:
+            argv += ["-s", str(script)]
+        argv.append(url)
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
+        match = re.search(r"Requests/sec:\s*([\d.]+)", out.stdout)
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
+        if match and not errors:
+            return float(match.group(1)), "wrk -t1 -c8"
+        log(f"wrk failed: {out.stdout[-300:]} {out.stderr[-300:]}")
+        return None
+    return None
+
+
+# ---- scenarios ------------------------------------------------------------------------------------------
+
+
+def stamp_programs(run: Run, work: Path, count: int, stamp_file: Path, prefix="p") -> list[Program]:
+    return [Program(f"{prefix}{index}", [str(run.stamp), str(stamp_file)]) for index in range(count)]
+
+
+def finish(manager: Manager, run: Run, stamp_files=()):
+    manager.stop()
+    for stamp_file in stamp_files:
+        run.remember_pids(stamp_file)
+    ended = run.end_leftovers()
+    if ended:
+        log(f"{manager.name}: ended {ended} program processes left after stop")
+
+
+def scenario_fleet(manager: Manager, run: Run, count: int, repeat: int, results: dict, extras: bool):
+    """Cold start, memory, status latency; with `extras`, also idle cost and status rps."""
+    cfg = run.args
+    work = run.fresh(f"{manager.key}-fleet{count}")
+    stamp_file = work / "stamps.txt"
+    programs = stamp_programs(run, work, count, stamp_file)
+    began = time.monotonic()
+    manager.start(work, programs)
+    try:
+        if not manager.ready(60):
+            log(f"{manager.name}: did not come up with {count} programs")
+            return
+        if count:
+            done = wait_for(lambda: count_lines(stamp_file) >= count, cfg.start_timeout, 0.002)
+            elapsed = time.monotonic() - began
+            if not done:
+                log(f"{manager.name}: only {count_lines(stamp_file)}/{count} running after {cfg.start_timeout}s")
+                return
+            results[f"start{count}"].add(elapsed)
+            log(f"{manager.name}: {count} programs running after {elapsed:.3f}s")
+        if isinstance(manager, Pm2):
+            manager.wait_cli(60)
+        time.sleep(cfg.settle)
+        if not alive(manager.pid):
+            log(f"{manager.name}: exited with {count} programs (nothing to supervise?)")
+            return
+        memory = memory_kib(manager.pid)
+        if memory:
+            results[f"rss{count}"].add(memory[0] / 1024)
+            results[f"pss{count}"].add(memory[1] / 1024)
+            results[f"anon{count}"].add(memory[2] / 1024)
+            results[f"threads{count}"].add(threads(manager.pid))
+        if extras:
+            cpu0, ctx0, t0 = cpu_seconds(manager.pid), context_switches(manager.pid), time.monotonic()
+            time.sleep(cfg.idle)
+            cpu1, ctx1, t1 = cpu_seconds(manager.pid), context_switches(manager.pid), time.monotonic()
+            results["idle_cpu"].add(cpu1 - cpu0)
+            results["idle_wakeups"].add((ctx1 - ctx0) / (t1 - t0) * 10)
+            log(f"{manager.name}: idle {t1 - t0:.0f}s: cpu {cpu1 - cpu0:.3f}s, {ctx1 - ctx0} context switches")
+        if count:
+            timings = manager.status_all(cfg.status_calls)
+            if timings:
+                results[f"status{count}"].add(median(timings))
+            if isinstance(manager, Pm2) and repeat == 0:
+                results[f"jlist{count}"].add(manager.jlist_seconds())
+        if extras:
+            rps = manager.status_rps(cfg.rps_seconds, programs[0].name)
+            if rps:
+                results["rps"].add(rps[0])
+                results["rps"].note = rps[1]
+    finally:
+        finish(manager, run, [stamp_file])
+
+
+def scenario_restart(manager: Manager, run: Run, results: dict):
+    cfg = run.args
+    work = run.fresh(f"{manager.key}-restart")
+    stamp_file = work / "stamps.txt"
+    manager.start(work, stamp_programs(run, work, 1, stamp_file))
+    latencies = []
+    try:
+        if not manager.ready(60) or not wait_for(lambda: count_lines(stamp_file) >= 1, 60):
+            log(f"{manager.name}: restart program never started")
+            return
+        time.sleep(0.5)
+        for _ in range(cfg.kills):
+            lines = read_lines(stamp_file)
+            pid = int(lines[-1].split()[0])
+            if str(run.root) not in cmdline(pid):
+                log(f"{manager.name}: pid {pid} is not our program; stopping this scenario")
+                break
+            run.program_pids.add(pid)
+            killed_at = time.time_ns()
+            os.kill(pid, signal.SIGKILL)
+            seen = wait_for(lambda: count_lines(stamp_file) > len(lines), cfg.restart_timeout, 0.0002)
+            if not seen:
+                log(f"{manager.name}: no restart within {cfg.restart_timeout}s")
+                break
+            new_line = read_lines(stamp_file)[len(lines)]
+            latencies.append((int(new_line.split()[1]) - killed_at) / 1e9)
+            time.sleep(cfg.kill_gap)
+        if latencies:
+            results["restart_median"].add(median(latencies))
+            results["restart_p90"].add(percentile(latencies, 0.9))
+            results["restart_min"].add(min(latencies))
+            results["restart_max"].add(max(latencies))
+            log(f"{manager.name}: {len(latencies)} restarts, median {median(latencies) * 1e3:.2f} ms")
+    finally:
+        finish(manager, run, [stamp_file])
+
+
+def scenario_logs(manager: Manager, run: Run, results: dict):
+    cfg = run.args
+    work = run.fresh(f"{manager.key}-logs")
+    stamp_file = work / "stamps.txt"
+    out = work / "producer.out.log"
+    err = work / "producer.err.log"
+    program = Program(
+        "producer",
+        [str(run.stamp), "-p", str(cfg.log_bytes), str(stamp_file), "1500"],
+        autorestart=False,
+        stdout=out,
+        stderr=err,
+    )
+    os.sync()
+    manager.start(work, [program])
+    try:
+        if not manager.ready(60):
+            return
+        if not wait_for(lambda: stamp_file.exists() and "ready" in stamp_file.read_text(), 60, 0.001):
+            log(f"{manager.name}: producer never started")
+            return
+        cpu0 = cpu_seconds(manager.pid)
+        go = wait_for(lambda: [line for line in read_lines(stamp_file) if line.startswith("go ")], 10, 0.0005)
+        if not go:
+            return
+        if cpu_seconds(manager.pid) is None:
+            return
+        complete = wait_for(lambda: out.exists() and out.stat().st_size >= cfg.log_bytes, cfg.log_timeout, 0.001)
+        ended_ns = time.time_ns()
+        cpu1 = cpu_seconds(manager.pid)
+        if not complete:
+            size = out.stat().st_size if out.exists() else 0
+            log(f"{manager.name}: log holds {size} of {cfg.log_bytes} bytes after {cfg.log_timeout}s")
+            return
+        wall = (ended_ns - int(go[0].split()[1])) / 1e9
+        gib = cfg.log_bytes / GIB
+        results["log_wall"].add(wall)
+        results["log_cpu"].add((cpu1 - cpu0) / gib)
+        log(f"{manager.name}: {gib:.2f} GiB logged in {wall:.2f}s, manager cpu {cpu1 - cpu0:.2f}s")
+    finally:
+        finish(manager, run, [stamp_file])
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def physical_limits(run: Run, results: dict):
+    """The producer writing to a file itself, and through `cat`: the floor for log capture."""
+    cfg = run.args
+    gib = cfg.log_bytes / GIB
+    for mode in ("direct", "cat"):
+        work = run.fresh(f"limit-{mode}")
+        stamp_file = work / "stamps.txt"
+        out = work / "out.log"
+        os.sync()
+        producer_argv = [str(run.stamp), "-p", str(cfg.log_bytes), str(stamp_file), "0"]
+        with open(out, "wb") as sink:
+            if mode == "direct":
+                producer = subprocess.Popen(producer_argv, stdout=sink, start_new_session=True)
+                _, _, usage = os.wait4(producer.pid, 0)
+                producer.returncode = 0
+                cpu = usage.ru_utime + usage.ru_stime
+            else:
+                reader, writer = os.pipe()
+                cat = subprocess.Popen(["cat"], stdin=reader, stdout=sink, start_new_session=True)
+                producer = subprocess.Popen(producer_argv, stdout=writer, start_new_session=True)
+                os.close(reader)
+                os.close(writer)
+                producer.wait(timeout=cfg.log_timeout)
+                _, _, usage = os.wait4(cat.pid, 0)
+                cat.returncode = 0
+                cpu = usage.ru_utime + usage.ru_stime
+        ended_ns = time.time_ns()
+        go = [line for line in read_lines(stamp_file) if line.startswith("go ")]
+        assert out.stat().st_size == cfg.log_bytes
+        wall = (ended_ns - int(go[0].split()[1])) / 1e9
+        results[f"{mode}_wall"].add(wall)
+        results[f"{mode}_cpu"].add(cpu / gib)
+        log(f"limit {mode}: {gib:.2f} GiB in {wall:.2f}s, {'producer' if mode == 'direct' else 'cat'} cpu {cpu:.2f}s")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def scenario_convergence(hoody: Hoody, run: Run, results: dict):
+    """programs.d file drop → running, and API create → running, with `background` programs."""
+    cfg = run.args
+    work = run.fresh("hoody-converge")
+    stamp_file = work / "stamps.txt"
+    background = cfg.converge_background
+    hoody.start(work, stamp_programs(run, work, background, stamp_file))
+    files = []
+    try:
+        if not hoody.ready(60) or not wait_for(lambda: count_lines(stamp_file) >= background, 60):
+            return
+        time.sleep(1)
+        for kind in ("drop", "api"):
+            latencies = []
+            for index in range(cfg.converge_count):
+                mark = work / f"{kind}{index}.txt"
+                files.append(mark)
+                program = Program(f"{kind}{index}", [str(run.stamp), str(mark)])
+                if kind == "drop":
+                    # As `cp` into the folder would, but atomic (a hidden temp file is ignored).
+                    temp = hoody.programs_dir / f".{program.name}.toml.tmp"
+                    temp.write_text(Hoody.program_file(program))
+                    began = time.time_ns()
+                    os.rename(temp, hoody.programs_dir / f"{program.name}.toml")
+                else:
+                    began = time.time_ns()
+                    hoody.create(program)
+                if not wait_for(lambda: count_lines(mark) >= 1, 10, 0.0005):
+                    log(f"convergence: {program.name} not running after 10s")
+                    continue
+                latencies.append((int(read_lines(mark)[0].split()[1]) - began) / 1e9)
+                time.sleep(0.1)
+            if latencies:
+                results[f"{kind}_median"].add(median(latencies))
+                results[f"{kind}_p90"].add(percentile(latencies, 0.9))
+                log(f"convergence {kind}: median {median(latencies) * 1e3:.1f} ms over {len(latencies)}")
+    finally:
+        finish(hoody, run, [stamp_file, *files])
+
+
+# ---- setup --------------------------------------------------------------------------------------------
+
+
+def build_hoody() -> Path:
+    log("building hoody-daemon (cargo build --release)")
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True, timeout=1800)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    if not target.is_absolute():
+        target = REPO / target
+    return target / "release" / "hoody-daemon"
+
+
+def install_peers(skip: set[str]):
+    PEERS.mkdir(exist_ok=True)
+    notes = {}
+
+    def attempt(name, check, steps, timeout):
+        if name in skip:
+            notes[name] = "skipped (--skip)"
+            return
+        if check():
+            return
+        log(f"installing {name} into bench/.peers/ …")
+        try:
+            for step, cwd in steps:
+                subprocess.run(step, cwd=cwd, check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
+            detail = getattr(error, "stderr", b"") or b""
+            notes[name] = f"could not be installed: {error} {detail[-300:].decode(errors='replace')}"
+            log(f"{name}: {notes[name]}")
+
+    venv = PEERS / "supervisor-venv"
+    attempt(
+        "supervisord",
+        lambda: (venv / "bin" / "supervisord").exists(),
+        [
+            ([sys.executable, "-m", "venv", str(venv)], PEERS),
+            ([str(venv / "bin" / "pip"), "install", "--quiet", "supervisor>=4,<5"], PEERS),
+        ],
+        600,
+    )
+    pm2 = PEERS / "pm2"
+    if "pm2" not in skip and not shutil.which("npm"):
+        notes["pm2"] = "npm is not on this machine"
+    else:
+        pm2.mkdir(exist_ok=True)
+        if not (pm2 / "package.json").exists():
+            (pm2 / "package.json").write_text('{"name": "pm2-peer", "private": true}\n')
+        attempt(
+            "pm2",
+            lambda: (pm2 / "node_modules" / "pm2" / "bin" / "pm2").exists(),
+            [(["npm", "install", "--no-audit", "--no-fund", "--silent", "pm2"], pm2)],
+            600,
+        )
+    attempt(
+        "horust",
+        lambda: (PEERS / "horust" / "bin" / "horust").exists(),
+        [(["cargo", "install", "--quiet", "horust", "--root", str(PEERS / "horust")], PEERS)],
+        1800,
+    )
+    return notes
+
+
+def compile_stamp(run: Run):
+    run.stamp.parent.mkdir(parents=True)
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if not compiler:
+        sys.exit("bench: a C compiler (cc) is needed for bench/stamp.c")
+    source = HERE / "stamp.c"
+    # Without libc where it can (see stamp.c), else static, else plain.
+    attempts = [
+        ("no libc", ["-static", "-nostdlib", "-fno-stack-protector", "-fno-builtin", "-DSTAMP_NOLIBC"]),
+        ("static libc", ["-static"]),
+        ("libc", []),
+    ]
+    for label, flags in attempts:
+        built = subprocess.run([compiler, "-O2", *flags, "-o", str(run.stamp), str(source)], capture_output=True)
+        if built.returncode == 0 and subprocess.run([str(run.stamp)], capture_output=True).returncode == 2:
+            run.stamp_kind = label
+            return
+    sys.exit("bench: cannot build bench/stamp.c")
+
+
+def spawn_floor(run: Run, results: dict):
+    """posix_spawn of the stamp from here → its line written: what no manager can beat."""
+    work = run.fresh("spawn-floor")
+    stamp_file = work / "stamps.txt"
+    latencies = []
+    for _ in range(50):
+        lines = count_lines(stamp_file)
+        began = time.time_ns()
+        pid = os.posix_spawn(str(run.stamp), [str(run.stamp), str(stamp_file)], os.environ)
+        run.program_pids.add(pid)
+        if wait_for(lambda: count_lines(stamp_file) > lines, 5, 0.0002):
+            latencies.append((int(read_lines(stamp_file)[lines].split()[1]) - began) / 1e9)
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        run.program_pids.discard(pid)
+    results["spawn_floor"].add(median(latencies))
+    log(f"spawn floor: median {median(latencies) * 1e3:.3f} ms")
+
+
+def machine() -> dict:
+    model = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "kernel": platform.release(),
+        "memory_gib": round(int(memory) / (1 << 20), 1),
+        "python": platform.python_version(),
+    }
+
+
+# ---- report -------------------------------------------------------------------------------------------
+
+
+def fmt(figure: Figure | None, unit: str, scale: float = 1.0, digits: int = 2) -> str:
+    if figure is None or not figure.values:
+        return "n/a"
+    values = [value * scale for value in figure.values]
+    mid = median(values)
+    text = f"{mid:.{digits}f}{unit}"
+    if len(values) > 1:
+        text += f" ({min(values):.{digits}f}–{max(values):.{digits}f})"
+    return text
+
+
+def ratio(ours: Figure | None, theirs: Figure | None, higher_is_better=False) -> str:
+    if not ours or not theirs or not ours.values or not theirs.values:
+        return "n/a"
+    a, b = ours.median, theirs.median
+    if a <= 0 or b <= 0:
+        return "n/a"
+    factor = a / b if higher_is_better else b / a
+    if factor >= 1:
+        return f"{factor:.1f}× better"
+    return f"{1 / factor:.1f}× worse"
+
+
+ROWS = [
+    # (key, label, unit, scale, digits, higher_is_better)
+    ("rss0", "Memory, 0 programs: RSS", " MiB", 1, 1, False),
+    ("pss0", "Memory, 0 programs: PSS", " MiB", 1, 1, False),
+    ("anon0", "Memory, 0 programs: anonymous (heap, stacks)", " MiB", 1, 1, False),
+    ("rss100", "Memory, 100 programs: RSS", " MiB", 1, 1, False),
+    ("pss100", "Memory, 100 programs: PSS", " MiB", 1, 1, False),
+    ("anon100", "Memory, 100 programs: anonymous (heap, stacks)", " MiB", 1, 1, False),
+    ("rss1000", "Memory, 1,000 programs: RSS", " MiB", 1, 1, False),
+    ("pss1000", "Memory, 1,000 programs: PSS", " MiB", 1, 1, False),
+    ("anon1000", "Memory, 1,000 programs: anonymous (heap, stacks)", " MiB", 1, 1, False),
+    ("start100", "Cold start, 100 programs", " s", 1, 3, False),
+    ("start1000", "Cold start, 1,000 programs", " s", 1, 3, False),
+    ("restart_median", "Restart after kill -9: median", " ms", 1e3, 2, False),
+    ("restart_p90", "Restart after kill -9: p90", " ms", 1e3, 2, False),
+    ("log_wall", "Log capture: wall time", " s", 1, 2, False),
+    ("log_cpu", "Log capture: manager CPU per GiB", " s", 1, 2, False),
+    ("idle_cpu", "Idle, 100 programs: manager CPU over the window", " s", 1, 3, False),
+    ("idle_wakeups", "Idle, 100 programs: wake-ups per 10 s", "", 1, 1, False),
+    ("status100", "Status of all, 100 programs", " ms", 1e3, 3, False),
+    ("status1000", "Status of all, 1,000 programs", " ms", 1e3, 3, False),
+    ("rps", "Status of one: requests/s under load", "", 1, 0, True),
+]
+
+
+def report(results, versions, skipped, mach, cfg, started, limits, converge) -> str:
+    managers = [key for key in ("hoody", "supervisord", "pm2", "horust") if key in results]
+    names = {"hoody": "hoody-daemon", "supervisord": "supervisord", "pm2": "PM2", "horust": "horust"}
+    lines = []
+    mode = "quick" if cfg.quick else "full"
+    lines.append(f"# Benchmark results ({mode} run, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))})")
+    lines.append("")
+    lines.append(
+        f"Machine: {mach['nproc']} cores, {mach['cpu']}, {mach['memory_gib']} GiB, Linux {mach['kernel']}. "
+        f"Suite wall time: {(time.time() - started) / 60:.1f} min."
+    )
+    lines.append("")
+    lines.append("Versions: " + "; ".join(versions[key] for key in managers) + ".")
+    if skipped:
+        lines.append("")
+        lines.append("Skipped: " + "; ".join(f"{key}: {why}" for key, why in skipped.items()) + ".")
+    lines.append("")
+    lines.append(
+        f"Cells are the median of the runs with (min–max) over them. Repeats: fleets ×{cfg.repeats}, "
+        f"log capture ×{cfg.log_repeats} of {cfg.log_bytes / GIB:g} GiB, restart {cfg.kills} kills, "
+        f"idle window {cfg.idle:g} s, status {cfg.status_calls} calls per run (at most 5 s), load {cfg.rps_seconds:g} s. "
+        f"A manager that needs over {SLOW:.0f} s for one run of a scenario is run once there (no range shown)."
+    )
+    lines.append("")
+    header = "| scenario | " + " | ".join(names[key] for key in managers) + " | vs supervisord |"
+    lines.append(header)
+    lines.append("|" + "---|" * (len(managers) + 2))
+    for key, label, unit, scale, digits, higher in ROWS:
+        cells = [fmt(results[manager].get(key), unit, scale, digits) for manager in managers]
+        versus = ratio(results.get("hoody", {}).get(key), results.get("supervisord", {}).get(key), higher)
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {versus} |")
+    lines.append("")
+    if "pm2" in results:
+        jl = [fmt(results["pm2"].get(f"jlist{n}"), " ms", 1e3, 0) for n in (100, 1000)]
+        lines.append(f"PM2's `pm2 jlist` CLI (Node.js start included): {jl[0]} with 100 programs, {jl[1]} with 1,000.")
+        lines.append("")
+    lines.append("Status of all is measured as: " + "; ".join(
+        f"{names[key]}: {MANAGER_NOTES[key]}" for key in managers if MANAGER_NOTES.get(key)) + ".")
+    rps_notes = {results[key]["rps"].note for key in managers if results[key].get("rps") and results[key]["rps"].note}
+    if rps_notes:
+        lines.append(
+            "Requests/s: `GET /api/v1/daemon/status/p0` for hoody-daemon and XML-RPC `supervisor.getProcessInfo('p0')` "
+            f"for supervisord, from {', '.join(sorted(rps_notes))} on 127.0.0.1; PM2 and horust have no such API."
+        )
+    lines.append("")
+    lines.append(f"Physical limits of log capture on this machine ({cfg.log_bytes / GIB:g} GiB, same producer):")
+    lines.append("")
+    lines.append("| path | wall time | CPU per GiB |")
+    lines.append("|---|---|---|")
+    lines.append(f"| producer → file directly | {fmt(limits.get('direct_wall'), ' s')} | {fmt(limits.get('direct_cpu'), ' s')} (the producer's own CPU: page-cache writes) |")
+    lines.append(f"| producer → pipe → `cat` → file | {fmt(limits.get('cat_wall'), ' s')} | {fmt(limits.get('cat_cpu'), ' s')} (`cat`'s CPU) |")
+    if "hoody" in results and results["hoody"].get("log_wall") and limits.get("direct_wall"):
+        share = limits["direct_wall"].median / results["hoody"]["log_wall"].median
+        lines.append(f"| hoody-daemon | {fmt(results['hoody']['log_wall'], ' s')} | {fmt(results['hoody']['log_cpu'], ' s')} — {share * 100:.0f} % of the direct-to-file speed |")
+    lines.append("")
+    if converge:
+        lines.append(f"Convergence, hoody-daemon alone ({cfg.converge_count} programs each, {cfg.converge_background} programs already running):")
+        lines.append("")
+        lines.append("| path | median | p90 |")
+        lines.append("|---|---|---|")
+        lines.append(f"| file dropped into programs.d → process running | {fmt(converge.get('drop_median'), ' ms', 1e3, 1)} | {fmt(converge.get('drop_p90'), ' ms', 1e3, 1)} |")
+        lines.append(f"| `POST /programs/add` → process running | {fmt(converge.get('api_median'), ' ms', 1e3, 1)} | {fmt(converge.get('api_p90'), ' ms', 1e3, 1)} |")
+        lines.append("")
+    if limits.get("spawn_floor"):
+        lines.append(
+            f"Restart floor: this script's own `posix_spawn` of the same program → its first line written: "
+            f"{fmt(limits['spawn_floor'], ' ms', 1e3, 3)} (median of 50). The program is bench/stamp.c built with {cfg.stamp_kind}."
+        )
+        lines.append("")
+    lines += targets(results.get("hoody"), results.get("supervisord"), limits, converge)
+    lines.append(f"Command: `bench/run{' --quick' if cfg.quick else ''}`")
+    return "\n".join(lines) + "\n"
+
+
+def targets(ours, theirs, limits, converge) -> list[str]:
+    """Issue 7's targets, each met or missed, from this run's medians."""
+    if not ours:
+        return []
+
+    def value(figures, key):
+        figure = (figures or {}).get(key)
+        return figure.median if figure and figure.values else None
+
+    rows = []
+
+    def target(label, measured, ok):
+        verdict = "n/a" if ok is None else ("met" if ok else "**missed**")
+        rows.append(f"| {label} | {measured} | {verdict} |")
+
+    for count, limit in ((100, 4), (1000, 8)):
+        rss = value(ours, f"rss{count}")
+        target(f"memory with {count:,} programs ≤ {limit} MB RSS", "n/a" if rss is None else f"{rss:.1f} MiB", None if rss is None else rss <= limit)
+    a, b = value(ours, "start1000"), value(theirs, "start1000")
+    target("cold start of 1,000 programs ≥ 10× faster than supervisord", "n/a" if None in (a, b) else f"{b / a:.1f}×", None if None in (a, b) else b / a >= 10)
+    r = value(ours, "restart_median")
+    target("restart latency median ≤ 2 ms", "n/a" if r is None else f"{r * 1e3:.2f} ms", None if r is None else r <= 0.002)
+    wall, direct = value(ours, "log_wall"), value(limits, "direct_wall")
+    target("log capture ≥ 90 % of the direct-to-file speed", "n/a" if None in (wall, direct) else f"{direct / wall * 100:.0f} %", None if None in (wall, direct) else direct / wall >= 0.9)
+    cpu = value(ours, "log_cpu")
+    target("log capture ≤ 0.25 manager CPU-s per GiB", "n/a" if cpu is None else f"{cpu:.2f} s", None if cpu is None else cpu <= 0.25)
+    wake = value(ours, "idle_wakeups")
+    target("idle: ≤ 1 wake-up per 10 s", "n/a" if wake is None else f"{wake:.1f}", None if wake is None else wake <= 1)
+    st = value(ours, "status1000")
+    target("status of all 1,000 programs ≤ 1 ms", "n/a" if st is None else f"{st * 1e3:.2f} ms", None if st is None else st <= 0.001)
+    drop = value(converge, "drop_median")
+    target("file drop → running ≤ 50 ms median", "n/a" if drop is None else f"{drop * 1e3:.1f} ms", None if drop is None else drop <= 0.05)
+    return ["Targets of issue 7 (hoody-daemon, this run):", "", "| target | measured | verdict |", "|---|---|---|", *rows, ""]
+
+
+MANAGER_NOTES = {
+    "hoody": Hoody.status_note,
+    "supervisord": Supervisord.status_note,
+    "pm2": Pm2.status_note,
+    "horust": "no status API",
+}
+
+
+# ---- main -------------------------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: fewer repeats, shorter windows (≲ 3 min)")
+    parser.add_argument("--only", default="", help="comma-separated managers: hoody,supervisord,pm2,horust")
+    parser.add_argument("--skip", default="", help="comma-separated managers not to install or run")
+    parser.add_argument("--no-install", action="store_true", help="do not install missing peers")
+    parser.add_argument("--hoody-binary", default=None, help="use this hoody-daemon binary instead of building one (A/B runs)")
+    parser.add_argument("--scenarios", default="fleet,restart,logs,converge", help="comma-separated: fleet,restart,logs,converge")
+    parser.add_argument("--output", default=None, help="markdown file to write (default bench/results/latest.md, quick.md with --quick)")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.log_repeats, args.log_bytes = 1, 1, 256 << 20
+        args.kills, args.idle, args.status_calls, args.rps_seconds = 10, 10.0, 10, 2
+        args.converge_count, args.settle = 5, 1.0
+        args.sizes = [0, 100, 1000]
+    else:
+        args.repeats, args.log_repeats, args.log_bytes = 3, 3, GIB
+        args.kills, args.idle, args.status_calls, args.rps_seconds = 50, 60.0, 30, 5
+        args.converge_count, args.settle = 20, 2.0
+        args.sizes = [0, 100, 1000]
+    args.start_timeout, args.restart_timeout, args.kill_gap = 120.0, 10.0, 0.15
+    args.log_timeout, args.converge_background = 120.0, 100
+    output = Path(args.output) if args.output else RESULTS / ("quick.md" if args.quick else "latest.md")
+    scenarios = set(args.scenarios.split(","))
+    skip = {name for name in args.skip.split(",") if name}
+    only = {name for name in args.only.split(",") if name}
+    if only:
+        skip |= {"hoody", "supervisord", "pm2", "horust"} - only
+
+    started = time.time()
+    binary = None
+    if "hoody" not in skip:
+        binary = Path(args.hoody_binary).resolve() if args.hoody_binary else build_hoody()
+    skipped = {} if args.no_install else install_peers(skip - {"hoody"})
+    run = Run(args)
+
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    managers: list[Manager] = []
+    try:
+        compile_stamp(run)
+        args.stamp_kind = run.stamp_kind
+        candidates = []
+        if binary:
+            candidates.append(Hoody(run, binary))
+        candidates += [Supervisord(run), Pm2(run), Horust(run)]
+        versions = {}
+        for manager in candidates:
+            if manager.key in skip:
+                skipped.setdefault(manager.key, "skipped (--skip/--only)")
+                continue
+            why = manager.available()
+            if why:
+                skipped[manager.key] = why
+                log(f"skipping {manager.name}: {why}")
+                continue
+            managers.append(manager)
+            versions[manager.key] = manager.version()
+        results = {}
+        for manager in managers:
+            figures = Figures()
+            results[manager.key] = figures
+            log(f"==== {manager.name}")
+            if "fleet" in scenarios:
+                for count in args.sizes:
+                    for repeat in range(args.repeats):
+                        scenario_fleet(manager, run, count, repeat, figures, extras=(count == 100 and repeat == 0))
+                        starts = figures[f"start{count}"].values if count else []
+                        if starts and starts[0] > SLOW:
+                            log(f"{manager.name}: {count} programs took over {SLOW:.0f}s to start; one run only")
+                            break
+            if "restart" in scenarios:
+                scenario_restart(manager, run, figures)
+            if "logs" in scenarios:
+                for _ in range(args.log_repeats):
+                    scenario_logs(manager, run, figures)
+                    walls = figures["log_wall"].values
+                    if not walls or walls[0] > SLOW:
+                        break  # failed, or so slow that one run says enough
+        limits = Figures()
+        if "restart" in scenarios:
+            spawn_floor(run, limits)
+        if "logs" in scenarios:
+            for _ in range(args.log_repeats):
+                physical_limits(run, limits)
+        converge = None
+        hoody = next((manager for manager in managers if isinstance(manager, Hoody)), None)
+        if "converge" in scenarios and hoody:
+            converge = Figures()
+            scenario_convergence(hoody, run, converge)
+        text = report(results, versions, skipped, machine(), args, started, limits, converge)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        raw = {
+            "machine": machine(),
+            "versions": versions,
+            "skipped": skipped,
+            "results": {key: {name: figure.to_json() for name, figure in figures.items()} for key, figures in results.items()},
+            "limits": {name: figure.to_json() for name, figure in limits.items()},
+            "convergence": {name: figure.to_json() for name, figure in (converge or {}).items()},
+        }
+        output.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
+        print()
+        print(text)
+        log(f"wrote {output.relative_to(REPO) if output.is_relative_to(REPO) else output}")
+    except KeyboardInterrupt:
+        log("interrupted; cleaning up")
+        return 130
+    finally:
+        for manager in managers:
+            try:
+                manager.stop()
+            except Exception as error:  # cleanup goes on whatever one manager does
+                log(f"stopping {manager.name}: {error}")
+        run.end_leftovers()
+        run.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
