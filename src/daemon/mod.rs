@@ -1273,23 +1273,27 @@ impl Daemon {
         Ok((program.entry.name.clone(), spec))
     }
 
+    /// Looks a program up for start/restart: it must also be enabled (seed: start of a program
+    /// that is not enabled fails).
+    fn startable(&self, id: &str) -> Result<String, Failure> {
+        let (name, spec) = self.controllable(id)?;
+        if !spec.enabled {
+            return Err(
+                Failure::new(FailureKind::Conflict, "not_enabled", "program not enabled")
+                    .with_details(json!({ "name": name, "hint": "enable it first" })),
+            );
+        }
+        Ok(name)
+    }
+
     fn start_program(&mut self, id: &str, wait: bool, reply: oneshot::Sender<Reply>, now: Instant) {
-        let (name, spec) = match self.controllable(id) {
-            Ok(found) => found,
+        let name = match self.startable(id) {
+            Ok(name) => name,
             Err(failure) => {
                 let _ = reply.send(Err(failure));
                 return;
             }
         };
-        if !spec.enabled {
-            let _ = reply.send(Err(Failure::new(
-                FailureKind::Conflict,
-                "not_enabled",
-                "program not enabled",
-            )
-            .with_details(json!({ "name": name, "hint": "enable it first" }))));
-            return;
-        }
         let state = self
             .supervisor
             .status(&name, now)
@@ -1348,21 +1352,13 @@ impl Daemon {
         reply: oneshot::Sender<Reply>,
         now: Instant,
     ) {
-        let (name, spec) = match self.controllable(id) {
-            Ok(found) => found,
+        let name = match self.startable(id) {
+            Ok(name) => name,
             Err(failure) => {
                 let _ = reply.send(Err(failure));
                 return;
             }
         };
-        if !spec.enabled {
-            let _ = reply.send(Err(Failure::new(
-                FailureKind::Conflict,
-                "not_enabled",
-                "program not enabled",
-            )));
-            return;
-        }
         if let Some(program) = self.table.programs.get_mut(&name) {
             program.run = true;
             program.restart_epoch += 1;
