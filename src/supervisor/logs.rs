@@ -6,10 +6,10 @@
 //!   per pipe, spawned with `tokio::spawn` (under the daemon's `current_thread` runtime it runs on
 //!   the same thread as everything else; no `LocalSet` needed).
 //! - Data moves with `splice(2)` pipe → file, so it never crosses into user space. The pipe
-//!   keeps the kernel's default size (64 KiB): raising it to 1 MiB (tried: `F_SETPIPE_SZ`) made
-//!   capture 2–4× more costly in CPU and wall time on and off (bench/, docs/PERFORMANCE.md),
-//!   while 16 recycled pipe pages keep it steady at about `cat`'s cost. Where the kernel
-//!   refuses splice (some file systems; non-regular targets such as
+//!   keeps the kernel's default size (64 KiB). It used to be raised to 1 MiB (`F_SETPIPE_SZ`)
+//!   for fewer wakes; measured with bench/run, that was no cheaper (median 0.63 against 0.47
+//!   CPU-s per GiB over 15 runs each, both bimodal on the test VM; docs/PERFORMANCE.md).
+//!   Where the kernel refuses splice (some file systems; non-regular targets such as
 //!   `/dev/stdout`) we fall back to `read`/`write` through a stack buffer.
 //! - The file is opened without `O_APPEND` (splice refuses it on some kernels); the writer
 //!   tracks the size itself and writes at that offset.
@@ -401,7 +401,7 @@ impl LogWriter {
 /// child's). Both close on exec; std dups the write end onto the child's fd 1 or 2.
 pub(crate) fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    // The pipe keeps its default size: see the module's notes (a 1 MiB pipe cost more).
+    // The pipe keeps its default size: see the module's notes.
     fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
     Ok((read, write))
 }
