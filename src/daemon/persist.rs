@@ -90,8 +90,11 @@ impl StateFiles {
         Ok(load_json(&self.dir.join("running.json"))?.unwrap_or_default())
     }
 
+    /// Written after every change of the set of processes, so without fsync: the record only
+    /// has to outlive a crash of the daemon (a power cut ends the processes it lists too).
     pub fn save_running(&self, running: &Running) -> io::Result<()> {
-        save_json(&self.dir.join("running.json"), running)
+        let text = serde_json::to_string_pretty(running).map_err(io::Error::other)?;
+        crate::store::replace_unsynced(&self.dir.join("running.json"), &text)
     }
 }
 

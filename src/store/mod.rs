@@ -9,7 +9,7 @@ mod write;
 pub use ids::Ids;
 pub use scan::{Entry, Snapshot, scan};
 pub use watch::{FolderWatcher, Hint, WatchConfig};
-pub use write::{remove_durable, sync_dir, write_atomic};
+pub use write::{remove_durable, replace_unsynced, sync_dir, write_atomic};
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,25 @@ use std::path::{Path, PathBuf};
 /// Writes `text` to `path` atomically. The temp file's name starts with a dot and ends in `.tmp`,
 /// so a scan in the middle of the write ignores it.
 pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
+    replace(path, text, Durability::Synced)
+}
+
+/// Replaces `path` with `text` by a rename, like [`write_atomic`] but without the fsyncs: a
+/// reader sees the old or the new file, and the new one survives a crash of this process, not
+/// a power cut. For records that a power cut makes moot anyway (the processes they list die
+/// with the machine), written often enough that an fsync each time would cost.
+pub fn replace_unsynced(path: &Path, text: &str) -> io::Result<()> {
+    replace(path, text, Durability::Unsynced)
+}
+
+/// Whether a replacement is fsynced (file and folder) before it counts as done.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Synced,
+    Unsynced,
+}
+
+fn replace(path: &Path, text: &str, durability: Durability) -> io::Result<()> {
     let dir = parent(path)?;
     let file_name = path
         .file_name()
@@ -19,11 +38,16 @@ pub fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(&dir)?;
     temp.write_all(text.as_bytes())?;
-    temp.as_file().sync_all()?;
+    if durability == Durability::Synced {
+        temp.as_file().sync_all()?;
+    }
     // Program files are configuration, readable by their owner's group like any /etc file.
     set_mode(temp.path(), 0o644)?;
     temp.persist(path).map_err(|error| error.error)?;
-    sync_dir(&dir)
+    if durability == Durability::Synced {
+        sync_dir(&dir)?;
+    }
+    Ok(())
 }
 
 /// Removes a file and makes the removal durable.
