@@ -135,17 +135,8 @@ fn an_operators_stop_survives_a_daemon_restart() {
 
 /// Zombie children of `parent`, from /proc.
 fn zombies_of(parent: u32) -> Vec<u32> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            entry
-                .file_name()
-                .to_str()
-                .and_then(|name| name.parse::<u32>().ok())
-        })
+    crate::support::all_pids()
+        .into_iter()
         .filter(|pid| {
             fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
                 let Some((_, rest)) = stat.rsplit_once(')') else {

@@ -357,8 +357,8 @@ pub fn cmdline(pid: u32) -> String {
         .unwrap_or_default()
 }
 
-/// Live processes whose command line is exactly `line`.
-pub fn processes_running(line: &str) -> Vec<u32> {
+/// Every pid in /proc.
+pub fn all_pids() -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -370,6 +370,13 @@ pub fn processes_running(line: &str) -> Vec<u32> {
                 .to_str()
                 .and_then(|name| name.parse::<u32>().ok())
         })
+        .collect()
+}
+
+/// Live processes whose command line is exactly `line`.
+pub fn processes_running(line: &str) -> Vec<u32> {
+    all_pids()
+        .into_iter()
         .filter(|pid| alive(*pid) && cmdline(*pid) == line)
         .collect()
 }
