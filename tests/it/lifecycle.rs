@@ -250,11 +250,22 @@ fn a_second_signal_forces_the_shutdown() {
     // It ignores SIGTERM and has a long grace: only the forced shutdown ends it soon.
     daemon.put(
         "stubborn.toml",
-        &format!("command = [\"sh\", \"-c\", \"trap '' TERM; exec sleep {number}\"]\nboot = true\nstartsecs = 0\nstopwaitsecs = 3600\n"),
+        &format!("command = [\"sh\", \"-c\", \"trap '' TERM; echo ready; exec sleep {number}\"]\nboot = true\nstartsecs = 0\nstopwaitsecs = 3600\n"),
     );
     let pid = daemon.wait_state("stubborn", "RUNNING")["pid"]
         .as_u64()
         .expect("pid") as u32;
+    // The trap must be in place before the first signal, or TERM ends it at once.
+    wait_until(
+        "the program to ignore TERM",
+        30,
+        || {
+            daemon.get("/programs/stubborn/logs?stream=stdout").1["data"]["stdout"]
+                .as_str()
+                .is_some_and(|text| text.contains("ready"))
+        },
+        || daemon.log(),
+    );
     let daemon_pid = daemon.pid().expect("daemon pid");
     crate::support::signal(daemon_pid, nix::sys::signal::Signal::SIGTERM);
     daemon.wait_state("stubborn", "STOPPING");
