@@ -177,21 +177,13 @@ fn edit(session: &Session, args: &EditArgs) -> Result<(), CliError> {
 // ---- reading ----------------------------------------------------------------------------
 
 fn list(session: &Session) -> Result<(), CliError> {
-    let answered = session.get("/programs")?;
-    if session.json {
-        output::print_json(&answered.data);
+    let Some(programs) = session.list_for_table(
+        "/programs",
+        "No programs. Create one with `hoody-daemon programs create --name NAME --command CMD`.",
+    )?
+    else {
         return Ok(());
-    }
-    let programs = answered.data["programs"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if programs.is_empty() {
-        println!(
-            "No programs. Create one with `hoody-daemon programs create --name NAME --command CMD`."
-        );
-        return Ok(());
-    }
+    };
     print!("{}", list_table(&programs).render(output::colour()));
     print_config_errors(&programs);
     Ok(())

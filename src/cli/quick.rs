@@ -138,21 +138,13 @@ fn wait_for_end(session: &Session, id: &str, timeout: Option<f64>) -> Result<Val
 }
 
 fn list(session: &Session) -> Result<(), CliError> {
-    let answered = session.get("/quick-start")?;
-    if session.json {
-        output::print_json(&answered.data);
+    let Some(programs) = session.list_for_table(
+        "/quick-start",
+        "No quick-start programs. Run one with `hoody-daemon quick-start run -- CMD ARG…`.",
+    )?
+    else {
         return Ok(());
-    }
-    let programs = answered.data["programs"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if programs.is_empty() {
-        println!(
-            "No quick-start programs. Run one with `hoody-daemon quick-start run -- CMD ARG…`."
-        );
-        return Ok(());
-    }
+    };
     table(&programs).print();
     Ok(())
 }

@@ -85,6 +85,25 @@ impl Session {
         self.call("GET", path, None, &[])
     }
 
+    /// The list behind `GET path` (`data.programs`) for a human table: `None` when it was printed
+    /// as JSON (`--json`) or is empty (then `empty` is printed instead).
+    pub fn list_for_table(&self, path: &str, empty: &str) -> Result<Option<Vec<Value>>, CliError> {
+        let answered = self.get(path)?;
+        if self.json {
+            super::output::print_json(&answered.data);
+            return Ok(None);
+        }
+        let programs = answered.data["programs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if programs.is_empty() {
+            println!("{empty}");
+            return Ok(None);
+        }
+        Ok(Some(programs))
+    }
+
     pub fn post(&self, path: &str, body: Option<&Value>) -> Result<Answered, CliError> {
         self.call("POST", path, body, &[])
     }

@@ -272,7 +272,7 @@ impl Daemon {
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut hangup = signal(SignalKind::hangup())?;
 
-        self.rescan(Instant::now());
+        self.rescan();
         self.boot = BootWaves::new(&self.table.desired());
         self.after_event(Instant::now());
 
@@ -283,7 +283,7 @@ impl Daemon {
             tokio::select! {
                 hint = watcher.next() => {
                     tracing::debug!(?hint, "rescanning programs.d");
-                    self.rescan(Instant::now());
+                    self.rescan();
                 }
                 _ = children.recv() => {
                     let changes = self.supervisor.reap(Instant::now());
@@ -305,7 +305,7 @@ impl Daemon {
                 _ = interrupt.recv() => self.on_signal("SIGINT"),
                 _ = hangup.recv() => {
                     tracing::info!("SIGHUP: rescanning programs.d");
-                    self.rescan(Instant::now());
+                    self.rescan();
                 }
             }
             if !read_only {
@@ -350,7 +350,7 @@ impl Daemon {
 
     // ---- programs.d ----------------------------------------------------------------------
 
-    fn rescan(&mut self, _now: Instant) {
+    fn rescan(&mut self) {
         let snapshot = store::scan(&self.config.programs_dir, &SystemUsers);
         for problem in &snapshot.folder_problems {
             tracing::error!(%problem, "programs folder");
@@ -934,11 +934,13 @@ impl Daemon {
 
     // ---- writes --------------------------------------------------------------------------
 
-    fn existing_file(&self, name: &str) -> Option<PathBuf> {
-        ["toml", "yaml", "yml"]
+    /// The files in programs.d that would define a program of this name (any extension).
+    fn existing_files(&self, name: &str) -> Vec<PathBuf> {
+        crate::spec::name::EXTENSIONS
             .iter()
             .map(|extension| self.config.programs_dir.join(format!("{name}.{extension}")))
-            .find(|path| std::fs::symlink_metadata(path).is_ok())
+            .filter(|path| std::fs::symlink_metadata(path).is_ok())
+            .collect()
     }
 
     fn create(&mut self, mut fields: Map<String, Value>, format: Format, now: Instant) -> Reply {
@@ -953,7 +955,7 @@ impl Daemon {
             None => return Err(invalid_field("name", "is required")),
         };
         check_name(&name).map_err(|message| invalid_field("name", &message))?;
-        if self.table.programs.contains_key(&name) || self.existing_file(&name).is_some() {
+        if self.table.programs.contains_key(&name) || !self.existing_files(&name).is_empty() {
             return Err(Failure::new(
                 FailureKind::Conflict,
                 "name_taken",
@@ -972,7 +974,7 @@ impl Daemon {
             .join(format!("{name}.{}", format.extension()));
         store::write_atomic(&path, &text).map_err(|error| write_failure(&path, &error))?;
         self.api_sources.insert(name.clone());
-        self.rescan(now);
+        self.rescan();
         self.converge(now);
         let program = self.table.programs.get(&name).ok_or_else(|| {
             Failure::new(
@@ -1089,7 +1091,7 @@ impl Daemon {
         }
         store::write_atomic(&path, &new_text).map_err(|error| write_failure(&path, &error))?;
         self.api_sources.insert(name.clone());
-        self.rescan(now);
+        self.rescan();
         self.converge(now);
         let program = self
             .table
@@ -1141,10 +1143,10 @@ impl Daemon {
         let same_file = existing.is_some_and(|program| {
             program.entry.path == path && program.entry.text.as_deref() == Some(text)
         });
-        let others: Vec<PathBuf> = ["toml", "yaml", "yml"]
-            .iter()
-            .map(|extension| self.config.programs_dir.join(format!("{name}.{extension}")))
-            .filter(|other| *other != path && std::fs::symlink_metadata(other).is_ok())
+        let others: Vec<PathBuf> = self
+            .existing_files(&name)
+            .into_iter()
+            .filter(|other| *other != path)
             .collect();
         if same_file && others.is_empty() {
             let program = existing.ok_or_else(|| Failure::not_found(&name))?;
@@ -1166,7 +1168,7 @@ impl Daemon {
             store::remove_durable(other).map_err(|error| write_failure(other, &error))?;
         }
         self.api_sources.insert(name.clone());
-        self.rescan(now);
+        self.rescan();
         self.converge(now);
         let program = self.table.programs.get(&name).ok_or_else(|| {
             Failure::new(
@@ -1208,11 +1210,7 @@ impl Daemon {
         };
         let name = program.entry.name.clone();
         let program_id = program.id;
-        let paths: Vec<PathBuf> = ["toml", "yaml", "yml"]
-            .iter()
-            .map(|extension| self.config.programs_dir.join(format!("{name}.{extension}")))
-            .filter(|path| std::fs::symlink_metadata(path).is_ok())
-            .collect();
+        let paths = self.existing_files(&name);
         let old_text = program.entry.text.clone().unwrap_or_else(|| Arc::from(""));
         let diff = programs::diff(&program.entry, &old_text, "", &name);
         for path in &paths {
@@ -1222,7 +1220,7 @@ impl Daemon {
             }
         }
         self.api_sources.insert(name.clone());
-        self.rescan(now);
+        self.rescan();
         self.converge(now);
         let answer =
             Answer::ok(json!({ "id": program_id, "name": name, "diff": diff, "removed": true }));
@@ -1312,9 +1310,7 @@ impl Daemon {
             }
         }
         self.converge(now);
-        let answer = Answer::ok(
-            json!({ "id": self.table.programs.get(&name).map(|p| p.id), "name": name, "changed": !already }),
-        );
+        let answer = self.control_answer(&name, !already);
         self.reply_when(name, Until::Up, wait, answer, reply);
     }
 
@@ -1339,9 +1335,7 @@ impl Daemon {
             self.intents_dirty = true;
         }
         self.converge(now);
-        let answer = Answer::ok(
-            json!({ "id": self.table.programs.get(&name).map(|p| p.id), "name": name, "changed": active }),
-        );
+        let answer = self.control_answer(&name, active);
         self.reply_when(name, Until::Down, wait, answer, reply);
     }
 
@@ -1366,10 +1360,14 @@ impl Daemon {
             self.intents_dirty = true;
         }
         self.converge(now);
-        let answer = Answer::ok(
-            json!({ "id": self.table.programs.get(&name).map(|p| p.id), "name": name, "changed": true }),
-        );
+        let answer = self.control_answer(&name, true);
         self.reply_when(name, Until::Up, wait, answer, reply);
+    }
+
+    /// The answer to start, stop and restart (the status is added once the wait is over).
+    fn control_answer(&self, name: &str, changed: bool) -> Answer {
+        let id = self.table.programs.get(name).map(|program| program.id);
+        Answer::ok(json!({ "id": id, "name": name, "changed": changed }))
     }
 
     fn reply_when(

@@ -3,6 +3,9 @@
 
 use super::Format;
 
+/// The extensions of program files, in the order a file for a new name is looked for.
+pub const EXTENSIONS: [&str; 3] = ["toml", "yaml", "yml"];
+
 /// The longest allowed program name.
 pub const MAX_NAME_LEN: usize = 64;
 
