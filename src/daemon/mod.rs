@@ -1,6 +1,7 @@
 //! The daemon: one loop that owns all mutable state — the program table, the supervisor's jobs,
 //! the boot waves, the intents — and consumes one stream of events: programs.d changed, a child
-//! exited, a deadline came, a request arrived, a signal. After each event it reconciles (the pure
+//! exited, a deadline came, a request arrived, a signal. After each event that can change
+//! something (every event but a read-only request) it reconciles (the pure
 //! [`crate::reconcile`]) and applies the plan through the supervisor. Readers never share its
 //! state; they ask through [`Handle`] and get plain data back.
 
