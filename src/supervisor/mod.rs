@@ -139,6 +139,9 @@ pub struct Supervisor {
     context: Context,
 }
 
+/// The smallest size at which the table of log writers is swept of closed ones.
+const WRITERS_SWEEP_MIN: usize = 64;
+
 /// Everything but the jobs, so a job can be borrowed while this is.
 #[derive(Debug)]
 struct Context {
@@ -147,16 +150,21 @@ struct Context {
     pids: HashMap<u32, String>,
     /// Open log files by path, shared by every pipe that writes to them.
     writers: HashMap<PathBuf, Weak<Mutex<LogWriter>>>,
+    /// `writers` is swept of closed files when it reaches this size (then set to twice what
+    /// is left): a sweep per start made a boot of N programs cost N² steps.
+    sweep_writers_at: usize,
 }
 
 impl Supervisor {
     pub fn new(config: SupervisorConfig) -> Supervisor {
+        spawn::prepare_daemon_process();
         Supervisor {
             jobs: BTreeMap::new(),
             context: Context {
                 config,
                 pids: HashMap::new(),
                 writers: HashMap::new(),
+                sweep_writers_at: WRITERS_SWEEP_MIN,
             },
         }
     }
@@ -523,7 +531,10 @@ impl Context {
             }
             return Ok(writer);
         }
-        self.writers.retain(|_, writer| writer.strong_count() > 0);
+        if self.writers.len() >= self.sweep_writers_at {
+            self.writers.retain(|_, writer| writer.strong_count() > 0);
+            self.sweep_writers_at = (self.writers.len() * 2).max(WRITERS_SWEEP_MIN);
+        }
         let writer = Arc::new(Mutex::new(
             LogWriter::open(path, log.max_bytes, log.backups).map_err(log_error)?,
         ));

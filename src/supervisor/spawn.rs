@@ -3,9 +3,11 @@
 //! log pipes, and the switch to another user.
 //!
 //! Everything that may fail for an ordinary reason (no such folder, no such user, not root) is
-//! checked before `fork`, so the error can say exactly what is wrong. In the child, between
-//! `fork` and `exec`, only one `pre_exec` closure runs, made of raw async-signal-safe syscalls:
-//! std has already dup'ed the pipes onto fds 0–2, changed directory and made the process group.
+//! checked before spawning, so the error can say exactly what is wrong. A program with no `umask` and no user switch is spawned with `posix_spawn` (std
+//! picks it when there is no `pre_exec` closure): cheap whatever the daemon's size. Otherwise
+//! std forks, and between `fork` and `exec` one `pre_exec` closure runs, made of raw
+//! async-signal-safe syscalls: std has already dup'ed the pipes onto fds 0–2, changed directory
+//! and made the process group.
 
 use std::ffi::CString;
 use std::io;
@@ -14,6 +16,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use nix::sys::resource::Resource;
 use nix::unistd::{Gid, User, geteuid, getgrouplist};
 use thiserror::Error;
 
@@ -145,23 +148,34 @@ pub(crate) fn prepare(
     }
 
     let umask = process.umask.map(|mask| mask as libc::mode_t);
+    // Without a closure std spawns with `posix_spawn` (a `vfork`-style clone that shares the
+    // daemon's memory until the exec): no page tables copied, no copy-on-write faults, which
+    // is most of the cost of a start when a thousand programs boot. std's own spawn already
+    // empties the signal mask, resets SIGPIPE (the only signal std ignores) and makes the
+    // process group; the daemon's inherited descriptors were marked close-on-exec once, when
+    // the supervisor was made ([`prepare_daemon_process`]). Only a umask or a user switch
+    // needs code between fork and exec.
+    if umask.is_some() || switch.is_some() {
+        pre_exec(&mut command, umask, switch);
+    }
+    Ok(Prepared {
+        command,
+        program: program.clone(),
+        user: process.user.as_ref().map(|user| user.name.clone()),
+    })
+}
+
+/// Code run in the child between `fork` and `exec`, for what `posix_spawn` cannot do.
+fn pre_exec(command: &mut Command, umask: Option<libc::mode_t>, switch: Option<Switch>) {
     // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
     // calls are allowed. It calls only raw syscalls through libc (sigemptyset, sigprocmask,
-    // signal, close_range, umask, setgroups, setgid, setuid) on values computed before fork, allocates
-    // nothing, takes no lock, and builds errors from errno alone (io::Error::last_os_error does
-    // not allocate).
+    // signal, close_range, umask, setgroups, setgid, setuid) on values computed before fork,
+    // allocates nothing, takes no lock, and builds errors from errno alone
+    // (io::Error::last_os_error does not allocate).
     unsafe {
         command.pre_exec(move || {
             reset_signals();
-            // Descriptors the daemon inherited without close-on-exec (from a shell, a test
-            // harness) must not leak into programs: mark every one above stderr close-on-exec.
-            // std's own error pipe already is. Kernels before 5.11 refuse; nothing is lost then.
-            libc::syscall(
-                libc::SYS_close_range,
-                3u32,
-                u32::MAX,
-                libc::CLOSE_RANGE_CLOEXEC,
-            );
+            close_inherited();
             if let Some(mask) = umask {
                 libc::umask(mask);
             }
@@ -180,11 +194,61 @@ pub(crate) fn prepare(
             Ok(())
         });
     }
-    Ok(Prepared {
-        command,
-        program: program.clone(),
-        user: process.user.as_ref().map(|user| user.name.clone()),
-    })
+}
+
+/// Marks every descriptor above stderr close-on-exec: descriptors the daemon inherited without
+/// it (from a shell, a test harness) must not leak into programs. Everything the daemon opens
+/// itself already is (std, tokio, nix and notify all open with `O_CLOEXEC`). Kernels before
+/// 5.11 refuse the flag; nothing is lost then but that guard.
+fn close_inherited() {
+    // SAFETY: a raw syscall on plain integers; async-signal-safe, so also fine in a pre_exec.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
+    }
+}
+
+/// Called once when a supervisor is made, before it opens anything: see [`close_inherited`]
+/// and [`default_inherited_ignores`]. Also raises the soft limit on open descriptors to the hard one, as supervisord's `minfds`
+/// does: each program holds up to four (two log files, two pipe ends), so the common soft
+/// limit of 1,024 would stop a fleet of a few hundred. Programs inherit the raised limit.
+pub(crate) fn prepare_daemon_process() {
+    close_inherited();
+    default_inherited_ignores();
+    if let Ok((soft, hard)) = nix::sys::resource::getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(errno) = nix::sys::resource::setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::warn!(soft, hard, error = %errno.desc(), "cannot raise the limit on open files");
+    }
+}
+
+/// Signals the daemon was started with ignored (a shell's background job ignores SIGQUIT and
+/// SIGINT, `nohup` SIGHUP) go back to their default action, so programs spawned with
+/// `posix_spawn` do not inherit the ignore (a program whose `stopsignal` is INT could not be
+/// stopped otherwise). SIGPIPE stays as std set it (ignored in the daemon; std restores it in
+/// every child). The forked path resets all of them in the child anyway ([`reset_signals`]).
+fn default_inherited_ignores() {
+    for signal in 1..32 {
+        if matches!(signal, libc::SIGKILL | libc::SIGSTOP | libc::SIGPIPE) {
+            continue;
+        }
+        // SAFETY: `current` is a plain C struct that sigaction fills in; a null `act` only
+        // reads the disposition. Setting SIG_DFL installs no handler, so no Rust code can run
+        // in signal context because of it.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+                && current.sa_sigaction == libc::SIG_IGN
+            {
+                libc::signal(signal, libc::SIG_DFL);
+            }
+        }
+    }
 }
 
 impl Prepared {

@@ -451,6 +451,68 @@ async fn environment_directory_umask_and_user_reach_the_process() {
     assert_eq!(harness.read(&home_log), "/custom\n");
 }
 
+/// The `posix_spawn` path (no umask, no user) has none of the fork path's code in the child, so
+/// what that code did must hold anyway: no blocked or ignored signal, no descriptor of the daemon
+/// but 0–2, its own process group. The test ignores SIGQUIT and opens a descriptor without
+/// close-on-exec first, as a shell's background job and a careless parent would.
+#[tokio::test(flavor = "current_thread")]
+async fn a_spawned_program_inherits_no_ignored_signal_nor_descriptor() {
+    let marker = tempfile::NamedTempFile::new().unwrap();
+    // SAFETY (test): a plain open(2) without O_CLOEXEC, and SIG_IGN for SIGQUIT, which no test
+    // relies on; both are what a daemon may inherit.
+    let leaked = unsafe {
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        let path = std::ffi::CString::new(marker.path().as_os_str().as_encoded_bytes()).unwrap();
+        libc::open(path.as_ptr(), libc::O_RDONLY)
+    };
+    assert!(leaked >= 0);
+    let mut harness = Harness::new();
+    // The shell execs `sleep`, which changes nothing: what /proc shows of it is what it got.
+    let spec = harness.spec(
+        "clean",
+        "exec sleep 30",
+        "startsecs = 0\nautorestart = false",
+    );
+    harness.start(spec);
+    let pid = harness.status("clean").pid.unwrap();
+    let mut status = String::new();
+    harness
+        .wait_for("the program to exec sleep", |_| {
+            status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status.starts_with("Name:\tsleep")
+        })
+        .await;
+    let field = |name: &str| {
+        let line = status.lines().find(|line| line.starts_with(name)).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    let descriptors: Vec<PathBuf> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|entry| fs::read_link(entry.unwrap().path()).unwrap_or_default())
+        .collect();
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // SAFETY (test): closes the descriptor opened above.
+    unsafe { libc::close(leaked) };
+    harness.stop("clean");
+
+    assert_eq!(field("SigBlk:"), 0, "{status}");
+    // Signals 1–31; glibc's posix_spawn leaves its two internal signals (32, 33) ignored.
+    assert_eq!(field("SigIgn:") & 0x7fff_ffff, 0, "{status}");
+    assert!(
+        !descriptors.iter().any(|path| path == marker.path()),
+        "{descriptors:?}"
+    );
+    assert_eq!(
+        descriptors.len(),
+        3,
+        "stdin, stdout, stderr only: {descriptors:?}"
+    );
+    // Fields after the command name: state, ppid, pgrp.
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let pgrp = after_name.split_whitespace().nth(2).unwrap();
+    assert_eq!(pgrp, pid.to_string(), "its own process group: {stat}");
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_double_forked_grandchild_is_reaped_no_zombie_remains() {
     let mut harness = Harness::new();

@@ -419,6 +419,54 @@ fn two_hundred_files_dropped_at_once_run_exactly_those() {
     eprintln!("figures: 200 files dropped and removed at once: 200 ran, 0 lost, 0 duplicated");
 }
 
+/// Each program holds up to four descriptors (two log files, two pipe ends). Started with a soft
+/// limit of 256 open files, as some service managers and container runtimes start processes,
+/// the daemon raises it to the hard limit, so 150 programs (≈ 600 descriptors) all run.
+#[test]
+fn a_fleet_beyond_the_soft_open_file_limit_runs() {
+    let hard = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .expect("getrlimit")
+        .1;
+    if hard < 1024 {
+        eprintln!("skipped: the hard limit on open files here is {hard}");
+        return;
+    }
+    let root = tempfile::tempdir().expect("tempdir");
+    let programs = root.path().join("programs.d");
+    fs::create_dir(&programs).expect("programs.d");
+    let line = format!("sleep {}", unique());
+    for index in 0..150 {
+        fs::write(
+            programs.join(format!("fd{index}.toml")),
+            format!("command = \"{line}\"\nboot = true\nstartsecs = 0\n"),
+        )
+        .expect("program file");
+    }
+    let daemon = TestDaemon::start_with_open_files(root, 256);
+    wait_until(
+        "150 programs RUNNING",
+        60,
+        || {
+            let all = statuses(&daemon);
+            all.len() == 150 && all.values().all(|status| status["status"] == "RUNNING")
+        },
+        || format!("{:?}\n{}", statuses(&daemon), daemon.log()),
+    );
+    assert_eq!(processes_running(&line).len(), 150);
+    let limits =
+        fs::read_to_string(format!("/proc/{}/limits", daemon.pid().expect("pid"))).expect("limits");
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|row| row.starts_with("Max open files"))
+        .expect("Max open files")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        open_files[3], open_files[4],
+        "soft raised to hard: {limits}"
+    );
+}
+
 /// A tmpfs mounted for one test, unmounted (lazily, so a busy mount cannot stay) when dropped,
 /// even when the test fails.
 struct Tmpfs<'a>(&'a Path);

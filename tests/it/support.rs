@@ -75,6 +75,8 @@ pub struct TestDaemon {
     stderr: PathBuf,
     extra: Vec<String>,
     token: Option<String>,
+    /// A soft limit on open files to start the daemon with (its hard limit is left alone).
+    open_files: Option<u64>,
 }
 
 impl TestDaemon {
@@ -92,6 +94,21 @@ impl TestDaemon {
 
     /// Starts on an existing folder layout (`programs.d` inside `root`).
     pub fn start_in(root: tempfile::TempDir, extra: &[&str], token: Option<&str>) -> TestDaemon {
+        let mut daemon = TestDaemon::new_in(root, extra, token);
+        daemon.launch();
+        daemon
+    }
+
+    /// Starts on an existing folder layout with the soft limit on open files lowered to
+    /// `soft`, as a service manager or a container runtime may start it.
+    pub fn start_with_open_files(root: tempfile::TempDir, soft: u64) -> TestDaemon {
+        let mut daemon = TestDaemon::new_in(root, &[], None);
+        daemon.open_files = Some(soft);
+        daemon.launch();
+        daemon
+    }
+
+    fn new_in(root: tempfile::TempDir, extra: &[&str], token: Option<&str>) -> TestDaemon {
         let programs = root.path().join("programs.d");
         let state = root.path().join("state");
         let logs = root.path().join("logs");
@@ -101,7 +118,7 @@ impl TestDaemon {
             .position(|arg| *arg == "--log-dir")
             .and_then(|index| extra.get(index + 1))
             .map_or(logs, PathBuf::from);
-        let mut daemon = TestDaemon {
+        TestDaemon {
             child: None,
             stderr: root.path().join("daemon.log"),
             root,
@@ -114,9 +131,8 @@ impl TestDaemon {
             ),
             extra: extra.iter().map(|arg| arg.to_string()).collect(),
             token: token.map(str::to_string),
-        };
-        daemon.launch();
-        daemon
+            open_files: None,
+        }
     }
 
     fn launch(&mut self) {
@@ -151,6 +167,21 @@ impl TestDaemon {
             .stderr(log);
         if let Some(token) = &self.token {
             command.env("HOODY_DAEMON_TOKEN", token);
+        }
+        if let Some(soft) = self.open_files {
+            // SAFETY (test): only setrlimit, async-signal-safe, between fork and exec.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                    let (_, hard) =
+                        nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
+                    nix::sys::resource::setrlimit(
+                        nix::sys::resource::Resource::RLIMIT_NOFILE,
+                        soft.min(hard),
+                        hard,
+                    )?;
+                    Ok(())
+                });
+            }
         }
         self.child = Some(command.spawn().expect("start hoody-daemon"));
         let address = self.state.join("api.address");
