@@ -38,6 +38,8 @@ use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use super::spawn::keep_high;
+
 /// Bytes asked of one splice/read.
 const CHUNK: usize = 1 << 20;
 /// Bytes moved per wake before the task yields to the rest of the loop.
@@ -123,11 +125,13 @@ impl LogWriter {
         {
             std::fs::create_dir_all(parent)?;
         }
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = keep_open(
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)?,
+        );
         let metadata = file.metadata()?;
         let regular = metadata.is_file();
         Ok(LogWriter {
@@ -386,21 +390,30 @@ impl LogWriter {
             }
         }
         std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
-        self.file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&self.path)?;
+        self.file = keep_open(
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&self.path)?,
+        );
         self.size = 0;
         self.rotate_at_least = 0;
         Ok(())
     }
 }
 
-/// A pipe for one output stream: the read end (ours, non-blocking) and the write end (the
-/// child's). Both close on exec; std dups the write end onto the child's fd 1 or 2.
+/// A log file the daemon keeps open, at a high descriptor number (see `spawn::keep_high`).
+fn keep_open(file: File) -> File {
+    File::from(keep_high(OwnedFd::from(file)))
+}
+
+/// A pipe for one output stream: the read end (ours, non-blocking, kept at a high descriptor
+/// number: see `spawn::keep_high`) and the write end (the child's). Both close on exec; the
+/// child dups the write end onto its fd 1 or 2.
 pub(crate) fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let read = keep_high(read);
     // The pipe keeps its default size: see the module's notes.
     fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
     Ok((read, write))

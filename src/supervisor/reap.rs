@@ -10,7 +10,7 @@
 //!
 //! The same mutex is held around `fork` + registration ([`ChildTable::register`]) and around
 //! the reaping loop, so a reaper never sees a child it does not know yet, and never reaps the
-//! child of a failed exec that std's `Command::spawn` waits for itself.
+//! child of a failed exec, which `spawn` waits for itself.
 
 use std::collections::BTreeMap;
 use std::io;

@@ -1,20 +1,32 @@
 //! Turning a [`ProcessSpec`] into a child process: argv without a shell, working folder,
 //! environment, umask, its own process group, stdin from `/dev/null`, stdout/stderr wired to
-//! log pipes, and the switch to another user.
+//! log pipes or files, and the switch to another user.
 //!
-//! Everything that may fail for an ordinary reason (no such folder, no such user, not root) is
-//! checked before spawning, so the error can say exactly what is wrong. A program with no `umask` and no user switch is spawned with `posix_spawn` (std
-//! picks it when there is no `pre_exec` closure): cheap whatever the daemon's size. Otherwise
-//! std forks, and between `fork` and `exec` one `pre_exec` closure runs, made of raw
-//! async-signal-safe syscalls: std has already dup'ed the pipes onto fds 0–2, changed directory
-//! and made the process group.
+//! Everything that may fail for an ordinary reason (no such folder, no such user, not root, a
+//! NUL byte) is checked and computed before spawning, so the error can say exactly what is
+//! wrong, and the child has nothing left to do but system calls.
+//!
+//! How a child is made (what a boot of a thousand programs spends its time on):
+//! `clone(CLONE_VM | CLONE_VFORK | CLONE_FILES)`, as glibc's `posix_spawn` does, so neither
+//! the page tables nor the descriptor table are copied; the daemon's thread waits until the
+//! child has exec'd or failed to. The child's first step, `close_range(low, ~0,
+//! CLOSE_RANGE_UNSHARE)`, gives it a private descriptor table holding only the descriptors
+//! below `low` (one past its three streams). The daemon keeps its long-lived descriptors (log
+//! files, the read ends of pipes) at [`HIGH_FDS`] and above ([`keep_high`]), so a child never
+//! copies, nor closes at exec, the four descriptors of every other program: with `fork` or
+//! `posix_spawn` that made a boot of N programs cost N² descriptor operations. Then: `dup2` of
+//! its three streams onto 0–2, `chdir`, `setpgid`, `umask`, the user switch (raw system calls:
+//! glibc's wrappers would signal the daemon's other threads), every signal back to its
+//! default action and none blocked, and `execve` of each candidate path. An error is left in
+//! memory shared with the daemon before `_exit(127)`.
 
-use std::ffi::CString;
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
 use std::io;
-use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use nix::sys::resource::Resource;
 use nix::unistd::{Gid, User, geteuid, getgrouplist};
@@ -64,21 +76,50 @@ pub(crate) enum Output {
     Pipe(OwnedFd),
 }
 
-/// The identity the child takes on in `pre_exec`.
+/// The identity the child takes on.
 struct Switch {
     uid: libc::uid_t,
     gid: libc::gid_t,
     groups: Vec<libc::gid_t>,
 }
 
-/// A `Command` ready to spawn: everything checked and computed before `fork`.
-pub(crate) struct Prepared {
-    command: Command,
-    program: String,
-    user: Option<String>,
+/// Descriptors the daemon keeps for long are moved to this number or above (see the module
+/// docs); temporary ones (a child's end of a pipe) get the lowest free numbers.
+pub(crate) const HIGH_FDS: i32 = 256;
+
+/// Moves a long-lived descriptor to [`HIGH_FDS`] or above (close-on-exec). Where that is not
+/// possible (a limit on open files below it) the descriptor stays where it is: children then
+/// copy more of the table, nothing else changes.
+pub(crate) fn keep_high(fd: OwnedFd) -> OwnedFd {
+    if fd.as_raw_fd() >= HIGH_FDS {
+        return fd;
+    }
+    match nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(HIGH_FDS)) {
+        // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
+        Ok(raw) => unsafe { OwnedFd::from_raw_fd(raw) },
+        Err(_) => fd,
+    }
 }
 
-/// Checks the spec against the system and builds the command. `stderr = None` sends stderr
+/// A program ready to spawn: everything checked and turned into C strings before the clone.
+pub(crate) struct Prepared {
+    program: String,
+    user: Option<String>,
+    /// Paths to `execve`, in order: the program itself, or each `PATH` entry joined to it.
+    candidates: Vec<CString>,
+    /// Own the strings the pointer arrays point into.
+    _argv: Vec<CString>,
+    _envp: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp_ptrs: Vec<*const libc::c_char>,
+    directory: Option<CString>,
+    /// The child's stdin, stdout and stderr.
+    stdio: [OwnedFd; 3],
+    umask: Option<libc::mode_t>,
+    switch: Option<Switch>,
+}
+
+/// Checks the spec against the system and prepares the spawn. `stderr = None` sends stderr
 /// where stdout goes (`redirect_stderr`).
 pub(crate) fn prepare(
     process: &ProcessSpec,
@@ -86,7 +127,7 @@ pub(crate) fn prepare(
     stderr: Option<Output>,
     marker: Option<&(String, String)>,
 ) -> Result<Prepared, SpawnError> {
-    let (program, arguments) = process.argv.split_first().ok_or(SpawnError::EmptyCommand)?;
+    let (program, _) = process.argv.split_first().ok_or(SpawnError::EmptyCommand)?;
     if let Some(directory) = &process.directory {
         match std::fs::metadata(directory) {
             Ok(metadata) if metadata.is_dir() => {}
@@ -102,29 +143,32 @@ pub(crate) fn prepare(
             }
         }
     }
-
-    #[allow(clippy::disallowed_methods)] // the one place the daemon makes processes
-    let mut command = Command::new(program);
-    command
-        .args(arguments)
-        .process_group(0)
-        .stdin(Stdio::null());
-    if let Some(directory) = &process.directory {
-        command.current_dir(directory);
-    }
-    let stderr = match stderr {
-        Some(output) => stdio(output),
-        None => match &stdout {
-            Output::Null => Stdio::null(),
-            Output::Pipe(write) => Stdio::from(
-                write
-                    .try_clone()
-                    .map_err(|error| SpawnError::Pipe(describe(&error)))?,
-            ),
-        },
+    let pipe_error = |error: io::Error| SpawnError::Pipe(describe(&error));
+    let null = || -> Result<OwnedFd, SpawnError> {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .map_err(pipe_error)?;
+        Ok(file.into())
     };
-    command.stdout(stdio(stdout)).stderr(stderr);
+    let (stdout, stderr) = match (stdout, stderr) {
+        (out, Some(err)) => (out, err),
+        (Output::Null, None) => (Output::Null, Output::Null),
+        (Output::Pipe(write), None) => {
+            let copy = write.try_clone().map_err(pipe_error)?;
+            (Output::Pipe(write), Output::Pipe(copy))
+        }
+    };
+    let stream = |output: Output| match output {
+        Output::Null => null(),
+        Output::Pipe(fd) => Ok(fd),
+    };
+    let stdio = [null()?, stream(stdout)?, stream(stderr)?];
 
+    // The environment: the daemon's, then the user's identity, then the program's own
+    // (which wins over both), then the daemon's mark (which finds leftovers after a crash).
+    let mut environment: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
     let switch = match &process.user {
         Some(user) => {
             let resolved = resolve_user(user)?;
@@ -134,66 +178,76 @@ pub(crate) fn prepare(
                 ("LOGNAME", resolved.name.as_ref()),
                 ("SHELL", resolved.shell.as_os_str()),
             ] {
-                command.env(key, value);
+                environment.insert(key.into(), value.to_owned());
             }
             switch_for(&resolved)?
         }
         None => None,
     };
-    // The program's own environment wins over everything above…
-    command.envs(&process.environment);
-    // …but not over the daemon's mark, which finds leftovers after a crash.
+    for (key, value) in &process.environment {
+        environment.insert(key.into(), value.into());
+    }
     if let Some((key, value)) = marker {
-        command.env(key, value);
+        environment.insert(key.into(), value.into());
     }
 
-    let umask = process.umask.map(|mask| mask as libc::mode_t);
-    // Without a closure std spawns with `posix_spawn` (a `vfork`-style clone that shares the
-    // daemon's memory until the exec): no page tables copied, no copy-on-write faults, which
-    // is most of the cost of a start when a thousand programs boot. std's own spawn already
-    // empties the signal mask, resets SIGPIPE (the only signal std ignores) and makes the
-    // process group; the daemon's inherited descriptors were marked close-on-exec once, when
-    // the supervisor was made ([`prepare_daemon_process`]). Only a umask or a user switch
-    // needs code between fork and exec.
-    if umask.is_some() || switch.is_some() {
-        pre_exec(&mut command, umask, switch);
-    }
+    let c_string = |bytes: &[u8]| {
+        CString::new(bytes).map_err(|_| SpawnError::Exec {
+            program: program.clone(),
+            reason: "an argument or environment variable holds a NUL byte".to_string(),
+        })
+    };
+    let argv = process
+        .argv
+        .iter()
+        .map(|arg| c_string(arg.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let envp = environment
+        .iter()
+        .map(|(key, value)| c_string(&[key.as_bytes(), b"=", value.as_bytes()].concat()))
+        .collect::<Result<Vec<_>, _>>()?;
+    // As execvp does: a name with a slash is a path; otherwise each entry of the program's
+    // PATH (glibc's default when there is none), an empty entry meaning the working folder.
+    let candidates = if program.contains('/') {
+        vec![c_string(program.as_bytes())?]
+    } else {
+        let search = environment
+            .get(OsStr::new("PATH"))
+            .map_or(b"/bin:/usr/bin".as_slice(), |path| path.as_bytes());
+        search
+            .split(|byte| *byte == b':')
+            .map(|folder| {
+                let folder: &[u8] = if folder.is_empty() { b"." } else { folder };
+                c_string(&[folder, b"/", program.as_bytes()].concat())
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let directory = match &process.directory {
+        Some(directory) => Some(c_string(directory.as_os_str().as_bytes())?),
+        None => None,
+    };
     Ok(Prepared {
-        command,
         program: program.clone(),
         user: process.user.as_ref().map(|user| user.name.clone()),
+        candidates,
+        argv_ptrs: pointers(&argv),
+        envp_ptrs: pointers(&envp),
+        _argv: argv,
+        _envp: envp,
+        directory,
+        stdio,
+        umask: process.umask.map(|mask| mask as libc::mode_t),
+        switch,
     })
 }
 
-/// Code run in the child between `fork` and `exec`, for what `posix_spawn` cannot do.
-fn pre_exec(command: &mut Command, umask: Option<libc::mode_t>, switch: Option<Switch>) {
-    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
-    // calls are allowed. It calls only raw syscalls through libc (sigemptyset, sigprocmask,
-    // signal, close_range, umask, setgroups, setgid, setuid) on values computed before fork,
-    // allocates nothing, takes no lock, and builds errors from errno alone
-    // (io::Error::last_os_error does not allocate).
-    unsafe {
-        command.pre_exec(move || {
-            reset_signals();
-            close_inherited();
-            if let Some(mask) = umask {
-                libc::umask(mask);
-            }
-            if let Some(switch) = &switch {
-                // Groups first, then gid, then uid: after setuid we could no longer change them.
-                if libc::setgroups(switch.groups.len(), switch.groups.as_ptr()) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::setgid(switch.gid) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                if libc::setuid(switch.uid) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
+/// A NULL-terminated array of pointers into `strings`.
+fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|string| string.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
 /// Marks every descriptor above stderr close-on-exec: descriptors the daemon inherited without
@@ -201,7 +255,7 @@ fn pre_exec(command: &mut Command, umask: Option<libc::mode_t>, switch: Option<S
 /// itself already is (std, tokio, nix and notify all open with `O_CLOEXEC`). Kernels before
 /// 5.11 refuse the flag; nothing is lost then but that guard.
 fn close_inherited() {
-    // SAFETY: a raw syscall on plain integers; async-signal-safe, so also fine in a pre_exec.
+    // SAFETY: a raw syscall on plain integers.
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
@@ -212,11 +266,26 @@ fn close_inherited() {
     }
 }
 
-/// Called once when a supervisor is made, before it opens anything: see [`close_inherited`]
-/// and [`default_inherited_ignores`]. Also raises the soft limit on open descriptors to the hard one, as supervisord's `minfds`
-/// does: each program holds up to four (two log files, two pipe ends), so the common soft
-/// limit of 1,024 would stop a fleet of a few hundred. Programs inherit the raised limit.
+/// Makes sure descriptors 0–2 are open (on `/dev/null` when the daemon was started without
+/// them), so no pipe or file the daemon opens later takes one of their numbers.
+fn open_standard_descriptors() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads the flags of a descriptor number.
+        let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1;
+        if closed && let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
+            // It took the lowest free number, `fd` itself: keep it open for good.
+            let _ = null.into_raw_fd();
+        }
+    }
+}
+
+/// Called once when a supervisor is made, before it opens anything: see [`close_inherited`],
+/// [`open_standard_descriptors`] and [`default_inherited_ignores`]. Also raises the soft limit
+/// on open descriptors to the hard one, as supervisord's `minfds` does: each program holds up
+/// to four (two log files, two pipe ends), so the common soft limit of 1,024 would stop a
+/// fleet of a few hundred. Programs inherit the raised limit.
 pub(crate) fn prepare_daemon_process() {
+    open_standard_descriptors();
     close_inherited();
     default_inherited_ignores();
     if let Ok((soft, hard)) = nix::sys::resource::getrlimit(Resource::RLIMIT_NOFILE)
@@ -228,10 +297,9 @@ pub(crate) fn prepare_daemon_process() {
 }
 
 /// Signals the daemon was started with ignored (a shell's background job ignores SIGQUIT and
-/// SIGINT, `nohup` SIGHUP) go back to their default action, so programs spawned with
-/// `posix_spawn` do not inherit the ignore (a program whose `stopsignal` is INT could not be
-/// stopped otherwise). SIGPIPE stays as std set it (ignored in the daemon; std restores it in
-/// every child). The forked path resets all of them in the child anyway ([`reset_signals`]).
+/// SIGINT, `nohup` SIGHUP) go back to their default action in the daemon, which should hear
+/// what its operator sends. (Children get every signal reset anyway.) SIGPIPE stays as std
+/// set it: ignored, the daemon handles EPIPE itself.
 fn default_inherited_ignores() {
     for signal in 1..32 {
         if matches!(signal, libc::SIGKILL | libc::SIGSTOP | libc::SIGPIPE) {
@@ -251,34 +319,214 @@ fn default_inherited_ignores() {
     }
 }
 
+/// What the child reads (through the memory it shares with the daemon) and writes back.
+struct ChildContext<'a> {
+    prepared: &'a Prepared,
+    /// Descriptors from this number up are not copied into the child's table.
+    low: libc::c_uint,
+    /// Signals 1..=this are put back to their default action (but SIGKILL and SIGSTOP).
+    last_signal: libc::c_int,
+    /// Written by the child before `_exit(127)`: the errno of what failed.
+    error: libc::c_int,
+}
+
+/// Bytes of stack the child runs on (it calls a handful of system-call wrappers).
+const CHILD_STACK: usize = 64 * 1024;
+
 impl Prepared {
-    /// Forks and execs. Call it with the child table locked (see `reap`).
-    pub fn spawn(mut self) -> Result<u32, SpawnError> {
-        match self.command.spawn() {
-            // Dropping std's Child neither waits nor kills: our reaping loop owns the pid.
-            Ok(child) => Ok(child.id()),
-            Err(error) => {
-                let reason = describe(&error);
-                Err(match self.user {
-                    Some(user) => SpawnError::ExecAsUser {
-                        program: self.program,
-                        user,
-                        reason,
-                    },
-                    None => SpawnError::Exec {
-                        program: self.program,
-                        reason,
-                    },
-                })
+    /// Clones and execs (see the module docs). Call it with the child table locked (see
+    /// `reap`): a child whose exec failed is waited for here, not by the reaper.
+    pub fn spawn(self) -> Result<u32, SpawnError> {
+        let low = self
+            .stdio
+            .iter()
+            .map(|fd| fd.as_raw_fd() + 1)
+            .max()
+            .unwrap_or(3);
+        let mut context = ChildContext {
+            prepared: &self,
+            low: libc::c_uint::try_from(low).unwrap_or(libc::c_uint::MAX),
+            last_signal: libc::SIGRTMAX(),
+            error: 0,
+        };
+        let mut stack = vec![0u8; CHILD_STACK];
+        // The stack grows down: the child starts at its top, 16-byte aligned.
+        let top = stack.as_mut_ptr_range().end;
+        let top = top.wrapping_sub(top as usize % 16);
+        let pid = {
+            // No handler of the daemon may run in the child, which shares its memory: every
+            // signal stays blocked until the child has reset them all (and here until the
+            // clone returns).
+            let _blocked = BlockedSignals::all();
+            // SAFETY: `child` runs on `stack` with a pointer to `context`; both live until
+            // clone returns, which with CLONE_VFORK is after the child has exec'd or exited.
+            // The child makes only system calls on values prepared above (see `child`).
+            // CLONE_VM | CLONE_VFORK is what glibc's posix_spawn does.
+            unsafe {
+                libc::clone(
+                    child,
+                    top.cast(),
+                    libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
+                    (&raw mut context).cast(),
+                )
             }
+        };
+        if pid < 0 {
+            return Err(self.error(io::Error::last_os_error()));
+        }
+        // SAFETY: the child wrote `error`, if at all, before it exited, and clone returned only
+        // after that; the volatile read keeps the compiler from assuming it is still 0.
+        let error = unsafe { std::ptr::read_volatile(&raw const context.error) };
+        drop(stack);
+        if error != 0 {
+            // The child exited with 127; the table is locked, so no reaper took it.
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            return Err(self.error(io::Error::from_raw_os_error(error)));
+        }
+        u32::try_from(pid).map_err(|_| self.error(io::Error::other("clone returned a bad pid")))
+    }
+
+    fn error(&self, error: io::Error) -> SpawnError {
+        let reason = describe(&error);
+        match &self.user {
+            Some(user) => SpawnError::ExecAsUser {
+                program: self.program.clone(),
+                user: user.clone(),
+                reason,
+            },
+            None => SpawnError::Exec {
+                program: self.program.clone(),
+                reason,
+            },
         }
     }
 }
 
-fn stdio(output: Output) -> Stdio {
-    match output {
-        Output::Null => Stdio::null(),
-        Output::Pipe(write) => Stdio::from(write),
+/// Blocks every signal on this thread until dropped.
+struct BlockedSignals(libc::sigset_t);
+
+impl BlockedSignals {
+    fn all() -> BlockedSignals {
+        // SAFETY: both sets are plain C structs, filled by sigfillset and pthread_sigmask.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            BlockedSignals(old)
+        }
+    }
+}
+
+impl Drop for BlockedSignals {
+    fn drop(&mut self) {
+        // SAFETY: puts back the mask saved by `all`.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The child, between clone and exec. It shares the daemon's memory and (until its first
+/// step) its descriptor table, and the daemon's thread is suspended until it execs or exits.
+///
+/// Only system calls on data prepared before the clone: no allocation, no lock, nothing that
+/// can panic (no indexing, no unwrap), no thread-local state but errno.
+extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `argument` is the `ChildContext` the daemon's thread passed to clone; that
+    // thread is suspended (CLONE_VFORK) and keeps it alive until this process execs or exits.
+    let context = unsafe { &mut *argument.cast::<ChildContext>() };
+    let prepared = context.prepared;
+    // SAFETY: every call below is a system call (or glibc's thin wrapper of one) on
+    // descriptors, C strings and pointer arrays the daemon prepared before the clone and
+    // keeps alive; see the module docs for the order and why.
+    unsafe {
+        // A private descriptor table with only the descriptors below `low`; a kernel without
+        // CLOSE_RANGE_UNSHARE (before 5.9) copies the whole table and close-on-exec does the
+        // rest.
+        if libc::syscall(
+            libc::SYS_close_range,
+            context.low,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_UNSHARE,
+        ) != 0
+            && libc::syscall(libc::SYS_unshare, libc::CLONE_FILES) != 0
+        {
+            child_failed(context);
+        }
+        for (target, fd) in (0..).zip(&prepared.stdio) {
+            if libc::dup2(fd.as_raw_fd(), target) < 0 {
+                child_failed(context);
+            }
+        }
+        if let Some(directory) = &prepared.directory
+            && libc::chdir(directory.as_ptr()) != 0
+        {
+            child_failed(context);
+        }
+        if libc::setpgid(0, 0) != 0 {
+            child_failed(context);
+        }
+        if let Some(mask) = prepared.umask {
+            libc::umask(mask);
+        }
+        if let Some(switch) = &prepared.switch {
+            // Raw system calls: glibc's setuid & co. would make every thread of the daemon
+            // switch too. Groups, then gid, then uid (after setuid they could not change).
+            if libc::syscall(
+                libc::SYS_setgroups,
+                switch.groups.len(),
+                switch.groups.as_ptr(),
+            ) != 0
+                || libc::syscall(libc::SYS_setgid, switch.gid) != 0
+                || libc::syscall(libc::SYS_setuid, switch.uid) != 0
+            {
+                child_failed(context);
+            }
+        }
+        // Every signal back to its default action (a handler of the daemon must never run
+        // here; an ignored one would be inherited through exec), then none blocked.
+        let mut default: libc::sigaction = std::mem::zeroed();
+        default.sa_sigaction = libc::SIG_DFL;
+        for signal in 1..=context.last_signal {
+            if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                libc::sigaction(signal, &default, std::ptr::null_mut());
+            }
+        }
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+
+        // As execvp does: on "not there" try the next candidate; remember "not allowed".
+        let mut denied = false;
+        for path in &prepared.candidates {
+            libc::execve(
+                path.as_ptr(),
+                prepared.argv_ptrs.as_ptr(),
+                prepared.envp_ptrs.as_ptr(),
+            );
+            match *libc::__errno_location() {
+                libc::ENOENT | libc::ENOTDIR | libc::ESTALE => {}
+                libc::EACCES => denied = true,
+                _ => child_failed(context),
+            }
+        }
+        *libc::__errno_location() = if denied { libc::EACCES } else { libc::ENOENT };
+        child_failed(context)
+    }
+}
+
+/// Leaves errno where the daemon will read it and ends the child with 127.
+///
+/// # Safety
+/// Only in [`child`]: `_exit` runs no destructor and no atexit handler (they belong to the
+/// daemon, whose memory this process shares).
+unsafe fn child_failed(context: &mut ChildContext) -> ! {
+    // SAFETY: errno of this thread, then the exit system call.
+    unsafe {
+        let errno = *libc::__errno_location();
+        context.error = if errno == 0 { libc::EINVAL } else { errno };
+        libc::_exit(127)
     }
 }
 
@@ -313,7 +561,7 @@ fn switch_for(user: &User) -> Result<Option<Switch>, SpawnError> {
     };
     let name = CString::new(user.name.as_bytes())
         .map_err(|_| groups_error("the name holds a NUL byte".to_string()))?;
-    // initgroups' work, done before fork: getgrouplist reads the group database, which is not
+    // initgroups' work, done before the clone: getgrouplist reads the group database, which is not
     // async-signal-safe.
     let groups = getgrouplist(&name, user.gid)
         .map_err(|errno| groups_error(errno.desc().to_string()))?
@@ -325,25 +573,4 @@ fn switch_for(user: &User) -> Result<Option<Switch>, SpawnError> {
         gid: user.gid.as_raw(),
         groups,
     }))
-}
-
-/// Puts back what the daemon may have changed for itself: tokio's handlers are reset by exec
-/// anyway, but ignored signals (std ignores SIGPIPE) and the blocked-signal mask would be
-/// inherited by the program.
-///
-/// # Safety
-/// Called only between fork and exec; uses async-signal-safe calls only.
-unsafe fn reset_signals() {
-    // SAFETY: sigemptyset/sigprocmask/signal are async-signal-safe; `set` is a local, fully
-    // initialised by sigemptyset before use.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-        for signal in 1..32 {
-            if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-                libc::signal(signal, libc::SIG_DFL);
-            }
-        }
-    }
 }

@@ -706,6 +706,34 @@ async fn spawn_errors_end_fatal_with_a_clear_last_error() {
             not_executable.display()
         ),
     ));
+    // A bare name is looked up in the program's own PATH, as execvp does: not there at all, and
+    // there but not executable.
+    let bin = harness.path("bin");
+    fs::create_dir(&bin).unwrap();
+    fs::write(bin.join("hoody-plain-file"), "#!/bin/sh\n").unwrap();
+    for (name, program, message) in [
+        (
+            "not-in-path",
+            "hoody-no-such-program",
+            "No such file or directory",
+        ),
+        (
+            "not-executable-in-path",
+            "hoody-plain-file",
+            "Permission denied",
+        ),
+    ] {
+        let fields = format!(
+            "environment = {{ PATH = \"/nonexistent:{}\" }}",
+            bin.display()
+        );
+        let mut spec = (*harness.spec(name, "", &fields)).clone();
+        spec.process.argv = vec![program.to_string()];
+        cases.push((
+            Arc::new(spec),
+            format!("cannot run \"{program}\": {message}"),
+        ));
+    }
     let spec = harness.spec(
         "missing-directory",
         "true",
@@ -760,6 +788,41 @@ async fn spawn_errors_end_fatal_with_a_clear_last_error() {
         );
     }
     assert!(!harness.supervisor.has_processes());
+}
+
+/// A bare command name runs from the first folder of the program's own PATH that has it (not
+/// the daemon's PATH), with its arguments.
+#[tokio::test(flavor = "current_thread")]
+async fn a_bare_name_runs_from_the_programs_own_path() {
+    let mut harness = Harness::new();
+    let (first, second) = (harness.path("first"), harness.path("second"));
+    let out = harness.path("out");
+    for (folder, word) in [(&first, "first"), (&second, "second")] {
+        fs::create_dir(folder).unwrap();
+        let script = folder.join("hoody-greet");
+        fs::write(
+            &script,
+            format!("#!/bin/sh\necho {word} \"$@\" > {}\n", out.display()),
+        )
+        .unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let fields = format!(
+        "startsecs = 0\nautorestart = false\nenvironment = {{ PATH = \"/nonexistent::{}:{}\" }}",
+        first.display(),
+        second.display()
+    );
+    let mut spec = (*harness.spec("greet", "", &fields)).clone();
+    spec.process.argv = vec![
+        "hoody-greet".to_string(),
+        "a b".to_string(),
+        "c".to_string(),
+    ];
+    harness.start(Arc::new(spec));
+    harness
+        .wait_for("the greeting", |harness| harness.read(&out).ends_with('\n'))
+        .await;
+    assert_eq!(harness.read(&out), "first a b c\n");
 }
 
 #[tokio::test(flavor = "current_thread")]
