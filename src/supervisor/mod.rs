@@ -132,6 +132,16 @@ pub struct StateChange {
     pub reason: String,
 }
 
+/// Where one output stream goes.
+enum Sink {
+    /// Nowhere (`"none"`, or stderr with `redirect_stderr`).
+    Discard,
+    /// The log file itself, opened for appending (direct mode).
+    Direct(std::os::fd::OwnedFd),
+    /// A pipe into the file's writer (capture).
+    Capture(SharedWriter),
+}
+
 /// The jobs, by program name, and what they share.
 #[derive(Debug)]
 pub struct Supervisor {
@@ -455,16 +465,17 @@ impl Context {
     ) -> Result<(u32, Vec<SharedWriter>), SpawnError> {
         let process = &spec.process;
         let log_dir = self.config.log_dir.clone();
-        let log_dir = log_dir.as_path();
-        let stdout_writer = match spec.log_path(log_dir, Stream::Stdout) {
-            Some(path) => Some(self.writer(&path, &process.stdout)?),
-            None => None,
-        };
-        let stderr_writer = match spec.log_path(log_dir, Stream::Stderr) {
-            Some(path) => Some(self.writer(&path, &process.stderr)?),
-            None => None,
-        };
-        if (stdout_writer.is_some() || stderr_writer.is_some())
+        let stdout_path = spec.log_path(&log_dir, Stream::Stdout);
+        // `None` with redirect_stderr: stderr goes where stdout goes.
+        let stderr_path = spec.log_path(&log_dir, Stream::Stderr);
+        // One file for both streams, and one of them rotates it: both go through the writer.
+        let shared_and_rotated = stdout_path.is_some()
+            && stdout_path == stderr_path
+            && (process.stdout.max_bytes > 0 || process.stderr.max_bytes > 0);
+        let stdout_sink = self.sink(stdout_path, &process.stdout, shared_and_rotated)?;
+        let stderr_sink = self.sink(stderr_path, &process.stderr, shared_and_rotated)?;
+        let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
+        if (captured(&stdout_sink) || captured(&stderr_sink))
             && tokio::runtime::Handle::try_current().is_err()
         {
             return Err(SpawnError::Pipe(
@@ -472,22 +483,28 @@ impl Context {
             ));
         }
         let mut captures = Vec::new();
-        let mut output = |writer: &Option<SharedWriter>| -> Result<Output, SpawnError> {
-            match writer {
-                Some(writer) => {
-                    let (read, write) = logs::output_pipe()
-                        .map_err(|error| SpawnError::Pipe(logs::describe(&error)))?;
+        let mut writers = Vec::new();
+        let mut output = |sink: Sink| -> Result<Output, SpawnError> {
+            match sink {
+                Sink::Discard => Ok(Output::Null),
+                Sink::Direct(file) => Ok(Output::File(file)),
+                Sink::Capture(writer) => {
+                    let pipe_error =
+                        |error: std::io::Error| SpawnError::Pipe(logs::describe(&error));
+                    let (read, write) = logs::output_pipe().map_err(pipe_error)?;
+                    let read = logs::watch(read).map_err(pipe_error)?;
+                    logs::lock(&writer).feed(&read);
                     captures.push((read, writer.clone()));
+                    writers.push(writer);
                     Ok(Output::Pipe(write))
                 }
-                None => Ok(Output::Null),
             }
         };
-        let stdout = output(&stdout_writer)?;
+        let stdout = output(stdout_sink)?;
         let stderr = if process.redirect_stderr {
             None
         } else {
-            Some(output(&stderr_writer)?)
+            Some(output(stderr_sink)?)
         };
         let prepared = spawn::prepare(process, stdout, stderr, self.config.marker.as_ref())?;
         let pid = {
@@ -498,15 +515,45 @@ impl Context {
             }
             pid
         };
-        // The child's ends of the pipes were closed with the Command: EOF comes when the
-        // program (and whatever inherited its output) is gone.
+        // The child's ends of the pipes (and the daemon's copies of direct log files) were
+        // closed with the Command: EOF comes when the program (and whatever inherited its
+        // output) is gone.
         for (read, writer) in captures {
             tokio::spawn(logs::capture(read, writer));
         }
-        Ok((
-            pid,
-            stdout_writer.into_iter().chain(stderr_writer).collect(),
-        ))
+        Ok((pid, writers))
+    }
+
+    /// How one stream reaches its log (see the module's notes on direct mode): the file itself
+    /// when there is nothing to do with its bytes (`max_bytes = 0`) and no pipe writer is
+    /// still writing that file at its own offset, else a pipe into the file's writer.
+    /// `must_capture`: the other stream shares the file and rotates it.
+    fn sink(
+        &mut self,
+        path: Option<PathBuf>,
+        log: &LogSpec,
+        must_capture: bool,
+    ) -> Result<Sink, SpawnError> {
+        let Some(path) = path else {
+            return Ok(Sink::Discard);
+        };
+        if log.max_bytes == 0 && !must_capture && !self.is_fed(&path) {
+            let file = logs::open_direct(&path).map_err(|error| SpawnError::Log {
+                reason: logs::describe(&error),
+                path,
+            })?;
+            return Ok(Sink::Direct(file));
+        }
+        Ok(Sink::Capture(self.writer(&path, log)?))
+    }
+
+    /// Whether a pipe still feeds the log at `path`: a leftover of an earlier process of this
+    /// program still writing, or another program capturing into the same file.
+    fn is_fed(&self, path: &Path) -> bool {
+        self.writers
+            .get(path)
+            .and_then(Weak::upgrade)
+            .is_some_and(|writer| logs::lock(&writer).is_fed())
     }
 
     /// The writer of a log path, shared with any pipe already writing there.

@@ -1,6 +1,6 @@
 //! Turning a [`ProcessSpec`] into a child process: argv without a shell, working folder,
 //! environment, umask, its own process group, stdin from `/dev/null`, stdout/stderr wired to
-//! log pipes, and the switch to another user.
+//! log pipes or to the log files themselves, and the switch to another user.
 //!
 //! Everything that may fail for an ordinary reason (no such folder, no such user, not root) is
 //! checked before `fork`, so the error can say exactly what is wrong. In the child, between
@@ -59,6 +59,8 @@ pub(crate) enum Output {
     Null,
     /// The write end of a log pipe.
     Pipe(OwnedFd),
+    /// The log file itself, opened for appending (a log the daemon does not rotate).
+    File(OwnedFd),
 }
 
 /// The identity the child takes on in `pre_exec`.
@@ -113,7 +115,7 @@ pub(crate) fn prepare(
         Some(output) => stdio(output),
         None => match &stdout {
             Output::Null => Stdio::null(),
-            Output::Pipe(write) => Stdio::from(
+            Output::Pipe(write) | Output::File(write) => Stdio::from(
                 write
                     .try_clone()
                     .map_err(|error| SpawnError::Pipe(describe(&error)))?,
@@ -214,7 +216,7 @@ impl Prepared {
 fn stdio(output: Output) -> Stdio {
     match output {
         Output::Null => Stdio::null(),
-        Output::Pipe(write) => Stdio::from(write),
+        Output::Pipe(write) | Output::File(write) => Stdio::from(write),
     }
 }
 
