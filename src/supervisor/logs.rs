@@ -1,5 +1,44 @@
-//! Log capture: the pipes a process writes its stdout/stderr into, the files they end in, size
-//! rotation, and reading the last lines of a log back.
+//! Logs: the files a process's stdout/stderr end in — handed to the program itself, or captured
+//! through pipes with size rotation — and reading the last lines of a log back.
+//!
+//! # Direct mode: a log that never rotates
+//!
+//! With `*_logfile_maxbytes = 0` the daemon has nothing to do with a log's bytes, so it stays
+//! out of their path: it opens the file itself (`open_direct`: `O_WRONLY|O_CREAT|O_APPEND|
+//! O_CLOEXEC`, mode 0666 less the daemon's umask, folders created, as `LogWriter::open` does)
+//! and the program gets it as its stdout or stderr (with `redirect_stderr`, fd 2 is a copy of
+//! the same descriptor), as horust and systemd's `StandardOutput=append:` do. No daemon CPU; the
+//! program writes at the file's own speed. The supervisor decides at each start
+//! (`Context::sink`). What differs from a captured log:
+//! - A write error (disk full) is the program's own: its `write` fails (ENOSPC). The daemon
+//!   sees nothing, counts nothing, and `last_error` does not mention it.
+//! - The program sees the file itself: `isatty` is true when the target is a tty, and a
+//!   non-regular target (`/dev/stdout`, a FIFO someone reads) is simply handed over. A script's
+//!   `echo … > /dev/stderr` reopens the log by its path *without* `O_APPEND` and truncates it
+//!   (systemd's `append:` has the same trap): `>&2` is the way.
+//! - A file moved away by an outside tool keeps receiving the program's output until its next
+//!   start (as with any program that writes its own log).
+//! - A change of `maxbytes` between 0 and not 0 restarts the program (the log settings are part
+//!   of the process's shape) and applies to the new process, but for the case below.
+//! - A file that a pipe still feeds stays captured: a leftover descendant of an earlier
+//!   process still writing into its pipe, the other stream of the same program rotating the
+//!   same file, or another program capturing into it. Their writer writes at its own offset
+//!   (no `O_APPEND`, below), so an appender beside it would be overwritten; the program joins
+//!   the writer through a pipe instead, and gets the file itself at a later start, once nothing
+//!   feeds it. A pipe whose writers have all closed it does not count once drained to its end,
+//!   which `LogWriter::is_fed` does on the spot, so a restart does not wait for the capture
+//!   task to have run.
+//! - The reverse, a captured file that a direct process's leftover still appends to: before
+//!   each move the writer looks at the file's length (one `statx`: about 10 ms of CPU per GiB)
+//!   and continues after what was appended behind its back. A write of theirs that lands
+//!   between that look and the move can still be overwritten (a window of microseconds per
+//!   move), and a rotation renames the file under them: they go on writing into `file.1`.
+//!
+//! Log files are opened non-blocking (then made blocking again), in both modes: a FIFO that
+//! nobody reads fails the start with ENXIO instead of stalling the daemon's loop until a reader
+//! comes.
+//!
+//! # Captured logs (rotation on)
 //!
 //! Why it is built this way (capture is benchmarked against `cat > file`):
 //! - The read end of each pipe is non-blocking and driven by tokio's `AsyncFd`, one small task

@@ -5,9 +5,9 @@
 //!
 //! Files: [`state`] (states, transitions, restart policy: pure), `job` (the runtime handle of
 //! one program), `spawn` (fork/exec, user switch), `reap` (the child table and the `waitid`
-//! loop), [`logs`] (capture, rotation, tail), `tests` (real processes; they live in the
-//! library's test binary because reaping with `waitid(P_ALL)` would steal the children of
-//! `std::process::Command`s run by other integration tests in a shared binary).
+//! loop), [`logs`] (direct log files, capture, rotation, tail), `tests` (real processes; they
+//! live in the library's test binary because reaping with `waitid(P_ALL)` would steal the
+//! children of `std::process::Command`s run by other integration tests in a shared binary).
 //!
 //! # Design decisions
 //!
@@ -48,9 +48,13 @@
 //!   the retry → STOPPED.
 //! - **Spawn errors** (missing binary or folder, unknown user, permission, not root) → FATAL at
 //!   once, with `last_error` naming the program and the cause; never a panic.
-//! - **Logs**: see [`logs`]: pipes read with `AsyncFd`, `splice(2)` into the file, size
-//!   rotation, disk-full tolerance. Capture tasks are spawned with `tokio::spawn` (on the
-//!   `current_thread` runtime they run on the loop's thread; no `LocalSet` is needed).
+//! - **Logs**: see [`logs`]. A log that never rotates (`maxbytes = 0`) is opened by the
+//!   daemon and given to the program as its stdout/stderr (direct mode: the daemon is out of
+//!   the data path), unless a pipe still feeds that file. Every other log is captured: pipes
+//!   read with `AsyncFd`, `splice(2)` into the file, size rotation, disk-full tolerance.
+//!   Capture tasks are spawned with `tokio::spawn` (on the `current_thread` runtime they run
+//!   on the loop's thread; no `LocalSet` is needed). The mode is chosen at each start, so a
+//!   change of `maxbytes` applies with the restart it causes.
 //! - **One child table per process.** `waitid(P_ALL)` sees every child of the process, so the
 //!   table of children is process-wide (`reap::children`), behind a mutex that is uncontended
 //!   in the daemon. It lets several supervisors share a process (the tests run one per test
