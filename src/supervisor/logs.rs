@@ -1,5 +1,44 @@
-//! Log capture: the pipes a process writes its stdout/stderr into, the files they end in, size
-//! rotation, and reading the last lines of a log back.
+//! Logs: the files a process's stdout/stderr end in — handed to the program itself, or captured
+//! through pipes with size rotation — and reading the last lines of a log back.
+//!
+//! # Direct mode: a log that never rotates
+//!
+//! With `*_logfile_maxbytes = 0` the daemon has nothing to do with a log's bytes, so it stays
+//! out of their path: it opens the file itself (`open_direct`: `O_WRONLY|O_CREAT|O_APPEND|
+//! O_CLOEXEC`, mode 0666 less the daemon's umask, folders created, as `LogWriter::open` does)
+//! and the program gets it as its stdout or stderr (with `redirect_stderr`, fd 2 is a copy of
+//! the same descriptor), as horust and systemd's `StandardOutput=append:` do. No daemon CPU; the
+//! program writes at the file's own speed. The supervisor decides at each start
+//! (`Context::sink`). What differs from a captured log:
+//! - A write error (disk full) is the program's own: its `write` fails (ENOSPC). The daemon
+//!   sees nothing, counts nothing, and `last_error` does not mention it.
+//! - The program sees the file itself: `isatty` is true when the target is a tty, and a
+//!   non-regular target (`/dev/stdout`, a FIFO someone reads) is simply handed over. A script's
+//!   `echo … > /dev/stderr` reopens the log by its path *without* `O_APPEND` and truncates it
+//!   (systemd's `append:` has the same trap): `>&2` is the way.
+//! - A file moved away by an outside tool keeps receiving the program's output until its next
+//!   start (as with any program that writes its own log).
+//! - A change of `maxbytes` between 0 and not 0 restarts the program (the log settings are part
+//!   of the process's shape) and applies to the new process, but for the case below.
+//! - A file that a pipe still feeds stays captured: a leftover descendant of an earlier
+//!   process still writing into its pipe, the other stream of the same program rotating the
+//!   same file, or another program capturing into it. Their writer writes at its own offset
+//!   (no `O_APPEND`, below), so an appender beside it would be overwritten; the program joins
+//!   the writer through a pipe instead, and gets the file itself at a later start, once nothing
+//!   feeds it. A pipe whose writers have all closed it does not count once drained to its end,
+//!   which `LogWriter::is_fed` does on the spot, so a restart does not wait for the capture
+//!   task to have run.
+//! - The reverse, a captured file that a direct process's leftover still appends to: before
+//!   each move the writer looks at the file's length (one `statx`: about 10 ms of CPU per GiB)
+//!   and continues after what was appended behind its back. A write of theirs that lands
+//!   between that look and the move can still be overwritten (a window of microseconds per
+//!   move), and a rotation renames the file under them: they go on writing into `file.1`.
+//!
+//! Log files are opened non-blocking (then made blocking again), in both modes: a FIFO that
+//! nobody reads fails the start with ENXIO instead of stalling the daemon's loop until a reader
+//! comes.
+//!
+//! # Captured logs (rotation on)
 //!
 //! Why it is built this way (capture is benchmarked against `cat > file`):
 //! - The read end of each pipe is non-blocking and driven by tokio's `AsyncFd`, one small task
@@ -29,9 +68,9 @@ use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
@@ -52,6 +91,9 @@ pub const TAIL_MAX_BYTES: u64 = 4 << 20;
 const TAIL_CHUNK: u64 = 64 * 1024;
 
 pub(crate) type SharedWriter = Arc<Mutex<LogWriter>>;
+/// The read end of a log pipe, registered with the loop. Its capture task holds it until EOF;
+/// the writer it feeds keeps a [`Weak`] to it (see [`LogWriter::is_fed`]).
+pub(crate) type Pipe = Arc<AsyncFd<OwnedFd>>;
 
 pub(crate) fn lock(writer: &SharedWriter) -> MutexGuard<'_, LogWriter> {
     writer.lock().unwrap_or_else(PoisonError::into_inner)
@@ -92,6 +134,8 @@ pub(crate) struct LogWriter {
     dropped: u64,
     /// What status shows: the last error and the bytes lost to it.
     problem: Option<String>,
+    /// The pipes that feed this file, while their capture runs.
+    pipes: Vec<Weak<AsyncFd<OwnedFd>>>,
 }
 
 /// What one drain achieved.
@@ -119,19 +163,7 @@ enum Step {
 impl LogWriter {
     /// Opens (creating it and its folders) the log at `path`, to continue at its end.
     pub fn open(path: &Path, max_bytes: u64, backups: u32) -> io::Result<LogWriter> {
-        if let Some(parent) = path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent)?;
-        }
-        let file = keep_open(
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)?,
-        );
+        let file = keep_open(open_log(path, false)?);
         let metadata = file.metadata()?;
         let regular = metadata.is_file();
         Ok(LogWriter {
@@ -146,6 +178,7 @@ impl LogWriter {
             failing: None,
             dropped: 0,
             problem: None,
+            pipes: Vec::new(),
         })
     }
 
@@ -177,10 +210,33 @@ impl LogWriter {
             *self = LogWriter {
                 dropped: self.dropped,
                 problem: self.problem.take(),
+                pipes: std::mem::take(&mut self.pipes),
                 ..LogWriter::open(&self.path, self.max_bytes, self.backups)?
             };
         }
         Ok(())
+    }
+
+    /// Notes a pipe that feeds this file from now on (until its capture ends).
+    pub fn feed(&mut self, pipe: &Pipe) {
+        self.pipes.retain(|pipe| pipe.strong_count() > 0);
+        self.pipes.push(Arc::downgrade(pipe));
+    }
+
+    /// Whether a pipe still feeds this file: some process (or a leftover of one) may still
+    /// write into it, and this writer would write at its own offset. A pipe whose writers have
+    /// all closed it but whose capture has not run since does not count: what it holds is
+    /// drained here, now, to its end (its capture then finds the end too and stops).
+    pub fn is_fed(&mut self) -> bool {
+        for pipe in std::mem::take(&mut self.pipes) {
+            let Some(live) = pipe.upgrade() else {
+                continue;
+            };
+            if self.drain(live.get_ref().as_fd(), DRAIN_BUDGET) != Drained::Eof {
+                self.pipes.push(pipe);
+            }
+        }
+        !self.pipes.is_empty()
     }
 
     /// Moves what the pipe holds into the file, rotating as needed, up to `budget` bytes.
@@ -190,6 +246,7 @@ impl LogWriter {
             if moved >= budget {
                 return Drained::Budget;
             }
+            self.catch_up();
             self.rotate_if_full();
             let room = self.room();
             match self.step(pipe, room) {
@@ -216,6 +273,22 @@ impl LogWriter {
                     return Drained::Eof;
                 }
             }
+        }
+    }
+
+    /// Continues after the file's end when something else appended to it since our last
+    /// write: a process that was given the file itself (direct mode, `max_bytes = 0`) and left
+    /// a descendant writing there. Without this, the next write at our offset would overwrite
+    /// those bytes. (A write of theirs between this look and our write can still be overwritten:
+    /// the module's notes.)
+    fn catch_up(&mut self) {
+        if !self.regular {
+            return;
+        }
+        if let Ok(metadata) = self.file.metadata()
+            && metadata.len() > self.size
+        {
+            self.size = metadata.len();
         }
     }
 
@@ -408,6 +481,41 @@ fn keep_open(file: File) -> File {
     File::from(keep_high(OwnedFd::from(file)))
 }
 
+/// Opens a log file for writing, creating it and its folders (mode 0666 less the daemon's
+/// umask), continuing at its end. With `append`, the descriptor has `O_APPEND`: the one handed
+/// to a program in direct mode. The open itself is non-blocking, so a FIFO that nobody reads
+/// fails at once (ENXIO) instead of stalling the daemon's loop until a reader comes; the
+/// descriptor is made blocking again before it is used.
+fn open_log(path: &Path, append: bool) -> io::Result<File> {
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .append(append)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let flags = OFlag::from_bits_truncate(fcntl(&file, FcntlArg::F_GETFL)?);
+    fcntl(
+        &file,
+        FcntlArg::F_SETFL(flags.difference(OFlag::O_NONBLOCK)),
+    )?;
+    Ok(file)
+}
+
+/// The log file itself for a program's stdout or stderr (direct mode): opened for appending
+/// (`O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC`, std always adds close-on-exec), created with its
+/// folders as [`LogWriter::open`] does. The child dups it onto its fd 1 or 2; the daemon's
+/// copy closes once the child is spawned.
+pub(crate) fn open_direct(path: &Path) -> io::Result<OwnedFd> {
+    Ok(open_log(path, true)?.into())
+}
+
 /// A pipe for one output stream: the read end (ours, non-blocking, kept at a high descriptor
 /// number: see `spawn::keep_high`) and the write end (the child's). Both close on exec; the
 /// child dups the write end onto its fd 1 or 2.
@@ -419,19 +527,20 @@ pub(crate) fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((read, write))
 }
 
-/// Moves a pipe into its log until every writer has closed it. The pipe must be non-blocking.
-pub(crate) async fn capture(pipe: OwnedFd, writer: SharedWriter) {
+/// Registers the read end of a log pipe with the loop (it must be non-blocking). Needs a tokio
+/// runtime with IO enabled.
+pub(crate) fn watch(pipe: OwnedFd) -> io::Result<Pipe> {
     // SAFETY: the AsyncFd takes the OwnedFd, which keeps the descriptor open and unchanged
     // until the AsyncFd is dropped; nothing else closes or replaces it.
     let registered = unsafe { AsyncFd::register_with_interest(pipe, Interest::READABLE) };
-    let pipe = match registered {
-        Ok(pipe) => pipe,
-        Err(error) => {
-            let (_, error) = error.into_parts();
-            tracing::error!(path = %lock(&writer).path().display(), error = %error, "cannot watch a log pipe");
-            return;
-        }
-    };
+    match registered {
+        Ok(pipe) => Ok(Arc::new(pipe)),
+        Err(error) => Err(error.into_parts().1),
+    }
+}
+
+/// Moves a pipe into its log until every writer has closed it.
+pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter) {
     loop {
         let mut guard = match pipe.readable().await {
             Ok(guard) => guard,
@@ -646,6 +755,52 @@ mod tests {
         // "old\n" + "0123" fills 8 bytes, truncated, then "456789".
         assert_eq!(std::fs::read(&path).unwrap(), b"456789");
         assert!(!rotated_path(&path, 1).exists());
+    }
+
+    /// A pipe counts as feeding its file until it has been drained to its end, even when its
+    /// capture task has not run since the last writer closed it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_pipe_feeds_its_writer_until_drained_to_its_end() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("x.log");
+        let writer = Arc::new(Mutex::new(LogWriter::open(&path, 0, 0).unwrap()));
+        let (read, write) = output_pipe().unwrap();
+        let pipe = watch(read).unwrap();
+        lock(&writer).feed(&pipe);
+        nix::unistd::write(&write, b"one\n").unwrap();
+        // A writer still holds the pipe: it feeds the file (and what it held is moved).
+        assert!(lock(&writer).is_fed());
+        assert_eq!(std::fs::read(&path).unwrap(), b"one\n");
+        nix::unistd::write(&write, b"two\n").unwrap();
+        drop(write);
+        // Every writer is gone, but its capture has not run: the rest is drained now.
+        assert!(!lock(&writer).is_fed());
+        assert_eq!(std::fs::read(&path).unwrap(), b"one\ntwo\n");
+        // The capture finds the end too, and stops.
+        let capture = tokio::spawn(capture(pipe, writer.clone()));
+        tokio::time::timeout(std::time::Duration::from_secs(10), capture)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!lock(&writer).is_fed());
+        assert_eq!(std::fs::read(&path).unwrap(), b"one\ntwo\n");
+    }
+
+    /// Bytes another process appended to the file (a direct-mode leftover) are not written over.
+    #[test]
+    fn writer_continues_after_what_others_appended() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("x.log");
+        let mut writer = LogWriter::open(&path, 0, 0).unwrap();
+        let (read, write) = output_pipe().unwrap();
+        nix::unistd::write(&write, b"ours 1\n").unwrap();
+        assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Empty);
+        let mut other = open_direct(&path).map(File::from).unwrap();
+        other.write_all(b"theirs\n").unwrap();
+        nix::unistd::write(&write, b"ours 2\n").unwrap();
+        drop(write);
+        assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Eof);
+        assert_eq!(std::fs::read(&path).unwrap(), b"ours 1\ntheirs\nours 2\n");
     }
 
     #[test]

@@ -5,28 +5,28 @@
 //!
 //! Files: [`state`] (states, transitions, restart policy: pure), `job` (the runtime handle of
 //! one program), `spawn` (fork/exec, user switch), `reap` (the child table and the `waitid`
-//! loop), [`logs`] (capture, rotation, tail), `tests` (real processes; they live in the
-//! library's test binary because reaping with `waitid(P_ALL)` would steal the children of
-//! `std::process::Command`s run by other integration tests in a shared binary).
+//! loop), [`logs`] (direct log files, capture, rotation, tail), `tests` (real processes; they
+//! live in the library's test binary because reaping with `waitid(P_ALL)` would steal the
+//! children of `std::process::Command`s run by other integration tests in a shared binary).
 //!
 //! # Design decisions
 //!
 //! - **Runtime.** The daemon runs a tokio `current_thread` runtime (with IO and time enabled);
 //!   every spawn and every reap happen on that one thread. `tokio::process` is never used (it
-//!   has its own SIGCHLD handling and would reap our children). Processes are built with
-//!   `std::process::Command` (own process group, stdin `/dev/null`, environment, working
-//!   folder) plus one `pre_exec` closure of raw async-signal-safe syscalls: signal mask and
-//!   dispositions reset, `umask`, and for another user `setgroups` (list computed before fork
-//!   with `getgrouplist`), `setgid`, `setuid`. With `user` set, HOME, USER, LOGNAME and SHELL
-//!   are that user's; the program's `environment` still wins. A daemon that is not root asked
-//!   for another user fails that program (FATAL, `last_error`) without forking.
+//!   has its own SIGCHLD handling and would reap our children). Processes are made by
+//!   [`spawn`]: `clone(CLONE_VM | CLONE_VFORK | CLONE_FILES)` and, in the child, only system
+//!   calls (its own small descriptor table, stdio, working folder, process group, `umask`,
+//!   for another user `setgroups` (list computed before the clone with `getgrouplist`),
+//!   `setgid`, `setuid`, every signal reset, `execve`). With `user` set, HOME, USER, LOGNAME
+//!   and SHELL are that user's; the program's `environment` still wins. A daemon that is not
+//!   root asked for another user fails that program (FATAL, `last_error`) without spawning.
 //! - **Reaping: one mechanism.** tokio's `signal(SignalKind::child())` wakes the loop, which
 //!   calls [`Supervisor::reap`]: `waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT)` then `waitpid(pid)`
 //!   until no child has ended, mapping pids to jobs; unknown pids (orphaned grandchildren: the
 //!   daemon is a child subreaper, see [`become_subreaper`]) are just reaped. It cannot race
-//!   std: `Command::spawn` waits for its child only when exec fails, synchronously, on the
-//!   same thread and under the same child-table lock as the reaper, so the reaper never runs
-//!   in between. Nothing else in the process may wait for children.
+//!   the spawn, which waits for its child only when exec fails, synchronously, on the same
+//!   thread and under the same child-table lock as the reaper, so the reaper never runs in
+//!   between. Nothing else in the process may wait for children.
 //! - **Time is an input.** No method reads the clock to decide anything: each takes `now`.
 //!   [`Supervisor::next_deadline`] tells the loop when to call [`Supervisor::on_deadline`]
 //!   (STARTING → RUNNING after `startsecs`, a BACKOFF retry, SIGKILL after `stopwaitsecs`, a
@@ -48,9 +48,13 @@
 //!   the retry → STOPPED.
 //! - **Spawn errors** (missing binary or folder, unknown user, permission, not root) → FATAL at
 //!   once, with `last_error` naming the program and the cause; never a panic.
-//! - **Logs**: see [`logs`]: pipes read with `AsyncFd`, `splice(2)` into the file, size
-//!   rotation, disk-full tolerance. Capture tasks are spawned with `tokio::spawn` (on the
-//!   `current_thread` runtime they run on the loop's thread; no `LocalSet` is needed).
+//! - **Logs**: see [`logs`]. A log that never rotates (`maxbytes = 0`) is opened by the
+//!   daemon and given to the program as its stdout/stderr (direct mode: the daemon is out of
+//!   the data path), unless a pipe still feeds that file. Every other log is captured: pipes
+//!   read with `AsyncFd`, `splice(2)` into the file, size rotation, disk-full tolerance.
+//!   Capture tasks are spawned with `tokio::spawn` (on the `current_thread` runtime they run
+//!   on the loop's thread; no `LocalSet` is needed). The mode is chosen at each start, so a
+//!   change of `maxbytes` applies with the restart it causes.
 //! - **One child table per process.** `waitid(P_ALL)` sees every child of the process, so the
 //!   table of children is process-wide (`reap::children`), behind a mutex that is uncontended
 //!   in the daemon. It lets several supervisors share a process (the tests run one per test
@@ -130,6 +134,16 @@ pub struct StateChange {
     pub from: ProcessState,
     pub to: ProcessState,
     pub reason: String,
+}
+
+/// Where one output stream goes.
+enum Sink {
+    /// Nowhere (`"none"`, or stderr with `redirect_stderr`).
+    Discard,
+    /// The log file itself, opened for appending (direct mode).
+    Direct(std::os::fd::OwnedFd),
+    /// A pipe into the file's writer (capture).
+    Capture(SharedWriter),
 }
 
 /// The jobs, by program name, and what they share.
@@ -463,16 +477,17 @@ impl Context {
     ) -> Result<(u32, Vec<SharedWriter>), SpawnError> {
         let process = &spec.process;
         let log_dir = self.config.log_dir.clone();
-        let log_dir = log_dir.as_path();
-        let stdout_writer = match spec.log_path(log_dir, Stream::Stdout) {
-            Some(path) => Some(self.writer(&path, &process.stdout)?),
-            None => None,
-        };
-        let stderr_writer = match spec.log_path(log_dir, Stream::Stderr) {
-            Some(path) => Some(self.writer(&path, &process.stderr)?),
-            None => None,
-        };
-        if (stdout_writer.is_some() || stderr_writer.is_some())
+        let stdout_path = spec.log_path(&log_dir, Stream::Stdout);
+        // `None` with redirect_stderr: stderr goes where stdout goes.
+        let stderr_path = spec.log_path(&log_dir, Stream::Stderr);
+        // One file for both streams, and one of them rotates it: both go through the writer.
+        let shared_and_rotated = stdout_path.is_some()
+            && stdout_path == stderr_path
+            && (process.stdout.max_bytes > 0 || process.stderr.max_bytes > 0);
+        let stdout_sink = self.sink(stdout_path, &process.stdout, shared_and_rotated)?;
+        let stderr_sink = self.sink(stderr_path, &process.stderr, shared_and_rotated)?;
+        let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
+        if (captured(&stdout_sink) || captured(&stderr_sink))
             && tokio::runtime::Handle::try_current().is_err()
         {
             return Err(SpawnError::Pipe(
@@ -480,22 +495,28 @@ impl Context {
             ));
         }
         let mut captures = Vec::new();
-        let mut output = |writer: &Option<SharedWriter>| -> Result<Output, SpawnError> {
-            match writer {
-                Some(writer) => {
-                    let (read, write) = logs::output_pipe()
-                        .map_err(|error| SpawnError::Pipe(logs::describe(&error)))?;
+        let mut writers = Vec::new();
+        let mut output = |sink: Sink| -> Result<Output, SpawnError> {
+            match sink {
+                Sink::Discard => Ok(Output::Null),
+                Sink::Direct(file) => Ok(Output::File(file)),
+                Sink::Capture(writer) => {
+                    let pipe_error =
+                        |error: std::io::Error| SpawnError::Pipe(logs::describe(&error));
+                    let (read, write) = logs::output_pipe().map_err(pipe_error)?;
+                    let read = logs::watch(read).map_err(pipe_error)?;
+                    logs::lock(&writer).feed(&read);
                     captures.push((read, writer.clone()));
+                    writers.push(writer);
                     Ok(Output::Pipe(write))
                 }
-                None => Ok(Output::Null),
             }
         };
-        let stdout = output(&stdout_writer)?;
+        let stdout = output(stdout_sink)?;
         let stderr = if process.redirect_stderr {
             None
         } else {
-            Some(output(&stderr_writer)?)
+            Some(output(stderr_sink)?)
         };
         let prepared = spawn::prepare(process, stdout, stderr, self.config.marker.as_ref())?;
         let pid = {
@@ -506,15 +527,45 @@ impl Context {
             }
             pid
         };
-        // The child's ends of the pipes were closed with the Command: EOF comes when the
-        // program (and whatever inherited its output) is gone.
+        // The child's ends of the pipes (and the daemon's copies of direct log files) were
+        // closed with the Command: EOF comes when the program (and whatever inherited its
+        // output) is gone.
         for (read, writer) in captures {
             tokio::spawn(logs::capture(read, writer));
         }
-        Ok((
-            pid,
-            stdout_writer.into_iter().chain(stderr_writer).collect(),
-        ))
+        Ok((pid, writers))
+    }
+
+    /// How one stream reaches its log (see the module's notes on direct mode): the file itself
+    /// when there is nothing to do with its bytes (`max_bytes = 0`) and no pipe writer is
+    /// still writing that file at its own offset, else a pipe into the file's writer.
+    /// `must_capture`: the other stream shares the file and rotates it.
+    fn sink(
+        &mut self,
+        path: Option<PathBuf>,
+        log: &LogSpec,
+        must_capture: bool,
+    ) -> Result<Sink, SpawnError> {
+        let Some(path) = path else {
+            return Ok(Sink::Discard);
+        };
+        if log.max_bytes == 0 && !must_capture && !self.is_fed(&path) {
+            let file = logs::open_direct(&path).map_err(|error| SpawnError::Log {
+                reason: logs::describe(&error),
+                path,
+            })?;
+            return Ok(Sink::Direct(file));
+        }
+        Ok(Sink::Capture(self.writer(&path, log)?))
+    }
+
+    /// Whether a pipe still feeds the log at `path`: a leftover of an earlier process of this
+    /// program still writing, or another program capturing into the same file.
+    fn is_fed(&self, path: &Path) -> bool {
+        self.writers
+            .get(path)
+            .and_then(Weak::upgrade)
+            .is_some_and(|writer| logs::lock(&writer).is_fed())
     }
 
     /// The writer of a log path, shared with any pipe already writing there.

@@ -1,6 +1,6 @@
 //! Turning a [`ProcessSpec`] into a child process: argv without a shell, working folder,
 //! environment, umask, its own process group, stdin from `/dev/null`, stdout/stderr wired to
-//! log pipes or files, and the switch to another user.
+//! log pipes or to the log files themselves, and the switch to another user.
 //!
 //! Everything that may fail for an ordinary reason (no such folder, no such user, not root, a
 //! NUL byte) is checked and computed before spawning, so the error can say exactly what is
@@ -74,6 +74,8 @@ pub(crate) enum Output {
     Null,
     /// The write end of a log pipe.
     Pipe(OwnedFd),
+    /// The log file itself, opened for appending (a log the daemon does not rotate).
+    File(OwnedFd),
 }
 
 /// The identity the child takes on.
@@ -159,10 +161,14 @@ pub(crate) fn prepare(
             let copy = write.try_clone().map_err(pipe_error)?;
             (Output::Pipe(write), Output::Pipe(copy))
         }
+        (Output::File(write), None) => {
+            let copy = write.try_clone().map_err(pipe_error)?;
+            (Output::File(write), Output::File(copy))
+        }
     };
     let stream = |output: Output| match output {
         Output::Null => null(),
-        Output::Pipe(fd) => Ok(fd),
+        Output::Pipe(fd) | Output::File(fd) => Ok(fd),
     };
     let stdio = [null()?, stream(stdout)?, stream(stderr)?];
 

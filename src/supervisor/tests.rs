@@ -99,6 +99,22 @@ impl Harness {
         self.record(now, changes);
     }
 
+    fn restart(&mut self, spec: Arc<ProgramSpec>) {
+        let now = Instant::now();
+        let changes = self.supervisor.restart(spec, now);
+        self.record(now, changes);
+    }
+
+    /// The lines of a file.
+    fn lines(&self, path: &Path) -> Vec<String> {
+        self.read(path).lines().map(String::from).collect()
+    }
+
+    /// Whether the supervisor still feeds this log through a pipe.
+    fn captures(&self, path: &Path) -> bool {
+        self.supervisor.context.is_fed(path)
+    }
+
     fn stop(&mut self, name: &str) -> Instant {
         let now = Instant::now();
         let changes = self.supervisor.stop(name, now);
@@ -633,14 +649,21 @@ async fn rotation_keeps_backups_of_maxbytes_and_loses_no_line() {
     assert!(last == wanted, "tail gave {} bytes", last.len());
 }
 
-/// 1 GiB: about 5 s in a debug build. It also prints the CPU time this process spent, which
-/// is the capture's cost when the test runs alone.
+/// 1 GiB through the pipe (a log that rotates, at 2 GiB: captured): about 5 s in a debug
+/// build. It also prints the CPU time this process spent, which is the capture's cost when the
+/// test runs alone.
 #[tokio::test(flavor = "current_thread")]
 async fn a_1_gib_burst_is_captured_byte_for_byte() {
-    burst(1 << 30).await;
+    burst(1 << 30, "\"2GB\"", true).await;
 }
 
-async fn burst(bytes: u64) {
+/// The same into a log that never rotates: the program writes the file itself.
+#[tokio::test(flavor = "current_thread")]
+async fn a_256_mib_burst_into_a_direct_log_lands_byte_for_byte() {
+    burst(256 << 20, "0", false).await;
+}
+
+async fn burst(bytes: u64, max_bytes: &str, captured: bool) {
     const LINE: &[u8] = b"0123456789abcdefghijklmnopqrstu\n";
     let mut harness = Harness::new();
     let script = format!(
@@ -650,12 +673,16 @@ async fn burst(bytes: u64) {
     let spec = harness.spec(
         "burst",
         &script,
-        "startsecs = 0\nautorestart = false\nstdout_logfile_maxbytes = 0",
+        &format!("startsecs = 0\nautorestart = false\nstdout_logfile_maxbytes = {max_bytes}"),
     );
     let began = Instant::now();
     let cpu_before = cpu_time();
     harness.start(spec);
     let log = harness.log("burst", Stream::Stdout);
+    assert_eq!(
+        harness.supervisor.context.writers.contains_key(&log),
+        captured
+    );
     harness
         .wait_for("the whole burst in the log", |harness| {
             harness.state("burst") == ProcessState::Exited
@@ -972,4 +999,369 @@ async fn update_spec_changes_autorestart_of_a_live_job_without_a_restart() {
     let status = harness.status("live");
     assert_eq!(status.restarts, 1);
     assert_eq!(status.last_exit, Some(ExitInfo::Signal(9)));
+}
+
+/// `prefix-1` … `prefix-count`.
+fn numbered(prefix: &str, count: u32) -> Vec<String> {
+    (1..=count)
+        .map(|number| format!("{prefix}-{number}"))
+        .collect()
+}
+
+/// A shell loop that writes `prefix-1` … `prefix-count`, one `echo` (one write) per line, with
+/// `redirect` ("" or ">&2").
+fn numbered_script(prefix: &str, count: u32, redirect: &str) -> String {
+    format!("i=1; while [ $i -le {count} ]; do echo {prefix}-$i{redirect}; i=$((i+1)); done")
+}
+
+/// `DEV:INODE` of a file, as `stat -L -c %d:%i` prints it.
+fn identity(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = fs::metadata(path).unwrap();
+    format!("{}:{}", metadata.dev(), metadata.ino())
+}
+
+fn canonical(path: &Path) -> String {
+    fs::canonicalize(path).unwrap().display().to_string()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_log_that_never_rotates_is_the_programs_own_stdout_and_stderr() {
+    let mut harness = Harness::new();
+    const LINES: u32 = 2000;
+    // Each stream first says what it is (device and inode of the file behind fd 1 and fd 2).
+    let script = format!(
+        "stat -L -c %d:%i /proc/self/fd/1; stat -L -c %d:%i /proc/self/fd/2 >&2; \
+         i=1; while [ $i -le {LINES} ]; do echo out-$i; echo err-$i >&2; i=$((i+1)); done"
+    );
+    let direct = "startsecs = 0\nautorestart = false\n\
+                  stdout_logfile_maxbytes = 0\nstderr_logfile_maxbytes = 0\n";
+    let split = harness.spec("split", &script, direct);
+    let joined = harness.spec(
+        "joined",
+        &script,
+        &format!("{direct}redirect_stderr = true"),
+    );
+    // Rotated logs, for contrast: pipes.
+    let piped = harness.spec(
+        "piped",
+        "readlink /proc/self/fd/1; readlink /proc/self/fd/2 >&2",
+        "startsecs = 0\nautorestart = false\n\
+         stdout_logfile_maxbytes = \"1MB\"\nstderr_logfile_maxbytes = \"1MB\"",
+    );
+    harness.start(split);
+    harness.start(joined);
+    harness.start(piped);
+    let piped_out = harness.log("piped", Stream::Stdout);
+    let piped_err = harness.log("piped", Stream::Stderr);
+    harness
+        .wait_for("all three done", |harness| {
+            ["split", "joined", "piped"]
+                .iter()
+                .all(|name| harness.state(name) == ProcessState::Exited)
+                && harness.read(&piped_out).ends_with('\n')
+                && harness.read(&piped_err).ends_with('\n')
+        })
+        .await;
+
+    // Direct: fd 1 and fd 2 are the log files themselves, every line is there in the order
+    // written, and the daemon holds no writer for them (it is out of the data path).
+    let out = harness.log("split", Stream::Stdout);
+    let err = harness.log("split", Stream::Stderr);
+    let mut expected = vec![identity(&out)];
+    expected.extend(numbered("out", LINES));
+    assert!(harness.lines(&out) == expected, "split stdout");
+    let mut expected = vec![identity(&err)];
+    expected.extend(numbered("err", LINES));
+    assert!(harness.lines(&err) == expected, "split stderr");
+    assert!(!harness.supervisor.context.writers.contains_key(&out));
+    assert!(!harness.supervisor.context.writers.contains_key(&err));
+
+    // redirect_stderr: fd 2 is a copy of fd 1, so the two streams interleave exactly as written.
+    let out = harness.log("joined", Stream::Stdout);
+    let mut expected = vec![identity(&out), identity(&out)];
+    for number in 1..=LINES {
+        expected.push(format!("out-{number}"));
+        expected.push(format!("err-{number}"));
+    }
+    assert!(harness.lines(&out) == expected, "joined");
+    assert!(!harness.log("joined", Stream::Stderr).exists());
+
+    // Rotated: still captured through pipes.
+    for path in [&piped_out, &piped_err] {
+        let text = harness.read(path);
+        assert!(text.starts_with("pipe:["), "{path:?}: {text}");
+        assert!(harness.supervisor.context.writers.contains_key(path));
+    }
+    for name in ["split", "joined", "piped"] {
+        assert_eq!(harness.status(name).last_error, None, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn one_file_for_both_streams_is_captured_when_either_rotates_it() {
+    let mut harness = Harness::new();
+    const LINES: u32 = 2000;
+    let log = harness.path("both.log");
+    let script = format!(
+        "readlink /proc/self/fd/1; readlink /proc/self/fd/2 >&2; \
+         i=1; while [ $i -le {LINES} ]; do echo out-$i; echo err-$i >&2; i=$((i+1)); done"
+    );
+    // stdout alone would be direct; an O_APPEND writer beside the pipe's writer (which writes
+    // at its own offset) would overwrite it.
+    let spec = harness.spec(
+        "both",
+        &script,
+        &format!(
+            "startsecs = 0\nautorestart = false\nstdout_logfile = \"{path}\"\n\
+             stderr_logfile = \"{path}\"\nstdout_logfile_maxbytes = 0\n\
+             stderr_logfile_maxbytes = \"1MB\"",
+            path = log.display()
+        ),
+    );
+    harness.start(spec);
+    harness
+        .wait_for("both streams in the file", |harness| {
+            let lines = harness.lines(&log);
+            harness.state("both") == ProcessState::Exited
+                && lines.iter().any(|line| *line == format!("out-{LINES}"))
+                && lines.iter().any(|line| *line == format!("err-{LINES}"))
+        })
+        .await;
+    let lines = harness.lines(&log);
+    let of = |prefix: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|line| line.starts_with(prefix))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(of("pipe:[").len(), 2, "{lines:?}");
+    assert!(
+        of("out-") == numbered("out", LINES),
+        "stdout lost or reordered"
+    );
+    assert!(
+        of("err-") == numbered("err", LINES),
+        "stderr lost or reordered"
+    );
+    assert_eq!(lines.len(), 2 + 2 * LINES as usize);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_leftover_writing_through_the_pipe_keeps_the_next_process_on_it_until_it_ends() {
+    let mut harness = Harness::new();
+    let go = harness.path("go");
+    let left = harness.path("left.pid");
+    let log = harness.log("switch", Stream::Stdout);
+    // Stop signals the main process only, and nothing kills the group after it: a background
+    // subshell outlives it, holding its stdout.
+    let fields = "startsecs = 0\nautorestart = false\nstopasgroup = false\nkillasgroup = false\n";
+    let first = harness.spec(
+        "switch",
+        &format!(
+            "readlink /proc/self/fd/1; \
+             ( while [ ! -e {go} ]; do sleep 0.01; done; {old} ) & \
+             echo $! > {left}.tmp; mv {left}.tmp {left}; echo first; exec sleep 1000",
+            go = go.display(),
+            left = left.display(),
+            old = numbered_script("old", 500, ""),
+        ),
+        &format!("{fields}stdout_logfile_maxbytes = \"1MB\""),
+    );
+    harness.start(first);
+    harness
+        .wait_for("the first output and the leftover's pid", |harness| {
+            harness.read(&log).contains("first\n") && harness.pids_in("left.pid").len() == 1
+        })
+        .await;
+    let leftover = harness.pids_in("left.pid")[0];
+    let leftover_start = harness.adopt(leftover);
+    let first_pid = harness.status("switch").pid.unwrap();
+
+    // maxbytes = 0 now: it would be direct, but the leftover still feeds the file through the
+    // old pipe, whose writer writes at its own offset. So the new process joins it.
+    let second = harness.spec(
+        "switch",
+        &format!(
+            "readlink /proc/self/fd/1; {new}; exec sleep 1000",
+            new = numbered_script("new", 500, "")
+        ),
+        &format!("{fields}stdout_logfile_maxbytes = 0"),
+    );
+    harness.restart(second.clone());
+    harness
+        .wait_for("the second process's output", |harness| {
+            harness
+                .status("switch")
+                .pid
+                .is_some_and(|pid| pid != first_pid)
+                && harness.read(&log).contains("new-500\n")
+        })
+        .await;
+    let second_pid = harness.status("switch").pid.unwrap();
+    fs::write(&go, "").unwrap();
+    harness
+        .wait_for("the leftover's output, and the leftover gone", |harness| {
+            harness.read(&log).contains("old-500\n") && gone(leftover, leftover_start)
+        })
+        .await;
+    let lines = harness.lines(&log);
+    assert_eq!(lines.len(), 1003, "{lines:?}");
+    assert!(lines[0].starts_with("pipe:["), "{}", lines[0]);
+    assert_eq!(lines[1], "first");
+    assert!(lines[2].starts_with("pipe:["), "{}", lines[2]);
+    assert!(lines[3..503] == numbered("new", 500), "new lines lost");
+    assert!(
+        lines[503..] == numbered("old", 500),
+        "the leftover's lines lost"
+    );
+    let before = lines;
+
+    // Nothing feeds the file now: the next start gets the file itself.
+    harness.restart(second);
+    harness
+        .wait_for("the third process's output", |harness| {
+            harness
+                .status("switch")
+                .pid
+                .is_some_and(|pid| pid != second_pid)
+                && harness.lines(&log).len() == 1504
+        })
+        .await;
+    let lines = harness.lines(&log);
+    assert!(lines[..1003] == before[..], "earlier lines changed");
+    assert_eq!(lines[1003], canonical(&log));
+    assert!(lines[1004..] == numbered("new", 500));
+    assert!(!harness.captures(&log));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_captured_log_continues_after_what_a_direct_leftover_appended() {
+    let mut harness = Harness::new();
+    let go_old = harness.path("go-old");
+    let go_late = harness.path("go-late");
+    let left = harness.path("left.pid");
+    let log = harness.log("switch", Stream::Stdout);
+    let fields = "startsecs = 0\nautorestart = false\nstopasgroup = false\nkillasgroup = false\n";
+    // Direct: the leftover appends to the file itself, whenever it is told.
+    let first = harness.spec(
+        "switch",
+        &format!(
+            "readlink /proc/self/fd/1; \
+             ( while [ ! -e {go} ]; do sleep 0.01; done; {old} ) & \
+             echo $! > {left}.tmp; mv {left}.tmp {left}; exec sleep 1000",
+            go = go_old.display(),
+            left = left.display(),
+            old = numbered_script("old", 500, ""),
+        ),
+        &format!("{fields}stdout_logfile_maxbytes = 0"),
+    );
+    harness.start(first);
+    harness
+        .wait_for("the first output and the leftover's pid", |harness| {
+            harness.lines(&log).len() == 1 && harness.pids_in("left.pid").len() == 1
+        })
+        .await;
+    let leftover = harness.pids_in("left.pid")[0];
+    let leftover_start = harness.adopt(leftover);
+    let first_pid = harness.status("switch").pid.unwrap();
+
+    // Rotated now: captured, by a writer that starts at the file's end…
+    let second = harness.spec(
+        "switch",
+        &format!(
+            "readlink /proc/self/fd/1; {new}; \
+             while [ ! -e {go} ]; do sleep 0.01; done; {late}; exec sleep 1000",
+            new = numbered_script("new", 500, ""),
+            go = go_late.display(),
+            late = numbered_script("late", 500, ""),
+        ),
+        &format!("{fields}stdout_logfile_maxbytes = \"1MB\""),
+    );
+    harness.restart(second);
+    harness
+        .wait_for("the second process's first output", |harness| {
+            harness
+                .status("switch")
+                .pid
+                .is_some_and(|pid| pid != first_pid)
+                && harness.read(&log).contains("new-500\n")
+        })
+        .await;
+    // …then the leftover appends behind the writer's back…
+    fs::write(&go_old, "").unwrap();
+    harness
+        .wait_for("the leftover's output, and the leftover gone", |harness| {
+            harness.read(&log).contains("old-500\n") && gone(leftover, leftover_start)
+        })
+        .await;
+    // …and the writer's next bytes go after them, not over them.
+    fs::write(&go_late, "").unwrap();
+    harness
+        .wait_for("the second process's late output", |harness| {
+            harness.read(&log).contains("late-500\n")
+        })
+        .await;
+    let lines = harness.lines(&log);
+    assert_eq!(lines.len(), 1502, "{lines:?}");
+    assert_eq!(lines[0], canonical(&log));
+    assert!(lines[1].starts_with("pipe:["), "{}", lines[1]);
+    assert!(lines[2..502] == numbered("new", 500), "lines lost");
+    assert!(
+        lines[502..1002] == numbered("old", 500),
+        "the leftover's lines lost"
+    );
+    assert!(lines[1002..] == numbered("late", 500), "lines lost");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn direct_write_errors_reach_the_program_and_a_fifo_nobody_reads_fails_the_start() {
+    let mut harness = Harness::new();
+    // /dev/full answers every write with ENOSPC: in direct mode the program sees it itself.
+    if Path::new("/dev/full").exists() {
+        let spec = harness.spec(
+            "full",
+            "echo hello; echo status=$? >&2",
+            "startsecs = 0\nautorestart = false\nstdout_logfile = \"/dev/full\"\n\
+             stdout_logfile_maxbytes = 0\nstderr_logfile_maxbytes = 0",
+        );
+        harness.start(spec);
+        harness
+            .wait_for("EXITED", |harness| {
+                harness.state("full") == ProcessState::Exited
+            })
+            .await;
+        let err = harness.read(&harness.log("full", Stream::Stderr));
+        assert!(err.ends_with("status=1\n"), "{err}");
+        assert_eq!(harness.status("full").last_error, None);
+    }
+    // Opening a FIFO without a reader would block the daemon's loop until one comes: it fails
+    // at once instead, in both modes.
+    let fifo = harness.path("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for (name, max_bytes) in [("fifo-direct", "0"), ("fifo-piped", "\"1MB\"")] {
+        let spec = harness.spec(
+            name,
+            "echo hello",
+            &format!(
+                "stdout_logfile = \"{}\"\nstdout_logfile_maxbytes = {max_bytes}",
+                fifo.display()
+            ),
+        );
+        harness.start(spec);
+        let status = harness.status(name);
+        assert_eq!(status.state, ProcessState::Fatal, "{name}");
+        assert_eq!(
+            status.last_error.as_deref(),
+            Some(
+                format!(
+                    "cannot open log \"{}\": No such device or address",
+                    fifo.display()
+                )
+                .as_str()
+            ),
+            "{name}"
+        );
+    }
 }

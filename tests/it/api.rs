@@ -729,6 +729,87 @@ fn logs_give_the_last_lines_and_follow_across_rotations() {
 }
 
 #[test]
+fn a_log_that_never_rotates_is_the_programs_own_file_and_reads_and_follows_the_same() {
+    let daemon = TestDaemon::start();
+    daemon.put(
+        "direct.toml",
+        "command = [\"sh\", \"-c\", \"i=0; while true; do i=$((i+1)); echo line-$i; echo err-$i >&2; sleep 0.002; done\"]\n\
+         boot = true\nstartsecs = 0\nstdout_logfile_maxbytes = 0\nstderr_logfile_maxbytes = 0\n",
+    );
+    let running = daemon.wait_state("direct", "RUNNING");
+    let pid = running["pid"].as_u64().expect("pid");
+    // The daemon is out of the data path: the program's fd 1 and fd 2 are the files.
+    for (fd, file) in [(1, "direct.stdout.log"), (2, "direct.stderr.log")] {
+        let target = fs::read_link(format!("/proc/{pid}/fd/{fd}")).expect("readlink");
+        let log = fs::canonicalize(daemon.logs.join(file)).expect("log");
+        assert_eq!(target, log, "fd {fd}");
+    }
+    let numbers = |text: &str, prefix: &str| -> Vec<u64> {
+        text.lines()
+            .filter_map(|line| line.strip_prefix(prefix)?.parse().ok())
+            .collect()
+    };
+    wait_until(
+        "some output on both streams",
+        30,
+        || {
+            let (_, body) = daemon.get("/programs/direct/logs?lines=5");
+            body["data"]["stdout"]
+                .as_str()
+                .is_some_and(|text| numbers(text, "line-").len() == 5)
+                && body["data"]["stderr"]
+                    .as_str()
+                    .is_some_and(|text| numbers(text, "err-").len() == 5)
+        },
+        || daemon.log(),
+    );
+    let (_, body) = daemon.get("/programs/direct/logs?lines=5");
+    for (stream, prefix) in [("stdout", "line-"), ("stderr", "err-")] {
+        let found = numbers(body["data"][stream].as_str().expect("text"), prefix);
+        assert!(
+            found.windows(2).all(|pair| pair[1] == pair[0] + 1),
+            "{stream}: {found:?}"
+        );
+    }
+
+    // Following both streams: every number of each, in order.
+    let mut out: Vec<u64> = Vec::new();
+    let mut err: Vec<u64> = Vec::new();
+    read_events(
+        &daemon,
+        "/programs/direct/logs?follow=true&lines=1",
+        20,
+        |data| {
+            if let Some(number) = data.strip_prefix("line-").and_then(|n| n.parse().ok()) {
+                out.push(number);
+            }
+            if let Some(number) = data.strip_prefix("err-").and_then(|n| n.parse().ok()) {
+                err.push(number);
+            }
+            out.len() >= 300 && err.len() >= 300
+        },
+    );
+    for (stream, followed) in [("stdout", &out), ("stderr", &err)] {
+        assert!(
+            followed.len() >= 300,
+            "{stream}: followed only {} lines\n{}",
+            followed.len(),
+            daemon.log()
+        );
+        let gaps: Vec<_> = followed
+            .windows(2)
+            .filter(|pair| pair[1] != pair[0] + 1)
+            .collect();
+        assert!(
+            gaps.is_empty(),
+            "{stream}: lines lost or repeated: {gaps:?}"
+        );
+    }
+    let (_, status) = daemon.get("/status/direct");
+    assert!(status["data"]["status"]["last_error"].is_null(), "{status}");
+}
+
+#[test]
 fn programs_named_like_routes_are_reachable_by_name() {
     let daemon = TestDaemon::start();
     for name in ["add", "put"] {

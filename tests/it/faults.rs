@@ -515,13 +515,15 @@ fn a_full_log_disk_keeps_programs_running_reports_and_recovers() {
     };
     let logs_arg = logs.to_string_lossy().into_owned();
     let daemon = TestDaemon::start_with(&["--log-dir", &logs_arg], None);
-    // 64 KiB of 'x' and a newline every 20 ms: 1 MiB is full in well under a second.
+    // 64 KiB of 'x' and a newline every 20 ms: 1 MiB is full in well under a second. The log
+    // rotates (past what the disk holds): captured, so the daemon is the one whose writes fail.
+    // A log that never rotates is the program's own stdout, and its own writes would fail.
     let number = unique();
     daemon.put(
         "chatty.toml",
         &format!(
             "command = [\"sh\", \"-c\", \"while :; do head -c 65536 /dev/zero | tr '\\\\0' x; echo {number}; sleep 0.02; done\"]\n\
-             boot = true\nstartsecs = 0\nstdout_logfile_maxbytes = 0\n"
+             boot = true\nstartsecs = 0\nstdout_logfile_maxbytes = \"1GB\"\n"
         ),
     );
     let running = daemon.wait_state("chatty", "RUNNING");
