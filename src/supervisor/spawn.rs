@@ -19,6 +19,11 @@
 //! glibc's wrappers would signal the daemon's other threads), every signal back to its
 //! default action and none blocked, and `execve` of each candidate path. An error is left in
 //! memory shared with the daemon before `_exit(127)`.
+//!
+//! Where the child cannot unshare its table (a seccomp profile that refuses `close_range` and
+//! `unshare`) it exits before touching anything, and from then on children are cloned without
+//! `CLONE_FILES` (the kernel copies the table, as `fork` does); under valgrind, which cannot
+//! follow a `CLONE_FILES` clone, that is the way from the start.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
@@ -27,6 +32,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::resource::Resource;
 use nix::unistd::{Gid, User, geteuid, getgrouplist};
@@ -291,6 +297,16 @@ fn open_standard_descriptors() {
 /// to four (two log files, two pipe ends), so the common soft limit of 1,024 would stop a
 /// fleet of a few hundred. Programs inherit the raised limit.
 pub(crate) fn prepare_daemon_process() {
+    // Valgrind preloads its own library into the programs it runs, and cannot follow a clone
+    // with CLONE_FILES: the daemon would abort under it.
+    if std::env::var_os("LD_PRELOAD").is_some_and(|preload| {
+        preload
+            .as_bytes()
+            .windows(9)
+            .any(|part| part == b"vgpreload")
+    }) {
+        SHARE_FILES.store(false, Ordering::Relaxed);
+    }
     open_standard_descriptors();
     close_inherited();
     default_inherited_ignores();
@@ -325,9 +341,27 @@ fn default_inherited_ignores() {
     }
 }
 
+/// Whether children start on the daemon's descriptor table (`CLONE_FILES`) and make their
+/// own small one. Off under valgrind (which cannot follow such a clone) and, from the first
+/// failure on, where the child cannot unshare its table (a seccomp profile refusing both
+/// `close_range` and `unshare`): then the kernel copies the whole table, as with `fork`.
+static SHARE_FILES: AtomicBool = AtomicBool::new(true);
+
+/// The child's `error` when it could not unshare the descriptor table (not an errno).
+const CANNOT_UNSHARE: libc::c_int = -1;
+
+/// How one clone went wrong.
+pub(super) enum Attempt {
+    /// The child could not unshare the descriptor table; it touched nothing.
+    CannotUnshare,
+    Failed(io::Error),
+}
+
 /// What the child reads (through the memory it shares with the daemon) and writes back.
 struct ChildContext<'a> {
     prepared: &'a Prepared,
+    /// Started with `CLONE_FILES`: the first step is to make a private descriptor table.
+    share_files: bool,
     /// Descriptors from this number up are not copied into the child's table.
     low: libc::c_uint,
     /// Signals 1..=this are put back to their default action (but SIGKILL and SIGSTOP).
@@ -343,6 +377,25 @@ impl Prepared {
     /// Clones and execs (see the module docs). Call it with the child table locked (see
     /// `reap`): a child whose exec failed is waited for here, not by the reaper.
     pub fn spawn(self) -> Result<u32, SpawnError> {
+        if SHARE_FILES.load(Ordering::Relaxed) {
+            match self.clone_child(true) {
+                Err(Attempt::CannotUnshare) => {
+                    tracing::info!(
+                        "the child cannot make its own descriptor table here (seccomp?): \
+                         spawning with a copy of the daemon's from now on"
+                    );
+                    SHARE_FILES.store(false, Ordering::Relaxed);
+                }
+                other => return other.map_err(|attempt| self.attempt_error(attempt)),
+            }
+        }
+        self.clone_child(false)
+            .map_err(|attempt| self.attempt_error(attempt))
+    }
+
+    /// One clone. With `share_files` the child starts on the daemon's descriptor table and
+    /// makes itself a small private one; without, the kernel copies the whole table.
+    pub(super) fn clone_child(&self, share_files: bool) -> Result<u32, Attempt> {
         let low = self
             .stdio
             .iter()
@@ -350,11 +403,16 @@ impl Prepared {
             .max()
             .unwrap_or(3);
         let mut context = ChildContext {
-            prepared: &self,
+            prepared: self,
+            share_files,
             low: libc::c_uint::try_from(low).unwrap_or(libc::c_uint::MAX),
             last_signal: libc::SIGRTMAX(),
             error: 0,
         };
+        let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
+        if share_files {
+            flags |= libc::CLONE_FILES;
+        }
         let mut stack = vec![0u8; CHILD_STACK];
         // The stack grows down: the child starts at its top, 16-byte aligned.
         let top = stack.as_mut_ptr_range().end;
@@ -368,17 +426,10 @@ impl Prepared {
             // clone returns, which with CLONE_VFORK is after the child has exec'd or exited.
             // The child makes only system calls on values prepared above (see `child`).
             // CLONE_VM | CLONE_VFORK is what glibc's posix_spawn does.
-            unsafe {
-                libc::clone(
-                    child,
-                    top.cast(),
-                    libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
-                    (&raw mut context).cast(),
-                )
-            }
+            unsafe { libc::clone(child, top.cast(), flags, (&raw mut context).cast()) }
         };
         if pid < 0 {
-            return Err(self.error(io::Error::last_os_error()));
+            return Err(Attempt::Failed(io::Error::last_os_error()));
         }
         // SAFETY: the child wrote `error`, if at all, before it exited, and clone returned only
         // after that; the volatile read keeps the compiler from assuming it is still 0.
@@ -387,9 +438,23 @@ impl Prepared {
         if error != 0 {
             // The child exited with 127; the table is locked, so no reaper took it.
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-            return Err(self.error(io::Error::from_raw_os_error(error)));
+            return Err(if error == CANNOT_UNSHARE {
+                Attempt::CannotUnshare
+            } else {
+                Attempt::Failed(io::Error::from_raw_os_error(error))
+            });
         }
-        u32::try_from(pid).map_err(|_| self.error(io::Error::other("clone returned a bad pid")))
+        u32::try_from(pid)
+            .map_err(|_| Attempt::Failed(io::Error::other("clone returned a bad pid")))
+    }
+
+    fn attempt_error(&self, attempt: Attempt) -> SpawnError {
+        match attempt {
+            Attempt::Failed(error) => self.error(error),
+            Attempt::CannotUnshare => self.error(io::Error::other(
+                "cannot give the process its own descriptor table",
+            )),
+        }
     }
 
     fn error(&self, error: io::Error) -> SpawnError {
@@ -449,16 +514,19 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
     unsafe {
         // A private descriptor table with only the descriptors below `low`; a kernel without
         // CLOSE_RANGE_UNSHARE (before 5.9) copies the whole table and close-on-exec does the
-        // rest.
-        if libc::syscall(
-            libc::SYS_close_range,
-            context.low,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_UNSHARE,
-        ) != 0
+        // rest. If neither works, nothing has been touched: the daemon retries without
+        // CLONE_FILES.
+        if context.share_files
+            && libc::syscall(
+                libc::SYS_close_range,
+                context.low,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_UNSHARE,
+            ) != 0
             && libc::syscall(libc::SYS_unshare, libc::CLONE_FILES) != 0
         {
-            child_failed(context);
+            context.error = CANNOT_UNSHARE;
+            libc::_exit(127);
         }
         for (target, fd) in (0..).zip(&prepared.stdio) {
             if libc::dup2(fd.as_raw_fd(), target) < 0 {

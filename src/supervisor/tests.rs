@@ -529,6 +529,55 @@ async fn a_spawned_program_inherits_no_ignored_signal_nor_descriptor() {
     assert_eq!(pgrp, pid.to_string(), "its own process group: {stat}");
 }
 
+/// Both ways of making a child (starting on the daemon's descriptor table and unsharing a
+/// small one, or on a kernel copy of the whole table where that is refused) give the program
+/// only its three streams, even when the daemon holds many descriptors.
+#[tokio::test(flavor = "current_thread")]
+async fn both_clone_paths_give_the_program_only_its_three_streams() {
+    let harness = Harness::new();
+    // Many long-lived descriptors, as a daemon with a fleet holds.
+    let held: Vec<fs::File> = (0..300)
+        .map(|_| fs::File::open("/dev/null").unwrap())
+        .collect();
+    for share_files in [true, false] {
+        let out = harness.path(&format!("fds-{share_files}"));
+        let spec = harness.spec(
+            "fds",
+            &format!(
+                "ls /proc/$$/fd | sort -n | tr '\\n' ' ' > {}",
+                out.display()
+            ),
+            "",
+        );
+        let file = fs::File::create(harness.path("stdout")).unwrap();
+        let prepared =
+            spawn::prepare(&spec.process, spawn::Output::File(file.into()), None, None).unwrap();
+        let pid = {
+            let mut table = reap::children();
+            let pid = prepared.clone_child(share_files).ok().unwrap();
+            table.register(i32::try_from(pid).unwrap(), false);
+            pid
+        };
+        let mine = i32::try_from(pid).unwrap();
+        let deadline = Instant::now() + TIMEOUT;
+        let exit = loop {
+            let exits = reap::children().reap(|pid| pid == mine);
+            if let Some((_, exit)) = exits.into_iter().next() {
+                break exit;
+            }
+            assert!(Instant::now() < deadline, "the child did not end");
+            tokio::time::sleep(POLL).await;
+        };
+        // `ls` runs in a child of the shell: the listing is the shell's (the program's) table.
+        assert_eq!(
+            fs::read_to_string(&out).unwrap(),
+            "0 1 2 ",
+            "share_files = {share_files}, {exit:?}"
+        );
+    }
+    drop(held);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn a_double_forked_grandchild_is_reaped_no_zombie_remains() {
     let mut harness = Harness::new();
