@@ -15,7 +15,7 @@
 //! files, the read ends of pipes) at [`HIGH_FDS`] and above ([`keep_high`]), so a child never
 //! copies, nor closes at exec, the four descriptors of every other program: with `fork` or
 //! `posix_spawn` that made a boot of N programs cost N² descriptor operations. Then: `dup2` of
-//! its three streams onto 0–2, `chdir`, `setpgid`, `umask`, the user switch (raw system calls:
+//! its three streams onto 0–2, close-on-exec for everything above, `chdir`, `setpgid`, `umask`, the user switch (raw system calls:
 //! glibc's wrappers would signal the daemon's other threads), every signal back to its
 //! default action and none blocked, and `execve` of each candidate path. An error is left in
 //! memory shared with the daemon before `_exit(127)`.
@@ -533,6 +533,14 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
                 child_failed(context);
             }
         }
+        // Whatever is left above stderr closes at exec, even a descriptor some library opened
+        // without O_CLOEXEC after the daemon started (cheap: the table is small by now).
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        );
         if let Some(directory) = &prepared.directory
             && libc::chdir(directory.as_ptr()) != 0
         {

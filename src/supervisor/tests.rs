@@ -540,40 +540,36 @@ async fn both_clone_paths_give_the_program_only_its_three_streams() {
         .map(|_| fs::File::open("/dev/null").unwrap())
         .collect();
     for share_files in [true, false] {
-        let out = harness.path(&format!("fds-{share_files}"));
-        let spec = harness.spec(
-            "fds",
-            &format!(
-                "ls /proc/$$/fd | sort -n | tr '\\n' ' ' > {}",
-                out.display()
-            ),
-            "",
-        );
-        let file = fs::File::create(harness.path("stdout")).unwrap();
+        let spec = harness.spec("fds", "exec sleep 30", "");
+        let out = fs::File::create(harness.path("stdout")).unwrap();
         let prepared =
-            spawn::prepare(&spec.process, spawn::Output::File(file.into()), None, None).unwrap();
+            spawn::prepare(&spec.process, spawn::Output::File(out.into()), None, None).unwrap();
         let pid = {
             let mut table = reap::children();
             let pid = prepared.clone_child(share_files).ok().unwrap();
             table.register(i32::try_from(pid).unwrap(), false);
             pid
         };
-        let mine = i32::try_from(pid).unwrap();
         let deadline = Instant::now() + TIMEOUT;
-        let exit = loop {
-            let exits = reap::children().reap(|pid| pid == mine);
-            if let Some((_, exit)) = exits.into_iter().next() {
-                break exit;
-            }
-            assert!(Instant::now() < deadline, "the child did not end");
+        while !fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .starts_with("Name:\tsleep")
+        {
+            assert!(Instant::now() < deadline, "the program did not exec sleep");
             tokio::time::sleep(POLL).await;
-        };
-        // `ls` runs in a child of the shell: the listing is the shell's (the program's) table.
-        assert_eq!(
-            fs::read_to_string(&out).unwrap(),
-            "0 1 2 ",
-            "share_files = {share_files}, {exit:?}"
-        );
+        }
+        let mut descriptors: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        descriptors.sort();
+        let mine = i32::try_from(pid).unwrap();
+        kill(Pid::from_raw(mine), Signal::SIGKILL).unwrap();
+        while reap::children().reap(|pid| pid == mine).is_empty() {
+            assert!(Instant::now() < deadline, "the program was not reaped");
+            tokio::time::sleep(POLL).await;
+        }
+        assert_eq!(descriptors, ["0", "1", "2"], "share_files = {share_files}");
     }
     drop(held);
 }
