@@ -29,6 +29,8 @@ pub async fn respond(paths: Reply, params: &HashMap<String, String>) -> Response
         Ok(answer) => answer,
         Err(failure) => return failure_response(failure),
     };
+    // The log paths are a value (`Data::Json` is for the big reads only).
+    let paths = answer.data.as_value().unwrap_or(&Value::Null);
     let lines = match params.get("lines").map(|value| value.parse::<usize>()) {
         None => DEFAULT_LINES,
         Some(Ok(lines)) if lines <= MAX_LINES => lines,
@@ -58,7 +60,7 @@ pub async fn respond(paths: Reply, params: &HashMap<String, String>) -> Response
         params.get("follow").map(String::as_str),
         Some("true" | "1" | "yes")
     );
-    let path_of = |stream: &str| answer.data[stream].as_str().map(PathBuf::from);
+    let path_of = |stream: &str| paths[stream].as_str().map(PathBuf::from);
     if follow {
         let targets: Vec<(String, PathBuf)> = streams
             .iter()
@@ -95,12 +97,9 @@ pub async fn respond(paths: Reply, params: &HashMap<String, String>) -> Response
         };
         data.insert(stream.to_string(), text);
     }
-    data.insert("stdout_logfile".into(), answer.data["stdout"].clone());
-    data.insert("stderr_logfile".into(), answer.data["stderr"].clone());
-    data.insert(
-        "redirect_stderr".into(),
-        answer.data["redirect_stderr"].clone(),
-    );
+    data.insert("stdout_logfile".into(), paths["stdout"].clone());
+    data.insert("stderr_logfile".into(), paths["stderr"].clone());
+    data.insert("redirect_stderr".into(), paths["redirect_stderr"].clone());
     super::envelope(StatusCode::OK, "OK", Value::Object(data))
 }
 

@@ -15,11 +15,13 @@ use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -29,7 +31,7 @@ use axum::routing::{get, post};
 use futures_util::Stream;
 use serde_json::{Map, Value, json};
 
-use crate::daemon::{Answer, Failure, FailureKind, Handle, Reply, Request};
+use crate::daemon::{Answer, Data, Failure, FailureKind, Handle, Reply, Request};
 use crate::spec::Format;
 
 /// The base path of every route.
@@ -129,14 +131,104 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
 
 // ---- the envelope ------------------------------------------------------------------------
 
+/// `{"data": …, "message": …, "statusCode": …}`: the keys in the order a `serde_json` map has
+/// always written them.
 fn envelope(status: StatusCode, message: &str, data: Value) -> Response {
-    // Built by hand: `json!` would deep-copy `data` (it serializes every expression into a new
-    // Value), which for a status of 1,000 programs cost more than building it.
-    let mut body = serde_json::Map::new();
-    body.insert("statusCode".into(), Value::from(status.as_u16()));
-    body.insert("message".into(), Value::from(message));
-    body.insert("data".into(), data);
-    (status, axum::Json(Value::Object(body))).into_response()
+    let mut body = b"{\"data\":".to_vec();
+    let written = serde_json::to_writer(&mut body, &data)
+        .and_then(|()| end_envelope(&mut body, status, message));
+    match written {
+        Ok(()) => json_response(status, vec![Bytes::from(body)]),
+        Err(problem) => serialize_failed(&problem),
+    }
+}
+
+/// The envelope around data the daemon's loop has already written as JSON (the big reads:
+/// status, the list of programs, one program): sent as it is after the envelope's beginning,
+/// neither parsed nor copied (its end is appended to the buffer, which the loop sized with
+/// room to spare).
+fn envelope_json(status: StatusCode, message: &str, mut data: Vec<u8>) -> Response {
+    match end_envelope(&mut data, status, message) {
+        Ok(()) => json_response(
+            status,
+            vec![Bytes::from_static(b"{\"data\":"), Bytes::from(data)],
+        ),
+        Err(problem) => serialize_failed(&problem),
+    }
+}
+
+/// `,"message":…,"statusCode":…}`.
+fn end_envelope(body: &mut Vec<u8>, status: StatusCode, message: &str) -> serde_json::Result<()> {
+    body.extend_from_slice(b",\"message\":");
+    serde_json::to_writer(&mut *body, message)?;
+    body.extend_from_slice(b",\"statusCode\":");
+    body.extend_from_slice(status.as_str().as_bytes());
+    body.push(b'}');
+    Ok(())
+}
+
+fn json_response(status: StatusCode, parts: Vec<Bytes>) -> Response {
+    let content_type = HeaderValue::from_static("application/json");
+    (
+        status,
+        [(header::CONTENT_TYPE, content_type)],
+        Body::new(Parts::new(parts)),
+    )
+        .into_response()
+}
+
+/// Values with string keys always serialize: this is not expected to happen.
+fn serialize_failed(problem: &serde_json::Error) -> Response {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "serialize_failed",
+        &format!("cannot write the answer as JSON: {problem}"),
+        Value::Null,
+    )
+}
+
+/// A response body of a few chunks sent in turn, with its exact length (so it goes out with a
+/// `Content-Length`, and hyper writes the head and the chunks in one vectored write): the
+/// envelope's beginning and ready JSON, without copying the JSON into a new buffer (250 KB for
+/// the status of 1,000 programs).
+struct Parts {
+    parts: std::vec::IntoIter<Bytes>,
+    length: u64,
+}
+
+impl Parts {
+    fn new(parts: Vec<Bytes>) -> Parts {
+        let length = parts.iter().map(|part| part.len() as u64).sum();
+        Parts {
+            parts: parts.into_iter(),
+            length,
+        }
+    }
+}
+
+impl http_body::Body for Parts {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        let this = self.get_mut();
+        let part = this.parts.next().map(|part| {
+            this.length -= part.len() as u64;
+            Ok(http_body::Frame::data(part))
+        });
+        Poll::Ready(part)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.length == 0 && self.parts.len() == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.length)
+    }
 }
 
 /// An error in the envelope: `{"statusCode", "message", "error": {"code", "details"}}`.
@@ -174,7 +266,10 @@ fn answer_response(answer: Answer) -> Response {
     } else {
         StatusCode::OK
     };
-    let mut response = envelope(status, &answer.message, answer.data);
+    let mut response = match answer.data {
+        Data::Value(data) => envelope(status, &answer.message, data),
+        Data::Json(data) => envelope_json(status, &answer.message, data),
+    };
     if let Some(etag) = answer
         .etag
         .and_then(|etag| HeaderValue::from_str(&etag).ok())

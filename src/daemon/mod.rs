@@ -8,6 +8,7 @@
 mod persist;
 mod programs;
 pub mod request;
+mod views;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -29,7 +30,8 @@ use crate::supervisor::{JobStatus, ProcessState, StateChange, Supervisor, Superv
 use persist::{Intents, Running, RunningRecord, StateFiles};
 pub use programs::{Change, ChangeKind, Source};
 use programs::{ConfigEvent, Program, ProgramTable};
-pub use request::{Answer, Envelope, Failure, FailureKind, Reply, Request};
+pub use request::{Answer, Data, Envelope, Failure, FailureKind, Reply, Request};
+use views::{InOrder, OneProgramView, OneStatusView, ProgramView, ProgramsView, StatusView};
 
 /// Where the daemon keeps things.
 #[derive(Debug, Clone)]
@@ -241,6 +243,12 @@ pub struct Daemon {
 }
 
 mod quick;
+
+/// About how many bytes of JSON one program's status takes (250 with a short name and no
+/// config error), and one program with its fields, file text and status: the first size of
+/// the buffers the big reads are written into.
+const STATUS_SIZE: usize = 288;
+const PROGRAM_SIZE: usize = 1024;
 
 fn unix_now() -> f64 {
     SystemTime::now()
@@ -716,28 +724,44 @@ impl Daemon {
         }
         let now = Instant::now();
         let outcome = match request {
-            // Not `json!`: it would deep-copy the list (see `object`).
-            Request::List => Ok(Answer::ok(object([(
-                "programs",
-                Value::Array(self.programs_json(now)),
-            )]))),
+            // The big reads are written straight to JSON from views of the state (`views`).
+            Request::List => Answer::json(
+                &ProgramsView {
+                    programs: self
+                        .table
+                        .programs
+                        .values()
+                        .map(|program| self.program_view(program, now))
+                        .collect(),
+                },
+                self.table.programs.len() * PROGRAM_SIZE,
+            ),
             Request::Get { id } => self.get(&id, now),
             Request::Status { id: None } => {
-                let statuses: Vec<Value> = self
-                    .table
-                    .programs
-                    .values()
-                    .map(|program| self.status_json(program, now))
-                    .collect();
-                Ok(Answer::ok(object([
-                    ("success", Value::Bool(true)),
-                    ("statuses", Value::Array(statuses)),
-                ])))
+                // The program table, the jobs and their metadata are all sorted by name: walk
+                // them together.
+                let mut views = InOrder::new(self.supervisor.views(now));
+                let mut metas = InOrder::new(
+                    self.jobs
+                        .iter()
+                        .map(|(name, meta)| (name.as_str(), meta.generation)),
+                );
+                let statuses = self.table.programs.values().map(|program| {
+                    let name = program.entry.name.as_str();
+                    StatusView::new(program, views.get(name), metas.get(name))
+                });
+                Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
+                    views::write_statuses(json, statuses)
+                })
             }
             Request::Status { id: Some(id) } => match self.table.find(&id) {
-                Some(program) => Ok(Answer::ok(
-                    json!({ "success": true, "status": self.status_json(program, now) }),
-                )),
+                Some(program) => Answer::json(
+                    &OneStatusView {
+                        status: self.status_view(program, now),
+                        success: true,
+                    },
+                    STATUS_SIZE,
+                ),
                 None => Err(Failure::not_found(&id)),
             },
             Request::History { id } => match self.table.find(&id) {
@@ -808,22 +832,19 @@ impl Daemon {
 
     fn get(&self, id: &str, now: Instant) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
-        let mut answer = Answer::ok(json!({ "program": self.program_json(program, now) }));
+        let mut answer = Answer::json(
+            &OneProgramView {
+                program: self.program_view(program, now),
+            },
+            PROGRAM_SIZE,
+        )?;
         answer.etag = Some(Self::etag(program));
         Ok(answer)
     }
 
-    fn programs_json(&self, now: Instant) -> Vec<Value> {
-        self.table
-            .programs
-            .values()
-            .map(|program| self.program_json(program, now))
-            .collect()
-    }
-
     /// A program as the API shows it: its fields (defaults filled in, values as written in
     /// canonical form), where it lives, its status and its config error.
-    fn program_json(&self, program: &Program, now: Instant) -> Value {
+    fn program_view<'a>(&'a self, program: &'a Program, now: Instant) -> ProgramView<'a> {
         let mut fields = match &program.last_good {
             Some(spec) => spec.to_fields(),
             None => Map::new(),
@@ -839,81 +860,35 @@ impl Daemon {
             }
         }
         fields.insert("name".into(), Value::from(program.entry.name.clone()));
-        let mut object = Map::new();
-        object.insert("id".into(), Value::from(program.id));
-        object.extend(fields);
-        object.insert(
-            "file".into(),
-            Value::from(program.entry.path.to_string_lossy().into_owned()),
-        );
-        object.insert("format".into(), json!(program.entry.format));
-        // The file as written (comments included), for `hoody-daemon diff` and `get --file`.
-        object.insert(
-            "text".into(),
-            program
-                .entry
-                .text
-                .as_deref()
-                .map_or(Value::Null, Value::from),
-        );
-        object.insert("generation".into(), Value::from(program.generation));
-        object.insert(
-            "observed_generation".into(),
-            self.observed_generation(&program.entry.name),
-        );
-        object.insert("status".into(), self.status_json(program, now));
-        object.insert("config_error".into(), config_error(program));
-        Value::Object(object)
-    }
-
-    fn observed_generation(&self, name: &str) -> Value {
-        self.jobs
-            .get(name)
-            .map_or(Value::Null, |meta| Value::from(meta.generation))
-    }
-
-    fn status_json(&self, program: &Program, now: Instant) -> Value {
-        let name = &program.entry.name;
-        let status = self.supervisor.status(name, now);
-        let mut object = Map::new();
-        object.insert("id".into(), Value::from(program.id));
-        object.insert("name".into(), Value::from(name.clone()));
-        match status {
-            Some(status) => {
-                if let Ok(Value::Object(fields)) = serde_json::to_value(&status) {
-                    for (key, value) in fields {
-                        if key == "state" {
-                            object.insert("status".into(), value);
-                        } else if key != "name" {
-                            object.insert(key, value);
-                        }
-                    }
-                }
-            }
-            None => {
-                object.insert("status".into(), Value::from("STOPPED"));
-                for key in [
-                    "pid",
-                    "uptime",
-                    "uptime_seconds",
-                    "started_at",
-                    "last_exit",
-                    "last_error",
-                ] {
-                    object.insert(key.into(), Value::Null);
-                }
-                object.insert("restarts".into(), Value::from(0));
-            }
+        ProgramView {
+            fields,
+            config_error: views::ConfigErrorView::of(program),
+            file: program.entry.path.to_string_lossy(),
+            format: program.entry.format,
+            generation: program.generation,
+            id: program.id,
+            observed_generation: self.observed_generation(&program.entry.name),
+            status: self.status_view(program, now),
+            text: program.entry.text.as_deref(),
         }
-        object.insert(
-            "enabled".into(),
-            Value::from(program.last_good.as_ref().is_some_and(|spec| spec.enabled)),
-        );
-        object.insert("run".into(), Value::from(program.run));
-        object.insert("generation".into(), Value::from(program.generation));
-        object.insert("observed_generation".into(), self.observed_generation(name));
-        object.insert("config_error".into(), config_error(program));
-        Value::Object(object)
+    }
+
+    fn observed_generation(&self, name: &str) -> Option<u64> {
+        self.jobs.get(name).map(|meta| meta.generation)
+    }
+
+    fn status_view<'a>(&'a self, program: &'a Program, now: Instant) -> StatusView<'a> {
+        let name = &program.entry.name;
+        StatusView::new(
+            program,
+            self.supervisor.view(name, now),
+            self.observed_generation(name),
+        )
+    }
+
+    /// A program's status as a value, to add to the answer of a write.
+    fn status_value(&self, program: &Program, now: Instant) -> Value {
+        serde_json::to_value(self.status_view(program, now)).unwrap_or(Value::Null)
     }
 
     fn log_paths(&self, id: &str) -> Reply {
@@ -1240,8 +1215,13 @@ impl Daemon {
         changes.insert("enabled".into(), Value::Bool(enabled));
         match self.edit(id, changes, None, now) {
             Ok((mut answer, _)) => {
-                let name = answer.data["name"].as_str().unwrap_or_default().to_string();
-                if let Value::Object(object) = &mut answer.data {
+                let name = answer
+                    .data
+                    .as_value()
+                    .and_then(|data| data["name"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                if let Some(object) = answer.data.as_object_mut() {
                     object.insert("enabled".into(), Value::Bool(enabled));
                 }
                 let until = if enabled { None } else { Some(Until::Down) };
@@ -1267,7 +1247,9 @@ impl Daemon {
                 "no_valid_version",
                 "the program's file has never been valid; fix it first",
             )
-            .with_details(config_error(program))
+            .with_details(
+                serde_json::to_value(views::ConfigErrorView::of(program)).unwrap_or(Value::Null),
+            )
         })?;
         Ok((program.entry.name.clone(), spec))
     }
@@ -1431,12 +1413,12 @@ impl Daemon {
                 continue;
             }
             let mut answer = waiter.answer;
-            if let Value::Object(object) = &mut answer.data {
+            if let Some(object) = answer.data.as_object_mut() {
                 let status = self
                     .table
                     .programs
                     .get(&waiter.name)
-                    .map(|program| self.status_json(program, now));
+                    .map(|program| self.status_value(program, now));
                 if let Some(status) = status {
                     object.insert("status".into(), status);
                 } else if let Some(status) =
@@ -1451,17 +1433,6 @@ impl Daemon {
     }
 }
 
-/// A JSON object from owned values. `json!` serializes each value into a new one, a deep copy
-/// that for the status of 1,000 programs cost tens of milliseconds.
-fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Object(
-        entries
-            .into_iter()
-            .map(|(key, value)| (key.to_string(), value))
-            .collect(),
-    )
-}
-
 fn log_paths_json(spec: &ProgramSpec, log_dir: &Path) -> Value {
     let path = |stream| {
         spec.log_path(log_dir, stream)
@@ -1471,18 +1442,6 @@ fn log_paths_json(spec: &ProgramSpec, log_dir: &Path) -> Value {
         "stdout": path(Stream::Stdout),
         "stderr": path(Stream::Stderr),
         "redirect_stderr": spec.process.redirect_stderr,
-    })
-}
-
-fn config_error(program: &Program) -> Value {
-    let problems = program.problems();
-    if problems.is_empty() {
-        return Value::Null;
-    }
-    json!({
-        "message": problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
-        "problems": problems,
-        "running_generation": program.good_generation,
     })
 }
 

@@ -1,6 +1,10 @@
 //! What the outside (the HTTP API, tests) may ask of the daemon's loop, and how it answers:
-//! plain data and a kind of error, no HTTP. The API maps these to status codes.
+//! plain data and a kind of error, no HTTP. The API maps these to status codes and wraps the
+//! data in its envelope. The data is a JSON value, or for the big reads (status, the list of
+//! programs, one program) JSON text the loop has already written from borrowed views of its
+//! state ([`Data::Json`]), so no tree of values is built for them.
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
@@ -112,15 +116,73 @@ pub type Reply = Result<Answer, Failure>;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub message: String,
-    pub data: Value,
+    pub data: Data,
     /// The request created something (HTTP 201).
     pub created: bool,
     /// The version of the program's file, for `ETag`.
     pub etag: Option<String>,
 }
 
+/// The data of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    /// A JSON value: what writes answer, since the loop may still add to it (a write that waits
+    /// adds the program's status once it has settled).
+    Value(Value),
+    /// JSON text, ready to send. The big reads serialize borrowed views of the loop's state
+    /// straight to bytes: for the status of 1,000 programs, building a `Value` tree (a `String`
+    /// key and a map node per field) cost more than everything else (docs/PERFORMANCE.md).
+    Json(Vec<u8>),
+}
+
+impl Data {
+    /// The value, when the answer carries one (every answer but the big reads).
+    pub fn as_value(&self) -> Option<&Value> {
+        match self {
+            Data::Value(value) => Some(value),
+            Data::Json(_) => None,
+        }
+    }
+
+    /// The object to add to, when the answer carries one.
+    pub fn as_object_mut(&mut self) -> Option<&mut Map<String, Value>> {
+        match self {
+            Data::Value(Value::Object(object)) => Some(object),
+            _ => None,
+        }
+    }
+}
+
 impl Answer {
     pub fn ok(data: Value) -> Answer {
+        Answer::with_data(Data::Value(data))
+    }
+
+    /// An answer whose data is `view` written as JSON here, on the caller's thread (the loop's:
+    /// a view borrows its state and cannot travel). `size` is about how many bytes it takes,
+    /// so that the buffer is not grown (and copied) a dozen times on the way.
+    pub fn json(view: &impl Serialize, size: usize) -> Result<Answer, Failure> {
+        Answer::written(size, |json| serde_json::to_writer(json, view))
+    }
+
+    /// An answer whose data `write` writes as JSON (by hand where serde's per-field work is
+    /// too slow: the status of all programs).
+    pub fn written(
+        size: usize,
+        write: impl FnOnce(&mut Vec<u8>) -> serde_json::Result<()>,
+    ) -> Result<Answer, Failure> {
+        let mut json = Vec::with_capacity(size);
+        write(&mut json).map_err(|error| {
+            Failure::new(
+                FailureKind::Internal,
+                "serialize_failed",
+                format!("cannot write the answer as JSON: {error}"),
+            )
+        })?;
+        Ok(Answer::with_data(Data::Json(json)))
+    }
+
+    fn with_data(data: Data) -> Answer {
         Answer {
             message: "OK".to_string(),
             data,

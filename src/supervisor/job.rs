@@ -2,6 +2,7 @@
 //! and the one deadline it waits for. The job only records; the [`Supervisor`](super::Supervisor)
 //! acts on it.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -130,23 +131,59 @@ impl Job {
     }
 
     pub fn status(&self, now: Instant) -> JobStatus {
-        let uptime = match (self.state.has_process(), self.started) {
-            (true, Some(started)) => Some(now.saturating_duration_since(started)),
-            _ => None,
-        };
-        let log_problem = self.logs.iter().find_map(|writer| lock(writer).problem());
+        let view = self.view(now);
         JobStatus {
             name: self.spec.name.clone(),
+            state: view.state,
+            pid: view.pid,
+            started_at: view.started_at,
+            uptime: view.uptime_seconds.map(format_uptime),
+            uptime_seconds: view.uptime_seconds,
+            restarts: view.restarts,
+            last_exit: view.last_exit,
+            last_error: view.last_error.map(Cow::into_owned),
+        }
+    }
+
+    /// The status, borrowed: nothing is copied but a log write problem (rare).
+    pub fn view(&self, now: Instant) -> JobView<'_> {
+        let uptime_seconds = match (self.state.has_process(), self.started) {
+            (true, Some(started)) => Some(now.saturating_duration_since(started).as_secs()),
+            _ => None,
+        };
+        let last_error = match &self.last_error {
+            Some(error) => Some(Cow::Borrowed(error.as_str())),
+            None => self
+                .logs
+                .iter()
+                .find_map(|writer| lock(writer).problem())
+                .map(Cow::Owned),
+        };
+        JobView {
             state: self.state,
             pid: self.pid,
             started_at: self.started_at,
-            uptime: uptime.map(|uptime| format_uptime(uptime.as_secs())),
-            uptime_seconds: uptime.map(|uptime| uptime.as_secs()),
+            uptime_seconds,
             restarts: self.restarts,
             last_exit: self.last_exit,
-            last_error: self.last_error.clone().or(log_problem),
+            last_error,
         }
     }
+}
+
+/// What [`JobStatus`] holds, borrowed from the job, for answers that show many jobs at once
+/// (the daemon's status of all programs is written straight to JSON from these). Its `uptime`
+/// text is `uptime_seconds` written as [`format_uptime`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobView<'a> {
+    pub state: ProcessState,
+    pub pid: Option<u32>,
+    pub started_at: Option<SystemTime>,
+    pub uptime_seconds: Option<u64>,
+    pub restarts: u32,
+    pub last_exit: Option<ExitInfo>,
+    /// The job's last error, or else the last write problem of one of its log files.
+    pub last_error: Option<Cow<'a, str>>,
 }
 
 /// What status shows of a job (SPEC §5). The daemon adds the id and generations.

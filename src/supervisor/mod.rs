@@ -107,14 +107,14 @@ use job::{AfterStop, Job};
 use logs::{LogWriter, SharedWriter};
 use spawn::Output;
 
-pub use job::{JobStatus, RestartBudget};
+pub use job::{JobStatus, JobView, RestartBudget};
 pub use leftover::{ProcessGroupSignal, signal_leftover_group};
 pub use logs::{rotated_path, tail};
 pub use reap::{become_subreaper, process_start_time};
 pub use spawn::SpawnError;
 pub use state::{
-    ALLOWED_TRANSITIONS, ExitInfo, ProcessState, backoff_delay, can_transition, format_uptime,
-    should_restart,
+    ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
+    format_uptime, should_restart,
 };
 
 /// What the supervisor needs to know about the daemon.
@@ -323,6 +323,12 @@ impl Supervisor {
         self.jobs.get(name).map(|job| job.status(now))
     }
 
+    /// A job's status borrowed from it: [`Supervisor::status`] without the copies, for answers
+    /// that show every job.
+    pub fn view(&self, name: &str, now: Instant) -> Option<JobView<'_>> {
+        self.jobs.get(name).map(|job| job.view(now))
+    }
+
     /// Whether a job of this name exists (cheaper than [`Supervisor::status`]: nothing is built).
     pub fn has_job(&self, name: &str) -> bool {
         self.jobs.contains_key(name)
@@ -339,6 +345,14 @@ impl Supervisor {
     /// Every job's status, by name.
     pub fn statuses(&self, now: Instant) -> impl Iterator<Item = JobStatus> + '_ {
         self.jobs.values().map(move |job| job.status(now))
+    }
+
+    /// Every job's status borrowed, with its name, in name order (each view is made as the
+    /// iterator reaches it).
+    pub fn views(&self, now: Instant) -> impl Iterator<Item = (&str, JobView<'_>)> + '_ {
+        self.jobs
+            .iter()
+            .map(move |(name, job)| (name.as_str(), job.view(now)))
     }
 
     /// Some job is between two steady states (STARTING, STOPPING, BACKOFF, or a held-back

@@ -825,3 +825,313 @@ fn programs_named_like_routes_are_reachable_by_name() {
     let (code, _) = daemon.get("/programs/add");
     assert_eq!(code, 200);
 }
+
+/// The keys of a program's status, wherever it is shown.
+const STATUS_KEYS: [&str; 15] = [
+    "config_error",
+    "enabled",
+    "generation",
+    "id",
+    "last_error",
+    "last_exit",
+    "name",
+    "observed_generation",
+    "pid",
+    "restarts",
+    "run",
+    "started_at",
+    "status",
+    "uptime",
+    "uptime_seconds",
+];
+
+/// Checks one status object: exactly the documented keys, each of its type.
+fn assert_status_shape(status: &Value) {
+    let object = status.as_object().expect("a status is an object");
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, STATUS_KEYS, "{status}");
+    assert!(status["id"].is_u64(), "id: {status}");
+    assert!(status["name"].is_string(), "name: {status}");
+    let states = [
+        "STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL",
+    ];
+    assert!(
+        states.iter().any(|state| status["status"] == *state),
+        "status: {status}"
+    );
+    for key in ["pid", "uptime_seconds", "started_at", "observed_generation"] {
+        assert!(
+            status[key].is_null() || status[key].is_u64(),
+            "{key}: {status}"
+        );
+    }
+    assert!(status["restarts"].is_u64(), "restarts: {status}");
+    assert!(status["generation"].is_u64(), "generation: {status}");
+    assert!(status["enabled"].is_boolean(), "enabled: {status}");
+    assert!(status["run"].is_boolean(), "run: {status}");
+    assert!(
+        status["last_error"].is_null() || status["last_error"].is_string(),
+        "last_error: {status}"
+    );
+    match &status["uptime"] {
+        Value::Null => assert!(status["uptime_seconds"].is_null(), "{status}"),
+        Value::String(uptime) => {
+            let seconds = status["uptime_seconds"].as_u64().expect("uptime_seconds");
+            let expected = format!(
+                "{}:{:02}:{:02}",
+                seconds / 3600,
+                (seconds / 60) % 60,
+                seconds % 60
+            );
+            assert_eq!(*uptime, expected, "uptime is H:MM:SS of uptime_seconds");
+        }
+        other => panic!("uptime: {other}"),
+    }
+    match &status["last_exit"] {
+        Value::Null => {}
+        Value::Object(exit) => {
+            assert_eq!(exit.len(), 1, "{status}");
+            assert!(
+                exit.get("code").is_some_and(Value::is_i64)
+                    || exit.get("signal").is_some_and(Value::is_string),
+                "last_exit: {status}"
+            );
+        }
+        other => panic!("last_exit: {other}"),
+    }
+    match &status["config_error"] {
+        Value::Null => {}
+        Value::Object(error) => {
+            let mut keys: Vec<&str> = error.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["message", "problems", "running_generation"]);
+            assert!(error["message"].is_string());
+            assert!(error["running_generation"].is_u64());
+            let problems = error["problems"].as_array().expect("problems");
+            assert!(!problems.is_empty());
+            for problem in problems {
+                let mut keys: Vec<&str> = problem
+                    .as_object()
+                    .expect("a problem is an object")
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                keys.sort_unstable();
+                assert_eq!(keys, ["column", "field", "file", "line", "message"]);
+            }
+        }
+        other => panic!("config_error: {other}"),
+    }
+}
+
+/// A status without what moves by itself while nothing happens (the uptime).
+fn settled(status: &Value) -> Value {
+    let mut status = status.clone();
+    if let Some(object) = status.as_object_mut() {
+        object.remove("uptime");
+        object.remove("uptime_seconds");
+    }
+    status
+}
+
+/// The big reads (status of all, of one, the list, one program) are written straight to JSON
+/// from views of the daemon's state: each must show every state with the same fields, and
+/// agree with the others.
+#[test]
+fn status_of_all_shows_every_state_and_agrees_with_status_of_one_and_the_list() {
+    let daemon = TestDaemon::start();
+    let sleeper = |extra: &str| {
+        format!(
+            "command = \"sleep {}\"\nboot = true\nstartsecs = 0\n{extra}\n",
+            unique()
+        )
+    };
+    let once = |script: &str| {
+        format!(
+            "command = [\"sh\", \"-c\", \"{script}\"]\nboot = true\nstartsecs = 0\nautorestart = \"false\"\n"
+        )
+    };
+    daemon.put("running.toml", &sleeper(""));
+    daemon.put("idle.toml", &format!("command = \"sleep {}\"\n", unique()));
+    daemon.put("halted.toml", &sleeper(""));
+    daemon.put("disabled.toml", &sleeper("enabled = false"));
+    daemon.put(
+        "fatal.toml",
+        &format!(
+            "command = \"/nonexistent/hoody-{}\"\nboot = true\n",
+            unique()
+        ),
+    );
+    daemon.put("exited.toml", &once("exit 3"));
+    daemon.put("killed.toml", &once("kill -KILL $$"));
+    daemon.put(
+        "backoff.toml",
+        "command = [\"sh\", \"-c\", \"exit 1\"]\nboot = true\nstartsecs = 5\nstartretries = 1000\n",
+    );
+    daemon.put("broken.toml", "command = \"sleep 1\"\nboot = \"perhaps\"\n");
+    daemon.put("drifted.toml", &sleeper(""));
+
+    daemon.wait_state("running", "RUNNING");
+    daemon.wait_state("halted", "RUNNING");
+    let (code, body) = daemon.post("/programs/halted/stop", None);
+    assert_eq!(code, 200, "{body}");
+    daemon.wait_state("drifted", "RUNNING");
+    daemon.put(
+        "drifted.toml",
+        "command = \"sleep 1\"\nstopsignal = \"NOPE\"\n",
+    );
+    daemon.wait_status("drifted", "the config error", |s| {
+        !s["config_error"].is_null()
+    });
+    daemon.wait_state("fatal", "FATAL");
+    daemon.wait_status("exited", "exit code 3", |s| {
+        s["status"] == "EXITED" && s["last_exit"]["code"] == 3
+    });
+    daemon.wait_status("killed", "killed by KILL", |s| {
+        s["status"] == "EXITED" && s["last_exit"]["signal"] == "KILL"
+    });
+    daemon.wait_state("backoff", "BACKOFF");
+    daemon.wait_status("broken", "the config error", |s| {
+        !s["config_error"].is_null()
+    });
+
+    let response = daemon
+        .client
+        .request("GET", "/api/v1/daemon/status", None, &[])
+        .expect("GET /status");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    let body = response.json();
+    assert_envelope(200, &body);
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .expect("envelope")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["data", "message", "statusCode"], "{body}");
+    assert_eq!(body["message"], "OK");
+    assert_eq!(body["data"]["success"], true);
+    let statuses = body["data"]["statuses"].as_array().expect("statuses");
+    let names: Vec<&str> = statuses
+        .iter()
+        .map(|status| status["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "backoff", "broken", "disabled", "drifted", "exited", "fatal", "halted", "idle",
+            "killed", "running"
+        ],
+        "every program, by name"
+    );
+    for status in statuses {
+        assert_status_shape(status);
+    }
+    let by_name = |name: &str| {
+        statuses
+            .iter()
+            .find(|status| status["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+
+    let running = by_name("running");
+    assert_eq!(running["status"], "RUNNING");
+    assert!(running["pid"].is_u64() && running["started_at"].is_u64());
+    assert!(running["uptime"].is_string());
+    assert_eq!(running["enabled"], true);
+    assert_eq!(running["run"], true);
+    assert_eq!(running["observed_generation"], 1);
+    let idle = by_name("idle");
+    assert_eq!(idle["status"], "STOPPED");
+    for key in ["pid", "started_at", "uptime", "last_exit", "last_error"] {
+        assert!(idle[key].is_null(), "{key}: {idle}");
+    }
+    assert!(idle["observed_generation"].is_null(), "no job: {idle}");
+    assert_eq!(idle["restarts"], 0);
+    assert_eq!(idle["run"], false);
+    let halted = by_name("halted");
+    assert_eq!(halted["status"], "STOPPED");
+    assert!(halted["pid"].is_null() && halted["uptime"].is_null());
+    assert_eq!(halted["run"], false);
+    assert_eq!(by_name("disabled")["enabled"], false);
+    assert_eq!(by_name("disabled")["status"], "STOPPED");
+    let fatal = by_name("fatal");
+    assert_eq!(fatal["status"], "FATAL");
+    assert!(
+        fatal["last_error"]
+            .as_str()
+            .is_some_and(|error| !error.is_empty())
+    );
+    assert_eq!(by_name("exited")["last_exit"], json!({ "code": 3 }));
+    assert_eq!(by_name("killed")["last_exit"], json!({ "signal": "KILL" }));
+    let broken = by_name("broken");
+    assert_eq!(broken["status"], "STOPPED");
+    assert_eq!(broken["enabled"], false);
+    assert_eq!(broken["config_error"]["problems"][0]["field"], "boot");
+    assert_eq!(broken["config_error"]["problems"][0]["line"], 2);
+    let drifted = by_name("drifted");
+    assert_eq!(drifted["status"], "RUNNING", "the last good version runs");
+    assert_eq!(drifted["generation"], 2);
+    assert_eq!(drifted["observed_generation"], 1);
+    assert_eq!(drifted["config_error"]["running_generation"], 1);
+    assert!(
+        drifted["config_error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("stopsignal")),
+        "{drifted}"
+    );
+
+    // The same status from status of one, the list and one program (BACKOFF moves on its own).
+    let (code, list) = daemon.get("/programs");
+    assert_eq!(code, 200);
+    assert_envelope(200, &list);
+    let programs = list["data"]["programs"].as_array().expect("programs");
+    assert_eq!(programs.len(), statuses.len());
+    for status in statuses {
+        let name = status["name"].as_str().expect("name");
+        let (code, one) = daemon.get(&format!("/status/{name}"));
+        assert_eq!(code, 200, "{one}");
+        assert_envelope(200, &one);
+        assert_eq!(one["data"]["success"], true);
+        assert_status_shape(&one["data"]["status"]);
+        let response = daemon
+            .client
+            .request("GET", &format!("/api/v1/daemon/programs/{name}"), None, &[])
+            .expect("GET /programs/{name}");
+        assert_eq!(response.status, 200);
+        assert!(response.header("etag").is_some(), "an ETag");
+        let program = response.json()["data"]["program"].clone();
+        let listed = programs
+            .iter()
+            .find(|program| program["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null);
+        for shown in [&program, &listed] {
+            assert_status_shape(&shown["status"]);
+            assert_eq!(shown["id"], status["id"], "{shown}");
+            assert_eq!(shown["generation"], status["generation"], "{shown}");
+            assert_eq!(shown["config_error"], status["config_error"], "{shown}");
+            assert_eq!(
+                shown["observed_generation"], status["observed_generation"],
+                "{shown}"
+            );
+            assert_eq!(shown["format"], "toml");
+            assert!(
+                shown["file"]
+                    .as_str()
+                    .is_some_and(|file| file.ends_with(&format!("{name}.toml"))),
+                "{shown}"
+            );
+            assert!(shown["text"].is_string(), "{shown}");
+        }
+        if name != "backoff" {
+            assert_eq!(settled(&one["data"]["status"]), settled(status), "{name}");
+            assert_eq!(settled(&program["status"]), settled(status), "{name}");
+            assert_eq!(settled(&listed["status"]), settled(status), "{name}");
+        }
+    }
+}
