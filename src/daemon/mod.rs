@@ -358,6 +358,7 @@ impl Daemon {
 
     /// Scans programs.d into the program table. `reuse`: see [`Scanner::scan`].
     fn rescan(&mut self, reuse: Reuse) {
+        let began = Instant::now();
         let (snapshot, stats) = self
             .scanner
             .scan(&self.config.programs_dir, &SystemUsers, reuse);
@@ -365,6 +366,7 @@ impl Daemon {
             ?reuse,
             read = stats.read,
             reused = stats.reused,
+            micros = began.elapsed().as_micros(),
             "scanned programs.d"
         );
         for problem in &snapshot.folder_problems {

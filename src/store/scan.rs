@@ -205,7 +205,7 @@ impl Scanner {
                 let (path, format) = paths.remove(0);
                 let known = previous
                     .remove(&name)
-                    .filter(|known| known.entry.path == path);
+                    .filter(|known| known.entry.path.as_os_str() == path.as_os_str());
                 match read_entry(&name, path, format, users, known) {
                     Outcome::Skip => None,
                     Outcome::Looked(entry) => Some(entry),
