@@ -10,8 +10,10 @@
 //! symlinks*: a ConfigMap update swaps the `..data` link, so the link in programs.d stays the
 //! same while the file it leads to is a new one. It is taken by `fstat` on the descriptor the
 //! text was read from, so it describes exactly the file that was read; the next scan compares it
-//! with a `stat` of the path. Any write changes the ctime (which no program can set back), a
-//! rename over the file changes the inode.
+//! with a `stat` of the file (`fstatat` in the open folder, following links). Any write changes
+//! the ctime (which no program can set back), a rename over the file changes the inode. A
+//! reused file costs that one `stat`; with 10,000 files a reusing scan takes about 30 ms here,
+//! a full one about 110 ms.
 //!
 //! Two things can still fool the identity, and both are handled:
 //!
@@ -33,12 +35,17 @@
 //! files are looked at again by every scan (they cost a `stat`, not a read).
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Read as _;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{FileStat, Mode, fstat, fstatat};
 
 use crate::spec::name::{FileKind, classify, quote_short};
 use crate::spec::{Format, MAX_FILE_BYTES, Problem, ProgramSpec, UserDb, decode};
@@ -121,13 +128,13 @@ struct FileId {
 }
 
 impl FileId {
-    fn of(metadata: &fs::Metadata) -> FileId {
+    fn of(stat: &FileStat) -> FileId {
         FileId {
-            device: metadata.dev(),
-            inode: metadata.ino(),
-            size: metadata.size(),
-            mtime: (metadata.mtime(), metadata.mtime_nsec()),
-            ctime: (metadata.ctime(), metadata.ctime_nsec()),
+            device: stat.st_dev,
+            inode: stat.st_ino,
+            size: stat.st_size as u64,
+            mtime: (stat.st_mtime, stat.st_mtime_nsec),
+            ctime: (stat.st_ctime, stat.st_ctime_nsec),
         }
     }
 
@@ -152,6 +159,8 @@ struct Known {
 /// change (see the module docs for what "did not change" means and where it can be wrong).
 #[derive(Debug, Default)]
 pub struct Scanner {
+    /// The folder of the last scan: what it read is only reused for the same folder path.
+    dir: PathBuf,
     /// By program name: the settled files of the last scan.
     known: HashMap<String, Known>,
 }
@@ -165,8 +174,9 @@ impl Scanner {
     /// allows, and remembers what it read for the next scan.
     pub fn scan(&mut self, dir: &Path, users: &dyn UserDb, reuse: Reuse) -> (Snapshot, ScanStats) {
         let mut previous = std::mem::take(&mut self.known);
-        if reuse == Reuse::Nothing {
+        if reuse == Reuse::Nothing || self.dir != dir {
             previous.clear();
+            dir.clone_into(&mut self.dir);
         }
         // Taken before any file is read: a file must have settled before its content was.
         let now = SystemTime::now()
@@ -174,8 +184,13 @@ impl Scanner {
             .map_or(0, |since| since.as_nanos() as i128);
         let mut stats = ScanStats::default();
         let mut snapshot = Snapshot::default();
-        let listing = match fs::read_dir(dir) {
-            Ok(listing) => listing,
+        // The folder's descriptor: each file is looked up in it by name, not by the whole path.
+        let opened = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(dir);
+        let (folder, listing) = match opened.and_then(|folder| Ok((folder, fs::read_dir(dir)?))) {
+            Ok(opened) => opened,
             Err(error) => {
                 snapshot.folder_problems.push(
                     Problem::file(format!("cannot read the programs folder: {error}")).in_file(dir),
@@ -183,30 +198,47 @@ impl Scanner {
                 return (snapshot, stats);
             }
         };
-        let mut files: BTreeMap<String, Vec<(PathBuf, Format)>> = BTreeMap::new();
+        let mut files: Vec<(String, String, Format)> = Vec::new();
         for entry in listing.flatten() {
-            let file_name = entry.file_name();
-            let Some(file_name) = file_name.to_str() else {
-                let shown = quote_short(&file_name.to_string_lossy());
-                snapshot.folder_problems.push(
-                    Problem::file(format!("the file name {shown} is not valid UTF-8")).in_file(dir),
-                );
-                continue;
+            let file_name = match entry.file_name().into_string() {
+                Ok(file_name) => file_name,
+                Err(file_name) => {
+                    let shown = quote_short(&file_name.to_string_lossy());
+                    snapshot.folder_problems.push(
+                        Problem::file(format!("the file name {shown} is not valid UTF-8"))
+                            .in_file(dir),
+                    );
+                    continue;
+                }
             };
-            if let FileKind::Program { name, format } = classify(file_name) {
-                files.entry(name).or_default().push((entry.path(), format));
+            if let FileKind::Program { name, format } = classify(&file_name) {
+                files.push((name, file_name, format));
             }
         }
-        for (name, mut paths) in files {
-            paths.sort();
-            let entry = if paths.len() > 1 {
+        // By name, then file name: the files of one name side by side, the first one first.
+        files.sort_unstable();
+        self.known.reserve(files.len().min(previous.len()));
+        let mut entries: Vec<(String, Entry)> = Vec::with_capacity(files.len());
+        let mut files = files.into_iter().peekable();
+        while let Some((name, file_name, format)) = files.next() {
+            let entry = if files.peek().is_some_and(|(next, ..)| *next == name) {
+                let mut paths = vec![(dir.join(file_name), format)];
+                while let Some((_, file_name, format)) = files.next_if(|(next, ..)| *next == name) {
+                    paths.push((dir.join(file_name), format));
+                }
                 conflict(&name, &paths)
             } else {
-                let (path, format) = paths.remove(0);
-                let known = previous
-                    .remove(&name)
-                    .filter(|known| known.entry.path.as_os_str() == path.as_os_str());
-                match read_entry(&name, path, format, users, known) {
+                let known = previous.remove(&name).filter(|known| {
+                    known.entry.format == format
+                        && known.entry.path.file_name() == Some(OsStr::new(&file_name))
+                });
+                let file = File {
+                    folder: &folder,
+                    dir,
+                    name: &file_name,
+                    format,
+                };
+                match read_entry(&name, file, users, known) {
                     Outcome::Skip => None,
                     Outcome::Looked(entry) => Some(entry),
                     Outcome::Reused(known) => {
@@ -229,9 +261,11 @@ impl Scanner {
                 }
             };
             if let Some(entry) = entry {
-                snapshot.programs.insert(name, entry);
+                entries.push((name, entry));
             }
         }
+        // Already in order, with no name twice: built in one pass.
+        snapshot.programs = entries.into_iter().collect();
         (snapshot, stats)
     }
 }
@@ -282,46 +316,55 @@ enum Outcome {
     Read(Option<FileId>, Entry),
 }
 
-/// Reads one program file, or gives `known` back when it describes the file as it is now.
-fn read_entry(
-    name: &str,
-    path: PathBuf,
+/// One program file of the folder being scanned.
+struct File<'a> {
+    /// The folder, open: the file is looked up in it by name.
+    folder: &'a fs::File,
+    dir: &'a Path,
+    name: &'a str,
     format: Format,
-    users: &dyn UserDb,
-    known: Option<Known>,
-) -> Outcome {
+}
+
+/// Reads one program file, or gives `known` back when it describes the file as it is now.
+fn read_entry(name: &str, file: File<'_>, users: &dyn UserDb, known: Option<Known>) -> Outcome {
+    // Follows symlinks, as opening the file does.
+    let stat = fstatat(file.folder, file.name, AtFlags::empty());
+    if let (Ok(stat), Some(known)) = (&stat, known)
+        && is_file(stat)
+        && known.file == FileId::of(stat)
+    {
+        return Outcome::Reused(known);
+    }
+    let path = file.dir.join(file.name);
     let mut entry = Entry {
         name: name.to_string(),
         path: path.clone(),
-        format,
+        format: file.format,
         text: None,
         spec: Err(Vec::new()),
     };
     let fail = |problem: Problem| Err(vec![problem.in_file(&path)]);
-    match fs::metadata(&path) {
-        Ok(metadata) if metadata.is_dir() => return Outcome::Skip,
-        Ok(metadata) if !metadata.is_file() => {
+    match stat {
+        Ok(stat) if stat.st_mode & libc::S_IFMT == libc::S_IFDIR => return Outcome::Skip,
+        Ok(stat) if !is_file(&stat) => {
             entry.spec = fail(Problem::file("not a regular file"));
             return Outcome::Looked(entry);
         }
-        Ok(metadata) => {
-            if let Some(known) = known.filter(|known| known.file == FileId::of(&metadata)) {
-                return Outcome::Reused(known);
-            }
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            if fs::symlink_metadata(&path).is_ok() {
+        Ok(_) => {}
+        Err(Errno::ENOENT) => {
+            if fstatat(file.folder, file.name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok() {
                 entry.spec = fail(Problem::file("a symbolic link to nothing"));
                 return Outcome::Looked(entry);
             }
             return Outcome::Skip;
         }
         Err(error) => {
+            let error = std::io::Error::from(error);
             entry.spec = fail(Problem::file(format!("cannot read: {error}")));
             return Outcome::Looked(entry);
         }
     }
-    let (bytes, file) = match read_limited(&path) {
+    let (bytes, identity) = match read_limited(&file) {
         Ok(read) => read,
         Err(problem) => {
             entry.spec = fail(problem);
@@ -332,40 +375,48 @@ fn read_entry(
         entry.spec = fail(Problem::file(format!(
             "the file is over {MAX_FILE_BYTES} bytes; program files are limited to that"
         )));
-        return Outcome::Read(file, entry);
+        return Outcome::Read(identity, entry);
     }
     let text = match decode(&bytes) {
         Ok(text) => text,
         Err(problem) => {
             entry.spec = fail(problem);
-            return Outcome::Read(file, entry);
+            return Outcome::Read(identity, entry);
         }
     };
     entry.text = Some(Arc::from(text));
-    entry.spec = ProgramSpec::from_text(name, format, text, users)
+    entry.spec = ProgramSpec::from_text(name, file.format, text, users)
         .map(Arc::new)
         .map_err(|problems| problems.into_iter().map(|p| p.in_file(&path)).collect());
-    Outcome::Read(file, entry)
+    Outcome::Read(identity, entry)
 }
 
-/// Reads at most [`MAX_FILE_BYTES`] + 1 bytes of `path` (more than [`MAX_FILE_BYTES`] is the
+fn is_file(stat: &FileStat) -> bool {
+    stat.st_mode & libc::S_IFMT == libc::S_IFREG
+}
+
+/// Reads at most [`MAX_FILE_BYTES`] + 1 bytes of `file` (more than [`MAX_FILE_BYTES`] is the
 /// caller's problem to report), and the identity of the file read when it is a regular file (a
 /// FIFO or device swapped in after the type check is never kept).
-fn read_limited(path: &Path) -> Result<(Vec<u8>, Option<FileId>), Problem> {
+fn read_limited(file: &File<'_>) -> Result<(Vec<u8>, Option<FileId>), Problem> {
+    let cannot =
+        |error: Errno| Problem::file(format!("cannot read: {}", std::io::Error::from(error)));
     // O_NONBLOCK: a FIFO swapped in after the type check must not hang the scan.
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|error| Problem::file(format!("cannot read: {error}")))?;
+    let opened = openat(
+        file.folder,
+        file.name,
+        OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(cannot)?;
     // Before the read: a write after it changes the ctime, so the next scan sees the change.
-    let identity = file
-        .metadata()
+    let identity = fstat(&opened)
         .ok()
-        .filter(fs::Metadata::is_file)
-        .map(|metadata| FileId::of(&metadata));
+        .filter(is_file)
+        .map(|stat| FileId::of(&stat));
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES as u64 + 1)
+    fs::File::from(opened)
+        .take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|error| Problem::file(format!("cannot read: {error}")))?;
     Ok((bytes, identity))
