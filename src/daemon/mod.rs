@@ -269,7 +269,7 @@ impl Daemon {
         let (mut watcher, watch_error) =
             FolderWatcher::new(&self.config.programs_dir, self.config.watch);
         if let Some(error) = watch_error {
-            tracing::warn!(%error, "cannot watch the programs folder; changes are seen at the periodic rescan only");
+            tracing::warn!(%error, "cannot watch the programs folder now; until it can be watched, changes are seen at the periodic rescan only");
         }
         let mut children = signal(SignalKind::child())?;
         let mut terminate = signal(SignalKind::terminate())?;
