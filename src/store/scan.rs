@@ -27,8 +27,9 @@
 //! - **What parsing depends on besides the text.** `ProgramSpec::from_text` looks the `user`
 //!   field up in the system's user database: a user created or removed after the file was read
 //!   is not seen by a reusing scan. The daemon's safety rescan (every 30 s) and SIGHUP use
-//!   [`Reuse::Nothing`], so such changes converge as they did before the cache, at the next
-//!   safety rescan at the latest (or at once on SIGHUP).
+//!   [`Reuse::Nothing`], so such changes converge at the next safety rescan at the latest, as
+//!   they did before the cache (or at once on SIGHUP); what no longer happens is that a rescan
+//!   for some other file's change catches them earlier.
 //!
 //! Only files that were opened and `fstat`ed as regular files are kept; a listing error, a
 //! missing or dangling link, a folder or FIFO named like a program, and a name defined by two

@@ -73,10 +73,10 @@ pub enum Hint {
 
 impl Hint {
     /// What the rescan this hint asks for may reuse: a change in the folder shows in the
-    /// identities of its files, so the files that kept theirs are not read again; the safety
-    /// rescan reads every file, for what no identity shows (a lost event is not one of them,
-    /// but a user created for a file's `user` field is, and a write the identity cannot see:
-    /// `store/scan.rs`).
+    /// identities of its files, so the files that kept theirs are not read again. The safety
+    /// rescan reads every file: a lost event would show in the identities too, but a user
+    /// created for a file's `user` field, or a write the identity cannot show
+    /// (`store/scan.rs`), only in a new read.
     pub fn reuse(self) -> Reuse {
         match self {
             Hint::Changed => Reuse::Unchanged,
