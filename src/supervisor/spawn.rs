@@ -264,8 +264,9 @@ fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
 
 /// Marks every descriptor above stderr close-on-exec: descriptors the daemon inherited without
 /// it (from a shell, a test harness) must not leak into programs. Everything the daemon opens
-/// itself already is (std, tokio, nix and notify all open with `O_CLOEXEC`). Kernels before
-/// 5.11 refuse the flag; nothing is lost then but that guard.
+/// itself already is (std, tokio and nix open with `O_CLOEXEC`, the store's inotify instance is
+/// made with `IN_CLOEXEC`). Kernels before 5.11 refuse the flag; nothing is lost then but that
+/// guard.
 fn close_inherited() {
     // SAFETY: a raw syscall on plain integers.
     unsafe {
