@@ -154,7 +154,9 @@ impl ProgramTable {
                         good_generation: if good.is_some() { 1 } else { 0 },
                         start_epoch: 0,
                         restart_epoch: 0,
-                        history: VecDeque::new(),
+                        // Most programs only ever have their "created" entry: room for one,
+                        // not the four a first push would reserve (about 200 bytes each).
+                        history: VecDeque::with_capacity(1),
                     };
                     let change = Change {
                         time,
