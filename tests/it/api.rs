@@ -616,16 +616,17 @@ fn read_events(
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut line = String::new();
     while Instant::now() < deadline {
-        line.clear();
         match reader.read_line(&mut line) {
             Ok(0) => return false,
             Ok(_) => {
-                if let Some(data) = line.trim_end().strip_prefix("data: ")
+                let complete = std::mem::take(&mut line);
+                if let Some(data) = complete.trim_end().strip_prefix("data: ")
                     && found(data)
                 {
                     return true;
                 }
             }
+            // A read timeout may leave half a line in `line`: keep it, the rest follows.
             Err(_) => continue,
         }
     }
