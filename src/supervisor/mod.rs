@@ -484,7 +484,7 @@ impl Context {
         }
     }
 
-    /// Opens the logs, makes the pipes, forks, and starts capturing.
+    /// Opens the logs, makes the pipes, spawns, and starts capturing.
     fn spawn_process(
         &mut self,
         spec: &ProgramSpec,
@@ -542,7 +542,7 @@ impl Context {
             pid
         };
         // The child's ends of the pipes (and the daemon's copies of direct log files) were
-        // closed with the Command: EOF comes when the program (and whatever inherited its
+        // closed with `prepared`: EOF comes when the program (and whatever inherited its
         // output) is gone.
         for (read, writer) in captures {
             tokio::spawn(logs::capture(read, writer));

@@ -160,23 +160,24 @@ pub(crate) fn prepare(
             .map_err(pipe_error)?;
         Ok(file.into())
     };
-    let (stdout, stderr) = match (stdout, stderr) {
-        (out, Some(err)) => (out, err),
-        (Output::Null, None) => (Output::Null, Output::Null),
-        (Output::Pipe(write), None) => {
-            let copy = write.try_clone().map_err(pipe_error)?;
-            (Output::Pipe(write), Output::Pipe(copy))
-        }
-        (Output::File(write), None) => {
-            let copy = write.try_clone().map_err(pipe_error)?;
-            (Output::File(write), Output::File(copy))
-        }
+    let fd_of = |output: Output| match output {
+        Output::Null => None,
+        Output::Pipe(fd) | Output::File(fd) => Some(fd),
     };
-    let stream = |output: Output| match output {
-        Output::Null => null(),
-        Output::Pipe(fd) | Output::File(fd) => Ok(fd),
+    let stdout = fd_of(stdout);
+    let stderr = match stderr {
+        Some(output) => fd_of(output),
+        None => stdout
+            .as_ref()
+            .map(OwnedFd::try_clone)
+            .transpose()
+            .map_err(pipe_error)?,
     };
-    let stdio = [null()?, stream(stdout)?, stream(stderr)?];
+    let stdio = [
+        null()?,
+        stdout.map_or_else(null, Ok)?,
+        stderr.map_or_else(null, Ok)?,
+    ];
 
     // The environment: the daemon's, then the user's identity, then the program's own
     // (which wins over both), then the daemon's mark (which finds leftovers after a crash).
@@ -268,7 +269,7 @@ fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
 /// made with `IN_CLOEXEC`). Kernels before 5.11 refuse the flag; nothing is lost then but that
 /// guard.
 fn close_inherited() {
-    // SAFETY: a raw syscall on plain integers.
+    // SAFETY: a raw syscall on plain integers; async-signal-safe, so the child calls it too.
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
@@ -536,12 +537,7 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
         }
         // Whatever is left above stderr closes at exec, even a descriptor some library opened
         // without O_CLOEXEC after the daemon started (cheap: the table is small by now).
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        );
+        close_inherited();
         if let Some(directory) = &prepared.directory
             && libc::chdir(directory.as_ptr()) != 0
         {
