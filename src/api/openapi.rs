@@ -19,6 +19,17 @@ pub struct RouteDoc {
     pub answers: &'static [u16],
 }
 
+/// The query of both log routes (programs and quick-start programs).
+const LOGS_QUERY: &[(&str, &str, &str)] = &[
+    ("stream", "string", "stdout, stderr or both"),
+    ("lines", "integer", "how many lines (default 100)"),
+    (
+        "follow",
+        "boolean",
+        "stream new lines as server-sent events",
+    ),
+];
+
 const WAIT: (&str, &str, &str) = (
     "wait",
     "boolean",
@@ -137,15 +148,7 @@ pub fn routes() -> Vec<RouteDoc> {
             method: get.clone(),
             path: "/programs/{id}/logs",
             summary: "Last lines of stdout and stderr; follow=true streams server-sent events",
-            query: &[
-                ("stream", "string", "stdout, stderr or both"),
-                ("lines", "integer", "how many lines (default 100)"),
-                (
-                    "follow",
-                    "boolean",
-                    "stream new lines as server-sent events",
-                ),
-            ],
+            query: LOGS_QUERY,
             body: None,
             answers: &[200, 404, 409],
         },
@@ -217,15 +220,7 @@ pub fn routes() -> Vec<RouteDoc> {
             method: get.clone(),
             path: "/quick-start/{id}/logs",
             summary: "Output of a quick-start program",
-            query: &[
-                ("stream", "string", "stdout, stderr or both"),
-                ("lines", "integer", "how many lines (default 100)"),
-                (
-                    "follow",
-                    "boolean",
-                    "stream new lines as server-sent events",
-                ),
-            ],
+            query: LOGS_QUERY,
             body: None,
             answers: &[200, 404],
         },
