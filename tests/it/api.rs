@@ -593,6 +593,25 @@ fn every_route_in_the_openapi_document_is_served() {
     }
 }
 
+/// At least `at_least` numbered lines were followed, each one more than the one before: none
+/// lost, none repeated.
+fn assert_followed_in_order(stream: &str, followed: &[u64], at_least: usize, daemon: &TestDaemon) {
+    assert!(
+        followed.len() >= at_least,
+        "{stream}: followed only {} lines\n{}",
+        followed.len(),
+        daemon.log()
+    );
+    let gaps: Vec<_> = followed
+        .windows(2)
+        .filter(|pair| pair[1] != pair[0] + 1)
+        .collect();
+    assert!(
+        gaps.is_empty(),
+        "{stream}: lines lost or repeated while following: {gaps:?}"
+    );
+}
+
 /// Reads server-sent events from a streaming GET until `found` says stop or the time is up.
 fn read_events(
     daemon: &TestDaemon,
@@ -711,20 +730,7 @@ fn logs_give_the_last_lines_and_follow_across_rotations() {
             followed.len() >= 1500
         },
     );
-    assert!(
-        followed.len() >= 1500,
-        "followed only {} lines\n{}",
-        followed.len(),
-        daemon.log()
-    );
-    let gaps: Vec<_> = followed
-        .windows(2)
-        .filter(|pair| pair[1] != pair[0] + 1)
-        .collect();
-    assert!(
-        gaps.is_empty(),
-        "lines lost or repeated while following: {gaps:?}"
-    );
+    assert_followed_in_order("stdout", &followed, 1500, &daemon);
     let rotated = daemon.logs.join("chatty.stdout.log.1");
     assert!(rotated.exists(), "the log rotated while we followed");
 }
@@ -791,20 +797,7 @@ fn a_log_that_never_rotates_is_the_programs_own_file_and_reads_and_follows_the_s
         },
     );
     for (stream, followed) in [("stdout", &out), ("stderr", &err)] {
-        assert!(
-            followed.len() >= 300,
-            "{stream}: followed only {} lines\n{}",
-            followed.len(),
-            daemon.log()
-        );
-        let gaps: Vec<_> = followed
-            .windows(2)
-            .filter(|pair| pair[1] != pair[0] + 1)
-            .collect();
-        assert!(
-            gaps.is_empty(),
-            "{stream}: lines lost or repeated: {gaps:?}"
-        );
+        assert_followed_in_order(stream, followed, 300, &daemon);
     }
     let (_, status) = daemon.get("/status/direct");
     assert!(status["data"]["status"]["last_error"].is_null(), "{status}");
