@@ -1,7 +1,7 @@
 //! The supervisor: the only code that spawns processes, signals, waits, switches user and
 //! captures logs. It turns [`ProgramSpec`]s into living processes and keeps them as asked, with
-//! supervisord's state machine (SPEC §5). It decides nothing about *which* programs run (that is the
-//! reconcile plan's job); it runs, watches and stops the ones it is told to.
+//! supervisord's state machine (SPEC §5). It decides nothing about *which* programs run (that is
+//! the reconcile plan's job); it runs, watches and stops the ones it is told to.
 //!
 //! Files: [`state`] (states, transitions, restart policy: pure), `job` (the runtime handle of
 //! one program), `spawn` (clone/exec, user switch), `reap` (the child table and the `waitid`
