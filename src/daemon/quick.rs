@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 
+use super::reads::log_paths_json;
 use super::request::{Answer, Failure, FailureKind, Reply};
-use super::{log_paths_json, problems_failure};
+use super::writes::problems_failure;
 use crate::spec::{ProgramSpec, RawProgram, SystemUsers};
 use crate::supervisor::{ProcessState, StateChange, Supervisor};
 

@@ -1,0 +1,241 @@
+//! Start, stop and restart (the operator's run intent), and the replies held back until a
+//! program reaches the state a request waits for.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::spec::ProgramSpec;
+use crate::supervisor::ProcessState;
+
+use super::Daemon;
+use super::request::{Answer, Failure, FailureKind, Reply};
+use super::views;
+
+/// A reply held back until a program reaches a state.
+pub(super) struct Waiter {
+    pub(super) name: String,
+    pub(super) until: Until,
+    pub(super) answer: Answer,
+    pub(super) reply: oneshot::Sender<Reply>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Until {
+    /// RUNNING, or failed (FATAL, EXITED), or stopped meanwhile.
+    Up,
+    /// No process and none coming: STOPPED, EXITED, FATAL.
+    Down,
+    /// The job is gone.
+    Gone,
+}
+
+impl Daemon {
+    /// Looks a program up for start/stop/restart: it must exist and have a valid version.
+    pub(super) fn controllable(&self, id: &str) -> Result<(String, Arc<ProgramSpec>), Failure> {
+        let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+        let spec = program.last_good.clone().ok_or_else(|| {
+            Failure::new(
+                FailureKind::Conflict,
+                "no_valid_version",
+                "the program's file has never been valid; fix it first",
+            )
+            .with_details(
+                serde_json::to_value(views::ConfigErrorView::of(program)).unwrap_or(Value::Null),
+            )
+        })?;
+        Ok((program.entry.name.clone(), spec))
+    }
+
+    /// Looks a program up for start/restart: it must also be enabled (seed: start of a program
+    /// that is not enabled fails).
+    pub(super) fn startable(&self, id: &str) -> Result<String, Failure> {
+        let (name, spec) = self.controllable(id)?;
+        if !spec.enabled {
+            return Err(
+                Failure::new(FailureKind::Conflict, "not_enabled", "program not enabled")
+                    .with_details(json!({ "name": name, "hint": "enable it first" })),
+            );
+        }
+        Ok(name)
+    }
+
+    pub(super) fn start_program(
+        &mut self,
+        id: &str,
+        wait: bool,
+        reply: oneshot::Sender<Reply>,
+        now: Instant,
+    ) {
+        let name = match self.startable(id) {
+            Ok(name) => name,
+            Err(failure) => {
+                let _ = reply.send(Err(failure));
+                return;
+            }
+        };
+        let state = self
+            .supervisor
+            .status(&name, now)
+            .map(|status| status.state);
+        let already = matches!(
+            state,
+            Some(ProcessState::Starting | ProcessState::Running | ProcessState::Backoff)
+        );
+        if let Some(program) = self.table.programs.get_mut(&name) {
+            if !program.run {
+                program.run = true;
+                self.intents_dirty = true;
+            }
+            if !already {
+                program.start_epoch += 1;
+            }
+        }
+        self.converge(now);
+        let answer = self.control_answer(&name, !already);
+        self.reply_when(name, Until::Up, wait, answer, reply);
+    }
+
+    pub(super) fn stop_program(
+        &mut self,
+        id: &str,
+        wait: bool,
+        reply: oneshot::Sender<Reply>,
+        now: Instant,
+    ) {
+        let (name, _) = match self.controllable(id) {
+            Ok(found) => found,
+            Err(failure) => {
+                let _ = reply.send(Err(failure));
+                return;
+            }
+        };
+        let state = self
+            .supervisor
+            .status(&name, now)
+            .map(|status| status.state);
+        let active =
+            state.is_some_and(|state| state.has_process() || state == ProcessState::Backoff);
+        if let Some(program) = self.table.programs.get_mut(&name)
+            && program.run
+        {
+            program.run = false;
+            self.intents_dirty = true;
+        }
+        self.converge(now);
+        let answer = self.control_answer(&name, active);
+        self.reply_when(name, Until::Down, wait, answer, reply);
+    }
+
+    pub(super) fn restart_program(
+        &mut self,
+        id: &str,
+        wait: bool,
+        reply: oneshot::Sender<Reply>,
+        now: Instant,
+    ) {
+        let name = match self.startable(id) {
+            Ok(name) => name,
+            Err(failure) => {
+                let _ = reply.send(Err(failure));
+                return;
+            }
+        };
+        if let Some(program) = self.table.programs.get_mut(&name) {
+            program.run = true;
+            program.restart_epoch += 1;
+            program.start_epoch += 1;
+            self.intents_dirty = true;
+        }
+        self.converge(now);
+        let answer = self.control_answer(&name, true);
+        self.reply_when(name, Until::Up, wait, answer, reply);
+    }
+
+    /// The answer to start, stop and restart (the status is added once the wait is over).
+    pub(super) fn control_answer(&self, name: &str, changed: bool) -> Answer {
+        let id = self.table.programs.get(name).map(|program| program.id);
+        Answer::ok(json!({ "id": id, "name": name, "changed": changed }))
+    }
+
+    pub(super) fn reply_when(
+        &mut self,
+        name: String,
+        until: Until,
+        wait: bool,
+        answer: Answer,
+        reply: oneshot::Sender<Reply>,
+    ) {
+        if !wait {
+            let _ = reply.send(Ok(answer));
+            return;
+        }
+        self.waiters.push(Waiter {
+            name,
+            until,
+            answer,
+            reply,
+        });
+        self.answer_waiters();
+    }
+
+    pub(super) fn answer_waiters(&mut self) {
+        if self.waiters.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut pending = Vec::new();
+        for waiter in std::mem::take(&mut self.waiters) {
+            let state = self
+                .supervisor
+                .status(&waiter.name, now)
+                .map(|status| status.state);
+            let done = match waiter.until {
+                Until::Up => matches!(
+                    state,
+                    Some(
+                        ProcessState::Running
+                            | ProcessState::Fatal
+                            | ProcessState::Exited
+                            | ProcessState::Stopped
+                    ) | None
+                ),
+                Until::Down => !matches!(
+                    state,
+                    Some(
+                        ProcessState::Starting
+                            | ProcessState::Running
+                            | ProcessState::Stopping
+                            | ProcessState::Backoff
+                    )
+                ),
+                Until::Gone => state.is_none(),
+            };
+            if !done || waiter.reply.is_closed() {
+                if !waiter.reply.is_closed() {
+                    pending.push(waiter);
+                }
+                continue;
+            }
+            let mut answer = waiter.answer;
+            if let Some(object) = answer.data.as_object_mut() {
+                let status = self
+                    .table
+                    .programs
+                    .get(&waiter.name)
+                    .map(|program| self.status_value(program, now));
+                if let Some(status) = status {
+                    object.insert("status".into(), status);
+                } else if let Some(status) =
+                    self.quick.status_value(&waiter.name, &self.supervisor, now)
+                {
+                    object.insert("status".into(), status);
+                }
+            }
+            let _ = waiter.reply.send(Ok(answer));
+        }
+        self.waiters = pending;
+    }
+}

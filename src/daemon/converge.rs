@@ -1,0 +1,305 @@
+//! Convergence: programs.d into the program table (`rescan`), the table and the supervisor's
+//! jobs into a plan (`converge`, the pure [`crate::reconcile`]) and the plan back into the
+//! supervisor (`apply`); what each change publishes on `/events`; and what the state folder
+//! records after each event (`persist`: run intents, running processes).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use crate::reconcile::{Action, Observed, reconcile};
+use crate::spec::{ProgramSpec, SystemUsers};
+use crate::store::Reuse;
+use crate::supervisor::StateChange;
+
+use super::persist::{Intents, Running, RunningRecord};
+use super::programs::{ChangeKind, ConfigEvent, Source};
+use super::{Daemon, Event, JobMeta, phase_of, unix_now};
+
+impl Daemon {
+    // ---- programs.d ----------------------------------------------------------------------
+
+    /// Scans programs.d into the program table. `reuse`: see [`Scanner::scan`].
+    pub(super) fn rescan(&mut self, reuse: Reuse) {
+        let began = Instant::now();
+        let (snapshot, stats) = self
+            .scanner
+            .scan(&self.config.programs_dir, &SystemUsers, reuse);
+        tracing::debug!(
+            ?reuse,
+            read = stats.read,
+            reused = stats.reused,
+            micros = began.elapsed().as_micros(),
+            "scanned programs.d"
+        );
+        for problem in &snapshot.folder_problems {
+            tracing::error!(%problem, "programs folder");
+        }
+        let names: Vec<&str> = snapshot.programs.keys().map(String::as_str).collect();
+        if let Err(error) = self.ids.sync(names) {
+            tracing::error!(%error, "cannot save program ids");
+        }
+        let ids = &self.ids;
+        let saved = &self.saved_intents;
+        let api_sources = &self.api_sources;
+        let events = self.table.apply(
+            &snapshot,
+            |name| ids.get(name).unwrap_or(0),
+            |name, spec| match saved.as_ref().and_then(|intents| intents.get(name)) {
+                Some(run) => *run && spec.is_some_and(|spec| spec.enabled),
+                None => spec.is_some_and(|spec| spec.boot && spec.enabled),
+            },
+            |name| {
+                if api_sources.contains(name) {
+                    Source::Api
+                } else {
+                    Source::File
+                }
+            },
+            SystemTime::now(),
+        );
+        if !events.is_empty() {
+            self.intents_dirty = true;
+        }
+        for event in events {
+            self.api_sources.remove(&event.name);
+            self.publish_config(event);
+        }
+    }
+
+    pub(super) fn publish_config(&self, event: ConfigEvent) {
+        let ConfigEvent { name, id, change } = event;
+        match change.change {
+            ChangeKind::Created => {
+                tracing::info!(program = %name, id, source = ?change.source, "program added\n{}", change.diff)
+            }
+            ChangeKind::Edited => {
+                tracing::info!(program = %name, id, source = ?change.source, generation = change.generation, "program changed\n{}", change.diff)
+            }
+            ChangeKind::Removed => {
+                tracing::info!(program = %name, id, source = ?change.source, "program removed\n{}", change.diff)
+            }
+        }
+        for problem in &change.problems {
+            tracing::error!(program = %name, "{problem}; the last good version stays in effect");
+        }
+        let _ = self.events.send(Arc::new(Event::Config {
+            id,
+            name,
+            change: change.change,
+            source: change.source,
+            generation: change.generation,
+            problems: change.problems,
+        }));
+    }
+
+    pub(super) fn publish_changes(&mut self, changes: Vec<StateChange>) {
+        let time = unix_now();
+        for change in changes {
+            let id = self
+                .table
+                .programs
+                .get(&change.name)
+                .map(|program| program.id);
+            if self.quick.owns(&change.name) {
+                self.quick.on_state(&change, Instant::now());
+            }
+            let _ = self.events.send(Arc::new(Event::State {
+                id,
+                name: change.name,
+                from: change.from,
+                to: change.to,
+                reason: change.reason,
+                time,
+            }));
+        }
+    }
+
+    // ---- convergence ---------------------------------------------------------------------
+
+    pub(super) fn observed(&self, now: Instant) -> BTreeMap<String, Observed> {
+        self.supervisor
+            .statuses(now)
+            .filter_map(|status| {
+                let meta = self.jobs.get(&status.name)?;
+                Some((
+                    status.name.clone(),
+                    Observed {
+                        phase: phase_of(status.state),
+                        spec: Arc::clone(&meta.spec),
+                        start_epoch: meta.start_epoch,
+                        restart_epoch: meta.restart_epoch,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    pub(super) fn converge(&mut self, now: Instant) {
+        // A few passes: an action can make the next one possible (a boot wave opening).
+        for _ in 0..4 {
+            let desired = self.table.desired();
+            let observed = self.observed(now);
+            let (gate, wake) = self.boot.advance(&desired, &observed, now);
+            self.boot_wake = wake;
+            let plan = reconcile(&desired, &observed, gate);
+            if plan.is_empty() {
+                return;
+            }
+            for action in plan {
+                self.apply(action, now);
+            }
+        }
+    }
+
+    pub(super) fn apply(&mut self, action: Action, now: Instant) {
+        tracing::debug!(?action, "applying");
+        let name = action.name().to_string();
+        let changes = match action {
+            Action::Start { spec, .. } => {
+                self.record_job(&name, &spec, true);
+                self.supervisor.start(spec, now)
+            }
+            Action::Restart { spec, .. } => {
+                self.record_job(&name, &spec, true);
+                self.supervisor.restart(spec, now)
+            }
+            Action::Update { spec, .. } => {
+                self.record_job(&name, &spec, false);
+                self.supervisor.update_spec(spec);
+                Vec::new()
+            }
+            Action::Stop { spec, .. } => {
+                self.record_job(&name, &spec, false);
+                self.supervisor.update_spec(spec);
+                self.supervisor.stop(&name, now)
+            }
+            Action::Remove { .. } => {
+                let changes = self.supervisor.remove(&name, now);
+                if self.supervisor.status(&name, now).is_none() {
+                    self.jobs.remove(&name);
+                }
+                changes
+            }
+        };
+        self.publish_changes(changes);
+    }
+
+    /// Notes the spec a job now holds, and the generation it came from. A (re)start also takes
+    /// the operator's epochs, so reconcile knows which start requests it has served.
+    pub(super) fn record_job(&mut self, name: &str, spec: &Arc<ProgramSpec>, starting: bool) {
+        let Some(program) = self.table.programs.get(name) else {
+            return;
+        };
+        let generation = program.good_generation;
+        let epochs = (program.start_epoch, program.restart_epoch);
+        match self.jobs.get_mut(name) {
+            Some(meta) => {
+                meta.spec = Arc::clone(spec);
+                meta.generation = generation;
+                if starting {
+                    (meta.start_epoch, meta.restart_epoch) = epochs;
+                }
+            }
+            None if starting => {
+                self.jobs.insert(
+                    name.to_string(),
+                    JobMeta {
+                        spec: Arc::clone(spec),
+                        generation,
+                        start_epoch: epochs.0,
+                        restart_epoch: epochs.1,
+                    },
+                );
+            }
+            None => {}
+        }
+    }
+
+    pub(super) fn persist(&mut self) {
+        if self.intents_dirty {
+            let intents: Intents = self
+                .table
+                .programs
+                .iter()
+                .map(|(name, program)| (name.clone(), program.run))
+                .collect();
+            match self.state.save_intents(&intents) {
+                Ok(()) => self.intents_dirty = false,
+                Err(error) => tracing::error!(%error, "cannot save run intents"),
+            }
+        }
+        // Forget the metadata of jobs the supervisor has dropped (removed programs).
+        let supervisor = &self.supervisor;
+        self.jobs.retain(|name, _| supervisor.has_job(name));
+
+        // This runs after every event: with 1,000 programs, rebuilding the record each time
+        // (strings, a /proc read for new pids) cost more than the event itself. Compare first,
+        // without allocating; rebuild only when a process or its stop settings changed.
+        if self.running_unchanged() {
+            return;
+        }
+        let mut running = Running::new();
+        for (name, pid) in self.supervisor.pids() {
+            let previous = self
+                .recorded_running
+                .get(name)
+                .filter(|record| record.pid == pid);
+            let start_time = match previous {
+                Some(record) => record.start_time,
+                None => match crate::supervisor::process_start_time(pid) {
+                    Some(start_time) => start_time,
+                    None => continue,
+                },
+            };
+            let (stopsignal, stopwaitsecs) = self.stop_settings(name);
+            running.insert(
+                name.to_string(),
+                RunningRecord {
+                    pid,
+                    start_time,
+                    stopsignal: stopsignal.to_string(),
+                    stopwaitsecs,
+                },
+            );
+        }
+        if running != self.recorded_running {
+            match self.state.save_running(&running) {
+                Ok(()) => self.recorded_running = running,
+                Err(error) => tracing::error!(%error, "cannot record running processes"),
+            }
+        }
+    }
+
+    /// The stop signal and wait recorded for a process of this job (quick-starts included).
+    pub(super) fn stop_settings(&self, name: &str) -> (&'static str, f64) {
+        let spec = self
+            .jobs
+            .get(name)
+            .map(|meta| Arc::clone(&meta.spec))
+            .or_else(|| self.quick.spec_of(name));
+        spec.map_or(("TERM", 10.0), |spec| {
+            (spec.stopsignal.name(), spec.stopwaitsecs.as_secs_f64())
+        })
+    }
+
+    /// Whether `recorded_running` already says what runs: the same jobs with the same pids
+    /// and stop settings.
+    pub(super) fn running_unchanged(&self) -> bool {
+        let mut count = 0;
+        for (name, pid) in self.supervisor.pids() {
+            count += 1;
+            let Some(record) = self.recorded_running.get(name) else {
+                return false;
+            };
+            let (stopsignal, stopwaitsecs) = self.stop_settings(name);
+            if record.pid != pid
+                || record.stopsignal != stopsignal
+                || record.stopwaitsecs != stopwaitsecs
+            {
+                return false;
+            }
+        }
+        count == self.recorded_running.len()
+    }
+}

@@ -1,0 +1,176 @@
+//! The read-only answers: one program and the list (with their fields as written), statuses,
+//! the ETag of a program's file, and where its logs are. None of them changes anything, so no
+//! reconcile follows them.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+
+use crate::spec::{ProgramSpec, RawProgram, Stream};
+
+use super::programs::Program;
+use super::request::{Answer, Failure, FailureKind, Reply};
+use super::views::{
+    self, InOrder, OneProgramView, OneStatusView, ProgramView, ProgramsView, StatusView,
+};
+use super::{Daemon, PROGRAM_SIZE, STATUS_SIZE};
+
+impl Daemon {
+    /// Every program with its fields and status (`GET /programs`).
+    pub(super) fn list(&self, now: Instant) -> Reply {
+        Answer::json(
+            &ProgramsView {
+                programs: self
+                    .table
+                    .programs
+                    .values()
+                    .map(|program| self.program_view(program, now))
+                    .collect(),
+            },
+            self.table.programs.len() * PROGRAM_SIZE,
+        )
+    }
+
+    /// The status of every program (`GET /status`), written by hand (`views`).
+    pub(super) fn status_all(&self, now: Instant) -> Reply {
+        // The program table, the jobs and their metadata are all sorted by name: walk them
+        // together.
+        let mut views = InOrder::new(self.supervisor.views(now));
+        let mut metas = InOrder::new(
+            self.jobs
+                .iter()
+                .map(|(name, meta)| (name.as_str(), meta.generation)),
+        );
+        let statuses = self.table.programs.values().map(|program| {
+            let name = program.entry.name.as_str();
+            StatusView::new(program, views.get(name), metas.get(name))
+        });
+        Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
+            views::write_statuses(json, statuses)
+        })
+    }
+
+    pub(super) fn status_one(&self, id: &str, now: Instant) -> Reply {
+        let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+        Answer::json(
+            &OneStatusView {
+                status: self.status_view(program, now),
+                success: true,
+            },
+            STATUS_SIZE,
+        )
+    }
+
+    /// A program's audit trail (`GET /programs/{id}/history`).
+    pub(super) fn history(&self, id: &str) -> Reply {
+        let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+        Ok(Answer::ok(json!({
+            "id": program.id,
+            "name": program.entry.name,
+            "history": program.history,
+        })))
+    }
+
+    pub(super) fn etag(program: &Program) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        program.entry.text.hash(&mut hasher);
+        format!("\"{}-{:016x}\"", program.generation, hasher.finish())
+    }
+
+    pub(super) fn get(&self, id: &str, now: Instant) -> Reply {
+        let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+        let mut answer = Answer::json(
+            &OneProgramView {
+                program: self.program_view(program, now),
+            },
+            PROGRAM_SIZE,
+        )?;
+        answer.etag = Some(Self::etag(program));
+        Ok(answer)
+    }
+
+    /// A program as the API shows it: its fields (defaults filled in, values as written in
+    /// canonical form), where it lives, its status and its config error.
+    pub(super) fn program_view<'a>(
+        &'a self,
+        program: &'a Program,
+        now: Instant,
+    ) -> ProgramView<'a> {
+        let mut fields = match &program.last_good {
+            Some(spec) => spec.to_fields(),
+            None => Map::new(),
+        };
+        // What the file says, in the form it was written (a command stays a string).
+        if program.problems().is_empty()
+            && let Some(text) = &program.entry.text
+            && let Ok(document) = crate::spec::parse(program.entry.format, text)
+        {
+            let (raw, _) = RawProgram::read_fields(&document.fields);
+            for (key, value) in raw.to_fields() {
+                fields.insert(key, value);
+            }
+        }
+        fields.insert("name".into(), Value::from(program.entry.name.clone()));
+        ProgramView {
+            fields,
+            config_error: views::ConfigErrorView::of(program),
+            file: program.entry.path.to_string_lossy(),
+            format: program.entry.format,
+            generation: program.generation,
+            id: program.id,
+            observed_generation: self.observed_generation(&program.entry.name),
+            status: self.status_view(program, now),
+            text: program.entry.text.as_deref(),
+        }
+    }
+
+    pub(super) fn observed_generation(&self, name: &str) -> Option<u64> {
+        self.jobs.get(name).map(|meta| meta.generation)
+    }
+
+    pub(super) fn status_view<'a>(&'a self, program: &'a Program, now: Instant) -> StatusView<'a> {
+        let name = &program.entry.name;
+        StatusView::new(
+            program,
+            self.supervisor.view(name, now),
+            self.observed_generation(name),
+        )
+    }
+
+    /// A program's status as a value, to add to the answer of a write.
+    pub(super) fn status_value(&self, program: &Program, now: Instant) -> Value {
+        serde_json::to_value(self.status_view(program, now)).unwrap_or(Value::Null)
+    }
+
+    pub(super) fn log_paths(&self, id: &str) -> Reply {
+        let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+        let spec = self
+            .jobs
+            .get(&program.entry.name)
+            .map(|meta| Arc::clone(&meta.spec))
+            .or_else(|| program.last_good.clone())
+            .ok_or_else(|| {
+                Failure::new(
+                    FailureKind::Conflict,
+                    "no_valid_version",
+                    "the program has never had a valid file, so it has no logs",
+                )
+            })?;
+        Ok(Answer::ok(log_paths_json(&spec, &self.config.log_dir)))
+    }
+}
+
+pub(super) fn log_paths_json(spec: &ProgramSpec, log_dir: &Path) -> Value {
+    let path = |stream| {
+        spec.log_path(log_dir, stream)
+            .map(|path| path.to_string_lossy().into_owned())
+    };
+    json!({
+        "stdout": path(Stream::Stdout),
+        "stderr": path(Stream::Stderr),
+        "redirect_stderr": spec.process.redirect_stderr,
+    })
+}
