@@ -5,6 +5,20 @@
 use axum::http::Method;
 use serde_json::{Map, Value, json};
 
+/// Who may call a route (SPEC §10). Every route of the table states its role; the route table
+/// is where the API's access rules are read from, so a route cannot be added without one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Needs no token (`/health`).
+    Public,
+    /// Reads: statuses, the list (environment values redacted, no file text), events.
+    Read,
+    /// Read, logs, start, stop, restart, signal.
+    Operate,
+    /// Everything: writes to programs.d and quick-start (which runs any command).
+    Admin,
+}
+
 /// One documented route.
 pub struct RouteDoc {
     pub method: Method,
@@ -17,6 +31,8 @@ pub struct RouteDoc {
     pub body: Option<&'static str>,
     /// Status codes it may answer besides 401 (and 400 for ids and queries).
     pub answers: &'static [u16],
+    /// The least role that may call it.
+    pub role: Role,
 }
 
 /// The query of both log routes (programs and quick-start programs).
@@ -47,6 +63,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: None,
             answers: &[200],
+            role: Role::Public,
         },
         RouteDoc {
             method: get.clone(),
@@ -55,6 +72,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: None,
             answers: &[200],
+            role: Role::Read,
         },
         RouteDoc {
             method: get.clone(),
@@ -63,6 +81,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: None,
             answers: &[200],
+            role: Role::Read,
         },
         RouteDoc {
             method: post.clone(),
@@ -71,6 +90,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[("format", "string", "toml (default) or yaml")],
             body: Some("NewProgram"),
             answers: &[201, 400, 409, 413],
+            role: Role::Admin,
         },
         RouteDoc {
             method: post.clone(),
@@ -79,6 +99,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: Some("ProgramFields"),
             answers: &[200, 400, 404, 409, 412, 413],
+            role: Role::Admin,
         },
         RouteDoc {
             method: post.clone(),
@@ -87,6 +108,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: Some("ProgramFile"),
             answers: &[200, 201, 400, 409, 412, 413],
+            role: Role::Admin,
         },
         RouteDoc {
             method: post.clone(),
@@ -95,6 +117,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[WAIT],
             body: None,
             answers: &[200, 404],
+            role: Role::Admin,
         },
         RouteDoc {
             method: get.clone(),
@@ -103,6 +126,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: None,
             answers: &[200, 404],
+            role: Role::Read,
         },
         RouteDoc {
             method: post.clone(),
@@ -111,6 +135,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[WAIT],
             body: None,
             answers: &[200, 400, 404, 409],
+            role: Role::Admin,
         },
         RouteDoc {
             method: post.clone(),
@@ -119,6 +144,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[WAIT],
             body: None,
             answers: &[200, 400, 404, 409],
+            role: Role::Admin,
         },
         RouteDoc {
             method: post.clone(),
@@ -127,6 +153,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[WAIT],
             body: None,
             answers: &[200, 404, 409],
+            role: Role::Operate,
         },
         RouteDoc {
             method: post.clone(),
@@ -135,6 +162,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[WAIT],
             body: None,
             answers: &[200, 404, 409],
+            role: Role::Operate,
         },
         RouteDoc {
             method: post.clone(),
@@ -143,6 +171,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[WAIT],
             body: None,
             answers: &[200, 404, 409],
+            role: Role::Operate,
         },
         RouteDoc {
             method: get.clone(),
@@ -151,6 +180,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: LOGS_QUERY,
             body: None,
             answers: &[200, 404, 409],
+            role: Role::Operate,
         },
         RouteDoc {
             method: get.clone(),
@@ -159,6 +189,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: None,
             answers: &[200, 404],
+            role: Role::Read,
         },
         RouteDoc {
             method: get.clone(),
@@ -167,6 +198,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: None,
             answers: &[200],
+            role: Role::Read,
         },
         RouteDoc {
             method: get.clone(),
@@ -175,6 +207,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: None,
             answers: &[200, 404],
+            role: Role::Read,
         },
         RouteDoc {
             method: get.clone(),
@@ -183,6 +216,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: None,
             answers: &[200],
+            role: Role::Read,
         },
         RouteDoc {
             method: get.clone(),
@@ -191,6 +225,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: None,
             answers: &[200],
+            role: Role::Read,
         },
         RouteDoc {
             method: post.clone(),
@@ -199,6 +234,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: Some("QuickStart"),
             answers: &[201, 400, 413],
+            role: Role::Admin,
         },
         RouteDoc {
             method: get.clone(),
@@ -207,6 +243,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[],
             body: None,
             answers: &[200, 404],
+            role: Role::Read,
         },
         RouteDoc {
             method: post.clone(),
@@ -215,6 +252,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[WAIT],
             body: None,
             answers: &[200, 404],
+            role: Role::Admin,
         },
         RouteDoc {
             method: get.clone(),
@@ -223,6 +261,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: LOGS_QUERY,
             body: None,
             answers: &[200, 404],
+            role: Role::Admin,
         },
     ]
 }
