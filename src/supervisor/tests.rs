@@ -232,6 +232,14 @@ fn alive(pid: u32, start: u64) -> bool {
 }
 
 /// The process `pid` that started at `start` is gone entirely: neither running nor a zombie.
+/// Whether the process is blocked in `nanosleep`/`clock_nanosleep` (`/proc/PID/syscall`): a
+/// `sleep` there has finished its own start, so what /proc shows of it is what it was given.
+fn settled_in_sleep(pid: u32) -> bool {
+    let text = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let number: Option<i64> = text.split_whitespace().next().and_then(|n| n.parse().ok());
+    number.is_some_and(|number| number == libc::SYS_clock_nanosleep || number == libc::SYS_nanosleep)
+}
+
 fn gone(pid: u32, start: u64) -> bool {
     process_start_time(pid) != Some(start)
 }
@@ -491,13 +499,15 @@ async fn a_spawned_program_inherits_no_ignored_signal_nor_descriptor() {
     );
     harness.start(spec);
     let pid = harness.status("clean").pid.unwrap();
-    let mut status = String::new();
+    // Until `sleep` is in its sleep, it may still hold files of its own start (glibc's
+    // gconv-modules.cache, the locale archive): read /proc only once it has settled.
     harness
-        .wait_for("the program to exec sleep", |_| {
-            status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            status.starts_with("Name:\tsleep")
+        .wait_for("the program to settle in its sleep", |_| {
+            settled_in_sleep(pid)
         })
         .await;
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    assert!(status.starts_with("Name:\tsleep"), "{status}");
     let field = |name: &str| {
         let line = status.lines().find(|line| line.starts_with(name)).unwrap();
         u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
@@ -551,11 +561,13 @@ async fn both_clone_paths_give_the_program_only_its_three_streams() {
             pid
         };
         let deadline = Instant::now() + TIMEOUT;
-        while !fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .starts_with("Name:\tsleep")
-        {
-            assert!(Instant::now() < deadline, "the program did not exec sleep");
+        // Read /proc once `sleep` has settled in its sleep: during its start it has files of
+        // its own open for a moment (glibc's gconv-modules.cache, the locale archive).
+        while !settled_in_sleep(pid) {
+            assert!(
+                Instant::now() < deadline,
+                "the program did not settle in its sleep"
+            );
             tokio::time::sleep(POLL).await;
         }
         let mut descriptors: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
