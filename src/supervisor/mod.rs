@@ -480,6 +480,10 @@ impl Context {
     fn confirm_running(&mut self, job: &mut Job, changes: &mut Vec<StateChange>) {
         let reason = format!("up for startsecs ({:?})", job.spec.startsecs);
         if transition(job, ProcessState::Running, reason, changes) {
+            if job.failed_starts > 0 {
+                // The BACKOFF reason is over: this start succeeded.
+                job.last_error = None;
+            }
             job.failed_starts = 0;
         }
     }
@@ -655,10 +659,26 @@ impl Context {
             self.confirm_running(job, changes);
         }
         match job.state {
+            ProcessState::Starting
+                if state::ends_as_done(job.spec.autorestart, exit, &job.spec.exitcodes) =>
+            {
+                // A one-shot run that did its job: not a failed start, whatever startsecs says.
+                job.failed_starts = 0;
+                job.last_error = None;
+                let reason = format!("{exit} (expected; autorestart = false)");
+                transition(job, ProcessState::Exited, reason, changes);
+            }
             ProcessState::Starting => {
                 job.failed_starts += 1;
                 let reason = format!("{exit} before startsecs ({:?})", job.spec.startsecs);
                 transition(job, ProcessState::Backoff, reason, changes);
+                // BACKOFF says why it waits (the FATAL message below replaces it).
+                job.last_error = Some(state::backoff_reason(
+                    job.failed_starts,
+                    job.spec.startretries,
+                    exit,
+                    job.spec.startsecs,
+                ));
                 if job.failed_starts > job.spec.startretries {
                     let message = format!(
                         "exited too quickly ({exit}) {} times in a row; gave up (startretries = {})",

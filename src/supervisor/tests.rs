@@ -296,6 +296,75 @@ async fn exit_before_startsecs_backs_off_1_2_seconds_then_is_fatal() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn backoff_says_why_it_waits_and_running_clears_it() {
+    let mut harness = Harness::new();
+    let marker = harness.path("second-try");
+    // Fails its first start (exit 3 at once), then stays up.
+    let script = format!(
+        "if [ -e {file} ]; then exec sleep 30; fi; touch {file}; exit 3",
+        file = marker.display()
+    );
+    let spec = harness.spec("flaky", &script, "startsecs = 0.3\nstartretries = 3");
+    harness.start(spec);
+    harness
+        .wait_for("BACKOFF", |harness| {
+            harness.state("flaky") == ProcessState::Backoff
+        })
+        .await;
+    assert_eq!(
+        harness.status("flaky").last_error.as_deref(),
+        Some("retry 1 of 3: exit code 3 before startsecs (0.3s)")
+    );
+    harness
+        .wait_for("RUNNING after the retry", |harness| {
+            harness.state("flaky") == ProcessState::Running
+        })
+        .await;
+    assert_eq!(harness.status("flaky").last_error, None, "the start succeeded");
+}
+
+/// `autorestart = false` is a one-shot: an expected exit is its success, however soon it comes;
+/// an unexpected one is still a failed start (BACKOFF, then FATAL).
+#[tokio::test(flavor = "current_thread")]
+async fn a_one_shot_runs_once_and_ends_exited_whatever_startsecs_says() {
+    let mut harness = Harness::new();
+    let done = harness.spec("done", "echo done", "autorestart = false\nstartsecs = 1");
+    let failing = harness.spec(
+        "failing",
+        "echo failing; exit 3",
+        "autorestart = false\nstartsecs = 1\nstartretries = 1",
+    );
+    harness.start(done);
+    harness.start(failing);
+    harness
+        .wait_for("EXITED and FATAL", |harness| {
+            harness.state("done") == ProcessState::Exited
+                && harness.state("failing") == ProcessState::Fatal
+        })
+        .await;
+    use ProcessState::*;
+    assert_eq!(
+        harness.transitions("done"),
+        [(Stopped, Starting), (Starting, Exited)]
+    );
+    let status = harness.status("done");
+    assert_eq!(status.last_exit, Some(ExitInfo::Code(0)));
+    assert_eq!((status.restarts, status.last_error), (0, None));
+    assert_eq!(harness.read(&harness.log("done", Stream::Stdout)), "done\n");
+    assert_eq!(harness.supervisor.next_deadline(), None, "nothing more to do");
+    assert_eq!(
+        harness.transitions("failing"),
+        [
+            (Stopped, Starting),
+            (Starting, Backoff),
+            (Backoff, Starting),
+            (Starting, Backoff),
+            (Backoff, Fatal),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn autorestart_and_exitcodes_decide_after_an_exit_from_running() {
     let mut harness = Harness::new();
     // (name, autorestart, exitcodes, how it ends, restarted?)
