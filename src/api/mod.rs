@@ -247,6 +247,7 @@ fn failure_response(failure: Failure) -> Response {
         FailureKind::NotFound => StatusCode::NOT_FOUND,
         FailureKind::Conflict => StatusCode::CONFLICT,
         FailureKind::Stale => StatusCode::PRECONDITION_FAILED,
+        FailureKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         FailureKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     };

@@ -149,10 +149,10 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: post.clone(),
             path: "/programs/{id}/start",
-            summary: "Start the process (409 if not enabled)",
+            summary: "Start the process (409 if not enabled; 422 start_failed if it ends without running, the status in error.details.status)",
             query: &[WAIT],
             body: None,
-            answers: &[200, 404, 409],
+            answers: &[200, 404, 409, 422],
             role: Role::Operate,
         },
         RouteDoc {
@@ -167,10 +167,10 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: post.clone(),
             path: "/programs/{id}/restart",
-            summary: "Stop then start the process",
+            summary: "Stop then start the process (422 start_failed if it ends without running)",
             query: &[WAIT],
             body: None,
-            answers: &[200, 404, 409],
+            answers: &[200, 404, 409, 422],
             role: Role::Operate,
         },
         RouteDoc {
@@ -276,6 +276,9 @@ fn reason(code: u16) -> &'static str {
         409 => "Conflict: not enabled, name taken, file not writable",
         412 => "If-Match does not match the ETag",
         413 => "Body over 1 MiB",
+        422 => {
+            "start_failed: the program did not start (FATAL); error.details.status is its status, with last_error and last_stderr"
+        }
         _ => "",
     }
 }

@@ -407,7 +407,6 @@ fn control(session: &Session, args: &ControlArgs, control: Control) -> Result<()
     }
     let name = scalar(&data["name"]);
     let status = &data["status"];
-    let state = status["status"].as_str().unwrap_or("");
     let shown = describe_status(status);
     let changed = data["changed"] != Value::Bool(false);
     match control {
@@ -421,19 +420,6 @@ fn control(session: &Session, args: &ControlArgs, control: Control) -> Result<()
         Control::Start => println!("Started {name}{}", suffix(&shown)),
         Control::Stop => println!("Stopped {name}{}", suffix(&shown)),
         Control::Restart => println!("Restarted {name}{}", suffix(&shown)),
-    }
-    let starting = matches!(control, Control::Start | Control::Restart) && !args.no_wait;
-    if starting && state == "FATAL" {
-        let reason = status["last_error"]
-            .as_str()
-            .map(|error| format!(": {error}"))
-            .unwrap_or_default();
-        return Err(CliError::new(
-            exit::ERROR,
-            format!(
-                "{name} did not start (FATAL{reason}); see `hoody-daemon programs logs {name}`"
-            ),
-        ));
     }
     Ok(())
 }

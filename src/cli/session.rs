@@ -174,6 +174,13 @@ impl Session {
                 ),
             );
         };
+        if body["error"]["code"] == "start_failed" {
+            return CliError {
+                code: exit::ERROR,
+                message: start_failed_message(&body["error"]["details"], message),
+                body: self.json.then_some(body),
+            };
+        }
         let code = match status {
             400 | 413 => exit::INVALID,
             404 => exit::NOT_FOUND,
@@ -200,6 +207,32 @@ impl Session {
             body: self.json.then_some(body),
         }
     }
+}
+
+/// What a start that ended without the program running says: `NAME did not start (FATAL: …)`,
+/// the last lines it wrote to stderr, and where to look next. A program that never ran (a
+/// spawn error: no exit) has no log to point at; its reason says what to fix.
+fn start_failed_message(details: &Value, message: &str) -> String {
+    let status = &details["status"];
+    let name = details["name"].as_str().unwrap_or("the program");
+    let mut text = message.to_string();
+    if let Some(stderr) = status["last_stderr"].as_str() {
+        text.push_str("\n  its last stderr lines:");
+        for line in stderr.lines() {
+            text.push_str("\n    ");
+            text.push_str(line);
+        }
+    }
+    if status["last_exit"].is_null() {
+        text.push_str(
+            "\n  it never ran, so it has no log: fix what the reason names and start it again",
+        );
+    } else {
+        text.push_str(&format!(
+            "\n  see `hoody-daemon programs logs {name}` for more"
+        ));
+    }
+    text
 }
 
 /// Readable lines for an error's details: `field `x`: why` for field problems, `key: value`

@@ -160,6 +160,29 @@ impl Daemon {
         Answer::ok(json!({ "id": id, "name": name, "changed": changed }))
     }
 
+    /// A start (or restart) that ended without the program running: FATAL, with its reason
+    /// and the status (`last_error`, `last_stderr`) in the details. 422: the request was
+    /// carried out and the daemon is fine; the program, as written or in its environment,
+    /// cannot run (docs/CLI.md, "Decisions").
+    pub(super) fn start_failed(&self, name: &str, now: Instant) -> Failure {
+        let program = self.table.programs.get(name);
+        let status = program.map_or(Value::Null, |program| self.status_value(program, now));
+        let reason = status["last_error"]
+            .as_str()
+            .map(|error| format!(": {error}"))
+            .unwrap_or_default();
+        Failure::new(
+            FailureKind::Unprocessable,
+            "start_failed",
+            format!("{name} did not start (FATAL{reason})"),
+        )
+        .with_details(json!({
+            "id": program.map(|program| program.id),
+            "name": name,
+            "status": status,
+        }))
+    }
+
     pub(super) fn reply_when(
         &mut self,
         name: String,
@@ -217,6 +240,10 @@ impl Daemon {
                 if !waiter.reply.is_closed() {
                     pending.push(waiter);
                 }
+                continue;
+            }
+            if waiter.until == Until::Up && state == Some(ProcessState::Fatal) {
+                let _ = waiter.reply.send(Err(self.start_failed(&waiter.name, now)));
                 continue;
             }
             let mut answer = waiter.answer;

@@ -12,7 +12,7 @@ use crate::spec::{ProgramSpec, SystemUsers};
 use crate::store::Reuse;
 use crate::supervisor::StateChange;
 
-use super::persist::{Intents, Running, RunningRecord};
+use super::persist::{self, GenerationRecord, Intents, Running, RunningRecord};
 use super::programs::{ChangeKind, ConfigEvent, Source};
 use super::{Daemon, Event, JobMeta, phase_of, unix_now};
 
@@ -42,6 +42,7 @@ impl Daemon {
         let ids = &self.ids;
         let saved = &self.saved_intents;
         let api_sources = &self.api_sources;
+        let generations = &self.generations;
         let events = self.table.apply(
             &snapshot,
             |name| ids.get(name).unwrap_or(0),
@@ -49,6 +50,7 @@ impl Daemon {
                 Some(run) => *run && spec.is_some_and(|spec| spec.enabled),
                 None => spec.is_some_and(|spec| spec.boot && spec.enabled),
             },
+            |name, text| persist::first_generation(generations.get(name), text),
             |name| {
                 if api_sources.contains(name) {
                     Source::Api
@@ -60,10 +62,49 @@ impl Daemon {
         );
         if !events.is_empty() {
             self.intents_dirty = true;
+            self.generations_dirty = true;
+            self.table_changed = true;
         }
         for event in events {
             self.api_sources.remove(&event.name);
+            let text = match event.change.change {
+                ChangeKind::Removed => None,
+                ChangeKind::Created | ChangeKind::Edited => self
+                    .table
+                    .programs
+                    .get(&event.name)
+                    .and_then(|program| program.entry.text.as_deref()),
+            };
+            self.generations.insert(
+                event.name.clone(),
+                GenerationRecord {
+                    generation: event.change.generation,
+                    text: persist::text_hash(text),
+                },
+            );
             self.publish_config(event);
+        }
+    }
+
+    /// After the table changed: a job whose spec is the program's last good one (an edit that
+    /// changes nothing the job uses, such as `enabled = true` written out where it was the
+    /// default) runs that generation, so its `observed_generation` follows. Pointers first:
+    /// the whole spec is compared only for a job given a new version, once.
+    pub(super) fn sync_observed_generations(&mut self) {
+        for (name, meta) in &mut self.jobs {
+            let Some(program) = self.table.programs.get(name) else {
+                continue;
+            };
+            let Some(good) = &program.last_good else {
+                continue;
+            };
+            if meta.generation == program.good_generation {
+                continue;
+            }
+            if Arc::ptr_eq(&meta.spec, good) || *meta.spec == **good {
+                meta.spec = Arc::clone(good);
+                meta.generation = program.good_generation;
+            }
         }
     }
 
@@ -144,11 +185,15 @@ impl Daemon {
             self.boot_wake = wake;
             let plan = reconcile(&desired, &observed, gate);
             if plan.is_empty() {
-                return;
+                break;
             }
             for action in plan {
                 self.apply(action, now);
             }
+        }
+        if self.table_changed {
+            self.table_changed = false;
+            self.sync_observed_generations();
         }
     }
 
@@ -217,6 +262,12 @@ impl Daemon {
     }
 
     pub(super) fn persist(&mut self) {
+        if self.generations_dirty {
+            match self.state.save_generations(&self.generations) {
+                Ok(()) => self.generations_dirty = false,
+                Err(error) => tracing::error!(%error, "cannot save program generations"),
+            }
+        }
         if self.intents_dirty {
             let intents: Intents = self
                 .table

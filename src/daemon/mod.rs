@@ -172,6 +172,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         state.save_running(&Running::new())?;
     }
     let saved_intents = state.load_intents()?;
+    let generations = state.load_generations()?;
     let ids = Ids::load(&config.state_dir)?;
     if let Err(error) = crate::supervisor::become_subreaper() {
         tracing::warn!(%error, "cannot become a child subreaper; orphaned grandchildren go to init");
@@ -190,6 +191,9 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         table: ProgramTable::default(),
         saved_intents,
         intents_dirty: false,
+        generations,
+        generations_dirty: false,
+        table_changed: false,
         recorded_running: Running::new(),
         jobs: BTreeMap::new(),
         supervisor,
@@ -229,6 +233,11 @@ pub struct Daemon {
     /// Intents from the last run; `None` with a fresh state folder.
     saved_intents: Option<Intents>,
     intents_dirty: bool,
+    /// The last generation of every name ever seen, as `generations.json` keeps it.
+    generations: persist::Generations,
+    generations_dirty: bool,
+    /// The table changed since the last converge (observed generations to bring along).
+    table_changed: bool,
     recorded_running: Running,
     jobs: BTreeMap<String, JobMeta>,
     supervisor: Supervisor,

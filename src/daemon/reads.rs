@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use crate::spec::{ProgramSpec, RawProgram, Stream};
+use crate::supervisor::ProcessState;
 
 use super::programs::Program;
 use super::request::{Answer, Failure, FailureKind, Reply};
@@ -43,9 +44,21 @@ impl Daemon {
                 .iter()
                 .map(|(name, meta)| (name.as_str(), meta.generation)),
         );
+        let supervisor = &self.supervisor;
         let statuses = self.table.programs.values().map(|program| {
             let name = program.entry.name.as_str();
-            StatusView::new(program, views.get(name), metas.get(name))
+            let job = views.get(name);
+            // Only a program that exited or failed has stderr to show: read for those alone.
+            let last_stderr = job
+                .as_ref()
+                .filter(|job| {
+                    matches!(
+                        job.state,
+                        ProcessState::Exited | ProcessState::Backoff | ProcessState::Fatal
+                    )
+                })
+                .and_then(|_| supervisor.last_stderr(name));
+            StatusView::new(program, job, metas.get(name), last_stderr)
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
             views::write_statuses(json, statuses)
@@ -137,6 +150,7 @@ impl Daemon {
             program,
             self.supervisor.view(name, now),
             self.observed_generation(name),
+            self.supervisor.last_stderr(name),
         )
     }
 

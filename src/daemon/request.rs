@@ -203,6 +203,9 @@ pub enum FailureKind {
     Conflict,
     /// `If-Match` names an older version (HTTP 412).
     Stale,
+    /// Understood and carried out, but it could not succeed: a start that ended without the
+    /// program running (HTTP 422, `start_failed`).
+    Unprocessable,
     /// The daemon could not do it: a disk error, shutting down (HTTP 500/503).
     Internal,
     Unavailable,

@@ -36,6 +36,9 @@ pub struct StatusView<'a> {
     pub id: u64,
     pub last_error: Option<Cow<'a, str>>,
     pub last_exit: Option<ExitInfo>,
+    /// EXITED, BACKOFF or FATAL: the last lines its last process wrote to stderr (read from
+    /// the log when asked: [`crate::supervisor::Supervisor::last_stderr`]); else null.
+    pub last_stderr: Option<String>,
     pub name: &'a str,
     /// The generation of the spec the job runs with; null without a job.
     pub observed_generation: Option<u64>,
@@ -59,6 +62,7 @@ impl<'a> StatusView<'a> {
         program: &'a Program,
         job: Option<JobView<'a>>,
         observed_generation: Option<u64>,
+        last_stderr: Option<String>,
     ) -> StatusView<'a> {
         let job = job.unwrap_or(JobView {
             state: ProcessState::Stopped,
@@ -76,6 +80,7 @@ impl<'a> StatusView<'a> {
             id: program.id,
             last_error: job.last_error,
             last_exit: job.last_exit,
+            last_stderr,
             name: &program.entry.name,
             observed_generation,
             pid: job.pid,
@@ -113,6 +118,11 @@ impl StatusView<'_> {
         out.extend_from_slice(b",\"last_exit\":");
         match &self.last_exit {
             Some(exit) => serde_json::to_writer(&mut *out, exit)?,
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"last_stderr\":");
+        match &self.last_stderr {
+            Some(text) => serde_json::to_writer(&mut *out, text)?,
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"name\":");
@@ -343,6 +353,11 @@ mod tests {
                     id: u64::MAX - variant as u64,
                     last_error: errors[variant % errors.len()].clone(),
                     last_exit: exits[index % exits.len()],
+                    last_stderr: match variant % 3 {
+                        0 => None,
+                        1 => Some("ERROR: port 5432 already in use\n".to_string()),
+                        _ => Some("a \"quoted\"\tline\u{1}\nünï\n".to_string()),
+                    },
                     name: ["web", "a.b-c_d", "weird\"name\\", "ünï"][variant % 4],
                     observed_generation: running.then_some(index as u64),
                     pid: running.then_some(u32::MAX - index as u32),

@@ -340,9 +340,30 @@ impl Daemon {
         reply: oneshot::Sender<Reply>,
         now: Instant,
     ) {
+        // Already so (spelled out in the file or by default): nothing is written, and the
+        // answer is the same either way; writing the default out would raise the generation
+        // for a change that changes nothing.
+        let unchanged = self.table.find(id).and_then(|program| {
+            let spec = program.last_good.as_ref()?;
+            (program.problems().is_empty() && spec.enabled == enabled).then(|| {
+                let mut answer = Answer::ok(json!({
+                    "id": program.id,
+                    "name": program.entry.name,
+                    "diff": "",
+                    "generation": program.generation,
+                    "changed": false,
+                }));
+                answer.etag = Some(Self::etag(program));
+                answer
+            })
+        });
         let mut changes = Map::new();
         changes.insert("enabled".into(), Value::Bool(enabled));
-        match self.edit(id, changes, None, now) {
+        let edited = match unchanged {
+            Some(answer) => Ok((answer, false)),
+            None => self.edit(id, changes, None, now),
+        };
+        match edited {
             Ok((mut answer, _)) => {
                 let name = answer
                     .data

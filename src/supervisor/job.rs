@@ -3,6 +3,7 @@
 //! acts on it.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -10,7 +11,7 @@ use serde::{Serialize, Serializer};
 
 use crate::spec::ProgramSpec;
 
-use super::logs::{SharedWriter, lock};
+use super::logs::{SharedWriter, lock, tail_since};
 use super::state::{
     ExitInfo, IMMEDIATE_RESTARTS_PER_WINDOW, ProcessState, RESTART_WINDOW, format_uptime,
 };
@@ -94,7 +95,16 @@ pub(crate) struct Job {
     pub budget: RestartBudget,
     /// The log files of the current process, for the write problems status shows.
     pub logs: Vec<SharedWriter>,
+    /// The file the current (or last) process's stderr goes to, and its length when that
+    /// process started: what [`Job::last_stderr`] reads. `None` without one (`"none"`, not a
+    /// regular file) or when the last start never ran a process.
+    pub stderr_log: Option<(PathBuf, u64)>,
 }
+
+/// `last_stderr` shows at most this many lines…
+pub const LAST_STDERR_LINES: usize = 10;
+/// …and at most this many bytes of them.
+pub const LAST_STDERR_BYTES: u64 = 4096;
 
 impl Job {
     pub fn new(spec: Arc<ProgramSpec>) -> Job {
@@ -114,7 +124,28 @@ impl Job {
             after_stop: AfterStop::Nothing,
             budget: RestartBudget::new(),
             logs: Vec::new(),
+            stderr_log: None,
         }
+    }
+
+    /// See [`Supervisor::last_stderr`](super::Supervisor::last_stderr). What a pipe still
+    /// holds is moved into the file first, so the lines of a crash are there when its exit is.
+    pub fn last_stderr(&self) -> Option<String> {
+        if !matches!(
+            self.state,
+            ProcessState::Exited | ProcessState::Backoff | ProcessState::Fatal
+        ) {
+            return None;
+        }
+        let (path, start) = self.stderr_log.as_ref()?;
+        for writer in &self.logs {
+            let mut writer = lock(writer);
+            if writer.path() == path {
+                writer.is_fed();
+            }
+        }
+        let text = tail_since(path, *start, LAST_STDERR_LINES, LAST_STDERR_BYTES).ok()?;
+        (!text.is_empty()).then_some(text)
     }
 
     /// The one instant this job waits for, computed from the current spec so that a changed

@@ -107,7 +107,7 @@ use job::{AfterStop, Job};
 use logs::{LogWriter, SharedWriter};
 use spawn::Output;
 
-pub use job::{JobStatus, JobView, RestartBudget};
+pub use job::{JobStatus, JobView, LAST_STDERR_BYTES, LAST_STDERR_LINES, RestartBudget};
 pub use leftover::{ProcessGroupSignal, signal_leftover_group};
 pub use logs::{rotated_path, tail};
 pub use reap::{become_subreaper, process_start_time};
@@ -329,6 +329,14 @@ impl Supervisor {
         self.jobs.get(name).map(|job| job.view(now))
     }
 
+    /// The last stderr lines of a job's last process when it exited or failed (EXITED,
+    /// BACKOFF, FATAL), read from its log now: at most [`LAST_STDERR_LINES`] lines and
+    /// [`LAST_STDERR_BYTES`] bytes, only what that process wrote. `None` otherwise, and for a
+    /// process that never ran (a spawn error). Nothing is kept in memory for it.
+    pub fn last_stderr(&self, name: &str) -> Option<String> {
+        self.jobs.get(name)?.last_stderr()
+    }
+
     /// Whether a job of this name exists (cheaper than [`Supervisor::status`]: nothing is built).
     pub fn has_job(&self, name: &str) -> bool {
         self.jobs.contains_key(name)
@@ -451,11 +459,12 @@ impl Context {
         job.stop_requested = None;
         job.killed = false;
         match self.spawn_process(&job.spec) {
-            Ok((pid, logs)) => {
+            Ok((pid, logs, stderr_log)) => {
                 job.pid = Some(pid);
                 job.started = Some(now);
                 job.started_at = Some(SystemTime::now());
                 job.logs = logs;
+                job.stderr_log = stderr_log;
                 self.pids.insert(pid, job.spec.name.clone());
                 transition(
                     job,
@@ -469,6 +478,8 @@ impl Context {
             }
             Err(error) => {
                 let message = error.to_string();
+                // It never ran: no stderr of its own to show (the log holds an older run's).
+                job.stderr_log = None;
                 tracing::warn!(program = %job.spec.name, error = %message, "cannot start");
                 transition(job, ProcessState::Starting, reason, changes);
                 job.last_error = Some(message.clone());
@@ -488,11 +499,14 @@ impl Context {
         }
     }
 
-    /// Opens the logs, makes the pipes, spawns, and starts capturing.
+    /// Opens the logs, makes the pipes, spawns, and starts capturing. Also says where the
+    /// process's stderr goes (a regular file) and how long that file was before it started,
+    /// for [`Job::last_stderr`].
+    #[allow(clippy::type_complexity)]
     fn spawn_process(
         &mut self,
         spec: &ProgramSpec,
-    ) -> Result<(u32, Vec<SharedWriter>), SpawnError> {
+    ) -> Result<(u32, Vec<SharedWriter>, Option<(PathBuf, u64)>), SpawnError> {
         let process = &spec.process;
         let log_dir = self.config.log_dir.clone();
         let stdout_path = spec.log_path(&log_dir, Stream::Stdout);
@@ -502,8 +516,18 @@ impl Context {
         let shared_and_rotated = stdout_path.is_some()
             && stdout_path == stderr_path
             && (process.stdout.max_bytes > 0 || process.stderr.max_bytes > 0);
+        let stderr_file = if process.redirect_stderr {
+            stdout_path.clone()
+        } else {
+            stderr_path.clone()
+        };
         let stdout_sink = self.sink(stdout_path, &process.stdout, shared_and_rotated)?;
         let stderr_sink = self.sink(stderr_path, &process.stderr, shared_and_rotated)?;
+        // Opened above (created if new): its length now is where this process's stderr begins.
+        let stderr_log = stderr_file.and_then(|path| {
+            let metadata = std::fs::metadata(&path).ok()?;
+            metadata.is_file().then(|| (path, metadata.len()))
+        });
         let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
         if (captured(&stdout_sink) || captured(&stderr_sink))
             && tokio::runtime::Handle::try_current().is_err()
@@ -551,7 +575,7 @@ impl Context {
         for (read, writer) in captures {
             tokio::spawn(logs::capture(read, writer));
         }
-        Ok((pid, writers))
+        Ok((pid, writers, stderr_log))
     }
 
     /// How one stream reaches its log (see the module's notes on direct mode): the file itself

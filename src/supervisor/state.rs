@@ -164,7 +164,8 @@ pub fn should_restart(policy: AutoRestart, exit: ExitInfo, exitcodes: &[i32]) ->
 /// says (`echo done` runs once and ends EXITED). An unexpected exit, or a death by signal,
 /// is still a failed start; with the other policies an early exit always is (supervisord).
 pub fn ends_as_done(policy: AutoRestart, exit: ExitInfo, exitcodes: &[i32]) -> bool {
-    policy == AutoRestart::False && matches!(exit, ExitInfo::Code(code) if exitcodes.contains(&code))
+    policy == AutoRestart::False
+        && matches!(exit, ExitInfo::Code(code) if exitcodes.contains(&code))
 }
 
 /// Why a job waits in BACKOFF, for `last_error`: `retry 2 of 3: exit code 3 before startsecs
@@ -357,8 +358,20 @@ mod tests {
     #[test]
     fn backoff_reasons_name_the_retry_the_exit_and_startsecs() {
         let cases = [
-            (1, 3, ExitInfo::Code(3), 1000, "retry 1 of 3: exit code 3 before startsecs (1s)"),
-            (2, 3, ExitInfo::Code(3), 1000, "retry 2 of 3: exit code 3 before startsecs (1s)"),
+            (
+                1,
+                3,
+                ExitInfo::Code(3),
+                1000,
+                "retry 1 of 3: exit code 3 before startsecs (1s)",
+            ),
+            (
+                2,
+                3,
+                ExitInfo::Code(3),
+                1000,
+                "retry 2 of 3: exit code 3 before startsecs (1s)",
+            ),
             (
                 1,
                 5,
@@ -366,7 +379,13 @@ mod tests {
                 500,
                 "retry 1 of 5: signal KILL before startsecs (0.5s)",
             ),
-            (1, 1, ExitInfo::Code(0), 1250, "retry 1 of 1: exit code 0 before startsecs (1.25s)"),
+            (
+                1,
+                1,
+                ExitInfo::Code(0),
+                1250,
+                "retry 1 of 1: exit code 0 before startsecs (1.25s)",
+            ),
         ];
         for (attempt, retries, exit, millis, text) in cases {
             assert_eq!(

@@ -237,7 +237,8 @@ fn alive(pid: u32, start: u64) -> bool {
 fn settled_in_sleep(pid: u32) -> bool {
     let text = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
     let number: Option<i64> = text.split_whitespace().next().and_then(|n| n.parse().ok());
-    number.is_some_and(|number| number == libc::SYS_clock_nanosleep || number == libc::SYS_nanosleep)
+    number
+        .is_some_and(|number| number == libc::SYS_clock_nanosleep || number == libc::SYS_nanosleep)
 }
 
 fn gone(pid: u32, start: u64) -> bool {
@@ -320,7 +321,11 @@ async fn backoff_says_why_it_waits_and_running_clears_it() {
             harness.state("flaky") == ProcessState::Running
         })
         .await;
-    assert_eq!(harness.status("flaky").last_error, None, "the start succeeded");
+    assert_eq!(
+        harness.status("flaky").last_error,
+        None,
+        "the start succeeded"
+    );
 }
 
 /// `autorestart = false` is a one-shot: an expected exit is its success, however soon it comes;
@@ -351,7 +356,11 @@ async fn a_one_shot_runs_once_and_ends_exited_whatever_startsecs_says() {
     assert_eq!(status.last_exit, Some(ExitInfo::Code(0)));
     assert_eq!((status.restarts, status.last_error), (0, None));
     assert_eq!(harness.read(&harness.log("done", Stream::Stdout)), "done\n");
-    assert_eq!(harness.supervisor.next_deadline(), None, "nothing more to do");
+    assert_eq!(
+        harness.supervisor.next_deadline(),
+        None,
+        "nothing more to do"
+    );
     assert_eq!(
         harness.transitions("failing"),
         [
