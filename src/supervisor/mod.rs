@@ -167,6 +167,9 @@ struct Context {
     /// `writers` is swept of closed files when it reaches this size (then set to twice what
     /// is left): a sweep per start made a boot of N programs cost N² steps.
     sweep_writers_at: usize,
+    /// When the last reap found every process it did not collect alive: the latest moment
+    /// each of them is known to have been up (see `on_exit`).
+    alive_at: Option<Instant>,
 }
 
 impl Supervisor {
@@ -179,6 +182,7 @@ impl Supervisor {
                 pids: HashMap::new(),
                 writers: HashMap::new(),
                 sweep_writers_at: WRITERS_SWEEP_MIN,
+                alive_at: None,
             },
         }
     }
@@ -277,7 +281,8 @@ impl Supervisor {
         changes
     }
 
-    /// Collects every ended child (call it on SIGCHLD) and moves their jobs on.
+    /// Collects every ended child (call it on SIGCHLD) and moves their jobs on. `now` is
+    /// taken just before: every process not collected was alive then.
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
         let exits = {
             let pids = &self.context.pids;
@@ -300,12 +305,15 @@ impl Supervisor {
                 self.jobs.remove(&name);
             }
         }
+        self.context.alive_at = Some(now);
         changes
     }
 
-    /// Acts on every deadline that has come (see [`Supervisor::next_deadline`]).
+    /// Acts on every deadline that has come (see [`Supervisor::next_deadline`]). Exits that
+    /// already happened are collected first, so a STARTING job is confirmed RUNNING only when
+    /// its process is seen alive after `startsecs`, however late the loop gets to it.
     pub fn on_deadline(&mut self, now: Instant) -> Vec<StateChange> {
-        let mut changes = Vec::new();
+        let mut changes = self.reap(now);
         for job in self.jobs.values_mut() {
             if job.deadline().is_some_and(|deadline| deadline <= now) {
                 self.context.deadline_reached(job, now, &mut changes);
@@ -674,12 +682,14 @@ impl Context {
         job.pid = None;
         job.last_exit = Some(exit);
         if job.state == ProcessState::Starting
-            && job
-                .started
-                .is_some_and(|started| now.saturating_duration_since(started) >= job.spec.startsecs)
+            && let (Some(started), Some(alive_at)) = (job.started, self.alive_at)
+            && alive_at >= started + job.spec.startsecs
         {
-            // Seen after startsecs: the deadline and the exit came in one busy turn of the loop.
-            // It was up long enough; judged by when the exit is seen, as supervisord does.
+            // The deadline and the exit came in one busy turn of the loop, but the scan before
+            // this one saw the process alive after startsecs: it was up long enough. When the
+            // exit is merely *seen* late (a loop busy for longer than startsecs), it is not:
+            // the process may have died at once, and judging by when its exit is seen would
+            // make a crash loop RUNNING under load and never FATAL.
             self.confirm_running(job, changes);
         }
         match job.state {

@@ -296,6 +296,63 @@ async fn exit_before_startsecs_backs_off_1_2_seconds_then_is_fatal() {
     assert_eq!(harness.supervisor.next_deadline(), None);
 }
 
+/// A loop busy for longer than `startsecs` sees a crash late: the program must not count as
+/// started because its exit was seen after `startsecs` (a crash loop would then never end
+/// FATAL under load). It counts as started only if it was seen alive after `startsecs`.
+#[tokio::test(flavor = "current_thread")]
+async fn an_exit_seen_late_is_still_a_failed_start_and_one_seen_alive_is_not() {
+    let mut harness = Harness::new();
+    let spec = harness.spec("crasher", "exit 3", "startsecs = 0.2\nstartretries = 0");
+    harness.start(spec);
+    let pid = harness.status("crasher").pid.unwrap();
+    // The loop is busy (this thread is blocked) while the program dies and startsecs passes.
+    let dead = Instant::now() + TIMEOUT;
+    // Ended: a zombie, or already collected by another test's reap (and parked for us).
+    while matches!(fs::read_to_string(format!("/proc/{pid}/stat")), Ok(stat) if !stat.contains(") Z"))
+    {
+        assert!(Instant::now() < dead, "the program did not exit");
+        std::thread::sleep(POLL);
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let now = Instant::now();
+    let changes = harness.supervisor.reap(now);
+    harness.record(now, changes);
+    use ProcessState::*;
+    assert_eq!(
+        harness.transitions("crasher"),
+        [(Stopped, Starting), (Starting, Backoff), (Backoff, Fatal)]
+    );
+
+    // Seen alive after startsecs (a scan found it up), then found dead in the same late turn:
+    // it did stay up long enough.
+    let flag = harness.path("go");
+    let script = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done; exit 3",
+        flag.display()
+    );
+    let spec = harness.spec("slow", &script, "startsecs = 0.2\nstartretries = 0");
+    harness.start(spec);
+    let pid = harness.status("slow").pid.unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let now = Instant::now();
+    let changes = harness.supervisor.reap(now); // nothing ended: it is alive now
+    harness.record(now, changes);
+    fs::write(&flag, "").unwrap();
+    let dead = Instant::now() + TIMEOUT;
+    while matches!(fs::read_to_string(format!("/proc/{pid}/stat")), Ok(stat) if !stat.contains(") Z"))
+    {
+        assert!(Instant::now() < dead, "the program did not exit");
+        std::thread::sleep(POLL);
+    }
+    let now = Instant::now();
+    let changes = harness.supervisor.reap(now);
+    harness.record(now, changes);
+    assert_eq!(
+        harness.transitions("slow")[..3],
+        [(Stopped, Starting), (Starting, Running), (Running, Exited)]
+    );
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn backoff_says_why_it_waits_and_running_clears_it() {
     let mut harness = Harness::new();
