@@ -95,7 +95,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: post.clone(),
             path: "/programs/edit/{id}",
-            summary: "Change fields (a merge; null resets a field); honours If-Match",
+            summary: "Change fields: a JSON merge patch (RFC 7396) of the program's fields, all the way down: a field given is set, null resets a field to its default, an object (environment) merges per key and null removes a key; renaming is refused; honours If-Match",
             query: &[],
             body: Some("ProgramFields"),
             answers: &[200, 400, 404, 409, 412, 413],
@@ -287,6 +287,12 @@ fn schemas() -> Value {
     let scalar =
         json!({ "oneOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] });
     let flag = json!({ "oneOf": [{ "type": "boolean" }, { "type": "string" }], "nullable": true });
+    let environment = json!({
+        "type": "object",
+        "description": "Variables added to the daemon's environment. In an edit (a JSON merge patch) only the keys given change, and a key set to null is removed.",
+        "additionalProperties": { "oneOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }], "nullable": true },
+        "nullable": true
+    });
     let seconds = json!({ "oneOf": [{ "type": "number", "minimum": 0, "maximum": 86400 }, { "type": "string" }], "nullable": true });
     json!({
         "Envelope": {
@@ -357,7 +363,7 @@ fn schemas() -> Value {
                 "stderr_logfile_maxbytes": { "oneOf": [{ "type": "integer" }, { "type": "string" }], "nullable": true },
                 "stdout_logfile_backups": { "type": "integer", "nullable": true },
                 "stderr_logfile_backups": { "type": "integer", "nullable": true },
-                "environment": { "type": "object", "additionalProperties": scalar, "nullable": true }
+                "environment": environment
             }
         },
         "ProgramFile": {

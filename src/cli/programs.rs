@@ -128,25 +128,14 @@ fn edit(session: &Session, args: &EditArgs) -> Result<(), CliError> {
         }
         body.insert(field.clone(), Value::Null);
     }
-    let mut headers = Vec::new();
-    let etag;
     if !args.fields.env.is_empty() || !args.unset_env.is_empty() {
-        // The environment is one field: read it, change the keys asked, and send it back only
-        // if nobody changed the program meanwhile (If-Match).
-        let current = session.get(&format!("/programs/{}", segment(&args.id)))?;
-        let mut environment = current.data["program"]["environment"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        environment.extend(self::environment(&args.fields.env));
+        // The edit is a JSON merge patch: these variables change, `null` removes one, and the
+        // others stay as they are, on the daemon's side in one step (no read-modify-write).
+        let mut environment = self::environment(&args.fields.env);
         for key in &args.unset_env {
-            environment.remove(key);
+            environment.insert(key.clone(), Value::Null);
         }
         body.insert("environment".into(), Value::Object(environment));
-        etag = current.etag;
-        if let Some(etag) = &etag {
-            headers.push(("If-Match", etag.as_str()));
-        }
     }
     if body.is_empty() {
         return Err(CliError::usage(
@@ -154,7 +143,7 @@ fn edit(session: &Session, args: &EditArgs) -> Result<(), CliError> {
         ));
     }
     let path = format!("/programs/edit/{}", segment(&args.id));
-    let answered = session.call("POST", &path, Some(&Value::Object(body)), &headers)?;
+    let answered = session.post(&path, Some(&Value::Object(body)))?;
     let data = &answered.data;
     if session.json {
         output::print_json(data);

@@ -56,11 +56,10 @@ impl From<io::Error> for CliError {
     }
 }
 
-/// What an API call answered: the envelope's `data`, and the `ETag` when there was one.
+/// What an API call answered: the envelope's `data`.
 #[derive(Debug, Clone)]
 pub struct Answered {
     pub data: Value,
-    pub etag: Option<String>,
 }
 
 /// A connection to one daemon (each request opens its own connection).
@@ -129,7 +128,6 @@ impl Session {
         if (200..300).contains(&response.status) && body.get("data").is_some() {
             return Ok(Answered {
                 data: body["data"].clone(),
-                etag: response.header("etag").map(str::to_string),
             });
         }
         Err(self.api_error(response.status, body))
@@ -242,12 +240,19 @@ fn detail_lines(details: &Value) -> Vec<String> {
         Value::Null => Vec::new(),
         Value::Array(items) => items
             .iter()
-            .map(|item| match (item.get("field"), item.get("message")) {
-                (Some(Value::String(field)), Some(Value::String(message))) => {
-                    format!("field `{field}`: {message}")
+            .map(|item| {
+                let text = match (item.get("field"), item.get("message")) {
+                    (Some(Value::String(field)), Some(Value::String(message))) => {
+                        format!("field `{field}`: {message}")
+                    }
+                    (_, Some(Value::String(message))) => message.clone(),
+                    _ => return scalar(item),
+                };
+                match (item["line"].as_u64(), item["column"].as_u64()) {
+                    (Some(line), Some(column)) => format!("line {line}:{column}: {text}"),
+                    (Some(line), None) => format!("line {line}: {text}"),
+                    _ => text,
                 }
-                (_, Some(Value::String(message))) => message.clone(),
-                _ => scalar(item),
             })
             .collect(),
         Value::Object(map) => object_lines(map),
@@ -297,6 +302,11 @@ mod tests {
     fn details_read_as_lines() {
         let problems = json!([{ "field": "command", "message": "is required" }]);
         assert_eq!(detail_lines(&problems), ["field `command`: is required"]);
+        let placed = json!([{ "field": "boot", "message": "expected true or false", "line": 2, "column": 1 }]);
+        assert_eq!(
+            detail_lines(&placed),
+            ["line 2:1: field `boot`: expected true or false"]
+        );
         let object = json!({ "name": "web", "hint": "enable it first", "problems": [1] });
         assert_eq!(detail_lines(&object), ["hint: enable it first"]);
         assert!(detail_lines(&Value::Null).is_empty());

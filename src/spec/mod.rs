@@ -9,6 +9,7 @@
 mod document;
 mod fields;
 pub mod name;
+mod patch;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,6 +22,7 @@ pub use document::{
     Document, MAX_FILE_BYTES, decode, edit, json_to_toml, line_column, parse, render,
 };
 pub use fields::{RawProgram, seconds_to_json};
+pub use patch::merge_patch;
 
 /// Every field a program file may hold, in the order new files are written.
 pub const FIELDS: &[&str] = &[
