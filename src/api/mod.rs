@@ -109,6 +109,7 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .route("/programs/{id}/start", post(start_program))
         .route("/programs/{id}/stop", post(stop_program))
         .route("/programs/{id}/restart", post(restart_program))
+        .route("/programs/{id}/signal", post(signal_program))
         .route("/programs/{id}/logs", get(program_logs))
         .route("/programs/{id}/history", get(program_history))
         .route("/status", get(all_status))
@@ -661,6 +662,33 @@ async fn restart_program(State(state): State<AppState>, id: Id, params: Params) 
     let params = try_response!(params_of(params));
     let wait = try_response!(flag(&params, "wait", true));
     ask(&state, Request::Restart { id, wait }).await
+}
+
+/// `POST /programs/{id}/signal` `{"signal": "HUP"}` (a name with or without SIG, or a number).
+async fn signal_program(State(state): State<AppState>, id: Id, body: Body) -> Response {
+    let id = try_response!(id_of(id));
+    let mut body = try_response!(json_object(body, true).await);
+    let signal = match body.remove("signal") {
+        Some(Value::String(signal)) => signal,
+        Some(Value::Number(number)) => number.to_string(),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_fields",
+                "field `signal`: is required: a name (HUP, SIGUSR1) or a number",
+                json!([{ "field": "signal", "message": "is required: a name (HUP, SIGUSR1) or a number" }]),
+            );
+        }
+    };
+    if let Some(extra) = body.keys().next() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_fields",
+            &format!("field `{extra}`: unknown field; a signal takes `signal`"),
+            json!([{ "field": extra, "message": "unknown field; a signal takes `signal`" }]),
+        );
+    }
+    ask(&state, Request::Signal { id, signal }).await
 }
 
 async fn program_history(State(state): State<AppState>, id: Id) -> Response {

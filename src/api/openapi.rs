@@ -174,6 +174,15 @@ pub fn routes() -> Vec<RouteDoc> {
             role: Role::Operate,
         },
         RouteDoc {
+            method: post.clone(),
+            path: "/programs/{id}/signal",
+            summary: "Send a signal to the program's main process ({\"signal\": \"HUP\"}: a name with or without SIG, or a number); answers the pid and signal sent; 409 not_running when it has no process",
+            query: &[],
+            body: Some("Signal"),
+            answers: &[200, 400, 404, 409, 413],
+            role: Role::Operate,
+        },
+        RouteDoc {
             method: get.clone(),
             path: "/programs/{id}/logs",
             summary: "Last lines of stdout and stderr; follow=true streams server-sent events",
@@ -373,6 +382,16 @@ fn schemas() -> Value {
             "properties": {
                 "file": { "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\\.(toml|yaml|yml)$" },
                 "text": { "type": "string", "description": "The file's text, TOML or YAML as the extension says" }
+            }
+        },
+        "Signal": {
+            "type": "object",
+            "required": ["signal"],
+            "properties": {
+                "signal": { "oneOf": [
+                    { "type": "string", "minLength": 1, "maxLength": 16, "description": "HUP, SIGHUP, hup, or a number such as 1" },
+                    { "type": "integer", "minimum": 1, "maximum": 64 }
+                ] }
             }
         },
         "QuickStart": {

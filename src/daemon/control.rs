@@ -154,6 +154,41 @@ impl Daemon {
         self.reply_when(name, Until::Up, wait, answer, reply);
     }
 
+    /// `POST /programs/{id}/signal`: the signal goes to the program's main process; 409
+    /// `not_running` when it has none. Changes no intent and no file.
+    pub(super) fn signal_program(&mut self, id: &str, signal: &str) -> Reply {
+        let (name, _) = self.controllable(id)?;
+        let (number, signal_name) = crate::supervisor::parse_signal(signal)
+            .map_err(|message| super::writes::invalid_field("signal", &message))?;
+        let program_id = self.table.programs.get(&name).map(|program| program.id);
+        match self.supervisor.signal(&name, number) {
+            Some(Ok(pid)) => Ok(Answer::ok(json!({
+                "id": program_id,
+                "name": name,
+                "pid": pid,
+                "signal": signal_name,
+                "number": number,
+            }))),
+            Some(Err(errno)) => Err(Failure::new(
+                FailureKind::Internal,
+                "signal_failed",
+                format!("cannot send {signal_name} to {name}: {}", errno.desc()),
+            )),
+            None => {
+                let state = self
+                    .supervisor
+                    .status(&name, Instant::now())
+                    .map_or(ProcessState::Stopped, |status| status.state);
+                Err(Failure::new(
+                    FailureKind::Conflict,
+                    "not_running",
+                    format!("{name} is not running ({state}): there is no process to signal"),
+                )
+                .with_details(json!({ "id": program_id, "name": name, "status": state })))
+            }
+        }
+    }
+
     /// The answer to start, stop and restart (the status is added once the wait is over).
     pub(super) fn control_answer(&self, name: &str, changed: bool) -> Answer {
         let id = self.table.programs.get(name).map(|program| program.id);

@@ -411,6 +411,7 @@ impl Daemon {
             Request::Start { id, wait } => return self.start_program(&id, wait, reply, now),
             Request::Stop { id, wait } => return self.stop_program(&id, wait, reply, now),
             Request::Restart { id, wait } => return self.restart_program(&id, wait, reply, now),
+            Request::Signal { id, signal } => self.signal_program(&id, &signal),
             Request::QuickStart { fields } => {
                 self.quick
                     .launch(&fields, &self.config.log_dir, &mut self.supervisor, now)

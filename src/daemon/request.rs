@@ -53,6 +53,11 @@ pub enum Request {
         id: String,
         wait: bool,
     },
+    /// Send a signal (`HUP`, `SIGUSR1`, `10`) to the program's main process.
+    Signal {
+        id: String,
+        signal: String,
+    },
     Status {
         id: Option<String>,
     },

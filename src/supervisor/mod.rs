@@ -114,7 +114,7 @@ pub use reap::{become_subreaper, process_start_time};
 pub use spawn::SpawnError;
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
-    format_uptime, should_restart,
+    format_uptime, parse_signal, should_restart,
 };
 
 /// What the supervisor needs to know about the daemon.
@@ -234,6 +234,23 @@ impl Supervisor {
                 .begin_stop(job, now, "stop requested", &mut changes);
         }
         changes
+    }
+
+    /// Sends `signal` (a number, [`parse_signal`]) to the job's main process, as
+    /// `programs signal NAME HUP` asks (nginx reloads on HUP: its workers must not get it
+    /// from us too). Answers the pid signalled; `None` when the job has no process.
+    pub fn signal(&self, name: &str, signal: i32) -> Option<Result<u32, nix::errno::Errno>> {
+        let pid = self.jobs.get(name)?.pid?;
+        let raw = i32::try_from(pid).ok()?;
+        // SAFETY: kill(2) with a pid that is our own unreaped child (a zombie keeps its pid
+        // until we reap it, on this thread), so it cannot hit another process.
+        let result = unsafe { libc::kill(raw, signal) };
+        Some(if result == 0 {
+            tracing::info!(program = %name, pid, signal, "signalled");
+            Ok(pid)
+        } else {
+            Err(nix::errno::Errno::last())
+        })
     }
 
     /// Graceful stop, then start with this (possibly new) spec.

@@ -145,6 +145,36 @@ impl Serialize for ExitInfo {
     }
 }
 
+/// A signal as an operator writes it for `programs signal` (`HUP`, `SIGHUP`, `hup`, `1`):
+/// its number and its name as status shows signals (`HUP`; a number without a name, such as a
+/// real-time signal, stays a number).
+pub fn parse_signal(text: &str) -> Result<(i32, String), String> {
+    let text = text.trim();
+    let number = match text.parse::<i32>() {
+        Ok(number) => number,
+        Err(_) => {
+            let upper = text.to_ascii_uppercase();
+            let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+            nix::sys::signal::Signal::iterator()
+                .find(|signal| signal.as_str().strip_prefix("SIG") == Some(name))
+                .map(|signal| signal as i32)
+                .ok_or_else(|| {
+                    format!(
+                        "{} is not a signal; give a name (HUP, SIGUSR1, TERM…) or a number",
+                        crate::spec::name::quote_short(text)
+                    )
+                })?
+        }
+    };
+    if !(1..=libc::SIGRTMAX()).contains(&number) {
+        return Err(format!(
+            "{number} is not a signal number (1 to {})",
+            libc::SIGRTMAX()
+        ));
+    }
+    Ok((number, ExitInfo::signal_name(number)))
+}
+
 /// Whether a process that exited after it was RUNNING is started again. A death by signal is
 /// always unexpected: `exitcodes` lists exit codes only.
 pub fn should_restart(policy: AutoRestart, exit: ExitInfo, exitcodes: &[i32]) -> bool {
@@ -395,6 +425,24 @@ mod tests {
         }
         assert_eq!(seconds_text(Duration::ZERO), "0s");
         assert_eq!(seconds_text(Duration::from_secs(86_400)), "86400s");
+    }
+
+    #[test]
+    fn signals_parse_by_name_with_or_without_sig_and_by_number() {
+        for (text, number, name) in [
+            ("HUP", 1, "HUP"),
+            ("SIGHUP", 1, "HUP"),
+            ("hup", 1, "HUP"),
+            ("sigusr1", 10, "USR1"),
+            (" TERM ", 15, "TERM"),
+            ("9", 9, "KILL"),
+            ("34", 34, "34"),
+        ] {
+            assert_eq!(parse_signal(text), Ok((number, name.to_string())), "{text}");
+        }
+        for text in ["", "SIG", "HUPP", "0", "-1", "65", "1.5", "SIGRTMIN"] {
+            assert!(parse_signal(text).is_err(), "{text}");
+        }
     }
 
     #[test]
