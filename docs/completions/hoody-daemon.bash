@@ -28,6 +28,12 @@ _hoody__daemon() {
             hoody__daemon,help)
                 cmd="hoody__daemon__subcmd__help"
                 ;;
+            hoody__daemon,history)
+                cmd="hoody__daemon__subcmd__history"
+                ;;
+            hoody__daemon,ls)
+                cmd="hoody__daemon__subcmd__ls"
+                ;;
             hoody__daemon,man)
                 cmd="hoody__daemon__subcmd__man"
                 ;;
@@ -37,11 +43,20 @@ _hoody__daemon() {
             hoody__daemon,quick-start)
                 cmd="hoody__daemon__subcmd__quick__subcmd__start"
                 ;;
+            hoody__daemon,restart)
+                cmd="hoody__daemon__subcmd__restart"
+                ;;
             hoody__daemon,serve)
                 cmd="hoody__daemon__subcmd__serve"
                 ;;
+            hoody__daemon,start)
+                cmd="hoody__daemon__subcmd__start"
+                ;;
             hoody__daemon,status)
                 cmd="hoody__daemon__subcmd__status"
+                ;;
+            hoody__daemon,stop)
+                cmd="hoody__daemon__subcmd__stop"
                 ;;
             hoody__daemon,validate)
                 cmd="hoody__daemon__subcmd__validate"
@@ -58,6 +73,12 @@ _hoody__daemon() {
             hoody__daemon__subcmd__help,help)
                 cmd="hoody__daemon__subcmd__help__subcmd__help"
                 ;;
+            hoody__daemon__subcmd__help,history)
+                cmd="hoody__daemon__subcmd__help__subcmd__history"
+                ;;
+            hoody__daemon__subcmd__help,ls)
+                cmd="hoody__daemon__subcmd__help__subcmd__ls"
+                ;;
             hoody__daemon__subcmd__help,man)
                 cmd="hoody__daemon__subcmd__help__subcmd__man"
                 ;;
@@ -67,11 +88,20 @@ _hoody__daemon() {
             hoody__daemon__subcmd__help,quick-start)
                 cmd="hoody__daemon__subcmd__help__subcmd__quick__subcmd__start"
                 ;;
+            hoody__daemon__subcmd__help,restart)
+                cmd="hoody__daemon__subcmd__help__subcmd__restart"
+                ;;
             hoody__daemon__subcmd__help,serve)
                 cmd="hoody__daemon__subcmd__help__subcmd__serve"
                 ;;
+            hoody__daemon__subcmd__help,start)
+                cmd="hoody__daemon__subcmd__help__subcmd__start"
+                ;;
             hoody__daemon__subcmd__help,status)
                 cmd="hoody__daemon__subcmd__help__subcmd__status"
+                ;;
+            hoody__daemon__subcmd__help,stop)
+                cmd="hoody__daemon__subcmd__help__subcmd__stop"
                 ;;
             hoody__daemon__subcmd__help,validate)
                 cmd="hoody__daemon__subcmd__help__subcmd__validate"
@@ -94,6 +124,9 @@ _hoody__daemon() {
             hoody__daemon__subcmd__help__subcmd__programs,get)
                 cmd="hoody__daemon__subcmd__help__subcmd__programs__subcmd__get"
                 ;;
+            hoody__daemon__subcmd__help__subcmd__programs,history)
+                cmd="hoody__daemon__subcmd__help__subcmd__programs__subcmd__history"
+                ;;
             hoody__daemon__subcmd__help__subcmd__programs,list)
                 cmd="hoody__daemon__subcmd__help__subcmd__programs__subcmd__list"
                 ;;
@@ -102,6 +135,9 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__help__subcmd__programs,restart)
                 cmd="hoody__daemon__subcmd__help__subcmd__programs__subcmd__restart"
+                ;;
+            hoody__daemon__subcmd__help__subcmd__programs,signal)
+                cmd="hoody__daemon__subcmd__help__subcmd__programs__subcmd__signal"
                 ;;
             hoody__daemon__subcmd__help__subcmd__programs,start)
                 cmd="hoody__daemon__subcmd__help__subcmd__programs__subcmd__start"
@@ -148,6 +184,9 @@ _hoody__daemon() {
             hoody__daemon__subcmd__programs,help)
                 cmd="hoody__daemon__subcmd__programs__subcmd__help"
                 ;;
+            hoody__daemon__subcmd__programs,history)
+                cmd="hoody__daemon__subcmd__programs__subcmd__history"
+                ;;
             hoody__daemon__subcmd__programs,list)
                 cmd="hoody__daemon__subcmd__programs__subcmd__list"
                 ;;
@@ -162,6 +201,9 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__programs,rm)
                 cmd="hoody__daemon__subcmd__programs__subcmd__delete"
+                ;;
+            hoody__daemon__subcmd__programs,signal)
+                cmd="hoody__daemon__subcmd__programs__subcmd__signal"
                 ;;
             hoody__daemon__subcmd__programs,start)
                 cmd="hoody__daemon__subcmd__programs__subcmd__start"
@@ -193,6 +235,9 @@ _hoody__daemon() {
             hoody__daemon__subcmd__programs__subcmd__help,help)
                 cmd="hoody__daemon__subcmd__programs__subcmd__help__subcmd__help"
                 ;;
+            hoody__daemon__subcmd__programs__subcmd__help,history)
+                cmd="hoody__daemon__subcmd__programs__subcmd__help__subcmd__history"
+                ;;
             hoody__daemon__subcmd__programs__subcmd__help,list)
                 cmd="hoody__daemon__subcmd__programs__subcmd__help__subcmd__list"
                 ;;
@@ -201,6 +246,9 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__programs__subcmd__help,restart)
                 cmd="hoody__daemon__subcmd__programs__subcmd__help__subcmd__restart"
+                ;;
+            hoody__daemon__subcmd__programs__subcmd__help,signal)
+                cmd="hoody__daemon__subcmd__programs__subcmd__help__subcmd__signal"
                 ;;
             hoody__daemon__subcmd__programs__subcmd__help,start)
                 cmd="hoody__daemon__subcmd__programs__subcmd__help__subcmd__start"
@@ -257,7 +305,7 @@ _hoody__daemon() {
 
     case "${cmd}" in
         hoody__daemon)
-            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status diff apply completions man help"
+            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status ls start stop restart history diff apply completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -278,7 +326,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__apply)
+        hoody__daemon__subcmd__apply)
             opts="-h --prune --dry-run --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -300,7 +348,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__completions)
+        hoody__daemon__subcmd__completions)
             opts="-h --url --token-file --json --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -322,8 +370,8 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__diff)
-            opts="-h --url --token-file --json --help"
+        hoody__daemon__subcmd__diff)
+            opts="-h --exit-code --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -344,8 +392,8 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help)
-            opts="serve validate programs quick-start status diff apply completions man help"
+        hoody__daemon__subcmd__help)
+            opts="serve validate programs quick-start status ls start stop restart history diff apply completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -358,7 +406,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__apply)
+        hoody__daemon__subcmd__help__subcmd__apply)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -372,7 +420,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__completions)
+        hoody__daemon__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -386,7 +434,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__diff)
+        hoody__daemon__subcmd__help__subcmd__diff)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -400,7 +448,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__help)
+        hoody__daemon__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -414,7 +462,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__man)
+        hoody__daemon__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -428,8 +476,8 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs)
-            opts="create list get edit delete enable disable start stop restart status logs"
+        hoody__daemon__subcmd__help__subcmd__ls)
+            opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -442,7 +490,35 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__create)
+        hoody__daemon__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__programs)
+            opts="create list get edit delete enable disable start stop restart signal history status logs"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -456,7 +532,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__delete)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__delete)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -470,7 +546,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__disable)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__disable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -484,7 +560,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__edit)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__edit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -498,7 +574,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__enable)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__enable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -512,7 +588,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__get)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__get)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -526,7 +602,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__list)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -540,7 +616,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__logs)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -554,7 +630,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__restart)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -568,7 +644,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__start)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__restart)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -582,7 +658,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__status)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__signal)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -596,7 +672,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__programs__subcmd__stop)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__start)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -610,7 +686,35 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__quick__subcmd__start)
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__programs__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__quick__subcmd__start)
             opts="run list status stop logs"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -624,7 +728,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__list)
+        hoody__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -638,7 +742,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__logs)
+        hoody__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -652,7 +756,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__run)
+        hoody__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -666,7 +770,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__status)
+        hoody__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -680,7 +784,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__stop)
+        hoody__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -694,7 +798,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__serve)
+        hoody__daemon__subcmd__help__subcmd__restart)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -708,7 +812,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__status)
+        hoody__daemon__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -722,7 +826,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__help__subcmd__validate)
+        hoody__daemon__subcmd__help__subcmd__start)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -736,7 +840,49 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__man)
+        hoody__daemon__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__validate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__history)
             opts="-h --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -758,8 +904,8 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs)
-            opts="-h --url --token-file --json --help create list ls get edit delete rm enable disable start stop restart status logs help"
+        hoody__daemon__subcmd__ls)
+            opts="-h --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -780,7 +926,55 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__create)
+        hoody__daemon__subcmd__man)
+            opts="-h --out --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__programs)
+            opts="-h --url --token-file --json --help create list ls get edit delete rm enable disable start stop restart signal history status logs help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__programs__subcmd__create)
             opts="-h --name --command --user --autorestart --directory --description --enabled --boot --priority --env --stdout-logfile --stderr-logfile --set --format --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -858,7 +1052,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__delete)
+        hoody__daemon__subcmd__programs__subcmd__delete)
             opts="-h --no-wait --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -880,7 +1074,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__disable)
+        hoody__daemon__subcmd__programs__subcmd__disable)
             opts="-h --no-wait --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -902,7 +1096,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__edit)
+        hoody__daemon__subcmd__programs__subcmd__edit)
             opts="-h --command --user --autorestart --directory --description --enabled --boot --priority --env --stdout-logfile --stderr-logfile --set --unset-env --reset --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -980,7 +1174,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__enable)
+        hoody__daemon__subcmd__programs__subcmd__enable)
             opts="-h --no-wait --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1002,7 +1196,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__get)
+        hoody__daemon__subcmd__programs__subcmd__get)
             opts="-h --file --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1024,8 +1218,8 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help)
-            opts="create list get edit delete enable disable start stop restart status logs help"
+        hoody__daemon__subcmd__programs__subcmd__help)
+            opts="create list get edit delete enable disable start stop restart signal history status logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1038,7 +1232,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__create)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1052,7 +1246,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__delete)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__delete)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1066,7 +1260,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__disable)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__disable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1080,7 +1274,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__edit)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__edit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1094,7 +1288,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__enable)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__enable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1108,7 +1302,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__get)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__get)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1122,7 +1316,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__help)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1136,7 +1330,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__list)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1150,7 +1344,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__logs)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1164,7 +1358,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__restart)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1178,7 +1372,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__start)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__restart)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1192,7 +1386,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__status)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__signal)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1206,7 +1400,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__help__subcmd__stop)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__start)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1220,7 +1414,35 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__list)
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__programs__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__programs__subcmd__history)
             opts="-h --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1242,7 +1464,29 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__logs)
+        hoody__daemon__subcmd__programs__subcmd__list)
+            opts="-h --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__programs__subcmd__logs)
             opts="-n -f -h --stream --lines --follow --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1276,7 +1520,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__restart)
+        hoody__daemon__subcmd__programs__subcmd__restart)
             opts="-h --no-wait --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1298,29 +1542,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__start)
-            opts="-h --no-wait --url --token-file --json --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --url)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --token-file)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__status)
+        hoody__daemon__subcmd__programs__subcmd__signal)
             opts="-h --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1342,7 +1564,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__programs__subcmd__stop)
+        hoody__daemon__subcmd__programs__subcmd__start)
             opts="-h --no-wait --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1364,7 +1586,51 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start)
+        hoody__daemon__subcmd__programs__subcmd__status)
+            opts="-h --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__programs__subcmd__stop)
+            opts="-h --no-wait --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__quick__subcmd__start)
             opts="-h --url --token-file --json --help run list ls status stop logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1386,7 +1652,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__help)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__help)
             opts="run list status stop logs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1400,7 +1666,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__help)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1414,7 +1680,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__list)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1428,7 +1694,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__logs)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1442,7 +1708,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__run)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1456,7 +1722,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__status)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1470,7 +1736,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__stop)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__help__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1484,7 +1750,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__list)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__list)
             opts="-h --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1506,7 +1772,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__logs)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__logs)
             opts="-n -f -h --stream --lines --follow --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1540,7 +1806,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__run)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__run)
             opts="-h --directory --user --env --timeout --wait --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1578,7 +1844,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__status)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__status)
             opts="-h --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1600,7 +1866,7 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__quick__subcmd__start__subcmd__stop)
+        hoody__daemon__subcmd__quick__subcmd__start__subcmd__stop)
             opts="-h --no-wait --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1622,7 +1888,29 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__serve)
+        hoody__daemon__subcmd__restart)
+            opts="-h --no-wait --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__serve)
             opts="-h --programs-dir --state-dir --log-dir --listen --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1660,7 +1948,29 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__status)
+        hoody__daemon__subcmd__start)
+            opts="-h --no-wait --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__status)
             opts="-h --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1682,7 +1992,29 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        hoody__subcmd__daemon__subcmd__validate)
+        hoody__daemon__subcmd__stop)
+            opts="-h --no-wait --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__validate)
             opts="-h --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -46,7 +46,10 @@ impl CliError {
         if let Some(body) = &self.body {
             super::output::print_json(body);
         }
-        eprintln!("hoody-daemon: {}", self.message);
+        // An exit code that is the whole answer (`diff --exit-code`) has nothing to say.
+        if !self.message.is_empty() {
+            eprintln!("hoody-daemon: {}", self.message);
+        }
     }
 }
 
@@ -78,6 +81,16 @@ impl Session {
             client: Client::new(endpoint, token),
             json: global.json,
         })
+    }
+
+    /// The same daemon and token, with another read time-out (a waiting call's).
+    pub fn with_timeout(&self, timeout: std::time::Duration) -> Session {
+        let mut client = self.client.clone();
+        client.timeout = timeout;
+        Session {
+            client,
+            json: self.json,
+        }
     }
 
     pub fn get(&self, path: &str) -> Result<Answered, CliError> {
@@ -145,6 +158,19 @@ impl Session {
                 | io::ErrorKind::HostUnreachable
                 | io::ErrorKind::NetworkUnreachable
         ) || error.raw_os_error() == Some(libc::ENOTSOCK);
+        let timed_out = matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        );
+        if timed_out {
+            return CliError::new(
+                exit::ERROR,
+                format!(
+                    "timed out after {} s waiting for the daemon at {address} to answer; it may still be doing what was asked (see `hoody-daemon status`)",
+                    self.client.timeout.as_secs()
+                ),
+            );
+        }
         if unreachable {
             CliError::new(
                 exit::ERROR,
