@@ -47,7 +47,10 @@ pub fn man(args: &ManArgs) -> Result<(), CliError> {
         let written = write_pages(folder).map_err(|error| {
             CliError::new(
                 exit::ERROR,
-                format!("cannot write the man pages into {}: {error}", folder.display()),
+                format!(
+                    "cannot write the man pages into {}: {error}",
+                    folder.display()
+                ),
             )
         })?;
         println!("wrote {written} man pages into {}", folder.display());
@@ -103,10 +106,7 @@ fn page(command: &clap::Command) -> Result<Vec<u8>, CliError> {
 
 /// Every page of the tree, by file name (`hoody-daemon-programs-start.1`), in tree order.
 pub fn pages() -> Result<Vec<(String, Vec<u8>)>, CliError> {
-    fn walk(
-        command: &clap::Command,
-        out: &mut Vec<(String, Vec<u8>)>,
-    ) -> Result<(), CliError> {
+    fn walk(command: &clap::Command, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), CliError> {
         let name = command
             .get_display_name()
             .unwrap_or_else(|| command.get_name())

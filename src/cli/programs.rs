@@ -549,11 +549,8 @@ fn control_all(session: &Session, args: &ControlArgs, control: Control) -> Resul
                             } else {
                                 wait_bound(program, control)
                             });
-                            let path = format!(
-                                "/programs/{}/{verb}{}",
-                                segment(&name),
-                                wait_query(args)
-                            );
+                            let path =
+                                format!("/programs/{}/{verb}{}", segment(&name), wait_query(args));
                             let answer = waiting.post(&path, None).map(|answered| answered.data);
                             (name, answer)
                         })
@@ -573,7 +570,9 @@ fn control_all(session: &Session, args: &ControlArgs, control: Control) -> Resul
             .iter()
             .map(|(name, answer)| match answer {
                 Ok(data) => json!({ "name": name, "ok": true, "data": data }),
-                Err(error) => json!({ "name": name, "ok": false, "error": error.message, "body": error.body }),
+                Err(error) => {
+                    json!({ "name": name, "ok": false, "error": error.message, "body": error.body })
+                }
             })
             .collect();
         items.extend(
@@ -602,10 +601,7 @@ fn control_all(session: &Session, args: &ControlArgs, control: Control) -> Resul
     if failed > 0 {
         return Err(CliError::new(
             exit::ERROR,
-            format!(
-                "{failed} of {} programs did not {verb}",
-                results.len()
-            ),
+            format!("{failed} of {} programs did not {verb}", results.len()),
         ));
     }
     Ok(())
@@ -821,7 +817,11 @@ mod tests {
             (&patient, Control::Start, seconds(300.0 + 6.0 + 3.0)),
         ];
         for (program, control, expected) in cases {
-            assert_eq!(wait_bound(program, control), expected, "{program} {control:?}");
+            assert_eq!(
+                wait_bound(program, control),
+                expected,
+                "{program} {control:?}"
+            );
         }
         assert!(wait_bound(&slow, Control::Start) > Duration::from_secs(120));
     }

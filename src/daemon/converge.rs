@@ -121,8 +121,12 @@ impl Daemon {
                 tracing::info!(program = %name, id, source = ?change.source, "program removed\n{}", change.diff)
             }
         }
+        let effect = match self.table.programs.get(&name) {
+            Some(program) if program.last_good.is_some() => "the last good version stays in effect",
+            _ => "it has never been valid, so nothing of it runs",
+        };
         for problem in &change.problems {
-            tracing::error!(program = %name, "{problem}; the last good version stays in effect");
+            tracing::error!(program = %name, "{problem}; {effect}");
         }
         let _ = self.events.send(Arc::new(Event::Config {
             id,

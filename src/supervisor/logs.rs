@@ -610,10 +610,11 @@ pub fn tail_since(path: &Path, start: u64, lines: usize, max_bytes: u64) -> io::
 /// and is dropped when another line follows it.
 fn last_lines_of(bytes: &[u8], cut: bool, lines: usize) -> &[u8] {
     let mut bytes = bytes;
-    if cut && let Some(newline) = bytes.iter().position(|byte| *byte == b'\n') {
-        if newline + 1 < bytes.len() {
-            bytes = &bytes[newline + 1..];
-        }
+    if cut
+        && let Some(newline) = bytes.iter().position(|byte| *byte == b'\n')
+        && newline + 1 < bytes.len()
+    {
+        bytes = &bytes[newline + 1..];
     }
     if lines == 0 {
         return &[];

@@ -551,7 +551,7 @@ impl Context {
         // Opened above (created if new): its length now is where this process's stderr begins.
         let stderr_log = stderr_file.and_then(|path| {
             let metadata = std::fs::metadata(&path).ok()?;
-            metadata.is_file().then(|| (path, metadata.len()))
+            metadata.is_file().then_some((path, metadata.len()))
         });
         let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
         if (captured(&stdout_sink) || captured(&stderr_sink))

@@ -210,7 +210,7 @@ pub fn backoff_reason(attempt: u32, retries: u32, exit: ExitInfo, startsecs: Dur
 /// Seconds as people write them: `1s`, `0.5s`, `86400s`.
 pub fn seconds_text(duration: Duration) -> String {
     let millis = duration.as_millis();
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}s", millis / 1000)
     } else {
         let text = format!("{:.3}", duration.as_secs_f64());

@@ -941,7 +941,12 @@ fn checked_in_completions_and_man_pages_are_current() {
     let generated = tempfile::tempdir().expect("tempdir");
     let out = generated.path().to_str().expect("utf-8");
     let output = run(&["man", "--out", out]);
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&["man"], &output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        describe(&["man"], &output)
+    );
     let pages = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
         fs::read_dir(dir)
             .map(|entries| {
@@ -976,7 +981,10 @@ fn checked_in_completions_and_man_pages_are_current() {
     }
     // The top page is what `hoody-daemon man` prints.
     let top = run(&["man"]);
-    assert!(top.stdout == now["hoody-daemon.1"], "`man` prints the top page");
+    assert!(
+        top.stdout == now["hoody-daemon.1"],
+        "`man` prints the top page"
+    );
     let start = run(&["man", "programs", "start"]);
     assert!(
         start.stdout == now["hoody-daemon-programs-start.1"],
@@ -1009,7 +1017,11 @@ fn every_man_page_a_page_names_exists() {
             }
         }
     }
-    for page in ["hoody-daemon.1", "hoody-daemon-programs-signal.1", "hoody-daemon-start.1"] {
+    for page in [
+        "hoody-daemon.1",
+        "hoody-daemon-programs-signal.1",
+        "hoody-daemon-start.1",
+    ] {
         assert!(files.contains(&page.to_string()), "{page}");
     }
 }
