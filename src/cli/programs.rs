@@ -472,6 +472,9 @@ fn control(session: &Session, args: &ControlArgs, control: Control) -> Result<()
         return Ok(());
     }
     println!("{}", control_line(data, control, args.no_wait));
+    if let Some(hint) = data["hint"].as_str() {
+        eprintln!("note: {hint}");
+    }
     Ok(())
 }
 

@@ -183,7 +183,9 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         log_dir: config.log_dir.clone(),
         marker: Some(persist::marker(&config.state_dir)),
     });
+    let git_work_tree = git_work_tree(&config.programs_dir);
     let daemon = Daemon {
+        git_work_tree,
         config,
         state,
         ids,
@@ -225,6 +227,9 @@ struct Shutdown {
 
 pub struct Daemon {
     config: DaemonConfig,
+    /// The git work tree programs.d is in, if any (looked up once, at start): enable and
+    /// disable, which write the file, then say that `start`/`stop` change no file.
+    git_work_tree: Option<PathBuf>,
     state: StateFiles,
     ids: Ids,
     /// Reads programs.d, keeping what it read for the files that do not change.
@@ -441,6 +446,14 @@ impl Daemon {
         };
         let _ = reply.send(outcome);
     }
+}
+
+/// The folder holding `.git` that `dir` is in (a clone of a repository of program files).
+fn git_work_tree(dir: &Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    dir.ancestors()
+        .find(|folder| folder.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 async fn sleep_until(wake: Option<Instant>) {

@@ -388,8 +388,21 @@ impl Daemon {
                     .and_then(|data| data["name"].as_str())
                     .unwrap_or_default()
                     .to_string();
+                let changed = answer
+                    .data
+                    .as_value()
+                    .is_some_and(|data| data["changed"] == Value::Bool(true));
                 if let Some(object) = answer.data.as_object_mut() {
                     object.insert("enabled".into(), Value::Bool(enabled));
+                    if changed && let Some(tree) = &self.git_work_tree {
+                        object.insert(
+                            "hint".into(),
+                            Value::from(format!(
+                                "programs.d is in the git work tree {}: this changed a file git may track, and a later `git pull` can refuse to overwrite it; to run or stop a program without touching its file, use start and stop (run intents, kept in the state folder)",
+                                tree.display()
+                            )),
+                        );
+                    }
                 }
                 let until = if enabled { None } else { Some(Until::Down) };
                 match until {

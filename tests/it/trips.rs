@@ -559,3 +559,41 @@ fn curl_flow(readme: &str) -> String {
         .map(|block| block.trim_start_matches("sh").to_string())
         .unwrap_or_default()
 }
+
+/// In a git-managed programs.d, enable and disable write tracked files (and a later `git pull`
+/// aborts): the answer steers to start and stop, which change no file.
+#[test]
+fn enable_and_disable_in_a_git_work_tree_point_at_start_and_stop() {
+    let root = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(root.path().join(".git")).expect(".git");
+    fs::create_dir(root.path().join("programs.d")).expect("programs.d");
+    fs::write(
+        root.path().join("programs.d/web.toml"),
+        "command = \"sleep 600\"\nboot = true\n",
+    )
+    .expect("write");
+    let daemon = TestDaemon::start_in(root, &[], None);
+    daemon.wait_state("web", "RUNNING");
+    let output = daemon.cli(&["programs", "disable", "web"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&["disable"], &output));
+    let said = stderr(&output);
+    assert!(said.contains("note: programs.d is in the git work tree"), "{said}");
+    assert!(said.contains("git pull") && said.contains("start and stop"), "{said}");
+    // Start and stop change no file, and say nothing of git.
+    daemon.cli(&["programs", "enable", "web"]);
+    let text = fs::read_to_string(daemon.programs.join("web.toml")).expect("read");
+    let output = daemon.cli(&["programs", "start", "web"]);
+    assert_eq!(output.status.code(), Some(0), "{}", describe(&["start"], &output));
+    assert!(!stderr(&output).contains("git"), "{}", stderr(&output));
+    daemon.cli(&["programs", "stop", "web"]);
+    assert_eq!(
+        fs::read_to_string(daemon.programs.join("web.toml")).expect("read"),
+        text
+    );
+    // Outside a work tree: no note.
+    let plain = TestDaemon::start();
+    plain.put("web.toml", "command = \"sleep 600\"\n");
+    wait_program(&plain, "web");
+    let output = plain.cli(&["programs", "disable", "web"]);
+    assert!(!stderr(&output).contains("note:"), "{}", stderr(&output));
+}
