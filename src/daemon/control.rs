@@ -198,7 +198,7 @@ impl Daemon {
     /// A start (or restart) that ended without the program running: FATAL, with its reason
     /// and the status (`last_error`, `last_stderr`) in the details. 422: the request was
     /// carried out and the daemon is fine; the program, as written or in its environment,
-    /// cannot run (docs/CLI.md, "Decisions").
+    /// cannot run (README, "A start that does not start is an error").
     pub(super) fn start_failed(&self, name: &str, now: Instant) -> Failure {
         let program = self.table.programs.get(name);
         let status = program.map_or(Value::Null, |program| self.status_value(program, now));

@@ -38,6 +38,14 @@
 //!   loop costs: every restart is paid for either by `startsecs` of uptime (to have reached
 //!   RUNNING) or by a backoff delay. For `startsecs = 0` (or tiny), a [`RestartBudget`] allows
 //!   at most 20 immediate restarts per second; past it the job waits in EXITED for 1 s.
+//! - **What counts as started.** STARTING becomes RUNNING when the process is seen alive
+//!   after `startsecs`: [`Supervisor::on_deadline`] collects the exits that already happened
+//!   before it confirms anyone, and an exit collected later counts as a run only if the reap
+//!   before it found the process alive after `startsecs`. Judging by when an exit is *seen*
+//!   made a crash loop RUNNING whenever the loop was busier than `startsecs` (a loaded
+//!   machine), so it never ended FATAL. BACKOFF says why in `last_error` (`retry 2 of 3: exit
+//!   code 3 before startsecs (1s)`), cleared once a start succeeds. With `autorestart = false`
+//!   an expected exit before `startsecs` is a finished one-shot: EXITED, not a failed start.
 //! - **Stop.** STOPPING, `stopsignal` to the process group (`stopasgroup`) or the pid; after
 //!   `stopwaitsecs`, SIGKILL to the group (`killasgroup`) or the pid; STOPPED once reaped.
 //!   Whenever a main process ends (stop or crash) and `killasgroup` is set, what is left of its

@@ -575,15 +575,31 @@ fn enable_and_disable_in_a_git_work_tree_point_at_start_and_stop() {
     let daemon = TestDaemon::start_in(root, &[], None);
     daemon.wait_state("web", "RUNNING");
     let output = daemon.cli(&["programs", "disable", "web"]);
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&["disable"], &output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        describe(&["disable"], &output)
+    );
     let said = stderr(&output);
-    assert!(said.contains("note: programs.d is in the git work tree"), "{said}");
-    assert!(said.contains("git pull") && said.contains("start and stop"), "{said}");
+    assert!(
+        said.contains("note: programs.d is in the git work tree"),
+        "{said}"
+    );
+    assert!(
+        said.contains("git pull") && said.contains("start and stop"),
+        "{said}"
+    );
     // Start and stop change no file, and say nothing of git.
     daemon.cli(&["programs", "enable", "web"]);
     let text = fs::read_to_string(daemon.programs.join("web.toml")).expect("read");
     let output = daemon.cli(&["programs", "start", "web"]);
-    assert_eq!(output.status.code(), Some(0), "{}", describe(&["start"], &output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        describe(&["start"], &output)
+    );
     assert!(!stderr(&output).contains("git"), "{}", stderr(&output));
     daemon.cli(&["programs", "stop", "web"]);
     assert_eq!(
