@@ -693,7 +693,8 @@ fn describe_status(status: &Value) -> String {
 
 fn delete(session: &Session, args: &ControlArgs) -> Result<(), CliError> {
     let path = format!("/programs/remove/{}{}", segment(&args.id), wait_query(args));
-    let answered = session.post(&path, None)?;
+    // A delete waits for the process to stop, as a stop does.
+    let answered = waiting_session(session, args, Control::Stop)?.post(&path, None)?;
     let data = &answered.data;
     if session.json {
         output::print_json(data);

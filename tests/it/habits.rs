@@ -254,6 +254,71 @@ fn bash_completion_completes_below_the_first_word() {
     assert!(offers.iter().any(|offer| offer == "status"), "{offers:?}");
 }
 
+/// fish and zsh complete below the first word too, from the scripts `completions` prints
+/// (fish answers `complete -C`; zsh runs its completion system in a pseudo-terminal, `zpty`).
+#[test]
+fn fish_and_zsh_complete_below_the_first_word() {
+    let folder = tempfile::tempdir().expect("tempdir");
+    let script = |shell: &str, file: &str| {
+        let output = Command::new(binary()).args(["completions", shell]).output().expect("run");
+        let path = folder.path().join(file);
+        fs::write(&path, &output.stdout).expect("write");
+        path
+    };
+    let fish = script("fish", "hoody-daemon.fish");
+    let output = Command::new("fish")
+        .arg("--no-config")
+        .arg("-c")
+        .arg(format!(
+            "source '{}'; complete -C 'hoody-daemon programs st'",
+            fish.display()
+        ))
+        .output()
+        .expect("fish is needed for this test (.ci/run installs it)");
+    let offers: Vec<String> = stdout(&output)
+        .lines()
+        .filter_map(|line| line.split('\t').next())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(offers, ["start", "status", "stop"], "{}", String::from_utf8_lossy(&output.stderr));
+
+    script("zsh", "_hoody-daemon");
+    // An interactive zsh in a pseudo-terminal types the line and a TAB; its listing is read
+    // until the three words show (or 20 s pass: a bound on failure only).
+    let driver = format!(
+        "zmodload zsh/zpty\n\
+         zpty z zsh -f -i\n\
+         zpty -w z \"PS1='> '; fpath=({dir} \\$fpath); autoload -Uz compinit; compinit -u -D; unsetopt BEEP\"\n\
+         zpty -w -n z $'hoody-daemon programs st\\t'\n\
+         local all='' chunk\n\
+         local end=$(( SECONDS + 20 ))\n\
+         while (( SECONDS < end )); do\n\
+           if zpty -r -t z chunk; then all+=$chunk; else sleep 0.05; fi\n\
+           [[ $all == *start*--* && $all == *status*--* && $all == *stop*--* ]] && break\n\
+         done\n\
+         print -r -- \"$all\"\n\
+         zpty -d z\n",
+        dir = folder.path().display()
+    );
+    let output = Command::new("zsh")
+        .arg("-f")
+        .arg("-c")
+        .arg(&driver)
+        .output()
+        .expect("zsh is needed for this test (.ci/run installs it)");
+    let listing = stdout(&output);
+    for (word, about) in [
+        ("start", "Start the process"),
+        ("status", "The status of one program"),
+        ("stop", "Stop the process"),
+    ] {
+        assert!(
+            listing.lines().any(|line| line.contains(word) && line.contains(about)),
+            "zsh offers {word}: {listing:?}"
+        );
+    }
+}
+
 /// `examples/systemd/hoody-daemon.service` starts the daemon at the host's boot: checked by
 /// `systemd-analyze verify` where systemd is there, and read as a unit file in any case.
 #[test]
