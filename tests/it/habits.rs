@@ -260,7 +260,10 @@ fn bash_completion_completes_below_the_first_word() {
 fn fish_and_zsh_complete_below_the_first_word() {
     let folder = tempfile::tempdir().expect("tempdir");
     let script = |shell: &str, file: &str| {
-        let output = Command::new(binary()).args(["completions", shell]).output().expect("run");
+        let output = Command::new(binary())
+            .args(["completions", shell])
+            .output()
+            .expect("run");
         let path = folder.path().join(file);
         fs::write(&path, &output.stdout).expect("write");
         path
@@ -280,7 +283,12 @@ fn fish_and_zsh_complete_below_the_first_word() {
         .filter_map(|line| line.split('\t').next())
         .map(str::to_string)
         .collect();
-    assert_eq!(offers, ["start", "status", "stop"], "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        offers,
+        ["start", "status", "stop"],
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     script("zsh", "_hoody-daemon");
     // An interactive zsh in a pseudo-terminal types the line and a TAB; its listing is read
@@ -313,7 +321,9 @@ fn fish_and_zsh_complete_below_the_first_word() {
         ("stop", "Stop the process"),
     ] {
         assert!(
-            listing.lines().any(|line| line.contains(word) && line.contains(about)),
+            listing
+                .lines()
+                .any(|line| line.contains(word) && line.contains(about)),
             "zsh offers {word}: {listing:?}"
         );
     }
