@@ -85,6 +85,9 @@ pub(crate) struct Job {
     /// BACKOFF: when the next attempt is due. EXITED: when a restart held back by the
     /// [`RestartBudget`] is due.
     pub retry_at: Option<Instant>,
+    /// EXITED with `retry_at`: an autorestart left for the next turn of the loop (not held
+    /// back by the [`RestartBudget`]).
+    pub deferred: bool,
     /// Starts in a row that exited before `startsecs`.
     pub failed_starts: u32,
     /// Automatic starts (autorestart and BACKOFF retries) over the job's life.
@@ -117,6 +120,7 @@ impl Job {
             stop_requested: None,
             killed: false,
             retry_at: None,
+            deferred: false,
             failed_starts: 0,
             restarts: 0,
             last_exit: None,

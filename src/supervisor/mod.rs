@@ -178,7 +178,16 @@ struct Context {
     /// When the last reap found every process it did not collect alive: the latest moment
     /// each of them is known to have been up (see `on_exit`).
     alive_at: Option<Instant>,
+    /// Automatic starts (autorestarts, BACKOFF retries) made in this turn of the loop (one
+    /// reap or deadline call); past [`AUTOMATIC_STARTS_PER_TURN`] the rest wait for the next.
+    automatic_starts: u32,
 }
+
+/// At most this many automatic starts in one turn of the loop. Each spawn waits until its child
+/// has exec'd, which on a loaded machine is the child's wait for a CPU: a crash storm of
+/// hundreds of restarts handled in one turn kept every request waiting for seconds. The rest
+/// are due at once and made in the next turns, between which the loop answers requests.
+pub const AUTOMATIC_STARTS_PER_TURN: u32 = 16;
 
 impl Supervisor {
     pub fn new(config: SupervisorConfig) -> Supervisor {
@@ -191,6 +200,7 @@ impl Supervisor {
                 writers: HashMap::new(),
                 sweep_writers_at: WRITERS_SWEEP_MIN,
                 alive_at: None,
+                automatic_starts: 0,
             },
         }
     }
@@ -309,6 +319,11 @@ impl Supervisor {
     /// Collects every ended child (call it on SIGCHLD) and moves their jobs on. `now` is
     /// taken just before: every process not collected was alive then.
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
+        self.context.automatic_starts = 0;
+        self.collect_exits(now)
+    }
+
+    fn collect_exits(&mut self, now: Instant) -> Vec<StateChange> {
         let exits = {
             let pids = &self.context.pids;
             reap::children().reap(|pid| u32::try_from(pid).is_ok_and(|pid| pids.contains_key(&pid)))
@@ -338,9 +353,18 @@ impl Supervisor {
     /// already happened are collected first, so a STARTING job is confirmed RUNNING only when
     /// its process is seen alive after `startsecs`, however late the loop gets to it.
     pub fn on_deadline(&mut self, now: Instant) -> Vec<StateChange> {
-        let mut changes = self.reap(now);
-        for job in self.jobs.values_mut() {
-            if job.deadline().is_some_and(|deadline| deadline <= now) {
+        self.context.automatic_starts = 0;
+        let mut changes = self.collect_exits(now);
+        // The longest-due first: with the turn's starts limited, none waits behind the others.
+        let mut due: Vec<(Instant, &String)> = self
+            .jobs
+            .iter()
+            .filter_map(|(name, job)| job.deadline().filter(|at| *at <= now).map(|at| (at, name)))
+            .collect();
+        due.sort();
+        let due: Vec<String> = due.into_iter().map(|(_, name)| name.clone()).collect();
+        for name in due {
+            if let Some(job) = self.jobs.get_mut(&name) {
                 self.context.deadline_reached(job, now, &mut changes);
             }
         }
@@ -489,6 +513,7 @@ impl Context {
             return;
         }
         job.retry_at = None;
+        job.deferred = false;
         job.stop_requested = None;
         job.killed = false;
         match self.spawn_process(&job.spec) {
@@ -753,9 +778,15 @@ impl Context {
                 transition(job, ProcessState::Exited, exit.to_string(), changes);
                 if should_restart(job.spec.autorestart, exit, &job.spec.exitcodes) {
                     if job.budget.take(now) {
+                        if self.turn_is_full() {
+                            // Due at once, made in a later turn (see AUTOMATIC_STARTS_PER_TURN).
+                            job.retry_at = Some(now);
+                            job.deferred = true;
+                            return false;
+                        }
                         job.restarts += 1;
                         let reason = format!("autorestart after {exit}");
-                        self.launch(job, now, &reason, changes);
+                        self.launch_automatic(job, now, &reason, changes);
                     } else {
                         tracing::warn!(program = %job.spec.name, "restarting too often; holding the next restart back");
                         job.retry_at = Some(now + state::RESTART_PAUSE);
@@ -785,25 +816,43 @@ impl Context {
         false
     }
 
+    /// This turn has made all the automatic starts it may.
+    fn turn_is_full(&self) -> bool {
+        self.automatic_starts >= AUTOMATIC_STARTS_PER_TURN
+    }
+
+    /// An autorestart or a BACKOFF retry: counted against the turn's allowance.
+    fn launch_automatic(
+        &mut self,
+        job: &mut Job,
+        now: Instant,
+        reason: &str,
+        changes: &mut Vec<StateChange>,
+    ) {
+        self.automatic_starts += 1;
+        self.launch(job, now, reason, changes);
+    }
+
     fn deadline_reached(&mut self, job: &mut Job, now: Instant, changes: &mut Vec<StateChange>) {
         match job.state {
             ProcessState::Starting => self.confirm_running(job, changes),
+            // Still due: the next turn makes it.
+            ProcessState::Backoff | ProcessState::Exited if self.turn_is_full() => {}
             ProcessState::Backoff => {
                 job.restarts += 1;
                 let reason = format!(
                     "retry {} of {} after backoff",
                     job.failed_starts, job.spec.startretries
                 );
-                self.launch(job, now, &reason, changes);
+                self.launch_automatic(job, now, &reason, changes);
             }
             ProcessState::Exited => {
                 job.restarts += 1;
-                self.launch(
-                    job,
-                    now,
-                    "autorestart (held back: restarting too often)",
-                    changes,
-                );
+                let reason = match (job.deferred, job.last_exit) {
+                    (true, Some(exit)) => format!("autorestart after {exit}"),
+                    _ => "autorestart (held back: restarting too often)".to_string(),
+                };
+                self.launch_automatic(job, now, &reason, changes);
             }
             ProcessState::Stopping => {
                 tracing::warn!(

@@ -353,6 +353,72 @@ async fn an_exit_seen_late_is_still_a_failed_start_and_one_seen_alive_is_not() {
     );
 }
 
+/// A storm of exits handled in one turn makes at most AUTOMATIC_STARTS_PER_TURN restarts; the
+/// others are due at once and made at the next turn, so the loop answers requests between.
+#[tokio::test(flavor = "current_thread")]
+async fn a_turn_makes_a_bounded_number_of_automatic_starts_and_the_next_turn_the_rest() {
+    let mut harness = Harness::new();
+    let count = AUTOMATIC_STARTS_PER_TURN as usize + 4;
+    let mut pids = Vec::new();
+    for index in 0..count {
+        let marker = harness.path(&format!("ran-{index}"));
+        // Exits once, then stays up.
+        let script = format!(
+            "if [ -e {file} ]; then exec sleep 30; fi; touch {file}; exit 1",
+            file = marker.display()
+        );
+        let spec = harness.spec(
+            &format!("storm{index}"),
+            &script,
+            "startsecs = 0\nautorestart = true",
+        );
+        harness.start(spec);
+        pids.push(harness.status(&format!("storm{index}")).pid.unwrap());
+    }
+    // Every first process has ended before the loop looks (a busy loop).
+    let dead = Instant::now() + TIMEOUT;
+    for pid in pids {
+        while matches!(fs::read_to_string(format!("/proc/{pid}/stat")), Ok(stat) if !stat.contains(") Z"))
+        {
+            assert!(Instant::now() < dead, "the program did not exit");
+            std::thread::sleep(POLL);
+        }
+    }
+    let now = Instant::now();
+    let changes = harness.supervisor.reap(now);
+    harness.record(now, changes);
+    let states: Vec<ProcessState> = (0..count)
+        .map(|index| harness.state(&format!("storm{index}")))
+        .collect();
+    let restarted = states
+        .iter()
+        .filter(|state| **state == ProcessState::Running)
+        .count();
+    let waiting = states
+        .iter()
+        .filter(|state| **state == ProcessState::Exited)
+        .count();
+    assert_eq!(
+        (restarted, waiting),
+        (AUTOMATIC_STARTS_PER_TURN as usize, 4),
+        "{states:?}"
+    );
+    assert!(
+        harness
+            .supervisor
+            .next_deadline()
+            .is_some_and(|at| at <= Instant::now())
+    );
+    let now = Instant::now();
+    let changes = harness.supervisor.on_deadline(now);
+    harness.record(now, changes);
+    for index in 0..count {
+        let status = harness.status(&format!("storm{index}"));
+        assert_eq!(status.state, ProcessState::Running, "{status:?}");
+        assert_eq!(status.restarts, 1, "{status:?}");
+    }
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn backoff_says_why_it_waits_and_running_clears_it() {
     let mut harness = Harness::new();
