@@ -38,6 +38,9 @@
 //!   loop costs: every restart is paid for either by `startsecs` of uptime (to have reached
 //!   RUNNING) or by a backoff delay. For `startsecs = 0` (or tiny), a [`RestartBudget`] allows
 //!   at most 20 immediate restarts per second; past it the job waits in EXITED for 1 s.
+//!   Across programs, one turn of the loop (one reap or deadline call) makes at most
+//!   [`AUTOMATIC_STARTS_PER_TURN`] automatic starts; the rest are due at once and made in the
+//!   next turns, oldest first, so requests are answered between them during a crash storm.
 //! - **What counts as started.** STARTING becomes RUNNING when the process is seen alive
 //!   after `startsecs`: [`Supervisor::on_deadline`] collects the exits that already happened
 //!   before it confirms anyone, and an exit collected later counts as a run only if the reap
