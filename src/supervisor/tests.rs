@@ -149,8 +149,22 @@ impl Harness {
     }
 
     /// Drives the supervisor as the daemon's loop does until `done` holds, or fails the test.
-    async fn wait_for(&mut self, what: &str, mut done: impl FnMut(&Harness) -> bool) {
-        let limit = Instant::now() + TIMEOUT;
+    async fn wait_for(&mut self, what: &str, done: impl FnMut(&Harness) -> bool) {
+        self.wait_while_progressing(what, |_| 0, done).await;
+    }
+
+    /// [`Harness::wait_for`] for work whose length depends on how much CPU a loaded machine
+    /// gives it (a gigabyte through a pipe): the deadline is on progress, not on the whole
+    /// wait. It fails when `progress` (a count that grows with the work) has not grown for
+    /// [`TIMEOUT`], a stall; slow but steady work is waited for.
+    async fn wait_while_progressing(
+        &mut self,
+        what: &str,
+        mut progress: impl FnMut(&Harness) -> u64,
+        mut done: impl FnMut(&Harness) -> bool,
+    ) {
+        let mut limit = Instant::now() + TIMEOUT;
+        let mut seen = progress(self);
         loop {
             let now = Instant::now();
             let reaped = self.supervisor.reap(now);
@@ -159,6 +173,11 @@ impl Harness {
             self.record(now, due);
             if done(self) {
                 return;
+            }
+            let made = progress(self);
+            if made > seen {
+                seen = made;
+                limit = now + TIMEOUT;
             }
             if now >= limit {
                 let statuses: Vec<JobStatus> = self.supervisor.statuses(now).collect();
@@ -941,11 +960,13 @@ async fn burst(bytes: u64, max_bytes: &str, captured: bool) {
         harness.supervisor.context.writers.contains_key(&log),
         captured
     );
+    let length = |log: &Path| fs::metadata(log).map(|meta| meta.len()).unwrap_or(0);
     harness
-        .wait_for("the whole burst in the log", |harness| {
-            harness.state("burst") == ProcessState::Exited
-                && fs::metadata(&log).map(|meta| meta.len()).unwrap_or(0) >= bytes
-        })
+        .wait_while_progressing(
+            "the whole burst in the log (no byte written for 20 s)",
+            |_| length(&log),
+            |harness| harness.state("burst") == ProcessState::Exited && length(&log) >= bytes,
+        )
         .await;
     let elapsed = began.elapsed();
     eprintln!(
