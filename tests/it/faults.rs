@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     Random, TestDaemon, alive, cmdline, cpu_seconds, is_root, processes_running, signal, soak,
-    unique, vm_kib, wait_until,
+    unique, vm_kib, wait_until, wait_while_progressing,
 };
 
 /// How long a fault is injected: a few seconds in CI, minutes in the soak.
@@ -630,9 +630,27 @@ fn misbehaving_programs_leave_the_daemon_small(gigabytes: u64) {
     );
     daemon.wait_state("closer", "RUNNING");
     daemon.wait_state("deaf", "RUNNING");
-    let flood = daemon.wait_status("flood", "the flood to end", |status| {
-        status["status"] == "EXITED"
-    });
+    // A gigabyte through the pipe takes what CPU the machine gives it: wait while the log
+    // moves (its size, or a rotation), fail on a stall.
+    let log = daemon.logs.join("flood.stdout.log");
+    let moved = || {
+        [log.clone(), daemon.logs.join("flood.stdout.log.1")]
+            .iter()
+            .map(|path| {
+                fs::metadata(path)
+                    .map(|meta| (meta.len(), meta.modified().ok()))
+                    .ok()
+            })
+            .collect::<Vec<_>>()
+    };
+    wait_while_progressing(
+        "the flood to end",
+        30,
+        moved,
+        || daemon.state_of("flood") == "EXITED",
+        || format!("{}\n{}", daemon.status("flood"), daemon.log()),
+    );
+    let flood = daemon.status("flood");
     assert_eq!(flood["last_exit"]["code"], 0, "{flood}");
     // The log of one enormous line: the tail is bounded.
     let (code, body) = daemon.get("/programs/flood/logs?lines=5");
