@@ -7,6 +7,7 @@
 // only add an allocation to every failed request.
 #![allow(clippy::result_large_err)]
 
+pub mod dashboard;
 mod logs;
 pub mod openapi;
 
@@ -119,6 +120,8 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .route("/quick-start/{id}/stop", post(quick_stop))
         .route("/quick-start/{id}/logs", get(quick_logs));
     Router::new()
+        .route("/", get(dashboard::page))
+        .route("/dashboard/{file}", get(dashboard::file))
         .nest(BASE, api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -307,7 +310,9 @@ async fn authenticate(
     let Some(token) = &state.token else {
         return next.run(request).await;
     };
-    if request.uri().path() == format!("{BASE}/health") {
+    // The routes whose role is Public: /health, and the dashboard's page and files (they hold
+    // no data; the page asks the API, with the token the user gives it).
+    if openapi::is_public(request.uri().path()) {
         return next.run(request).await;
     }
     let offered = request
