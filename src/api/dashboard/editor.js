@@ -68,8 +68,9 @@ export function fileEditor(ctx, name) {
   }
 
   function problemsOf(error) {
+    // One problem is the message itself; several are listed.
     const details = Array.isArray(error.details) ? error.details : [];
-    return details.length
+    return details.length > 1
       ? h('ul', { class: 'problems' }, details.map((problem) => h('li', {}, formatProblem(problem))))
       : null;
   }
