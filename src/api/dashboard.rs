@@ -7,11 +7,12 @@
 //! at compile time), conditional GETs (`If-None-Match` → 304) and the headers that keep the
 //! page from being framed, sniffed or made to run anything but its own files.
 //!
-//! Memory: the assets are `include_bytes!` data in the binary's read-only segment, file-backed
-//! pages that the kernel maps in only when a request touches them; an idle daemon that never
-//! served the page does not hold them (docs/PERFORMANCE.md, "Budget of wave 2 features").
-//! Serving them is a handler on the API's thread that hands out a `&'static [u8]`: no thread,
-//! no copy, no allocation but the response's own.
+//! Memory: the assets are `include_bytes!` data laid out by the compiler in one block of the
+//! binary's read-only data ([`BLOCK`], 64 KiB-aligned), file-backed pages that the kernel maps
+//! only when a request reads them: an idle daemon that never served the page holds none of
+//! them (docs/PERFORMANCE.md, "Budget of wave 2 features"; `bench/dashboard_memory.py` counts
+//! them in /proc/PID/pagemap). Serving them is a handler on the API's thread that hands out a
+//! `&'static [u8]`: no thread, no copy, no allocation but the response's own.
 
 use axum::body::{Body, Bytes};
 use axum::extract::Path;
@@ -26,42 +27,111 @@ pub struct Asset {
     /// The name under [`PREFIX`] (`app.js`); the page itself is `index.html`, served at `/`.
     pub name: &'static str,
     pub content_type: &'static str,
-    pub bytes: &'static [u8],
+    /// Where its bytes are in [`BLOCK`].
+    offset: usize,
+    length: usize,
     /// FNV-1a of the bytes, computed by the compiler: the ETag changes with the file.
     pub hash: u64,
 }
 
-macro_rules! asset {
-    ($name:literal, $content_type:expr) => {
-        Asset {
-            name: $name,
-            content_type: $content_type,
-            bytes: include_bytes!(concat!("dashboard/", $name)),
-            hash: fnv1a(include_bytes!(concat!("dashboard/", $name))),
-        }
-    };
+impl Asset {
+    pub fn bytes(&self) -> &'static [u8] {
+        BLOCK
+            .0
+            .get(self.offset..self.offset + self.length)
+            .unwrap_or_default()
+    }
 }
 
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 const JS: &str = "text/javascript; charset=utf-8";
 
-/// Every file of the dashboard. A file the page or a module refers to must be here (a test
-/// reads the references out of the files themselves).
-pub static ASSETS: &[Asset] = &[
-    asset!("index.html", "text/html; charset=utf-8"),
-    asset!("style.css", "text/css; charset=utf-8"),
-    asset!("favicon.svg", "image/svg+xml"),
-    asset!("app.js", JS),
-    asset!("api.js", JS),
-    asset!("dom.js", JS),
-    asset!("session.js", JS),
-    asset!("live.js", JS),
-    asset!("list.js", JS),
-    asset!("program.js", JS),
-    asset!("logs.js", JS),
-    asset!("editor.js", JS),
-    asset!("quick.js", JS),
-    asset!("actions.js", JS),
+/// Every file of the dashboard: (name, content type, bytes). A file the page or a module
+/// refers to must be here (a test reads the references out of the files themselves). Used at
+/// compile time only: the bytes are in the binary once, in [`BLOCK`].
+const FILES: [(&str, &str, &[u8]); 14] = [
+    ("index.html", HTML, include_bytes!("dashboard/index.html")),
+    ("style.css", CSS, include_bytes!("dashboard/style.css")),
+    ("favicon.svg", SVG, include_bytes!("dashboard/favicon.svg")),
+    ("app.js", JS, include_bytes!("dashboard/app.js")),
+    ("api.js", JS, include_bytes!("dashboard/api.js")),
+    ("dom.js", JS, include_bytes!("dashboard/dom.js")),
+    ("session.js", JS, include_bytes!("dashboard/session.js")),
+    ("live.js", JS, include_bytes!("dashboard/live.js")),
+    ("list.js", JS, include_bytes!("dashboard/list.js")),
+    ("program.js", JS, include_bytes!("dashboard/program.js")),
+    ("logs.js", JS, include_bytes!("dashboard/logs.js")),
+    ("editor.js", JS, include_bytes!("dashboard/editor.js")),
+    ("quick.js", JS, include_bytes!("dashboard/quick.js")),
+    ("actions.js", JS, include_bytes!("dashboard/actions.js")),
 ];
+
+/// The size of all files together.
+const TOTAL: usize = {
+    let mut total = 0;
+    let mut index = 0;
+    while index < FILES.len() {
+        total += FILES[index].2.len();
+        index += 1;
+    }
+    total
+};
+
+/// The bytes of every file, one after the other, in a block of the binary's read-only data of
+/// their own: aligned to 64 KiB and, since a type's size is a multiple of its alignment, padded
+/// to a multiple of it. The kernel maps the pages of a file around each page fault in aligned
+/// 64 KiB windows ("fault-around"), so assets that shared a window with the daemon's hot
+/// constants were resident in every daemon (all of them, measured); in a block of their own
+/// they are mapped only when a request reads them. (The padding costs up to 64 KiB of file,
+/// never memory.)
+#[repr(C, align(65536))]
+struct Block([u8; TOTAL]);
+
+static BLOCK: Block = Block({
+    let mut bytes = [0; TOTAL];
+    let mut at = 0;
+    let mut file = 0;
+    while file < FILES.len() {
+        let source = FILES[file].2;
+        let mut index = 0;
+        while index < source.len() {
+            bytes[at] = source[index];
+            at += 1;
+            index += 1;
+        }
+        file += 1;
+    }
+    bytes
+});
+
+/// The table of files, with where each one is in [`BLOCK`] and its hash.
+pub static ASSETS: [Asset; FILES.len()] = {
+    const NONE: Asset = Asset {
+        name: "",
+        content_type: "",
+        offset: 0,
+        length: 0,
+        hash: 0,
+    };
+    let mut assets = [NONE; FILES.len()];
+    let mut offset = 0;
+    let mut index = 0;
+    while index < FILES.len() {
+        let (name, content_type, bytes) = FILES[index];
+        assets[index] = Asset {
+            name,
+            content_type,
+            offset,
+            length: bytes.len(),
+            hash: fnv1a(bytes),
+        };
+        offset += bytes.len();
+        index += 1;
+    }
+    assets
+};
 
 /// The page's Content-Security-Policy: its own files only (no inline script or style, no
 /// `eval`, no other origin, no plugin), never framed, no form posted anywhere, and Trusted
@@ -147,7 +217,7 @@ fn respond(asset: &'static Asset, headers: &HeaderMap) -> Response {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(asset.content_type),
             )],
-            Body::from(Bytes::from_static(asset.bytes)),
+            Body::from(Bytes::from_static(asset.bytes())),
         )
             .into_response()
     };
@@ -188,7 +258,7 @@ mod tests {
 
     fn text(name: &str) -> &'static str {
         let asset = find(name).unwrap_or_else(|| panic!("{name} is not an asset"));
-        std::str::from_utf8(asset.bytes).expect("utf-8")
+        std::str::from_utf8(asset.bytes()).expect("utf-8")
     }
 
     /// The values of `attribute="…"` in a file.
@@ -301,9 +371,9 @@ mod tests {
     fn etags_follow_the_bytes() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        for asset in ASSETS {
-            assert_eq!(asset.hash, fnv1a(asset.bytes), "{}", asset.name);
-            assert!(!asset.bytes.is_empty(), "{} is empty", asset.name);
+        for asset in &ASSETS {
+            assert_eq!(asset.hash, fnv1a(asset.bytes()), "{}", asset.name);
+            assert!(!asset.bytes().is_empty(), "{} is empty", asset.name);
         }
         let mut etags: Vec<String> = ASSETS.iter().map(etag).collect();
         etags.sort();

@@ -58,7 +58,7 @@ fn the_page_and_its_files_are_served_from_the_binary_with_etags_and_security_hea
         text.contains("<script type=\"module\" src=\"/dashboard/app.js\"></script>"),
         "{text}"
     );
-    for asset in ASSETS {
+    for asset in &ASSETS {
         let path = path_of(asset.name);
         let response = get(&daemon.client, &path, &[]);
         assert_eq!(response.status, 200, "{path}");
@@ -68,7 +68,7 @@ fn the_page_and_its_files_are_served_from_the_binary_with_etags_and_security_hea
             "{path}"
         );
         assert!(
-            response.body == asset.bytes,
+            response.body == asset.bytes(),
             "{path}: not the embedded bytes"
         );
         let tag = etag(asset);
@@ -106,7 +106,7 @@ fn the_page_and_its_files_are_served_from_the_binary_with_etags_and_security_hea
 fn the_page_needs_no_token_but_the_api_behind_it_does() {
     let daemon = TestDaemon::start_with(&[], Some("dashboard-secret"));
     let anonymous = Client::new(daemon.client.endpoint.clone(), None);
-    for asset in ASSETS {
+    for asset in &ASSETS {
         let path = path_of(asset.name);
         assert_eq!(get(&anonymous, &path, &[]).status, 200, "{path}");
     }
@@ -148,10 +148,85 @@ fn serving_the_dashboard_starts_no_thread() {
     assert_eq!(daemon.get("/status").0, 200);
     let before = threads(pid);
     for _ in 0..5 {
-        for asset in ASSETS {
+        for asset in &ASSETS {
             let response = get(&daemon.client, &path_of(asset.name), &[]);
             assert_eq!(response.status, 200);
         }
     }
     assert_eq!(threads(pid), before);
+}
+
+/// How many of the dashboard's pages are resident in the daemon, of how many. The block of
+/// assets is found in the binary file (it starts with the first asset, 4 KiB-aligned in the
+/// file since it is 64 KiB-aligned in memory), its file offsets turned into addresses with
+/// /proc/PID/maps, and each page looked up in /proc/PID/pagemap (bit 63: present).
+fn resident_dashboard_pages(pid: u32) -> (usize, usize) {
+    use std::io::{Read, Seek, SeekFrom};
+    const PAGE: usize = 4096;
+    let binary = crate::support::binary();
+    let data = fs::read(&binary).expect("binary");
+    let first = ASSETS[0].bytes();
+    let start = (0..data.len())
+        .step_by(PAGE)
+        .find(|&offset| data[offset..].starts_with(first))
+        .expect("the block of assets in the binary");
+    let length: usize = ASSETS.iter().map(|asset| asset.bytes().len()).sum();
+    let real = fs::canonicalize(&binary).expect("binary path");
+    let maps = fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
+    let mappings: Vec<(usize, usize, usize)> = maps
+        .lines()
+        .filter_map(|line| {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            let path = fs::canonicalize(parts.get(5)?).ok()?;
+            if path != real {
+                return None;
+            }
+            let (low, high) = parts[0].split_once('-')?;
+            let low = usize::from_str_radix(low, 16).ok()?;
+            let high = usize::from_str_radix(high, 16).ok()?;
+            Some((low, high, usize::from_str_radix(parts[2], 16).ok()?))
+        })
+        .collect();
+    let mut pagemap = fs::File::open(format!("/proc/{pid}/pagemap")).expect("pagemap");
+    let mut resident = 0;
+    let mut total = 0;
+    for offset in (start..start + length).step_by(PAGE) {
+        let Some(address) = mappings.iter().find_map(|&(low, high, file)| {
+            (file <= offset && offset < file + (high - low)).then(|| low + offset - file)
+        }) else {
+            panic!("page at file offset {offset:#x} is not mapped:\n{maps}");
+        };
+        let mut entry = [0; 8];
+        pagemap
+            .seek(SeekFrom::Start((address / PAGE * 8) as u64))
+            .expect("seek");
+        pagemap.read_exact(&mut entry).expect("pagemap entry");
+        resident += usize::from(u64::from_le_bytes(entry) >> 63 == 1);
+        total += 1;
+    }
+    (resident, total)
+}
+
+#[test]
+fn the_dashboard_is_not_in_memory_until_it_is_served() {
+    let mut daemon = TestDaemon::start();
+    daemon.put(
+        "web.toml",
+        "command = \"sleep 100000\"\nboot = true\nstartsecs = 0\n",
+    );
+    daemon.wait_state("web", "RUNNING");
+    assert_eq!(daemon.get("/programs").0, 200);
+    let pid = daemon.pid().expect("pid");
+    let (idle, total) = resident_dashboard_pages(pid);
+    assert!(total >= 10, "{total} pages");
+    assert_eq!(
+        idle, 0,
+        "{idle} of the dashboard's {total} pages are resident in a daemon that never served it"
+    );
+    for asset in &ASSETS {
+        assert_eq!(get(&daemon.client, &path_of(asset.name), &[]).status, 200);
+    }
+    let (served, _) = resident_dashboard_pages(pid);
+    assert_eq!(served, total, "serving every asset maps every page");
+    daemon.terminate();
 }
