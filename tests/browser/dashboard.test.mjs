@@ -158,7 +158,8 @@ describe('actions', () => {
     await page.click(`${row('web')} button[data-action="stop"]`);
     await waitText(page, stateIn('web'), 'STOPPED');
     await daemon.waitState('web', 'STOPPED');
-    assert.ok(await page.locator(`${row('web')} button[data-action="stop"]`).isDisabled());
+    await page.waitForSelector(`${row('web')} button[data-action="stop"]:disabled`);
+    await page.waitForSelector(`${row('web')} button[data-action="start"]:enabled`);
 
     await page.click(`${row('web')} button[data-action="start"]`);
     await waitText(page, stateIn('web'), 'RUNNING');
@@ -166,7 +167,9 @@ describe('actions', () => {
     assert.notEqual(started.pid, first.pid);
     await waitText(page, `${row('web')} td[data-field="pid"]`, String(started.pid));
 
-    await page.click(`${row('web')} button[data-action="restart"]`);
+    // Buttons are buttons: the keyboard works them too.
+    await page.focus(`${row('web')} button[data-action="restart"]`);
+    await page.keyboard.press('Enter');
     const restarted = await daemon.until('a new pid after the restart', async () => {
       const status = await daemon.status('web');
       return status?.status === 'RUNNING' && status.pid !== started.pid ? status : null;

@@ -30,6 +30,8 @@ const confirmCancel = document.getElementById('confirm-cancel');
 
 let view = null;
 let events = null;
+/** Set by a 401 since the token last changed: the header then offers the prompt again. */
+let needsToken = false;
 /** False once GET /whoami answered 404 (a daemon without it): not asked again. */
 let whoamiExists = true;
 
@@ -79,6 +81,7 @@ const ctx = {
 // ---- the token --------------------------------------------------------------------------
 
 function askToken(reason) {
+  needsToken = true;
   tokenReason.textContent = token()
     ? `The daemon refused the token: ${reason}`
     : 'This daemon needs a bearer token (HOODY_DAEMON_TOKEN, --token-file or a tokens file).';
@@ -96,6 +99,7 @@ tokenForm.addEventListener('submit', (event) => {
   const value = tokenInput.value.trim();
   if (!value) return;
   setToken(value);
+  needsToken = false;
   tokenInput.value = '';
   tokenDialog.close();
   start();
@@ -103,14 +107,16 @@ tokenForm.addEventListener('submit', (event) => {
 signIn.addEventListener('click', () => askToken(''));
 forget.addEventListener('click', () => {
   forgetToken();
+  needsToken = false;
   start();
 });
 
 function showWho() {
   const hasToken = Boolean(token());
   forget.hidden = !hasToken;
-  signIn.hidden = hasToken || session.auth !== true;
-  who.textContent = session.known && session.role ? `role: ${session.role}` : hasToken ? 'token set' : '';
+  signIn.hidden = !needsToken && !(session.auth === true && !hasToken);
+  const name = session.tokenName ? ` (${session.tokenName})` : '';
+  who.textContent = session.known && session.role ? `role: ${session.role}${name}` : hasToken ? 'token set' : '';
   document.body.classList.toggle('read-only', session.known && session.role === 'read');
 }
 

@@ -200,8 +200,12 @@ export function listView(ctx) {
     let entry = entries.get(status.name);
     if (!entry) {
       entry = makeRow(ctx, status.name);
-      const after = [...entries.keys()].filter((name) => name > status.name).sort()[0];
-      tbody.insertBefore(entry.row, after ? entries.get(after).row : null);
+      // In name order, as the daemon lists them (a full load comes sorted: each row goes last).
+      const last = tbody.lastElementChild;
+      const next = !last || last.dataset.name < status.name
+        ? null
+        : [...tbody.children].find((other) => other.dataset.name > status.name);
+      tbody.insertBefore(entry.row, next ?? null);
       entries.set(status.name, entry);
     }
     render(entry, status);

@@ -33,6 +33,7 @@ export const session = {
   known: false,
   role: null,
   auth: null,
+  tokenName: null,
 };
 
 export function token() {
@@ -56,6 +57,7 @@ export function setWhoami(data) {
   session.known = Boolean(data);
   session.role = data?.role ?? null;
   session.auth = data?.auth ?? null;
+  session.tokenName = typeof data?.token === 'string' ? data.token : null;
 }
 
 /** Whether the page's role covers `needed` (a role name). True while the role is unknown. */
