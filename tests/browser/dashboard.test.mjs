@@ -148,6 +148,28 @@ describe('the list', () => {
   });
 });
 
+describe('the event stream', () => {
+  test('comes back after the daemon restarts, and the list re-reads what it missed', async (t) => {
+    const daemon = await daemonFor(t, { programs: { 'web.toml': sleeper('boot = true\n') } });
+    await daemon.waitState('web', 'RUNNING');
+    const { page, console } = await pageFor(t, daemon);
+    // While the daemon is down, the browser logs each refused connection.
+    console.maybe(/\/api\/v1\/daemon\//, /net::ERR_/);
+    await waitText(page, stateIn('web'), 'RUNNING');
+    await waitText(page, '#live', 'live');
+    await daemon.restart(async () => {
+      await waitText(page, '#live', /^disconnected; again in \d+ s$/);
+      // A change nobody could tell the page about.
+      daemon.write('later.toml', sleeper('boot = true\n'));
+    });
+    await daemon.waitState('later', 'RUNNING');
+    await waitText(page, '#live', 'live');
+    await waitText(page, stateIn('later'), 'RUNNING');
+    await waitText(page, stateIn('web'), 'RUNNING');
+    console.assertClean();
+  });
+});
+
 describe('actions', () => {
   test('Start, Stop and Restart buttons work', async (t) => {
     const daemon = await daemonFor(t, { programs: { 'web.toml': sleeper('boot = true\n'), 'idle.toml': sleeper() } });

@@ -108,9 +108,18 @@ export class Daemon {
     const daemon = new Daemon(root, token);
     fs.mkdirSync(daemon.programsDir);
     for (const [file, text] of Object.entries(programs)) daemon.write(file, text);
+    await daemon.launch('127.0.0.1:0');
+    return daemon;
+  }
+
+  /** Runs `serve` on the daemon's folders, listening on `listen`, until it has written its address. */
+  async launch(listen) {
+    const daemon = this;
+    const address = path.join(daemon.stateDir, 'api.address');
+    fs.rmSync(address, { force: true });
     const env = { ...process.env, HOODY_DAEMON_LOG: 'debug' };
     delete env.HOODY_DAEMON_TOKEN;
-    if (token) env.HOODY_DAEMON_TOKEN = token;
+    if (this.token) env.HOODY_DAEMON_TOKEN = this.token;
     const log = fs.openSync(daemon.logFile, 'a');
     daemon.child = spawn(
       daemonBinary(),
@@ -118,8 +127,8 @@ export class Daemon {
         'serve',
         '--programs-dir', daemon.programsDir,
         '--state-dir', daemon.stateDir,
-        '--log-dir', path.join(root, 'logs'),
-        '--listen', '127.0.0.1:0',
+        '--log-dir', path.join(this.root, 'logs'),
+        '--listen', listen,
       ],
       { stdio: ['ignore', 'ignore', log], env },
     );
@@ -128,14 +137,25 @@ export class Daemon {
     daemon.started = startTime(daemon.pid);
     daemon.exited = new Promise((resolve) => daemon.child.once('exit', resolve));
     running.add(daemon);
-    const address = path.join(daemon.stateDir, 'api.address');
-    await daemon.until('the daemon to listen', () => {
+    daemon.url = await daemon.until('the daemon to listen', () => {
       const text = fs.existsSync(address) ? fs.readFileSync(address, 'utf8') : '';
       return text.endsWith('\n') ? text.trim() : null;
-    }).then((url) => {
-      daemon.url = url;
     });
-    return daemon;
+  }
+
+  /**
+   * Stops the daemon (SIGTERM: it stops its programs and exits) and keeps its folders; then,
+   * after `meanwhile()`, starts it again on the same address, as an upgrade or a crash-restart
+   * under systemd would.
+   */
+  async restart(meanwhile = async () => {}) {
+    const listen = new URL(this.url).host;
+    await this.collectPids();
+    process.kill(this.pid, 'SIGTERM');
+    await this.exited;
+    running.delete(this);
+    await meanwhile();
+    await this.launch(listen);
   }
 
   constructor(root, token) {
@@ -314,8 +334,9 @@ export async function launchBrowser() {
  * Watches a page's console and errors. Anything the page logs, any uncaught error, fails the
  * test — except the browser's own "Failed to load resource" line for an answer the test
  * declared (`expect(/\/programs\/put$/, 412)`): Chromium logs every 4xx of a fetch, even one the
- * page handles (a 412 conflict, a 401 before the token prompt). `required` answers must be
- * seen; others (`maybe`) may be.
+ * page handles (a 412 conflict, a 401 before the token prompt), and every failed connection
+ * (`maybe(url, /net::ERR_CONNECTION_REFUSED/)` while a test has the daemon down). `expect`ed
+ * answers must be seen; `maybe` ones may be.
  */
 export function watchConsole(page) {
   const problems = [];
@@ -324,7 +345,10 @@ export function watchConsole(page) {
     const url = message.location()?.url ?? '';
     const text = message.text();
     const match = declared.find(
-      (entry) => entry.url.test(url) && text.startsWith('Failed to load resource') && text.includes(`status of ${entry.status}`),
+      (entry) =>
+        entry.url.test(url) &&
+        text.startsWith('Failed to load resource') &&
+        (entry.status instanceof RegExp ? entry.status.test(text) : text.includes(`status of ${entry.status}`)),
     );
     if (match) {
       match.seen += 1;
