@@ -153,7 +153,9 @@ describe('the event stream', () => {
     const daemon = await daemonFor(t, { programs: { 'web.toml': sleeper('boot = true\n') } });
     await daemon.waitState('web', 'RUNNING');
     const { page, console } = await pageFor(t, daemon);
-    // While the daemon is down, the browser logs each refused connection.
+    // While it shuts down the daemon answers 503; while it is down, the browser logs each
+    // refused connection.
+    console.maybe(/\/api\/v1\/daemon\//, 503);
     console.maybe(/\/api\/v1\/daemon\//, /net::ERR_/);
     await waitText(page, stateIn('web'), 'RUNNING');
     await waitText(page, '#live', 'live');
