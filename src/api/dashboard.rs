@@ -159,12 +159,6 @@ pub fn find(name: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|asset| asset.name == name)
 }
 
-/// Whether a request path is the dashboard's (the page or one of its files): these need no
-/// token, since they hold no data; what the page shows comes from the API, which does.
-pub fn serves(path: &str) -> bool {
-    path == "/" || path.starts_with(PREFIX)
-}
-
 /// `GET /`.
 pub async fn page(headers: HeaderMap) -> Response {
     match find("index.html") {
@@ -398,17 +392,14 @@ mod tests {
     }
 
     #[test]
-    fn only_the_page_and_its_files_are_the_dashboards() {
-        for (path, dashboard) in [
-            ("/", true),
-            ("/dashboard/app.js", true),
-            ("/dashboard/", true),
-            ("/api/v1/daemon/status", false),
-            ("/dashboard", false),
-            ("/index.html", false),
-            ("", false),
-        ] {
-            assert_eq!(serves(path), dashboard, "{path:?}");
+    fn the_block_holds_every_file_and_is_aligned_to_64_kib() {
+        assert_eq!(std::ptr::addr_of!(BLOCK) as usize % 65536, 0);
+        assert_eq!(std::mem::size_of::<Block>() % 65536, 0);
+        for (asset, (name, content_type, bytes)) in ASSETS.iter().zip(FILES) {
+            assert_eq!((asset.name, asset.content_type), (name, content_type));
+            assert_eq!(asset.bytes(), bytes, "{name}");
         }
+        let ends = ASSETS.last().map(|asset| asset.offset + asset.length);
+        assert_eq!(ends, Some(TOTAL));
     }
 }
