@@ -67,6 +67,15 @@ pub fn routes() -> Vec<RouteDoc> {
         },
         RouteDoc {
             method: get.clone(),
+            path: "/ready",
+            summary: "Readiness: 200 when every program that should run is ready, 503 otherwise; needs no token (names the programs that are not ready only with one)",
+            query: &[],
+            body: None,
+            answers: &[200, 503],
+            role: Role::Public,
+        },
+        RouteDoc {
+            method: get.clone(),
             path: "/openapi.json",
             summary: "This document",
             query: &[],
@@ -276,6 +285,9 @@ fn reason(code: u16) -> &'static str {
         409 => "Conflict: not enabled, name taken, file not writable",
         412 => "If-Match does not match the ETag",
         413 => "Body over 1 MiB",
+        503 => {
+            "Not ready (or shutting down); error.details.not_ready names the programs, with a token"
+        }
         _ => "",
     }
 }
@@ -446,7 +458,7 @@ pub fn document() -> Value {
             "parameters": parameters,
             "responses": responses,
         });
-        if route.path == "/health" {
+        if route.role == Role::Public {
             operation["security"] = json!([]);
         }
         if let Some(body) = route.body {
