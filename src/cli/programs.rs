@@ -398,9 +398,17 @@ pub fn status_table(statuses: &[Value]) -> Table {
             (Some(error), _) => error.to_string(),
             _ if !waiting.is_empty() => format!("waiting for {}", waiting.join(", ")),
             (None, Some(exit)) if state != "RUNNING" && state != "STARTING" => exit,
-            _ => match (status["health"].as_str(), status["last_probe"]["ok"].as_bool()) {
-                (Some("unhealthy"), _) | (_, Some(false)) => output::text(&status["last_probe"]["output"]),
-                _ => status["status_text"].as_str().unwrap_or_default().to_string(),
+            _ => match (
+                status["health"].as_str(),
+                status["last_probe"]["ok"].as_bool(),
+            ) {
+                (Some("unhealthy"), _) | (_, Some(false)) => {
+                    output::text(&status["last_probe"]["output"])
+                }
+                _ => status["status_text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             },
         };
         let ready = match status["ready"] {

@@ -21,7 +21,11 @@ pub fn ready(global: &GlobalArgs, wait: Option<f64>) -> Result<(), CliError> {
         Some(seconds) if seconds.is_finite() && seconds >= 0.0 => {
             Duration::from_secs_f64(seconds.min(86_400.0))
         }
-        Some(_) => return Err(CliError::usage("--wait takes a number of seconds, 0 or more")),
+        Some(_) => {
+            return Err(CliError::usage(
+                "--wait takes a number of seconds, 0 or more",
+            ));
+        }
         None => Duration::ZERO,
     };
     let deadline = Instant::now() + wait;

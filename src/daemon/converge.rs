@@ -148,10 +148,12 @@ impl Daemon {
         // A few passes: an action can make the next one possible (a boot wave opening, a
         // dependency started).
         for pass in 0..4 {
-            self.pull_in_dependencies(now);
             let mut desired = self.table.desired();
-            lower_boot_priorities(&mut desired);
             let observed = self.observed(now);
+            if self.pull_in_dependencies(&desired, &observed) {
+                desired = self.table.desired();
+            }
+            lower_boot_priorities(&mut desired);
             let holds = crate::health::depends::holds(&desired, &observed);
             let (gate, wake) = self.boot.advance(&desired, &observed, &holds, now);
             self.boot_wake = wake;

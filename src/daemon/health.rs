@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::health::depends::dependencies_of;
 use crate::health::{Health, HealthMessage, Hold, Holds, LastProbe, Step, Tracker};
-use crate::reconcile::{BootWaves, Desired, Observed};
+use crate::reconcile::{BootWaves, Desired, Observed, will_start};
 use crate::spec::{Probe, ProgramSpec};
 use crate::supervisor::{ProcessState, StateChange};
 
@@ -245,6 +245,11 @@ impl Daemon {
 
     /// The trackers' deadlines that have come: probes to run, watchdogs expired.
     pub(super) fn health_due(&mut self, now: Instant) {
+        // What already came first: a ping that waited behind a busy turn of the loop must not
+        // lose to the watchdog's deadline.
+        while let Ok(message) = self.health.inbox.try_recv() {
+            self.on_health_message(message, now);
+        }
         let due: Vec<String> = self
             .health
             .monitored
@@ -328,30 +333,22 @@ impl Daemon {
 
     // ---- dependencies --------------------------------------------------------------------
 
-    /// A program that is to start but has no process yet pulls in what it depends on: their
-    /// run intent goes on (systemd's `Wants=`). Only programs with `depends_on` are looked at.
-    pub(super) fn pull_in_dependencies(&mut self, now: Instant) {
+    /// A program that reconcile is to start pulls in what it depends on: their run intent goes
+    /// on (systemd's `Wants=`). A program that runs, or that ended and stays down, pulls in
+    /// nothing, so a dependency can be stopped under it. Returns whether an intent changed.
+    /// Only programs with `depends_on` are looked at.
+    pub(super) fn pull_in_dependencies(
+        &mut self,
+        desired: &BTreeMap<String, Desired>,
+        observed: &BTreeMap<String, Observed>,
+    ) -> bool {
         let mut wanted: BTreeSet<String> = BTreeSet::new();
-        let mut desired: Option<BTreeMap<String, Desired>> = None;
-        for (name, program) in &self.table.programs {
-            let Some(spec) = &program.last_good else {
-                continue;
-            };
-            if spec.depends_on.is_empty() || !(spec.enabled && program.run) {
-                continue;
+        for (name, want) in desired {
+            if !want.spec.depends_on.is_empty() && will_start(want, observed.get(name)) {
+                wanted.extend(dependencies_of(desired, name));
             }
-            let up = self.supervisor.view(name, now).is_some_and(|view| {
-                matches!(
-                    view.state,
-                    ProcessState::Starting | ProcessState::Running | ProcessState::Backoff
-                )
-            });
-            if up {
-                continue;
-            }
-            let desired = desired.get_or_insert_with(|| self.table.desired());
-            wanted.extend(dependencies_of(desired, name));
         }
+        let mut changed = false;
         for name in wanted {
             if let Some(program) = self.table.programs.get_mut(&name)
                 && program.last_good.as_ref().is_some_and(|spec| spec.enabled)
@@ -360,8 +357,10 @@ impl Daemon {
                 tracing::info!(program = %name, "started: a program that depends on it is to start");
                 program.run = true;
                 self.intents_dirty = true;
+                changed = true;
             }
         }
+        changed
     }
 
     /// An operator start or restart of `name`: its dependencies that ended (EXITED, FATAL)

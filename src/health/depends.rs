@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::reconcile::{Desired, Observed, Phase};
+use crate::reconcile::{Desired, Observed, Phase, will_start};
 use crate::spec::Condition;
 use crate::spec::name::quote_short;
 
@@ -206,20 +206,7 @@ fn judge(
     }
     // A start it will get: none yet, stopped with the intent back on, or asked again after it
     // ended (an operator start or restart, a new process shape).
-    let pending = want.wants_running()
-        && match job {
-            None => true,
-            Some(job) => match job.phase {
-                Phase::Stopped => true,
-                Phase::Ended => {
-                    want.start_epoch > job.start_epoch
-                        || want.restart_epoch > job.restart_epoch
-                        || job.spec.process != want.spec.process
-                }
-                _ => false,
-            },
-        };
-    if pending {
+    if will_start(want, job) {
         return Verdict::Waiting;
     }
     let Some(job) = job else {

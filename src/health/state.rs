@@ -15,8 +15,9 @@
 //!   `READY=1` (whichever of these it has; any one is enough), and not unhealthy. Readiness is
 //!   latched by that first signal; only unhealthiness takes it away again (and a pass gives it
 //!   back), as Kubernetes takes an unready pod out of service without killing it.
-//! - The watchdog (`watchdog_sec`, with `notify`) is armed when the process starts; each
-//!   `WATCHDOG=1` moves its deadline; `WATCHDOG=trigger` or a deadline passed restarts it.
+//! - The watchdog (`watchdog_sec`, with `notify`) is armed when start-up is over, at `READY=1`
+//!   (as systemd does), or at the first `WATCHDOG=1`; each `WATCHDOG=1` moves its deadline;
+//!   `WATCHDOG=trigger` or a deadline passed restarts it.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -157,6 +158,8 @@ struct CheckState {
 struct Watchdog {
     period: Duration,
     deadline: Option<Instant>,
+    /// It was armed (and stays disarmed once it has fired).
+    armed: bool,
 }
 
 /// Health and readiness of one process of a program.
@@ -188,9 +191,11 @@ impl Tracker {
             check: spec.healthcheck.clone().map(CheckState::new),
             line: process.ready_log_line.is_some(),
             notify: process.notify,
+            // Armed once start-up is over (systemd: READY=1), or at the first ping.
             watchdog: process.watchdog.map(|period| Watchdog {
                 period,
-                deadline: Some(now + period),
+                deadline: None,
+                armed: false,
             }),
             started: now,
             running: false,
@@ -337,14 +342,18 @@ impl Tracker {
         if let Some(status) = message.status {
             self.status_text = Some(status);
         }
-        if let Some(watchdog) = &mut self.watchdog
-            && watchdog.deadline.is_some()
-        {
-            if message.watchdog_trigger {
-                watchdog.deadline = None;
-                steps.push(Step::Restart("watchdog: WATCHDOG=trigger".to_string()));
-            } else if message.watchdog {
+        if let Some(watchdog) = &mut self.watchdog {
+            if !watchdog.armed && (message.ready || message.watchdog) {
+                watchdog.armed = true;
                 watchdog.deadline = Some(now + watchdog.period);
+            }
+            if watchdog.deadline.is_some() {
+                if message.watchdog_trigger {
+                    watchdog.deadline = None;
+                    steps.push(Step::Restart("watchdog: WATCHDOG=trigger".to_string()));
+                } else if message.watchdog {
+                    watchdog.deadline = Some(now + watchdog.period);
+                }
             }
         }
         self.ready_step(was_ready, &mut steps);

@@ -203,10 +203,21 @@ fn the_tracker_table() {
                 (100, Running, vec![], false),
                 (
                     200,
-                    Notify("WATCHDOG=trigger"),
+                    Notify("WATCHDOG=1\nWATCHDOG=trigger"),
                     vec!["restart: watchdog: WATCHDOG=trigger"],
                     false,
                 ),
+            ],
+        ),
+        (
+            "the watchdog waits for start-up: a slow start is no hang",
+            "notify = true\nwatchdog_sec = 1",
+            vec![
+                (100, Running, vec![], false),
+                (5000, Due, vec![], false),
+                (5100, Notify("READY=1"), vec!["ready"], true),
+                (6000, Due, vec![], true),
+                (6200, Due, vec!["restart: watchdog"], true),
             ],
         ),
     ];

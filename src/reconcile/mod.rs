@@ -121,6 +121,27 @@ impl Action {
 /// The actions of one reconcile, in name order.
 pub type Plan = Vec<Action>;
 
+/// Whether reconcile starts this program when nothing holds it back: it should run and has no
+/// process on the way (none yet, stopped, stopping, or ended and asked to start again or given
+/// a new process shape). What it depends on is pulled in, and waited for, on this basis.
+pub fn will_start(want: &Desired, job: Option<&Observed>) -> bool {
+    if !want.wants_running() {
+        return false;
+    }
+    let Some(job) = job else {
+        return true;
+    };
+    match job.phase {
+        Phase::Stopped | Phase::Stopping => true,
+        Phase::Ended => {
+            want.start_epoch > job.start_epoch
+                || want.restart_epoch > job.restart_epoch
+                || job.spec.process != want.spec.process
+        }
+        Phase::Starting | Phase::Running => false,
+    }
+}
+
 /// Compares what should run with what runs. `gate` holds back starts during boot: a program
 /// whose boot priority is above it waits for its wave. A program in `holds` waits for its
 /// dependencies.

@@ -588,7 +588,11 @@ fn boot_waves_wait_for_readiness_and_a_blocked_program_lets_them_go() {
         waves.advance(&desired_map, &observed_map, &blocked, now),
         (Gate::Open, None)
     );
-    assert!(waves.waiting_for(&desired_map, &observed_map, &blocked).is_empty());
+    assert!(
+        waves
+            .waiting_for(&desired_map, &observed_map, &blocked)
+            .is_empty()
+    );
 }
 
 proptest! {

@@ -277,11 +277,12 @@ impl Scanner {
 /// last good version of its program stays in effect, and its error names the other programs.
 /// Done on every scan over the whole snapshot (what a scan reuses is each file's own result).
 fn check_dependencies(snapshot: &mut Snapshot) {
-    if snapshot
-        .programs
-        .values()
-        .all(|entry| entry.spec.as_ref().map_or(true, |spec| spec.depends_on.is_empty()))
-    {
+    if snapshot.programs.values().all(|entry| {
+        entry
+            .spec
+            .as_ref()
+            .map_or(true, |spec| spec.depends_on.is_empty())
+    }) {
         return;
     }
     let graph: crate::health::depends::Graph<'_> = snapshot
