@@ -112,16 +112,20 @@ impl Daemon {
         for change in changes {
             match change.to {
                 ProcessState::Starting => {
-                    let tracker = self
+                    let Some(tracker) = self
                         .jobs
                         .get(&change.name)
-                        .and_then(|meta| Tracker::new(&meta.spec, now));
+                        .and_then(|meta| Tracker::new(&meta.spec, now))
+                    else {
+                        self.untrack(&change.name);
+                        continue;
+                    };
                     let pid = self
                         .supervisor
                         .view(&change.name, now)
                         .and_then(|view| view.pid);
-                    match (tracker, pid) {
-                        (Some(tracker), Some(pid)) => {
+                    match pid {
+                        Some(pid) => {
                             self.health.monitored.insert(
                                 change.name.clone(),
                                 Monitored {
@@ -131,7 +135,7 @@ impl Daemon {
                                 },
                             );
                         }
-                        _ => self.untrack(&change.name),
+                        None => self.untrack(&change.name),
                     }
                 }
                 ProcessState::Running => {

@@ -269,10 +269,10 @@ pub struct Daemon {
     health: health::HealthState,
 }
 
-/// About how many bytes of JSON one program's status takes (250 with a short name and no
-/// config error), and one program with its fields, file text and status: the first size of
-/// the buffers the big reads are written into.
-const STATUS_SIZE: usize = 288;
+/// About how many bytes of JSON one program's status takes (330 with a short name, no config
+/// error and no health check), and one program with its fields, file text and status: the
+/// first size of the buffers the big reads are written into.
+const STATUS_SIZE: usize = 370;
 const PROGRAM_SIZE: usize = 1024;
 
 fn unix_now() -> f64 {
