@@ -297,6 +297,28 @@ fn schemas() -> Value {
         json!({ "oneOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] });
     let flag = json!({ "oneOf": [{ "type": "boolean" }, { "type": "string" }], "nullable": true });
     let seconds = json!({ "oneOf": [{ "type": "number", "minimum": 0, "maximum": 86400 }, { "type": "string" }], "nullable": true });
+    let healthcheck = json!({
+        "type": "object",
+        "nullable": true,
+        "description": "One probe (exec, http or tcp) and its timings (SPEC §12)",
+        "properties": {
+            "exec": { "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] },
+            "http": { "type": "string", "description": "http://IP-or-localhost[:PORT][/path]; 2xx or 3xx is healthy" },
+            "tcp": { "type": "string", "description": "IP-or-localhost:PORT; a connection is healthy" },
+            "interval": seconds,
+            "timeout": seconds,
+            "retries": { "type": "integer", "minimum": 1 },
+            "start_period": seconds,
+            "on_unhealthy": { "type": "string", "enum": ["restart", "none"] }
+        }
+    });
+    let depends_on = json!({
+        "nullable": true,
+        "oneOf": [
+            { "type": "array", "items": { "type": "string", "pattern": NAME_PATTERN } },
+            { "type": "object", "additionalProperties": { "type": "string", "enum": ["started", "ready", "completed_successfully"] } }
+        ]
+    });
     json!({
         "Envelope": {
             "type": "object",
@@ -366,7 +388,12 @@ fn schemas() -> Value {
                 "stderr_logfile_maxbytes": { "oneOf": [{ "type": "integer" }, { "type": "string" }], "nullable": true },
                 "stdout_logfile_backups": { "type": "integer", "nullable": true },
                 "stderr_logfile_backups": { "type": "integer", "nullable": true },
-                "environment": { "type": "object", "additionalProperties": scalar, "nullable": true }
+                "environment": { "type": "object", "additionalProperties": scalar, "nullable": true },
+                "healthcheck": healthcheck,
+                "ready_log_line": { "type": "string", "nullable": true },
+                "notify": flag,
+                "watchdog_sec": seconds,
+                "depends_on": depends_on
             }
         },
         "ProgramFile": {
