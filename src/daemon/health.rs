@@ -295,6 +295,8 @@ impl Daemon {
                     self.publish_health(name, if ready { "ready" } else { "not ready" });
                     changed = true;
                 }
+                // While shutting down, nothing is started again.
+                Step::Restart(_) if self.shutdown.is_some() => {}
                 Step::Restart(reason) => {
                     let changes = self.supervisor.restart_for(name, &reason, now);
                     self.publish_changes(changes);

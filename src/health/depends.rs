@@ -229,12 +229,22 @@ fn judge(
     }
 }
 
-/// The holds of every program that wants to run and has a condition that does not hold.
-/// Programs without `depends_on` are never looked at beyond that field.
+/// The holds of every program that reconcile would start (or restart) and that has a condition
+/// that does not hold. A program that runs and needs no restart is not held: stopping its
+/// dependencies does not stop it. Programs without `depends_on` are never looked at beyond
+/// that field.
 pub fn holds(desired: &BTreeMap<String, Desired>, observed: &BTreeMap<String, Observed>) -> Holds {
     let mut holds = Holds::new();
     for (name, want) in desired {
         if want.spec.depends_on.is_empty() || !want.wants_running() {
+            continue;
+        }
+        let job = observed.get(name);
+        let restarting = job.is_some_and(|job| {
+            matches!(job.phase, Phase::Starting | Phase::Running)
+                && (job.spec.process != want.spec.process || want.restart_epoch > job.restart_epoch)
+        });
+        if !(will_start(want, job) || restarting) {
             continue;
         }
         let mut hold = Hold {

@@ -572,6 +572,22 @@ fn the_holds_table() {
             }
         }
     }
+    // A program that runs is not held when a dependency goes (stopping one does not stop it),
+    // unless it needs a restart.
+    let desired_map = BTreeMap::from([
+        ("web".to_string(), desired(&started, true)),
+        ("db".to_string(), desired(&db, false)),
+    ]);
+    let observed_map = BTreeMap::from([
+        ("web".to_string(), observed(&started, Running, true)),
+        ("db".to_string(), observed(&db, Stopped, false)),
+    ]);
+    assert_eq!(hold_of(&desired_map, &observed_map), None);
+    let mut restart = desired_map.clone();
+    if let Some(want) = restart.get_mut("web") {
+        want.restart_epoch = 1;
+    }
+    assert!(hold_of(&restart, &observed_map).is_some_and(|(_, blocked)| blocked.is_some()));
     // A program that does not want to run has no hold, and neither has one without deps.
     let desired_map = BTreeMap::from([
         ("web".to_string(), desired(&started, false)),
