@@ -505,11 +505,14 @@ fn a_notify_socket_is_usable_by_the_programs_user_and_by_no_other() {
     daemon.put(
         "nobodys.toml",
         &format!(
-            "command = [\"python3\", \"-c\", {}]\nuser = \"nobody\"\ndirectory = \"/\"\nboot = true\nstartsecs = 0.2\nnotify = true\n",
+            "command = [\"python3\", \"-c\", {}]\nuser = \"nobody\"\ndirectory = \"/\"\nboot = true\nstartsecs = 0.2\nnotify = true\n[healthcheck]\nexec = [\"sh\", \"-c\", \"id -un; test \\\"$(id -un)\\\" = nobody && test \\\"$(pwd)\\\" = /\"]\ninterval = 0.2\non_unhealthy = \"none\"\n",
             quoted(script)
         ),
     );
     let status = daemon.wait_status("nobodys", "ready", |status| status["ready"] == true);
+    // Its exec probe ran as its user, in its folder.
+    let status = daemon.wait_status("nobodys", "healthy", |status| status["health"] == "healthy");
+    assert_eq!(status["last_probe"]["output"], "nobody", "{status}");
     let program = pid(&status).expect("a pid");
     let environ = fs::read(format!("/proc/{program}/environ")).expect("environ");
     let socket = environ
