@@ -509,7 +509,7 @@ fn a_notify_socket_is_usable_by_the_programs_user_and_by_no_other() {
             quoted(script)
         ),
     );
-    let status = daemon.wait_status("nobodys", "ready", |status| status["ready"] == true);
+    daemon.wait_status("nobodys", "ready", |status| status["ready"] == true);
     // Its exec probe ran as its user, in its folder.
     let status = daemon.wait_status("nobodys", "healthy", |status| status["health"] == "healthy");
     assert_eq!(status["last_probe"]["output"], "nobody", "{status}");
