@@ -5,6 +5,7 @@ mod cli;
 mod convergence;
 mod dashboard;
 mod faults;
+mod health;
 mod hostile;
 mod lifecycle;
 mod property;

@@ -38,7 +38,8 @@ const COLUMNS = [
 export function healthOf(status) {
   const parts = [];
   if (typeof status.health === 'string') parts.push(status.health);
-  if (typeof status.ready === 'boolean') parts.push(status.ready ? 'ready' : 'not ready');
+  // Readiness is news only for a program that runs (or is getting there).
+  if (typeof status.ready === 'boolean' && UP.has(status.status)) parts.push(status.ready ? 'ready' : 'not ready');
   if (Array.isArray(status.waiting_for) && status.waiting_for.length) {
     parts.push(`waiting for ${status.waiting_for.join(', ')}`);
   }
@@ -278,7 +279,7 @@ export function listView(ctx) {
       } else if (type === 'config' && event.change === 'removed') {
         drop(event.name);
         summarize();
-      } else if ((type === 'config' || type === 'state') && event.id !== null && event.id !== undefined) {
+      } else if (['config', 'state', 'health'].includes(type) && event.id !== null && event.id !== undefined) {
         // Show the new state at once; the status read brings pid, uptime and the rest.
         const entry = entries.get(event.name);
         if (type === 'state' && entry && event.to) setState(entry.badge, event.to);

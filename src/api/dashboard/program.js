@@ -37,6 +37,7 @@ const FIELDS = [
   ['Enabled', (s) => (s.enabled === undefined ? DASH : s.enabled ? 'yes' : 'no')],
   ['Run intent', (s) => (s.run === undefined ? DASH : s.run ? 'on (should run)' : 'off')],
   ['Health', (s) => healthOf(s)],
+  ['Status text', (s) => s.status_text || DASH],
   ['Last probe', (s) => (s.last_probe ? `${s.last_probe.ok ? 'ok' : 'failed'} at ${formatTime(s.last_probe.time)}${s.last_probe.output ? `: ${s.last_probe.output}` : ''}` : DASH)],
   ['CPU', (s) => formatPercent(s.cpu_percent)],
   ['CPU time', (s) => (Number.isFinite(s.cpu_seconds) ? `${s.cpu_seconds.toFixed(2)} s` : DASH)],
@@ -246,7 +247,7 @@ export function programView(ctx, name) {
     },
     onEvent(type, event) {
       if (event.name !== name) return;
-      if (type === 'state') {
+      if (type === 'state' || type === 'health') {
         if (event.to) setState(badge, event.to);
         refreshStatus();
       } else if (type === 'config') {
