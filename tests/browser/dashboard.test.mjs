@@ -84,6 +84,7 @@ describe('the list', () => {
       programs: {
         'web.toml': '# the web server\ndescription = "serves the site"\ncommand = ["sh", "-c", "echo web up; exec sleep 100000"]\nboot = true\nstartsecs = 0\n',
         'worker.yaml': 'command: sleep 100000\nboot: true\nstartsecs: 0\n',
+        'checked.toml': 'command = "sleep 100000"\nboot = true\nstartsecs = 0\n\n[healthcheck]\nexec = "true"\n',
         'idle.toml': sleeper(),
         'crash.toml': 'command = "/nonexistent/hoody-browser-test"\nboot = true\n',
         'once.toml': 'command = ["sh", "-c", "echo done"]\nboot = true\nstartsecs = 0\nautorestart = false\n',
@@ -94,17 +95,22 @@ describe('the list', () => {
     await daemon.waitState('worker', 'RUNNING');
     await daemon.waitState('crash', 'FATAL');
     await daemon.waitState('once', 'EXITED');
+    await daemon.until('checked to be healthy', async () => (await daemon.status('checked'))?.health === 'healthy');
     const { page, console } = await pageFor(t, daemon);
 
     const { body } = await daemon.api('GET', '/status');
     const statuses = body.data.statuses;
-    assert.equal(statuses.length, 6);
+    assert.equal(statuses.length, 7);
     for (const status of statuses) await waitText(page, stateIn(status.name), status.status);
     assert.equal(await page.locator('tbody tr[data-name]').count(), statuses.length);
     await waitText(page, `${row('web')} td[data-field="pid"]`, String(statuses.find((s) => s.name === 'web').pid));
     await waitText(page, `${row('broken')} td[data-field="info"]`, /^config error: broken\.toml:2:8: /);
     await waitText(page, `${row('crash')} td[data-field="info"]`, /nonexistent/);
-    await waitText(page, '.summary', /^6 programs: .*2 running.* · 1 with config errors$/);
+    await waitText(page, '.summary', /^7 programs: .*3 running.* · 1 with config errors$/);
+    // Health and readiness (SPEC §12) where the status has them.
+    await waitText(page, `${row('checked')} td[data-field="health"]`, 'healthy · ready');
+    await waitText(page, `${row('web')} td[data-field="health"]`, 'ready');
+    await waitText(page, `${row('idle')} td[data-field="health"]`, '—');
 
     await page.screenshot({ path: screenshotPath('dashboard-list.png') });
     await page.emulateMedia({ colorScheme: 'dark' });
