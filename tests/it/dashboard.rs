@@ -162,13 +162,23 @@ fn serving_the_dashboard_starts_no_thread() {
 /// /proc/PID/maps, and each page looked up in /proc/PID/pagemap (bit 63: present).
 fn resident_dashboard_pages(pid: u32) -> (usize, usize) {
     use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::FileExt;
     const PAGE: usize = 4096;
     let binary = crate::support::binary();
-    let data = fs::read(&binary).expect("binary");
+    // Looked for page by page (the debug binary is about 100 MB: not read whole).
+    let file = fs::File::open(&binary).expect("binary");
+    let size = file.metadata().expect("binary size").len() as usize;
     let first = ASSETS[0].bytes();
-    let start = (0..data.len())
+    let mut candidate = vec![0; first.len()];
+    let start = (0..size.saturating_sub(first.len()))
         .step_by(PAGE)
-        .find(|&offset| data[offset..].starts_with(first))
+        .find(|&offset| {
+            file.read_exact_at(&mut candidate[..64], offset as u64)
+                .is_ok()
+                && candidate[..64] == first[..64]
+                && file.read_exact_at(&mut candidate, offset as u64).is_ok()
+                && candidate == first
+        })
         .expect("the block of assets in the binary");
     let length: usize = ASSETS.iter().map(|asset| asset.bytes().len()).sum();
     let real = fs::canonicalize(&binary).expect("binary path");
