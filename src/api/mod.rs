@@ -7,6 +7,7 @@
 // only add an allocation to every failed request.
 #![allow(clippy::result_large_err)]
 
+pub mod dashboard;
 mod logs;
 pub mod openapi;
 
@@ -120,6 +121,8 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .route("/quick-start/{id}/stop", post(quick_stop))
         .route("/quick-start/{id}/logs", get(quick_logs));
     Router::new()
+        .route("/", get(dashboard::page))
+        .route("/dashboard/{file}", get(dashboard::file))
         .nest(BASE, api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -316,13 +319,15 @@ async fn authenticate(
         request.extensions_mut().insert(Authorized(true));
         return next.run(request).await;
     };
-    if path == format!("{BASE}/health") {
-        return next.run(request).await;
-    }
     if is_ready {
         let authorized = offered_token(&request)
             .is_some_and(|offered| constant_time_eq(offered.as_bytes(), token.as_bytes()));
         request.extensions_mut().insert(Authorized(authorized));
+        return next.run(request).await;
+    }
+    // The other routes whose role is Public: /health, and the dashboard's page and files (they
+    // hold no data; the page asks the API, with the token the user gives it).
+    if openapi::is_public(request.uri().path()) {
         return next.run(request).await;
     }
     let offered = request
