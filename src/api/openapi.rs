@@ -67,6 +67,15 @@ pub fn routes() -> Vec<RouteDoc> {
         },
         RouteDoc {
             method: get.clone(),
+            path: "/ready",
+            summary: "Readiness: 200 when every program that should run is ready, 503 otherwise; needs no token (names the programs that are not ready only with one)",
+            query: &[],
+            body: None,
+            answers: &[200, 503],
+            role: Role::Public,
+        },
+        RouteDoc {
+            method: get.clone(),
             path: "/openapi.json",
             summary: "This document",
             query: &[],
@@ -275,6 +284,72 @@ pub fn routes() -> Vec<RouteDoc> {
     ]
 }
 
+/// Routes outside the base path, with their full path: the web dashboard (SPEC §15), its page
+/// and its files. They answer HTML, CSS and JavaScript, not the envelope, so the OpenAPI
+/// document (which describes the JSON API) leaves them out; their role is read like any other
+/// route's. They are Public: they hold no data (what the page shows it asks the API for, with
+/// the token the user gives it).
+pub fn root_routes() -> Vec<RouteDoc> {
+    vec![
+        RouteDoc {
+            method: Method::GET,
+            path: "/",
+            summary: "The web dashboard (an HTML page; it reads the API with the user's token)",
+            query: &[],
+            body: None,
+            answers: &[200, 304],
+            role: Role::Public,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/dashboard/{file}",
+            summary: "A file of the dashboard: its scripts, style sheet and icon",
+            query: &[],
+            body: None,
+            answers: &[200, 304, 404],
+            role: Role::Public,
+        },
+    ]
+}
+
+/// Whether a request path is a route that needs no token (role Public), read from the route
+/// tables: the base routes (`/health`) and the root ones (the dashboard). The patterns are
+/// gathered once; a request compares its path with the three of them.
+pub fn is_public(path: &str) -> bool {
+    static PUBLIC: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let patterns = PUBLIC.get_or_init(|| {
+        let base = routes()
+            .into_iter()
+            .filter(|route| route.role == Role::Public)
+            .map(|route| format!("{}{}", super::BASE, route.path));
+        let root = root_routes()
+            .into_iter()
+            .filter(|route| route.role == Role::Public)
+            .map(|route| route.path.to_string());
+        base.chain(root).collect()
+    });
+    patterns.iter().any(|pattern| path_matches(pattern, path))
+}
+
+/// Whether `path` is an instance of a route `pattern`: segment by segment, `{…}` standing for
+/// any one non-empty segment.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut patterns = pattern.split('/');
+    let mut segments = path.split('/');
+    loop {
+        match (patterns.next(), segments.next()) {
+            (None, None) => return true,
+            (Some(wanted), Some(segment)) => {
+                let placeholder = wanted.starts_with('{') && wanted.ends_with('}');
+                if !(placeholder && !segment.is_empty() || wanted == segment) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
 fn reason(code: u16) -> &'static str {
     match code {
         200 => "OK",
@@ -287,6 +362,9 @@ fn reason(code: u16) -> &'static str {
         413 => "Body over 1 MiB",
         422 => {
             "start_failed: the program did not start (FATAL); error.details.status is its status, with last_error and last_stderr"
+        }
+        503 => {
+            "Not ready (or shutting down); error.details.not_ready names the programs, with a token"
         }
         _ => "",
     }
@@ -303,6 +381,28 @@ fn schemas() -> Value {
         "nullable": true
     });
     let seconds = json!({ "oneOf": [{ "type": "number", "minimum": 0, "maximum": 86400 }, { "type": "string" }], "nullable": true });
+    let healthcheck = json!({
+        "type": "object",
+        "nullable": true,
+        "description": "One probe (exec, http or tcp) and its timings (SPEC §12)",
+        "properties": {
+            "exec": { "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] },
+            "http": { "type": "string", "description": "http://IP-or-localhost[:PORT][/path]; 2xx or 3xx is healthy" },
+            "tcp": { "type": "string", "description": "IP-or-localhost:PORT; a connection is healthy" },
+            "interval": seconds,
+            "timeout": seconds,
+            "retries": { "type": "integer", "minimum": 1 },
+            "start_period": seconds,
+            "on_unhealthy": { "type": "string", "enum": ["restart", "none"] }
+        }
+    });
+    let depends_on = json!({
+        "nullable": true,
+        "oneOf": [
+            { "type": "array", "items": { "type": "string", "pattern": NAME_PATTERN } },
+            { "type": "object", "additionalProperties": { "type": "string", "enum": ["started", "ready", "completed_successfully"] } }
+        ]
+    });
     json!({
         "Envelope": {
             "type": "object",
@@ -372,7 +472,12 @@ fn schemas() -> Value {
                 "stderr_logfile_maxbytes": { "oneOf": [{ "type": "integer" }, { "type": "string" }], "nullable": true },
                 "stdout_logfile_backups": { "type": "integer", "nullable": true },
                 "stderr_logfile_backups": { "type": "integer", "nullable": true },
-                "environment": environment
+                "environment": environment,
+                "healthcheck": healthcheck,
+                "ready_log_line": { "type": "string", "nullable": true },
+                "notify": flag,
+                "watchdog_sec": seconds,
+                "depends_on": depends_on
             }
         },
         "ProgramFile": {
@@ -474,7 +579,7 @@ pub fn document() -> Value {
             "parameters": parameters,
             "responses": responses,
         });
-        if route.path == "/health" {
+        if route.role == Role::Public {
             operation["security"] = json!([]);
         }
         if let Some(body) = route.body {
@@ -502,4 +607,47 @@ pub fn document() -> Value {
         },
         "security": [{ "bearer": [] }]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_routes_are_read_from_the_tables() {
+        for (path, public) in [
+            ("/api/v1/daemon/health", true),
+            ("/api/v1/daemon/ready", true),
+            ("/", true),
+            ("/dashboard/app.js", true),
+            ("/dashboard/style.css", true),
+            ("/dashboard/", false),
+            ("/dashboard/a/b.js", false),
+            ("/dashboard", false),
+            ("/api/v1/daemon/status", false),
+            ("/api/v1/daemon/programs/health", false),
+            ("/api/v1/daemon", false),
+            ("/api/v1/daemonhealth", false),
+            ("/api/v1/daemon/", false),
+            ("/health", false),
+            ("", false),
+        ] {
+            assert_eq!(is_public(path), public, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn every_route_states_a_role_and_the_dashboard_is_public() {
+        let root = root_routes();
+        assert!(root.iter().all(|route| route.role == Role::Public));
+        assert!(root.iter().any(|route| route.path == "/"));
+        // The dashboard is not part of the JSON API's document.
+        let document = document();
+        let paths = document["paths"].as_object().expect("paths");
+        assert!(
+            paths
+                .keys()
+                .all(|path| path.starts_with(super::super::BASE))
+        );
+    }
 }

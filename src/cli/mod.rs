@@ -3,8 +3,8 @@
 //! HTTP client of a running daemon (`programs …`, `quick-start …`, `status`, `diff`, `apply`).
 //!
 //! The client commands live in their own modules: [`programs`] (programs and `status`),
-//! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`docs`] (completions and the man
-//! page); [`session`] turns the API's answers and transport errors into messages and exit codes,
+//! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`ready`] (`ready --wait`), [`docs`]
+//! (completions and the man page); [`session`] turns the API's answers and transport errors into messages and exit codes,
 //! and [`output`] draws tables, diffs and JSON.
 
 use std::path::{Path, PathBuf};
@@ -21,6 +21,7 @@ mod gitops;
 mod output;
 mod programs;
 mod quick;
+mod ready;
 mod serve;
 mod session;
 
@@ -113,6 +114,17 @@ pub enum Command {
     History {
         /// The program's id or name.
         id: ProgramId,
+    },
+    /// Whether every program that should run is ready (GET /ready): exit 0 when it is.
+    ///
+    /// Ready means RUNNING and, for a program with a health check, a ready_log_line or
+    /// notify = true, that it said so. A one-shot that completed successfully counts as ready.
+    /// Exits 1, naming what is not ready, when something is not.
+    Ready {
+        /// Keep asking until ready or this many seconds have passed (a daemon that is not
+        /// listening yet counts as not ready meanwhile).
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<f64>,
     },
     /// Show what `apply DIR` would change: a unified diff per program file.
     ///
@@ -418,6 +430,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stop(args) => programs::run(&global, ProgramsCommand::Stop(args)),
         Command::Restart(args) => programs::run(&global, ProgramsCommand::Restart(args)),
         Command::History { id } => programs::run(&global, ProgramsCommand::History { id }),
+        Command::Ready { wait } => ready::ready(&global, wait),
         Command::QuickStart(command) => quick::run(&global, command),
         Command::Diff { dir, exit_code } => gitops::diff(&global, &dir, exit_code),
         Command::Apply {

@@ -282,6 +282,39 @@ fn get(session: &Session, id: &str, file: bool) -> Result<(), CliError> {
             ),
         ),
     ];
+    lines.push((
+        "ready".into(),
+        if status["ready"] == Value::Bool(true) {
+            "yes".into()
+        } else {
+            "no".into()
+        },
+    ));
+    if let Some(health) = status["health"].as_str() {
+        lines.push(("health".into(), health.to_string()));
+    }
+    if let Some(probe) = status["last_probe"].as_object() {
+        let verdict = if probe.get("ok") == Some(&Value::Bool(true)) {
+            "passed"
+        } else {
+            "failed"
+        };
+        let said = probe
+            .get("output")
+            .and_then(Value::as_str)
+            .and_then(|text| text.lines().next())
+            .unwrap_or("");
+        lines.push(("last probe".into(), format!("{verdict}: {said}")));
+    }
+    if let Some(names) = status["waiting_for"].as_array()
+        && !names.is_empty()
+    {
+        let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
+        lines.push(("waiting for".into(), names.join(", ")));
+    }
+    if let Some(text) = status["status_text"].as_str() {
+        lines.push(("status text".into(), text.to_string()));
+    }
     if let Some(error) = status["last_error"].as_str() {
         lines.push(("last error".into(), error.to_string()));
     }
@@ -359,26 +392,52 @@ fn status(session: &Session, id: Option<&str>) -> Result<(), CliError> {
 
 /// The table `status` prints.
 pub fn status_table(statuses: &[Value]) -> Table {
-    let mut table = Table::new(&["ID", "NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "INFO"]);
+    let mut table = Table::new(&[
+        "ID", "NAME", "STATUS", "READY", "HEALTH", "PID", "UPTIME", "RESTARTS", "INFO",
+    ]);
     for status in statuses {
         let state = output::text(&status["status"]);
         let up = state == "RUNNING" || state == "STARTING";
+        let waiting: Vec<&str> = status["waiting_for"]
+            .as_array()
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         let info = match (
             status["last_error"].as_str(),
             output::last_exit(&status["last_exit"]),
         ) {
             (Some(error), _) => error.to_string(),
+            _ if !waiting.is_empty() => format!("waiting for {}", waiting.join(", ")),
             (None, Some(exit)) if !up => exit,
-            // Up again after a crash (kill -9, an exit autorestart answered): say what it was.
-            (None, Some(exit)) if status["restarts"].as_u64().unwrap_or(0) > 0 => {
-                format!("restarted after {exit}")
-            }
-            _ => String::new(),
+            (None, exit) => match (
+                status["health"].as_str(),
+                status["last_probe"]["ok"].as_bool(),
+            ) {
+                (Some("unhealthy"), _) | (_, Some(false)) => {
+                    output::text(&status["last_probe"]["output"])
+                }
+                _ => match (status["status_text"].as_str(), exit) {
+                    (Some(text), _) if !text.is_empty() => text.to_string(),
+                    // Up again after a crash (kill -9, an exit autorestart answered): say
+                    // what it was.
+                    (_, Some(exit)) if status["restarts"].as_u64().unwrap_or(0) > 0 => {
+                        format!("restarted after {exit}")
+                    }
+                    _ => String::new(),
+                },
+            },
+        };
+        let ready = match status["ready"] {
+            Value::Bool(true) => "yes",
+            Value::Bool(false) => "no",
+            _ => "-",
         };
         table.row(vec![
             output::text(&status["id"]).into(),
             output::text(&status["name"]).into(),
             Cell::state(&state),
+            ready.into(),
+            output::text(&status["health"]).into(),
             output::text(&status["pid"]).into(),
             output::text(&status["uptime"]).into(),
             output::text(&status["restarts"]).into(),

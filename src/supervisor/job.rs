@@ -22,6 +22,9 @@ pub(crate) enum AfterStop {
     Nothing,
     /// A restart: start again with this spec.
     Start(Arc<ProgramSpec>),
+    /// A restart for health (unhealthy, watchdog): start again with this spec, counted as an
+    /// automatic start, the reason kept as `last_error`.
+    Recover(Arc<ProgramSpec>, String),
     /// Forget the job.
     Remove,
 }
@@ -102,6 +105,8 @@ pub(crate) struct Job {
     /// process started: what [`Job::last_stderr`] reads. `None` without one (`"none"`, not a
     /// regular file) or when the last start never ran a process.
     pub stderr_log: Option<(PathBuf, u64)>,
+    /// The current process's notify socket (`notify = true`), removed with the process.
+    pub notify: Option<crate::health::notify::NotifyGuard>,
 }
 
 /// `last_stderr` shows at most this many lines…
@@ -129,6 +134,7 @@ impl Job {
             budget: RestartBudget::new(),
             logs: Vec::new(),
             stderr_log: None,
+            notify: None,
         }
     }
 

@@ -3,8 +3,10 @@
 mod api;
 mod cli;
 mod convergence;
+mod dashboard;
 mod faults;
 mod habits;
+mod health;
 mod hostile;
 mod lifecycle;
 mod property;
