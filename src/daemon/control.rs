@@ -201,13 +201,15 @@ impl Daemon {
         Answer::ok(json!({ "id": id, "name": name, "changed": changed }))
     }
 
-    /// A start (or restart) that ended without the program running: FATAL, with its reason
-    /// and the status (`last_error`, `last_stderr`) in the details. 422: the request was
-    /// carried out and the daemon is fine; the program, as written or in its environment,
-    /// cannot run (README, "A start that does not start is an error").
+    /// A start (or restart) that ended without the program running (FATAL, or not started
+    /// because a dependency can no longer come up), with its reason and the status
+    /// (`last_error`, `last_stderr`) in the details. 422: the request was carried out and the
+    /// daemon is fine; the program, as written or in its environment, cannot run (README, "A
+    /// start that does not start is an error").
     pub(super) fn start_failed(&self, name: &str, now: Instant) -> Failure {
         let program = self.table.programs.get(name);
         let status = program.map_or(Value::Null, |program| self.status_value(program, now));
+        let state = status["status"].as_str().unwrap_or("STOPPED");
         let reason = status["last_error"]
             .as_str()
             .map(|error| format!(": {error}"))
@@ -215,7 +217,7 @@ impl Daemon {
         Failure::new(
             FailureKind::Unprocessable,
             "start_failed",
-            format!("{name} did not start (FATAL{reason})"),
+            format!("{name} did not start ({state}{reason})"),
         )
         .with_details(json!({
             "id": program.map(|program| program.id),
@@ -293,7 +295,14 @@ impl Daemon {
                 }
                 continue;
             }
-            if waiter.until == Until::Up && state == Some(ProcessState::Fatal) {
+            // Ended without the program running: FATAL, or held back by a dependency that can
+            // no longer come up (SPEC §12).
+            let blocked = self
+                .health
+                .holds
+                .get(&waiter.name)
+                .is_some_and(|hold| hold.blocked.is_some());
+            if waiter.until == Until::Up && (state == Some(ProcessState::Fatal) || blocked) {
                 let _ = waiter.reply.send(Err(self.start_failed(&waiter.name, now)));
                 continue;
             }
