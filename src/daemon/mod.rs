@@ -30,6 +30,7 @@ mod writes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -142,7 +143,12 @@ pub enum Ending {
 /// Opens the state folder, ends what a crashed run left behind, and returns the daemon ready to
 /// [`Daemon::run`], with the handle to talk to it.
 pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
-    std::fs::create_dir_all(&config.log_dir).map_err(|error| {
+    // Not world-writable (SPEC §10): 0750; a folder that exists keeps its mode.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(&config.log_dir)
+        .map_err(|error| {
         io::Error::new(
             error.kind(),
             format!(
@@ -173,6 +179,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
     }
     let saved_intents = state.load_intents()?;
     let ids = Ids::load(&config.state_dir)?;
+    let quick = quick::QuickStarts::open(&config.state_dir, &config.log_dir)?;
     if let Err(error) = crate::supervisor::become_subreaper() {
         tracing::warn!(%error, "cannot become a child subreaper; orphaned grandchildren go to init");
     }
@@ -200,7 +207,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         events: events.clone(),
         inbox,
         shutdown: None,
-        quick: quick::QuickStarts::default(),
+        quick,
     };
     Ok((daemon, Handle { requests, events }))
 }
