@@ -151,6 +151,21 @@ pub struct ServeArgs {
     /// The token file: filled from the global `--token-file`.
     #[arg(skip)]
     pub token_file: Option<PathBuf>,
+    /// Bearer tokens with roles (read, operate, admin), a TOML file of `[[tokens]]` entries
+    /// (name, role, sha256 or token); refused when its group or others can read it. With any
+    /// token, the token decides who may do what; without, only the daemon's own user and root
+    /// may use the API.
+    #[arg(long, value_name = "FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// A web origin (scheme://host[:port]) whose pages may call the API, besides the daemon's
+    /// own; repeatable. Any other Origin gets 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// A host name (or NAME:PORT) the API may be reached by, besides loopback names and
+    /// addresses and the listen address (behind a proxy: the proxy's name); repeatable. Any
+    /// other Host gets 403 (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
 }
 
 /// A program's id (a number) or its name.

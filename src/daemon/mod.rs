@@ -28,7 +28,7 @@ mod shutdown;
 mod views;
 mod writes;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -48,7 +48,7 @@ use control::{Until, Waiter};
 use persist::{Intents, Running, StateFiles};
 use programs::ProgramTable;
 pub use programs::{Change, ChangeKind, Source};
-pub use request::{Answer, Data, Envelope, Failure, FailureKind, Reply, Request};
+pub use request::{Answer, Data, Envelope, Failure, FailureKind, REDACTED, Reply, Request, View};
 
 /// Where the daemon keeps things.
 #[derive(Debug, Clone)]
@@ -111,6 +111,12 @@ pub struct Handle {
 impl Handle {
     /// Sends a request and waits for the answer.
     pub async fn ask(&self, request: Request) -> Reply {
+        self.ask_as(request, None).await
+    }
+
+    /// Sends a request made by `author` (a token's name, `uid N`: who the audit trail names
+    /// for the changes it makes) and waits for the answer.
+    pub async fn ask_as(&self, request: Request, author: Option<Arc<str>>) -> Reply {
         let (reply, answer) = oneshot::channel();
         let unavailable = || {
             Failure::new(
@@ -120,7 +126,11 @@ impl Handle {
             )
         };
         self.requests
-            .send(Envelope { request, reply })
+            .send(Envelope {
+                request,
+                author,
+                reply,
+            })
             .await
             .map_err(|_| unavailable())?;
         answer.await.map_err(|_| unavailable())?
@@ -202,7 +212,8 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         supervisor,
         boot: BootWaves::Done,
         boot_wake: None,
-        api_sources: BTreeSet::new(),
+        api_sources: BTreeMap::new(),
+        author: None,
         waiters: Vec::new(),
         events: events.clone(),
         inbox,
@@ -241,8 +252,10 @@ pub struct Daemon {
     supervisor: Supervisor,
     boot: BootWaves,
     boot_wake: Option<Instant>,
-    /// Programs whose next file change was made by the API.
-    api_sources: BTreeSet<String>,
+    /// Programs whose next file change was made by the API, with who made it.
+    api_sources: BTreeMap<String, Option<Arc<str>>>,
+    /// Who made the request being handled (set around `handle`).
+    author: Option<Arc<str>>,
     waiters: Vec<Waiter>,
     events: broadcast::Sender<Arc<Event>>,
     inbox: mpsc::Receiver<Envelope>,
@@ -312,9 +325,11 @@ impl Daemon {
                     self.quick.on_deadline(&mut self.supervisor, Instant::now());
                 }
                 envelope = self.inbox.recv() => match envelope {
-                    Some(Envelope { request, reply }) => {
+                    Some(Envelope { request, author, reply }) => {
                         read_only = request.is_read_only();
+                        self.author = author;
                         self.handle(request, reply);
+                        self.author = None;
                     }
                     None => self.begin_shutdown(false, None),
                 },
@@ -383,11 +398,11 @@ impl Daemon {
         let now = Instant::now();
         let outcome = match request {
             // The big reads are written straight to JSON from views of the state (`views`).
-            Request::List => self.list(now),
-            Request::Get { id } => self.get(&id, now),
+            Request::List { view } => self.list(now, view),
+            Request::Get { id, view } => self.get(&id, now, view),
             Request::Status { id: None } => self.status_all(now),
             Request::Status { id: Some(id) } => self.status_one(&id, now),
-            Request::History { id } => self.history(&id),
+            Request::History { id, view } => self.history(&id, view),
             Request::LogPaths { id } => self.log_paths(&id),
             Request::Create { fields, format } => self.create(fields, format, now),
             Request::Edit {

@@ -66,7 +66,7 @@ impl Daemon {
             .programs_dir
             .join(format!("{name}.{}", format.extension()));
         store::write_atomic(&path, &text).map_err(|error| write_failure(&path, &error))?;
-        self.api_sources.insert(name.clone());
+        self.api_sources.insert(name.clone(), self.author.clone());
         self.rescan(Reuse::Unchanged);
         self.converge(now);
         let program = self.table.programs.get(&name).ok_or_else(|| {
@@ -183,7 +183,7 @@ impl Daemon {
             return Ok((answer, false));
         }
         store::write_atomic(&path, &new_text).map_err(|error| write_failure(&path, &error))?;
-        self.api_sources.insert(name.clone());
+        self.api_sources.insert(name.clone(), self.author.clone());
         self.rescan(Reuse::Unchanged);
         self.converge(now);
         let program = self
@@ -266,7 +266,7 @@ impl Daemon {
         for other in &others {
             store::remove_durable(other).map_err(|error| write_failure(other, &error))?;
         }
-        self.api_sources.insert(name.clone());
+        self.api_sources.insert(name.clone(), self.author.clone());
         self.rescan(Reuse::Unchanged);
         self.converge(now);
         let program = self.table.programs.get(&name).ok_or_else(|| {
@@ -324,7 +324,7 @@ impl Daemon {
                 return;
             }
         }
-        self.api_sources.insert(name.clone());
+        self.api_sources.insert(name.clone(), self.author.clone());
         self.rescan(Reuse::Unchanged);
         self.converge(now);
         let answer =
