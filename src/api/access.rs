@@ -358,6 +358,9 @@ pub(super) async fn check(
     }
 
     let uid = peer.as_ref().and_then(|peer| peer.uid);
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let needed = state.roles.needed(&method, &path);
     let access = if config.tokens.is_empty() {
         match uid {
             Some(uid) if uid == 0 || uid == state.daemon_uid => Access {
@@ -382,6 +385,13 @@ pub(super) async fn check(
                     auth: Auth::Token,
                     uid,
                 },
+                // A public route answers whatever was sent; any other refuses a wrong token.
+                None if needed == Role::Public => Access {
+                    role: None,
+                    token_name: None,
+                    auth: Auth::None,
+                    uid,
+                },
                 None => return unauthorized("the bearer token is wrong"),
             },
             None => Access {
@@ -393,9 +403,6 @@ pub(super) async fn check(
         }
     };
 
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let needed = state.roles.needed(&method, &path);
     if !access.allows(needed) {
         return match access.role {
             None if config.tokens.is_empty() => unauthorized(&peer_refusal(uid, state.daemon_uid)),

@@ -419,7 +419,11 @@ fn die_on_closed_stdout() {
 }
 
 fn validate(dir: &Path) -> u8 {
-    let snapshot = store::scan(dir, &SystemUsers);
+    // Log paths inside the folder (or the default state folder beside it) are refused, as the
+    // daemon refuses them.
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let protected = crate::daemon::DaemonConfig::beside(&absolute).protected_folders();
+    let snapshot = store::scan_protected(dir, &SystemUsers, protected);
     let problems: Vec<_> = snapshot.problems().collect();
     if problems.is_empty() {
         let names: Vec<&str> = snapshot.programs.keys().map(String::as_str).collect();

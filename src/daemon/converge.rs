@@ -155,8 +155,17 @@ impl Daemon {
     }
 
     pub(super) fn apply(&mut self, action: Action, now: Instant) {
-        tracing::debug!(?action, "applying");
         let name = action.name().to_string();
+        // The action's kind and program, not the action: its spec holds environment values,
+        // which never go to the daemon's log.
+        let kind = match &action {
+            Action::Start { .. } => "start",
+            Action::Restart { .. } => "restart",
+            Action::Update { .. } => "update",
+            Action::Stop { .. } => "stop",
+            Action::Remove { .. } => "remove",
+        };
+        tracing::debug!(action = kind, program = %name, "applying");
         let changes = match action {
             Action::Start { spec, .. } => {
                 self.record_job(&name, &spec, true);

@@ -40,7 +40,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::reconcile::{BootWaves, Phase};
-use crate::spec::ProgramSpec;
+use crate::spec::{ProgramSpec, ProtectedFolders};
 use crate::store::{FolderWatcher, Ids, Reuse, Scanner, WatchConfig};
 use crate::supervisor::{ProcessState, Supervisor, SupervisorConfig};
 
@@ -74,6 +74,22 @@ impl DaemonConfig {
             log_dir: home.join("logs"),
             watch: WatchConfig::default(),
         }
+    }
+
+    /// The folders no log path may point into: programs.d and the state folder, as given and
+    /// as they resolve (a symlinked programs.d is protected under both names).
+    pub fn protected_folders(&self) -> ProtectedFolders {
+        let mut protected = ProtectedFolders::default();
+        for (folder, what) in [
+            (&self.programs_dir, "the programs folder"),
+            (&self.state_dir, "the state folder"),
+        ] {
+            protected = protected.protect(folder, what);
+            if let Ok(resolved) = std::fs::canonicalize(folder) {
+                protected = protected.protect(&resolved, what);
+            }
+        }
+        protected
     }
 }
 
@@ -199,11 +215,12 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         log_dir: config.log_dir.clone(),
         marker: Some(persist::marker(&config.state_dir)),
     });
+    let scanner = Scanner::protecting(config.protected_folders());
     let daemon = Daemon {
         config,
         state,
         ids,
-        scanner: Scanner::new(),
+        scanner,
         table: ProgramTable::default(),
         saved_intents,
         intents_dirty: false,

@@ -8,6 +8,7 @@
 
 mod document;
 mod fields;
+mod folders;
 pub mod name;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ pub use document::{
     Document, MAX_FILE_BYTES, decode, edit, json_to_toml, line_column, parse, render,
 };
 pub use fields::{RawProgram, seconds_to_json};
+pub use folders::ProtectedFolders;
 
 /// Every field a program file may hold, in the order new files are written.
 pub const FIELDS: &[&str] = &[
@@ -346,6 +348,16 @@ impl ProgramSpec {
         users: &dyn UserDb,
     ) -> Result<ProgramSpec, Vec<Problem>> {
         let document = parse(format, text).map_err(|problem| vec![problem])?;
+        ProgramSpec::from_document(name, &document, users)
+    }
+
+    /// [`ProgramSpec::from_text`] after the parse: the fields of a document that was read
+    /// (the scan parses first, to tell a program file from something that is not one).
+    pub fn from_document(
+        name: &str,
+        document: &Document,
+        users: &dyn UserDb,
+    ) -> Result<ProgramSpec, Vec<Problem>> {
         let (raw, mut problems) = RawProgram::read_fields(&document.fields);
         match raw.into_spec(name, users) {
             Ok(spec) if problems.is_empty() => return Ok(spec),
