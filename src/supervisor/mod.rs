@@ -87,6 +87,7 @@
 
 mod job;
 mod leftover;
+mod logfile;
 pub mod logs;
 mod reap;
 mod spawn;
@@ -101,7 +102,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde::Serialize;
 
-use crate::spec::{LogSpec, ProgramSpec, Stream};
+use crate::spec::{LogSpec, ProgramSpec, Stream, UserSpec};
 
 use job::{AfterStop, Job};
 use logs::{LogWriter, SharedWriter};
@@ -498,8 +499,9 @@ impl Context {
         let shared_and_rotated = stdout_path.is_some()
             && stdout_path == stderr_path
             && (process.stdout.max_bytes > 0 || process.stderr.max_bytes > 0);
-        let stdout_sink = self.sink(stdout_path, &process.stdout, shared_and_rotated)?;
-        let stderr_sink = self.sink(stderr_path, &process.stderr, shared_and_rotated)?;
+        let owner = process.user.as_ref();
+        let stdout_sink = self.sink(stdout_path, &process.stdout, shared_and_rotated, owner)?;
+        let stderr_sink = self.sink(stderr_path, &process.stderr, shared_and_rotated, owner)?;
         let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
         if (captured(&stdout_sink) || captured(&stderr_sink))
             && tokio::runtime::Handle::try_current().is_err()
@@ -559,18 +561,19 @@ impl Context {
         path: Option<PathBuf>,
         log: &LogSpec,
         must_capture: bool,
+        owner: Option<&UserSpec>,
     ) -> Result<Sink, SpawnError> {
         let Some(path) = path else {
             return Ok(Sink::Discard);
         };
         if log.max_bytes == 0 && !must_capture && !self.is_fed(&path) {
-            let file = logs::open_direct(&path).map_err(|error| SpawnError::Log {
+            let file = logs::open_direct(&path, owner).map_err(|error| SpawnError::Log {
                 reason: logs::describe(&error),
                 path,
             })?;
             return Ok(Sink::Direct(file));
         }
-        Ok(Sink::Capture(self.writer(&path, log)?))
+        Ok(Sink::Capture(self.writer(&path, log, owner)?))
     }
 
     /// Whether a pipe still feeds the log at `path`: a leftover of an earlier process of this
@@ -583,7 +586,12 @@ impl Context {
     }
 
     /// The writer of a log path, shared with any pipe already writing there.
-    fn writer(&mut self, path: &Path, log: &LogSpec) -> Result<SharedWriter, SpawnError> {
+    fn writer(
+        &mut self,
+        path: &Path,
+        log: &LogSpec,
+        owner: Option<&UserSpec>,
+    ) -> Result<SharedWriter, SpawnError> {
         let log_error = |error: std::io::Error| SpawnError::Log {
             path: path.to_path_buf(),
             reason: logs::describe(&error),
@@ -601,7 +609,7 @@ impl Context {
             self.sweep_writers_at = (self.writers.len() * 2).max(WRITERS_SWEEP_MIN);
         }
         let writer = Arc::new(Mutex::new(
-            LogWriter::open(path, log.max_bytes, log.backups).map_err(log_error)?,
+            LogWriter::open(path, log.max_bytes, log.backups, owner).map_err(log_error)?,
         ));
         self.writers
             .insert(path.to_path_buf(), Arc::downgrade(&writer));
