@@ -291,8 +291,12 @@ fn has_body(headers: &HeaderMap) -> bool {
     if headers.contains_key(header::TRANSFER_ENCODING) {
         return true;
     }
-    header_text(headers, header::CONTENT_LENGTH)
-        .is_some_and(|length| length.trim().parse::<u64>().map_or(true, |length| length > 0))
+    header_text(headers, header::CONTENT_LENGTH).is_some_and(|length| {
+        length
+            .trim()
+            .parse::<u64>()
+            .map_or(true, |length| length > 0)
+    })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -406,9 +410,9 @@ pub(super) async fn check(
     if !access.allows(needed) {
         return match access.role {
             None if config.tokens.is_empty() => unauthorized(&peer_refusal(uid, state.daemon_uid)),
-            None => unauthorized(
-                "this daemon needs a bearer token: send Authorization: Bearer <token>",
-            ),
+            None => {
+                unauthorized("this daemon needs a bearer token: send Authorization: Bearer <token>")
+            }
             Some(role) => error(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -469,7 +473,10 @@ mod tests {
     fn hosts() {
         let local: SocketAddr = "127.0.0.1:7575".parse().unwrap();
         let wide: SocketAddr = "10.1.2.3:7575".parse().unwrap();
-        let allowed = vec!["daemon.example".to_string(), "proxy.example:8443".to_string()];
+        let allowed = vec![
+            "daemon.example".to_string(),
+            "proxy.example:8443".to_string(),
+        ];
         let cases: &[(Option<&str>, Option<SocketAddr>, bool)] = &[
             (None, Some(local), true),
             (Some("127.0.0.1:7575"), Some(local), true),
@@ -519,10 +526,18 @@ mod tests {
             (Some("http://evil.example"), Some("127.0.0.1:7575"), false),
             (Some("null"), Some("127.0.0.1:7575"), false),
             (Some("https://proxy.example"), Some("proxy.example"), true),
-            (Some("https://proxy.example:443"), Some("proxy.example"), true),
+            (
+                Some("https://proxy.example:443"),
+                Some("proxy.example"),
+                true,
+            ),
             (Some("http://proxy.example"), Some("proxy.example:80"), true),
             (Some("https://dash.example"), Some("127.0.0.1:7575"), true),
-            (Some("https://dash.example:444"), Some("127.0.0.1:7575"), false),
+            (
+                Some("https://dash.example:444"),
+                Some("127.0.0.1:7575"),
+                false,
+            ),
             (Some("http://127.0.0.1:7575"), None, false),
             (Some("ftp://127.0.0.1:7575"), Some("127.0.0.1:7575"), false),
         ];
@@ -570,14 +585,42 @@ mod tests {
             (Method::POST, "/api/v1/daemon/programs/add", Role::Admin),
             (Method::GET, "/api/v1/daemon/programs/web", Role::Read),
             (Method::HEAD, "/api/v1/daemon/programs/web", Role::Read),
-            (Method::POST, "/api/v1/daemon/programs/web/start", Role::Operate),
-            (Method::POST, "/api/v1/daemon/programs/web/enable", Role::Admin),
-            (Method::GET, "/api/v1/daemon/programs/web/logs", Role::Operate),
-            (Method::GET, "/api/v1/daemon/programs/web/history", Role::Read),
-            (Method::POST, "/api/v1/daemon/programs/remove/3", Role::Admin),
+            (
+                Method::POST,
+                "/api/v1/daemon/programs/web/start",
+                Role::Operate,
+            ),
+            (
+                Method::POST,
+                "/api/v1/daemon/programs/web/enable",
+                Role::Admin,
+            ),
+            (
+                Method::GET,
+                "/api/v1/daemon/programs/web/logs",
+                Role::Operate,
+            ),
+            (
+                Method::GET,
+                "/api/v1/daemon/programs/web/history",
+                Role::Read,
+            ),
+            (
+                Method::POST,
+                "/api/v1/daemon/programs/remove/3",
+                Role::Admin,
+            ),
             (Method::POST, "/api/v1/daemon/quick-start", Role::Admin),
-            (Method::GET, "/api/v1/daemon/quick-start/1/logs", Role::Operate),
-            (Method::POST, "/api/v1/daemon/quick-start/1/stop", Role::Operate),
+            (
+                Method::GET,
+                "/api/v1/daemon/quick-start/1/logs",
+                Role::Operate,
+            ),
+            (
+                Method::POST,
+                "/api/v1/daemon/quick-start/1/stop",
+                Role::Operate,
+            ),
             (Method::GET, "/api/v1/daemon/nothing/here", Role::Read),
             (Method::GET, "/elsewhere", Role::Read),
             (Method::DELETE, "/api/v1/daemon/health", Role::Read),

@@ -295,8 +295,12 @@ fn reason(code: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         400 => "Invalid input; error.details names the field",
-        401 => "No or wrong bearer token; without tokens, a peer that is neither the daemon's user nor root",
-        403 => "forbidden_host (Host not allowed), forbidden_origin (foreign Origin), or forbidden (the role does not cover the route)",
+        401 => {
+            "No or wrong bearer token; without tokens, a peer that is neither the daemon's user nor root"
+        }
+        403 => {
+            "forbidden_host (Host not allowed), forbidden_origin (foreign Origin), or forbidden (the role does not cover the route)"
+        }
         415 => "unsupported_media_type: a body that is not application/json",
         404 => "Unknown program",
         409 => "Conflict: not enabled, name taken, file not writable",

@@ -17,7 +17,9 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     /// TCP, with the address of our end (the one the client connected to).
-    Tcp { local: SocketAddr },
+    Tcp {
+        local: SocketAddr,
+    },
     Unix,
 }
 
@@ -72,8 +74,7 @@ pub fn find_owner(table: &str, local: &str, remote: &str) -> Option<u32> {
         else {
             continue;
         };
-        if !entry_local.eq_ignore_ascii_case(local) || !entry_remote.eq_ignore_ascii_case(remote)
-        {
+        if !entry_local.eq_ignore_ascii_case(local) || !entry_remote.eq_ignore_ascii_case(remote) {
             continue;
         }
         if found.is_some() || *inode == "0" {

@@ -232,7 +232,11 @@ mod tests {
             TEST_DIGEST.to_uppercase()
         ))
         .unwrap();
-        let found = |secret| tokens.find(secret).map(|(name, role)| (name.to_string(), role));
+        let found = |secret| {
+            tokens
+                .find(secret)
+                .map(|(name, role)| (name.to_string(), role))
+        };
         assert_eq!(found("test"), Some(("grafana".to_string(), Role::Read)));
         assert_eq!(found("s3cret"), Some(("ops".to_string(), Role::Operate)));
         assert_eq!(found("s3cre"), None);
@@ -244,13 +248,22 @@ mod tests {
     fn bad_files_are_refused_with_the_entry_named() {
         let cases: &[(&str, &str)] = &[
             ("", "no [[tokens]]"),
-            ("[[tokens]]\nname = \"a\"\nrole = \"root\"\ntoken = \"x\"\n", "`role` must be"),
-            ("[[tokens]]\nname = \"a\"\nrole = \"read\"\n", "exactly one of"),
+            (
+                "[[tokens]]\nname = \"a\"\nrole = \"root\"\ntoken = \"x\"\n",
+                "`role` must be",
+            ),
+            (
+                "[[tokens]]\nname = \"a\"\nrole = \"read\"\n",
+                "exactly one of",
+            ),
             (
                 "[[tokens]]\nname = \"a\"\nrole = \"read\"\ntoken = \"x\"\nsha256 = \"00\"\n",
                 "exactly one of",
             ),
-            ("[[tokens]]\nname = \"a\"\nrole = \"read\"\nsha256 = \"abc\"\n", "64 hex digits"),
+            (
+                "[[tokens]]\nname = \"a\"\nrole = \"read\"\nsha256 = \"abc\"\n",
+                "64 hex digits",
+            ),
             (
                 "[[tokens]]\nname = \"a\"\nrole = \"read\"\ntoken = \"x\"\n[[tokens]]\nname = \"a\"\nrole = \"read\"\ntoken = \"y\"\n",
                 "used twice",
@@ -259,8 +272,14 @@ mod tests {
                 "[[tokens]]\nname = \"a\"\nrole = \"read\"\ntoken = \"x\"\n[[tokens]]\nname = \"b\"\nrole = \"admin\"\ntoken = \"x\"\n",
                 "same secret",
             ),
-            ("[[tokens]]\nname = \"a\"\nrole = \"read\"\ntoken = \"x\"\ncolour = 1\n", "colour"),
-            ("[[tokens]]\nname = \"a b\"\nrole = \"read\"\ntoken = \"x\"\n", "`name` must be"),
+            (
+                "[[tokens]]\nname = \"a\"\nrole = \"read\"\ntoken = \"x\"\ncolour = 1\n",
+                "colour",
+            ),
+            (
+                "[[tokens]]\nname = \"a b\"\nrole = \"read\"\ntoken = \"x\"\n",
+                "`name` must be",
+            ),
             ("tokens = \"secret-value\" junk\n", "line 1"),
         ];
         for (text, expected) in cases {
@@ -275,10 +294,17 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("tokens.toml");
-        std::fs::write(&path, "[[tokens]]\nname = \"a\"\nrole = \"read\"\ntoken = \"x\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[[tokens]]\nname = \"a\"\nrole = \"read\"\ntoken = \"x\"\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let error = Tokens::load(&path).unwrap_err();
-        assert!(error.contains("mode 0644") && error.contains("tokens.toml"), "{error}");
+        assert!(
+            error.contains("mode 0644") && error.contains("tokens.toml"),
+            "{error}"
+        );
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(Tokens::load(&path).unwrap().find("x").is_some());
     }

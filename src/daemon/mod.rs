@@ -175,14 +175,14 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         .mode(0o750)
         .create(&config.log_dir)
         .map_err(|error| {
-        io::Error::new(
-            error.kind(),
-            format!(
-                "cannot create the log folder {}: {error}",
-                config.log_dir.display()
-            ),
-        )
-    })?;
+            io::Error::new(
+                error.kind(),
+                format!(
+                    "cannot create the log folder {}: {error}",
+                    config.log_dir.display()
+                ),
+            )
+        })?;
     let state = StateFiles::open(&config.state_dir)?;
     let leftovers = state.load_running()?;
     if !leftovers.is_empty() {

@@ -281,7 +281,12 @@ pub fn redact_environment(format: crate::spec::Format, text: &str) -> String {
         serde_json::Value::Object(variables) => serde_json::Value::Object(
             variables
                 .keys()
-                .map(|key| (key.clone(), serde_json::Value::from(crate::daemon::REDACTED)))
+                .map(|key| {
+                    (
+                        key.clone(),
+                        serde_json::Value::from(crate::daemon::REDACTED),
+                    )
+                })
                 .collect(),
         ),
         _ => serde_json::Value::from(crate::daemon::REDACTED),

@@ -49,9 +49,7 @@ use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{FileStat, Mode, fstat, fstatat};
 
 use crate::spec::name::{FileKind, classify, quote_short};
-use crate::spec::{
-    Format, MAX_FILE_BYTES, Problem, ProgramSpec, ProtectedFolders, UserDb, decode,
-};
+use crate::spec::{Format, MAX_FILE_BYTES, Problem, ProgramSpec, ProtectedFolders, UserDb, decode};
 
 /// One program as the folder describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -415,7 +413,13 @@ fn read_entry(
     // a binary) shows its problem, never its text (SPEC §10): the text is kept only for what
     // parses as a document, and the parse errors name a line and column, not the content.
     let document = match crate::spec::parse(file.format, text) {
-        Ok(document) => document,
+        Ok(document) if is_program_document(&document) => document,
+        Ok(_) => {
+            entry.spec = fail(Problem::file(
+                "not a program file: none of its keys is a field of one (its content is not shown)",
+            ));
+            return Outcome::Read(identity, entry);
+        }
         Err(problem) => {
             entry.spec = fail(problem);
             return Outcome::Read(identity, entry);
@@ -430,15 +434,33 @@ fn read_entry(
             }
             Err(problems
                 .into_iter()
-                .map(|problem| match problem.field.as_deref().and_then(|field| document.position(field)) {
-                    Some((line, column)) => problem.at(line, column),
-                    None => problem,
+                .map(|problem| {
+                    match problem
+                        .field
+                        .as_deref()
+                        .and_then(|field| document.position(field))
+                    {
+                        Some((line, column)) => problem.at(line, column),
+                        None => problem,
+                    }
                 })
                 .collect())
         })
         .map(Arc::new)
         .map_err(|problems| problems.into_iter().map(|p| p.in_file(&path)).collect());
     Outcome::Read(identity, entry)
+}
+
+/// Whether a document that parsed is a program file at all: empty, or with at least one key
+/// that is a field (or an `x-` field of the user's). Some files that are no program file still
+/// parse as YAML or TOML (`key: value` lines, an INI-like credentials file): their text is not
+/// kept either.
+fn is_program_document(document: &crate::spec::Document) -> bool {
+    document.fields.is_empty()
+        || document
+            .fields
+            .keys()
+            .any(|key| crate::spec::FIELDS.contains(&key.as_str()) || key.starts_with("x-"))
 }
 
 fn is_file(stat: &FileStat) -> bool {

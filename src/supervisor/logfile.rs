@@ -214,7 +214,9 @@ impl Identity {
         let result = if taken {
             work()
         } else {
-            Err(io::Error::other("cannot take the user's file system identity"))
+            Err(io::Error::other(
+                "cannot take the user's file system identity",
+            ))
         };
         // SAFETY: as above.
         let restored = unsafe {
@@ -253,4 +255,3 @@ fn thread_groups() -> io::Result<Vec<libc::gid_t>> {
         Ok(groups)
     }
 }
-

@@ -224,7 +224,12 @@ impl LogWriter {
                 dropped: self.dropped,
                 problem: self.problem.take(),
                 pipes: std::mem::take(&mut self.pipes),
-                ..LogWriter::open(&self.path, self.max_bytes, self.backups, self.owner.as_ref())?
+                ..LogWriter::open(
+                    &self.path,
+                    self.max_bytes,
+                    self.backups,
+                    self.owner.as_ref(),
+                )?
             };
         }
         Ok(())
