@@ -282,7 +282,7 @@ pub fn body_type_allowed(has_body: bool, content_type: Option<&str>) -> bool {
 
 // ---- the middleware ----------------------------------------------------------------------
 
-fn header_text<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
