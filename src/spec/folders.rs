@@ -71,3 +71,58 @@ impl ProtectedFolders {
         problems
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Format, UserDb, UserSpec};
+
+    struct NoUsers;
+    impl UserDb for NoUsers {
+        fn by_name(&self, _: &str) -> Option<UserSpec> {
+            None
+        }
+        fn by_uid(&self, _: u32) -> Option<UserSpec> {
+            None
+        }
+    }
+
+    #[test]
+    fn log_paths_inside_a_protected_folder_are_problems() {
+        let protected = ProtectedFolders::default()
+            .protect(Path::new("/srv/programs.d"), "the programs folder")
+            .protect(Path::new("/srv/./state/"), "the state folder");
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "stdout_logfile = \"/srv/programs.d/x.toml\"",
+                &["stdout_logfile"],
+            ),
+            (
+                "stderr_logfile = \"/srv/state/ids.json\"",
+                &["stderr_logfile"],
+            ),
+            (
+                "stdout_logfile = \"/srv/logs/../programs.d/x.toml\"",
+                &["stdout_logfile"],
+            ),
+            ("stdout_logfile = \"/srv/programs.d.log\"", &[]),
+            ("stdout_logfile = \"/srv/logs/x.log\"", &[]),
+            ("stdout_logfile = \"auto\"", &[]),
+            (
+                "stdout_logfile = \"/srv/programs.d/a\"\nstderr_logfile = \"/srv/programs.d/b\"\nredirect_stderr = true",
+                &["stdout_logfile"],
+            ),
+        ];
+        for (fields, expected) in cases {
+            let text = format!("command = \"true\"\n{fields}\n");
+            let spec = ProgramSpec::from_text("x", Format::Toml, &text, &NoUsers).unwrap();
+            let problems = protected.check(&spec);
+            let found: Vec<&str> = problems
+                .iter()
+                .filter_map(|problem| problem.field.as_deref())
+                .collect();
+            assert_eq!(&found, expected, "{fields}");
+        }
+        assert_eq!(clean(Path::new("/a/./b/../c")), Path::new("/a/c"));
+    }
+}
