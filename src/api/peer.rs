@@ -46,7 +46,7 @@ pub fn tcp_peer_uid(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
 }
 
 /// The owner from `/proc/net/tcp` or `tcp6`.
-pub fn proc_owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
+fn proc_owner(peer: SocketAddr, local: SocketAddr) -> Option<u32> {
     let table = match peer {
         SocketAddr::V4(_) => "/proc/net/tcp",
         SocketAddr::V6(_) => "/proc/net/tcp6",
@@ -73,7 +73,7 @@ fn diag_words(address: SocketAddr) -> [u8; 16] {
 /// The request for the one TCP socket whose local address is `source` and remote `destination`:
 /// `nlmsghdr` + `inet_diag_req_v2` (linux/inet_diag.h), without `NLM_F_DUMP`, so the kernel
 /// looks it up by its four-tuple.
-pub fn diag_request(source: SocketAddr, destination: SocketAddr) -> Vec<u8> {
+fn diag_request(source: SocketAddr, destination: SocketAddr) -> Vec<u8> {
     let family = match source {
         SocketAddr::V4(_) => libc::AF_INET,
         SocketAddr::V6(_) => libc::AF_INET6,
@@ -105,7 +105,7 @@ pub fn diag_request(source: SocketAddr, destination: SocketAddr) -> Vec<u8> {
 /// Reads the kernel's answer to [`diag_request`]: `Ok(Some(uid))` for a socket that belongs
 /// to a process, `Ok(None)` for none or one without (`ENOENT`, inode 0), `Err` for an answer
 /// that is not one.
-pub fn diag_answer(answer: &[u8]) -> Result<Option<u32>, ()> {
+fn diag_answer(answer: &[u8]) -> Result<Option<u32>, ()> {
     let word = |offset: usize| -> Result<u32, ()> {
         let bytes = answer.get(offset..offset + 4).ok_or(())?;
         Ok(u32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
@@ -202,7 +202,7 @@ fn diag_owner(peer: SocketAddr, local: SocketAddr) -> Result<Option<u32>, ()> {
 
 /// An address as `/proc/net/tcp` writes it: the address's bytes as 32-bit words in the
 /// machine's byte order, each `%08X`, then `:` and the port `%04X`.
-pub fn proc_address(address: SocketAddr) -> String {
+fn proc_address(address: SocketAddr) -> String {
     let words: Vec<[u8; 4]> = match address {
         SocketAddr::V4(v4) => vec![v4.ip().octets()],
         SocketAddr::V6(v6) => v6
@@ -222,7 +222,7 @@ pub fn proc_address(address: SocketAddr) -> String {
 
 /// The uid of the one live socket whose local address is `local` and remote is `remote` in a
 /// `/proc/net/tcp` table; `None` unless exactly one such entry exists and it has an inode.
-pub fn find_owner(table: &str, local: &str, remote: &str) -> Option<u32> {
+fn find_owner(table: &str, local: &str, remote: &str) -> Option<u32> {
     let mut found = None;
     for line in table.lines().skip(1) {
         let fields: Vec<&str> = line.split_whitespace().collect();
