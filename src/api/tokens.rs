@@ -18,7 +18,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::openapi::Role;
@@ -52,20 +51,73 @@ pub struct Tokens {
 /// The name the `--token-file` / `HOODY_DAEMON_TOKEN` token has in the audit trail.
 pub const ADMIN_TOKEN_NAME: &str = "admin-token";
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    tokens: Vec<Entry>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[tokens]]` entry as written.
 struct Entry {
     name: String,
     role: String,
     sha256: Option<String>,
     token: Option<String>,
+}
+
+/// The entries of a tokens file's text (TOML, read with the parser the program files use).
+fn entries(text: &str) -> Result<Vec<Entry>, String> {
+    let document = toml_edit::Document::parse(text).map_err(|error| {
+        // The message of a parse error is its first line: the rest quotes the file, and the
+        // line could hold a secret.
+        let message = error
+            .message()
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        match error.span() {
+            Some(span) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: invalid TOML: {message}")
+            }
+            None => format!("invalid TOML: {message}"),
+        }
+    })?;
+    let mut entries = Vec::new();
+    for (key, item) in document.as_table().iter() {
+        if key != "tokens" {
+            return Err(format!(
+                "unknown key `{key}`; the file holds [[tokens]] entries"
+            ));
+        }
+        let Some(tables) = item.as_array_of_tables() else {
+            return Err("`tokens` must be [[tokens]] tables".to_string());
+        };
+        for (index, table) in tables.iter().enumerate() {
+            let at = format!("token {}", index + 1);
+            let mut entry = Entry {
+                name: String::new(),
+                role: String::new(),
+                sha256: None,
+                token: None,
+            };
+            for (field, value) in table.iter() {
+                let Some(text) = value.as_str() else {
+                    return Err(format!("{at}: `{field}` must be a string"));
+                };
+                let text = text.to_string();
+                match field {
+                    "name" => entry.name = text,
+                    "role" => entry.role = text,
+                    "sha256" => entry.sha256 = Some(text),
+                    "token" => entry.token = Some(text),
+                    _ => {
+                        return Err(format!(
+                            "{at}: unknown field `{field}`; a token has name, role, and sha256 or token"
+                        ));
+                    }
+                }
+            }
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
 }
 
 fn sha256(secret: &str) -> [u8; 32] {
@@ -154,22 +206,12 @@ impl Tokens {
 
     /// The tokens of a tokens file's text.
     pub fn parse(text: &str) -> Result<Tokens, String> {
-        let file: File = toml::from_str(text).map_err(|error| {
-            // The message of a parse error may quote the line: it could be a secret.
-            let message = error.message().to_string();
-            match error.span() {
-                Some(span) => {
-                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    format!("line {line}: {message}")
-                }
-                None => message,
-            }
-        })?;
-        if file.tokens.is_empty() {
+        let entries = entries(text)?;
+        if entries.is_empty() {
             return Err("it has no [[tokens]] entry".to_string());
         }
         let mut tokens = Tokens::default();
-        for (index, entry) in file.tokens.into_iter().enumerate() {
+        for (index, entry) in entries.into_iter().enumerate() {
             let at = format!("token {} ({:?})", index + 1, entry.name);
             let name = entry.name.trim();
             if name.is_empty()
@@ -281,6 +323,11 @@ mod tests {
                 "`name` must be",
             ),
             ("tokens = \"secret-value\" junk\n", "line 1"),
+            (
+                "[[tokens]]\nname = \"a\"\nrole = \"read\"\ntoken = 5\n",
+                "must be a string",
+            ),
+            ("other = 1\n", "unknown key"),
         ];
         for (text, expected) in cases {
             let error = Tokens::parse(text).unwrap_err();
