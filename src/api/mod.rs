@@ -110,6 +110,7 @@ pub fn router(handle: Handle, config: AccessConfig) -> Router {
     let api = Router::new()
         .route("/health", get(health))
         .route("/whoami", get(whoami))
+        .route("/ready", get(ready))
         .route("/openapi.json", get(openapi_document))
         .route("/programs", get(list_programs))
         // A program may be named "add" or "put": GET of those paths is that program.
@@ -499,6 +500,14 @@ async fn whoami(Extension(access): Extension<Access>) -> Response {
     )
 }
 
+/// `GET /ready` (SPEC §12): 200 when every program that should run is ready, 503 otherwise.
+/// Public, for a container HEALTHCHECK or a Kubernetes readinessProbe; only a caller whose
+/// credentials give a role (`read` or more) is told which programs are not ready.
+async fn ready(State(state): State<AppState>, Extension(access): Extension<Access>) -> Response {
+    let names = access.allows(openapi::Role::Read);
+    ask(&state, Request::Ready { names }).await
+}
+
 async fn openapi_document() -> Response {
     (StatusCode::OK, axum::Json(openapi::document())).into_response()
 }
@@ -759,6 +768,7 @@ async fn events(
                 let kind = match event.as_ref() {
                     crate::daemon::Event::Config { .. } => "config",
                     crate::daemon::Event::State { .. } => "state",
+                    crate::daemon::Event::Health { .. } => "health",
                 };
                 let data = serde_json::to_string(event.as_ref()).unwrap_or_default();
                 SseEvent::default().event(kind).data(data)
