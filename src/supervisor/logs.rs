@@ -836,7 +836,7 @@ mod tests {
     fn a_watched_drain_keeps_every_byte() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
-        let mut writer = LogWriter::open(&path, 0, 0).unwrap();
+        let mut writer = LogWriter::open(&path, 0, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, b"starting\nready to serve\nmore\n").unwrap();
         let mut watch = LineWatch::new("ready to");
