@@ -97,6 +97,7 @@
 
 mod job;
 mod leftover;
+mod logfile;
 pub mod logs;
 mod probe;
 mod reap;
@@ -115,7 +116,7 @@ use tokio::sync::mpsc;
 
 use crate::health::HealthMessage;
 use crate::health::notify::{NotifyDir, NotifySocket};
-use crate::spec::{LogSpec, ProgramSpec, Stream};
+use crate::spec::{LogSpec, ProgramSpec, Stream, UserSpec};
 
 use job::{AfterStop, Job};
 use logs::{LineWatch, LogWriter, SharedWriter};
@@ -127,8 +128,8 @@ pub use leftover::{ProcessGroupSignal, signal_leftover_group};
 pub use logs::{rotated_path, tail};
 pub use probe::ProbeOutcome;
 pub use reap::{become_subreaper, process_start_time};
-pub use spawn::SpawnError;
 pub(crate) use spawn::keep_high;
+pub use spawn::{DAEMON_VARIABLE_PREFIX, SpawnError, is_daemon_variable};
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
     format_uptime, should_restart,
@@ -639,8 +640,9 @@ impl Context {
             && stdout_path == stderr_path
             && (process.stdout.max_bytes > 0 || process.stderr.max_bytes > 0);
         let must_capture = shared_and_rotated || watch_lines;
-        let stdout_sink = self.sink(stdout_path, &process.stdout, must_capture)?;
-        let stderr_sink = self.sink(stderr_path, &process.stderr, must_capture)?;
+        let owner = process.user.as_ref();
+        let stdout_sink = self.sink(stdout_path, &process.stdout, must_capture, owner)?;
+        let stderr_sink = self.sink(stderr_path, &process.stderr, must_capture, owner)?;
         let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
         if (captured(&stdout_sink) || captured(&stderr_sink) || process.notify)
             && tokio::runtime::Handle::try_current().is_err()
@@ -823,18 +825,19 @@ impl Context {
         path: Option<PathBuf>,
         log: &LogSpec,
         must_capture: bool,
+        owner: Option<&UserSpec>,
     ) -> Result<Sink, SpawnError> {
         let Some(path) = path else {
             return Ok(Sink::Discard);
         };
         if log.max_bytes == 0 && !must_capture && !self.is_fed(&path) {
-            let file = logs::open_direct(&path).map_err(|error| SpawnError::Log {
+            let file = logs::open_direct(&path, owner).map_err(|error| SpawnError::Log {
                 reason: logs::describe(&error),
                 path,
             })?;
             return Ok(Sink::Direct(file));
         }
-        Ok(Sink::Capture(self.writer(&path, log)?))
+        Ok(Sink::Capture(self.writer(&path, log, owner)?))
     }
 
     /// Whether a pipe still feeds the log at `path`: a leftover of an earlier process of this
@@ -847,7 +850,12 @@ impl Context {
     }
 
     /// The writer of a log path, shared with any pipe already writing there.
-    fn writer(&mut self, path: &Path, log: &LogSpec) -> Result<SharedWriter, SpawnError> {
+    fn writer(
+        &mut self,
+        path: &Path,
+        log: &LogSpec,
+        owner: Option<&UserSpec>,
+    ) -> Result<SharedWriter, SpawnError> {
         let log_error = |error: std::io::Error| SpawnError::Log {
             path: path.to_path_buf(),
             reason: logs::describe(&error),
@@ -865,7 +873,7 @@ impl Context {
             self.sweep_writers_at = (self.writers.len() * 2).max(WRITERS_SWEEP_MIN);
         }
         let writer = Arc::new(Mutex::new(
-            LogWriter::open(path, log.max_bytes, log.backups).map_err(log_error)?,
+            LogWriter::open(path, log.max_bytes, log.backups, owner).map_err(log_error)?,
         ));
         self.writers
             .insert(path.to_path_buf(), Arc::downgrade(&writer));

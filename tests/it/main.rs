@@ -9,5 +9,6 @@ mod health;
 mod hostile;
 mod lifecycle;
 mod property;
+mod security;
 mod support;
 mod validate;
