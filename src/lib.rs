@@ -8,3 +8,4 @@ pub mod reconcile;
 pub mod spec;
 pub mod store;
 pub mod supervisor;
+pub mod xmlrpc;
