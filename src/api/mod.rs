@@ -9,11 +9,13 @@
 
 mod logs;
 pub mod openapi;
+pub mod rpc;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -120,6 +122,10 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .route("/quick-start/{id}/logs", get(quick_logs));
     Router::new()
         .nest(BASE, api)
+        // The supervisord bridge, at the root where supervisorctl asks for it.
+        .route("/RPC2", post(rpc::rpc2))
+        .route("/logtail/{id}", get(rpc::logtail))
+        .route("/logtail/{id}/{stream}", get(rpc::logtail_stream))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -307,28 +313,43 @@ async fn authenticate(
     let Some(token) = &state.token else {
         return next.run(request).await;
     };
-    if request.uri().path() == format!("{BASE}/health") {
+    let path = request.uri().path();
+    if path == format!("{BASE}/health") {
         return next.run(request).await;
     }
-    let offered = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
-            let (scheme, token) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("Bearer").then_some(token)
-        })
-        .map(str::trim);
-    match offered {
+    let bridge = rpc::is_bridge_path(path);
+    match offered_token(request.headers(), bridge) {
         Some(offered) if constant_time_eq(offered.as_bytes(), token.as_bytes()) => {
             next.run(request).await
         }
-        Some(_) => unauthorized("the bearer token is wrong"),
+        Some(_) => unauthorized("the token is wrong"),
+        None if bridge => unauthorized(
+            "this daemon needs a token: supervisorctl -u any -p TOKEN (basic auth, any user name), or Authorization: Bearer <token>",
+        ),
         None => {
             unauthorized("this daemon needs a bearer token: send Authorization: Bearer <token>")
         }
     }
+}
+
+/// The token a request offers: `Authorization: Bearer TOKEN`, or, on the supervisord bridge
+/// (`/RPC2`, `/logtail`: supervisorctl's `-u USER -p TOKEN`), `Authorization: Basic` with the
+/// token as the password and any user name. Basic is not read elsewhere: it is the kind of
+/// credential a browser remembers and sends by itself.
+fn offered_token(headers: &HeaderMap, bridge: bool) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
+    let (scheme, credentials) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("Bearer") {
+        return Some(credentials.trim().to_string());
+    }
+    if bridge && scheme.eq_ignore_ascii_case("Basic") {
+        let decoded = crate::xmlrpc::base64_decode(credentials.trim())?;
+        let decoded = String::from_utf8(decoded).ok()?;
+        let (_user, password) = decoded.split_once(':')?;
+        return Some(password.to_string());
+    }
+    None
 }
 
 fn unauthorized(message: &str) -> Response {
@@ -425,25 +446,28 @@ fn if_match_of(headers: &HeaderMap) -> Result<Option<String>, Response> {
     }
 }
 
-/// Reads a JSON object body: at most [`MAX_BODY`] bytes, within [`READ_TIMEOUT`].
-async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, Response> {
+/// Reads a request body: at most [`MAX_BODY`] bytes, within [`READ_TIMEOUT`].
+async fn body_bytes(body: Body) -> Result<Bytes, Response> {
     // A Content-Length over the limit is refused at once, not after waiting for the bytes.
     if axum::body::HttpBody::size_hint(&body).lower() > MAX_BODY as u64 {
         return Err(body_too_large());
     }
     let read = tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
-    let bytes = match read {
-        Err(_) => {
-            return Err(error(
-                StatusCode::REQUEST_TIMEOUT,
-                "timeout",
-                "the request body took too long to arrive",
-                Value::Null,
-            ));
-        }
-        Ok(Err(_)) => return Err(body_too_large()),
-        Ok(Ok(bytes)) => bytes,
-    };
+    match read {
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request body took too long to arrive",
+            Value::Null,
+        )),
+        Ok(Err(_)) => Err(body_too_large()),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// Reads a JSON object body: at most [`MAX_BODY`] bytes, within [`READ_TIMEOUT`].
+async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, Response> {
+    let bytes = body_bytes(body).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         if required {
             return Err(error(
@@ -832,7 +856,14 @@ pub async fn serve(listener: Listener, router: Router) {
         };
         match accepted {
             Ok(connection) => {
-                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let peer = PeerSocket(match &connection {
+                    Connection::Tcp(stream) => stream.as_raw_fd(),
+                    Connection::Unix(stream) => stream.as_raw_fd(),
+                });
+                let service = hyper_util::service::TowerToHyperService::new(WithPeer {
+                    router: router.clone(),
+                    peer,
+                });
                 tokio::spawn(async move {
                     let builder = {
                         let mut builder = hyper::server::conn::http1::Builder::new();
@@ -876,10 +907,116 @@ enum Connection {
     Unix(tokio::net::UnixStream),
 }
 
+/// The socket a request came on, in its extensions: a long response whose body has nothing
+/// to send for a while (`/logtail` of a quiet log) asks it whether the client is still there.
+/// hyper notices a client that left only when it writes, or reads, and it does not read while a
+/// response is being sent if the client sent a byte more than its request (supervisorctl sends
+/// a stray CRLF after its `GET`).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerSocket(RawFd);
+
+impl PeerSocket {
+    /// The client closed its end (orderly or by reset). Valid only while the request's response
+    /// is being sent: the connection that owns the socket is what polls the response's body.
+    pub fn is_closed(&self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: the descriptor is the connection's socket, open for as long as the request's
+        // response is being sent (see above); `recv` writes at most one byte into `byte`, and
+        // MSG_PEEK | MSG_DONTWAIT neither consume data nor block.
+        let read = unsafe {
+            libc::recv(
+                self.0,
+                std::ptr::addr_of_mut!(byte).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        match read {
+            0 => true,
+            1.. => false,
+            _ => !matches!(
+                io::Error::last_os_error().raw_os_error(),
+                Some(libc::EAGAIN | libc::EINTR)
+            ),
+        }
+    }
+}
+
+/// The router, with the connection's [`PeerSocket`] added to each request.
+#[derive(Clone)]
+struct WithPeer {
+    router: Router,
+    peer: PeerSocket,
+}
+
+impl<B> tower_service::Service<axum::http::Request<B>> for WithPeer
+where
+    Router: tower_service::Service<axum::http::Request<B>>,
+{
+    type Response = <Router as tower_service::Service<axum::http::Request<B>>>::Response;
+    type Error = <Router as tower_service::Service<axum::http::Request<B>>>::Error;
+    type Future = <Router as tower_service::Service<axum::http::Request<B>>>::Future;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        tower_service::Service::poll_ready(&mut self.router, context)
+    }
+
+    fn call(&mut self, mut request: axum::http::Request<B>) -> Self::Future {
+        request.extensions_mut().insert(self.peer);
+        tower_service::Service::call(&mut self.router, request)
+    }
+}
+
 /// The methods each documented route takes, for the OpenAPI test.
 pub fn documented_methods() -> Vec<(Method, String)> {
     openapi::routes()
         .iter()
-        .map(|route| (route.method.clone(), format!("{BASE}{}", route.path)))
+        .map(|route| (route.method.clone(), route.url()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_carries_the_token_only_on_the_bridge() {
+        let headers = |value: &str| {
+            let mut map = HeaderMap::new();
+            map.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(value).expect("header"),
+            );
+            map
+        };
+        let basic = |credentials: &str| {
+            headers(&format!(
+                "Basic {}",
+                crate::xmlrpc::base64_encode(credentials.as_bytes())
+            ))
+        };
+        let table = [
+            (headers("Bearer abc"), false, Some("abc")),
+            (headers("bearer  abc "), true, Some("abc")),
+            (basic("any:abc"), true, Some("abc")),
+            (basic(":abc"), true, Some("abc")),
+            (basic("user:with:colons"), true, Some("with:colons")),
+            // Basic is read on /RPC2 and /logtail only.
+            (basic("any:abc"), false, None),
+            (basic("no-colon"), true, None),
+            (headers("Basic !!!"), true, None),
+            (headers("Digest abc"), true, None),
+        ];
+        for (headers, bridge, expected) in table {
+            assert_eq!(
+                offered_token(&headers, bridge).as_deref(),
+                expected,
+                "{headers:?} on the bridge: {bridge}"
+            );
+        }
+        assert!(rpc::is_bridge_path("/RPC2"));
+        assert!(rpc::is_bridge_path("/logtail/web/stderr"));
+        assert!(!rpc::is_bridge_path("/RPC2/x"));
+        assert!(!rpc::is_bridge_path("/api/v1/daemon/status"));
+    }
 }

@@ -35,6 +35,18 @@ pub struct RouteDoc {
     pub role: Role,
 }
 
+impl RouteDoc {
+    /// The path as served: under [`BASE`](super::BASE), but for the supervisord bridge
+    /// (`/RPC2`, `/logtail/…`), which lives at the root where supervisorctl asks for it.
+    pub fn url(&self) -> String {
+        if super::rpc::is_bridge_path(self.path) {
+            self.path.to_string()
+        } else {
+            format!("{}{}", super::BASE, self.path)
+        }
+    }
+}
+
 /// The query of both log routes (programs and quick-start programs).
 const LOGS_QUERY: &[(&str, &str, &str)] = &[
     ("stream", "string", "stdout, stderr or both"),
@@ -263,6 +275,42 @@ pub fn routes() -> Vec<RouteDoc> {
             answers: &[200, 404],
             role: Role::Admin,
         },
+        RouteDoc {
+            method: post.clone(),
+            path: "/RPC2",
+            summary: "supervisord's XML-RPC interface (supervisorctl, Ansible, exporters): a text/xml methodCall, answered by a methodResponse; each method needs its own role (read for get*, operate for start/stop/signal/logs/reloadConfig, admin for clearing logs). Basic auth with the token as password is accepted here",
+            query: &[],
+            body: None,
+            answers: &[200, 400, 403, 413, 415],
+            role: Role::Read,
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/logtail/{id}",
+            summary: "Follow a program's stdout log as supervisord does for supervisorctl tail -f: the last 1 KiB, then every new byte (text/plain, chunked)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/logtail/{id}/stdout",
+            summary: "Follow a program's stdout log (supervisorctl tail -f NAME)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
+        RouteDoc {
+            method: get,
+            path: "/logtail/{id}/stderr",
+            summary: "Follow a program's stderr log (supervisorctl tail -f NAME stderr)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
     ]
 }
 
@@ -272,10 +320,12 @@ fn reason(code: u16) -> &'static str {
         201 => "Created",
         400 => "Invalid input; error.details names the field",
         401 => "No or wrong bearer token",
+        403 => "Forbidden: the token's role does not cover it, or a web page sent it",
         404 => "Unknown program",
         409 => "Conflict: not enabled, name taken, file not writable",
         412 => "If-Match does not match the ETag",
         413 => "Body over 1 MiB",
+        415 => "Content-Type not accepted (/RPC2 takes text/xml)",
         _ => "",
     }
 }
@@ -437,6 +487,18 @@ pub fn document() -> Value {
                 }
             }));
         }
+        if route.path == "/RPC2" {
+            responses.insert("200".into(), json!({
+                "description": "An XML-RPC methodResponse: the value, or a fault with supervisord's code",
+                "content": { "text/xml": { "schema": { "type": "string" } } }
+            }));
+        }
+        if route.path.starts_with("/logtail/") {
+            responses.insert("200".into(), json!({
+                "description": "The log's last 1 KiB, then every new byte, for as long as the client stays",
+                "content": { "text/plain": { "schema": { "type": "string" } } }
+            }));
+        }
         if route.path == "/openapi.json" {
             responses.insert("200".into(), json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object" } } } }));
         }
@@ -449,6 +511,15 @@ pub fn document() -> Value {
         if route.path == "/health" {
             operation["security"] = json!([]);
         }
+        if super::rpc::is_bridge_path(route.path) {
+            operation["security"] = json!([{ "bearer": [] }, { "basic": [] }]);
+        }
+        if route.path == "/RPC2" {
+            operation["requestBody"] = json!({
+                "required": true,
+                "content": { "text/xml": { "schema": { "type": "string", "description": "An XML-RPC methodCall (at most 1 MiB; no DOCTYPE, entities or deep nesting)" } } }
+            });
+        }
         if let Some(body) = route.body {
             operation["requestBody"] = json!({
                 "required": true,
@@ -456,7 +527,7 @@ pub fn document() -> Value {
             });
         }
         let entry = paths
-            .entry(format!("{}{}", super::BASE, route.path))
+            .entry(route.url())
             .or_insert_with(|| Value::Object(Map::new()));
         entry[route.method.as_str().to_lowercase()] = operation;
     }
@@ -470,7 +541,10 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas(),
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } }
+            "securitySchemes": {
+                "bearer": { "type": "http", "scheme": "bearer" },
+                "basic": { "type": "http", "scheme": "basic", "description": "Only on /RPC2 and /logtail: the token as the password, any user name (supervisorctl -u any -p TOKEN)" }
+            }
         },
         "security": [{ "bearer": [] }]
     })

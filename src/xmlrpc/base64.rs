@@ -32,7 +32,7 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
         .bytes()
         .filter(|byte| !byte.is_ascii_whitespace())
         .collect();
-    if symbols.len() % 4 != 0 {
+    if !symbols.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(symbols.len() / 4 * 3);
