@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod import;
 pub mod daemon;
 pub mod reconcile;
 pub mod spec;
