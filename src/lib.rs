@@ -3,8 +3,8 @@
 
 pub mod api;
 pub mod cli;
-pub mod import;
 pub mod daemon;
+pub mod import;
 pub mod reconcile;
 pub mod spec;
 pub mod store;

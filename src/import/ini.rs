@@ -55,9 +55,15 @@ pub fn parse(text: &str, file: &str) -> Result<Ini, Vec<ImportError>> {
     // Continuation lines (and blank lines inside a value) of the open key.
     let mut pending: Vec<String> = Vec::new();
 
-    let flush = |ini: &mut Ini, current: &Option<Target>, key: &Option<String>, pending: &mut Vec<String>| {
+    let flush = |ini: &mut Ini,
+                 current: &Option<Target>,
+                 key: &Option<String>,
+                 pending: &mut Vec<String>| {
         if let (Some(target), Some(key)) = (current, key)
-            && let Some(entry) = target.entries(ini).iter_mut().find(|entry| entry.key == *key)
+            && let Some(entry) = target
+                .entries(ini)
+                .iter_mut()
+                .find(|entry| entry.key == *key)
         {
             for more in pending.drain(..) {
                 entry.value.push('\n');
@@ -92,7 +98,11 @@ pub fn parse(text: &str, file: &str) -> Result<Ini, Vec<ImportError>> {
             if header == "DEFAULT" {
                 current = Some(Target::Defaults);
             } else {
-                let position = match ini.sections.iter().position(|section| section.name == header) {
+                let position = match ini
+                    .sections
+                    .iter()
+                    .position(|section| section.name == header)
+                {
                     Some(position) => position,
                     None => {
                         ini.sections.push(Section {
@@ -177,7 +187,8 @@ fn comment_start(line: &str) -> Option<usize> {
     }
     let bytes = line.as_bytes();
     (0..bytes.len()).find(|&index| {
-        matches!(bytes[index], b';' | b'#') && (index == 0 || bytes[index - 1].is_ascii_whitespace())
+        matches!(bytes[index], b';' | b'#')
+            && (index == 0 || bytes[index - 1].is_ascii_whitespace())
     })
 }
 
@@ -230,11 +241,18 @@ priority=5
 command = /usr/bin/overridden
 ";
         let ini = parse(text, "supervisord.conf").expect("parses");
-        let names: Vec<_> = ini.sections.iter().map(|section| section.name.as_str()).collect();
+        let names: Vec<_> = ini
+            .sections
+            .iter()
+            .map(|section| section.name.as_str())
+            .collect();
         assert_eq!(names, ["supervisord", "program:web"]);
         assert_eq!(
             entries(&ini.sections[0]),
-            [("nodaemon", "true"), ("logfile", "/var/log/supervisord.log")]
+            [
+                ("nodaemon", "true"),
+                ("logfile", "/var/log/supervisord.log")
+            ]
         );
         assert_eq!(
             entries(&ini.sections[1]),
@@ -248,7 +266,10 @@ command = /usr/bin/overridden
                 ("priority", "5"),
             ]
         );
-        assert_eq!(ini.sections[1].get("priority").map(|entry| entry.line), Some(19));
+        assert_eq!(
+            ini.sections[1].get("priority").map(|entry| entry.line),
+            Some(19)
+        );
         assert_eq!(ini.sections[1].line, 7);
     }
 
@@ -264,6 +285,10 @@ command = /usr/bin/overridden
         let errors = parse("command=x\n[a]\nnot a setting\n=value\n", "f.conf").expect_err("bad");
         let places: Vec<_> = errors.iter().map(|error| error.source.as_str()).collect();
         assert_eq!(places, ["f.conf:1", "f.conf:3", "f.conf:4"]);
-        assert!(errors[1].message.contains("neither a [section]"), "{}", errors[1]);
+        assert!(
+            errors[1].message.contains("neither a [section]"),
+            "{}",
+            errors[1]
+        );
     }
 }

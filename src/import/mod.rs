@@ -186,8 +186,14 @@ mod tests {
         assert_eq!(size_text(1536), Value::from(1536));
         assert_eq!(size_text(0), Value::from(0));
         let base = std::path::Path::new("/etc/supervisor");
-        assert_eq!(absolute(base, "conf.d/x"), PathBuf::from("/etc/supervisor/conf.d/x"));
-        assert_eq!(absolute(base, "../logs/./a.log"), PathBuf::from("/etc/logs/a.log"));
+        assert_eq!(
+            absolute(base, "conf.d/x"),
+            PathBuf::from("/etc/supervisor/conf.d/x")
+        );
+        assert_eq!(
+            absolute(base, "../logs/./a.log"),
+            PathBuf::from("/etc/logs/a.log")
+        );
         assert_eq!(absolute(base, "/var/x"), PathBuf::from("/var/x"));
     }
 

@@ -66,7 +66,9 @@ fn unmapped_reason(key: &str) -> Option<&'static str> {
         "watch" | "ignore_watch" | "watch_options" | "watch_delay" => {
             "hoody-daemon does not restart on file changes"
         }
-        "cron_restart" => "hoody-daemon has no scheduled restarts (use a systemd timer or cron calling `hoody-daemon programs restart`)",
+        "cron_restart" => {
+            "hoody-daemon has no scheduled restarts (use a systemd timer or cron calling `hoody-daemon programs restart`)"
+        }
         "restart_delay" | "exp_backoff_restart_delay" => {
             "hoody-daemon restarts at once after RUNNING and backs off 1 s, 2 s, 3 s … before it"
         }
@@ -79,12 +81,25 @@ fn unmapped_reason(key: &str) -> Option<&'static str> {
         "gid" => "the group is the user's (set `user`)",
         "increment_var" | "instance_var" => "no instances (one process per program)",
         "filter_env" | "append_env_to_name" => "no counterpart",
-        "source_map_support" | "disable_source_map_support" | "vizion" | "automation"
-        | "pmx" | "trace" | "disable_trace" | "v8" | "event_loop_inspector"
-        | "deep_monitoring" | "io" | "post_update" | "force" | "windowsHide"
-        | "kill_retry_time" | "execute_command" | "write" | "install_url" | "name_prefix" => {
-            "a PM2 feature with no counterpart"
-        }
+        "source_map_support"
+        | "disable_source_map_support"
+        | "vizion"
+        | "automation"
+        | "pmx"
+        | "trace"
+        | "disable_trace"
+        | "v8"
+        | "event_loop_inspector"
+        | "deep_monitoring"
+        | "io"
+        | "post_update"
+        | "force"
+        | "windowsHide"
+        | "kill_retry_time"
+        | "execute_command"
+        | "write"
+        | "install_url"
+        | "name_prefix" => "a PM2 feature with no counterpart",
         "username" => "the user that ran pm2; set `user` for the program's",
         "deploy" => "PM2's deployment settings are not imported",
         _ => return None,
@@ -250,12 +265,23 @@ impl App {
             Value::String(text) => !text.is_empty(),
             _ => true,
         };
-        for key in ["watch", "cron_restart", "restart_delay", "exp_backoff_restart_delay", "wait_ready", "log_date_format", "shutdown_with_message"] {
+        for key in [
+            "watch",
+            "cron_restart",
+            "restart_delay",
+            "exp_backoff_restart_delay",
+            "wait_ready",
+            "log_date_format",
+            "shutdown_with_message",
+        ] {
             if let Some(value) = environment.get(key).filter(|value| truthy(value)) {
                 fields.insert(key.into(), value.clone());
             }
         }
-        if let Some(instances) = environment.get("instances").filter(|value| value.as_i64() != Some(1)) {
+        if let Some(instances) = environment
+            .get("instances")
+            .filter(|value| value.as_i64() != Some(1))
+        {
             fields.insert("instances".into(), instances.clone());
         }
         if let Some(mode) = environment["exec_mode"].as_str()
@@ -275,7 +301,11 @@ impl App {
         if let Some(home) = pm2_home {
             let logs = format!("{}/logs/", home.trim_end_matches('/'));
             for key in ["out_file", "error_file"] {
-                if fields.get(key).and_then(Value::as_str).is_some_and(|path| path.starts_with(&logs)) {
+                if fields
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .is_some_and(|path| path.starts_with(&logs))
+                {
                     fields.remove(key);
                     unmapped.push(format!(
                         "{key}: pm2's default log in {logs} is left for hoody-daemon's (\"auto\")"
@@ -283,7 +313,9 @@ impl App {
                 }
             }
         }
-        let pm_id = process["pm_id"].as_i64().map_or(String::new(), |id| format!(", pm_id {id}"));
+        let pm_id = process["pm_id"]
+            .as_i64()
+            .map_or(String::new(), |id| format!(", pm_id {id}"));
         Ok(App {
             index,
             fields,
@@ -316,10 +348,13 @@ impl App {
             Some(Value::String(name)) => name.clone(),
             Some(_) => return Err(self.error("name must be a string")),
             None => {
-                let stem = Path::new(&script)
-                    .file_stem()
-                    .map_or_else(|| script.clone(), |stem| stem.to_string_lossy().into_owned());
-                program.notes.push(format!("no name: named {stem} after its script, as PM2 does"));
+                let stem = Path::new(&script).file_stem().map_or_else(
+                    || script.clone(),
+                    |stem| stem.to_string_lossy().into_owned(),
+                );
+                program.notes.push(format!(
+                    "no name: named {stem} after its script, as PM2 does"
+                ));
                 stem
             }
         };
@@ -339,11 +374,15 @@ impl App {
                 options.base_dir.clone()
             }
         };
-        program
-            .fields
-            .insert("directory".into(), Value::from(directory.to_string_lossy().into_owned()));
+        program.fields.insert(
+            "directory".into(),
+            Value::from(directory.to_string_lossy().into_owned()),
+        );
 
-        program.fields.insert("command".into(), self.command(&script, &directory, &mut program.notes)?);
+        program.fields.insert(
+            "command".into(),
+            self.command(&script, &directory, &mut program.notes)?,
+        );
 
         // The environment, and `--env NAME`'s over it.
         let mut environment = BTreeMap::new();
@@ -352,7 +391,9 @@ impl App {
                 .map_err(|message| self.error(message))?;
         }
         if let Some(port) = fields.get("port").filter(|port| !port.is_null()) {
-            let port = port.as_str().map_or_else(|| port.to_string(), str::to_string);
+            let port = port
+                .as_str()
+                .map_or_else(|| port.to_string(), str::to_string);
             environment.insert("PORT".into(), port);
         }
         let mut chosen = false;
@@ -370,42 +411,65 @@ impl App {
         }
         if let Some(environment_name) = &options.env_name {
             if chosen {
-                program.notes.push(format!("env_{environment_name} applied over env (--env {environment_name})"));
+                program.notes.push(format!(
+                    "env_{environment_name} applied over env (--env {environment_name})"
+                ));
             } else if !self.from_jlist {
-                program.notes.push(format!("--env {environment_name}: this app has no env_{environment_name}"));
+                program.notes.push(format!(
+                    "--env {environment_name}: this app has no env_{environment_name}"
+                ));
             }
         }
         if !environment.is_empty() {
-            program.fields.insert("environment".into(), environment_value(&environment));
+            program
+                .fields
+                .insert("environment".into(), environment_value(&environment));
         }
 
         // Restarts, as PM2 does them unless told.
         let autorestart = match fields.get("autorestart") {
             None => {
-                program.notes.push("autorestart = \"true\": PM2 restarts an app whatever its exit".into());
+                program
+                    .notes
+                    .push("autorestart = \"true\": PM2 restarts an app whatever its exit".into());
                 true
             }
             Some(Value::Bool(flag)) => *flag,
-            Some(other) => return Err(self.error(format!("autorestart must be true or false, not {other}"))),
+            Some(other) => {
+                return Err(self.error(format!("autorestart must be true or false, not {other}")));
+            }
         };
         match fields.get("stop_exit_codes") {
             Some(codes) if autorestart => {
                 let codes: Vec<i64> = match codes {
                     Value::Number(code) => code.as_i64().into_iter().collect(),
                     Value::Array(codes) => codes.iter().filter_map(Value::as_i64).collect(),
-                    _ => return Err(self.error("stop_exit_codes must be a number or a list of numbers")),
+                    _ => {
+                        return Err(
+                            self.error("stop_exit_codes must be a number or a list of numbers")
+                        );
+                    }
                 };
-                program.fields.insert("autorestart".into(), Value::from("unexpected"));
-                program.fields.insert("exitcodes".into(), Value::from(codes));
+                program
+                    .fields
+                    .insert("autorestart".into(), Value::from("unexpected"));
+                program
+                    .fields
+                    .insert("exitcodes".into(), Value::from(codes));
             }
             _ => {
-                program.fields.insert("autorestart".into(), Value::from(if autorestart { "true" } else { "false" }));
+                program.fields.insert(
+                    "autorestart".into(),
+                    Value::from(if autorestart { "true" } else { "false" }),
+                );
             }
         }
         let boot = match (self.online, fields.get("autostart")) {
             (Some(online), _) => {
                 if !online {
-                    program.notes.push("boot = false: the process was not online in pm2".into());
+                    program
+                        .notes
+                        .push("boot = false: the process was not online in pm2".into());
                 }
                 online
             }
@@ -413,13 +477,15 @@ impl App {
             (None, _) => true,
         };
         program.fields.insert("boot".into(), Value::from(boot));
-        match fields.get("min_uptime") {
-            Some(value) => {
-                let seconds = duration_seconds(value)
-                    .ok_or_else(|| self.error(format!("min_uptime {value} is not a time (ms, or 1s, 2m, 1h)")))?;
-                program.fields.insert("startsecs".into(), crate::spec::seconds_to_json(seconds));
-            }
-            None => {}
+        if let Some(value) = fields.get("min_uptime") {
+            let seconds = duration_seconds(value).ok_or_else(|| {
+                self.error(format!(
+                    "min_uptime {value} is not a time (ms, or 1s, 2m, 1h)"
+                ))
+            })?;
+            program
+                .fields
+                .insert("startsecs".into(), crate::spec::seconds_to_json(seconds));
         }
         let retries = match fields.get("max_restarts") {
             Some(value) => value
@@ -427,8 +493,12 @@ impl App {
                 .ok_or_else(|| self.error(format!("max_restarts {value} is not a count")))?,
             None => PM2_MAX_RESTARTS,
         };
-        program.fields.insert("startretries".into(), Value::from(retries));
-        program.fields.insert("stopsignal".into(), Value::from(PM2_STOP_SIGNAL));
+        program
+            .fields
+            .insert("startretries".into(), Value::from(retries));
+        program
+            .fields
+            .insert("stopsignal".into(), Value::from(PM2_STOP_SIGNAL));
         let kill_timeout = match fields.get("kill_timeout") {
             Some(value) => value
                 .as_f64()
@@ -436,22 +506,32 @@ impl App {
                 .ok_or_else(|| self.error(format!("kill_timeout {value} is not milliseconds")))?,
             None => PM2_KILL_TIMEOUT_MS,
         };
-        program
-            .fields
-            .insert("stopwaitsecs".into(), crate::spec::seconds_to_json(kill_timeout / 1000.0));
+        program.fields.insert(
+            "stopwaitsecs".into(),
+            crate::spec::seconds_to_json(kill_timeout / 1000.0),
+        );
         program.notes.push(format!(
             "stopsignal = \"INT\", stopwaitsecs = {}: PM2 stops with SIGINT, then SIGKILL after kill_timeout",
             kill_timeout / 1000.0
         ));
         if fields.get("treekill") == Some(&Value::Bool(false)) {
-            program.fields.insert("stopasgroup".into(), Value::from(false));
-            program.fields.insert("killasgroup".into(), Value::from(false));
+            program
+                .fields
+                .insert("stopasgroup".into(), Value::from(false));
+            program
+                .fields
+                .insert("killasgroup".into(), Value::from(false));
         }
-        program.fields.insert("priority".into(), Value::from((self.index as u64 + 1) * 10));
+        program
+            .fields
+            .insert("priority".into(), Value::from((self.index as u64 + 1) * 10));
 
         // Logs.
         let disabled = fields.get("disable_logs") == Some(&Value::Bool(true));
-        for (keys, field) in [(["out_file", "output"], "stdout_logfile"), (["error_file", "error"], "stderr_logfile")] {
+        for (keys, field) in [
+            (["out_file", "output"], "stdout_logfile"),
+            (["error_file", "error"], "stderr_logfile"),
+        ] {
             if disabled {
                 program.fields.insert(field.into(), Value::from("none"));
                 continue;
@@ -465,24 +545,37 @@ impl App {
                 }
                 Value::String(path) => {
                     let path = absolute(&directory, path);
-                    program.fields.insert(field.into(), Value::from(path.to_string_lossy().into_owned()));
+                    program.fields.insert(
+                        field.into(),
+                        Value::from(path.to_string_lossy().into_owned()),
+                    );
                 }
                 Value::Bool(false) => {
                     program.fields.insert(field.into(), Value::from("none"));
                 }
-                other => program.unmapped.push(format!("{}: {other} is not a path", keys[0])),
+                other => program
+                    .unmapped
+                    .push(format!("{}: {other} is not a path", keys[0])),
             }
         }
         if let Some(user) = fields.get("uid") {
             let value = match user {
-                Value::Number(uid) => Value::from(uid.as_u64().ok_or_else(|| self.error("uid must be a user name or number"))?),
+                Value::Number(uid) => Value::from(
+                    uid.as_u64()
+                        .ok_or_else(|| self.error("uid must be a user name or number"))?,
+                ),
                 Value::String(name) => Value::from(name.clone()),
                 _ => return Err(self.error("uid must be a user name or number")),
             };
             program.fields.insert("user".into(), value);
         }
-        if let Some(limit) = fields.get("max_memory_restart").filter(|limit| !limit.is_null()) {
-            program.fields.insert("x-pm2-max_memory_restart".into(), limit.clone());
+        if let Some(limit) = fields
+            .get("max_memory_restart")
+            .filter(|limit| !limit.is_null())
+        {
+            program
+                .fields
+                .insert("x-pm2-max_memory_restart".into(), limit.clone());
             program.unmapped.push(format!(
                 "max_memory_restart = {limit}: kept as x-pm2-max_memory_restart; hoody-daemon does not restart on memory use yet"
             ));
@@ -504,7 +597,9 @@ impl App {
         if let Some(namespace) = fields.get("namespace").and_then(Value::as_str)
             && namespace != "default"
         {
-            program.unmapped.push(format!("namespace = {namespace}: no namespaces"));
+            program
+                .unmapped
+                .push(format!("namespace = {namespace}: no namespaces"));
         }
         for (key, value) in fields {
             if MAPPED.contains(&key.as_str()) || key.starts_with("env_") {
@@ -517,18 +612,29 @@ impl App {
     }
 
     /// `interpreter [interpreter args] script [args]`, as an argv.
-    fn command(&self, script: &str, directory: &Path, notes: &mut Vec<String>) -> Result<Value, ImportError> {
+    fn command(
+        &self,
+        script: &str,
+        directory: &Path,
+        notes: &mut Vec<String>,
+    ) -> Result<Value, ImportError> {
         let fields = &self.fields;
         let words = |key: &str| -> Result<Vec<String>, ImportError> {
             match fields.get(key) {
                 None | Some(Value::Null) => Ok(Vec::new()),
-                Some(Value::String(text)) => shell_words::split(text)
-                    .map_err(|error| self.error(format!("{key}: {error}"))),
+                Some(Value::String(text)) => {
+                    shell_words::split(text).map_err(|error| self.error(format!("{key}: {error}")))
+                }
                 Some(Value::Array(items)) => Ok(items
                     .iter()
-                    .map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_string))
+                    .map(|item| {
+                        item.as_str()
+                            .map_or_else(|| item.to_string(), str::to_string)
+                    })
                     .collect()),
-                Some(other) => Err(self.error(format!("{key} must be a string or a list, not {other}"))),
+                Some(other) => {
+                    Err(self.error(format!("{key} must be a string or a list, not {other}")))
+                }
             }
         };
         let given = fields
@@ -546,7 +652,9 @@ impl App {
             Some(interpreter) => Some(interpreter.to_string()),
             None => {
                 if let Some(interpreter) = by_extension {
-                    notes.push(format!("interpreter {interpreter}: chosen from the script's extension, as PM2 does"));
+                    notes.push(format!(
+                        "interpreter {interpreter}: chosen from the script's extension, as PM2 does"
+                    ));
                 }
                 by_extension.map(str::to_string)
             }
@@ -560,7 +668,10 @@ impl App {
         };
         let mut argv = Vec::new();
         if let Some(interpreter) = interpreter {
-            argv.extend(shell_words::split(&interpreter).map_err(|error| self.error(format!("interpreter: {error}")))?);
+            argv.extend(
+                shell_words::split(&interpreter)
+                    .map_err(|error| self.error(format!("interpreter: {error}")))?,
+            );
             let mut interpreter_args = words("interpreter_args")?;
             interpreter_args.extend(words("node_args")?);
             argv.extend(interpreter_args);
@@ -599,10 +710,33 @@ fn add_variables(
 
 /// The app keys read by [`App::convert`].
 const MAPPED: &[&str] = &[
-    "name", "script", "args", "interpreter", "exec_interpreter", "interpreter_args", "node_args",
-    "cwd", "env", "port", "autorestart", "autostart", "stop_exit_codes", "min_uptime",
-    "max_restarts", "kill_timeout", "treekill", "out_file", "output", "error_file", "error",
-    "disable_logs", "uid", "max_memory_restart", "instances", "exec_mode", "namespace",
+    "name",
+    "script",
+    "args",
+    "interpreter",
+    "exec_interpreter",
+    "interpreter_args",
+    "node_args",
+    "cwd",
+    "env",
+    "port",
+    "autorestart",
+    "autostart",
+    "stop_exit_codes",
+    "min_uptime",
+    "max_restarts",
+    "kill_timeout",
+    "treekill",
+    "out_file",
+    "output",
+    "error_file",
+    "error",
+    "disable_logs",
+    "uid",
+    "max_memory_restart",
+    "instances",
+    "exec_mode",
+    "namespace",
 ];
 
 /// PM2's times: milliseconds, or a string with `ms`, `s`, `m` or `h`.
@@ -622,7 +756,11 @@ fn duration_seconds(value: &Value) -> Option<f64> {
             } else {
                 (text, 0.001)
             };
-            number.trim().parse::<f64>().ok().map(|number| number * scale)
+            number
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .map(|number| number * scale)
         }
         _ => None,
     }
@@ -630,20 +768,31 @@ fn duration_seconds(value: &Value) -> Option<f64> {
 }
 
 /// The variables of a `pm2 jlist` process to keep (see the module's notes), and what to say.
-fn jlist_environment(name: &str, environment: &Value, options: &Options) -> (Map<String, Value>, Vec<String>) {
+fn jlist_environment(
+    name: &str,
+    environment: &Value,
+    options: &Options,
+) -> (Map<String, Value>, Vec<String>) {
     let Some(variables) = environment["env"].as_object() else {
         return (Map::new(), Vec::new());
     };
-    let instance_var = environment["instance_var"].as_str().unwrap_or("NODE_APP_INSTANCE");
+    let instance_var = environment["instance_var"]
+        .as_str()
+        .unwrap_or("NODE_APP_INSTANCE");
     let mut kept = Map::new();
     let mut pm2s = Vec::new();
     let mut shells = Vec::new();
     for (key, value) in variables {
-        let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
         let pm2_own = key.starts_with("PM2_")
             || key == name
             || key == instance_var
-            || matches!(key.as_str(), "unique_id" | "pm_id" | "_" | "PWD" | "OLDPWD" | "SHLVL");
+            || matches!(
+                key.as_str(),
+                "unique_id" | "pm_id" | "_" | "PWD" | "OLDPWD" | "SHLVL"
+            );
         if pm2_own {
             pm2s.push(key.clone());
         } else if options.environment.get(key) == Some(&text) {

@@ -56,7 +56,12 @@ pub struct Context {
 /// The absolute glob patterns of the main file's `[include] files =`, expanded (supervisord
 /// expands `%(here)s`, `%(host_node_name)s` and `%(ENV_X)s` in them).
 pub fn include_patterns(main: &SourceFile, context: &Context) -> Result<Vec<String>, ImportError> {
-    let Some(include) = main.ini.sections.iter().find(|section| section.name == "include") else {
+    let Some(include) = main
+        .ini
+        .sections
+        .iter()
+        .find(|section| section.name == "include")
+    else {
         return Ok(Vec::new());
     };
     let Some(files) = include.get("files") else {
@@ -67,8 +72,8 @@ pub fn include_patterns(main: &SourceFile, context: &Context) -> Result<Vec<Stri
     };
     let mut vars = base_vars(context);
     vars.insert("here".into(), Var::Text(main.here()));
-    let expanded = expand(&files.value.replace("%(here)s", &main.here()), &vars)
-        .map_err(|message| {
+    let expanded =
+        expand(&files.value.replace("%(here)s", &main.here()), &vars).map_err(|message| {
             ImportError::new(
                 format!("{}:{}", main.display, files.line),
                 format!("[include] files: {message}"),
@@ -131,7 +136,11 @@ fn expand(text: &str, vars: &BTreeMap<String, Var>) -> Result<Expanded, String> 
                     "{text:?} has a '%' followed by {other:?}: write %(name)s to expand a name, or %% for a percent sign"
                 ));
             }
-            None => return Err(format!("{text:?} ends with a lone '%': write %% for a percent sign")),
+            None => {
+                return Err(format!(
+                    "{text:?} ends with a lone '%': write %% for a percent sign"
+                ));
+            }
         }
         let mut name = String::new();
         loop {
@@ -172,10 +181,14 @@ fn expand(text: &str, vars: &BTreeMap<String, Var>) -> Result<Expanded, String> 
             ('s', Var::Number(number)) => number.to_string(),
             ('d' | 'i', Var::Number(number)) => number.to_string(),
             ('d' | 'i', Var::Text(_)) => {
-                return Err(format!("%({name}){conversion} needs a number; {name} is text"));
+                return Err(format!(
+                    "%({name}){conversion} needs a number; {name} is text"
+                ));
             }
             (other, _) => {
-                return Err(format!("%({name}){other}: only the s and d conversions are read"));
+                return Err(format!(
+                    "%({name}){other}: only the s and d conversions are read"
+                ));
             }
         };
         let padding = width.saturating_sub(body.chars().count());
@@ -232,7 +245,8 @@ fn environment_pairs(text: &str) -> Result<(BTreeMap<String, String>, Vec<String
 /// added): words, quoted strings (quotes kept), and single-character punctuation; `#` starts a
 /// comment.
 fn shlex_tokens(text: &str) -> Result<Vec<String>, String> {
-    let is_word = |character: char| character.is_ascii_alphanumeric() || "_/.+-():".contains(character);
+    let is_word =
+        |character: char| character.is_ascii_alphanumeric() || "_/.+-():".contains(character);
     let mut tokens = Vec::new();
     let mut characters = text.chars().peekable();
     while let Some(&character) = characters.peek() {
@@ -292,9 +306,12 @@ fn byte_size(value: &str) -> Option<u64> {
 fn section_advice(section: &str, key: &str) -> String {
     match (section, key) {
         ("supervisord", "logfile" | "logfile_maxbytes" | "logfile_backups" | "loglevel") => {
-            "the daemon's own log: hoody-daemon logs to stderr (HOODY_DAEMON_LOG sets the level)".into()
+            "the daemon's own log: hoody-daemon logs to stderr (HOODY_DAEMON_LOG sets the level)"
+                .into()
         }
-        ("supervisord", "pidfile") => "hoody-daemon writes no pid file (its state folder holds a lock)".into(),
+        ("supervisord", "pidfile") => {
+            "hoody-daemon writes no pid file (its state folder holds a lock)".into()
+        }
         ("supervisord", "nodaemon") => {
             "hoody-daemon never daemonizes: run it under systemd or as a container's PID 1".into()
         }
@@ -308,12 +325,16 @@ fn section_advice(section: &str, key: &str) -> String {
         ("supervisord", _) => "a setting of supervisord itself, with no counterpart".into(),
         ("unix_http_server", "file") => "listen there with `serve --listen unix:PATH`".into(),
         ("inet_http_server", "port") => {
-            "listen there with `serve --listen HOST:PORT`; supervisorctl -s works against /RPC2".into()
+            "listen there with `serve --listen HOST:PORT`; supervisorctl -s works against /RPC2"
+                .into()
         }
         ("unix_http_server" | "inet_http_server", "username" | "password") => {
-            "give the daemon a token (`--token-file`); supervisorctl sends it with -u any -p TOKEN".into()
+            "give the daemon a token (`--token-file`); supervisorctl sends it with -u any -p TOKEN"
+                .into()
         }
-        ("unix_http_server" | "inet_http_server", _) => "no counterpart (the socket is made 0600)".into(),
+        ("unix_http_server" | "inet_http_server", _) => {
+            "no counterpart (the socket is made 0600)".into()
+        }
         ("supervisorctl", _) => {
             "supervisorctl's own setting: point it at hoody-daemon with -s URL".into()
         }
@@ -363,7 +384,11 @@ pub fn convert(files: &[SourceFile], context: &Context) -> Result<Imported, Vec<
                         match expanded {
                             Ok((pairs, warnings)) => {
                                 global_environment = pairs;
-                                imported.unmapped.extend(warnings.into_iter().map(|warning| format!("[supervisord] {warning}")));
+                                imported.unmapped.extend(
+                                    warnings
+                                        .into_iter()
+                                        .map(|warning| format!("[supervisord] {warning}")),
+                                );
                                 imported.notes.push(format!(
                                     "[supervisord] environment ({} variables) is added to every program's environment; a program's own value wins",
                                     global_environment.len()
@@ -393,7 +418,11 @@ pub fn convert(files: &[SourceFile], context: &Context) -> Result<Imported, Vec<
                 .find(|entry| entry.entry.key == "programs")
                 .map(SectionEntry::value)
                 .unwrap_or_default();
-            for program in programs.split(',').map(str::trim).filter(|program| !program.is_empty()) {
+            for program in programs
+                .split(',')
+                .map(str::trim)
+                .filter(|program| !program.is_empty())
+            {
                 group_of.insert(program.to_string(), group.to_string());
             }
             imported.unmapped.push(format!(
@@ -402,9 +431,9 @@ pub fn convert(files: &[SourceFile], context: &Context) -> Result<Imported, Vec<
         } else if name == "include" || name.starts_with("program:") {
             // Handled elsewhere.
         } else if name.starts_with("rpcinterface:") {
-            imported
-                .notes
-                .push(format!("[{name}]: the XML-RPC interface is built in (/RPC2)"));
+            imported.notes.push(format!(
+                "[{name}]: the XML-RPC interface is built in (/RPC2)"
+            ));
         } else if let Some(listener) = name.strip_prefix("eventlistener:") {
             imported.unmapped.push(format!(
                 "[eventlistener:{listener}]: event listeners are not supported; not imported"
@@ -413,23 +442,33 @@ pub fn convert(files: &[SourceFile], context: &Context) -> Result<Imported, Vec<
             imported.unmapped.push(format!(
                 "[fcgi-program:{program}]: FastCGI programs (a socket shared by supervisord) are not supported; not imported"
             ));
-        } else if matches!(name, "unix_http_server" | "inet_http_server" | "supervisorctl") {
+        } else if matches!(
+            name,
+            "unix_http_server" | "inet_http_server" | "supervisorctl"
+        ) {
             for entry in &section.entries {
                 imported.unmapped.push(format!(
                     "[{name}] {} = {}: {}",
                     entry.entry.key,
-                    if entry.entry.key == "password" { "…".to_string() } else { entry.value() },
+                    if entry.entry.key == "password" {
+                        "…".to_string()
+                    } else {
+                        entry.value()
+                    },
                     section_advice(name, &entry.entry.key)
                 ));
             }
         } else {
-            imported
-                .unmapped
-                .push(format!("[{name}]: a section supervisord does not know either; ignored"));
+            imported.unmapped.push(format!(
+                "[{name}]: a section supervisord does not know either; ignored"
+            ));
         }
     }
 
-    for section in merged.iter().filter(|section| section.name.starts_with("program:")) {
+    for section in merged
+        .iter()
+        .filter(|section| section.name.starts_with("program:"))
+    {
         let program_name = section.name["program:".len()..].trim().to_string();
         let group_name = group_of
             .get(&program_name)
@@ -555,7 +594,11 @@ fn merge(files: &[SourceFile], imported: &mut Imported) -> Vec<MergedSection> {
     for section in &mut merged {
         if section.name.starts_with("program:") {
             for default in &defaults {
-                if !section.entries.iter().any(|entry| entry.entry.key == default.entry.key) {
+                if !section
+                    .entries
+                    .iter()
+                    .any(|entry| entry.entry.key == default.entry.key)
+                {
                     section.entries.push(default.clone());
                 }
             }
@@ -577,34 +620,55 @@ struct ProgramSetup<'a> {
 
 impl ProgramSetup<'_> {
     fn source(&self) -> String {
-        format!("{}:{} [{}]", self.section.file, self.section.line, self.section.name)
+        format!(
+            "{}:{} [{}]",
+            self.section.file, self.section.line, self.section.name
+        )
     }
 
     fn entry(&self, key: &str) -> Option<&SectionEntry> {
-        self.section.entries.iter().find(|entry| entry.entry.key == key)
+        self.section
+            .entries
+            .iter()
+            .find(|entry| entry.entry.key == key)
     }
 
     fn convert(&self) -> Result<Vec<ImportedProgram>, Vec<ImportError>> {
         let section_name = &self.section.name;
-        if let Some(bad) = [' ', ':', '/'].into_iter().find(|bad| self.program_name.contains(*bad)) {
+        if let Some(bad) = [' ', ':', '/']
+            .into_iter()
+            .find(|bad| self.program_name.contains(*bad))
+        {
             return Err(vec![ImportError::new(
                 self.source(),
-                format!("the program name {:?} holds {bad:?}, which supervisord refuses too", self.program_name),
+                format!(
+                    "the program name {:?} holds {bad:?}, which supervisord refuses too",
+                    self.program_name
+                ),
             )]);
         }
         let mut common = base_vars(self.context);
         common.insert("here".into(), Var::Text(self.main_here.to_string()));
-        common.insert("program_name".into(), Var::Text(self.program_name.to_string()));
+        common.insert(
+            "program_name".into(),
+            Var::Text(self.program_name.to_string()),
+        );
         common.insert("group_name".into(), Var::Text(self.group_name.to_string()));
 
         let mut errors = Vec::new();
-        let integer = |key: &str, vars: &BTreeMap<String, Var>, errors: &mut Vec<ImportError>| -> Option<i64> {
+        let integer = |key: &str,
+                       vars: &BTreeMap<String, Var>,
+                       errors: &mut Vec<ImportError>|
+         -> Option<i64> {
             let entry = self.entry(key)?;
             match expand(&entry.value(), vars) {
                 Ok(expanded) => match expanded.text.trim().parse::<i64>() {
                     Ok(number) => Some(number),
                     Err(_) => {
-                        errors.push(entry.error(section_name, &format!("{:?} is not an integer", expanded.text)));
+                        errors.push(entry.error(
+                            section_name,
+                            &format!("{:?} is not an integer", expanded.text),
+                        ));
                         None
                     }
                 },
@@ -617,7 +681,10 @@ impl ProgramSetup<'_> {
         let numprocs = integer("numprocs", &common, &mut errors).unwrap_or(1);
         let numprocs_start = integer("numprocs_start", &common, &mut errors).unwrap_or(0);
         if !(1..=1000).contains(&numprocs) {
-            errors.push(ImportError::new(self.source(), format!("numprocs = {numprocs}: give 1 to 1000")));
+            errors.push(ImportError::new(
+                self.source(),
+                format!("numprocs = {numprocs}: give 1 to 1000"),
+            ));
         }
         let process_name = self
             .entry("process_name")
@@ -640,7 +707,10 @@ impl ProgramSetup<'_> {
                 match expand(&process_name, &vars) {
                     Ok(expanded) => expanded.text,
                     Err(message) => {
-                        errors.push(ImportError::new(self.source(), format!("process_name: {message}")));
+                        errors.push(ImportError::new(
+                            self.source(),
+                            format!("process_name: {message}"),
+                        ));
                         continue;
                     }
                 }
@@ -650,7 +720,9 @@ impl ProgramSetup<'_> {
             if let Err(message) = crate::spec::name::check_name(&name) {
                 errors.push(ImportError::new(
                     self.source(),
-                    format!("{message} (a program file's name; rename the section or process_name)"),
+                    format!(
+                        "{message} (a program file's name; rename the section or process_name)"
+                    ),
                 ));
                 continue;
             }
@@ -660,7 +732,10 @@ impl ProgramSetup<'_> {
             }
         }
         if numprocs > 1 && errors.is_empty() {
-            let names: Vec<&str> = programs.iter().map(|program| program.name.as_str()).collect();
+            let names: Vec<&str> = programs
+                .iter()
+                .map(|program| program.name.as_str())
+                .collect();
             let note = format!(
                 "numprocs = {numprocs}: written as {numprocs} programs ({}): hoody-daemon has no process groups",
                 names.join(", ")
@@ -704,7 +779,13 @@ impl ProgramSetup<'_> {
         if let Some(entry) = self.entry("environment") {
             match expand(&entry.value(), vars) {
                 Ok(expanded) => {
-                    used_environment.extend(expanded.used.iter().filter(|name| name.starts_with("ENV_")).cloned());
+                    used_environment.extend(
+                        expanded
+                            .used
+                            .iter()
+                            .filter(|name| name.starts_with("ENV_"))
+                            .cloned(),
+                    );
                     match environment_pairs(&expanded.text) {
                         Ok((pairs, warnings)) => {
                             program.unmapped.extend(warnings);
@@ -720,29 +801,29 @@ impl ProgramSetup<'_> {
             vars.insert(format!("ENV_{key}"), Var::Text(value.clone()));
         }
 
-        let mut value_of = |key: &str, errors: &mut Vec<ImportError>| -> Option<(String, &SectionEntry)> {
-            let entry = self.entry(key)?;
-            match expand(&entry.value(), vars) {
-                Ok(expanded) => {
-                    used_environment.extend(
-                        expanded
-                            .used
-                            .into_iter()
-                            .filter(|name| name.starts_with("ENV_") && !environment.contains_key(&name[4..])),
-                    );
-                    Some((expanded.text, entry))
+        let mut value_of =
+            |key: &str, errors: &mut Vec<ImportError>| -> Option<(String, &SectionEntry)> {
+                let entry = self.entry(key)?;
+                match expand(&entry.value(), vars) {
+                    Ok(expanded) => {
+                        used_environment.extend(expanded.used.into_iter().filter(|name| {
+                            name.starts_with("ENV_") && !environment.contains_key(&name[4..])
+                        }));
+                        Some((expanded.text, entry))
+                    }
+                    Err(message) => {
+                        errors.push(entry.error(section_name, &message));
+                        None
+                    }
                 }
-                Err(message) => {
-                    errors.push(entry.error(section_name, &message));
-                    None
-                }
-            }
-        };
+            };
         let here = |entry: &SectionEntry| PathBuf::from(&entry.here);
 
         match value_of("command", &mut errors) {
             Some((command, _)) if !command.trim().is_empty() => {
-                program.fields.insert("command".into(), Value::from(command.trim().to_string()));
+                program
+                    .fields
+                    .insert("command".into(), Value::from(command.trim().to_string()));
             }
             Some((_, entry)) => errors.push(entry.error(section_name, "is empty")),
             None => errors.push(ImportError::new(
@@ -772,28 +853,47 @@ impl ProgramSetup<'_> {
             };
             match mapped {
                 Some(mapped) => {
-                    program.fields.insert("autorestart".into(), Value::from(mapped));
+                    program
+                        .fields
+                        .insert("autorestart".into(), Value::from(mapped));
                 }
-                None => errors.push(entry.error(section_name, &format!("{text:?} is not true, false or unexpected"))),
+                None => errors.push(entry.error(
+                    section_name,
+                    &format!("{text:?} is not true, false or unexpected"),
+                )),
             }
         }
-        for (key, field) in [("startsecs", "startsecs"), ("startretries", "startretries"), ("stopwaitsecs", "stopwaitsecs"), ("priority", "priority")] {
+        for (key, field) in [
+            ("startsecs", "startsecs"),
+            ("startretries", "startretries"),
+            ("stopwaitsecs", "stopwaitsecs"),
+            ("priority", "priority"),
+        ] {
             if let Some((text, entry)) = value_of(key, &mut errors) {
                 match text.trim().parse::<i64>() {
                     Ok(number) => {
                         program.fields.insert(field.into(), Value::from(number));
                     }
-                    Err(_) => errors.push(entry.error(section_name, &format!("{text:?} is not an integer"))),
+                    Err(_) => errors
+                        .push(entry.error(section_name, &format!("{text:?} is not an integer"))),
                 }
             }
         }
         if let Some((text, entry)) = value_of("exitcodes", &mut errors) {
-            let codes: Result<Vec<i64>, _> = text.split(',').map(|code| code.trim().parse::<i64>()).collect();
+            let codes: Result<Vec<i64>, _> = text
+                .split(',')
+                .map(|code| code.trim().parse::<i64>())
+                .collect();
             match codes {
                 Ok(codes) => {
-                    program.fields.insert("exitcodes".into(), Value::from(codes));
+                    program
+                        .fields
+                        .insert("exitcodes".into(), Value::from(codes));
                 }
-                Err(_) => errors.push(entry.error(section_name, &format!("{text:?} is not a list of exit codes"))),
+                Err(_) => errors.push(entry.error(
+                    section_name,
+                    &format!("{text:?} is not a list of exit codes"),
+                )),
             }
         }
         if let Some((text, _)) = value_of("stopsignal", &mut errors) {
@@ -833,8 +933,12 @@ impl ProgramSetup<'_> {
                 "stopasgroup = true with killasgroup = false (supervisord refuses it too)",
             ));
         }
-        program.fields.insert("stopasgroup".into(), Value::from(stopasgroup));
-        program.fields.insert("killasgroup".into(), Value::from(killasgroup));
+        program
+            .fields
+            .insert("stopasgroup".into(), Value::from(stopasgroup));
+        program
+            .fields
+            .insert("killasgroup".into(), Value::from(killasgroup));
         if !stopasgroup || !killasgroup {
             program.notes.push(format!(
                 "stopasgroup = {stopasgroup}, killasgroup = {killasgroup}: written as supervisord had them (hoody-daemon's default, true, also ends the program's children)"
@@ -842,16 +946,21 @@ impl ProgramSetup<'_> {
         }
         if let Some((text, _)) = value_of("user", &mut errors) {
             let user = text.trim();
-            let value = user.parse::<u32>().map_or_else(|_| Value::from(user), Value::from);
+            let value = user
+                .parse::<u32>()
+                .map_or_else(|_| Value::from(user), Value::from);
             program.fields.insert("user".into(), value);
         }
         let redirect_stderr = match value_of("redirect_stderr", &mut errors) {
             Some((text, entry)) => {
                 let flag = boolean(&text).unwrap_or_else(|| {
-                    errors.push(entry.error(section_name, &format!("{text:?} is not true or false")));
+                    errors
+                        .push(entry.error(section_name, &format!("{text:?} is not true or false")));
                     false
                 });
-                program.fields.insert("redirect_stderr".into(), Value::from(flag));
+                program
+                    .fields
+                    .insert("redirect_stderr".into(), Value::from(flag));
                 flag
             }
             None => false,
@@ -862,20 +971,31 @@ impl ProgramSetup<'_> {
             let expanded = if let Some(rest) = text.strip_prefix("~/") {
                 match &home {
                     Some(home) => home.join(rest).to_string_lossy().into_owned(),
-                    None => return Err(format!("{text:?}: ~ cannot be expanded here; give an absolute path")),
+                    None => {
+                        return Err(format!(
+                            "{text:?}: ~ cannot be expanded here; give an absolute path"
+                        ));
+                    }
                 }
             } else if text.starts_with('~') {
-                return Err(format!("{text:?}: ~user is not expanded; give an absolute path"));
+                return Err(format!(
+                    "{text:?}: ~user is not expanded; give an absolute path"
+                ));
             } else {
                 text.to_string()
             };
-            Ok(absolute(&here(entry), &expanded).to_string_lossy().into_owned())
+            Ok(absolute(&here(entry), &expanded)
+                .to_string_lossy()
+                .into_owned())
         };
         for stream in ["stdout", "stderr"] {
             let key = format!("{stream}_logfile");
             if let Some((text, entry)) = value_of(&key, &mut errors) {
                 let lower = text.trim().to_ascii_lowercase();
-                if stream == "stderr" && redirect_stderr && !matches!(lower.as_str(), "auto" | "none") {
+                if stream == "stderr"
+                    && redirect_stderr
+                    && !matches!(lower.as_str(), "auto" | "none")
+                {
                     program.notes.push(format!(
                         "stderr_logfile = {text}: ignored with redirect_stderr = true, as supervisord ignores it"
                     ));
@@ -884,12 +1004,17 @@ impl ProgramSetup<'_> {
                 } else if lower == "none" {
                     program.fields.insert(key.clone(), Value::from("none"));
                 } else if lower == "syslog" {
-                    program.unmapped.push(format!("{key} = syslog: hoody-daemon writes no syslog; \"auto\" is used"));
+                    program.unmapped.push(format!(
+                        "{key} = syslog: hoody-daemon writes no syslog; \"auto\" is used"
+                    ));
                 } else {
                     match path_of(&text, entry) {
                         Ok(path) => {
                             if !text.trim().starts_with('/') {
-                                program.notes.push(format!("{key} = {text}: resolved against {}", entry.here));
+                                program.notes.push(format!(
+                                    "{key} = {text}: resolved against {}",
+                                    entry.here
+                                ));
                             }
                             program.fields.insert(key.clone(), Value::from(path));
                         }
@@ -901,18 +1026,27 @@ impl ProgramSetup<'_> {
             if let Some((text, entry)) = value_of(&maxbytes_key, &mut errors) {
                 match byte_size(&text) {
                     Some(bytes) => {
-                        program.fields.insert(maxbytes_key.clone(), size_text(bytes));
+                        program
+                            .fields
+                            .insert(maxbytes_key.clone(), size_text(bytes));
                     }
-                    None => errors.push(entry.error(section_name, &format!("{text:?} is not a size (50MB, 1KB, 1GB or bytes)"))),
+                    None => errors.push(entry.error(
+                        section_name,
+                        &format!("{text:?} is not a size (50MB, 1KB, 1GB or bytes)"),
+                    )),
                 }
             }
             let backups_key = format!("{stream}_logfile_backups");
             if let Some((text, entry)) = value_of(&backups_key, &mut errors) {
                 match text.trim().parse::<u64>() {
                     Ok(backups) => {
-                        program.fields.insert(backups_key.clone(), Value::from(backups));
+                        program
+                            .fields
+                            .insert(backups_key.clone(), Value::from(backups));
                     }
-                    Err(_) => errors.push(entry.error(section_name, &format!("{text:?} is not a count"))),
+                    Err(_) => {
+                        errors.push(entry.error(section_name, &format!("{text:?} is not a count")))
+                    }
                 }
             }
         }
@@ -920,7 +1054,10 @@ impl ProgramSetup<'_> {
             match path_of(&text, entry) {
                 Ok(path) => {
                     if !text.trim().starts_with('/') {
-                        program.notes.push(format!("directory = {text}: resolved against {}", entry.here));
+                        program.notes.push(format!(
+                            "directory = {text}: resolved against {}",
+                            entry.here
+                        ));
                     }
                     program.fields.insert("directory".into(), Value::from(path));
                 }
@@ -934,9 +1071,14 @@ impl ProgramSetup<'_> {
         match umask {
             Some(text) => match u32::from_str_radix(text.trim(), 8) {
                 Ok(mask) if mask <= 0o777 => {
-                    program.fields.insert("umask".into(), Value::from(format!("{mask:03o}")));
+                    program
+                        .fields
+                        .insert("umask".into(), Value::from(format!("{mask:03o}")));
                 }
-                _ => errors.push(ImportError::new(program.source.clone(), format!("umask {text:?} is not an octal mask"))),
+                _ => errors.push(ImportError::new(
+                    program.source.clone(),
+                    format!("umask {text:?} is not an octal mask"),
+                )),
             },
             None => {
                 program.fields.insert("umask".into(), Value::from("022"));
@@ -944,7 +1086,9 @@ impl ProgramSetup<'_> {
             }
         }
         if !environment.is_empty() {
-            program.fields.insert("environment".into(), environment_value(&environment));
+            program
+                .fields
+                .insert("environment".into(), environment_value(&environment));
         }
         for entry in &self.section.entries {
             let key = entry.entry.key.as_str();
@@ -952,7 +1096,9 @@ impl ProgramSetup<'_> {
                 continue;
             }
             let reason = unmapped_program_key(key).unwrap_or("not a supervisord setting; ignored");
-            program.unmapped.push(format!("{key} = {}: {reason}", entry.value()));
+            program
+                .unmapped
+                .push(format!("{key} = {}: {reason}", entry.value()));
         }
         used_environment.sort();
         used_environment.dedup();

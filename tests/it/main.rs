@@ -5,6 +5,7 @@ mod cli;
 mod convergence;
 mod faults;
 mod hostile;
+mod import;
 mod lifecycle;
 mod property;
 mod supervisorctl;

@@ -4,6 +4,18 @@
 use super::*;
 use crate::import::ini;
 
+/// An input, its variables, and the text or a part of the error.
+type ExpandCase = (
+    &'static str,
+    BTreeMap<String, Var>,
+    Result<&'static str, &'static str>,
+);
+/// An input, and its pairs or a part of the error.
+type PairsCase = (
+    &'static str,
+    Result<&'static [(&'static str, &'static str)], &'static str>,
+);
+
 fn vars(pairs: &[(&str, Var)]) -> BTreeMap<String, Var> {
     pairs
         .iter()
@@ -14,7 +26,7 @@ fn vars(pairs: &[(&str, Var)]) -> BTreeMap<String, Var> {
 #[test]
 fn expansion_as_python_formats() {
     let text = |value: &str| Var::Text(value.into());
-    let table: [(&str, BTreeMap<String, Var>, Result<&str, &str>); 12] = [
+    let table: [ExpandCase; 12] = [
         ("%(a)s/x", vars(&[("a", text("v"))]), Ok("v/x")),
         ("%(n)02d", vars(&[("n", Var::Number(3))]), Ok("03")),
         ("%(n)d", vars(&[("n", Var::Number(12))]), Ok("12")),
@@ -23,7 +35,11 @@ fn expansion_as_python_formats() {
         ("%(a)-5s|", vars(&[("a", text("ab"))]), Ok("ab   |")),
         ("%(n)03d", vars(&[("n", Var::Number(-4))]), Ok("-04")),
         ("%(n)s", vars(&[("n", Var::Number(7))]), Ok("7")),
-        ("%(missing)s", vars(&[("a", text("1"))]), Err("cannot be expanded")),
+        (
+            "%(missing)s",
+            vars(&[("a", text("1"))]),
+            Err("cannot be expanded"),
+        ),
         ("50%", vars(&[]), Err("lone '%'")),
         ("%(a)d", vars(&[("a", text("x"))]), Err("needs a number")),
         ("%(a", vars(&[("a", text("x"))]), Err("unclosed %(")),
@@ -35,17 +51,23 @@ fn expansion_as_python_formats() {
             (outcome, wanted) => panic!("{input}: {outcome:?}, expected {wanted:?}"),
         }
     }
-    let used = expand("%(ENV_A)s and %(ENV_B)s and %(ENV_A)s", &vars(&[("ENV_A", text("1")), ("ENV_B", text("2"))]))
-        .expect("expands");
+    let used = expand(
+        "%(ENV_A)s and %(ENV_B)s and %(ENV_A)s",
+        &vars(&[("ENV_A", text("1")), ("ENV_B", text("2"))]),
+    )
+    .expect("expands");
     assert_eq!(used.used, ["ENV_A", "ENV_B"]);
 }
 
 #[test]
 fn environment_pairs_as_supervisord_splits_them() {
-    let table: [(&str, Result<&[(&str, &str)], &str>); 11] = [
+    let table: [PairsCase; 11] = [
         ("KEY=\"a,b\",OTHER=c", Ok(&[("KEY", "a,b"), ("OTHER", "c")])),
         ("A=1,B=2", Ok(&[("A", "1"), ("B", "2")])),
-        ("A='x y',B=\"/usr/bin:/bin\"", Ok(&[("A", "x y"), ("B", "/usr/bin:/bin")])),
+        (
+            "A='x y',B=\"/usr/bin:/bin\"",
+            Ok(&[("A", "x y"), ("B", "/usr/bin:/bin")]),
+        ),
         ("A=1, B=2", Ok(&[("A", "1"), ("B", "2")])),
         ("A=http://x/y", Ok(&[("A", "http://x/y")])),
         ("A=x#y,B=2", Ok(&[("A", "x")])),
@@ -78,10 +100,27 @@ fn environment_pairs_as_supervisord_splits_them() {
 
 #[test]
 fn scalars_as_supervisord_reads_them() {
-    for (text, value) in [("true", Some(true)), ("Yes", Some(true)), ("on", Some(true)), ("1", Some(true)), ("false", Some(false)), ("OFF", Some(false)), ("0", Some(false)), ("maybe", None)] {
+    for (text, value) in [
+        ("true", Some(true)),
+        ("Yes", Some(true)),
+        ("on", Some(true)),
+        ("1", Some(true)),
+        ("false", Some(false)),
+        ("OFF", Some(false)),
+        ("0", Some(false)),
+        ("maybe", None),
+    ] {
         assert_eq!(boolean(text), value, "{text}");
     }
-    for (text, bytes) in [("50MB", Some(50 << 20)), ("1kb", Some(1024)), ("2GB", Some(2 << 30)), ("123", Some(123)), ("0", Some(0)), ("5TB", None), ("x", None)] {
+    for (text, bytes) in [
+        ("50MB", Some(50 << 20)),
+        ("1kb", Some(1024)),
+        ("2GB", Some(2 << 30)),
+        ("123", Some(123)),
+        ("0", Some(0)),
+        ("5TB", None),
+        ("x", None),
+    ] {
         assert_eq!(byte_size(text), bytes, "{text}");
     }
 }
@@ -97,9 +136,12 @@ fn file(path: &str, text: &str, main: bool) -> SourceFile {
 
 fn context() -> Context {
     Context {
-        environment: [("HOME".to_string(), "/home/deploy".to_string()), ("APP_PORT".to_string(), "8080".to_string())]
-            .into_iter()
-            .collect(),
+        environment: [
+            ("HOME".to_string(), "/home/deploy".to_string()),
+            ("APP_PORT".to_string(), "8080".to_string()),
+        ]
+        .into_iter()
+        .collect(),
         host_node_name: "box".into(),
         home: Some(PathBuf::from("/home/deploy")),
     }
@@ -110,7 +152,16 @@ fn program<'a>(imported: &'a Imported, name: &str) -> &'a ImportedProgram {
         .programs
         .iter()
         .find(|program| program.name == name)
-        .unwrap_or_else(|| panic!("no {name} in {:?}", imported.programs.iter().map(|p| &p.name).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {name} in {:?}",
+                imported
+                    .programs
+                    .iter()
+                    .map(|p| &p.name)
+                    .collect::<Vec<_>>()
+            )
+        })
 }
 
 #[test]
@@ -197,7 +248,11 @@ files=nested/*.conf
         false,
     );
     let imported = convert(&[main, included], &context()).expect("converts");
-    let names: Vec<_> = imported.programs.iter().map(|program| program.name.as_str()).collect();
+    let names: Vec<_> = imported
+        .programs
+        .iter()
+        .map(|program| program.name.as_str())
+        .collect();
     assert_eq!(names, ["web", "worker_00", "worker_01"]);
 
     let web = program(&imported, "web");
@@ -214,9 +269,25 @@ files=nested/*.conf
         fields["environment"],
         serde_json::json!({ "KEY": "a,b", "OTHER": "c", "SHARED": "mine", "LANG": "C.UTF-8" })
     );
-    assert!(web.unmapped.iter().any(|line| line.starts_with("stdout_events_enabled = true")), "{:?}", web.unmapped);
-    assert!(web.notes.iter().any(|line| line.contains("%(ENV_APP_PORT)s")), "{:?}", web.notes);
-    assert!(web.notes.iter().any(|line| line.contains("boot = true")), "{:?}", web.notes);
+    assert!(
+        web.unmapped
+            .iter()
+            .any(|line| line.starts_with("stdout_events_enabled = true")),
+        "{:?}",
+        web.unmapped
+    );
+    assert!(
+        web.notes
+            .iter()
+            .any(|line| line.contains("%(ENV_APP_PORT)s")),
+        "{:?}",
+        web.notes
+    );
+    assert!(
+        web.notes.iter().any(|line| line.contains("boot = true")),
+        "{:?}",
+        web.notes
+    );
 
     let worker = program(&imported, "worker_01");
     let fields = serde_json::Value::Object(worker.fields.clone());
@@ -231,12 +302,23 @@ files=nested/*.conf
     assert_eq!(fields["stopasgroup"], false);
     assert_eq!(fields["killasgroup"], false);
     // Relative to the file the value was written in.
-    assert_eq!(fields["stdout_logfile"], "/etc/supervisor/conf.d/logs/1.log");
+    assert_eq!(
+        fields["stdout_logfile"],
+        "/etc/supervisor/conf.d/logs/1.log"
+    );
     assert_eq!(fields["stdout_logfile_maxbytes"], "1MB");
     assert_eq!(fields["stdout_logfile_backups"], 3);
     assert_eq!(fields["stderr_logfile"], "none");
-    assert!(worker.notes[0].starts_with("numprocs = 2: written as 2 programs (worker_00, worker_01)"), "{:?}", worker.notes);
-    assert!(worker.source.contains("(process 2 of 2)"), "{}", worker.source);
+    assert!(
+        worker.notes[0].starts_with("numprocs = 2: written as 2 programs (worker_00, worker_01)"),
+        "{:?}",
+        worker.notes
+    );
+    assert!(
+        worker.source.contains("(process 2 of 2)"),
+        "{}",
+        worker.source
+    );
 
     let unmapped = imported.unmapped.join("\n");
     for expected in [
@@ -247,14 +329,28 @@ files=nested/*.conf
         "[eventlistener:crashmail]",
         "/etc/supervisor/conf.d/workers.conf: [include] in an included file is not followed",
     ] {
-        assert!(unmapped.contains(expected), "{expected:?} not in\n{unmapped}");
+        assert!(
+            unmapped.contains(expected),
+            "{expected:?} not in\n{unmapped}"
+        );
     }
-    assert!(imported.notes.iter().any(|note| note.contains("[rpcinterface:supervisor]")), "{:?}", imported.notes);
+    assert!(
+        imported
+            .notes
+            .iter()
+            .any(|note| note.contains("[rpcinterface:supervisor]")),
+        "{:?}",
+        imported.notes
+    );
 
     // Every program checks as a file the daemon reads.
     for program in &imported.programs {
         let text = program.render(crate::spec::Format::Toml, "supervisord");
-        assert_eq!(program.check(crate::spec::Format::Toml, &text), Ok(()), "{text}");
+        assert_eq!(
+            program.check(crate::spec::Format::Toml, &text),
+            Ok(()),
+            "{text}"
+        );
     }
 }
 
@@ -279,18 +375,40 @@ fn supervisords_defaults_are_written_where_they_differ() {
 fn what_cannot_be_imported_is_an_error_naming_the_place() {
     let table: [(&str, &str); 9] = [
         ("[program:a]\ndirectory=/x\n", "has no command"),
-        ("[program:a]\ncommand=x %(ENV_NOPE)s\n", "%(ENV_NOPE) cannot be expanded"),
-        ("[program:a]\ncommand=x\nnumprocs=2\n", "needs %(process_num) in process_name"),
-        ("[program:a]\ncommand=x\nstartsecs=soon\n", "is not an integer"),
-        ("[program:a]\ncommand=x\nstopasgroup=true\nkillasgroup=false\n", "stopasgroup = true with killasgroup = false"),
+        (
+            "[program:a]\ncommand=x %(ENV_NOPE)s\n",
+            "%(ENV_NOPE) cannot be expanded",
+        ),
+        (
+            "[program:a]\ncommand=x\nnumprocs=2\n",
+            "needs %(process_num) in process_name",
+        ),
+        (
+            "[program:a]\ncommand=x\nstartsecs=soon\n",
+            "is not an integer",
+        ),
+        (
+            "[program:a]\ncommand=x\nstopasgroup=true\nkillasgroup=false\n",
+            "stopasgroup = true with killasgroup = false",
+        ),
         ("[program:a b]\ncommand=x\n", "holds ' '"),
         ("[program:a@b]\ncommand=x\n", "contains '@'"),
-        ("[program:a]\ncommand=x\nenvironment=A=1 2,B=3\n", "not KEY=value pairs"),
-        ("[program:a]\ncommand=x\n[program:b]\ncommand=y\nprocess_name=a_%(process_num)s\nnumprocs=2\nnumprocs_start=0\n[program:a_0]\ncommand=z\n", "is also made by"),
+        (
+            "[program:a]\ncommand=x\nenvironment=A=1 2,B=3\n",
+            "not KEY=value pairs",
+        ),
+        (
+            "[program:a]\ncommand=x\n[program:b]\ncommand=y\nprocess_name=a_%(process_num)s\nnumprocs=2\nnumprocs_start=0\n[program:a_0]\ncommand=z\n",
+            "is also made by",
+        ),
     ];
     for (text, wanted) in table {
         let errors = convert(&[file("/etc/s.conf", text, true)], &context()).expect_err(text);
-        let all = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        let all = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(all.contains(wanted), "{text}: {all}");
         assert!(all.contains("/etc/s.conf:"), "{text}: no place in {all}");
     }
@@ -302,7 +420,12 @@ fn unsupported_values_are_reported_and_left_out() {
     let imported = convert(&[file("/etc/s.conf", text, true)], &context()).expect("converts");
     let program = &imported.programs[0];
     let unmapped = program.unmapped.join("\n");
-    for wanted in ["stopsignal = WINCH", "stdout_logfile = syslog", "serverurl = AUTO", "mystery = 1: not a supervisord setting"] {
+    for wanted in [
+        "stopsignal = WINCH",
+        "stdout_logfile = syslog",
+        "serverurl = AUTO",
+        "mystery = 1: not a supervisord setting",
+    ] {
         assert!(unmapped.contains(wanted), "{wanted}: {unmapped}");
     }
     assert!(!program.fields.contains_key("stopsignal"));
