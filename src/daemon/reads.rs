@@ -196,6 +196,7 @@ impl Daemon {
                 .as_ref()
                 .map_or(crate::spec::defaults::PRIORITY, |spec| spec.priority),
             enabled: program.last_good.as_ref().is_some_and(|spec| spec.enabled),
+            boot: program.last_good.as_ref().is_some_and(|spec| spec.boot),
             config_error: views::ConfigErrorView::of(program).map(|error| error.message),
             state: job.as_ref().map_or(ProcessState::Stopped, |job| job.state),
             pid: job.as_ref().and_then(|job| job.pid),

@@ -136,6 +136,7 @@ pub struct ProcessInfo {
     pub name: String,
     pub priority: i32,
     pub enabled: bool,
+    pub boot: bool,
     /// The message of the file's problem, while it has one.
     pub config_error: Option<String>,
     pub state: ProcessState,

@@ -327,6 +327,19 @@ fn status_start_stop_restart_with_the_real_supervisorctl() {
         daemon.pid_of("idle").expect("pid").to_string()
     );
     assert!(ctl.expect(&["version"], 0).starts_with("hoody-daemon "));
+    let available = ctl.expect(&["avail"], 0);
+    let words: Vec<Vec<&str>> = available
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert!(
+        words.contains(&vec!["web", "in", "use", "auto", "999:999"]),
+        "{available}"
+    );
+    assert!(
+        words.contains(&vec!["idle", "in", "use", "manual", "999:999"]),
+        "{available}"
+    );
 }
 
 #[test]

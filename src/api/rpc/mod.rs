@@ -288,6 +288,16 @@ impl Bridge<'_> {
                     answer.processes.iter().map(info_value).collect(),
                 ))
             }
+            "supervisor.getAllConfigInfo" => {
+                let answer = self.processes(None).await?;
+                Ok(Value::Array(
+                    answer
+                        .processes
+                        .iter()
+                        .map(supervisord::config_info)
+                        .collect(),
+                ))
+            }
             "supervisor.startProcess" => {
                 let name = string(params, 0)?;
                 let wait = flag(params, 1)?;

@@ -223,6 +223,13 @@ pub const METHODS: &[Method] = &[
         "Get info about all processes",
     ),
     method(
+        "supervisor.getAllConfigInfo",
+        Role::Read,
+        &["array"],
+        0,
+        "Get the configuration of every program (name, group, inuse, autostart, priorities, log files): what supervisorctl avail shows",
+    ),
+    method(
         "supervisor.startProcess",
         Role::Operate,
         &["boolean", "string", "boolean"],
@@ -594,6 +601,28 @@ pub fn process_info(info: &ProcessInfo, now: u64, local: impl Fn(u64) -> LocalTi
     ])
 }
 
+/// One item of `getAllConfigInfo` (what `supervisorctl avail` prints: the program is its own
+/// group, always in use; `autostart` is `boot`).
+pub fn config_info(info: &ProcessInfo) -> Value {
+    let priority = capped(i64::from(info.priority));
+    Value::Struct(vec![
+        ("name".into(), Value::from(info.name.clone())),
+        ("group".into(), Value::from(info.name.clone())),
+        ("inuse".into(), Value::Bool(true)),
+        ("autostart".into(), Value::Bool(info.boot)),
+        ("process_prio".into(), priority.clone()),
+        ("group_prio".into(), priority),
+        (
+            "stdout_logfile".into(),
+            Value::from(info.stdout_logfile.clone().unwrap_or_else(|| "none".into())),
+        ),
+        (
+            "stderr_logfile".into(),
+            Value::from(info.stderr_logfile.clone().unwrap_or_else(|| "none".into())),
+        ),
+    ])
+}
+
 /// One item of the array the `*All*` and `*Group` methods answer.
 pub fn result_item(name: &str, code: i32, description: &str) -> Value {
     Value::Struct(vec![
@@ -861,6 +890,7 @@ mod tests {
             name: "web".into(),
             priority: 999,
             enabled: true,
+            boot: false,
             config_error: None,
             state,
             pid: None,
