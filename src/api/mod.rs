@@ -98,6 +98,7 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
     };
     let api = Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/openapi.json", get(openapi_document))
         .route("/programs", get(list_programs))
         // A program may be named "add" or "put": GET of those paths is that program.
@@ -305,19 +306,33 @@ async fn method_not_allowed() -> Response {
 
 // ---- auth --------------------------------------------------------------------------------
 
+/// Whether the request carried what the other routes need (a valid token, or none needed):
+/// the public `/ready` says more to such a caller.
+#[derive(Debug, Clone, Copy)]
+struct Authorized(bool);
+
 async fn authenticate(
     State(state): State<AppState>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let path = request.uri().path();
+    let is_ready = path == format!("{BASE}/ready");
+    let is_health = path == format!("{BASE}/health");
+    let bridge = rpc::is_bridge_path(path);
     let Some(token) = &state.token else {
+        request.extensions_mut().insert(Authorized(true));
         return next.run(request).await;
     };
-    let path = request.uri().path();
-    if path == format!("{BASE}/health") {
+    if is_health {
         return next.run(request).await;
     }
-    let bridge = rpc::is_bridge_path(path);
+    if is_ready {
+        let authorized = offered_token(request.headers(), false)
+            .is_some_and(|offered| constant_time_eq(offered.as_bytes(), token.as_bytes()));
+        request.extensions_mut().insert(Authorized(authorized));
+        return next.run(request).await;
+    }
     match offered_token(request.headers(), bridge) {
         Some(offered) if constant_time_eq(offered.as_bytes(), token.as_bytes()) => {
             next.run(request).await
@@ -539,6 +554,17 @@ async fn health() -> Response {
     )
 }
 
+/// `GET /ready` (SPEC §12): 200 when every program that should run is ready, 503 otherwise.
+/// Public, for a container HEALTHCHECK or a Kubernetes readinessProbe; only a caller with a
+/// valid token (or any caller when the daemon has none) is told which programs are not ready.
+async fn ready(
+    State(state): State<AppState>,
+    authorized: Option<axum::Extension<Authorized>>,
+) -> Response {
+    let names = authorized.is_some_and(|axum::Extension(Authorized(authorized))| authorized);
+    ask(&state, Request::Ready { names }).await
+}
+
 async fn openapi_document() -> Response {
     (StatusCode::OK, axum::Json(openapi::document())).into_response()
 }
@@ -745,6 +771,7 @@ async fn events(
                 let kind = match event.as_ref() {
                     crate::daemon::Event::Config { .. } => "config",
                     crate::daemon::Event::State { .. } => "state",
+                    crate::daemon::Event::Health { .. } => "health",
                 };
                 let data = serde_json::to_string(event.as_ref()).unwrap_or_default();
                 SseEvent::default().event(kind).data(data)

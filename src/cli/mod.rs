@@ -3,8 +3,8 @@
 //! HTTP client of a running daemon (`programs …`, `quick-start …`, `status`, `diff`, `apply`).
 //!
 //! The client commands live in their own modules: [`programs`] (programs and `status`),
-//! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`docs`] (completions and the man
-//! page); [`session`] turns the API's answers and transport errors into messages and exit codes,
+//! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`ready`] (`ready --wait`), [`docs`]
+//! (completions and the man page); [`session`] turns the API's answers and transport errors into messages and exit codes,
 //! and [`output`] draws tables, diffs and JSON.
 
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ mod import;
 mod output;
 mod programs;
 mod quick;
+mod ready;
 mod serve;
 mod session;
 
@@ -102,6 +103,17 @@ pub enum Command {
     QuickStart(QuickCommand),
     /// The status of every program (the same as `programs status`).
     Status,
+    /// Whether every program that should run is ready (GET /ready): exit 0 when it is.
+    ///
+    /// Ready means RUNNING and, for a program with a health check, a ready_log_line or
+    /// notify = true, that it said so. A one-shot that completed successfully counts as ready.
+    /// Exits 1, naming what is not ready, when something is not.
+    Ready {
+        /// Keep asking until ready or this many seconds have passed (a daemon that is not
+        /// listening yet counts as not ready meanwhile).
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<f64>,
+    },
     /// Show what `apply DIR` would change: a unified diff per program file.
     ///
     /// Compares the running daemon's program files with DIR's, byte for byte: changed files,
@@ -437,6 +449,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Man => docs::man(),
         Command::Programs(command) => programs::run(&global, command),
         Command::Status => programs::run(&global, ProgramsCommand::Status { id: None }),
+        Command::Ready { wait } => ready::ready(&global, wait),
         Command::QuickStart(command) => quick::run(&global, command),
         Command::Diff { dir } => gitops::diff(&global, &dir),
         Command::Apply {
