@@ -7,6 +7,7 @@
 // only add an allocation to every failed request.
 #![allow(clippy::result_large_err)]
 
+pub mod dashboard;
 mod logs;
 pub mod openapi;
 pub mod rpc;
@@ -122,6 +123,8 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .route("/quick-start/{id}/stop", post(quick_stop))
         .route("/quick-start/{id}/logs", get(quick_logs));
     Router::new()
+        .route("/", get(dashboard::page))
+        .route("/dashboard/{file}", get(dashboard::file))
         .nest(BASE, api)
         // The supervisord bridge, at the root where supervisorctl asks for it.
         .route("/RPC2", post(rpc::rpc2))
@@ -318,19 +321,20 @@ async fn authenticate(
 ) -> Response {
     let path = request.uri().path();
     let is_ready = path == format!("{BASE}/ready");
-    let is_health = path == format!("{BASE}/health");
     let bridge = rpc::is_bridge_path(path);
     let Some(token) = &state.token else {
         request.extensions_mut().insert(Authorized(true));
         return next.run(request).await;
     };
-    if is_health {
-        return next.run(request).await;
-    }
     if is_ready {
         let authorized = offered_token(request.headers(), false)
             .is_some_and(|offered| constant_time_eq(offered.as_bytes(), token.as_bytes()));
         request.extensions_mut().insert(Authorized(authorized));
+        return next.run(request).await;
+    }
+    // The other routes whose role is Public: /health, and the dashboard's page and files (they
+    // hold no data; the page asks the API, with the token the user gives it).
+    if openapi::is_public(request.uri().path()) {
         return next.run(request).await;
     }
     match offered_token(request.headers(), bridge) {
@@ -998,7 +1002,7 @@ where
 pub fn documented_methods() -> Vec<(Method, String)> {
     openapi::routes()
         .iter()
-        .map(|route| (route.method.clone(), route.url()))
+        .map(|route| (route.method.clone(), format!("{BASE}{}", route.path)))
         .collect()
 }
 

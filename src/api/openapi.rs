@@ -35,18 +35,6 @@ pub struct RouteDoc {
     pub role: Role,
 }
 
-impl RouteDoc {
-    /// The path as served: under [`BASE`](super::BASE), but for the supervisord bridge
-    /// (`/RPC2`, `/logtail/…`), which lives at the root where supervisorctl asks for it.
-    pub fn url(&self) -> String {
-        if super::rpc::is_bridge_path(self.path) {
-            self.path.to_string()
-        } else {
-            format!("{}{}", super::BASE, self.path)
-        }
-    }
-}
-
 /// The query of both log routes (programs and quick-start programs).
 const LOGS_QUERY: &[(&str, &str, &str)] = &[
     ("stream", "string", "stdout, stderr or both"),
@@ -284,8 +272,36 @@ pub fn routes() -> Vec<RouteDoc> {
             answers: &[200, 404],
             role: Role::Admin,
         },
+    ]
+}
+
+/// Routes outside the base path, with their full path: the web dashboard (SPEC §15), its page
+/// and its files. They answer HTML, CSS and JavaScript, not the envelope, so the OpenAPI
+/// document (which describes the JSON API) leaves them out; their role is read like any other
+/// route's. They are Public: they hold no data (what the page shows it asks the API for, with
+/// the token the user gives it).
+pub fn root_routes() -> Vec<RouteDoc> {
+    vec![
         RouteDoc {
-            method: post.clone(),
+            method: Method::GET,
+            path: "/",
+            summary: "The web dashboard (an HTML page; it reads the API with the user's token)",
+            query: &[],
+            body: None,
+            answers: &[200, 304],
+            role: Role::Public,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/dashboard/{file}",
+            summary: "A file of the dashboard: its scripts, style sheet and icon",
+            query: &[],
+            body: None,
+            answers: &[200, 304, 404],
+            role: Role::Public,
+        },
+        RouteDoc {
+            method: Method::POST,
             path: "/RPC2",
             summary: "supervisord's XML-RPC interface (supervisorctl, Ansible, exporters): a text/xml methodCall, answered by a methodResponse; each method needs its own role (read for get*, operate for start/stop/signal/logs/reloadConfig, admin for clearing logs). Basic auth with the token as password is accepted here",
             query: &[],
@@ -294,7 +310,7 @@ pub fn routes() -> Vec<RouteDoc> {
             role: Role::Read,
         },
         RouteDoc {
-            method: get.clone(),
+            method: Method::GET,
             path: "/logtail/{id}",
             summary: "Follow a program's stdout log as supervisord does for supervisorctl tail -f: the last 1 KiB, then every new byte (text/plain, chunked)",
             query: &[],
@@ -303,7 +319,7 @@ pub fn routes() -> Vec<RouteDoc> {
             role: Role::Operate,
         },
         RouteDoc {
-            method: get.clone(),
+            method: Method::GET,
             path: "/logtail/{id}/stdout",
             summary: "Follow a program's stdout log (supervisorctl tail -f NAME)",
             query: &[],
@@ -312,7 +328,7 @@ pub fn routes() -> Vec<RouteDoc> {
             role: Role::Operate,
         },
         RouteDoc {
-            method: get,
+            method: Method::GET,
             path: "/logtail/{id}/stderr",
             summary: "Follow a program's stderr log (supervisorctl tail -f NAME stderr)",
             query: &[],
@@ -323,18 +339,54 @@ pub fn routes() -> Vec<RouteDoc> {
     ]
 }
 
+/// Whether a request path is a route that needs no token (role Public), read from the route
+/// tables: the base routes (`/health`) and the root ones (the dashboard). The patterns are
+/// gathered once; a request compares its path with the three of them.
+pub fn is_public(path: &str) -> bool {
+    static PUBLIC: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let patterns = PUBLIC.get_or_init(|| {
+        let base = routes()
+            .into_iter()
+            .filter(|route| route.role == Role::Public)
+            .map(|route| format!("{}{}", super::BASE, route.path));
+        let root = root_routes()
+            .into_iter()
+            .filter(|route| route.role == Role::Public)
+            .map(|route| route.path.to_string());
+        base.chain(root).collect()
+    });
+    patterns.iter().any(|pattern| path_matches(pattern, path))
+}
+
+/// Whether `path` is an instance of a route `pattern`: segment by segment, `{…}` standing for
+/// any one non-empty segment.
+fn path_matches(pattern: &str, path: &str) -> bool {
+    let mut patterns = pattern.split('/');
+    let mut segments = path.split('/');
+    loop {
+        match (patterns.next(), segments.next()) {
+            (None, None) => return true,
+            (Some(wanted), Some(segment)) => {
+                let placeholder = wanted.starts_with('{') && wanted.ends_with('}');
+                if !(placeholder && !segment.is_empty() || wanted == segment) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
 fn reason(code: u16) -> &'static str {
     match code {
         200 => "OK",
         201 => "Created",
         400 => "Invalid input; error.details names the field",
         401 => "No or wrong bearer token",
-        403 => "Forbidden: the token's role does not cover it, or a web page sent it",
         404 => "Unknown program",
         409 => "Conflict: not enabled, name taken, file not writable",
         412 => "If-Match does not match the ETag",
         413 => "Body over 1 MiB",
-        415 => "Content-Type not accepted (/RPC2 takes text/xml)",
         503 => {
             "Not ready (or shutting down); error.details.not_ready names the programs, with a token"
         }
@@ -526,18 +578,6 @@ pub fn document() -> Value {
                 }
             }));
         }
-        if route.path == "/RPC2" {
-            responses.insert("200".into(), json!({
-                "description": "An XML-RPC methodResponse: the value, or a fault with supervisord's code",
-                "content": { "text/xml": { "schema": { "type": "string" } } }
-            }));
-        }
-        if route.path.starts_with("/logtail/") {
-            responses.insert("200".into(), json!({
-                "description": "The log's last 1 KiB, then every new byte, for as long as the client stays",
-                "content": { "text/plain": { "schema": { "type": "string" } } }
-            }));
-        }
         if route.path == "/openapi.json" {
             responses.insert("200".into(), json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object" } } } }));
         }
@@ -550,15 +590,6 @@ pub fn document() -> Value {
         if route.role == Role::Public {
             operation["security"] = json!([]);
         }
-        if super::rpc::is_bridge_path(route.path) {
-            operation["security"] = json!([{ "bearer": [] }, { "basic": [] }]);
-        }
-        if route.path == "/RPC2" {
-            operation["requestBody"] = json!({
-                "required": true,
-                "content": { "text/xml": { "schema": { "type": "string", "description": "An XML-RPC methodCall (at most 1 MiB; no DOCTYPE, entities or deep nesting)" } } }
-            });
-        }
         if let Some(body) = route.body {
             operation["requestBody"] = json!({
                 "required": true,
@@ -566,7 +597,7 @@ pub fn document() -> Value {
             });
         }
         let entry = paths
-            .entry(route.url())
+            .entry(format!("{}{}", super::BASE, route.path))
             .or_insert_with(|| Value::Object(Map::new()));
         entry[route.method.as_str().to_lowercase()] = operation;
     }
@@ -580,11 +611,61 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas(),
-            "securitySchemes": {
-                "bearer": { "type": "http", "scheme": "bearer" },
-                "basic": { "type": "http", "scheme": "basic", "description": "Only on /RPC2 and /logtail: the token as the password, any user name (supervisorctl -u any -p TOKEN)" }
-            }
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } }
         },
         "security": [{ "bearer": [] }]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_routes_are_read_from_the_tables() {
+        for (path, public) in [
+            ("/api/v1/daemon/health", true),
+            ("/api/v1/daemon/ready", true),
+            ("/", true),
+            ("/dashboard/app.js", true),
+            ("/dashboard/style.css", true),
+            ("/dashboard/", false),
+            ("/dashboard/a/b.js", false),
+            ("/dashboard", false),
+            ("/api/v1/daemon/status", false),
+            ("/api/v1/daemon/programs/health", false),
+            ("/api/v1/daemon", false),
+            ("/api/v1/daemonhealth", false),
+            ("/api/v1/daemon/", false),
+            ("/health", false),
+            ("", false),
+        ] {
+            assert_eq!(is_public(path), public, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn every_route_states_a_role_and_the_dashboard_is_public() {
+        let root = root_routes();
+        // The dashboard's routes are public; the supervisord bridge's are not.
+        assert!(
+            root.iter()
+                .filter(|route| !super::super::rpc::is_bridge_path(route.path))
+                .all(|route| route.role == Role::Public)
+        );
+        assert!(
+            root.iter()
+                .filter(|route| super::super::rpc::is_bridge_path(route.path))
+                .all(|route| route.role >= Role::Read)
+        );
+        assert!(root.iter().any(|route| route.path == "/"));
+        // The dashboard is not part of the JSON API's document.
+        let document = document();
+        let paths = document["paths"].as_object().expect("paths");
+        assert!(
+            paths
+                .keys()
+                .all(|path| path.starts_with(super::super::BASE))
+        );
+    }
 }

@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod convergence;
+mod dashboard;
 mod faults;
 mod health;
 mod hostile;
