@@ -31,6 +31,9 @@ _hoody__daemon() {
             hoody__daemon,history)
                 cmd="hoody__daemon__subcmd__history"
                 ;;
+            hoody__daemon,import)
+                cmd="hoody__daemon__subcmd__import"
+                ;;
             hoody__daemon,ls)
                 cmd="hoody__daemon__subcmd__ls"
                 ;;
@@ -79,6 +82,9 @@ _hoody__daemon() {
             hoody__daemon__subcmd__help,history)
                 cmd="hoody__daemon__subcmd__help__subcmd__history"
                 ;;
+            hoody__daemon__subcmd__help,import)
+                cmd="hoody__daemon__subcmd__help__subcmd__import"
+                ;;
             hoody__daemon__subcmd__help,ls)
                 cmd="hoody__daemon__subcmd__help__subcmd__ls"
                 ;;
@@ -111,6 +117,12 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__help,validate)
                 cmd="hoody__daemon__subcmd__help__subcmd__validate"
+                ;;
+            hoody__daemon__subcmd__help__subcmd__import,pm2)
+                cmd="hoody__daemon__subcmd__help__subcmd__import__subcmd__pm2"
+                ;;
+            hoody__daemon__subcmd__help__subcmd__import,supervisord)
+                cmd="hoody__daemon__subcmd__help__subcmd__import__subcmd__supervisord"
                 ;;
             hoody__daemon__subcmd__help__subcmd__programs,create)
                 cmd="hoody__daemon__subcmd__help__subcmd__programs__subcmd__create"
@@ -168,6 +180,24 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__help__subcmd__quick__subcmd__start,stop)
                 cmd="hoody__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__stop"
+                ;;
+            hoody__daemon__subcmd__import,help)
+                cmd="hoody__daemon__subcmd__import__subcmd__help"
+                ;;
+            hoody__daemon__subcmd__import,pm2)
+                cmd="hoody__daemon__subcmd__import__subcmd__pm2"
+                ;;
+            hoody__daemon__subcmd__import,supervisord)
+                cmd="hoody__daemon__subcmd__import__subcmd__supervisord"
+                ;;
+            hoody__daemon__subcmd__import__subcmd__help,help)
+                cmd="hoody__daemon__subcmd__import__subcmd__help__subcmd__help"
+                ;;
+            hoody__daemon__subcmd__import__subcmd__help,pm2)
+                cmd="hoody__daemon__subcmd__import__subcmd__help__subcmd__pm2"
+                ;;
+            hoody__daemon__subcmd__import__subcmd__help,supervisord)
+                cmd="hoody__daemon__subcmd__import__subcmd__help__subcmd__supervisord"
                 ;;
             hoody__daemon__subcmd__programs,create)
                 cmd="hoody__daemon__subcmd__programs__subcmd__create"
@@ -311,7 +341,7 @@ _hoody__daemon() {
 
     case "${cmd}" in
         hoody__daemon)
-            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status ls start stop restart history ready diff apply completions man help"
+            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status ls start stop restart history ready diff apply import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -399,7 +429,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__daemon__subcmd__help)
-            opts="serve validate programs quick-start status ls start stop restart history ready diff apply completions man help"
+            opts="serve validate programs quick-start status ls start stop restart history ready diff apply import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -471,6 +501,48 @@ _hoody__daemon() {
         hoody__daemon__subcmd__help__subcmd__history)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__import)
+            opts="supervisord pm2"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__import__subcmd__pm2)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__import__subcmd__supervisord)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -909,6 +981,148 @@ _hoody__daemon() {
                 return 0
             fi
             case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__import)
+            opts="-h --url --token-file --json --help supervisord pm2 help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__import__subcmd__help)
+            opts="supervisord pm2 help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__import__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__import__subcmd__help__subcmd__pm2)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__import__subcmd__help__subcmd__supervisord)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__import__subcmd__pm2)
+            opts="-h --env --out --force --format --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "toml yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__import__subcmd__supervisord)
+            opts="-h --out --force --format --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "toml yaml" -- "${cur}"))
+                    return 0
+                    ;;
                 --url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1957,7 +2171,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__daemon__subcmd__serve)
-            opts="-h --programs-dir --state-dir --log-dir --listen --url --token-file --json --help"
+            opts="-h --programs-dir --state-dir --log-dir --listen --tokens-file --allow-origin --allow-host --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1976,6 +2190,18 @@ _hoody__daemon() {
                     return 0
                     ;;
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tokens-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -6,17 +6,32 @@ use axum::http::Method;
 use serde_json::{Map, Value, json};
 
 /// Who may call a route (SPEC §10). Every route of the table states its role; the route table
-/// is where the API's access rules are read from, so a route cannot be added without one.
+/// is where the API's access rules are read from (`access::RouteRoles`), so a route cannot be
+/// added without one. Each role covers the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
-    /// Needs no token (`/health`).
+    /// Needs no token (`/health`, `/whoami`).
     Public,
-    /// Reads: statuses, the list (environment values redacted, no file text), events.
+    /// Reads: statuses, the list and programs (environment values redacted, no file text),
+    /// the history (no diffs), events, quick-start statuses.
     Read,
-    /// Read, logs, start, stop, restart, signal.
+    /// Read, logs, start, stop, restart (of programs and quick-starts), signal. Sees what
+    /// `read` sees of secrets.
     Operate,
-    /// Everything: writes to programs.d and quick-start (which runs any command).
+    /// Everything: writes to programs.d and quick-start (which runs any command); the only
+    /// role that sees file text, environment values, diffs and ETags.
     Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Public => "public",
+            Role::Read => "read",
+            Role::Operate => "operate",
+            Role::Admin => "admin",
+        }
+    }
 }
 
 /// One documented route.
@@ -67,8 +82,17 @@ pub fn routes() -> Vec<RouteDoc> {
         },
         RouteDoc {
             method: get.clone(),
+            path: "/whoami",
+            summary: "The role the credentials of this request give: {role, token, auth}; never a secret",
+            query: &[],
+            body: None,
+            answers: &[200],
+            role: Role::Public,
+        },
+        RouteDoc {
+            method: get.clone(),
             path: "/ready",
-            summary: "Readiness: 200 when every program that should run is ready, 503 otherwise; needs no token (names the programs that are not ready only with one)",
+            summary: "Readiness: 200 when every program that should run is ready, 503 otherwise; needs no token (names the programs that are not ready only to a caller with a role)",
             query: &[],
             body: None,
             answers: &[200, 503],
@@ -86,7 +110,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: get.clone(),
             path: "/programs",
-            summary: "List all programs with their fields, status and config_error",
+            summary: "List all programs with their fields, status and config_error (read, operate: environment values \"<redacted>\", no text)",
             query: &[],
             body: None,
             answers: &[200],
@@ -131,7 +155,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: get.clone(),
             path: "/programs/{id}",
-            summary: "One program; answers an ETag",
+            summary: "One program; answers an ETag (admin); read, operate: environment values \"<redacted>\", no text, no ETag",
             query: &[],
             body: None,
             answers: &[200, 404],
@@ -203,7 +227,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: get.clone(),
             path: "/programs/{id}/history",
-            summary: "The audit trail: every change of the file with its unified diff",
+            summary: "The audit trail: every change of the file, who made it (by), with its unified diff (admin only; read and operate get no diff)",
             query: &[],
             body: None,
             answers: &[200, 404],
@@ -212,7 +236,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: get.clone(),
             path: "/status",
-            summary: "Status of every program",
+            summary: "Status of every program (read: last_stderr is null; it is log content)",
             query: &[],
             body: None,
             answers: &[200],
@@ -221,7 +245,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: get.clone(),
             path: "/status/{id}",
-            summary: "Status of one program",
+            summary: "Status of one program (read: last_stderr is null; it is log content)",
             query: &[],
             body: None,
             answers: &[200, 404],
@@ -270,7 +294,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[WAIT],
             body: None,
             answers: &[200, 404],
-            role: Role::Admin,
+            role: Role::Operate,
         },
         RouteDoc {
             method: get.clone(),
@@ -279,7 +303,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: LOGS_QUERY,
             body: None,
             answers: &[200, 404],
-            role: Role::Admin,
+            role: Role::Operate,
         },
     ]
 }
@@ -309,45 +333,43 @@ pub fn root_routes() -> Vec<RouteDoc> {
             answers: &[200, 304, 404],
             role: Role::Public,
         },
+        RouteDoc {
+            method: Method::POST,
+            path: "/RPC2",
+            summary: "supervisord's XML-RPC interface (supervisorctl, Ansible, exporters): a text/xml methodCall, answered by a methodResponse; each method needs its own role (read for get*, operate for start/stop/signal/logs/reloadConfig, admin for clearing logs). Basic auth with the token as password is accepted here",
+            query: &[],
+            body: None,
+            answers: &[200, 400, 403, 413, 415],
+            role: Role::Read,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/logtail/{id}",
+            summary: "Follow a program's stdout log as supervisord does for supervisorctl tail -f: the last 1 KiB, then every new byte (text/plain, chunked)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/logtail/{id}/stdout",
+            summary: "Follow a program's stdout log (supervisorctl tail -f NAME)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/logtail/{id}/stderr",
+            summary: "Follow a program's stderr log (supervisorctl tail -f NAME stderr)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
     ]
-}
-
-/// Whether a request path is a route that needs no token (role Public), read from the route
-/// tables: the base routes (`/health`) and the root ones (the dashboard). The patterns are
-/// gathered once; a request compares its path with the three of them.
-pub fn is_public(path: &str) -> bool {
-    static PUBLIC: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let patterns = PUBLIC.get_or_init(|| {
-        let base = routes()
-            .into_iter()
-            .filter(|route| route.role == Role::Public)
-            .map(|route| format!("{}{}", super::BASE, route.path));
-        let root = root_routes()
-            .into_iter()
-            .filter(|route| route.role == Role::Public)
-            .map(|route| route.path.to_string());
-        base.chain(root).collect()
-    });
-    patterns.iter().any(|pattern| path_matches(pattern, path))
-}
-
-/// Whether `path` is an instance of a route `pattern`: segment by segment, `{…}` standing for
-/// any one non-empty segment.
-fn path_matches(pattern: &str, path: &str) -> bool {
-    let mut patterns = pattern.split('/');
-    let mut segments = path.split('/');
-    loop {
-        match (patterns.next(), segments.next()) {
-            (None, None) => return true,
-            (Some(wanted), Some(segment)) => {
-                let placeholder = wanted.starts_with('{') && wanted.ends_with('}');
-                if !(placeholder && !segment.is_empty() || wanted == segment) {
-                    return false;
-                }
-            }
-            _ => return false,
-        }
-    }
 }
 
 fn reason(code: u16) -> &'static str {
@@ -355,7 +377,13 @@ fn reason(code: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         400 => "Invalid input; error.details names the field",
-        401 => "No or wrong bearer token",
+        401 => {
+            "No or wrong bearer token; without tokens, a peer that is neither the daemon's user nor root"
+        }
+        403 => {
+            "forbidden_host (Host not allowed), forbidden_origin (foreign Origin), or forbidden (the role does not cover the route)"
+        }
+        415 => "unsupported_media_type: a body that is not application/json",
         404 => "Unknown program",
         409 => "Conflict: not enabled, name taken, file not writable",
         412 => "If-Match does not match the ETag",
@@ -534,8 +562,8 @@ pub fn document() -> Value {
         if route.path.starts_with("/quick-start/{id}") {
             parameters.push(json!({
                 "name": "id", "in": "path", "required": true,
-                "description": "The quick-start program's number",
-                "schema": { "type": "string", "pattern": "^[0-9]{1,19}$" }
+                "description": "The quick-start program's number, or its name (quick-start-N)",
+                "schema": { "type": "string", "pattern": "^(quick-start-)?[0-9]{1,19}$" }
             }));
         } else if route.path.contains("{id}") {
             parameters.push(json!({
@@ -551,7 +579,14 @@ pub fn document() -> Value {
             }));
         }
         let mut responses = Map::new();
-        for code in route.answers.iter().copied().chain([400, 401]) {
+        // Every route may answer 400 (ids, queries), 401 and 403 (the checks of access.rs);
+        // a route that takes a body, 415.
+        let checks: &[u16] = if route.body.is_some() {
+            &[400, 401, 403, 415]
+        } else {
+            &[400, 401, 403]
+        };
+        for code in route.answers.iter().copied().chain(checks.iter().copied()) {
             let schema = if code < 300 { "Envelope" } else { "Error" };
             responses.insert(
                 code.to_string(),
@@ -579,6 +614,7 @@ pub fn document() -> Value {
             "parameters": parameters,
             "responses": responses,
         });
+        operation["x-role"] = json!(route.role.as_str());
         if route.role == Role::Public {
             operation["security"] = json!([]);
         }
@@ -598,7 +634,7 @@ pub fn document() -> Value {
         "info": {
             "title": "hoody-daemon",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "A universal process manager. Every response is {statusCode, message, data}; errors carry {statusCode, message, error: {code, details}}. The API runs commands as any user the daemon can switch to: treat access to it as root access."
+            "description": "A universal process manager. Every response is {statusCode, message, data}; errors carry {statusCode, message, error: {code, details}}. The API runs commands as any user the daemon can switch to: treat access to it as root access. Who may do what (docs/SECURITY.md): each operation's x-role is the least role that may call it (public, read, operate, admin; each covers the ones before). With tokens (serve --tokens-file, --token-file, HOODY_DAEMON_TOKEN) the bearer token decides; without, only the daemon's own user and root are served (peer credentials), as admin. read and operate see environment values as \"<redacted>\", no file text, no history diffs and no ETag; admin sees everything. A body must be application/json (415), a foreign Origin (403 forbidden_origin) or Host (403 forbidden_host) is refused."
         },
         "paths": paths,
         "components": {
@@ -614,32 +650,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn public_routes_are_read_from_the_tables() {
-        for (path, public) in [
-            ("/api/v1/daemon/health", true),
-            ("/api/v1/daemon/ready", true),
-            ("/", true),
-            ("/dashboard/app.js", true),
-            ("/dashboard/style.css", true),
-            ("/dashboard/", false),
-            ("/dashboard/a/b.js", false),
-            ("/dashboard", false),
-            ("/api/v1/daemon/status", false),
-            ("/api/v1/daemon/programs/health", false),
-            ("/api/v1/daemon", false),
-            ("/api/v1/daemonhealth", false),
-            ("/api/v1/daemon/", false),
-            ("/health", false),
-            ("", false),
-        ] {
-            assert_eq!(is_public(path), public, "{path:?}");
-        }
-    }
-
-    #[test]
     fn every_route_states_a_role_and_the_dashboard_is_public() {
         let root = root_routes();
-        assert!(root.iter().all(|route| route.role == Role::Public));
+        // The dashboard's routes are public; the supervisord bridge's are not.
+        assert!(
+            root.iter()
+                .filter(|route| !super::super::rpc::is_bridge_path(route.path))
+                .all(|route| route.role == Role::Public)
+        );
+        assert!(
+            root.iter()
+                .filter(|route| super::super::rpc::is_bridge_path(route.path))
+                .all(|route| route.role >= Role::Read)
+        );
         assert!(root.iter().any(|route| route.path == "/"));
         // The dashboard is not part of the JSON API's document.
         let document = document();

@@ -18,6 +18,7 @@ use crate::store;
 pub mod client;
 mod docs;
 mod gitops;
+mod import;
 mod output;
 mod programs;
 mod quick;
@@ -152,6 +153,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Turn a supervisord or PM2 configuration into program files.
+    ///
+    /// Writes one file per program into --out (never replacing a file without --force), prints
+    /// what could not be mapped (each file's header lists it too), then checks the folder as
+    /// `validate` does. Needs no daemon.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print a shell completion script to stdout.
     Completions {
         /// The shell to complete for.
@@ -189,10 +197,75 @@ pub struct ServeArgs {
     /// The token file: filled from the global `--token-file`.
     #[arg(skip)]
     pub token_file: Option<PathBuf>,
+    /// Bearer tokens with roles (read, operate, admin), a TOML file of `[[tokens]]` entries
+    /// (name, role, sha256 or token); refused when its group or others can read it. With any
+    /// token, the token decides who may do what; without, only the daemon's own user and root
+    /// may use the API.
+    #[arg(long, value_name = "FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// A web origin (scheme://host[:port]) whose pages may call the API, besides the daemon's
+    /// own; repeatable. Any other Origin gets 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// A host name (or NAME:PORT) the API may be reached by, besides loopback names and
+    /// addresses and the listen address (behind a proxy: the proxy's name); repeatable. Any
+    /// other Host gets 403 (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
 }
 
 /// A program's id (a number) or its name.
 type ProgramId = String;
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// supervisord.conf (or a folder: its supervisord.conf, else its *.conf and *.ini): each
+    /// [program:x] becomes a program; [include] files= globs are followed.
+    ///
+    /// %(here)s, %(program_name)s, %(group_name)s, %(host_node_name)s, %(process_num)d and
+    /// %(ENV_X)s (this shell's environment) are expanded and the values written; numprocs = N
+    /// becomes N programs named by process_name; supervisord's defaults that differ from
+    /// hoody-daemon's are written out (boot = true, stopasgroup = false, umask = "022").
+    Supervisord {
+        /// The configuration file, or a folder of them.
+        #[arg(value_name = "FILE|DIR")]
+        source: PathBuf,
+        #[command(flatten)]
+        output: ImportOutput,
+    },
+    /// A PM2 ecosystem (.json, .yaml, .config.js, evaluated with node) or `pm2 jlist` output
+    /// (a file, or - for standard input).
+    ///
+    /// script + args + interpreter become the command, cwd the directory, the apps' order the
+    /// priority; PM2's defaults are written (autorestart = "true", stopsignal = "INT",
+    /// stopwaitsecs = 1.6, startretries = 16); max_memory_restart is kept as
+    /// x-pm2-max_memory_restart. A .config.js is run by node, as pm2 runs it: import only files
+    /// you trust.
+    Pm2 {
+        /// The ecosystem file, or pm2 jlist's output (- reads standard input).
+        file: PathBuf,
+        /// Apply the apps' env_NAME over env, as `pm2 start --env NAME` does.
+        #[arg(long, value_name = "NAME")]
+        env: Option<String>,
+        #[command(flatten)]
+        output: ImportOutput,
+    },
+}
+
+/// Where and how an import writes.
+#[derive(Debug, Clone, Args)]
+pub struct ImportOutput {
+    /// The folder to write the program files into (made if missing), e.g. programs.d.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace program files that already exist (a file of the same name in another format
+    /// is still refused).
+    #[arg(long)]
+    pub force: bool,
+    /// The files' format.
+    #[arg(long, value_enum, default_value_t = FileFormat::Toml)]
+    pub format: FileFormat,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ProgramsCommand {
@@ -421,6 +494,10 @@ pub fn run(cli: Cli) -> ExitCode {
             args.token_file = global.token_file;
             return ExitCode::from(serve::serve(args));
         }
+        Command::Import(command) => match import::run(command, global.json) {
+            Ok(code) => return ExitCode::from(code),
+            Err(error) => Err(error),
+        },
         Command::Completions { shell } => docs::completions(shell),
         Command::Man(args) => docs::man(&args),
         Command::Programs(command) => programs::run(&global, command),
@@ -460,7 +537,17 @@ fn die_on_closed_stdout() {
 }
 
 fn validate(dir: &Path, json: bool) -> u8 {
-    let snapshot = store::scan(dir, &SystemUsers);
+    validate_to(dir, false, json)
+}
+
+/// `validate`, with the one-line summary on stderr instead of stdout (`import --json` keeps
+/// stdout for its report); `json`: the verdict as one JSON object on stdout (`--json`).
+fn validate_to(dir: &Path, summary_to_stderr: bool, json: bool) -> u8 {
+    // Log paths inside the folder (or the default state folder beside it) are refused, as the
+    // daemon refuses them.
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let protected = crate::daemon::DaemonConfig::beside(&absolute).protected_folders();
+    let snapshot = store::scan_protected(dir, &SystemUsers, protected);
     let problems: Vec<_> = snapshot.problems().collect();
     if json {
         // For scripts: the same verdict, the same exit code, as one JSON object on stdout.
@@ -492,7 +579,7 @@ fn validate(dir: &Path, json: bool) -> u8 {
     }
     if problems.is_empty() {
         let names: Vec<&str> = snapshot.programs.keys().map(String::as_str).collect();
-        println!(
+        let summary = format!(
             "{}: {} program{} valid{}",
             dir.display(),
             names.len(),
@@ -503,6 +590,11 @@ fn validate(dir: &Path, json: bool) -> u8 {
                 format!(" ({})", names.join(", "))
             }
         );
+        if summary_to_stderr {
+            eprintln!("{summary}");
+        } else {
+            println!("{summary}");
+        }
         return exit::OK;
     }
     report_problems(dir, &snapshot);

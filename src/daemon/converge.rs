@@ -14,13 +14,15 @@ use crate::supervisor::{ExitInfo, ProcessState, StateChange};
 
 use super::persist::{self, GenerationRecord, Intents, Running, RunningRecord};
 use super::programs::{ChangeKind, ConfigEvent, Source};
+use super::request::Answer;
 use super::{Daemon, Event, JobMeta, phase_of, unix_now};
 
 impl Daemon {
     // ---- programs.d ----------------------------------------------------------------------
 
-    /// Scans programs.d into the program table. `reuse`: see [`Scanner::scan`].
-    pub(super) fn rescan(&mut self, reuse: Reuse) {
+    /// Scans programs.d into the program table. `reuse`: see [`Scanner::scan`]. Returns what
+    /// changed (program, kind of change).
+    pub(super) fn rescan(&mut self, reuse: Reuse) -> Vec<(String, ChangeKind)> {
         let began = Instant::now();
         let (snapshot, stats) = self
             .scanner
@@ -51,12 +53,9 @@ impl Daemon {
                 None => spec.is_some_and(|spec| spec.boot && spec.enabled),
             },
             |name, text| persist::first_generation(generations.get(name), text),
-            |name| {
-                if api_sources.contains(name) {
-                    Source::Api
-                } else {
-                    Source::File
-                }
+            |name| match api_sources.get(name) {
+                Some(author) => (Source::Api, author.clone()),
+                None => (Source::File, None),
             },
             SystemTime::now(),
         );
@@ -65,6 +64,7 @@ impl Daemon {
             self.generations_dirty = true;
             self.table_changed = true;
         }
+        let mut changes = Vec::with_capacity(events.len());
         for event in events {
             self.api_sources.remove(&event.name);
             let text = match event.change.change {
@@ -82,8 +82,29 @@ impl Daemon {
                     text: persist::text_hash(text),
                 },
             );
+            changes.push((event.name.clone(), event.change.change));
             self.publish_config(event);
         }
+        changes
+    }
+
+    /// `Request::Rescan`: a full rescan now, answered with the programs added, changed and
+    /// removed (supervisord's `reloadConfig`).
+    pub(super) fn rescan_now(&mut self) -> Answer {
+        tracing::info!("rescanning programs.d on request");
+        let changes = self.rescan(Reuse::Nothing);
+        let named = |kind: ChangeKind| {
+            changes
+                .iter()
+                .filter(|(_, change)| *change == kind)
+                .map(|(name, _)| name.clone())
+                .collect::<Vec<_>>()
+        };
+        Answer::ok(serde_json::json!({
+            "added": named(ChangeKind::Created),
+            "changed": named(ChangeKind::Edited),
+            "removed": named(ChangeKind::Removed),
+        }))
     }
 
     /// After the table changed: a job whose spec is the program's last good one (an edit that
@@ -109,16 +130,21 @@ impl Daemon {
     }
 
     pub(super) fn publish_config(&self, event: ConfigEvent) {
-        let ConfigEvent { name, id, change } = event;
+        let ConfigEvent {
+            name,
+            id,
+            change,
+            log_diff,
+        } = event;
         match change.change {
             ChangeKind::Created => {
-                tracing::info!(program = %name, id, source = ?change.source, "program added\n{}", change.diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program added\n{}", log_diff)
             }
             ChangeKind::Edited => {
-                tracing::info!(program = %name, id, source = ?change.source, generation = change.generation, "program changed\n{}", change.diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), generation = change.generation, "program changed\n{}", log_diff)
             }
             ChangeKind::Removed => {
-                tracing::info!(program = %name, id, source = ?change.source, "program removed\n{}", change.diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program removed\n{}", log_diff)
             }
         }
         let effect = match self.table.programs.get(&name) {
@@ -220,8 +246,17 @@ impl Daemon {
     }
 
     pub(super) fn apply(&mut self, action: Action, now: Instant) {
-        tracing::debug!(?action, "applying");
         let name = action.name().to_string();
+        // The action's kind and program, not the action: its spec holds environment values,
+        // which never go to the daemon's log.
+        let kind = match &action {
+            Action::Start { .. } => "start",
+            Action::Restart { .. } => "restart",
+            Action::Update { .. } => "update",
+            Action::Stop { .. } => "stop",
+            Action::Remove { .. } => "remove",
+        };
+        tracing::debug!(action = kind, program = %name, "applying");
         let changes = match action {
             Action::Start { spec, .. } => {
                 self.record_job(&name, &spec, true);

@@ -9,10 +9,13 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use crate::spec::{ProgramSpec, RawProgram, Stream};
+use crate::supervisor::ExitInfo;
 
 use super::health::{HealthView, Monitored};
 use super::programs::Program;
-use super::request::{Answer, Failure, FailureKind, Reply};
+use super::request::{
+    Answer, Failure, FailureKind, ProcessInfo, ProcessesAnswer, REDACTED, Reply, View,
+};
 use super::views::{
     self, InOrder, OneProgramView, OneStatusView, ProgramView, ProgramsView, StatusView,
 };
@@ -21,14 +24,14 @@ use crate::supervisor::{JobView, ProcessState};
 
 impl Daemon {
     /// Every program with its fields and status (`GET /programs`).
-    pub(super) fn list(&self, now: Instant) -> Reply {
+    pub(super) fn list(&self, now: Instant, view: View) -> Reply {
         Answer::json(
             &ProgramsView {
                 programs: self
                     .table
                     .programs
                     .values()
-                    .map(|program| self.program_view(program, now))
+                    .map(|program| self.program_view(program, now, view))
                     .collect(),
             },
             self.table.programs.len() * PROGRAM_SIZE,
@@ -36,7 +39,7 @@ impl Daemon {
     }
 
     /// The status of every program (`GET /status`), written by hand (`views`).
-    pub(super) fn status_all(&self, now: Instant) -> Reply {
+    pub(super) fn status_all(&self, now: Instant, view: View) -> Reply {
         // The program table, the jobs and their metadata are all sorted by name: walk them
         // together.
         let mut views = InOrder::new(self.supervisor.views(now));
@@ -62,6 +65,7 @@ impl Daemon {
                         ProcessState::Exited | ProcessState::Backoff | ProcessState::Fatal
                     )
                 })
+                .filter(|_| view.shows_logs())
                 .and_then(|_| supervisor.last_stderr(name));
             StatusView::new(
                 program,
@@ -76,24 +80,35 @@ impl Daemon {
         })
     }
 
-    pub(super) fn status_one(&self, id: &str, now: Instant) -> Reply {
+    pub(super) fn status_one(&self, id: &str, now: Instant, view: View) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
         Answer::json(
             &OneStatusView {
-                status: self.status_view(program, now),
+                status: self.status_view(program, now, view),
                 success: true,
             },
             STATUS_SIZE,
         )
     }
 
-    /// A program's audit trail (`GET /programs/{id}/history`).
-    pub(super) fn history(&self, id: &str) -> Reply {
+    /// A program's audit trail (`GET /programs/{id}/history`). The redacted view has no
+    /// diffs (a diff is file text, environment values included); the rest of each entry stays.
+    pub(super) fn history(&self, id: &str, view: View) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+        let mut history = serde_json::to_value(&program.history).unwrap_or(Value::Null);
+        if !view.shows_secrets()
+            && let Value::Array(changes) = &mut history
+        {
+            for change in changes {
+                if let Value::Object(change) = change {
+                    change.remove("diff");
+                }
+            }
+        }
         Ok(Answer::ok(json!({
             "id": program.id,
             "name": program.entry.name,
-            "history": program.history,
+            "history": history,
         })))
     }
 
@@ -104,24 +119,29 @@ impl Daemon {
         format!("\"{}-{:016x}\"", program.generation, hasher.finish())
     }
 
-    pub(super) fn get(&self, id: &str, now: Instant) -> Reply {
+    pub(super) fn get(&self, id: &str, now: Instant, view: View) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
         let mut answer = Answer::json(
             &OneProgramView {
-                program: self.program_view(program, now),
+                program: self.program_view(program, now, view),
             },
             PROGRAM_SIZE,
         )?;
-        answer.etag = Some(Self::etag(program));
+        // The ETag is a hash of the text: only for who may see (and edit) it.
+        if view.shows_secrets() {
+            answer.etag = Some(Self::etag(program));
+        }
         Ok(answer)
     }
 
     /// A program as the API shows it: its fields (defaults filled in, values as written in
     /// canonical form), where it lives, its status and its config error.
+    /// The redacted view has environment values as `"<redacted>"` and no `text`.
     pub(super) fn program_view<'a>(
         &'a self,
         program: &'a Program,
         now: Instant,
+        view: View,
     ) -> ProgramView<'a> {
         let mut fields = match &program.last_good {
             Some(spec) => spec.to_fields(),
@@ -138,6 +158,13 @@ impl Daemon {
             }
         }
         fields.insert("name".into(), Value::from(program.entry.name.clone()));
+        if !view.shows_secrets()
+            && let Some(Value::Object(environment)) = fields.get_mut("environment")
+        {
+            for value in environment.values_mut() {
+                *value = Value::from(REDACTED);
+            }
+        }
         ProgramView {
             fields,
             config_error: views::ConfigErrorView::of(program),
@@ -146,8 +173,10 @@ impl Daemon {
             generation: program.generation,
             id: program.id,
             observed_generation: self.observed_generation(&program.entry.name),
-            status: self.status_view(program, now),
-            text: program.entry.text.as_deref(),
+            status: self.status_view(program, now, view),
+            text: view
+                .shows_secrets()
+                .then_some(program.entry.text.as_deref()),
         }
     }
 
@@ -155,7 +184,13 @@ impl Daemon {
         self.jobs.get(name).map(|meta| meta.generation)
     }
 
-    pub(super) fn status_view<'a>(&'a self, program: &'a Program, now: Instant) -> StatusView<'a> {
+    /// A program's status; `last_stderr` only for a view that shows logs.
+    pub(super) fn status_view<'a>(
+        &'a self,
+        program: &'a Program,
+        now: Instant,
+        view: View,
+    ) -> StatusView<'a> {
         let name = &program.entry.name;
         let job = self.supervisor.view(name, now);
         let meta = self.jobs.get(name);
@@ -165,7 +200,9 @@ impl Daemon {
             job,
             self.observed_generation(name),
             health,
-            self.supervisor.last_stderr(name),
+            view.shows_logs()
+                .then(|| self.supervisor.last_stderr(name))
+                .flatten(),
         )
     }
 
@@ -191,9 +228,82 @@ impl Daemon {
         )
     }
 
-    /// A program's status as a value, to add to the answer of a write.
+    /// A program's status as a value, to add to the answer of a write (start, stop…: roles
+    /// that read logs).
     pub(super) fn status_value(&self, program: &Program, now: Instant) -> Value {
-        serde_json::to_value(self.status_view(program, now)).unwrap_or(Value::Null)
+        serde_json::to_value(self.status_view(program, now, View::Redacted)).unwrap_or(Value::Null)
+    }
+
+    /// Every program's process, or one's (`Request::Processes`), for the supervisord bridge.
+    pub(super) fn processes(&self, id: Option<&str>, now: Instant) -> Reply {
+        let programs: Vec<&Program> = match id {
+            Some(id) => vec![self.table.find(id).ok_or_else(|| Failure::not_found(id))?],
+            None => self.table.programs.values().collect(),
+        };
+        let answer = ProcessesAnswer {
+            shutting_down: self.shutdown.is_some(),
+            processes: programs
+                .into_iter()
+                .map(|program| self.process_info(program, now))
+                .collect(),
+        };
+        serde_json::to_value(answer)
+            .map(Answer::ok)
+            .map_err(|error| {
+                Failure::new(
+                    FailureKind::Internal,
+                    "serialize_failed",
+                    format!("cannot write the answer as JSON: {error}"),
+                )
+            })
+    }
+
+    fn process_info(&self, program: &Program, now: Instant) -> ProcessInfo {
+        let name = &program.entry.name;
+        let job = self.supervisor.view(name, now);
+        let spec = self
+            .jobs
+            .get(name)
+            .map(|meta| Arc::clone(&meta.spec))
+            .or_else(|| program.last_good.clone());
+        let log = |stream| {
+            spec.as_ref()
+                .and_then(|spec| spec.log_path(&self.config.log_dir, stream))
+                .map(|path| path.to_string_lossy().into_owned())
+        };
+        let unix = |time: Option<std::time::SystemTime>| {
+            time.and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|since| since.as_secs())
+        };
+        let exit = job.as_ref().and_then(|job| job.last_exit);
+        ProcessInfo {
+            id: program.id,
+            name: name.clone(),
+            priority: program
+                .last_good
+                .as_ref()
+                .map_or(crate::spec::defaults::PRIORITY, |spec| spec.priority),
+            enabled: program.last_good.as_ref().is_some_and(|spec| spec.enabled),
+            boot: program.last_good.as_ref().is_some_and(|spec| spec.boot),
+            config_error: views::ConfigErrorView::of(program).map(|error| error.message),
+            state: job.as_ref().map_or(ProcessState::Stopped, |job| job.state),
+            pid: job.as_ref().and_then(|job| job.pid),
+            started_at: unix(job.as_ref().and_then(|job| job.started_at)),
+            stopped_at: unix(job.as_ref().and_then(|job| job.stopped_at)),
+            exit_code: match exit {
+                Some(ExitInfo::Code(code)) => Some(code),
+                _ => None,
+            },
+            exit_signal: match exit {
+                Some(ExitInfo::Signal(signal)) => Some(signal),
+                _ => None,
+            },
+            last_error: job
+                .as_ref()
+                .and_then(|job| job.last_error.as_ref().map(|error| error.to_string())),
+            stdout_logfile: log(Stream::Stdout),
+            stderr_logfile: log(Stream::Stderr),
+        }
     }
 
     pub(super) fn log_paths(&self, id: &str) -> Reply {

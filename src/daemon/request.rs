@@ -4,18 +4,49 @@
 //! programs, one program) JSON text the loop has already written from borrowed views of its
 //! state ([`Data::Json`]), so no tree of values is built for them.
 
-use serde::Serialize;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use crate::spec::Format;
+use crate::supervisor::ProcessState;
+
+/// How much of a program's secrets a read shows (SPEC §10): `Full` for `admin`; `Redacted`
+/// for `operate`: no file text, environment values as `"<redacted>"`, no diffs in the history,
+/// no ETag; `NoLogs` for `read`: that, and no log lines either (a status's `last_stderr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Full,
+    Redacted,
+    NoLogs,
+}
+
+impl View {
+    /// File text, environment values, diffs, ETags.
+    pub fn shows_secrets(self) -> bool {
+        self == View::Full
+    }
+
+    /// What programs wrote (`last_stderr`): `operate` reads logs, `read` does not.
+    pub fn shows_logs(self) -> bool {
+        self != View::NoLogs
+    }
+}
+
+/// What an environment value is shown as to whoever may not see it.
+pub const REDACTED: &str = "<redacted>";
 
 /// One request to the loop.
 #[derive(Debug)]
 pub enum Request {
-    List,
+    List {
+        view: View,
+    },
     Get {
         id: String,
+        view: View,
     },
     Create {
         fields: Map<String, Value>,
@@ -53,21 +84,35 @@ pub enum Request {
         id: String,
         wait: bool,
     },
-    /// Send a signal (`HUP`, `SIGUSR1`, `10`) to the program's main process.
-    Signal {
-        id: String,
-        signal: String,
-    },
     Status {
         id: Option<String>,
+        view: View,
     },
     History {
         id: String,
+        view: View,
     },
     /// Where a program's logs are, for the API to read them.
     LogPaths {
         id: String,
     },
+    /// Every program's process (or one's) as the supervisord bridge shows it: a
+    /// [`ProcessesAnswer`].
+    Processes {
+        id: Option<String>,
+    },
+    /// Sends a signal to a program's main process (only to the process itself):
+    /// `POST /programs/{id}/signal` and supervisorctl's `signal`.
+    Signal {
+        id: String,
+        signal: nix::sys::signal::Signal,
+    },
+    /// Empties a program's log files (supervisord's `clearProcessLogs`).
+    ClearLogs {
+        id: String,
+    },
+    /// Rescans programs.d now, reading every file (as SIGHUP does), and says what changed.
+    Rescan,
     QuickStart {
         fields: Map<String, Value>,
     },
@@ -100,11 +145,12 @@ impl Request {
     pub fn is_read_only(&self) -> bool {
         matches!(
             self,
-            Request::List
+            Request::List { .. }
                 | Request::Get { .. }
                 | Request::Status { .. }
                 | Request::History { .. }
                 | Request::LogPaths { .. }
+                | Request::Processes { .. }
                 | Request::Ready { .. }
                 | Request::QuickList
                 | Request::QuickStatus { .. }
@@ -113,10 +159,45 @@ impl Request {
     }
 }
 
+/// The answer to [`Request::Processes`] (its `data`, as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessesAnswer {
+    /// The daemon is stopping its programs to exit.
+    pub shutting_down: bool,
+    /// By name.
+    pub processes: Vec<ProcessInfo>,
+}
+
+/// One program's process, with what supervisord's `getProcessInfo` needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    pub id: u64,
+    pub name: String,
+    pub priority: i32,
+    pub enabled: bool,
+    pub boot: bool,
+    /// The message of the file's problem, while it has one.
+    pub config_error: Option<String>,
+    pub state: ProcessState,
+    pub pid: Option<u32>,
+    /// Unix seconds: when the current or last process started, and when the last one ended.
+    pub started_at: Option<u64>,
+    pub stopped_at: Option<u64>,
+    /// How the last process ended: its exit code, or the signal that killed it.
+    pub exit_code: Option<i32>,
+    pub exit_signal: Option<i32>,
+    pub last_error: Option<String>,
+    /// The log files (absent when discarded, or stderr when it goes to the stdout log).
+    pub stdout_logfile: Option<String>,
+    pub stderr_logfile: Option<String>,
+}
+
 /// A request with the channel its answer goes back on.
 #[derive(Debug)]
 pub struct Envelope {
     pub request: Request,
+    /// Who asked (a token's name, `uid N`), for the audit trail of the changes it makes.
+    pub author: Option<Arc<str>>,
     pub reply: oneshot::Sender<Reply>,
 }
 

@@ -5,7 +5,8 @@
 //!
 //! With `*_logfile_maxbytes = 0` the daemon has nothing to do with a log's bytes, so it stays
 //! out of their path: it opens the file itself (`open_direct`: `O_WRONLY|O_CREAT|O_APPEND|
-//! O_CLOEXEC`, mode 0666 less the daemon's umask, folders created, as `LogWriter::open` does)
+//! O_CLOEXEC|O_NOFOLLOW`, mode 0640 less the daemon's umask, folders created, with no more
+//! rights than the program's user has: `logfile`, as `LogWriter::open` does)
 //! and the program gets it as its stdout or stderr (with `redirect_stderr`, fd 2 is a copy of
 //! the same descriptor), as horust and systemd's `StandardOutput=append:` do. No daemon CPU; the
 //! program writes at the file's own speed. The supervisor decides at each start
@@ -65,10 +66,10 @@
 //!   `last_error`), and writing resumes as soon as the file accepts data again.
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
@@ -77,7 +78,9 @@ use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use super::logfile::{self, Continue};
 use super::spawn::keep_high;
+use crate::spec::UserSpec;
 
 /// Bytes asked of one splice/read.
 const CHUNK: usize = 1 << 20;
@@ -136,6 +139,9 @@ pub(crate) struct LogWriter {
     problem: Option<String>,
     /// The pipes that feed this file, while their capture runs.
     pipes: Vec<Weak<AsyncFd<OwnedFd>>>,
+    /// The user of the program that opened it: a rotation creates the next file with no more
+    /// rights than that user has (`logfile`).
+    owner: Option<UserSpec>,
 }
 
 /// What one drain achieved.
@@ -161,9 +167,15 @@ enum Step {
 }
 
 impl LogWriter {
-    /// Opens (creating it and its folders) the log at `path`, to continue at its end.
-    pub fn open(path: &Path, max_bytes: u64, backups: u32) -> io::Result<LogWriter> {
-        let file = keep_open(open_log(path, false)?);
+    /// Opens (creating it and its folders) the log at `path`, to continue at its end, with no
+    /// more rights than `owner` (the program's user; `None`: the daemon's) has (`logfile`).
+    pub fn open(
+        path: &Path,
+        max_bytes: u64,
+        backups: u32,
+        owner: Option<&UserSpec>,
+    ) -> io::Result<LogWriter> {
+        let file = keep_open(logfile::open(path, Continue::AtEnd, owner)?);
         let metadata = file.metadata()?;
         let regular = metadata.is_file();
         Ok(LogWriter {
@@ -179,11 +191,22 @@ impl LogWriter {
             dropped: 0,
             problem: None,
             pipes: Vec::new(),
+            owner: owner.cloned(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Empties the file in place and writes on from its start (supervisord's "clear").
+    pub fn clear(&mut self) -> io::Result<()> {
+        if self.regular {
+            self.file.set_len(0)?;
+            self.size = 0;
+            self.rotate_at_least = 0;
+        }
+        Ok(())
     }
 
     /// A later spec may change the rotation settings of a live file.
@@ -211,7 +234,12 @@ impl LogWriter {
                 dropped: self.dropped,
                 problem: self.problem.take(),
                 pipes: std::mem::take(&mut self.pipes),
-                ..LogWriter::open(&self.path, self.max_bytes, self.backups)?
+                ..LogWriter::open(
+                    &self.path,
+                    self.max_bytes,
+                    self.backups,
+                    self.owner.as_ref(),
+                )?
             };
         }
         Ok(())
@@ -495,13 +523,12 @@ impl LogWriter {
             }
         }
         std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
-        self.file = keep_open(
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&self.path)?,
-        );
+        // A link planted in the instant between the rename and this open is not followed.
+        self.file = keep_open(logfile::open(
+            &self.path,
+            Continue::Empty,
+            self.owner.as_ref(),
+        )?);
         self.size = 0;
         self.rotate_at_least = 0;
         Ok(())
@@ -513,39 +540,31 @@ fn keep_open(file: File) -> File {
     File::from(keep_high(OwnedFd::from(file)))
 }
 
-/// Opens a log file for writing, creating it and its folders (mode 0666 less the daemon's
-/// umask), continuing at its end. With `append`, the descriptor has `O_APPEND`: the one handed
-/// to a program in direct mode. The open itself is non-blocking, so a FIFO that nobody reads
-/// fails at once (ENXIO) instead of stalling the daemon's loop until a reader comes; the
-/// descriptor is made blocking again before it is used.
-fn open_log(path: &Path, append: bool) -> io::Result<File> {
-    if let Some(parent) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent)?;
-    }
-    let file = OpenOptions::new()
+/// Empties the regular file at `path` if there is one; nothing is created, and a symlink at
+/// the last component is refused (`O_NOFOLLOW`) rather than followed.
+pub(crate) fn truncate_existing(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
         .write(true)
-        .append(append)
-        .create(true)
-        .truncate(false)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let flags = OFlag::from_bits_truncate(fcntl(&file, FcntlArg::F_GETFL)?);
-    fcntl(
-        &file,
-        FcntlArg::F_SETFL(flags.difference(OFlag::O_NONBLOCK)),
-    )?;
-    Ok(file)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    if file.metadata()?.is_file() {
+        file.set_len(0)?;
+    }
+    Ok(())
 }
 
 /// The log file itself for a program's stdout or stderr (direct mode): opened for appending
-/// (`O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC`, std always adds close-on-exec), created with its
-/// folders as [`LogWriter::open`] does. The child dups it onto its fd 1 or 2; the daemon's
-/// copy closes once the child is spawned.
-pub(crate) fn open_direct(path: &Path) -> io::Result<OwnedFd> {
-    Ok(open_log(path, true)?.into())
+/// (`O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC|O_NOFOLLOW`, std always adds close-on-exec), created
+/// with its folders as [`LogWriter::open`] does, with no more rights than `owner` has. The
+/// child dups it onto its fd 1 or 2; the daemon's copy closes once the child is spawned.
+pub(crate) fn open_direct(path: &Path, owner: Option<&UserSpec>) -> io::Result<OwnedFd> {
+    Ok(logfile::open(path, Continue::Append, owner)?.into())
 }
 
 /// A pipe for one output stream: the read end (ours, non-blocking, kept at a high descriptor
@@ -928,7 +947,7 @@ mod tests {
     fn a_watched_drain_keeps_every_byte() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
-        let mut writer = LogWriter::open(&path, 0, 0).unwrap();
+        let mut writer = LogWriter::open(&path, 0, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, b"starting\nready to serve\nmore\n").unwrap();
         let mut watch = LineWatch::new("ready to");
@@ -1002,7 +1021,7 @@ mod tests {
     fn writer_rotates_at_max_bytes_and_keeps_backups() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("sub/dir/x.log");
-        let mut writer = LogWriter::open(&path, 10, 2).unwrap();
+        let mut writer = LogWriter::open(&path, 10, 2, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         let payload: Vec<u8> = (0..45u8).map(|n| b'a' + n % 26).collect();
         nix::unistd::write(&write, &payload).unwrap();
@@ -1026,7 +1045,7 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
         std::fs::write(&path, b"old\n").unwrap();
-        let mut writer = LogWriter::open(&path, 8, 0).unwrap();
+        let mut writer = LogWriter::open(&path, 8, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, b"0123456789").unwrap();
         drop(write);
@@ -1042,7 +1061,7 @@ mod tests {
     async fn a_pipe_feeds_its_writer_until_drained_to_its_end() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
-        let writer = Arc::new(Mutex::new(LogWriter::open(&path, 0, 0).unwrap()));
+        let writer = Arc::new(Mutex::new(LogWriter::open(&path, 0, 0, None).unwrap()));
         let (read, write) = output_pipe().unwrap();
         let pipe = watch(read).unwrap();
         lock(&writer).feed(&pipe);
@@ -1070,11 +1089,11 @@ mod tests {
     fn writer_continues_after_what_others_appended() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
-        let mut writer = LogWriter::open(&path, 0, 0).unwrap();
+        let mut writer = LogWriter::open(&path, 0, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, b"ours 1\n").unwrap();
         assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Empty);
-        let mut other = open_direct(&path).map(File::from).unwrap();
+        let mut other = open_direct(&path, None).map(File::from).unwrap();
         other.write_all(b"theirs\n").unwrap();
         nix::unistd::write(&write, b"ours 2\n").unwrap();
         drop(write);
@@ -1089,7 +1108,7 @@ mod tests {
         if !path.exists() {
             return;
         }
-        let mut writer = LogWriter::open(path, 0, 0).unwrap();
+        let mut writer = LogWriter::open(path, 0, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, &[b'x'; 1000]).unwrap();
         assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Empty);

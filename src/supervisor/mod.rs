@@ -108,6 +108,7 @@
 
 mod job;
 mod leftover;
+mod logfile;
 pub mod logs;
 mod probe;
 mod reap;
@@ -115,6 +116,7 @@ mod spawn;
 pub mod state;
 
 use std::collections::{BTreeMap, HashMap};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Instant, SystemTime};
@@ -126,7 +128,7 @@ use tokio::sync::mpsc;
 
 use crate::health::HealthMessage;
 use crate::health::notify::{NotifyDir, NotifySocket};
-use crate::spec::{LogSpec, ProgramSpec, Stream};
+use crate::spec::{LogSpec, ProgramSpec, Stream, UserSpec};
 
 use job::{AfterStop, Job};
 use logs::{LineWatch, LogWriter, SharedWriter};
@@ -138,8 +140,8 @@ pub use leftover::{ProcessGroupSignal, signal_leftover_group};
 pub use logs::{rotated_path, tail};
 pub use probe::ProbeOutcome;
 pub use reap::{become_subreaper, process_start_time};
-pub use spawn::SpawnError;
 pub(crate) use spawn::keep_high;
+pub use spawn::{DAEMON_VARIABLE_PREFIX, SpawnError, is_daemon_variable};
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
     format_uptime, parse_signal, should_restart,
@@ -298,23 +300,6 @@ impl Supervisor {
                 .begin_stop(job, now, "stop requested", &mut changes);
         }
         changes
-    }
-
-    /// Sends `signal` (a number, [`parse_signal`]) to the job's main process, as
-    /// `programs signal NAME HUP` asks (nginx reloads on HUP: its workers must not get it
-    /// from us too). Answers the pid signalled; `None` when the job has no process.
-    pub fn signal(&self, name: &str, signal: i32) -> Option<Result<u32, nix::errno::Errno>> {
-        let pid = self.jobs.get(name)?.pid?;
-        let raw = i32::try_from(pid).ok()?;
-        // SAFETY: kill(2) with a pid that is our own unreaped child (a zombie keeps its pid
-        // until we reap it, on this thread), so it cannot hit another process.
-        let result = unsafe { libc::kill(raw, signal) };
-        Some(if result == 0 {
-            tracing::info!(program = %name, pid, signal, "signalled");
-            Ok(pid)
-        } else {
-            Err(nix::errno::Errno::last())
-        })
     }
 
     /// Graceful stop, then start with this (possibly new) spec.
@@ -578,6 +563,44 @@ impl Supervisor {
     pub fn has_processes(&self) -> bool {
         !self.context.pids.is_empty() || !self.context.probes.is_empty()
     }
+
+    /// Sends `signal` to the job's process, only to it (as supervisord's `signalProcess` does;
+    /// stop signals go to the group by `stopasgroup`). It must have one: STARTING, RUNNING or
+    /// STOPPING. Returns the pid signalled.
+    pub fn signal(&self, name: &str, signal: Signal) -> Result<u32, SignalRefused> {
+        let job = self.jobs.get(name).ok_or(SignalRefused::NotRunning)?;
+        let pid = match (job.state.has_process(), job.pid) {
+            (true, Some(pid)) => pid,
+            _ => return Err(SignalRefused::NotRunning),
+        };
+        let target = i32::try_from(pid).map_err(|_| SignalRefused::NotRunning)?;
+        kill(Pid::from_raw(target), signal)
+            .map_err(|errno| SignalRefused::Failed(errno.desc().to_string()))?;
+        tracing::info!(program = %name, pid, ?signal, "signalled");
+        Ok(pid)
+    }
+
+    /// Empties a log file (supervisord's `clearProcessLogs`): truncated in place, so a program
+    /// that holds the file itself (direct mode) goes on writing into the file people read, and
+    /// a captured log's writer goes on from its start (it writes at its own offset, which an
+    /// outside truncation would leave behind, making a hole). Rotated files (`file.1` …) are
+    /// kept, as supervisord keeps them. A file that does not exist is left so; a symlink at
+    /// the path is not followed.
+    pub fn clear_log(&mut self, path: &Path) -> io::Result<()> {
+        if let Some(writer) = self.context.writers.get(path).and_then(Weak::upgrade) {
+            return logs::lock(&writer).clear();
+        }
+        logs::truncate_existing(path)
+    }
+}
+
+/// Why [`Supervisor::signal`] sent nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalRefused {
+    /// No process: not started, stopped, exited, in BACKOFF or FATAL.
+    NotRunning,
+    /// `kill` failed.
+    Failed(String),
 }
 
 impl Drop for Supervisor {
@@ -728,8 +751,9 @@ impl Context {
             stderr_path.clone()
         };
         let must_capture = shared_and_rotated || watch_lines;
-        let stdout_sink = self.sink(stdout_path, &process.stdout, must_capture)?;
-        let stderr_sink = self.sink(stderr_path, &process.stderr, must_capture)?;
+        let owner = process.user.as_ref();
+        let stdout_sink = self.sink(stdout_path, &process.stdout, must_capture, owner)?;
+        let stderr_sink = self.sink(stderr_path, &process.stderr, must_capture, owner)?;
         // Opened above (created if new): its length now is where this process's stderr begins.
         let stderr_log = stderr_file.and_then(|path| {
             let metadata = std::fs::metadata(&path).ok()?;
@@ -918,18 +942,19 @@ impl Context {
         path: Option<PathBuf>,
         log: &LogSpec,
         must_capture: bool,
+        owner: Option<&UserSpec>,
     ) -> Result<Sink, SpawnError> {
         let Some(path) = path else {
             return Ok(Sink::Discard);
         };
         if log.max_bytes == 0 && !must_capture && !self.is_fed(&path) {
-            let file = logs::open_direct(&path).map_err(|error| SpawnError::Log {
+            let file = logs::open_direct(&path, owner).map_err(|error| SpawnError::Log {
                 reason: logs::describe(&error),
                 path,
             })?;
             return Ok(Sink::Direct(file));
         }
-        Ok(Sink::Capture(self.writer(&path, log)?))
+        Ok(Sink::Capture(self.writer(&path, log, owner)?))
     }
 
     /// Whether a pipe still feeds the log at `path`: a leftover of an earlier process of this
@@ -942,7 +967,12 @@ impl Context {
     }
 
     /// The writer of a log path, shared with any pipe already writing there.
-    fn writer(&mut self, path: &Path, log: &LogSpec) -> Result<SharedWriter, SpawnError> {
+    fn writer(
+        &mut self,
+        path: &Path,
+        log: &LogSpec,
+        owner: Option<&UserSpec>,
+    ) -> Result<SharedWriter, SpawnError> {
         let log_error = |error: std::io::Error| SpawnError::Log {
             path: path.to_path_buf(),
             reason: logs::describe(&error),
@@ -960,7 +990,7 @@ impl Context {
             self.sweep_writers_at = (self.writers.len() * 2).max(WRITERS_SWEEP_MIN);
         }
         let writer = Arc::new(Mutex::new(
-            LogWriter::open(path, log.max_bytes, log.backups).map_err(log_error)?,
+            LogWriter::open(path, log.max_bytes, log.backups, owner).map_err(log_error)?,
         ));
         self.writers
             .insert(path.to_path_buf(), Arc::downgrade(&writer));
@@ -1004,6 +1034,7 @@ impl Context {
     ) -> bool {
         job.pid = None;
         job.last_exit = Some(exit);
+        job.stopped_at = Some(SystemTime::now());
         // The notify socket goes with its process.
         job.notify = None;
         if job.state == ProcessState::Starting

@@ -613,3 +613,53 @@ fn enable_and_disable_in_a_git_work_tree_point_at_start_and_stop() {
     let output = plain.cli(&["programs", "disable", "web"]);
     assert!(!stderr(&output).contains("note:"), "{}", stderr(&output));
 }
+
+/// `last_stderr` is log content: a `read` token does not see it (SPEC §10: no logs for
+/// `read`), `operate` and `admin` do.
+#[test]
+fn last_stderr_is_not_shown_to_a_read_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = tempfile::tempdir().expect("tempdir");
+    let tokens = folder.path().join("tokens.toml");
+    fs::write(
+        &tokens,
+        "[[tokens]]\nname = \"grafana\"\nrole = \"read\"\ntoken = \"read-secret\"\n\n\
+         [[tokens]]\nname = \"oncall\"\nrole = \"operate\"\ntoken = \"operate-secret\"\n",
+    )
+    .expect("tokens file");
+    fs::set_permissions(&tokens, fs::Permissions::from_mode(0o600)).expect("chmod");
+    let tokens = tokens.display().to_string();
+    let daemon = TestDaemon::start_with(&["--tokens-file", &tokens], None);
+    daemon.put(
+        "db.toml",
+        // The line is made at run time, so the command (which `read` sees) does not hold it.
+        "command = [\"sh\", \"-c\", \"echo ERROR-$((40 + 2)) >&2; exit 3\"]\nboot = true\nstartsecs = 1\nstartretries = 0\n",
+    );
+    let ask = |token: &str, path: &str| {
+        let client = hoody_daemon::cli::client::Client::new(
+            daemon.client.endpoint.clone(),
+            Some(token.to_string()),
+        );
+        client
+            .request("GET", &format!("/api/v1/daemon{path}"), None, &[])
+            .map(|response| response.json())
+            .unwrap_or(Value::Null)
+    };
+    wait_until(
+        "db FATAL with its stderr",
+        30,
+        || ask("operate-secret", "/status/db")["data"]["status"]["last_stderr"] == "ERROR-42\n",
+        || format!("{}\n{}", ask("operate-secret", "/status/db"), daemon.log()),
+    );
+    let one = ask("read-secret", "/status/db");
+    assert_eq!(one["data"]["status"]["status"], "FATAL", "{one}");
+    assert!(one["data"]["status"]["last_stderr"].is_null(), "{one}");
+    let all = ask("read-secret", "/status");
+    assert!(!all.to_string().contains("ERROR-42"), "{all}");
+    let program = ask("read-secret", "/programs/db");
+    assert!(!program.to_string().contains("ERROR-42"), "{program}");
+    let list = ask("read-secret", "/programs");
+    assert!(!list.to_string().contains("ERROR-42"), "{list}");
+    let all = ask("operate-secret", "/status");
+    assert!(all.to_string().contains("ERROR-42"), "{all}");
+}
