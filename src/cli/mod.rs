@@ -148,9 +148,39 @@ pub struct ServeArgs {
     /// HOST:PORT or unix:/path/to.sock (created with mode 0600).
     #[arg(long, default_value = "127.0.0.1:7575")]
     pub listen: String,
+    /// Prefix every stored log line with its time (RFC 3339 UTC, milliseconds): the default of
+    /// each program's `log_timestamps`.
+    #[arg(long)]
+    pub log_timestamps: bool,
+    /// Copy every program's output to this process's stdout (stderr lines to stderr) as
+    /// `NAME | line`, for `docker logs`; a program opts out with `console = false`.
+    #[arg(long)]
+    pub log_console: bool,
+    /// The console's format: `plain` (`NAME | line`) or `json` (one object a line:
+    /// time, program, stream, line). Implies --log-console.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_console_format: Option<ConsoleFormatArg>,
+    /// Keep all log files together (rotated ones included) within SIZE plus one file's
+    /// maxbytes (e.g. 1GB): the oldest rotated files are deleted first, current files never.
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
+    pub log_budget: Option<u64>,
     /// The token file: filled from the global `--token-file`.
     #[arg(skip)]
     pub token_file: Option<PathBuf>,
+}
+
+/// `--log-console-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConsoleFormatArg {
+    Plain,
+    Json,
+}
+
+fn parse_budget(text: &str) -> Result<u64, String> {
+    match crate::spec::parse_size(text)? {
+        0 => Err("the log budget must be more than 0".to_string()),
+        bytes => Ok(bytes),
+    }
 }
 
 /// A program's id (a number) or its name.

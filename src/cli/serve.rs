@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use super::{ServeArgs, exit};
+use super::{ConsoleFormatArg, ServeArgs, exit};
+use crate::supervisor::console::ConsoleFormat;
 use crate::api::{self, Listen, Listener};
 use crate::daemon::{self, DaemonConfig, Ending};
 
@@ -88,6 +89,15 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
     if let Some(log_dir) = args.log_dir {
         config.log_dir = absolute(&log_dir);
     }
+    config.logs = crate::supervisor::LogSettings {
+        timestamps: args.log_timestamps,
+        console: match (args.log_console, args.log_console_format) {
+            (_, Some(ConsoleFormatArg::Json)) => Some(ConsoleFormat::Json),
+            (_, Some(ConsoleFormatArg::Plain)) | (true, None) => Some(ConsoleFormat::Plain),
+            (false, None) => None,
+        },
+        budget: args.log_budget,
+    };
     let listener = Listener::bind(&listen)
         .await
         .map_err(|error| format!("cannot listen on {listen}: {error}"))?;

@@ -56,6 +56,8 @@ pub struct DaemonConfig {
     pub state_dir: PathBuf,
     pub log_dir: PathBuf,
     pub watch: WatchConfig,
+    /// Timestamps, console copy and budget of logs (SPEC §13).
+    pub logs: crate::supervisor::LogSettings,
 }
 
 impl DaemonConfig {
@@ -72,6 +74,7 @@ impl DaemonConfig {
             state_dir: home.join("state"),
             log_dir: home.join("logs"),
             watch: WatchConfig::default(),
+            logs: crate::supervisor::LogSettings::default(),
         }
     }
 }
@@ -181,6 +184,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
     let supervisor = Supervisor::new(SupervisorConfig {
         log_dir: config.log_dir.clone(),
         marker: Some(persist::marker(&config.state_dir)),
+        logs: crate::supervisor::LogOptions::start(&config.logs)?,
     });
     let daemon = Daemon {
         config,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use document::{
     Document, MAX_FILE_BYTES, decode, edit, json_to_toml, line_column, parse, render,
 };
-pub use fields::{RawProgram, seconds_to_json};
+pub use fields::{RawProgram, parse_size, seconds_to_json};
 
 /// Every field a program file may hold, in the order new files are written.
 pub const FIELDS: &[&str] = &[
@@ -49,6 +49,8 @@ pub const FIELDS: &[&str] = &[
     "stderr_logfile",
     "stderr_logfile_maxbytes",
     "stderr_logfile_backups",
+    "log_timestamps",
+    "console",
     "environment",
 ];
 
@@ -302,6 +304,11 @@ pub struct ProcessSpec {
     pub stdout: LogSpec,
     pub stderr: LogSpec,
     pub redirect_stderr: bool,
+    /// Prefix each stored line with its time (SPEC §13); `None` takes the daemon's default
+    /// (`serve --log-timestamps`).
+    pub log_timestamps: Option<bool>,
+    /// Copy the output to the daemon's console when `serve --log-console` is on.
+    pub console: bool,
 }
 
 /// A validated program: what the daemon should run and how.

@@ -70,14 +70,21 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::SystemTime;
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use super::budget::Budget;
+use super::console::Console;
+use super::lines::{LineSplitter, stamp};
 use super::spawn::keep_high;
+use super::stamp::{prefix, unix_millis};
+use crate::spec::Stream;
 
 /// Bytes asked of one splice/read.
 const CHUNK: usize = 1 << 20;
@@ -89,11 +96,75 @@ const COPY_BUFFER: usize = 64 * 1024;
 /// byte takes six bytes (`\u0000`): 4 MiB of log stay a bounded answer whatever they hold.
 pub const TAIL_MAX_BYTES: u64 = 4 << 20;
 const TAIL_CHUNK: u64 = 64 * 1024;
+/// Bytes read at once from a pipe whose lines the daemon looks at (timestamps, console).
+const LINE_CHUNK: usize = 256 * 1024;
+
+thread_local! {
+    /// The read and write buffers of line mode, made on the first use on this thread (the
+    /// loop's) and kept: nothing is allocated per wake, and nothing at all without line mode.
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
 
 pub(crate) type SharedWriter = Arc<Mutex<LogWriter>>;
 /// The read end of a log pipe, registered with the loop. Its capture task holds it until EOF;
 /// the writer it feeds keeps a [`Weak`] to it (see [`LogWriter::is_fed`]).
-pub(crate) type Pipe = Arc<AsyncFd<OwnedFd>>;
+pub(crate) type Pipe = Arc<CapturePipe>;
+
+/// A log pipe and what looks at its lines as they pass.
+#[derive(Debug)]
+pub(crate) struct CapturePipe {
+    fd: AsyncFd<OwnedFd>,
+    tap: Option<Mutex<Tap>>,
+}
+
+/// What sees the complete lines of one pipe as they pass through capture: the console copy.
+/// (The one place for anything else that must see lines, such as a readiness pattern: add a
+/// consumer in [`Tap::line`].)
+#[derive(Debug)]
+pub(crate) struct Tap {
+    program: String,
+    stream: Stream,
+    console: Option<Console>,
+    splitter: LineSplitter,
+}
+
+impl Tap {
+    pub fn new(program: &str, stream: Stream, console: Option<Console>) -> Tap {
+        Tap {
+            program: program.to_string(),
+            stream,
+            console,
+            splitter: LineSplitter::default(),
+        }
+    }
+
+    fn push(&mut self, data: &[u8], millis: i64) {
+        let Tap {
+            program,
+            stream,
+            console,
+            splitter,
+        } = self;
+        splitter.push(data, |line| Tap::line(program, *stream, console, line, millis));
+    }
+
+    fn finish(&mut self) {
+        let millis = unix_millis(SystemTime::now());
+        let Tap {
+            program,
+            stream,
+            console,
+            splitter,
+        } = self;
+        splitter.finish(|line| Tap::line(program, *stream, console, line, millis));
+    }
+
+    fn line(program: &str, stream: Stream, console: &Option<Console>, line: &[u8], millis: i64) {
+        if let Some(console) = console {
+            console.line(program, stream, line, millis);
+        }
+    }
+}
 
 pub(crate) fn lock(writer: &SharedWriter) -> MutexGuard<'_, LogWriter> {
     writer.lock().unwrap_or_else(PoisonError::into_inner)
@@ -135,7 +206,14 @@ pub(crate) struct LogWriter {
     /// What status shows: the last error and the bytes lost to it.
     problem: Option<String>,
     /// The pipes that feed this file, while their capture runs.
-    pipes: Vec<Weak<AsyncFd<OwnedFd>>>,
+    pipes: Vec<Weak<CapturePipe>>,
+    /// Prefix each line with its time (SPEC §13).
+    timestamps: bool,
+    /// Whether the next byte written starts a line (kept per file: what the file holds is
+    /// what must never have a stamp inside a line).
+    at_line_start: bool,
+    /// Checked after each rotation.
+    budget: Option<Arc<Budget>>,
 }
 
 /// What one drain achieved.
@@ -150,7 +228,10 @@ pub(crate) enum Drained {
 }
 
 enum Step {
+    /// Spliced or copied: the file grew by that much.
     Moved(usize),
+    /// Read from the pipe and written (line mode: the file's size is already counted).
+    Wrote(usize),
     Interrupted,
     Empty,
     Eof,
@@ -179,17 +260,46 @@ impl LogWriter {
             dropped: 0,
             problem: None,
             pipes: Vec::new(),
+            timestamps: false,
+            at_line_start: metadata.len() == 0 || !regular,
+            budget: None,
         })
+    }
+
+    /// Whether lines are stamped with their time from now on.
+    pub fn set_timestamps(&mut self, timestamps: bool) {
+        if timestamps && !self.timestamps && self.regular && self.size > 0 {
+            // Continuing a file: a stamp starts the next line (a partial one the file ends
+            // with is taken as ended).
+            self.at_line_start = true;
+        }
+        self.timestamps = timestamps && self.regular;
+    }
+
+    /// The log budget to check after each rotation.
+    pub fn set_budget(&mut self, budget: Option<Arc<Budget>>) {
+        if let Some(budget) = &budget {
+            budget.register(&self.path, self.max_bytes);
+        }
+        self.budget = budget;
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// A regular file (not a tty, a FIFO or `/dev/null`).
+    pub fn is_regular(&self) -> bool {
+        self.regular
+    }
+
     /// A later spec may change the rotation settings of a live file.
     pub fn set_rotation(&mut self, max_bytes: u64, backups: u32) {
         self.max_bytes = max_bytes;
         self.backups = backups;
+        if let Some(budget) = &self.budget {
+            budget.register(&self.path, max_bytes);
+        }
     }
 
     /// The last write problem of this file, for the job's status.
@@ -211,6 +321,8 @@ impl LogWriter {
                 dropped: self.dropped,
                 problem: self.problem.take(),
                 pipes: std::mem::take(&mut self.pipes),
+                timestamps: self.timestamps,
+                budget: self.budget.take(),
                 ..LogWriter::open(&self.path, self.max_bytes, self.backups)?
             };
         }
@@ -232,29 +344,60 @@ impl LogWriter {
             let Some(live) = pipe.upgrade() else {
                 continue;
             };
-            if self.drain(live.get_ref().as_fd(), DRAIN_BUDGET) != Drained::Eof {
+            if self.drain_pipe(&live, DRAIN_BUDGET) != Drained::Eof {
                 self.pipes.push(pipe);
             }
         }
         !self.pipes.is_empty()
     }
 
+    /// Moves what a capture pipe holds into the file, its lines through the pipe's tap.
+    pub fn drain_pipe(&mut self, pipe: &CapturePipe, budget: u64) -> Drained {
+        let fd = pipe.fd.get_ref().as_fd();
+        match &pipe.tap {
+            Some(tap) => {
+                let mut tap = tap.lock().unwrap_or_else(PoisonError::into_inner);
+                self.drain_tapped(fd, Some(&mut tap), budget)
+            }
+            None => self.drain_tapped(fd, None, budget),
+        }
+    }
+
     /// Moves what the pipe holds into the file, rotating as needed, up to `budget` bytes.
+    #[cfg(test)]
     pub fn drain(&mut self, pipe: BorrowedFd<'_>, budget: u64) -> Drained {
+        self.drain_tapped(pipe, None, budget)
+    }
+
+    /// [`LogWriter::drain`], with the lines seen by `tap`. Bytes go through user space
+    /// (line mode) only when something must look at them: timestamps or a tap; otherwise
+    /// they are spliced.
+    fn drain_tapped(
+        &mut self,
+        pipe: BorrowedFd<'_>,
+        mut tap: Option<&mut Tap>,
+        budget: u64,
+    ) -> Drained {
         let mut moved = 0u64;
         loop {
             if moved >= budget {
                 return Drained::Budget;
             }
-            self.catch_up();
-            self.rotate_if_full();
-            let room = self.room();
-            match self.step(pipe, room) {
+            let step = if self.timestamps || tap.is_some() {
+                self.step_lines(pipe, tap.as_deref_mut())
+            } else {
+                self.catch_up();
+                self.rotate_if_full();
+                let room = self.room();
+                self.step(pipe, room)
+            };
+            match step {
                 Step::Moved(count) => {
                     self.size += count as u64;
                     moved += count as u64;
                     self.recovered();
                 }
+                Step::Wrote(count) => moved += count as u64,
                 Step::Interrupted => {}
                 Step::Empty => return Drained::Empty,
                 Step::Eof => return Drained::Eof,
@@ -274,6 +417,71 @@ impl LogWriter {
                 }
             }
         }
+    }
+
+    /// Line mode: one read from the pipe into user space, the lines handed to the tap, the
+    /// bytes stamped (`lines::stamp`) and written. One clock reading per read: the lines
+    /// that arrive together share their time.
+    fn step_lines(&mut self, pipe: BorrowedFd<'_>, tap: Option<&mut Tap>) -> Step {
+        SCRATCH.with_borrow_mut(|(input, output)| {
+            if input.len() < LINE_CHUNK {
+                input.resize(LINE_CHUNK, 0);
+            }
+            let count = match nix::unistd::read(pipe, &mut input[..]) {
+                Ok(0) => {
+                    if let Some(tap) = tap {
+                        tap.finish();
+                    }
+                    return Step::Eof;
+                }
+                Ok(count) => count,
+                Err(Errno::EAGAIN) => return Step::Empty,
+                Err(Errno::EINTR) => return Step::Interrupted,
+                Err(errno) => return Step::ReadFailed(io::Error::from(errno)),
+            };
+            let data = &input[..count];
+            let millis = unix_millis(SystemTime::now());
+            if let Some(tap) = tap {
+                tap.push(data, millis);
+            }
+            let bytes: &[u8] = if self.timestamps {
+                output.clear();
+                stamp(output, data, &mut self.at_line_start, &prefix(millis));
+                output
+            } else {
+                data
+            };
+            match self.write_out(bytes) {
+                Ok(()) => Step::Wrote(count),
+                Err((error, lost)) => Step::WriteFailed(error, lost),
+            }
+        })
+    }
+
+    /// Writes bytes at the file's end, rotating at `max_bytes` between two writes. On a
+    /// failure: the error, and how many bytes were not written.
+    fn write_out(&mut self, mut data: &[u8]) -> Result<(), (io::Error, usize)> {
+        while !data.is_empty() {
+            self.catch_up();
+            self.rotate_if_full();
+            let len = self.room().min(data.len());
+            let result = if self.regular {
+                self.file.write_at(&data[..len], self.size)
+            } else {
+                (&self.file).write(&data[..len])
+            };
+            match result {
+                Ok(0) => return Err((io::Error::from(io::ErrorKind::WriteZero), data.len())),
+                Ok(count) => {
+                    self.size += count as u64;
+                    data = &data[count..];
+                    self.recovered();
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err((error, data.len())),
+            }
+        }
+        Ok(())
     }
 
     /// Continues after the file's end when something else appended to it since our last
@@ -433,16 +641,25 @@ impl LogWriter {
         {
             return;
         }
-        if let Err(error) = self.rotate() {
-            let error = describe(&error);
-            tracing::warn!(path = %self.path.display(), error = %error, "cannot rotate log");
-            self.problem = Some(format!(
-                "cannot rotate log \"{}\": {error}",
-                self.path.display()
-            ));
-            // Keep writing to the big file; try again after another `max_bytes`.
-            self.rotate_at_least = self.size.saturating_add(self.max_bytes);
+        match self.rotate() {
+            Ok(()) => {
+                if let Some(budget) = &self.budget {
+                    budget.enforce();
+                }
+            }
+            Err(error) => self.rotate_failed(&error),
         }
+    }
+
+    fn rotate_failed(&mut self, error: &io::Error) {
+        let error = describe(error);
+        tracing::warn!(path = %self.path.display(), error = %error, "cannot rotate log");
+        self.problem = Some(format!(
+            "cannot rotate log \"{}\": {error}",
+            self.path.display()
+        ));
+        // Keep writing to the big file; try again after another `max_bytes`.
+        self.rotate_at_least = self.size.saturating_add(self.max_bytes);
     }
 
     /// `file.N-1` → `file.N` … `file` → `file.1`, then a new `file`; with no backups the file
@@ -529,12 +746,15 @@ pub(crate) fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// Registers the read end of a log pipe with the loop (it must be non-blocking). Needs a tokio
 /// runtime with IO enabled.
-pub(crate) fn watch(pipe: OwnedFd) -> io::Result<Pipe> {
+pub(crate) fn watch(pipe: OwnedFd, tap: Option<Tap>) -> io::Result<Pipe> {
     // SAFETY: the AsyncFd takes the OwnedFd, which keeps the descriptor open and unchanged
     // until the AsyncFd is dropped; nothing else closes or replaces it.
     let registered = unsafe { AsyncFd::register_with_interest(pipe, Interest::READABLE) };
     match registered {
-        Ok(pipe) => Ok(Arc::new(pipe)),
+        Ok(fd) => Ok(Arc::new(CapturePipe {
+            fd,
+            tap: tap.map(Mutex::new),
+        })),
         Err(error) => Err(error.into_parts().1),
     }
 }
@@ -542,14 +762,14 @@ pub(crate) fn watch(pipe: OwnedFd) -> io::Result<Pipe> {
 /// Moves a pipe into its log until every writer has closed it.
 pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter) {
     loop {
-        let mut guard = match pipe.readable().await {
+        let mut guard = match pipe.fd.readable().await {
             Ok(guard) => guard,
             Err(error) => {
                 tracing::error!(path = %lock(&writer).path().display(), error = %error, "log pipe failed");
                 return;
             }
         };
-        let drained = lock(&writer).drain(guard.get_inner().as_fd(), DRAIN_BUDGET);
+        let drained = lock(&writer).drain_pipe(&pipe, DRAIN_BUDGET);
         match drained {
             Drained::Empty => guard.clear_ready(),
             Drained::Eof => return,
@@ -765,7 +985,7 @@ mod tests {
         let path = folder.path().join("x.log");
         let writer = Arc::new(Mutex::new(LogWriter::open(&path, 0, 0).unwrap()));
         let (read, write) = output_pipe().unwrap();
-        let pipe = watch(read).unwrap();
+        let pipe = watch(read, None).unwrap();
         lock(&writer).feed(&pipe);
         nix::unistd::write(&write, b"one\n").unwrap();
         // A writer still holds the pipe: it feeds the file (and what it held is moved).

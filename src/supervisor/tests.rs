@@ -51,6 +51,7 @@ impl Harness {
         let supervisor = Supervisor::new(SupervisorConfig {
             log_dir: folder.path().join("logs"),
             marker: None,
+            logs: Default::default(),
         });
         Harness {
             supervisor,
