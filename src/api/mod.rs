@@ -7,6 +7,7 @@
 // only add an allocation to every failed request.
 #![allow(clippy::result_large_err)]
 
+mod follow;
 mod logs;
 pub mod openapi;
 
@@ -86,6 +87,8 @@ impl std::fmt::Display for Listen {
 struct AppState {
     handle: Handle,
     token: Option<Arc<str>>,
+    /// Log followers' inotify hub, made with the first follower.
+    followers: logs::Followers,
 }
 
 /// Every route of the API.
@@ -93,6 +96,7 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
     let state = AppState {
         handle,
         token: token.map(Arc::from),
+        followers: logs::Followers::default(),
     };
     let api = Router::new()
         .route("/health", get(health))
@@ -114,6 +118,7 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .route("/status", get(all_status))
         .route("/status/{id}", get(one_status))
         .route("/events", get(events))
+        .route("/logs", get(all_logs))
         .route("/quick-start", get(quick_list).post(quick_launch))
         .route("/quick-start/{id}/status", get(quick_status))
         .route("/quick-start/{id}/stop", post(quick_stop))
@@ -680,14 +685,31 @@ async fn program_logs(State(state): State<AppState>, id: Id, params: Params) -> 
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let paths = state.handle.ask(Request::LogPaths { id }).await;
-    logs::respond(paths, &params).await
+    logs::respond(paths, &params, &state.followers).await
+}
+
+/// `GET /logs`: every program's logs merged; `programs=a,b` keeps those (ids or names).
+async fn all_logs(State(state): State<AppState>, params: Params) -> Response {
+    let params = try_response!(params_of(params));
+    let ids: Vec<String> = params
+        .get("programs")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let paths = state.handle.ask(Request::AllLogPaths { ids }).await;
+    logs::respond_all(paths, &params, &state.followers).await
 }
 
 async fn quick_logs(State(state): State<AppState>, id: Id, params: Params) -> Response {
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let paths = state.handle.ask(Request::QuickLogPaths { id }).await;
-    logs::respond(paths, &params).await
+    logs::respond(paths, &params, &state.followers).await
 }
 
 async fn quick_list(State(state): State<AppState>) -> Response {

@@ -3,6 +3,7 @@
 //! HTTP client of a running daemon (`programs …`, `quick-start …`, `status`, `diff`, `apply`).
 //!
 //! The client commands live in their own modules: [`programs`] (programs and `status`),
+//! [`logs`] (`logs`, `programs logs`, `quick-start logs`),
 //! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`docs`] (completions and the man
 //! page); [`session`] turns the API's answers and transport errors into messages and exit codes,
 //! and [`output`] draws tables, diffs and JSON.
@@ -18,6 +19,7 @@ use crate::store;
 pub mod client;
 mod docs;
 mod gitops;
+mod logs;
 mod output;
 mod programs;
 mod quick;
@@ -101,6 +103,9 @@ pub enum Command {
     QuickStart(QuickCommand),
     /// The status of every program (the same as `programs status`).
     Status,
+    /// Print the last lines of every program (or of those named), merged in time order, as
+    /// `NAME stream | line`; `-f` keeps printing new lines.
+    Logs(AllLogsArgs),
     /// Show what `apply DIR` would change: a unified diff per program file.
     ///
     /// Compares the running daemon's program files with DIR's, byte for byte: changed files,
@@ -221,7 +226,8 @@ pub enum ProgramsCommand {
         /// The program's id or name [default: every program].
         id: Option<ProgramId>,
     },
-    /// Print a program's stdout and stderr logs (its stderr log goes to stderr).
+    /// Print a program's logs: both streams as `stream | line` in time order, or one stream
+    /// (`--stream stdout|stderr`) as stored.
     Logs(LogsArgs),
 }
 
@@ -339,6 +345,18 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct AllLogsArgs {
+    /// Programs (names or ids) [default: every program].
+    pub names: Vec<String>,
+    /// How many of the last lines, in all.
+    #[arg(short = 'n', long, default_value_t = 100)]
+    pub lines: usize,
+    /// Keep printing new lines as they come (Ctrl-C ends).
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct QuickRunArgs {
     /// The working folder.
     #[arg(long)]
@@ -405,6 +423,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Man => docs::man(),
         Command::Programs(command) => programs::run(&global, command),
         Command::Status => programs::run(&global, ProgramsCommand::Status { id: None }),
+        Command::Logs(args) => session::Session::open(&global)
+            .and_then(|session| logs::all(&session, &args)),
         Command::QuickStart(command) => quick::run(&global, command),
         Command::Diff { dir } => gitops::diff(&global, &dir),
         Command::Apply {

@@ -386,6 +386,7 @@ impl Daemon {
             Request::Status { id: Some(id) } => self.status_one(&id, now),
             Request::History { id } => self.history(&id),
             Request::LogPaths { id } => self.log_paths(&id),
+            Request::AllLogPaths { ids } => self.all_log_paths(&ids),
             Request::Create { fields, format } => self.create(fields, format, now),
             Request::Edit {
                 id,

@@ -63,6 +63,11 @@ pub enum Request {
     LogPaths {
         id: String,
     },
+    /// Where the logs of these programs are (every program with a valid version when the
+    /// list is empty), for the merged `GET /logs`.
+    AllLogPaths {
+        ids: Vec<String>,
+    },
     QuickStart {
         fields: Map<String, Value>,
     },
@@ -95,6 +100,7 @@ impl Request {
                 | Request::Status { .. }
                 | Request::History { .. }
                 | Request::LogPaths { .. }
+                | Request::AllLogPaths { .. }
                 | Request::QuickList
                 | Request::QuickStatus { .. }
                 | Request::QuickLogPaths { .. }

@@ -90,6 +90,7 @@ pub mod console;
 mod job;
 mod leftover;
 pub mod lines;
+pub mod logread;
 pub mod logs;
 mod reap;
 mod spawn;

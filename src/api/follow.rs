@@ -1,0 +1,490 @@
+//! Following logs (`?follow=true`): server-sent events of new lines, woken by inotify, with a
+//! bound on what a follower may cost.
+//!
+//! - **Wake-ups.** One inotify instance for all followers (made with the first follower; an
+//!   API that nobody follows has none), read on the API thread. It watches the folders of the
+//!   followed files (`IN_MODIFY`, `IN_CREATE`, `IN_MOVED_TO`: appends and the new file of a
+//!   rotation) and wakes the followers of the file an event names; a follower reads what is
+//!   new when it is woken, and sleeps otherwise. No timer, no polling. (A folder that does not
+//!   exist yet, such as the log folder before any program ran, is looked for again every
+//!   second until it does.)
+//! - **Memory.** A follower reads only when its connection has taken what it read before
+//!   (the event stream is pulled by hyper as the socket drains), at most [`READ_CHUNK`] bytes
+//!   at a time, and holds at most one partial line of [`MAX_LINE`](crate::supervisor::lines)
+//!   bytes. A client that stops reading stops the reading: the rest waits in the file.
+//! - **Dropping.** Waiting in the file is free, but not forever: a follower woken again
+//!   without having read since its last wake is looked at, and once it is more than
+//!   [`MAX_LAG`] bytes behind the file's end it is dropped: its files are closed at once (a
+//!   rotated file it held is not kept alive on disk), and its stream ends with a last comment
+//!   saying why (`: dropped: …`) when the connection takes it.
+//! - **Rotation.** A follower reads the file it opened to its end, then moves to the new file
+//!   at the path (a new inode, or the same file truncated), so no line is lost or doubled.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures_util::Stream;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use serde_json::json;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::Notify;
+
+use crate::supervisor::lines::LineSplitter;
+use crate::supervisor::logread::LogLine;
+
+/// Bytes a follower reads at once.
+pub const READ_CHUNK: usize = 8 * 1024;
+/// How far behind a file's end a follower that does not read may fall before it is dropped.
+pub const MAX_LAG: u64 = 4 << 20;
+/// What the watched folders report.
+const MASK: AddWatchFlags = AddWatchFlags::IN_MODIFY
+    .union(AddWatchFlags::IN_CREATE)
+    .union(AddWatchFlags::IN_MOVED_TO);
+/// How often a follower looks again for a log folder that does not exist yet.
+const MISSING_FOLDER_RETRY: Duration = Duration::from_secs(1);
+
+/// How followed lines are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `event: stdout` (or `stderr`), `data:` the line as stored.
+    Raw,
+    /// `event: line`, `data: {"program","stream","line","time"}`.
+    Json,
+}
+
+/// One file to follow, with whose and which stream it is.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub program: String,
+    pub stream: &'static str,
+    pub path: PathBuf,
+}
+
+/// The followers' inotify instance and who follows what. Made with the first follower.
+pub struct Hub {
+    inotify: AsyncFd<Queue>,
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    /// Watched folders: their watch, and the followers of each file name in them.
+    folders: HashMap<PathBuf, Folder>,
+    by_watch: HashMap<WatchDescriptor, PathBuf>,
+}
+
+struct Folder {
+    watch: WatchDescriptor,
+    files: HashMap<OsString, Vec<Weak<Subscription>>>,
+}
+
+struct Queue(Inotify);
+
+impl AsRawFd for Queue {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_fd().as_raw_fd()
+    }
+}
+
+impl Hub {
+    /// Makes the instance and starts reading it on the current (the API's) runtime.
+    pub fn start() -> io::Result<Arc<Hub>> {
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        // SAFETY: `Queue` owns the instance's descriptor (an `OwnedFd` inside `Inotify`) and
+        // always returns that one; it stays open and unchanged until the AsyncFd is dropped.
+        let inotify = unsafe { AsyncFd::register_with_interest(Queue(inotify), Interest::READABLE) }
+            .map_err(|error| error.into_parts().1)?;
+        let hub = Arc::new(Hub {
+            inotify,
+            table: Mutex::new(Table::default()),
+        });
+        tokio::spawn(read_events(Arc::downgrade(&hub)));
+        Ok(hub)
+    }
+
+    fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Watches the folder of each of the subscription's files; `false` when a folder could
+    /// not be watched (it does not exist yet).
+    fn subscribe(&self, subscription: &Arc<Subscription>, paths: &[PathBuf]) -> bool {
+        let mut table = self.table();
+        let mut all = true;
+        for path in paths {
+            let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+                continue;
+            };
+            let folder = if folder.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                folder
+            };
+            if !table.folders.contains_key(folder) {
+                match self.inotify.get_ref().0.add_watch(folder, MASK) {
+                    Ok(watch) => {
+                        table.by_watch.insert(watch, folder.to_path_buf());
+                        table.folders.insert(
+                            folder.to_path_buf(),
+                            Folder {
+                                watch,
+                                files: HashMap::new(),
+                            },
+                        );
+                    }
+                    Err(_) => {
+                        all = false;
+                        continue;
+                    }
+                }
+            }
+            if let Some(entry) = table.folders.get_mut(folder) {
+                let followers = entry.files.entry(name.to_os_string()).or_default();
+                if !followers
+                    .iter()
+                    .any(|known| std::ptr::eq(known.as_ptr(), Arc::as_ptr(subscription)))
+                {
+                    followers.push(Arc::downgrade(subscription));
+                }
+            }
+        }
+        all
+    }
+
+    /// Wakes the followers of `name` in the folder of `watch`, and forgets the ones that are
+    /// gone (their folders' watches too, once nobody follows anything there).
+    fn wake(&self, watch: WatchDescriptor, name: Option<&OsString>) {
+        let mut woken: Vec<(Arc<Subscription>, PathBuf)> = Vec::new();
+        {
+            let mut table = self.table();
+            let Some(folder_path) = table.by_watch.get(&watch).cloned() else {
+                return;
+            };
+            let Some(folder) = table.folders.get_mut(&folder_path) else {
+                return;
+            };
+            if let Some(name) = name
+                && let Some(followers) = folder.files.get_mut(name)
+            {
+                followers.retain(|follower| match follower.upgrade() {
+                    Some(live) if !live.is_dropped() => {
+                        woken.push((live, folder_path.join(name)));
+                        true
+                    }
+                    _ => false,
+                });
+                if followers.is_empty() {
+                    folder.files.remove(name);
+                }
+            }
+            if folder.files.is_empty() {
+                let watch = folder.watch;
+                table.folders.remove(&folder_path);
+                table.by_watch.remove(&watch);
+                let _ = self.inotify.get_ref().0.rm_watch(watch);
+            }
+        }
+        if let Some((_, path)) = woken.first() {
+            // One look at the file for all its followers.
+            let now = std::fs::metadata(path).ok();
+            for (subscription, path) in &woken {
+                subscription.wake(path, now.as_ref());
+            }
+        }
+    }
+}
+
+/// Reads the hub's events for as long as the hub lives.
+async fn read_events(hub: Weak<Hub>) {
+    loop {
+        let Some(live) = hub.upgrade() else {
+            return;
+        };
+        let events = {
+            let mut guard = match live.inotify.readable().await {
+                Ok(guard) => guard,
+                Err(error) => {
+                    tracing::warn!(%error, "the log followers' inotify instance failed");
+                    return;
+                }
+            };
+            match guard.try_io(|queue| queue.get_ref().0.read_events().map_err(io::Error::from)) {
+                Ok(Ok(events)) => events,
+                Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "cannot read the log followers' inotify instance");
+                    return;
+                }
+                Err(_would_block) => continue,
+            }
+        };
+        for event in events {
+            live.wake(event.wd, event.name.as_ref());
+        }
+    }
+}
+
+/// One follower as the hub sees it: its files, and how to wake it.
+struct Subscription {
+    state: Mutex<Following>,
+    notify: Notify,
+}
+
+struct Following {
+    files: Vec<FollowedFile>,
+    /// Woken since it last read: a second wake without a read looks at how far behind it is.
+    woken_unread: bool,
+    /// Why it was dropped.
+    dropped: Option<String>,
+}
+
+struct FollowedFile {
+    target: Target,
+    file: Option<File>,
+    inode: u64,
+    position: u64,
+    lines: LineSplitter,
+}
+
+impl Subscription {
+    fn lock(&self) -> MutexGuard<'_, Following> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_dropped(&self) -> bool {
+        self.lock().dropped.is_some()
+    }
+
+    fn wake(&self, path: &Path, now: Option<&std::fs::Metadata>) {
+        {
+            let mut state = self.lock();
+            if state.dropped.is_some() {
+                return;
+            }
+            if state.woken_unread {
+                let behind = now.map_or(0, |now| state.behind(path, now));
+                if behind > MAX_LAG {
+                    state.dropped = Some(format!(
+                        "dropped: this client did not read its events and fell {behind} bytes behind {} (the limit is {MAX_LAG})",
+                        path.display()
+                    ));
+                    // Close the files now: a rotated file must not be kept alive for it.
+                    state.files.clear();
+                }
+            }
+            state.woken_unread = true;
+        }
+        self.notify.notify_one();
+    }
+}
+
+impl Following {
+    /// Bytes between this follower's position in `path` and the end of the file there now.
+    fn behind(&self, path: &Path, now: &std::fs::Metadata) -> u64 {
+        self.files
+            .iter()
+            .filter(|followed| followed.target.path == path)
+            .map(|followed| {
+                if followed.inode == now.ino() && now.len() >= followed.position {
+                    return now.len() - followed.position;
+                }
+                // Still on the file before a rotation: the rest of it, and all of the new one.
+                let rest = followed
+                    .file
+                    .as_ref()
+                    .and_then(|file| file.metadata().ok())
+                    .map_or(0, |old| old.len().saturating_sub(followed.position));
+                rest + now.len()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Reads at most [`READ_CHUNK`] new bytes over all files; complete lines go to `out`.
+    /// Returns whether more may be waiting.
+    fn read(&mut self, out: &mut VecDeque<LogLine>) -> bool {
+        let mut more = false;
+        for followed in &mut self.files {
+            more |= followed.read(out);
+        }
+        more
+    }
+}
+
+impl FollowedFile {
+    fn open(target: Target) -> FollowedFile {
+        let file = File::open(&target.path).ok();
+        let (inode, position) = file
+            .as_ref()
+            .and_then(|file| file.metadata().ok())
+            .map_or((0, 0), |metadata| (metadata.ino(), metadata.len()));
+        FollowedFile {
+            target,
+            file,
+            inode,
+            position,
+            lines: LineSplitter::default(),
+        }
+    }
+
+    fn read(&mut self, out: &mut VecDeque<LogLine>) -> bool {
+        let Ok(metadata) = std::fs::metadata(&self.target.path) else {
+            // Gone (between a rotation's rename and its new file): what we hold is still read.
+            return self.read_available(out);
+        };
+        let replaced = self.file.is_none()
+            || metadata.ino() != self.inode
+            || metadata.len() < self.position;
+        if !replaced {
+            return self.read_available(out);
+        }
+        // Finish the file we have, then start the new one from its beginning.
+        if self.read_available(out) {
+            return true;
+        }
+        self.file = File::open(&self.target.path).ok();
+        self.inode = metadata.ino();
+        self.position = 0;
+        self.read_available(out)
+    }
+
+    /// One read of at most [`READ_CHUNK`] bytes; returns whether the chunk was full.
+    fn read_available(&mut self, out: &mut VecDeque<LogLine>) -> bool {
+        let Some(file) = &mut self.file else {
+            return false;
+        };
+        let mut chunk = [0u8; READ_CHUNK];
+        if file.seek(SeekFrom::Start(self.position)).is_err() {
+            return false;
+        }
+        let count = loop {
+            match file.read(&mut chunk) {
+                Ok(count) => break count,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        };
+        self.position += count as u64;
+        let target = &self.target;
+        self.lines.push(&chunk[..count], |line| {
+            out.push_back(LogLine::parse(
+                &target.program,
+                target.stream,
+                &String::from_utf8_lossy(line),
+            ));
+        });
+        count == READ_CHUNK
+    }
+}
+
+/// The event stream of a follower: first `initial` (the last lines, already read), then every
+/// new line of `targets`.
+pub fn respond(
+    hub: Arc<Hub>,
+    targets: Vec<Target>,
+    initial: Vec<LogLine>,
+    format: Format,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    // Open the files first, so nothing written after the last lines were read is missed:
+    // their ends are where the initial lines stopped (near enough: a line written between
+    // the two is sent twice rather than lost).
+    let files: Vec<FollowedFile> = targets.into_iter().map(FollowedFile::open).collect();
+    let paths: Vec<PathBuf> = files.iter().map(|file| file.target.path.clone()).collect();
+    let subscription = Arc::new(Subscription {
+        state: Mutex::new(Following {
+            files,
+            woken_unread: false,
+            dropped: None,
+        }),
+        notify: Notify::new(),
+    });
+    let watching = hub.subscribe(&subscription, &paths);
+    let follower = Follower {
+        hub,
+        subscription,
+        paths,
+        watching,
+        queue: initial.into(),
+        format,
+        ended: false,
+    };
+    let stream = futures_util::stream::unfold(follower, |mut follower| async move {
+        let event = follower.next().await?;
+        Some((Ok(event), follower))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+struct Follower {
+    hub: Arc<Hub>,
+    subscription: Arc<Subscription>,
+    paths: Vec<PathBuf>,
+    /// Every folder is watched.
+    watching: bool,
+    queue: VecDeque<LogLine>,
+    format: Format,
+    ended: bool,
+}
+
+impl Follower {
+    async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(line) = self.queue.pop_front() {
+                return Some(self.event(line));
+            }
+            if self.ended {
+                return None;
+            }
+            let more = {
+                let mut state = self.subscription.lock();
+                if let Some(reason) = state.dropped.take() {
+                    self.ended = true;
+                    return Some(SseEvent::default().comment(reason));
+                }
+                state.woken_unread = false;
+                state.read(&mut self.queue)
+            };
+            if more || !self.queue.is_empty() {
+                continue;
+            }
+            if self.watching {
+                self.subscription.notify.notified().await;
+            } else {
+                // A folder that does not exist yet: look again in a while.
+                tokio::time::sleep(MISSING_FOLDER_RETRY).await;
+                self.watching = self.hub.subscribe(&self.subscription, &self.paths);
+            }
+        }
+    }
+
+    fn event(&self, line: LogLine) -> SseEvent {
+        match self.format {
+            Format::Raw => {
+                let stored = match &line.time {
+                    Some(time) => format!("{time} {}", line.line),
+                    None => line.line,
+                };
+                SseEvent::default().event(line.stream).data(stored)
+            }
+            Format::Json => SseEvent::default().event("line").data(
+                json!({
+                    "program": line.program,
+                    "stream": line.stream,
+                    "line": line.line,
+                    "time": line.time,
+                })
+                .to_string(),
+            ),
+        }
+    }
+}
