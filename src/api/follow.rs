@@ -20,7 +20,7 @@
 //! - **Rotation.** A follower reads the file it opened to its end, then moves to the new file
 //!   at the path (a new inode, or the same file truncated), so no line is lost or doubled.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::ffi::OsString;
 use std::fs::File;
@@ -31,21 +31,24 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures_util::Stream;
+use axum::body::{Body, Bytes};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
-use serde_json::json;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
 use crate::supervisor::lines::LineSplitter;
 use crate::supervisor::logread::LogLine;
+use crate::supervisor::stamp;
 
 /// Bytes a follower reads at once.
 pub const READ_CHUNK: usize = 8 * 1024;
 /// How far behind a file's end a follower that does not read may fall before it is dropped.
 pub const MAX_LAG: u64 = 4 << 20;
+/// How much a followed file grows between two looks at how far a stalled follower is behind.
+const LAG_CHECK_STEP: u64 = 256 << 10;
 /// What the watched folders report.
 const MASK: AddWatchFlags = AddWatchFlags::IN_MODIFY
     .union(AddWatchFlags::IN_CREATE)
@@ -231,6 +234,10 @@ async fn read_events(hub: Weak<Hub>) {
         for event in events {
             live.wake(event.wd, event.name.as_ref());
         }
+        drop(live);
+        // Let the woken followers (and every other request) run before the next batch: under
+        // load, the kernel merges the events that pile up meanwhile.
+        tokio::task::yield_now().await;
     }
 }
 
@@ -242,8 +249,15 @@ struct Subscription {
 
 struct Following {
     files: Vec<FollowedFile>,
+    /// Events read and not yet sent, as the bytes of the stream (at most one read's worth
+    /// of each file).
+    queue: Vec<u8>,
+    format: Format,
     /// Woken since it last read: a second wake without a read looks at how far behind it is.
     woken_unread: bool,
+    /// The file's inode and size when it was last looked at that way.
+    checked_inode: u64,
+    checked_size: u64,
     /// Why it was dropped.
     dropped: Option<String>,
 }
@@ -265,26 +279,43 @@ impl Subscription {
         self.lock().dropped.is_some()
     }
 
+    /// A followed file changed. A follower that has read since its last wake is woken to read
+    /// again; one that has not (its connection is not taking events) is not woken again, only
+    /// looked at: once it is more than [`MAX_LAG`] behind, it is dropped.
     fn wake(&self, path: &Path, now: Option<&std::fs::Metadata>) {
-        {
-            let mut state = self.lock();
-            if state.dropped.is_some() {
-                return;
-            }
-            if state.woken_unread {
-                let behind = now.map_or(0, |now| state.behind(path, now));
-                if behind > MAX_LAG {
-                    state.dropped = Some(format!(
-                        "dropped: this client did not read its events and fell {behind} bytes behind {} (the limit is {MAX_LAG})",
-                        path.display()
-                    ));
-                    // Close the files now: a rotated file must not be kept alive for it.
-                    state.files.clear();
-                }
-            }
-            state.woken_unread = true;
+        let mut state = self.lock();
+        if state.dropped.is_some() {
+            return;
         }
-        self.notify.notify_one();
+        if !state.woken_unread {
+            state.woken_unread = true;
+            drop(state);
+            self.notify.notify_one();
+            return;
+        }
+        let Some(now) = now else {
+            return;
+        };
+        // Looking costs a little; do it once per LAG_CHECK_STEP of growth.
+        if now.ino() == state.checked_inode && now.len() < state.checked_size + LAG_CHECK_STEP {
+            return;
+        }
+        state.checked_inode = now.ino();
+        state.checked_size = now.len();
+        let behind = state.behind(path, now);
+        if behind > MAX_LAG {
+            state.dropped = Some(format!(
+                "dropped: this client did not read its events and fell {behind} bytes behind {} (the limit is {MAX_LAG})",
+                path.display()
+            ));
+            // Close the files now (a rotated file must not be kept alive for it) and let go
+            // of what it had read.
+            state.files.clear();
+            state.queue = Vec::new();
+            drop(state);
+            // Its stream ends with the reason, if its connection ever takes it.
+            self.notify.notify_one();
+        }
     }
 }
 
@@ -310,12 +341,12 @@ impl Following {
             .unwrap_or(0)
     }
 
-    /// Reads at most [`READ_CHUNK`] new bytes over all files; complete lines go to `out`.
+    /// Reads at most [`READ_CHUNK`] new bytes of each file; complete lines go to the queue.
     /// Returns whether more may be waiting.
-    fn read(&mut self, out: &mut VecDeque<LogLine>) -> bool {
+    fn read(&mut self) -> bool {
         let mut more = false;
         for followed in &mut self.files {
-            more |= followed.read(out);
+            more |= followed.read(&mut self.queue, self.format);
         }
         more
     }
@@ -337,29 +368,29 @@ impl FollowedFile {
         }
     }
 
-    fn read(&mut self, out: &mut VecDeque<LogLine>) -> bool {
+    fn read(&mut self, out: &mut Vec<u8>, format: Format) -> bool {
         let Ok(metadata) = std::fs::metadata(&self.target.path) else {
             // Gone (between a rotation's rename and its new file): what we hold is still read.
-            return self.read_available(out);
+            return self.read_available(out, format);
         };
         let replaced = self.file.is_none()
             || metadata.ino() != self.inode
             || metadata.len() < self.position;
         if !replaced {
-            return self.read_available(out);
+            return self.read_available(out, format);
         }
         // Finish the file we have, then start the new one from its beginning.
-        if self.read_available(out) {
+        if self.read_available(out, format) {
             return true;
         }
         self.file = File::open(&self.target.path).ok();
         self.inode = metadata.ino();
         self.position = 0;
-        self.read_available(out)
+        self.read_available(out, format)
     }
 
     /// One read of at most [`READ_CHUNK`] bytes; returns whether the chunk was full.
-    fn read_available(&mut self, out: &mut VecDeque<LogLine>) -> bool {
+    fn read_available(&mut self, out: &mut Vec<u8>, format: Format) -> bool {
         let Some(file) = &mut self.file else {
             return false;
         };
@@ -377,11 +408,7 @@ impl FollowedFile {
         self.position += count as u64;
         let target = &self.target;
         self.lines.push(&chunk[..count], |line| {
-            out.push_back(LogLine::parse(
-                &target.program,
-                target.stream,
-                &String::from_utf8_lossy(line),
-            ));
+            event(out, format, &target.program, target.stream, line);
         });
         count == READ_CHUNK
     }
@@ -394,16 +421,24 @@ pub fn respond(
     targets: Vec<Target>,
     initial: Vec<LogLine>,
     format: Format,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+) -> Response {
     // Open the files first, so nothing written after the last lines were read is missed:
     // their ends are where the initial lines stopped (near enough: a line written between
     // the two is sent twice rather than lost).
     let files: Vec<FollowedFile> = targets.into_iter().map(FollowedFile::open).collect();
     let paths: Vec<PathBuf> = files.iter().map(|file| file.target.path.clone()).collect();
+    let mut queue = Vec::new();
+    for line in initial {
+        initial_event(&mut queue, format, line);
+    }
     let subscription = Arc::new(Subscription {
         state: Mutex::new(Following {
             files,
+            queue,
+            format,
             woken_unread: false,
+            checked_inode: 0,
+            checked_size: 0,
             dropped: None,
         }),
         notify: Notify::new(),
@@ -414,16 +449,31 @@ pub fn respond(
         subscription,
         paths,
         watching,
-        queue: initial.into(),
-        format,
         ended: false,
     };
     let stream = futures_util::stream::unfold(follower, |mut follower| async move {
-        let event = follower.next().await?;
-        Some((Ok(event), follower))
+        let frame = follower.next().await?;
+        Some((Ok::<Bytes, Infallible>(frame), follower))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = StatusCode::OK;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-cache"),
+    );
+    response
 }
+
+/// The most bytes of events in one frame of the response body. Small, so the few frames
+/// hyper holds for a connection that does not take them stay small too.
+const FRAME: usize = 2 * 1024;
+/// A comment is sent after this long without events, so proxies keep the connection.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 struct Follower {
     hub: Arc<Hub>,
@@ -431,60 +481,116 @@ struct Follower {
     paths: Vec<PathBuf>,
     /// Every folder is watched.
     watching: bool,
-    queue: VecDeque<LogLine>,
-    format: Format,
     ended: bool,
 }
 
 impl Follower {
-    async fn next(&mut self) -> Option<SseEvent> {
+    /// The next frame of the stream: events (up to [`FRAME`] bytes), a keep-alive comment,
+    /// or the last comment of a dropped follower.
+    async fn next(&mut self) -> Option<Bytes> {
         loop {
-            if let Some(line) = self.queue.pop_front() {
-                return Some(self.event(line));
-            }
             if self.ended {
                 return None;
             }
-            let more = {
+            let (frame, more) = {
                 let mut state = self.subscription.lock();
                 if let Some(reason) = state.dropped.take() {
                     self.ended = true;
-                    return Some(SseEvent::default().comment(reason));
+                    return Some(Bytes::from(format!(": {reason}\n\n")));
                 }
-                state.woken_unread = false;
-                state.read(&mut self.queue)
+                let mut more = true;
+                if state.queue.is_empty() {
+                    state.woken_unread = false;
+                    more = state.read();
+                }
+                let take = state.queue.len().min(FRAME);
+                let frame: Vec<u8> = state.queue.drain(..take).collect();
+                if state.queue.is_empty() && state.queue.capacity() > FRAME * 8 {
+                    state.queue = Vec::new();
+                }
+                (frame, more)
             };
-            if more || !self.queue.is_empty() {
+            if !frame.is_empty() {
+                // One unit of tokio's cooperative budget per frame: a connection whose
+                // socket keeps taking events yields to the others (and to every other
+                // request) after a bounded number.
+                tokio::task::consume_budget().await;
+                return Some(Bytes::from(frame));
+            }
+            if more {
                 continue;
             }
-            if self.watching {
-                self.subscription.notify.notified().await;
-            } else {
+            if !self.watching {
                 // A folder that does not exist yet: look again in a while.
                 tokio::time::sleep(MISSING_FOLDER_RETRY).await;
                 self.watching = self.hub.subscribe(&self.subscription, &self.paths);
+                continue;
+            }
+            let woken =
+                tokio::time::timeout(KEEP_ALIVE, self.subscription.notify.notified()).await;
+            if woken.is_err() {
+                return Some(Bytes::from_static(b":\n\n"));
             }
         }
     }
+}
 
-    fn event(&self, line: LogLine) -> SseEvent {
-        match self.format {
-            Format::Raw => {
-                let stored = match &line.time {
-                    Some(time) => format!("{time} {}", line.line),
-                    None => line.line,
-                };
-                SseEvent::default().event(line.stream).data(stored)
+/// Appends the event of one stored line (without its newline): `event: NAME` and `data:`
+/// the line. The one place per-line work happens for a follower: a copy, and for JSON an
+/// escape. Lines carry no newline; a carriage return is sent as a space (it would end the
+/// SSE line).
+fn event(out: &mut Vec<u8>, format: Format, program: &str, stream: &'static str, stored: &[u8]) {
+    match format {
+        Format::Raw => {
+            out.extend_from_slice(b"event: ");
+            out.extend_from_slice(stream.as_bytes());
+            out.extend_from_slice(b"\ndata: ");
+            let start = out.len();
+            out.extend_from_slice(String::from_utf8_lossy(stored).as_bytes());
+            for byte in &mut out[start..] {
+                if *byte == b'\r' {
+                    *byte = b' ';
+                }
             }
-            Format::Json => SseEvent::default().event("line").data(
-                json!({
-                    "program": line.program,
-                    "stream": line.stream,
-                    "line": line.line,
-                    "time": line.time,
-                })
-                .to_string(),
-            ),
+            out.extend_from_slice(b"\n\n");
+        }
+        Format::Json => {
+            let (time, line) = match stamp::split(stored) {
+                Some((millis, line)) => (Some(millis), line),
+                None => (None, stored),
+            };
+            out.extend_from_slice(b"event: line\ndata: ");
+            json_line(out, program, stream, &String::from_utf8_lossy(line), time);
+            out.extend_from_slice(b"\n\n");
         }
     }
+}
+
+fn initial_event(out: &mut Vec<u8>, format: Format, line: LogLine) {
+    let stored = match &line.time {
+        Some(time) => format!("{time} {}", line.line),
+        None => line.line,
+    };
+    event(out, format, &line.program, line.stream, stored.as_bytes());
+}
+
+/// `{"program":…,"stream":…,"line":…,"time":…}`, as `data.lines` has them.
+fn json_line(out: &mut Vec<u8>, program: &str, stream: &str, line: &str, millis: Option<i64>) {
+    // serde_json escapes; writing a `&str` to a Vec through it cannot fail.
+    out.extend_from_slice(b"{\"program\":");
+    let _ = serde_json::to_writer(&mut *out, program);
+    out.extend_from_slice(b",\"stream\":");
+    let _ = serde_json::to_writer(&mut *out, stream);
+    out.extend_from_slice(b",\"line\":");
+    let _ = serde_json::to_writer(&mut *out, line);
+    out.extend_from_slice(b",\"time\":");
+    match millis {
+        Some(millis) => {
+            out.push(b'"');
+            out.extend_from_slice(&stamp::prefix(millis)[..stamp::STAMP_LEN]);
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
 }

@@ -681,15 +681,24 @@ async fn one_status(State(state): State<AppState>, id: Id) -> Response {
     ask(&state, Request::Status { id: Some(id) }).await
 }
 
-async fn program_logs(State(state): State<AppState>, id: Id, params: Params) -> Response {
+async fn program_logs(
+    State(state): State<AppState>,
+    socket: Option<axum::Extension<ConnectionSocket>>,
+    id: Id,
+    params: Params,
+) -> Response {
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let paths = state.handle.ask(Request::LogPaths { id }).await;
-    logs::respond(paths, &params, &state.followers).await
+    logs::respond(paths, &params, &state.followers, socket.map(|found| found.0)).await
 }
 
 /// `GET /logs`: every program's logs merged; `programs=a,b` keeps those (ids or names).
-async fn all_logs(State(state): State<AppState>, params: Params) -> Response {
+async fn all_logs(
+    State(state): State<AppState>,
+    socket: Option<axum::Extension<ConnectionSocket>>,
+    params: Params,
+) -> Response {
     let params = try_response!(params_of(params));
     let ids: Vec<String> = params
         .get("programs")
@@ -702,14 +711,19 @@ async fn all_logs(State(state): State<AppState>, params: Params) -> Response {
         })
         .unwrap_or_default();
     let paths = state.handle.ask(Request::AllLogPaths { ids }).await;
-    logs::respond_all(paths, &params, &state.followers).await
+    logs::respond_all(paths, &params, &state.followers, socket.map(|found| found.0)).await
 }
 
-async fn quick_logs(State(state): State<AppState>, id: Id, params: Params) -> Response {
+async fn quick_logs(
+    State(state): State<AppState>,
+    socket: Option<axum::Extension<ConnectionSocket>>,
+    id: Id,
+    params: Params,
+) -> Response {
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let paths = state.handle.ask(Request::QuickLogPaths { id }).await;
-    logs::respond(paths, &params, &state.followers).await
+    logs::respond(paths, &params, &state.followers, socket.map(|found| found.0)).await
 }
 
 async fn quick_list(State(state): State<AppState>) -> Response {
@@ -812,6 +826,10 @@ pub fn serve_on_thread(listener: Listener, router: Router) -> io::Result<()> {
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // Log reads are the only blocking work (`logs.rs`): two at a time is plenty, and 400
+        // followers arriving at once must not make 400 threads (their stacks and malloc
+        // arenas stayed resident: about 40 KiB per follower).
+        .max_blocking_threads(2)
         .build()?;
     std::thread::Builder::new()
         .name("api".into())
@@ -854,7 +872,16 @@ pub async fn serve(listener: Listener, router: Router) {
         };
         match accepted {
             Ok(connection) => {
-                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                // Each request carries its connection's socket, for the handlers that tune it
+                // (a log follower's send buffer: `logs::Followers`).
+                let socket = ConnectionSocket(connection.raw_fd());
+                let inner = hyper_util::service::TowerToHyperService::new(router.clone());
+                let service = hyper::service::service_fn(
+                    move |mut request: hyper::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(socket);
+                        hyper::service::Service::call(&inner, request)
+                    },
+                );
                 tokio::spawn(async move {
                     let builder = {
                         let mut builder = hyper::server::conn::http1::Builder::new();
@@ -897,6 +924,21 @@ enum Connection {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
 }
+
+impl Connection {
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Connection::Tcp(stream) => stream.as_raw_fd(),
+            Connection::Unix(stream) => stream.as_raw_fd(),
+        }
+    }
+}
+
+/// The socket of the connection a request came on. Valid while the request is handled (the
+/// connection is open until its handler has answered).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionSocket(pub std::os::fd::RawFd);
 
 /// The methods each documented route takes, for the OpenAPI test.
 pub fn documented_methods() -> Vec<(Method, String)> {

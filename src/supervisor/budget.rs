@@ -2,23 +2,26 @@
 //! rotated ones included, stays within SIZE plus one file's `maxbytes`; the oldest rotated
 //! files go first and current files are never deleted.
 //!
-//! How it keeps the bound without a timer: it is checked right after each rotation (the only
-//! moment a rotated file appears) and counts each current file at the size it may reach
-//! before its own rotation, `max(size, maxbytes)`, since it grows between checks. So after a
-//! check the files take at most SIZE, whatever the current files do until the next rotation;
-//! a rotation adds one file's `maxbytes` to the count until the check that follows it.
-//! Rotated files are deleted oldest first (by modification time, the highest number first
-//! among equals) until the count fits. A log that never rotates (`maxbytes = 0`) is counted at
-//! its size and can outgrow the budget: only rotated files are ever deleted. The files are
-//! those the daemon has written since it started (each log path it opened, and its `.N`
-//! files); old files of programs removed before the start are not counted.
+//! How it keeps the bound without a timer: the budget keeps a running count of the bytes in
+//! its files, set from the files themselves at each check and raised by every write of a
+//! captured log (one atomic add). A write that takes the count over SIZE runs a check on the
+//! spot: a `stat` of every file, and the oldest rotated files (by modification time, the
+//! highest number first among equals) are deleted until the files fit in SIZE again. So the
+//! files exceed SIZE by at most one write between two checks, which is less than one file's
+//! `maxbytes`. When the current files alone are over SIZE (nothing left to delete), the next
+//! check waits until the count has grown by the largest `maxbytes` (or 1 MiB), so a full
+//! budget does not cost a check per write; a warning says so once.
 //!
-//! Unset, it costs nothing: no table, no check. Set, a check costs a `stat` per log file,
-//! once per rotation.
+//! Counted: every log path the daemon has opened since it started (captured or direct) and
+//! its `.N` files. A log that never rotates (`maxbytes = 0`, written by the program itself)
+//! is counted at each check but its writes do not start one, and it is never deleted; nor are
+//! old files of programs removed before the start.
+//!
+//! Unset, it costs nothing: no table, no count, no check.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -39,20 +42,10 @@ pub struct LogFile {
     pub modified: SystemTime,
 }
 
-impl LogFile {
-    /// What the file counts for: a current file may still grow to its `maxbytes`.
-    fn counted(&self) -> u64 {
-        match self.rotated {
-            Some(_) => self.size,
-            None => self.size.max(self.max_bytes),
-        }
-    }
-}
-
-/// Which files to delete (indexes into `files`, in deletion order) so that the files count
-/// for at most `limit`; the oldest rotated files first.
+/// Which files to delete (indexes into `files`, in deletion order) so that the files take at
+/// most `limit` bytes; the oldest rotated files first, never a current file.
 pub fn plan(files: &[LogFile], limit: u64) -> Vec<usize> {
-    let mut total: u64 = files.iter().map(LogFile::counted).sum();
+    let mut total: u64 = files.iter().map(|file| file.size).sum();
     let mut rotated: Vec<usize> = (0..files.len())
         .filter(|index| files[*index].rotated.is_some())
         .collect();
@@ -80,6 +73,10 @@ pub struct Budget {
     limit: u64,
     /// Every log path written since the start, with its `maxbytes`.
     logs: Mutex<BTreeMap<PathBuf, u64>>,
+    /// The bytes in the files: measured at each check, raised by each captured write.
+    counted: AtomicU64,
+    /// The count at which the next check runs.
+    check_at: AtomicU64,
     warned: AtomicBool,
 }
 
@@ -88,6 +85,8 @@ impl Budget {
         Budget {
             limit,
             logs: Mutex::new(BTreeMap::new()),
+            counted: AtomicU64::new(0),
+            check_at: AtomicU64::new(limit),
             warned: AtomicBool::new(false),
         }
     }
@@ -96,14 +95,26 @@ impl Budget {
         self.limit
     }
 
-    /// A log path the daemon writes (again), with its current `maxbytes`.
+    /// A log path the daemon writes (again), with its current `maxbytes`. A new one adds what
+    /// its files already hold to the count (the next write checks, if that is too much).
     pub fn register(&self, path: &Path, max_bytes: u64) {
         let mut logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
         match logs.get_mut(path) {
             Some(known) => *known = max_bytes,
             None => {
                 logs.insert(path.to_path_buf(), max_bytes);
+                drop(logs);
+                let held: u64 = log_files(path, max_bytes).iter().map(|file| file.size).sum();
+                self.counted.fetch_add(held, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// `bytes` were written to a captured log; checks when that takes the count over.
+    pub fn wrote(&self, bytes: u64) {
+        let counted = self.counted.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if counted > self.check_at.load(Ordering::Relaxed) {
+            self.enforce();
         }
     }
 
@@ -125,13 +136,26 @@ impl Budget {
             .iter()
             .enumerate()
             .filter(|(index, _)| !delete.contains(index))
-            .map(|(_, file)| file.counted())
+            .map(|(_, file)| file.size)
             .sum();
-        if left > self.limit && !self.warned.swap(true, Ordering::Relaxed) {
+        self.counted.store(left, Ordering::Relaxed);
+        if left <= self.limit {
+            self.check_at.store(self.limit, Ordering::Relaxed);
+            return;
+        }
+        // Nothing left to delete: look again once the files have grown by a rotation.
+        let step = files
+            .iter()
+            .map(|file| file.max_bytes)
+            .max()
+            .unwrap_or(0)
+            .max(1 << 20);
+        self.check_at.store(left.saturating_add(step), Ordering::Relaxed);
+        if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 budget = self.limit,
-                needed = left,
-                "the log budget is smaller than the current log files may grow (each counts as its maxbytes); only rotated files are deleted"
+                current = left,
+                "the current log files alone are over the log budget; only rotated files are ever deleted"
             );
         }
     }
@@ -144,30 +168,32 @@ impl Budget {
             .iter()
             .map(|(path, max_bytes)| (path.clone(), *max_bytes))
             .collect();
-        let mut files = Vec::new();
-        for (path, max_bytes) in logs {
-            let look = |path: PathBuf, rotated: Option<u32>| {
-                let metadata = std::fs::symlink_metadata(&path).ok()?;
-                metadata.is_file().then(|| LogFile {
-                    size: metadata.len(),
-                    modified: metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                    path,
-                    max_bytes,
-                    rotated,
-                })
-            };
-            if let Some(current) = look(path.clone(), None) {
-                files.push(current);
-            }
-            for number in 1..=MAX_ROTATED {
-                match look(rotated_path(&path, number), Some(number)) {
-                    Some(file) => files.push(file),
-                    None => break,
-                }
-            }
-        }
-        files
+        logs.into_iter()
+            .flat_map(|(path, max_bytes)| log_files(&path, max_bytes))
+            .collect()
     }
+}
+
+/// A log's current file and its rotated ones (`.1`, `.2`… up to the first missing number).
+fn log_files(path: &Path, max_bytes: u64) -> Vec<LogFile> {
+    let look = |path: PathBuf, rotated: Option<u32>| {
+        let metadata = std::fs::symlink_metadata(&path).ok()?;
+        metadata.is_file().then(|| LogFile {
+            size: metadata.len(),
+            modified: metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            path,
+            max_bytes,
+            rotated,
+        })
+    };
+    let mut files: Vec<LogFile> = look(path.to_path_buf(), None).into_iter().collect();
+    for number in 1..=MAX_ROTATED {
+        match look(rotated_path(path, number), Some(number)) {
+            Some(file) => files.push(file),
+            None => break,
+        }
+    }
+    files
 }
 
 #[cfg(test)]
@@ -195,17 +221,17 @@ mod tests {
             file("b.1", 100, 100, Some(1), 30),
             file("c", 50, 0, None, 0),
         ];
-        // Counted: a 100 (its maxbytes), a.1 100, a.2 100, b 300, b.1 100, c 50 = 750.
+        // a 10, a.1 100, a.2 100, b 300, b.1 100, c 50 = 660.
         let names = |limit| -> Vec<&str> {
             plan(&files, limit)
                 .into_iter()
                 .map(|index| files[index].path.to_str().unwrap())
                 .collect()
         };
-        assert_eq!(names(750), Vec::<&str>::new());
-        assert_eq!(names(749), ["a.2"]);
-        assert_eq!(names(650), ["a.2"]);
-        assert_eq!(names(600), ["a.2", "b.1"]);
+        assert_eq!(names(660), Vec::<&str>::new());
+        assert_eq!(names(659), ["a.2"]);
+        assert_eq!(names(560), ["a.2"]);
+        assert_eq!(names(559), ["a.2", "b.1"]);
         // Current files are never deleted, even when they alone are over the budget.
         assert_eq!(names(10), ["a.2", "b.1", "a.1"]);
     }
@@ -230,14 +256,20 @@ mod tests {
             std::fs::write(rotated_path(&path, number), vec![b'y'; 100]).unwrap();
         }
         let budget = Budget::new(250);
+        // 310 bytes are already there: the next write checks.
         budget.register(&path, 100);
-        budget.enforce();
-        // 100 (current, counted at maxbytes) + 3 × 100 > 250: the oldest two go.
-        assert!(path.exists());
-        assert!(rotated_path(&path, 1).exists());
-        let kept = (2..=3)
-            .filter(|number| rotated_path(&path, *number).exists())
-            .count();
-        assert_eq!(kept, 0);
+        assert!(rotated_path(&path, 3).exists());
+        budget.wrote(0);
+        // 10 + 3 × 100 > 250: the oldest goes (210 left).
+        assert!(path.exists() && rotated_path(&path, 2).exists());
+        assert!(!rotated_path(&path, 3).exists());
+        // A write that keeps the count within the budget checks nothing (240).
+        std::fs::write(&path, vec![b'x'; 40]).unwrap();
+        budget.wrote(30);
+        assert!(rotated_path(&path, 2).exists());
+        // One that takes it over does: 70 + 200 = 270 > 250.
+        std::fs::write(&path, vec![b'x'; 70]).unwrap();
+        budget.wrote(30);
+        assert!(!rotated_path(&path, 2).exists() && rotated_path(&path, 1).exists());
     }
 }

@@ -212,7 +212,7 @@ pub(crate) struct LogWriter {
     /// Whether the next byte written starts a line (kept per file: what the file holds is
     /// what must never have a stamp inside a line).
     at_line_start: bool,
-    /// Checked after each rotation.
+    /// Told of every write (it checks when they take it over).
     budget: Option<Arc<Budget>>,
 }
 
@@ -276,7 +276,7 @@ impl LogWriter {
         self.timestamps = timestamps && self.regular;
     }
 
-    /// The log budget to check after each rotation.
+    /// The log budget, told of every write from now on.
     pub fn set_budget(&mut self, budget: Option<Arc<Budget>>) {
         if let Some(budget) = &budget {
             budget.register(&self.path, self.max_bytes);
@@ -396,6 +396,9 @@ impl LogWriter {
                     self.size += count as u64;
                     moved += count as u64;
                     self.recovered();
+                    if let Some(budget) = &self.budget {
+                        budget.wrote(count as u64);
+                    }
                 }
                 Step::Wrote(count) => moved += count as u64,
                 Step::Interrupted => {}
@@ -476,6 +479,9 @@ impl LogWriter {
                     self.size += count as u64;
                     data = &data[count..];
                     self.recovered();
+                    if let Some(budget) = &self.budget {
+                        budget.wrote(count as u64);
+                    }
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err((error, data.len())),
@@ -641,13 +647,8 @@ impl LogWriter {
         {
             return;
         }
-        match self.rotate() {
-            Ok(()) => {
-                if let Some(budget) = &self.budget {
-                    budget.enforce();
-                }
-            }
-            Err(error) => self.rotate_failed(&error),
+        if let Err(error) = self.rotate() {
+            self.rotate_failed(&error);
         }
     }
 

@@ -6,6 +6,7 @@ mod convergence;
 mod faults;
 mod hostile;
 mod lifecycle;
+mod logs;
 mod property;
 mod support;
 mod validate;
