@@ -44,7 +44,7 @@ use crate::supervisor::logread::LogLine;
 use crate::supervisor::stamp;
 
 /// Bytes a follower reads at once.
-pub const READ_CHUNK: usize = 8 * 1024;
+pub const READ_CHUNK: usize = 4 * 1024;
 /// How far behind a file's end a follower that does not read may fall before it is dropped.
 pub const MAX_LAG: u64 = 4 << 20;
 /// How much a followed file grows between two looks at how far a stalled follower is behind.
@@ -450,6 +450,7 @@ pub fn respond(
         paths,
         watching,
         ended: false,
+        frames: 0,
     };
     let stream = futures_util::stream::unfold(follower, |mut follower| async move {
         let frame = follower.next().await?;
@@ -469,9 +470,10 @@ pub fn respond(
     response
 }
 
-/// The most bytes of events in one frame of the response body. Small, so the few frames
-/// hyper holds for a connection that does not take them stay small too.
-const FRAME: usize = 2 * 1024;
+/// The most bytes of events in one frame of the response body. Small, so the frames hyper
+/// holds for a connection that does not take them (up to 16) stay small too: they are most
+/// of what an idle follower costs, with hyper's own 16 KiB of buffers per connection.
+const FRAME: usize = 256;
 /// A comment is sent after this long without events, so proxies keep the connection.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -482,7 +484,12 @@ struct Follower {
     /// Every folder is watched.
     watching: bool,
     ended: bool,
+    /// Frames sent, for [`YIELD_EVERY`].
+    frames: u64,
 }
+
+/// A follower yields to the other tasks after this many frames.
+const YIELD_EVERY: u64 = 32;
 
 impl Follower {
     /// The next frame of the stream: events (up to [`FRAME`] bytes), a keep-alive comment,
@@ -505,16 +512,20 @@ impl Follower {
                 }
                 let take = state.queue.len().min(FRAME);
                 let frame: Vec<u8> = state.queue.drain(..take).collect();
-                if state.queue.is_empty() && state.queue.capacity() > FRAME * 8 {
+                if state.queue.is_empty() && state.queue.capacity() > READ_CHUNK * 2 {
                     state.queue = Vec::new();
                 }
                 (frame, more)
             };
             if !frame.is_empty() {
-                // One unit of tokio's cooperative budget per frame: a connection whose
-                // socket keeps taking events yields to the others (and to every other
-                // request) after a bounded number.
-                tokio::task::consume_budget().await;
+                // A connection whose socket keeps taking events yields to the others (and to
+                // every other request) every few frames: hundreds of followers catching up
+                // at once take turns of 16 KiB, and a GET /status waits for a few turns, not
+                // for all of them to fill their sockets.
+                self.frames += 1;
+                if self.frames % YIELD_EVERY == 0 {
+                    tokio::task::yield_now().await;
+                }
                 return Some(Bytes::from(frame));
             }
             if more {
