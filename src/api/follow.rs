@@ -105,8 +105,9 @@ impl Hub {
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
         // SAFETY: `Queue` owns the instance's descriptor (an `OwnedFd` inside `Inotify`) and
         // always returns that one; it stays open and unchanged until the AsyncFd is dropped.
-        let inotify = unsafe { AsyncFd::register_with_interest(Queue(inotify), Interest::READABLE) }
-            .map_err(|error| error.into_parts().1)?;
+        let inotify =
+            unsafe { AsyncFd::register_with_interest(Queue(inotify), Interest::READABLE) }
+                .map_err(|error| error.into_parts().1)?;
         let hub = Arc::new(Hub {
             inotify,
             table: Mutex::new(Table::default()),
@@ -373,9 +374,8 @@ impl FollowedFile {
             // Gone (between a rotation's rename and its new file): what we hold is still read.
             return self.read_available(out, format);
         };
-        let replaced = self.file.is_none()
-            || metadata.ino() != self.inode
-            || metadata.len() < self.position;
+        let replaced =
+            self.file.is_none() || metadata.ino() != self.inode || metadata.len() < self.position;
         if !replaced {
             return self.read_available(out, format);
         }
@@ -523,7 +523,7 @@ impl Follower {
                 // at once take turns of 16 KiB, and a GET /status waits for a few turns, not
                 // for all of them to fill their sockets.
                 self.frames += 1;
-                if self.frames % YIELD_EVERY == 0 {
+                if self.frames.is_multiple_of(YIELD_EVERY) {
                     tokio::task::yield_now().await;
                 }
                 return Some(Bytes::from(frame));
@@ -537,8 +537,7 @@ impl Follower {
                 self.watching = self.hub.subscribe(&self.subscription, &self.paths);
                 continue;
             }
-            let woken =
-                tokio::time::timeout(KEEP_ALIVE, self.subscription.notify.notified()).await;
+            let woken = tokio::time::timeout(KEEP_ALIVE, self.subscription.notify.notified()).await;
             if woken.is_err() {
                 return Some(Bytes::from_static(b":\n\n"));
             }

@@ -690,7 +690,13 @@ async fn program_logs(
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let paths = state.handle.ask(Request::LogPaths { id }).await;
-    logs::respond(paths, &params, &state.followers, socket.map(|found| found.0)).await
+    logs::respond(
+        paths,
+        &params,
+        &state.followers,
+        socket.map(|found| found.0),
+    )
+    .await
 }
 
 /// `GET /logs`: every program's logs merged; `programs=a,b` keeps those (ids or names).
@@ -711,7 +717,13 @@ async fn all_logs(
         })
         .unwrap_or_default();
     let paths = state.handle.ask(Request::AllLogPaths { ids }).await;
-    logs::respond_all(paths, &params, &state.followers, socket.map(|found| found.0)).await
+    logs::respond_all(
+        paths,
+        &params,
+        &state.followers,
+        socket.map(|found| found.0),
+    )
+    .await
 }
 
 async fn quick_logs(
@@ -723,7 +735,13 @@ async fn quick_logs(
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let paths = state.handle.ask(Request::QuickLogPaths { id }).await;
-    logs::respond(paths, &params, &state.followers, socket.map(|found| found.0)).await
+    logs::respond(
+        paths,
+        &params,
+        &state.followers,
+        socket.map(|found| found.0),
+    )
+    .await
 }
 
 async fn quick_list(State(state): State<AppState>) -> Response {

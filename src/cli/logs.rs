@@ -23,7 +23,11 @@ pub fn all(session: &Session, args: &AllLogsArgs) -> Result<(), CliError> {
         path.push_str(&format!("&programs={}", names.join(",")));
     }
     if args.follow {
-        return follow(session, &format!("{BASE}{path}&follow=true"), Label::Program);
+        return follow(
+            session,
+            &format!("{BASE}{path}&follow=true"),
+            Label::Program,
+        );
     }
     let answered = session.get(&path)?;
     if session.json {

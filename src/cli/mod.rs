@@ -423,8 +423,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Man => docs::man(),
         Command::Programs(command) => programs::run(&global, command),
         Command::Status => programs::run(&global, ProgramsCommand::Status { id: None }),
-        Command::Logs(args) => session::Session::open(&global)
-            .and_then(|session| logs::all(&session, &args)),
+        Command::Logs(args) => {
+            session::Session::open(&global).and_then(|session| logs::all(&session, &args))
+        }
         Command::QuickStart(command) => quick::run(&global, command),
         Command::Diff { dir } => gitops::diff(&global, &dir),
         Command::Apply {

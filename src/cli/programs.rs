@@ -2,7 +2,6 @@
 //! of the API. Each command is one or two requests; what it prints is a message, a table or the
 //! file's diff, or with `--json` the API's `data`. (`programs logs` is in `cli/logs.rs`.)
 
-
 use serde_json::{Map, Value};
 
 use super::output::{self, Cell, Table};

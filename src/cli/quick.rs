@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use super::output::{self, Cell, Table};
 use super::logs::logs;
+use super::output::{self, Cell, Table};
 use super::session::{CliError, Session, scalar, segment};
 use super::{GlobalArgs, LogStream, LogsArgs, QuickCommand, QuickRunArgs, exit};
 

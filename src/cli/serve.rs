@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use super::{ConsoleFormatArg, ServeArgs, exit};
-use crate::supervisor::console::ConsoleFormat;
 use crate::api::{self, Listen, Listener};
 use crate::daemon::{self, DaemonConfig, Ending};
+use crate::supervisor::console::ConsoleFormat;
 
 /// The environment variable that may hold the API token.
 pub const TOKEN_VARIABLE: &str = "HOODY_DAEMON_TOKEN";

@@ -179,8 +179,7 @@ impl Daemon {
 
     /// The spec whose logs a program writes: its running job's, else its last good one.
     fn log_spec(&self, program: &Program) -> Result<Arc<ProgramSpec>, Failure> {
-        self
-            .jobs
+        self.jobs
             .get(&program.entry.name)
             .map(|meta| Arc::clone(&meta.spec))
             .or_else(|| program.last_good.clone())

@@ -104,7 +104,10 @@ impl Budget {
             None => {
                 logs.insert(path.to_path_buf(), max_bytes);
                 drop(logs);
-                let held: u64 = log_files(path, max_bytes).iter().map(|file| file.size).sum();
+                let held: u64 = log_files(path, max_bytes)
+                    .iter()
+                    .map(|file| file.size)
+                    .sum();
                 self.counted.fetch_add(held, Ordering::Relaxed);
             }
         }
@@ -150,7 +153,8 @@ impl Budget {
             .max()
             .unwrap_or(0)
             .max(1 << 20);
-        self.check_at.store(left.saturating_add(step), Ordering::Relaxed);
+        self.check_at
+            .store(left.saturating_add(step), Ordering::Relaxed);
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 budget = self.limit,

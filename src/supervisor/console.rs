@@ -77,7 +77,14 @@ impl Console {
     /// Queues one line of a program's output (without its newline), read at `millis`.
     pub fn line(&self, program: &str, stream: Stream, line: &[u8], millis: i64) {
         let mut entry = Vec::with_capacity(program.len() + line.len() + 80);
-        format_line(self.shared.format, &mut entry, program, stream, line, millis);
+        format_line(
+            self.shared.format,
+            &mut entry,
+            program,
+            stream,
+            line,
+            millis,
+        );
         let mut guard = self.shared.lock();
         let was_empty = guard.is_empty();
         let pending = &mut *guard;
@@ -228,7 +235,11 @@ mod tests {
                 "line": "a \"quoted\" \u{fffd}",
             })
         );
-        assert!(out.starts_with(b"{\"time\":"), "{}", String::from_utf8_lossy(&out));
+        assert!(
+            out.starts_with(b"{\"time\":"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
         assert_eq!(out.last(), Some(&b'\n'));
     }
 }

@@ -99,7 +99,9 @@ impl LineSplitter {
 /// A line in pieces of at most [`MAX_LINE`] bytes (one empty piece for an empty line).
 fn pieces(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     let count = line.len().div_ceil(MAX_LINE).max(1);
-    (0..count).map(move |index| &line[(index * MAX_LINE).min(line.len())..((index + 1) * MAX_LINE).min(line.len())])
+    (0..count).map(move |index| {
+        &line[(index * MAX_LINE).min(line.len())..((index + 1) * MAX_LINE).min(line.len())]
+    })
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@
 //! source (in the order given) goes first. So logs without any stamp come out one after the
 //! other, whole, in the order given.
 
-use std::collections::{BinaryHeap, HashSet};
 use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 use std::io;
 use std::path::PathBuf;
 
@@ -184,7 +184,11 @@ mod tests {
             // An unstamped line follows the stamped line before it in its log.
             (
                 vec![
-                    vec![line("a", &t(1, "a1")), line("a", "more"), line("a", &t(9, "a9"))],
+                    vec![
+                        line("a", &t(1, "a1")),
+                        line("a", "more"),
+                        line("a", &t(9, "a9")),
+                    ],
                     vec![line("b", &t(4, "b4"))],
                 ],
                 vec!["a:a1", "a:more", "b:b4", "a:a9"],
@@ -202,8 +206,11 @@ mod tests {
         let a = folder.path().join("a.log");
         let b = folder.path().join("b.log");
         let stamped = |millis: i64, text: &str| format!("{} {text}\n", stamp::text(millis));
-        std::fs::write(&a, [stamped(1, "a1"), stamped(3, "a3"), stamped(5, "a5")].concat())
-            .unwrap();
+        std::fs::write(
+            &a,
+            [stamped(1, "a1"), stamped(3, "a3"), stamped(5, "a5")].concat(),
+        )
+        .unwrap();
         std::fs::write(&b, [stamped(2, "b2"), stamped(4, "b4")].concat()).unwrap();
         let source = |program: &str, path: &PathBuf| Source {
             program: program.to_string(),

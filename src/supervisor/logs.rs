@@ -64,13 +64,13 @@
 //!   bytes are counted as dropped, the error is reported once (tracing warning, and the job's
 //!   `last_error`), and writing resumes as soon as the file accepts data again.
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::SystemTime;
 
@@ -96,6 +96,11 @@ const COPY_BUFFER: usize = 64 * 1024;
 /// byte takes six bytes (`\u0000`): 4 MiB of log stay a bounded answer whatever they hold.
 pub const TAIL_MAX_BYTES: u64 = 4 << 20;
 const TAIL_CHUNK: u64 = 64 * 1024;
+/// The kernel's default pipe size: a move of this much found the pipe full.
+const DEFAULT_PIPE: usize = 64 * 1024;
+/// The size a pipe is raised to once it was found full (a chatty program): fewer wakes per
+/// byte, and the program blocks less often on a full pipe.
+const CHATTY_PIPE: libc::c_int = 1 << 20;
 /// Bytes read at once from a pipe whose lines the daemon looks at (timestamps, console).
 const LINE_CHUNK: usize = 256 * 1024;
 
@@ -115,6 +120,8 @@ pub(crate) type Pipe = Arc<CapturePipe>;
 pub(crate) struct CapturePipe {
     fd: AsyncFd<OwnedFd>,
     tap: Option<Mutex<Tap>>,
+    /// Raised to [`CHATTY_PIPE`] once a wake found it full.
+    grown: std::sync::atomic::AtomicBool,
 }
 
 /// What sees the complete lines of one pipe as they pass through capture: the console copy.
@@ -145,7 +152,9 @@ impl Tap {
             console,
             splitter,
         } = self;
-        splitter.push(data, |line| Tap::line(program, *stream, console, line, millis));
+        splitter.push(data, |line| {
+            Tap::line(program, *stream, console, line, millis)
+        });
     }
 
     fn finish(&mut self) {
@@ -344,7 +353,7 @@ impl LogWriter {
             let Some(live) = pipe.upgrade() else {
                 continue;
             };
-            if self.drain_pipe(&live, DRAIN_BUDGET) != Drained::Eof {
+            if self.drain_pipe(&live, DRAIN_BUDGET, false) != Drained::Eof {
                 self.pipes.push(pipe);
             }
         }
@@ -352,46 +361,66 @@ impl LogWriter {
     }
 
     /// Moves what a capture pipe holds into the file, its lines through the pipe's tap.
-    pub fn drain_pipe(&mut self, pipe: &CapturePipe, budget: u64) -> Drained {
+    /// `waking`: called by the capture task on a wake, which may take a short move for the
+    /// pipe's end (the next write wakes it again; see [`capture`]); otherwise the pipe is
+    /// drained until the kernel says it is empty or at its end.
+    pub fn drain_pipe(&mut self, pipe: &CapturePipe, budget: u64, waking: bool) -> Drained {
         let fd = pipe.fd.get_ref().as_fd();
-        match &pipe.tap {
+        let (drained, most) = match &pipe.tap {
             Some(tap) => {
                 let mut tap = tap.lock().unwrap_or_else(PoisonError::into_inner);
-                self.drain_tapped(fd, Some(&mut tap), budget)
+                self.drain_tapped(fd, Some(&mut tap), budget, waking)
             }
-            None => self.drain_tapped(fd, None, budget),
+            None => self.drain_tapped(fd, None, budget, waking),
+        };
+        if most >= DEFAULT_PIPE && !pipe.grown.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            // A chatty program: a bigger pipe (1 MiB of kernel memory, for this pipe only).
+            // Refused above /proc/sys/fs/pipe-max-size for an unprivileged daemon: then it
+            // stays as it is.
+            if let Err(errno) = fcntl(fd, FcntlArg::F_SETPIPE_SZ(CHATTY_PIPE)) {
+                tracing::debug!(path = %self.path.display(), %errno, "cannot grow a log pipe");
+            }
         }
+        drained
     }
 
     /// Moves what the pipe holds into the file, rotating as needed, up to `budget` bytes.
     #[cfg(test)]
     pub fn drain(&mut self, pipe: BorrowedFd<'_>, budget: u64) -> Drained {
-        self.drain_tapped(pipe, None, budget)
+        self.drain_tapped(pipe, None, budget, false).0
     }
 
     /// [`LogWriter::drain`], with the lines seen by `tap`. Bytes go through user space
     /// (line mode) only when something must look at them: timestamps or a tap; otherwise
     /// they are spliced.
+    /// Also returns the most bytes one read or move took (a full pipe gives its size).
     fn drain_tapped(
         &mut self,
         pipe: BorrowedFd<'_>,
         mut tap: Option<&mut Tap>,
         budget: u64,
-    ) -> Drained {
+        waking: bool,
+    ) -> (Drained, usize) {
         let mut moved = 0u64;
+        let mut most = 0;
         loop {
             if moved >= budget {
-                return Drained::Budget;
+                return (Drained::Budget, most);
             }
-            let step = if self.timestamps || tap.is_some() {
-                self.step_lines(pipe, tap.as_deref_mut())
+            let (step, asked) = if self.timestamps || tap.is_some() {
+                (self.step_lines(pipe, tap.as_deref_mut()), LINE_CHUNK)
             } else {
                 self.catch_up();
                 self.rotate_if_full();
                 let room = self.room();
-                self.step(pipe, room)
+                let asked = if self.use_splice {
+                    room
+                } else {
+                    room.min(COPY_BUFFER)
+                };
+                (self.step(pipe, room), asked)
             };
-            match step {
+            let took = match step {
                 Step::Moved(count) => {
                     self.size += count as u64;
                     moved += count as u64;
@@ -399,25 +428,37 @@ impl LogWriter {
                     if let Some(budget) = &self.budget {
                         budget.wrote(count as u64);
                     }
+                    count
                 }
-                Step::Wrote(count) => moved += count as u64,
-                Step::Interrupted => {}
-                Step::Empty => return Drained::Empty,
-                Step::Eof => return Drained::Eof,
+                Step::Wrote(count) => {
+                    moved += count as u64;
+                    count
+                }
+                Step::Interrupted => continue,
+                Step::Empty => return (Drained::Empty, most),
+                Step::Eof => return (Drained::Eof, most),
                 Step::SpliceRefused => {
                     tracing::debug!(path = %self.path.display(), "splice refused; copying through a buffer");
                     self.use_splice = false;
+                    continue;
                 }
                 Step::WriteFailed(error, lost) => {
                     self.dropped += lost as u64;
                     self.write_failed(&error);
                     // Keep the program running: throw away what is waiting, try again next wake.
-                    return self.discard(pipe);
+                    return (self.discard(pipe), most);
                 }
                 Step::ReadFailed(error) => {
                     tracing::warn!(path = %self.path.display(), error = %error, "cannot read a log pipe");
-                    return Drained::Eof;
+                    return (Drained::Eof, most);
                 }
+            };
+            most = most.max(took);
+            // Less than asked: the pipe was emptied (whatever is written next wakes the
+            // capture task again: the wake-up is edge-triggered and comes after this read).
+            // This saves the read that would only say EAGAIN, one per wake.
+            if waking && took < asked {
+                return (Drained::Empty, most);
             }
         }
     }
@@ -755,6 +796,7 @@ pub(crate) fn watch(pipe: OwnedFd, tap: Option<Tap>) -> io::Result<Pipe> {
         Ok(fd) => Ok(Arc::new(CapturePipe {
             fd,
             tap: tap.map(Mutex::new),
+            grown: std::sync::atomic::AtomicBool::new(false),
         })),
         Err(error) => Err(error.into_parts().1),
     }
@@ -770,7 +812,7 @@ pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter) {
                 return;
             }
         };
-        let drained = lock(&writer).drain_pipe(&pipe, DRAIN_BUDGET);
+        let drained = lock(&writer).drain_pipe(&pipe, DRAIN_BUDGET, true);
         match drained {
             Drained::Empty => guard.clear_ready(),
             Drained::Eof => return,

@@ -158,10 +158,7 @@ impl LogOptions {
     pub fn start(settings: &LogSettings) -> std::io::Result<LogOptions> {
         Ok(LogOptions {
             timestamps: settings.timestamps,
-            console: settings
-                .console
-                .map(console::Console::start)
-                .transpose()?,
+            console: settings.console.map(console::Console::start).transpose()?,
             budget: settings
                 .budget
                 .map(|limit| Arc::new(budget::Budget::new(limit))),
@@ -543,12 +540,7 @@ impl Context {
         let timestamps = process
             .log_timestamps
             .unwrap_or(self.config.logs.timestamps);
-        let console = self
-            .config
-            .logs
-            .console
-            .clone()
-            .filter(|_| process.console);
+        let console = self.config.logs.console.clone().filter(|_| process.console);
         let looked_at = timestamps || console.is_some();
         let stdout_sink = self.sink(
             stdout_path,
@@ -639,7 +631,11 @@ impl Context {
                     max_bytes: 0,
                     backups: 0,
                 };
-                return Ok(Sink::Capture(self.writer(Path::new("/dev/null"), &null, false)?));
+                return Ok(Sink::Capture(self.writer(
+                    Path::new("/dev/null"),
+                    &null,
+                    false,
+                )?));
             }
             None => return Ok(Sink::Discard),
         };

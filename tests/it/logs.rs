@@ -121,7 +121,10 @@ fn lines_of(daemon: &TestDaemon, path: &str) -> Vec<Value> {
 /// `data.lines`, or none while the program is not there yet (for waits).
 fn lines_so_far(daemon: &TestDaemon, path: &str) -> Vec<Value> {
     let (_, body) = daemon.get(path);
-    body["data"]["lines"].as_array().cloned().unwrap_or_default()
+    body["data"]["lines"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[test]
@@ -232,13 +235,17 @@ fn console_copies_every_line_to_the_daemons_stdout_and_stderr() {
         30,
         || {
             let out = daemon.stdout_text();
-            out.contains("web | out-3\n") && out.contains("nofiles | only-console\n")
+            out.contains("web | out-3\n")
+                && out.contains("nofiles | only-console\n")
                 && daemon.stderr_text().contains("web | err-3\n")
         },
         || format!("stdout:\n{}\n{}", daemon.stdout_text(), daemon.log()),
     );
     let out = daemon.stdout_text();
-    let web: Vec<&str> = out.lines().filter(|line| line.starts_with("web | ")).collect();
+    let web: Vec<&str> = out
+        .lines()
+        .filter(|line| line.starts_with("web | "))
+        .collect();
     assert_eq!(web, ["web | out-1", "web | out-2", "web | out-3"], "{out}");
     assert!(!out.contains("err-"), "stderr lines go to stderr: {out}");
     // The quiet program wrote its log files, and nothing to the console.
@@ -333,9 +340,9 @@ fn merged_logs_of_three_programs_come_in_time_order() {
         30,
         || {
             let lines = lines_so_far(&daemon, "/logs?lines=1000");
-            ["alpha", "beta", "gamma"].iter().all(|name| {
-                lines.iter().filter(|line| line["program"] == *name).count() >= 10
-            })
+            ["alpha", "beta", "gamma"]
+                .iter()
+                .all(|name| lines.iter().filter(|line| line["program"] == *name).count() >= 10)
         },
         || daemon.log(),
     );
@@ -343,9 +350,7 @@ fn merged_logs_of_three_programs_come_in_time_order() {
     assert_eq!(lines.len(), 24, "{lines:?}");
     let times: Vec<i64> = lines
         .iter()
-        .map(|line| {
-            stamp_of(&format!("{} ", line["time"].as_str().expect("time"))).expect("stamp")
-        })
+        .map(|line| stamp_of(&format!("{} ", line["time"].as_str().expect("time"))).expect("stamp"))
         .collect();
     assert!(times.windows(2).all(|pair| pair[0] <= pair[1]), "{lines:?}");
     for name in ["alpha", "beta", "gamma"] {
@@ -379,7 +384,10 @@ fn merged_logs_of_three_programs_come_in_time_order() {
     assert_eq!(shown.len(), 6, "{printed:?}");
     for line in shown {
         let rest = line.strip_prefix("beta stdout | ").expect(line);
-        assert!(stamp_of(rest).is_some() && rest[25..].starts_with("beta-"), "{line}");
+        assert!(
+            stamp_of(rest).is_some() && rest[25..].starts_with("beta-"),
+            "{line}"
+        );
     }
     let all = daemon.cli(&["logs", "-n", "30"]);
     let text = String::from_utf8_lossy(&all.stdout);
@@ -413,7 +421,11 @@ fn one_programs_two_streams_come_as_one_list_in_time_order() {
             .filter(|line| line["stream"] == stream)
             .filter_map(|line| line["line"].as_str()?.strip_prefix(prefix)?.parse().ok())
             .collect();
-        assert_eq!(numbers, (1..=20).collect::<Vec<u64>>(), "{stream}: {lines:?}");
+        assert_eq!(
+            numbers,
+            (1..=20).collect::<Vec<u64>>(),
+            "{stream}: {lines:?}"
+        );
     }
     // Interleaved as written (50 ms apart), not one stream after the other.
     let switches = lines
@@ -494,7 +506,12 @@ fn the_log_budget_holds_with_three_chatty_programs() {
     let mut rotated_kept = 0;
     for name in ["one", "two", "three"] {
         assert!(daemon.logs.join(format!("{name}.stdout.log")).exists());
-        assert!(!daemon.logs.join(format!("{name}.stdout.log.{BACKUPS}")).exists());
+        assert!(
+            !daemon
+                .logs
+                .join(format!("{name}.stdout.log.{BACKUPS}"))
+                .exists()
+        );
         rotated_kept += (1..=BACKUPS)
             .filter(|number| {
                 daemon
@@ -525,13 +542,23 @@ fn a_follower_sees_a_new_line_within_100_ms_and_sleeps_meanwhile() {
         ),
     );
     daemon.wait_state("relay", "RUNNING");
-    let mut input = fs::OpenOptions::new().write(true).open(&fifo).expect("open fifo");
-    let mut events = Events::open(&daemon, "/programs/relay/logs?follow=true&stream=stdout&lines=0");
+    let mut input = fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .expect("open fifo");
+    let mut events = Events::open(
+        &daemon,
+        "/programs/relay/logs?follow=true&stream=stdout&lines=0",
+    );
     // The follower is subscribed once a first line comes through (lines written before it
     // was are not sent: it asked for no earlier line).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        assert!(Instant::now() < deadline, "no line followed\n{}", daemon.log());
+        assert!(
+            Instant::now() < deadline,
+            "no line followed\n{}",
+            daemon.log()
+        );
         writeln!(input, "hello").expect("write");
         if let Some((_, first)) = events.next(Instant::now() + Duration::from_millis(500)) {
             assert_eq!(first, "hello");
@@ -539,7 +566,10 @@ fn a_follower_sees_a_new_line_within_100_ms_and_sleeps_meanwhile() {
         }
     }
     // Take the hellos still on their way.
-    while events.next(Instant::now() + Duration::from_millis(500)).is_some() {}
+    while events
+        .next(Instant::now() + Duration::from_millis(500))
+        .is_some()
+    {}
 
     // Idle: the API thread does not wake while nothing is written (no polling timer).
     let pid = daemon.pid().expect("pid");
@@ -563,7 +593,10 @@ fn a_follower_sees_a_new_line_within_100_ms_and_sleeps_meanwhile() {
     let before = api_switches();
     std::thread::sleep(Duration::from_secs(2));
     let idle = api_switches() - before;
-    assert!(idle <= 2, "the API thread woke {idle} times in 2 s of silence");
+    assert!(
+        idle <= 2,
+        "the API thread woke {idle} times in 2 s of silence"
+    );
 
     let mut delays = Vec::new();
     for mark in 0..20 {
@@ -604,7 +637,12 @@ fn four_hundred_idle_followers_cost_little_and_status_stays_fast() {
     drop(reader);
     let pid = daemon.pid().expect("pid");
     let grown = size();
-    wait_until("5 MB more", 30, || size() > grown + (5 << 20), || daemon.log());
+    wait_until(
+        "5 MB more",
+        30,
+        || size() > grown + (5 << 20),
+        || daemon.log(),
+    );
     let baseline = vm_kib(pid, "VmRSS");
 
     let mut followers: Vec<TcpStream> = (0..400)
@@ -623,7 +661,10 @@ fn four_hundred_idle_followers_cost_little_and_status_stays_fast() {
             let asked = Instant::now();
             let (code, _) = daemon.get("/status");
             slowest = slowest.max(asked.elapsed());
-            timeline.push((asked.duration_since(began).as_millis(), asked.elapsed().as_millis()));
+            timeline.push((
+                asked.duration_since(began).as_millis(),
+                asked.elapsed().as_millis(),
+            ));
             code == 200 && size() > start + (40 << 20)
         },
         || daemon.log(),
@@ -634,7 +675,12 @@ fn four_hundred_idle_followers_cost_little_and_status_stays_fast() {
             vm_kib(pid, "VmRSS")
         })
         .collect();
-    let added = settled.iter().max().copied().unwrap_or(0).saturating_sub(baseline);
+    let added = settled
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or(0)
+        .saturating_sub(baseline);
     eprintln!("400 idle followers: +{added} KiB RSS, slowest GET /status {slowest:?}");
     assert!(
         added < 16 * 1024,
