@@ -604,3 +604,31 @@ fn json_line(out: &mut Vec<u8>, program: &str, stream: &str, line: &str, millis:
     }
     out.push(b'}');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_as_sent() {
+        let cases: &[(Format, &[u8], &str)] = &[
+            (Format::Raw, b"hello", "event: stdout\ndata: hello\n\n"),
+            (Format::Raw, b"a\rb", "event: stdout\ndata: a b\n\n"),
+            (
+                Format::Json,
+                b"2026-12-01T08:00:00.123Z hi \"x\"",
+                "event: line\ndata: {\"program\":\"web\",\"stream\":\"stdout\",\"line\":\"hi \\\"x\\\"\",\"time\":\"2026-12-01T08:00:00.123Z\"}\n\n",
+            ),
+            (
+                Format::Json,
+                b"plain",
+                "event: line\ndata: {\"program\":\"web\",\"stream\":\"stdout\",\"line\":\"plain\",\"time\":null}\n\n",
+            ),
+        ];
+        for (format, stored, expected) in cases {
+            let mut out = Vec::new();
+            event(&mut out, *format, "web", "stdout", stored);
+            assert_eq!(String::from_utf8_lossy(&out), *expected);
+        }
+    }
+}
