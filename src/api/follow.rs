@@ -40,7 +40,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
 use crate::supervisor::lines::LineSplitter;
-use crate::supervisor::logread::LogLine;
+use crate::supervisor::logread::{self, LogLine, Source};
 use crate::supervisor::stamp;
 
 /// Bytes a follower reads at once.
@@ -414,18 +414,56 @@ impl FollowedFile {
     }
 }
 
-/// The event stream of a follower: first `initial` (the last lines, already read), then every
-/// new line of `targets`.
-pub fn respond(
+/// The event stream of a follower: first the last `lines` lines of `targets` together (as
+/// they were when the follower opened them: nothing written meanwhile is missed or sent
+/// twice), then every new line. With [`Format::Raw`] the first lines are given as the plain
+/// read gives them (the last `lines` of stdout, then of stderr); with [`Format::Json`], the
+/// last `lines` of all merged in time order.
+pub async fn respond(
     hub: Arc<Hub>,
     targets: Vec<Target>,
-    initial: Vec<LogLine>,
+    lines: usize,
     format: Format,
 ) -> Response {
-    // Open the files first, so nothing written after the last lines were read is missed:
-    // their ends are where the initial lines stopped (near enough: a line written between
-    // the two is sent twice rather than lost).
     let files: Vec<FollowedFile> = targets.into_iter().map(FollowedFile::open).collect();
+    let starts: Vec<(Source, Option<(File, u64)>)> = files
+        .iter()
+        .map(|followed| {
+            let source = Source {
+                program: followed.target.program.clone(),
+                stream: followed.target.stream,
+                path: followed.target.path.clone(),
+            };
+            let start = followed
+                .file
+                .as_ref()
+                .and_then(|file| file.try_clone().ok())
+                .map(|file| (file, followed.position));
+            (source, start)
+        })
+        .collect();
+    let read = tokio::task::spawn_blocking(move || {
+        let logs: Vec<Vec<LogLine>> = starts
+            .iter()
+            .map(|(source, start)| match start {
+                Some((file, end)) => {
+                    logread::last_lines_before(source, file, *end, lines).unwrap_or_default()
+                }
+                None => Vec::new(),
+            })
+            .collect();
+        match format {
+            // As the plain read orders them: stdout's lines, then stderr's.
+            Format::Raw => {
+                let mut all: Vec<LogLine> = logs.into_iter().flatten().collect();
+                all.sort_by_key(|line| line.stream != "stdout");
+                all
+            }
+            Format::Json => logread::merge_last(logs, lines),
+        }
+    })
+    .await;
+    let initial = read.unwrap_or_default();
     let paths: Vec<PathBuf> = files.iter().map(|file| file.target.path.clone()).collect();
     let mut queue = Vec::new();
     for line in initial {
@@ -470,7 +508,8 @@ pub fn respond(
     response
 }
 
-/// The most bytes of events in one frame of the response body. Small, so the frames hyper
+/// The most bytes of events in one frame of the response body (but for one longer event).
+/// Small, so the frames hyper
 /// holds for a connection that does not take them (up to 16) stay small too: they are most
 /// of what an idle follower costs, with hyper's own 16 KiB of buffers per connection.
 const FRAME: usize = 256;
@@ -510,7 +549,7 @@ impl Follower {
                     state.woken_unread = false;
                     more = state.read();
                 }
-                let take = state.queue.len().min(FRAME);
+                let take = frame_length(&state.queue);
                 let frame: Vec<u8> = state.queue.drain(..take).collect();
                 if state.queue.is_empty() && state.queue.capacity() > READ_CHUNK * 2 {
                     state.queue = Vec::new();
@@ -543,6 +582,18 @@ impl Follower {
             }
         }
     }
+}
+
+/// How much of the queued events the next frame takes: whole events (each ends with a blank
+/// line), as many as fit in [`FRAME`] bytes, and at least one. A frame never cuts an event, so
+/// each HTTP chunk holds whole events (clients that read the stream without undoing the
+/// chunked encoding still see every event).
+fn frame_length(queue: &[u8]) -> usize {
+    let head = &queue[..queue.len().min(FRAME)];
+    if let Some(end) = memchr::memmem::rfind(head, b"\n\n") {
+        return end + 2;
+    }
+    memchr::memmem::find(queue, b"\n\n").map_or(queue.len(), |end| end + 2)
 }
 
 /// Appends the event of one stored line (without its newline): `event: NAME` and `data:`
@@ -608,6 +659,23 @@ fn json_line(out: &mut Vec<u8>, program: &str, stream: &str, line: &str, millis:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_hold_whole_events() {
+        let event = b"event: stdout\ndata: 0123456789\n\n";
+        let many: Vec<u8> = event.repeat(20);
+        assert_eq!(frame_length(&many), event.len() * (FRAME / event.len()));
+        assert_eq!(frame_length(event), event.len());
+        let long = [
+            b"event: stdout\ndata: ".as_slice(),
+            &[b'x'; 600],
+            b"\n\n",
+            event,
+        ]
+        .concat();
+        assert_eq!(frame_length(&long), 20 + 600 + 2);
+        assert_eq!(frame_length(b""), 0);
+    }
 
     #[test]
     fn events_as_sent() {

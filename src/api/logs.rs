@@ -225,22 +225,8 @@ pub async fn respond(
         } else {
             Format::Raw
         };
-        let initial = match read_merged(sources.clone(), lines).await {
-            Ok(initial) => initial,
-            Err(response) => return response,
-        };
-        // Raw events keep the order of the plain read: stdout's lines, then stderr's.
-        let initial = if format == Format::Raw {
-            let (mut out, err): (Vec<LogLine>, Vec<LogLine>) = initial
-                .into_iter()
-                .partition(|line| line.stream == "stdout");
-            out.extend(err);
-            out
-        } else {
-            initial
-        };
         limit_send_buffer(socket);
-        return follow::respond(hub, targets(&sources), initial, format);
+        return follow::respond(hub, targets(&sources), lines, format).await;
     }
     let mut data = serde_json::Map::new();
     if streams == Streams::All {
@@ -326,12 +312,8 @@ pub async fn respond_all(
             Ok(hub) => hub,
             Err(response) => return response,
         };
-        let initial = match read_merged(sources.clone(), lines).await {
-            Ok(initial) => initial,
-            Err(response) => return response,
-        };
         limit_send_buffer(socket);
-        return follow::respond(hub, targets(&sources), initial, Format::Json);
+        return follow::respond(hub, targets(&sources), lines, Format::Json).await;
     }
     let merged = match read_merged(sources, lines).await {
         Ok(merged) => merged,

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::logs::tail;
+use super::logs::{tail, tail_before};
 use super::stamp;
 
 /// One log to read: whose and which stream it is.
@@ -71,6 +71,29 @@ pub fn last_lines(source: &Source, lines: usize) -> io::Result<Vec<LogLine>> {
         .collect())
 }
 
+/// The last `lines` lines of one log as it was when `file` (opened at its path) was `end`
+/// bytes long (see [`tail_before`]).
+pub fn last_lines_before(
+    source: &Source,
+    file: &std::fs::File,
+    end: u64,
+    lines: usize,
+) -> io::Result<Vec<LogLine>> {
+    let text = tail_before(&source.path, file, end, lines)?;
+    Ok(text
+        .lines()
+        .map(|line| LogLine::parse(&source.program, source.stream, line))
+        .collect())
+}
+
+/// Merges logs already read and keeps the last `lines` lines.
+pub fn merge_last(logs: Vec<Vec<LogLine>>, lines: usize) -> Vec<LogLine> {
+    let mut all = merge(logs);
+    let cut = all.len().saturating_sub(lines);
+    all.drain(..cut);
+    all
+}
+
 /// The last `lines` lines of all the sources together, merged (see the module's notes). A
 /// file named by two sources (both streams into one file) is read once, as the first.
 pub fn merged(sources: &[Source], lines: usize) -> io::Result<Vec<LogLine>> {
@@ -81,10 +104,7 @@ pub fn merged(sources: &[Source], lines: usize) -> io::Result<Vec<LogLine>> {
             logs.push(last_lines(source, lines)?);
         }
     }
-    let mut all = merge(logs);
-    let cut = all.len().saturating_sub(lines);
-    all.drain(..cut);
-    Ok(all)
+    Ok(merge_last(logs, lines))
 }
 
 /// Merges logs, each in its own order, by time where known (the module's notes).

@@ -831,12 +831,33 @@ pub fn tail(path: &Path, lines: usize) -> io::Result<String> {
     if lines == 0 {
         return Ok(String::new());
     }
-    let (mut joined, mut complete) = tail_bytes(path, lines)?;
+    let mut file = File::open(path)?;
+    let length = file.metadata()?.len();
+    tail_from(path, tail_bytes_of(&mut file, length, lines)?, lines)
+}
+
+/// [`tail`] of the log as it was when `file` (opened at `path`) was `end` bytes long: what a
+/// follower that starts at `end` must be given first, so that no line written meanwhile is
+/// missed or sent twice. Older lines come from the rotated files, by path.
+pub fn tail_before(path: &Path, file: &File, end: u64, lines: usize) -> io::Result<String> {
+    if lines == 0 {
+        return Ok(String::new());
+    }
+    let mut file = file.try_clone()?;
+    tail_from(path, tail_bytes_of(&mut file, end, lines)?, lines)
+}
+
+/// The rest of [`tail`]: the current file's part is given, the rotated files are read.
+fn tail_from(path: &Path, newest: (Vec<u8>, bool), lines: usize) -> io::Result<String> {
+    let (mut joined, mut complete) = newest;
     let mut number = 1;
     // A file may begin in the middle of a line that the one before it started: join them
     // before counting.
     while !complete && (joined.len() as u64) < TAIL_MAX_BYTES {
-        let older = match tail_bytes(&rotated_path(path, number), lines) {
+        let older = match File::open(rotated_path(path, number)).and_then(|mut file| {
+            let length = file.metadata()?.len();
+            tail_bytes_of(&mut file, length, lines)
+        }) {
             Ok((older, _)) => older,
             Err(error) if error.kind() == io::ErrorKind::NotFound => break,
             Err(error) => return Err(error),
@@ -859,9 +880,7 @@ pub fn tail(path: &Path, lines: usize) -> io::Result<String> {
 /// the whole file). Reads backwards in chunks, looks for newlines only in the chunk just read
 /// and joins the chunks once: linear in what it reads, which is at most [`TAIL_MAX_BYTES`]
 /// (a file of one enormous line costs that much and no more).
-fn tail_bytes(path: &Path, lines: usize) -> io::Result<(Vec<u8>, bool)> {
-    let mut file = File::open(path)?;
-    let length = file.metadata()?.len();
+fn tail_bytes_of(file: &mut File, length: u64, lines: usize) -> io::Result<(Vec<u8>, bool)> {
     let mut start = length;
     // Newest first.
     let mut chunks: Vec<Vec<u8>> = Vec::new();
