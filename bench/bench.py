@@ -1001,19 +1001,26 @@ def scenario_follow(hoody: "Hoody", run: Run, results: dict):
         with open(fifo, "w") as writer:
             follower = open_follower("/programs/relay/logs?follow=true&stream=stdout&lines=0")
             follower.settimeout(0.2)
-            reader = follower.makefile("rb")
+            pending = bytearray()
 
             def next_data(deadline):
-                while time.time() < deadline:
+                # By hand: a file object over a socket is unusable after one timeout.
+                while True:
+                    while b"\n" in pending:
+                        end = pending.index(b"\n")
+                        line = bytes(pending[:end])
+                        del pending[: end + 1]
+                        if line.startswith(b"data: "):
+                            return line[6:].strip().decode()
+                    if time.time() >= deadline:
+                        return None
                     try:
-                        line = reader.readline()
+                        chunk = follower.recv(65536)
                     except (socket.timeout, TimeoutError):
                         continue
-                    if not line:
+                    if not chunk:
                         return None
-                    if line.startswith(b"data: "):
-                        return line[6:].strip().decode()
-                return None
+                    pending.extend(chunk)
 
             # Subscribed once a line comes through.
             deadline = time.time() + 30

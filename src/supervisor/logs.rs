@@ -47,7 +47,14 @@
 //! - Data moves with `splice(2)` pipe → file, so it never crosses into user space. The pipe
 //!   keeps the kernel's default size (64 KiB). It used to be raised to 1 MiB (`F_SETPIPE_SZ`)
 //!   for fewer wakes; measured with bench/run, that was no cheaper (median 0.63 against 0.47
-//!   CPU-s per GiB over 15 runs each, both bimodal on the test VM; docs/PERFORMANCE.md).
+//!   CPU-s per GiB over 15 runs each, both bimodal on the test VM; docs/PERFORMANCE.md), and
+//!   raising it only for a pipe found full (a chatty program) was no cheaper either (issue 16,
+//!   docs/PERFORMANCE.md "Logs of wave 2").
+//! - A wake ends as soon as a move takes less than it asked for: the pipe was emptied, and the
+//!   next write wakes the task again (tokio's readiness is edge-triggered, and a readiness that
+//!   comes after the guard was taken is not cleared). This saves the read that would only say
+//!   `EAGAIN`, one per wake. ([`LogWriter::is_fed`] still drains to the kernel's answer: it
+//!   must know whether the pipe is at its end.)
 //!   Where the kernel refuses splice (some file systems; non-regular targets such as
 //!   `/dev/stdout`) we fall back to `read`/`write` through a stack buffer.
 //! - The file is opened without `O_APPEND` (splice refuses it on some kernels); the writer
@@ -63,6 +70,17 @@
 //! - A failed write (disk full…) never blocks the program: the pipe keeps being drained, the
 //!   bytes are counted as dropped, the error is reported once (tracing warning, and the job's
 //!   `last_error`), and writing resumes as soon as the file accepts data again.
+//!
+//! # Line mode (timestamps, the console copy)
+//!
+//! A stream whose lines the daemon must see is read into user space instead of spliced: up to
+//! 256 KiB a read, into a buffer of the loop thread's made on first use (`SCRATCH`; nothing
+//! at all without line mode). Each read's lines go to the pipe's [`Tap`] (complete lines, for
+//! the console; the one place for anything else that must see lines), and with timestamps the
+//! bytes are stamped (`lines::stamp`, one clock reading per read) and written at the file's
+//! end with `pwrite`, rotating between writes as splice does. Whether the next byte starts a
+//! line is kept per file, so a file never has a stamp inside a line, whoever writes into it.
+//! The log budget (`budget.rs`) is told of every write in both modes.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -96,11 +114,6 @@ const COPY_BUFFER: usize = 64 * 1024;
 /// byte takes six bytes (`\u0000`): 4 MiB of log stay a bounded answer whatever they hold.
 pub const TAIL_MAX_BYTES: u64 = 4 << 20;
 const TAIL_CHUNK: u64 = 64 * 1024;
-/// The kernel's default pipe size: a move of this much found the pipe full.
-const DEFAULT_PIPE: usize = 64 * 1024;
-/// The size a pipe is raised to once it was found full (a chatty program): fewer wakes per
-/// byte, and the program blocks less often on a full pipe.
-const CHATTY_PIPE: libc::c_int = 1 << 20;
 /// Bytes read at once from a pipe whose lines the daemon looks at (timestamps, console).
 const LINE_CHUNK: usize = 256 * 1024;
 
@@ -120,8 +133,6 @@ pub(crate) type Pipe = Arc<CapturePipe>;
 pub(crate) struct CapturePipe {
     fd: AsyncFd<OwnedFd>,
     tap: Option<Mutex<Tap>>,
-    /// Raised to [`CHATTY_PIPE`] once a wake found it full.
-    grown: std::sync::atomic::AtomicBool,
 }
 
 /// What sees the complete lines of one pipe as they pass through capture: the console copy.
@@ -366,46 +377,35 @@ impl LogWriter {
     /// drained until the kernel says it is empty or at its end.
     pub fn drain_pipe(&mut self, pipe: &CapturePipe, budget: u64, waking: bool) -> Drained {
         let fd = pipe.fd.get_ref().as_fd();
-        let (drained, most) = match &pipe.tap {
+        match &pipe.tap {
             Some(tap) => {
                 let mut tap = tap.lock().unwrap_or_else(PoisonError::into_inner);
                 self.drain_tapped(fd, Some(&mut tap), budget, waking)
             }
             None => self.drain_tapped(fd, None, budget, waking),
-        };
-        if most >= DEFAULT_PIPE && !pipe.grown.swap(true, std::sync::atomic::Ordering::Relaxed) {
-            // A chatty program: a bigger pipe (1 MiB of kernel memory, for this pipe only).
-            // Refused above /proc/sys/fs/pipe-max-size for an unprivileged daemon: then it
-            // stays as it is.
-            if let Err(errno) = fcntl(fd, FcntlArg::F_SETPIPE_SZ(CHATTY_PIPE)) {
-                tracing::debug!(path = %self.path.display(), %errno, "cannot grow a log pipe");
-            }
         }
-        drained
     }
 
     /// Moves what the pipe holds into the file, rotating as needed, up to `budget` bytes.
     #[cfg(test)]
     pub fn drain(&mut self, pipe: BorrowedFd<'_>, budget: u64) -> Drained {
-        self.drain_tapped(pipe, None, budget, false).0
+        self.drain_tapped(pipe, None, budget, false)
     }
 
     /// [`LogWriter::drain`], with the lines seen by `tap`. Bytes go through user space
     /// (line mode) only when something must look at them: timestamps or a tap; otherwise
     /// they are spliced.
-    /// Also returns the most bytes one read or move took (a full pipe gives its size).
     fn drain_tapped(
         &mut self,
         pipe: BorrowedFd<'_>,
         mut tap: Option<&mut Tap>,
         budget: u64,
         waking: bool,
-    ) -> (Drained, usize) {
+    ) -> Drained {
         let mut moved = 0u64;
-        let mut most = 0;
         loop {
             if moved >= budget {
-                return (Drained::Budget, most);
+                return Drained::Budget;
             }
             let (step, asked) = if self.timestamps || tap.is_some() {
                 (self.step_lines(pipe, tap.as_deref_mut()), LINE_CHUNK)
@@ -435,8 +435,8 @@ impl LogWriter {
                     count
                 }
                 Step::Interrupted => continue,
-                Step::Empty => return (Drained::Empty, most),
-                Step::Eof => return (Drained::Eof, most),
+                Step::Empty => return Drained::Empty,
+                Step::Eof => return Drained::Eof,
                 Step::SpliceRefused => {
                     tracing::debug!(path = %self.path.display(), "splice refused; copying through a buffer");
                     self.use_splice = false;
@@ -446,19 +446,18 @@ impl LogWriter {
                     self.dropped += lost as u64;
                     self.write_failed(&error);
                     // Keep the program running: throw away what is waiting, try again next wake.
-                    return (self.discard(pipe), most);
+                    return self.discard(pipe);
                 }
                 Step::ReadFailed(error) => {
                     tracing::warn!(path = %self.path.display(), error = %error, "cannot read a log pipe");
-                    return (Drained::Eof, most);
+                    return Drained::Eof;
                 }
             };
-            most = most.max(took);
             // Less than asked: the pipe was emptied (whatever is written next wakes the
             // capture task again: the wake-up is edge-triggered and comes after this read).
             // This saves the read that would only say EAGAIN, one per wake.
             if waking && took < asked {
-                return (Drained::Empty, most);
+                return Drained::Empty;
             }
         }
     }
@@ -796,7 +795,6 @@ pub(crate) fn watch(pipe: OwnedFd, tap: Option<Tap>) -> io::Result<Pipe> {
         Ok(fd) => Ok(Arc::new(CapturePipe {
             fd,
             tap: tap.map(Mutex::new),
-            grown: std::sync::atomic::AtomicBool::new(false),
         })),
         Err(error) => Err(error.into_parts().1),
     }
