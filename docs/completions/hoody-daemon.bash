@@ -40,6 +40,9 @@ _hoody__daemon() {
             hoody__daemon,quick-start)
                 cmd="hoody__daemon__subcmd__quick__subcmd__start"
                 ;;
+            hoody__daemon,ready)
+                cmd="hoody__daemon__subcmd__ready"
+                ;;
             hoody__daemon,serve)
                 cmd="hoody__daemon__subcmd__serve"
                 ;;
@@ -72,6 +75,9 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__help,quick-start)
                 cmd="hoody__daemon__subcmd__help__subcmd__quick__subcmd__start"
+                ;;
+            hoody__daemon__subcmd__help,ready)
+                cmd="hoody__daemon__subcmd__help__subcmd__ready"
                 ;;
             hoody__daemon__subcmd__help,serve)
                 cmd="hoody__daemon__subcmd__help__subcmd__serve"
@@ -263,7 +269,7 @@ _hoody__daemon() {
 
     case "${cmd}" in
         hoody__daemon)
-            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status logs diff apply completions man help"
+            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status logs ready diff apply completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,7 +357,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__subcmd__daemon__subcmd__help)
-            opts="serve validate programs quick-start status logs diff apply completions man help"
+            opts="serve validate programs quick-start status logs ready diff apply completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -703,6 +709,20 @@ _hoody__daemon() {
         hoody__subcmd__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__help__subcmd__ready)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1657,6 +1677,32 @@ _hoody__daemon() {
                 return 0
             fi
             case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__ready)
+            opts="-h --wait --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

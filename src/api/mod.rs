@@ -100,6 +100,7 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
     };
     let api = Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/openapi.json", get(openapi_document))
         .route("/programs", get(list_programs))
         // A program may be named "add" or "put": GET of those paths is that program.
@@ -304,15 +305,29 @@ async fn method_not_allowed() -> Response {
 
 // ---- auth --------------------------------------------------------------------------------
 
+/// Whether the request carried what the other routes need (a valid token, or none needed):
+/// the public `/ready` says more to such a caller.
+#[derive(Debug, Clone, Copy)]
+struct Authorized(bool);
+
 async fn authenticate(
     State(state): State<AppState>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let path = request.uri().path();
+    let is_ready = path == format!("{BASE}/ready");
     let Some(token) = &state.token else {
+        request.extensions_mut().insert(Authorized(true));
         return next.run(request).await;
     };
-    if request.uri().path() == format!("{BASE}/health") {
+    if path == format!("{BASE}/health") {
+        return next.run(request).await;
+    }
+    if is_ready {
+        let authorized = offered_token(&request)
+            .is_some_and(|offered| constant_time_eq(offered.as_bytes(), token.as_bytes()));
+        request.extensions_mut().insert(Authorized(authorized));
         return next.run(request).await;
     }
     let offered = request
@@ -334,6 +349,19 @@ async fn authenticate(
             unauthorized("this daemon needs a bearer token: send Authorization: Bearer <token>")
         }
     }
+}
+
+/// The bearer token a request offers.
+fn offered_token(request: &axum::extract::Request) -> Option<&str> {
+    request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("Bearer").then_some(token)
+        })
+        .map(str::trim)
 }
 
 fn unauthorized(message: &str) -> Response {
@@ -518,6 +546,17 @@ async fn health() -> Response {
         "OK",
         json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
     )
+}
+
+/// `GET /ready` (SPEC §12): 200 when every program that should run is ready, 503 otherwise.
+/// Public, for a container HEALTHCHECK or a Kubernetes readinessProbe; only a caller with a
+/// valid token (or any caller when the daemon has none) is told which programs are not ready.
+async fn ready(
+    State(state): State<AppState>,
+    authorized: Option<axum::Extension<Authorized>>,
+) -> Response {
+    let names = authorized.is_some_and(|axum::Extension(Authorized(authorized))| authorized);
+    ask(&state, Request::Ready { names }).await
 }
 
 async fn openapi_document() -> Response {
@@ -775,6 +814,7 @@ async fn events(
                 let kind = match event.as_ref() {
                     crate::daemon::Event::Config { .. } => "config",
                     crate::daemon::Event::State { .. } => "state",
+                    crate::daemon::Event::Health { .. } => "health",
                 };
                 let data = serde_json::to_string(event.as_ref()).unwrap_or_default();
                 SseEvent::default().event(kind).data(data)

@@ -86,6 +86,15 @@ pub fn routes() -> Vec<RouteDoc> {
         },
         RouteDoc {
             method: get.clone(),
+            path: "/ready",
+            summary: "Readiness: 200 when every program that should run is ready, 503 otherwise; needs no token (names the programs that are not ready only with one)",
+            query: &[],
+            body: None,
+            answers: &[200, 503],
+            role: Role::Public,
+        },
+        RouteDoc {
+            method: get.clone(),
             path: "/openapi.json",
             summary: "This document",
             query: &[],
@@ -304,6 +313,9 @@ fn reason(code: u16) -> &'static str {
         409 => "Conflict: not enabled, name taken, file not writable",
         412 => "If-Match does not match the ETag",
         413 => "Body over 1 MiB",
+        503 => {
+            "Not ready (or shutting down); error.details.not_ready names the programs, with a token"
+        }
         _ => "",
     }
 }
@@ -313,6 +325,28 @@ fn schemas() -> Value {
         json!({ "oneOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] });
     let flag = json!({ "oneOf": [{ "type": "boolean" }, { "type": "string" }], "nullable": true });
     let seconds = json!({ "oneOf": [{ "type": "number", "minimum": 0, "maximum": 86400 }, { "type": "string" }], "nullable": true });
+    let healthcheck = json!({
+        "type": "object",
+        "nullable": true,
+        "description": "One probe (exec, http or tcp) and its timings (SPEC §12)",
+        "properties": {
+            "exec": { "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] },
+            "http": { "type": "string", "description": "http://IP-or-localhost[:PORT][/path]; 2xx or 3xx is healthy" },
+            "tcp": { "type": "string", "description": "IP-or-localhost:PORT; a connection is healthy" },
+            "interval": seconds,
+            "timeout": seconds,
+            "retries": { "type": "integer", "minimum": 1 },
+            "start_period": seconds,
+            "on_unhealthy": { "type": "string", "enum": ["restart", "none"] }
+        }
+    });
+    let depends_on = json!({
+        "nullable": true,
+        "oneOf": [
+            { "type": "array", "items": { "type": "string", "pattern": NAME_PATTERN } },
+            { "type": "object", "additionalProperties": { "type": "string", "enum": ["started", "ready", "completed_successfully"] } }
+        ]
+    });
     json!({
         "Envelope": {
             "type": "object",
@@ -382,7 +416,12 @@ fn schemas() -> Value {
                 "stderr_logfile_maxbytes": { "oneOf": [{ "type": "integer" }, { "type": "string" }], "nullable": true },
                 "stdout_logfile_backups": { "type": "integer", "nullable": true },
                 "stderr_logfile_backups": { "type": "integer", "nullable": true },
-                "environment": { "type": "object", "additionalProperties": scalar, "nullable": true }
+                "environment": { "type": "object", "additionalProperties": scalar, "nullable": true },
+                "healthcheck": healthcheck,
+                "ready_log_line": { "type": "string", "nullable": true },
+                "notify": flag,
+                "watchdog_sec": seconds,
+                "depends_on": depends_on
             }
         },
         "ProgramFile": {
@@ -474,7 +513,7 @@ pub fn document() -> Value {
             "parameters": parameters,
             "responses": responses,
         });
-        if route.path == "/health" {
+        if route.role == Role::Public {
             operation["security"] = json!([]);
         }
         if let Some(body) = route.body {

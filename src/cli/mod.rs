@@ -3,9 +3,9 @@
 //! HTTP client of a running daemon (`programs …`, `quick-start …`, `status`, `diff`, `apply`).
 //!
 //! The client commands live in their own modules: [`programs`] (programs and `status`),
-//! [`logs`] (`logs`, `programs logs`, `quick-start logs`),
-//! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`docs`] (completions and the man
-//! page); [`session`] turns the API's answers and transport errors into messages and exit codes,
+//! [`logs`] (`logs`, `programs logs`, `quick-start logs`), [`quick`] (quick-start),
+//! [`gitops`] (`diff` and `apply`), [`ready`] (`ready --wait`), [`docs`] (completions and the
+//! man page); [`session`] turns the API's answers and transport errors into messages and exit codes,
 //! and [`output`] draws tables, diffs and JSON.
 
 use std::path::{Path, PathBuf};
@@ -23,6 +23,7 @@ mod logs;
 mod output;
 mod programs;
 mod quick;
+mod ready;
 mod serve;
 mod session;
 
@@ -106,6 +107,17 @@ pub enum Command {
     /// Print the last lines of every program (or of those named), merged in time order, as
     /// `NAME stream | line`; `-f` keeps printing new lines.
     Logs(AllLogsArgs),
+    /// Whether every program that should run is ready (GET /ready): exit 0 when it is.
+    ///
+    /// Ready means RUNNING and, for a program with a health check, a ready_log_line or
+    /// notify = true, that it said so. A one-shot that completed successfully counts as ready.
+    /// Exits 1, naming what is not ready, when something is not.
+    Ready {
+        /// Keep asking until ready or this many seconds have passed (a daemon that is not
+        /// listening yet counts as not ready meanwhile).
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<f64>,
+    },
     /// Show what `apply DIR` would change: a unified diff per program file.
     ///
     /// Compares the running daemon's program files with DIR's, byte for byte: changed files,
@@ -426,6 +438,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Logs(args) => {
             session::Session::open(&global).and_then(|session| logs::all(&session, &args))
         }
+        Command::Ready { wait } => ready::ready(&global, wait),
         Command::QuickStart(command) => quick::run(&global, command),
         Command::Diff { dir } => gitops::diff(&global, &dir),
         Command::Apply {

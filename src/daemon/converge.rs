@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::reconcile::{Action, Observed, reconcile};
+use crate::reconcile::{Action, Observed, lower_boot_priorities, reconcile};
 use crate::spec::{ProgramSpec, SystemUsers};
 use crate::store::Reuse;
-use crate::supervisor::StateChange;
+use crate::supervisor::{ExitInfo, ProcessState, StateChange};
 
 use super::persist::{Intents, Running, RunningRecord};
 use super::programs::{ChangeKind, ConfigEvent, Source};
@@ -94,6 +94,10 @@ impl Daemon {
     }
 
     pub(super) fn publish_changes(&mut self, changes: Vec<StateChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        self.track(&changes, Instant::now());
         let time = unix_now();
         for change in changes {
             let id = self
@@ -122,6 +126,8 @@ impl Daemon {
             .statuses(now)
             .filter_map(|status| {
                 let meta = self.jobs.get(&status.name)?;
+                let succeeded = status.state == ProcessState::Exited
+                    && matches!(status.last_exit, Some(ExitInfo::Code(code)) if meta.spec.exitcodes.contains(&code));
                 Some((
                     status.name.clone(),
                     Observed {
@@ -129,6 +135,9 @@ impl Daemon {
                         spec: Arc::clone(&meta.spec),
                         start_epoch: meta.start_epoch,
                         restart_epoch: meta.restart_epoch,
+                        ready: self.is_ready(&status.name, status.state, status.pid),
+                        succeeded,
+                        fatal: status.state == ProcessState::Fatal,
                     },
                 ))
             })
@@ -136,15 +145,24 @@ impl Daemon {
     }
 
     pub(super) fn converge(&mut self, now: Instant) {
-        // A few passes: an action can make the next one possible (a boot wave opening).
-        for _ in 0..4 {
-            let desired = self.table.desired();
+        // A few passes: an action can make the next one possible (a boot wave opening, a
+        // dependency started).
+        for pass in 0..4 {
+            let mut desired = self.table.desired();
             let observed = self.observed(now);
-            let (gate, wake) = self.boot.advance(&desired, &observed, now);
+            if self.pull_in_dependencies(&desired, &observed) {
+                desired = self.table.desired();
+            }
+            lower_boot_priorities(&mut desired);
+            let holds = crate::health::depends::holds(&desired, &observed);
+            let (gate, wake) = self.boot.advance(&desired, &observed, &holds, now);
             self.boot_wake = wake;
-            let plan = reconcile(&desired, &observed, gate);
-            if plan.is_empty() {
-                return;
+            let plan = reconcile(&desired, &observed, gate, &holds);
+            if plan.is_empty() || pass == 3 {
+                self.keep_holds(holds, &desired, &observed);
+                if plan.is_empty() {
+                    return;
+                }
             }
             for action in plan {
                 self.apply(action, now);
@@ -166,6 +184,7 @@ impl Daemon {
             }
             Action::Update { spec, .. } => {
                 self.record_job(&name, &spec, false);
+                self.retrack(&spec, now);
                 self.supervisor.update_spec(spec);
                 Vec::new()
             }

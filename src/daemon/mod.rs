@@ -14,11 +14,14 @@
 //! - `control`: start, stop, restart (run intents) and the replies that wait for a state;
 //! - `reads`: the read-only answers (list, one program, statuses, history, log paths);
 //! - `shutdown`: the reverse boot waves and the loop's end;
+//! - `health`: health checks, readiness, dependencies pulled in and holds, `health` events,
+//!   `GET /ready` (SPEC §12);
 //! - `programs` (the table), `persist` (the state folder), `quick` (quick-start programs),
 //!   `views` (the JSON of the big reads), `request` (requests and answers as plain data).
 
 mod control;
 mod converge;
+mod health;
 mod persist;
 mod programs;
 mod quick;
@@ -98,6 +101,18 @@ pub enum Event {
         name: String,
         from: ProcessState,
         to: ProcessState,
+        reason: String,
+        time: f64,
+    },
+    /// A program's health or readiness changed, or what it waits for (SPEC §12).
+    Health {
+        id: u64,
+        name: String,
+        /// `starting`, `healthy`, `unhealthy`; null without a health check (or a process).
+        health: Option<crate::health::Health>,
+        ready: bool,
+        /// The dependencies (or the boot wave) it is held back by.
+        waiting_for: Vec<String>,
         reason: String,
         time: f64,
     },
@@ -181,10 +196,18 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
     }
     let (requests, inbox) = mpsc::channel(256);
     let (events, _) = broadcast::channel(1024);
+    // Notify sockets of a crashed run on this state folder (we hold its lock now).
+    let notify_dir = crate::health::notify::NotifyDir::location(&config.state_dir);
+    if let Err(error) = crate::health::notify::NotifyDir::remove_leftover(&notify_dir) {
+        tracing::warn!(path = %notify_dir.display(), %error, "cannot remove the notify folder of the last run");
+    }
+    let health = health::HealthState::new();
     let supervisor = Supervisor::new(SupervisorConfig {
         log_dir: config.log_dir.clone(),
         marker: Some(persist::marker(&config.state_dir)),
         logs: crate::supervisor::LogOptions::start(&config.logs)?,
+        health: Some(health.sender.clone()),
+        notify_dir: Some(notify_dir),
     });
     let daemon = Daemon {
         config,
@@ -205,6 +228,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         inbox,
         shutdown: None,
         quick: quick::QuickStarts::default(),
+        health,
     };
     Ok((daemon, Handle { requests, events }))
 }
@@ -245,12 +269,14 @@ pub struct Daemon {
     inbox: mpsc::Receiver<Envelope>,
     shutdown: Option<Shutdown>,
     quick: quick::QuickStarts,
+    /// Trackers of health and readiness, holds, the health tasks' inbox (SPEC §12).
+    health: health::HealthState,
 }
 
-/// About how many bytes of JSON one program's status takes (250 with a short name and no
-/// config error), and one program with its fields, file text and status: the first size of
-/// the buffers the big reads are written into.
-const STATUS_SIZE: usize = 288;
+/// About how many bytes of JSON one program's status takes (330 with a short name, no config
+/// error and no health check), and one program with its fields, file text and status: the
+/// first size of the buffers the big reads are written into.
+const STATUS_SIZE: usize = 370;
 const PROGRAM_SIZE: usize = 1024;
 
 fn unix_now() -> f64 {
@@ -302,11 +328,17 @@ impl Daemon {
                 _ = children.recv() => {
                     let changes = self.supervisor.reap(Instant::now());
                     self.publish_changes(changes);
+                    self.take_probe_outcomes(Instant::now());
                 }
                 () = sleep_until(wake) => {
                     let changes = self.supervisor.on_deadline(Instant::now());
                     self.publish_changes(changes);
                     self.quick.on_deadline(&mut self.supervisor, Instant::now());
+                    self.health_due(Instant::now());
+                }
+                Some(message) = self.health.inbox.recv() => {
+                    // A ping or a status text changes nothing a reconcile looks at.
+                    read_only = !self.on_health_message(message, Instant::now());
                 }
                 envelope = self.inbox.recv() => match envelope {
                     Some(Envelope { request, reply }) => {
@@ -345,6 +377,7 @@ impl Daemon {
             self.supervisor.next_deadline(),
             self.boot_wake,
             self.quick.next_deadline(),
+            self.health.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -387,6 +420,7 @@ impl Daemon {
             Request::History { id } => self.history(&id),
             Request::LogPaths { id } => self.log_paths(&id),
             Request::AllLogPaths { ids } => self.all_log_paths(&ids),
+            Request::Ready { names } => self.readiness(names),
             Request::Create { fields, format } => self.create(fields, format, now),
             Request::Edit {
                 id,

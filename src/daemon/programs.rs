@@ -72,6 +72,7 @@ impl Program {
             run: self.run,
             start_epoch: self.start_epoch,
             restart_epoch: self.restart_epoch,
+            boot_priority: spec.priority,
         })
     }
 

@@ -10,12 +10,14 @@ use serde_json::{Map, Value, json};
 
 use crate::spec::{ProgramSpec, RawProgram, Stream};
 
+use super::health::{HealthView, Monitored};
 use super::programs::Program;
 use super::request::{Answer, Failure, FailureKind, Reply};
 use super::views::{
     self, InOrder, OneProgramView, OneStatusView, ProgramView, ProgramsView, StatusView,
 };
-use super::{Daemon, PROGRAM_SIZE, STATUS_SIZE};
+use super::{Daemon, JobMeta, PROGRAM_SIZE, STATUS_SIZE};
+use crate::supervisor::{JobView, ProcessState};
 
 impl Daemon {
     /// Every program with its fields and status (`GET /programs`).
@@ -38,14 +40,19 @@ impl Daemon {
         // The program table, the jobs and their metadata are all sorted by name: walk them
         // together.
         let mut views = InOrder::new(self.supervisor.views(now));
-        let mut metas = InOrder::new(
-            self.jobs
+        let mut metas = InOrder::new(self.jobs.iter().map(|(name, meta)| (name.as_str(), meta)));
+        let mut monitored = InOrder::new(
+            self.health
+                .monitored
                 .iter()
-                .map(|(name, meta)| (name.as_str(), meta.generation)),
+                .map(|(name, monitored)| (name.as_str(), monitored)),
         );
         let statuses = self.table.programs.values().map(|program| {
             let name = program.entry.name.as_str();
-            StatusView::new(program, views.get(name), metas.get(name))
+            let job = views.get(name);
+            let meta = metas.get(name);
+            let health = self.health_of(program, job.as_ref(), meta, monitored.get(name));
+            StatusView::new(program, job, meta.map(|meta| meta.generation), health)
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
             views::write_statuses(json, statuses)
@@ -133,10 +140,31 @@ impl Daemon {
 
     pub(super) fn status_view<'a>(&'a self, program: &'a Program, now: Instant) -> StatusView<'a> {
         let name = &program.entry.name;
-        StatusView::new(
-            program,
-            self.supervisor.view(name, now),
-            self.observed_generation(name),
+        let job = self.supervisor.view(name, now);
+        let meta = self.jobs.get(name);
+        let health = self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
+        StatusView::new(program, job, self.observed_generation(name), health)
+    }
+
+    /// A program's health for its status: judged by the spec its process runs with.
+    fn health_of<'a>(
+        &'a self,
+        program: &'a Program,
+        job: Option<&JobView<'_>>,
+        meta: Option<&'a JobMeta>,
+        monitored: Option<&'a Monitored>,
+    ) -> HealthView<'a> {
+        let (state, pid) = job.map_or((ProcessState::Stopped, None), |job| (job.state, job.pid));
+        let spec = meta
+            .map(|meta| meta.spec.as_ref())
+            .or(program.last_good.as_deref());
+        self.health_view(
+            &program.entry.name,
+            spec,
+            state,
+            pid,
+            monitored,
+            program.run,
         )
     }
 

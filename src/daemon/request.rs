@@ -82,6 +82,11 @@ pub enum Request {
     QuickLogPaths {
         id: String,
     },
+    /// Whether every program that should run is ready (`GET /ready`); `names` also says which
+    /// are not (for a caller with a valid token).
+    Ready {
+        names: bool,
+    },
     /// Stop every program (in reverse priority order) and end the loop; `force` kills at once.
     Shutdown {
         force: bool,
@@ -101,6 +106,7 @@ impl Request {
                 | Request::History { .. }
                 | Request::LogPaths { .. }
                 | Request::AllLogPaths { .. }
+                | Request::Ready { .. }
                 | Request::QuickList
                 | Request::QuickStatus { .. }
                 | Request::QuickLogPaths { .. }

@@ -267,7 +267,55 @@ impl Scanner {
         }
         // Already in order, with no name twice: built in one pass.
         snapshot.programs = entries.into_iter().collect();
+        check_dependencies(&mut snapshot);
         (snapshot, stats)
+    }
+}
+
+/// The checks no single file can make (SPEC §12): a `depends_on` naming no program of the
+/// folder, and cycles. A file with such a problem is not valid, like any other problem: the
+/// last good version of its program stays in effect, and its error names the other programs.
+/// Done on every scan over the whole snapshot (what a scan reuses is each file's own result).
+fn check_dependencies(snapshot: &mut Snapshot) {
+    if snapshot.programs.values().all(|entry| {
+        entry
+            .spec
+            .as_ref()
+            .map_or(true, |spec| spec.depends_on.is_empty())
+    }) {
+        return;
+    }
+    let graph: crate::health::depends::Graph<'_> = snapshot
+        .programs
+        .iter()
+        .map(|(name, entry)| {
+            (
+                name.as_str(),
+                entry.spec.as_ref().ok().map(|spec| &spec.depends_on),
+            )
+        })
+        .collect();
+    let problems = crate::health::depends::graph_problems(&graph);
+    for (name, messages) in problems {
+        let Some(entry) = snapshot.programs.get_mut(&name) else {
+            continue;
+        };
+        let position = entry
+            .text
+            .as_deref()
+            .and_then(|text| crate::spec::parse(entry.format, text).ok())
+            .and_then(|document| document.position("depends_on"));
+        let problems = messages
+            .into_iter()
+            .map(|message| {
+                let problem = Problem::field("depends_on", message).in_file(&entry.path);
+                match position {
+                    Some((line, column)) => problem.at(line, column),
+                    None => problem,
+                }
+            })
+            .collect();
+        entry.spec = Err(problems);
     }
 }
 

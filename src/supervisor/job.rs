@@ -21,6 +21,9 @@ pub(crate) enum AfterStop {
     Nothing,
     /// A restart: start again with this spec.
     Start(Arc<ProgramSpec>),
+    /// A restart for health (unhealthy, watchdog): start again with this spec, counted as an
+    /// automatic start, the reason kept as `last_error`.
+    Recover(Arc<ProgramSpec>, String),
     /// Forget the job.
     Remove,
 }
@@ -94,6 +97,8 @@ pub(crate) struct Job {
     pub budget: RestartBudget,
     /// The log files of the current process, for the write problems status shows.
     pub logs: Vec<SharedWriter>,
+    /// The current process's notify socket (`notify = true`), removed with the process.
+    pub notify: Option<crate::health::notify::NotifyGuard>,
 }
 
 impl Job {
@@ -114,6 +119,7 @@ impl Job {
             after_stop: AfterStop::Nothing,
             budget: RestartBudget::new(),
             logs: Vec::new(),
+            notify: None,
         }
     }
 

@@ -128,6 +128,20 @@ pub(crate) type SharedWriter = Arc<Mutex<LogWriter>>;
 /// the writer it feeds keeps a [`Weak`] to it (see [`LogWriter::is_fed`]).
 pub(crate) type Pipe = Arc<CapturePipe>;
 
+/// A pipe's read end registered with the loop, alone (a health probe's output).
+pub(crate) type RawPipe = Arc<AsyncFd<OwnedFd>>;
+
+/// Registers the read end of a pipe with the loop, with nothing looking at its lines.
+pub(crate) fn watch_raw(pipe: OwnedFd) -> io::Result<RawPipe> {
+    // SAFETY: the AsyncFd takes the OwnedFd, which keeps the descriptor open and unchanged
+    // until the AsyncFd is dropped; nothing else closes or replaces it.
+    let registered = unsafe { AsyncFd::register_with_interest(pipe, Interest::READABLE) };
+    match registered {
+        Ok(fd) => Ok(Arc::new(fd)),
+        Err(error) => Err(error.into_parts().1),
+    }
+}
+
 /// A log pipe and what looks at its lines as they pass.
 #[derive(Debug)]
 pub(crate) struct CapturePipe {
@@ -364,7 +378,7 @@ impl LogWriter {
             let Some(live) = pipe.upgrade() else {
                 continue;
             };
-            if self.drain_pipe(&live, DRAIN_BUDGET, false) != Drained::Eof {
+            if self.drain_pipe(&live, DRAIN_BUDGET, false, None) != Drained::Eof {
                 self.pipes.push(pipe);
             }
         }
@@ -375,50 +389,79 @@ impl LogWriter {
     /// `waking`: called by the capture task on a wake, which may take a short move for the
     /// pipe's end (the next write wakes it again; see [`capture`]); otherwise the pipe is
     /// drained until the kernel says it is empty or at its end.
-    pub fn drain_pipe(&mut self, pipe: &CapturePipe, budget: u64, waking: bool) -> Drained {
+    pub fn drain_pipe(
+        &mut self,
+        pipe: &CapturePipe,
+        budget: u64,
+        waking: bool,
+        watch: Option<&mut LineWatch>,
+    ) -> Drained {
         let fd = pipe.fd.get_ref().as_fd();
         match &pipe.tap {
             Some(tap) => {
                 let mut tap = tap.lock().unwrap_or_else(PoisonError::into_inner);
-                self.drain_tapped(fd, Some(&mut tap), budget, waking)
+                self.drain_tapped(fd, Some(&mut tap), budget, waking, watch)
             }
-            None => self.drain_tapped(fd, None, budget, waking),
+            None => self.drain_tapped(fd, None, budget, waking, watch),
         }
     }
 
     /// Moves what the pipe holds into the file, rotating as needed, up to `budget` bytes.
     #[cfg(test)]
     pub fn drain(&mut self, pipe: BorrowedFd<'_>, budget: u64) -> Drained {
-        self.drain_tapped(pipe, None, budget, false)
+        self.drain_tapped(pipe, None, budget, false, None)
+    }
+
+    /// [`LogWriter::drain`], reading the bytes through a buffer to look for a ready line; it
+    /// returns right after the chunk that holds it: `(how, seen)`.
+    #[cfg(test)]
+    pub fn drain_watching(
+        &mut self,
+        pipe: BorrowedFd<'_>,
+        budget: u64,
+        watch: &mut LineWatch,
+    ) -> (Drained, bool) {
+        let drained = self.drain_tapped(pipe, None, budget, false, Some(&mut *watch));
+        (drained, watch.seen)
     }
 
     /// [`LogWriter::drain`], with the lines seen by `tap`. Bytes go through user space
     /// (line mode) only when something must look at them: timestamps or a tap; otherwise
-    /// they are spliced.
+    /// they are spliced, or copied through a buffer while a ready line is looked for
+    /// (`watch`, which ends the drain right after the chunk that holds it).
     fn drain_tapped(
         &mut self,
         pipe: BorrowedFd<'_>,
         mut tap: Option<&mut Tap>,
         budget: u64,
         waking: bool,
+        mut watch: Option<&mut LineWatch>,
     ) -> Drained {
         let mut moved = 0u64;
         loop {
-            if moved >= budget {
+            if moved >= budget || watch.as_ref().is_some_and(|watch| watch.seen) {
                 return Drained::Budget;
             }
             let (step, asked) = if self.timestamps || tap.is_some() {
-                (self.step_lines(pipe, tap.as_deref_mut()), LINE_CHUNK)
+                (
+                    self.step_lines(pipe, tap.as_deref_mut(), watch.as_deref_mut()),
+                    LINE_CHUNK,
+                )
             } else {
                 self.catch_up();
                 self.rotate_if_full();
                 let room = self.room();
-                let asked = if self.use_splice {
-                    room
-                } else {
-                    room.min(COPY_BUFFER)
-                };
-                (self.step(pipe, room), asked)
+                match watch.as_deref_mut() {
+                    Some(lines) => (self.copy(pipe, room, Some(lines)), room.min(COPY_BUFFER)),
+                    None => {
+                        let asked = if self.use_splice {
+                            room
+                        } else {
+                            room.min(COPY_BUFFER)
+                        };
+                        (self.step(pipe, room), asked)
+                    }
+                }
             };
             let took = match step {
                 Step::Moved(count) => {
@@ -446,7 +489,7 @@ impl LogWriter {
                     self.dropped += lost as u64;
                     self.write_failed(&error);
                     // Keep the program running: throw away what is waiting, try again next wake.
-                    return self.discard(pipe);
+                    return self.discard(pipe, watch);
                 }
                 Step::ReadFailed(error) => {
                     tracing::warn!(path = %self.path.display(), error = %error, "cannot read a log pipe");
@@ -465,7 +508,12 @@ impl LogWriter {
     /// Line mode: one read from the pipe into user space, the lines handed to the tap, the
     /// bytes stamped (`lines::stamp`) and written. One clock reading per read: the lines
     /// that arrive together share their time.
-    fn step_lines(&mut self, pipe: BorrowedFd<'_>, tap: Option<&mut Tap>) -> Step {
+    fn step_lines(
+        &mut self,
+        pipe: BorrowedFd<'_>,
+        tap: Option<&mut Tap>,
+        watch: Option<&mut LineWatch>,
+    ) -> Step {
         SCRATCH.with_borrow_mut(|(input, output)| {
             if input.len() < LINE_CHUNK {
                 input.resize(LINE_CHUNK, 0);
@@ -486,6 +534,9 @@ impl LogWriter {
             let millis = unix_millis(SystemTime::now());
             if let Some(tap) = tap {
                 tap.push(data, millis);
+            }
+            if let Some(watch) = watch {
+                watch.scan(data);
             }
             let bytes: &[u8] = if self.timestamps {
                 output.clear();
@@ -577,12 +628,13 @@ impl LogWriter {
                 Err(errno) => Step::WriteFailed(io::Error::from(errno), 0),
             }
         } else {
-            self.copy(pipe, len)
+            self.copy(pipe, len, None)
         }
     }
 
-    /// The read/write fallback.
-    fn copy(&mut self, pipe: BorrowedFd<'_>, len: usize) -> Step {
+    /// The read/write fallback, and the path of a capture that looks for a ready line: the
+    /// chunk read is shown to `watch` before it is written.
+    fn copy(&mut self, pipe: BorrowedFd<'_>, len: usize, watch: Option<&mut LineWatch>) -> Step {
         let mut buffer = [0u8; COPY_BUFFER];
         let len = len.min(COPY_BUFFER);
         let count = match nix::unistd::read(pipe, &mut buffer[..len]) {
@@ -592,6 +644,9 @@ impl LogWriter {
             Err(Errno::EINTR) => return Step::Interrupted,
             Err(errno) => return Step::ReadFailed(io::Error::from(errno)),
         };
+        if let Some(watch) = watch {
+            watch.scan(&buffer[..count]);
+        }
         let mut written = 0;
         while written < count {
             let result = if self.regular {
@@ -619,14 +674,17 @@ impl LogWriter {
         Step::Moved(count)
     }
 
-    /// Empties the pipe into nothing, counting the bytes.
-    fn discard(&mut self, pipe: BorrowedFd<'_>) -> Drained {
+    /// Empties the pipe into nothing, counting the bytes (a ready line is still looked for).
+    fn discard(&mut self, pipe: BorrowedFd<'_>, mut watch: Option<&mut LineWatch>) -> Drained {
         let mut buffer = [0u8; COPY_BUFFER];
         let mut discarded = 0u64;
         let outcome = loop {
             match nix::unistd::read(pipe, &mut buffer) {
                 Ok(0) => break Drained::Eof,
                 Ok(count) => {
+                    if let Some(watch) = watch.as_deref_mut() {
+                        watch.scan(&buffer[..count]);
+                    }
                     discarded += count as u64;
                     if discarded >= DRAIN_BUDGET {
                         break Drained::Budget;
@@ -800,8 +858,103 @@ pub(crate) fn watch(pipe: OwnedFd, tap: Option<Tap>) -> io::Result<Pipe> {
     }
 }
 
-/// Moves a pipe into its log until every writer has closed it.
-pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter) {
+/// Looks for a program's `ready_log_line` in the lines that pass through a capture (SPEC §12).
+/// Only until it is seen: then the capture goes back to splicing, and its bytes no longer
+/// enter user space.
+#[derive(Debug)]
+pub(crate) struct LineWatch {
+    needle: Vec<u8>,
+    /// The line was seen.
+    seen: bool,
+    /// The end of the line being read, as far as a needle cut in two by a read could reach
+    /// back (`needle.len() - 1` bytes at most).
+    carry: Vec<u8>,
+}
+
+impl LineWatch {
+    pub fn new(line: &str) -> LineWatch {
+        LineWatch {
+            needle: line.as_bytes().to_vec(),
+            seen: false,
+            carry: Vec::new(),
+        }
+    }
+
+    /// Whether a line of `chunk` (with what came before it on the same line) holds the needle;
+    /// once it has, [`LineWatch::seen`] stays true. Linear in the chunk for the short needles
+    /// that are the rule (a first-byte scan, then a comparison).
+    pub fn scan(&mut self, chunk: &[u8]) -> bool {
+        if self.seen {
+            return true;
+        }
+        self.seen = self.find(chunk);
+        self.seen
+    }
+
+    fn find(&mut self, chunk: &[u8]) -> bool {
+        let needle = self.needle.as_slice();
+        let Some(keep) = needle.len().checked_sub(1) else {
+            return true;
+        };
+        let mut rest = chunk;
+        loop {
+            let (piece, line_ends) = match rest.iter().position(|byte| *byte == b'\n') {
+                Some(end) => (&rest[..end], true),
+                None => (rest, false),
+            };
+            if !self.carry.is_empty() {
+                // A needle that began at the end of the last chunk ends in this piece's first
+                // `keep` bytes.
+                let mut joined = std::mem::take(&mut self.carry);
+                joined.extend_from_slice(&piece[..piece.len().min(keep)]);
+                if contains(&joined, needle) {
+                    return true;
+                }
+                if !line_ends && piece.len() < keep {
+                    // The whole piece is in `joined`, and the line goes on.
+                    let cut = joined.len().saturating_sub(keep);
+                    joined.drain(..cut);
+                    self.carry = joined;
+                    return false;
+                }
+            }
+            if contains(piece, needle) {
+                return true;
+            }
+            if !line_ends {
+                self.carry = piece[piece.len().saturating_sub(keep)..].to_vec();
+                return false;
+            }
+            rest = &rest[piece.len() + 1..];
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if haystack.len() < needle.len() {
+        return false;
+    }
+    haystack[..=haystack.len() - needle.len()]
+        .iter()
+        .enumerate()
+        .any(|(index, byte)| *byte == first && haystack[index + 1..].starts_with(rest))
+}
+
+/// A capture's [`LineWatch`] and whom to tell: the loop, about process `pid` of `name`.
+#[derive(Debug)]
+pub(crate) struct ReadyWatch {
+    pub line: LineWatch,
+    pub name: String,
+    pub pid: u32,
+    pub sender: tokio::sync::mpsc::Sender<crate::health::HealthMessage>,
+}
+
+/// Moves a pipe into its log until every writer has closed it; with a `watch`, its lines are
+/// read (not spliced) until the ready line is seen, and the loop is told.
+pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter, mut watch: Option<ReadyWatch>) {
     loop {
         let mut guard = match pipe.fd.readable().await {
             Ok(guard) => guard,
@@ -810,7 +963,29 @@ pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter) {
                 return;
             }
         };
-        let drained = lock(&writer).drain_pipe(&pipe, DRAIN_BUDGET, true);
+        let drained = match &mut watch {
+            None => lock(&writer).drain_pipe(&pipe, DRAIN_BUDGET, true, None),
+            Some(ready) => {
+                let drained =
+                    lock(&writer).drain_pipe(&pipe, DRAIN_BUDGET, true, Some(&mut ready.line));
+                if ready.line.seen
+                    && let Some(ready) = watch.take()
+                {
+                    // Seen: the rest of this pipe is spliced again (or stays in line mode,
+                    // when the daemon looks at its lines anyway).
+                    drop(guard);
+                    let _ = ready
+                        .sender
+                        .send(crate::health::HealthMessage::LogLine {
+                            name: ready.name,
+                            pid: ready.pid,
+                        })
+                        .await;
+                    continue;
+                }
+                drained
+            }
+        };
         match drained {
             Drained::Empty => guard.clear_ready(),
             Drained::Eof => return,
@@ -945,6 +1120,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_ready_line_is_found_in_any_line_and_across_reads() {
+        // (chunks as read, found after which chunk)
+        let cases: &[(&[&str], Option<usize>)] = &[
+            (&["listening on 8080\n"], Some(0)),
+            (&["boot\nnow listening on 80"], Some(0)),
+            (&["now lis", "tening on 80\n"], Some(1)),
+            (
+                &["l", "i", "s", "t", "e", "n", "i", "n", "g", " on"],
+                Some(9),
+            ),
+            (&["now listen\n", "ing on 80\n"], None),
+            (&["listening o\nn"], None),
+            (&["nothing here\n", "still nothing"], None),
+            (&["xxlistening onxx"], Some(0)),
+            (&["a\n\nlistening", " on"], Some(1)),
+        ];
+        for (chunks, expected) in cases {
+            let mut watch = LineWatch::new("listening on");
+            let found = chunks.iter().position(|chunk| watch.scan(chunk.as_bytes()));
+            assert_eq!(found, *expected, "{chunks:?}");
+        }
+        let mut watch = LineWatch::new("x");
+        assert!(!watch.scan(b"abc\n"));
+        assert!(watch.scan(b"abx"));
+        assert!(watch.scan(b"no"), "stays seen");
+    }
+
+    /// A watched drain reads (rather than splices) and writes every byte to the log.
+    #[test]
+    fn a_watched_drain_keeps_every_byte() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("x.log");
+        let mut writer = LogWriter::open(&path, 0, 0).unwrap();
+        let (read, write) = output_pipe().unwrap();
+        nix::unistd::write(&write, b"starting\nready to serve\nmore\n").unwrap();
+        let mut watch = LineWatch::new("ready to");
+        let (drained, seen) = writer.drain_watching(read.as_fd(), DRAIN_BUDGET, &mut watch);
+        assert!(seen);
+        assert_eq!(drained, Drained::Budget);
+        drop(write);
+        assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Eof);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"starting\nready to serve\nmore\n"
+        );
+    }
+
+    #[test]
     fn last_lines() {
         let cases: &[(&str, usize, &str, bool)] = &[
             ("", 3, "", false),
@@ -1057,7 +1280,7 @@ mod tests {
         assert!(!lock(&writer).is_fed());
         assert_eq!(std::fs::read(&path).unwrap(), b"one\ntwo\n");
         // The capture finds the end too, and stops.
-        let capture = tokio::spawn(capture(pipe, writer.clone()));
+        let capture = tokio::spawn(capture(pipe, writer.clone(), None));
         tokio::time::timeout(std::time::Duration::from_secs(10), capture)
             .await
             .unwrap()

@@ -5,7 +5,8 @@
 //!
 //! Files: [`state`] (states, transitions, restart policy: pure), `job` (the runtime handle of
 //! one program), `spawn` (clone/exec, user switch), `reap` (the child table and the `waitid`
-//! loop), [`logs`] (direct log files, capture, rotation, tail), `tests` (real processes; they
+//! loop), [`logs`] (direct log files, capture, rotation, tail), `probe` (exec health probes:
+//! short processes run for a program, reaped here too), `tests` (real processes; they
 //! live in the library's test binary because reaping with `waitid(P_ALL)` would steal the
 //! children of `std::process::Command`s run by other integration tests in a shared binary).
 //!
@@ -59,8 +60,17 @@
 //!   table of children is process-wide (`reap::children`), behind a mutex that is uncontended
 //!   in the daemon. It lets several supervisors share a process (the tests run one per test
 //!   thread): an exit collected by one is parked for its owner.
-//! - **restarts** counts automatic starts (autorestart, BACKOFF retries) over the job's life;
-//!   asked-for starts and restarts are not counted (they are in the audit trail).
+//! - **restarts** counts automatic starts (autorestart, BACKOFF retries, restarts for health or
+//!   the watchdog) over the job's life; asked-for starts and restarts are not counted (they are
+//!   in the audit trail).
+//! - **Health (SPEC §12).** The supervisor only provides what needs a process or a file
+//!   descriptor: exec probes ([`Supervisor::spawn_probe`]: the program's user, folder and
+//!   environment, a process group of their own, SIGKILL of the group at their timeout, output
+//!   kept for `last_probe`, results from [`Supervisor::take_probe_outcomes`]); for a program
+//!   with `notify = true`, a notify socket per process (`$NOTIFY_SOCKET`, `$WATCHDOG_USEC`;
+//!   `health::notify`), removed with the process; for a program with `ready_log_line`, its
+//!   output captured (even with `maxbytes = 0`) and scanned for the line until it is seen;
+//!   and restarts for health ([`Supervisor::restart_for`]). The daemon decides when.
 //!
 //! # Driving it
 //!
@@ -92,6 +102,7 @@ mod leftover;
 pub mod lines;
 pub mod logread;
 pub mod logs;
+mod probe;
 mod reap;
 mod spawn;
 pub mod stamp;
@@ -105,18 +116,24 @@ use std::time::{Instant, SystemTime};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde::Serialize;
+use tokio::sync::mpsc;
 
+use crate::health::HealthMessage;
+use crate::health::notify::{NotifyDir, NotifySocket};
 use crate::spec::{LogSpec, ProgramSpec, Stream};
 
 use job::{AfterStop, Job};
-use logs::{LogWriter, SharedWriter, Tap};
+use logs::{LineWatch, LogWriter, SharedWriter, Tap};
+use probe::ProbeRun;
 use spawn::Output;
 
 pub use job::{JobStatus, JobView, RestartBudget};
 pub use leftover::{ProcessGroupSignal, signal_leftover_group};
 pub use logs::{rotated_path, tail};
+pub use probe::ProbeOutcome;
 pub use reap::{become_subreaper, process_start_time};
 pub use spawn::SpawnError;
+pub(crate) use spawn::keep_high;
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
     format_uptime, should_restart,
@@ -132,6 +149,12 @@ pub struct SupervisorConfig {
     pub marker: Option<(String, String)>,
     /// Timestamps, console copy and budget (SPEC §13).
     pub logs: LogOptions,
+    /// Where health messages (a ready line seen, an sd_notify datagram) go; without it, no
+    /// line is looked for and no notify socket is made.
+    pub health: Option<mpsc::Sender<HealthMessage>>,
+    /// The folder for notify sockets (`health::notify::NotifyDir::location`), made at the
+    /// first program with `notify = true`.
+    pub notify_dir: Option<PathBuf>,
 }
 
 /// The daemon-wide log settings of SPEC §13, as `serve` takes them.
@@ -185,6 +208,15 @@ enum Sink {
     Capture(SharedWriter),
 }
 
+/// A process just spawned, and what it took with it.
+struct Spawned {
+    pid: u32,
+    /// Its captured log files.
+    logs: Vec<SharedWriter>,
+    /// Its notify socket, read until the process is gone.
+    notify: Option<crate::health::notify::NotifyGuard>,
+}
+
 /// The jobs, by program name, and what they share.
 #[derive(Debug)]
 pub struct Supervisor {
@@ -206,6 +238,12 @@ struct Context {
     /// `writers` is swept of closed files when it reaches this size (then set to twice what
     /// is left): a sweep per start made a boot of N programs cost N² steps.
     sweep_writers_at: usize,
+    /// Exec probes that run now, by pid.
+    probes: HashMap<u32, ProbeRun>,
+    /// Results of exec probes not yet taken by the daemon.
+    probe_outcomes: Vec<ProbeOutcome>,
+    /// The notify folder, once a program with `notify = true` has started.
+    notify: Option<NotifyDir>,
 }
 
 impl Supervisor {
@@ -218,6 +256,9 @@ impl Supervisor {
                 pids: HashMap::new(),
                 writers: HashMap::new(),
                 sweep_writers_at: WRITERS_SWEEP_MIN,
+                probes: HashMap::new(),
+                probe_outcomes: Vec::new(),
+                notify: None,
             },
         }
     }
@@ -320,14 +361,27 @@ impl Supervisor {
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
         let exits = {
             let pids = &self.context.pids;
-            reap::children().reap(|pid| u32::try_from(pid).is_ok_and(|pid| pids.contains_key(&pid)))
+            let probes = &self.context.probes;
+            reap::children().reap(|pid| {
+                u32::try_from(pid)
+                    .is_ok_and(|pid| pids.contains_key(&pid) || probes.contains_key(&pid))
+            })
         };
         let mut changes = Vec::new();
         for (pid, exit) in exits {
-            let Some(name) = u32::try_from(pid)
-                .ok()
-                .and_then(|pid| self.context.pids.remove(&pid))
-            else {
+            let Ok(pid) = u32::try_from(pid) else {
+                continue;
+            };
+            if let Some(run) = self.context.probes.remove(&pid) {
+                let cancelled = run.cancelled;
+                let outcome = run.finish(exit);
+                tracing::debug!(program = %outcome.name, probe = pid, ok = outcome.ok, output = %outcome.output, "exec probe ended");
+                if !cancelled {
+                    self.context.probe_outcomes.push(outcome);
+                }
+                continue;
+            }
+            let Some(name) = self.context.pids.remove(&pid) else {
                 continue;
             };
             let Some(job) = self.jobs.get_mut(&name) else {
@@ -350,12 +404,96 @@ impl Supervisor {
                 self.context.deadline_reached(job, now, &mut changes);
             }
         }
+        for (pid, run) in &mut self.context.probes {
+            if !run.killed && run.deadline <= now {
+                tracing::debug!(program = %run.name, probe = pid, "exec probe timed out; killing its process group");
+                kill_probe(*pid, run);
+            }
+        }
         changes
     }
 
     /// The earliest instant at which [`Supervisor::on_deadline`] has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.jobs.values().filter_map(Job::deadline).min()
+        let probes = self
+            .context
+            .probes
+            .values()
+            .filter(|run| !run.killed)
+            .map(|run| run.deadline);
+        self.jobs
+            .values()
+            .filter_map(Job::deadline)
+            .chain(probes)
+            .min()
+    }
+
+    /// Runs an exec probe for the program's current process: `argv` as the program's user, in
+    /// its folder and environment, its stdout and stderr kept for the outcome, SIGKILLed with
+    /// its process group after `timeout`. Its outcome comes from
+    /// [`Supervisor::take_probe_outcomes`] once it is reaped; a probe that cannot be spawned
+    /// has its outcome there at once.
+    pub fn spawn_probe(
+        &mut self,
+        name: &str,
+        argv: &[String],
+        timeout: std::time::Duration,
+        now: Instant,
+    ) {
+        let Some(job) = self.jobs.get(name) else {
+            return;
+        };
+        let Some(target_pid) = job.pid else {
+            return;
+        };
+        if let Err(error) = self
+            .context
+            .spawn_probe(job, target_pid, argv, timeout, now)
+        {
+            self.context.probe_outcomes.push(ProbeOutcome {
+                name: name.to_string(),
+                pid: target_pid,
+                ok: false,
+                output: format!("cannot run the probe: {error}"),
+            });
+        }
+    }
+
+    /// Ends the exec probes of a program (its process went): SIGKILL to their groups, and
+    /// their outcomes are dropped.
+    pub fn cancel_probes(&mut self, name: &str) {
+        for (pid, run) in &mut self.context.probes {
+            if run.name == name {
+                run.cancelled = true;
+                if !run.killed {
+                    kill_probe(*pid, run);
+                }
+            }
+        }
+    }
+
+    /// The outcomes of the exec probes reaped since the last call.
+    pub fn take_probe_outcomes(&mut self) -> Vec<ProbeOutcome> {
+        std::mem::take(&mut self.context.probe_outcomes)
+    }
+
+    /// Restarts a program because of its health (unhealthy, or its watchdog expired): a
+    /// graceful stop, then a start that counts as an automatic one and keeps `reason` as the
+    /// job's `last_error`. A no-op unless it is STARTING or RUNNING.
+    pub fn restart_for(&mut self, name: &str, reason: &str, now: Instant) -> Vec<StateChange> {
+        let mut changes = Vec::new();
+        let Some(job) = self.jobs.get_mut(name) else {
+            return changes;
+        };
+        if !matches!(job.state, ProcessState::Starting | ProcessState::Running) {
+            return changes;
+        }
+        tracing::warn!(program = %name, %reason, "restarting");
+        job.last_error = Some(reason.to_string());
+        self.context
+            .begin_stop(job, now, &format!("restart: {reason}"), &mut changes);
+        job.after_stop = AfterStop::Recover(job.spec.clone(), reason.to_string());
+        changes
     }
 
     pub fn status(&self, name: &str, now: Instant) -> Option<JobStatus> {
@@ -405,9 +543,9 @@ impl Supervisor {
         })
     }
 
-    /// Some job has a live process (STARTING, RUNNING or STOPPING).
+    /// Some job has a live process (STARTING, RUNNING or STOPPING), or an exec probe runs.
     pub fn has_processes(&self) -> bool {
-        !self.context.pids.is_empty()
+        !self.context.pids.is_empty() || !self.context.probes.is_empty()
     }
 }
 
@@ -416,7 +554,7 @@ impl Drop for Supervisor {
     /// time); they are only taken out of the process-wide child table.
     fn drop(&mut self) {
         let mut table = reap::children();
-        for pid in self.context.pids.keys() {
+        for pid in self.context.pids.keys().chain(self.context.probes.keys()) {
             if let Ok(pid) = i32::try_from(*pid) {
                 table.forget(pid);
             }
@@ -428,7 +566,7 @@ fn apply_spec(job: &mut Job, spec: Arc<ProgramSpec>) {
     if let Some(pid) = job.pid.and_then(|pid| i32::try_from(pid).ok()) {
         reap::children().set_kill_group_on_exit(pid, spec.killasgroup);
     }
-    if let AfterStop::Start(pending) = &mut job.after_stop {
+    if let AfterStop::Start(pending) | AfterStop::Recover(pending, _) = &mut job.after_stop {
         *pending = spec.clone();
     }
     job.spec = spec;
@@ -490,11 +628,12 @@ impl Context {
         job.stop_requested = None;
         job.killed = false;
         match self.spawn_process(&job.spec) {
-            Ok((pid, logs)) => {
+            Ok(Spawned { pid, logs, notify }) => {
                 job.pid = Some(pid);
                 job.started = Some(now);
                 job.started_at = Some(SystemTime::now());
                 job.logs = logs;
+                job.notify = notify;
                 self.pids.insert(pid, job.spec.name.clone());
                 transition(
                     job,
@@ -523,17 +662,18 @@ impl Context {
         }
     }
 
-    /// Opens the logs, makes the pipes, spawns, and starts capturing.
-    fn spawn_process(
-        &mut self,
-        spec: &ProgramSpec,
-    ) -> Result<(u32, Vec<SharedWriter>), SpawnError> {
+    /// Opens the logs, makes the pipes (and, with `notify`, the notify socket), spawns, and
+    /// starts capturing.
+    fn spawn_process(&mut self, spec: &ProgramSpec) -> Result<Spawned, SpawnError> {
         let process = &spec.process;
         let log_dir = self.config.log_dir.clone();
         let stdout_path = spec.log_path(&log_dir, Stream::Stdout);
         // `None` with redirect_stderr: stderr goes where stdout goes.
         let stderr_path = spec.log_path(&log_dir, Stream::Stderr);
         // One file for both streams, and one of them rotates it: both go through the writer.
+        // A ready line must pass through the daemon to be seen: its streams are captured even
+        // when they never rotate.
+        let watch_lines = process.ready_log_line.is_some() && self.config.health.is_some();
         let shared_and_rotated = stdout_path.is_some()
             && stdout_path == stderr_path
             && (process.stdout.max_bytes > 0 || process.stderr.max_bytes > 0);
@@ -542,28 +682,34 @@ impl Context {
             .unwrap_or(self.config.logs.timestamps);
         let console = self.config.logs.console.clone().filter(|_| process.console);
         let looked_at = timestamps || console.is_some();
+        let must_capture = shared_and_rotated || watch_lines || looked_at;
         let stdout_sink = self.sink(
             stdout_path,
             &process.stdout,
-            shared_and_rotated || looked_at,
+            must_capture,
             timestamps,
             console.is_some(),
         )?;
         let stderr_sink = self.sink(
             stderr_path,
             &process.stderr,
-            shared_and_rotated || looked_at,
+            must_capture,
             timestamps,
             console.is_some(),
         )?;
         let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
-        if (captured(&stdout_sink) || captured(&stderr_sink))
+        if (captured(&stdout_sink) || captured(&stderr_sink) || process.notify)
             && tokio::runtime::Handle::try_current().is_err()
         {
             return Err(SpawnError::Pipe(
                 "no tokio runtime to capture the output".to_string(),
             ));
         }
+        let notify = if process.notify {
+            Some(self.notify_socket(process)?)
+        } else {
+            None
+        };
         let mut captures = Vec::new();
         let mut writers = Vec::new();
         let mut output = |sink: Sink, stream: Stream| -> Result<Output, SpawnError> {
@@ -591,6 +737,27 @@ impl Context {
         } else {
             Some(output(stderr_sink, Stream::Stderr)?)
         };
+        // The notify socket's path (and the watchdog's period) reach the program through its
+        // environment, as systemd passes them.
+        let with_notify;
+        let process = match &notify {
+            Some(socket) => {
+                let mut environment = process.environment.clone();
+                environment.insert(
+                    "NOTIFY_SOCKET".to_string(),
+                    socket.path().to_string_lossy().into_owned(),
+                );
+                if let Some(period) = process.watchdog {
+                    environment.insert("WATCHDOG_USEC".to_string(), period.as_micros().to_string());
+                }
+                with_notify = crate::spec::ProcessSpec {
+                    environment,
+                    ..process.clone()
+                };
+                &with_notify
+            }
+            None => process,
+        };
         let prepared = spawn::prepare(process, stdout, stderr, self.config.marker.as_ref())?;
         let pid = {
             let mut table = reap::children();
@@ -604,9 +771,106 @@ impl Context {
         // closed with `prepared`: EOF comes when the program (and whatever inherited its
         // output) is gone.
         for (read, writer) in captures {
-            tokio::spawn(logs::capture(read, writer));
+            let watch = match (&process.ready_log_line, &self.config.health) {
+                (Some(line), Some(sender)) if watch_lines => Some(logs::ReadyWatch {
+                    line: LineWatch::new(line),
+                    name: spec.name.clone(),
+                    pid,
+                    sender: sender.clone(),
+                }),
+                _ => None,
+            };
+            tokio::spawn(logs::capture(read, writer, watch));
         }
-        Ok((pid, writers))
+        let notify = match (notify, &self.config.health) {
+            (Some(socket), Some(sender)) => Some(
+                socket
+                    .listen(spec.name.clone(), pid, sender.clone())
+                    .map_err(|error| SpawnError::Notify(logs::describe(&error)))?,
+            ),
+            _ => None,
+        };
+        Ok(Spawned {
+            pid,
+            logs: writers,
+            notify,
+        })
+    }
+
+    /// A notify socket for a new process of this program, usable by its user.
+    fn notify_socket(
+        &mut self,
+        process: &crate::spec::ProcessSpec,
+    ) -> Result<NotifySocket, SpawnError> {
+        let error = |error: std::io::Error| SpawnError::Notify(error.to_string());
+        if self.notify.is_none() {
+            let Some(location) = &self.config.notify_dir else {
+                return Err(SpawnError::Notify(
+                    "this supervisor has no folder for notify sockets".to_string(),
+                ));
+            };
+            self.notify = Some(NotifyDir::create(location).map_err(error)?);
+        }
+        let Some(folder) = &self.notify else {
+            return Err(SpawnError::Notify("no notify folder".to_string()));
+        };
+        let owner = process.user.as_ref().map(|user| (user.uid, user.gid));
+        folder.bind(owner).map_err(error)
+    }
+
+    /// Spawns an exec probe for `job`'s process `target_pid` (see [`Supervisor::spawn_probe`]).
+    fn spawn_probe(
+        &mut self,
+        job: &Job,
+        target_pid: u32,
+        argv: &[String],
+        timeout: std::time::Duration,
+        now: Instant,
+    ) -> Result<(), SpawnError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(SpawnError::Pipe(
+                "no tokio runtime to read the probe's output".to_string(),
+            ));
+        }
+        let pipe_error = |error: std::io::Error| SpawnError::Pipe(logs::describe(&error));
+        let (read, write) = logs::output_pipe().map_err(pipe_error)?;
+        let read = logs::watch_raw(read).map_err(pipe_error)?;
+        let process = crate::spec::ProcessSpec {
+            argv: argv.to_vec(),
+            ..job.spec.process.clone()
+        };
+        let prepared = spawn::prepare(
+            &process,
+            Output::Pipe(write),
+            None,
+            self.config.marker.as_ref(),
+        )?;
+        let pid = {
+            let mut table = reap::children();
+            let pid = prepared.spawn()?;
+            if let Ok(raw) = i32::try_from(pid) {
+                // Whatever the probe left in its group dies with it.
+                table.register(raw, true);
+            }
+            pid
+        };
+        let output = probe::SharedOutput::default();
+        let reader = tokio::spawn(probe::read_output(read.clone(), output.clone()));
+        self.probes.insert(
+            pid,
+            ProbeRun {
+                name: job.spec.name.clone(),
+                target_pid,
+                deadline: now + timeout,
+                timeout,
+                killed: false,
+                cancelled: false,
+                output,
+                pipe: read,
+                reader,
+            },
+        );
+        Ok(())
     }
 
     /// How one stream reaches its log (see the module's notes on direct mode): the file itself
@@ -733,6 +997,8 @@ impl Context {
     ) -> bool {
         job.pid = None;
         job.last_exit = Some(exit);
+        // The notify socket goes with its process.
+        job.notify = None;
         if job.state == ProcessState::Starting
             && job
                 .started
@@ -784,6 +1050,16 @@ impl Context {
                         job.spec = spec;
                         self.fresh_start(job, now, "restart", changes);
                     }
+                    AfterStop::Recover(spec, reason) => {
+                        job.spec = spec;
+                        job.restarts += 1;
+                        self.launch(job, now, &format!("restart ({reason})"), changes);
+                        // Why it was restarted stays in view until the next asked-for start
+                        // (unless the new process could not even be spawned).
+                        if job.state != ProcessState::Fatal {
+                            job.last_error = Some(reason);
+                        }
+                    }
                     AfterStop::Remove => return true,
                 }
             }
@@ -825,6 +1101,15 @@ impl Context {
             }
             ProcessState::Stopped | ProcessState::Running | ProcessState::Fatal => {}
         }
+    }
+}
+
+/// SIGKILLs an exec probe's process group. Its pid is ours until reaped, so the group id
+/// cannot have been reused.
+fn kill_probe(pid: u32, run: &mut ProbeRun) {
+    run.killed = true;
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
 }
 

@@ -71,6 +71,8 @@ pub enum SpawnError {
     Log { path: PathBuf, reason: String },
     #[error("cannot create a pipe for the output: {0}")]
     Pipe(String),
+    #[error("cannot make the notify socket: {0}")]
+    Notify(String),
 }
 
 /// Where one of the child's output streams goes.

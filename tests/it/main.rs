@@ -4,6 +4,7 @@ mod api;
 mod cli;
 mod convergence;
 mod faults;
+mod health;
 mod hostile;
 mod lifecycle;
 mod logs;
