@@ -184,6 +184,21 @@ pub struct ServeArgs {
     /// The token file: filled from the global `--token-file`.
     #[arg(skip)]
     pub token_file: Option<PathBuf>,
+    /// Bearer tokens with roles (read, operate, admin), a TOML file of `[[tokens]]` entries
+    /// (name, role, sha256 or token); refused when its group or others can read it. With any
+    /// token, the token decides who may do what; without, only the daemon's own user and root
+    /// may use the API.
+    #[arg(long, value_name = "FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// A web origin (scheme://host[:port]) whose pages may call the API, besides the daemon's
+    /// own; repeatable. Any other Origin gets 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// A host name (or NAME:PORT) the API may be reached by, besides loopback names and
+    /// addresses and the listen address (behind a proxy: the proxy's name); repeatable. Any
+    /// other Host gets 403 (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
 }
 
 /// `--log-console-format`.
@@ -468,7 +483,11 @@ fn die_on_closed_stdout() {
 }
 
 fn validate(dir: &Path) -> u8 {
-    let snapshot = store::scan(dir, &SystemUsers);
+    // Log paths inside the folder (or the default state folder beside it) are refused, as the
+    // daemon refuses them.
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let protected = crate::daemon::DaemonConfig::beside(&absolute).protected_folders();
+    let snapshot = store::scan_protected(dir, &SystemUsers, protected);
     let problems: Vec<_> = snapshot.problems().collect();
     if problems.is_empty() {
         let names: Vec<&str> = snapshot.programs.keys().map(String::as_str).collect();

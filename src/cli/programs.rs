@@ -242,6 +242,12 @@ fn get(session: &Session, id: &str, file: bool) -> Result<(), CliError> {
     if file {
         match program["text"].as_str() {
             Some(text) => print!("{text}"),
+            None if program.get("text").is_none() => {
+                return Err(CliError::new(
+                    exit::ERROR,
+                    "the daemon shows a program file's text only to the admin role: use an admin token",
+                ));
+            }
             None => {
                 return Err(CliError::new(
                     exit::ERROR,

@@ -49,12 +49,9 @@ impl Daemon {
                 Some(run) => *run && spec.is_some_and(|spec| spec.enabled),
                 None => spec.is_some_and(|spec| spec.boot && spec.enabled),
             },
-            |name| {
-                if api_sources.contains(name) {
-                    Source::Api
-                } else {
-                    Source::File
-                }
+            |name| match api_sources.get(name) {
+                Some(author) => (Source::Api, author.clone()),
+                None => (Source::File, None),
             },
             SystemTime::now(),
         );
@@ -68,16 +65,21 @@ impl Daemon {
     }
 
     pub(super) fn publish_config(&self, event: ConfigEvent) {
-        let ConfigEvent { name, id, change } = event;
+        let ConfigEvent {
+            name,
+            id,
+            change,
+            log_diff,
+        } = event;
         match change.change {
             ChangeKind::Created => {
-                tracing::info!(program = %name, id, source = ?change.source, "program added\n{}", change.diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program added\n{}", log_diff)
             }
             ChangeKind::Edited => {
-                tracing::info!(program = %name, id, source = ?change.source, generation = change.generation, "program changed\n{}", change.diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), generation = change.generation, "program changed\n{}", log_diff)
             }
             ChangeKind::Removed => {
-                tracing::info!(program = %name, id, source = ?change.source, "program removed\n{}", change.diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program removed\n{}", log_diff)
             }
         }
         for problem in &change.problems {
@@ -171,8 +173,17 @@ impl Daemon {
     }
 
     pub(super) fn apply(&mut self, action: Action, now: Instant) {
-        tracing::debug!(?action, "applying");
         let name = action.name().to_string();
+        // The action's kind and program, not the action: its spec holds environment values,
+        // which never go to the daemon's log.
+        let kind = match &action {
+            Action::Start { .. } => "start",
+            Action::Restart { .. } => "restart",
+            Action::Update { .. } => "update",
+            Action::Stop { .. } => "stop",
+            Action::Remove { .. } => "remove",
+        };
+        tracing::debug!(action = kind, program = %name, "applying");
         let changes = match action {
             Action::Start { spec, .. } => {
                 self.record_job(&name, &spec, true);

@@ -31,8 +31,9 @@ mod shutdown;
 mod views;
 mod writes;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -42,7 +43,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::reconcile::{BootWaves, Phase};
-use crate::spec::ProgramSpec;
+use crate::spec::{ProgramSpec, ProtectedFolders};
 use crate::store::{FolderWatcher, Ids, Reuse, Scanner, WatchConfig};
 use crate::supervisor::{ProcessState, Supervisor, SupervisorConfig};
 
@@ -50,7 +51,7 @@ use control::{Until, Waiter};
 use persist::{Intents, Running, StateFiles};
 use programs::ProgramTable;
 pub use programs::{Change, ChangeKind, Source};
-pub use request::{Answer, Data, Envelope, Failure, FailureKind, Reply, Request};
+pub use request::{Answer, Data, Envelope, Failure, FailureKind, REDACTED, Reply, Request, View};
 
 /// Where the daemon keeps things.
 #[derive(Debug, Clone)]
@@ -79,6 +80,22 @@ impl DaemonConfig {
             watch: WatchConfig::default(),
             logs: crate::supervisor::LogSettings::default(),
         }
+    }
+
+    /// The folders no log path may point into: programs.d and the state folder, as given and
+    /// as they resolve (a symlinked programs.d is protected under both names).
+    pub fn protected_folders(&self) -> ProtectedFolders {
+        let mut protected = ProtectedFolders::default();
+        for (folder, what) in [
+            (&self.programs_dir, "the programs folder"),
+            (&self.state_dir, "the state folder"),
+        ] {
+            protected = protected.protect(folder, what);
+            if let Ok(resolved) = std::fs::canonicalize(folder) {
+                protected = protected.protect(&resolved, what);
+            }
+        }
+        protected
     }
 }
 
@@ -128,6 +145,12 @@ pub struct Handle {
 impl Handle {
     /// Sends a request and waits for the answer.
     pub async fn ask(&self, request: Request) -> Reply {
+        self.ask_as(request, None).await
+    }
+
+    /// Sends a request made by `author` (a token's name, `uid N`: who the audit trail names
+    /// for the changes it makes) and waits for the answer.
+    pub async fn ask_as(&self, request: Request, author: Option<Arc<str>>) -> Reply {
         let (reply, answer) = oneshot::channel();
         let unavailable = || {
             Failure::new(
@@ -137,7 +160,11 @@ impl Handle {
             )
         };
         self.requests
-            .send(Envelope { request, reply })
+            .send(Envelope {
+                request,
+                author,
+                reply,
+            })
             .await
             .map_err(|_| unavailable())?;
         answer.await.map_err(|_| unavailable())?
@@ -160,15 +187,20 @@ pub enum Ending {
 /// Opens the state folder, ends what a crashed run left behind, and returns the daemon ready to
 /// [`Daemon::run`], with the handle to talk to it.
 pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
-    std::fs::create_dir_all(&config.log_dir).map_err(|error| {
-        io::Error::new(
-            error.kind(),
-            format!(
-                "cannot create the log folder {}: {error}",
-                config.log_dir.display()
-            ),
-        )
-    })?;
+    // Not world-writable (SPEC §10): 0750; a folder that exists keeps its mode.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(&config.log_dir)
+        .map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!(
+                    "cannot create the log folder {}: {error}",
+                    config.log_dir.display()
+                ),
+            )
+        })?;
     let state = StateFiles::open(&config.state_dir)?;
     let leftovers = state.load_running()?;
     if !leftovers.is_empty() {
@@ -191,6 +223,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
     }
     let saved_intents = state.load_intents()?;
     let ids = Ids::load(&config.state_dir)?;
+    let quick = quick::QuickStarts::open(&config.state_dir, &config.log_dir)?;
     if let Err(error) = crate::supervisor::become_subreaper() {
         tracing::warn!(%error, "cannot become a child subreaper; orphaned grandchildren go to init");
     }
@@ -209,11 +242,12 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         health: Some(health.sender.clone()),
         notify_dir: Some(notify_dir),
     });
+    let scanner = Scanner::protecting(config.protected_folders());
     let daemon = Daemon {
         config,
         state,
         ids,
-        scanner: Scanner::new(),
+        scanner,
         table: ProgramTable::default(),
         saved_intents,
         intents_dirty: false,
@@ -222,12 +256,13 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         supervisor,
         boot: BootWaves::Done,
         boot_wake: None,
-        api_sources: BTreeSet::new(),
+        api_sources: BTreeMap::new(),
+        author: None,
         waiters: Vec::new(),
         events: events.clone(),
         inbox,
         shutdown: None,
-        quick: quick::QuickStarts::default(),
+        quick,
         health,
     };
     Ok((daemon, Handle { requests, events }))
@@ -262,8 +297,10 @@ pub struct Daemon {
     supervisor: Supervisor,
     boot: BootWaves,
     boot_wake: Option<Instant>,
-    /// Programs whose next file change was made by the API.
-    api_sources: BTreeSet<String>,
+    /// Programs whose next file change was made by the API, with who made it.
+    api_sources: BTreeMap<String, Option<Arc<str>>>,
+    /// Who made the request being handled (set around `handle`).
+    author: Option<Arc<str>>,
     waiters: Vec<Waiter>,
     events: broadcast::Sender<Arc<Event>>,
     inbox: mpsc::Receiver<Envelope>,
@@ -341,9 +378,11 @@ impl Daemon {
                     read_only = !self.on_health_message(message, Instant::now());
                 }
                 envelope = self.inbox.recv() => match envelope {
-                    Some(Envelope { request, reply }) => {
+                    Some(Envelope { request, author, reply }) => {
                         read_only = request.is_read_only();
+                        self.author = author;
                         self.handle(request, reply);
+                        self.author = None;
                     }
                     None => self.begin_shutdown(false, None),
                 },
@@ -413,11 +452,11 @@ impl Daemon {
         let now = Instant::now();
         let outcome = match request {
             // The big reads are written straight to JSON from views of the state (`views`).
-            Request::List => self.list(now),
-            Request::Get { id } => self.get(&id, now),
+            Request::List { view } => self.list(now, view),
+            Request::Get { id, view } => self.get(&id, now, view),
             Request::Status { id: None } => self.status_all(now),
             Request::Status { id: Some(id) } => self.status_one(&id, now),
-            Request::History { id } => self.history(&id),
+            Request::History { id, view } => self.history(&id, view),
             Request::LogPaths { id } => self.log_paths(&id),
             Request::AllLogPaths { ids } => self.all_log_paths(&ids),
             Request::Ready { names } => self.readiness(names),

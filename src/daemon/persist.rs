@@ -41,15 +41,31 @@ pub struct StateFiles {
 }
 
 impl StateFiles {
-    /// Creates the state folder if needed and locks it.
+    /// Creates the state folder if needed (0700: it holds the records of every program) and
+    /// locks it. A folder that exists keeps its mode; one that others can read gets a warning.
     pub fn open(dir: &Path) -> io::Result<StateFiles> {
-        fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
+        if let Ok(metadata) = fs::metadata(dir) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    folder = %dir.display(),
+                    mode = format!("{mode:04o}"),
+                    "the state folder can be read by other users; chmod 0700 it"
+                );
+            }
+        }
         let lock_path = dir.join("lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)?;
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(&lock_path)?
+        };
         // A daemon killed a moment ago may still have a child between fork and exec, holding a
         // copy of the lock until its exec closes it: a held lock is only an error if it stays.
         let give_up = std::time::Instant::now() + LOCK_PATIENCE;
@@ -96,6 +112,15 @@ impl StateFiles {
         let text = serde_json::to_string_pretty(running).map_err(io::Error::other)?;
         crate::store::replace_unsynced(&self.dir.join("running.json"), &text)
     }
+}
+
+/// Creates a folder and any missing parents with mode 0700 (less the umask).
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<Option<T>> {

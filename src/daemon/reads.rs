@@ -12,7 +12,7 @@ use crate::spec::{ProgramSpec, RawProgram, Stream};
 
 use super::health::{HealthView, Monitored};
 use super::programs::Program;
-use super::request::{Answer, Failure, FailureKind, Reply};
+use super::request::{Answer, Failure, FailureKind, REDACTED, Reply, View};
 use super::views::{
     self, InOrder, OneProgramView, OneStatusView, ProgramView, ProgramsView, StatusView,
 };
@@ -21,14 +21,14 @@ use crate::supervisor::{JobView, ProcessState};
 
 impl Daemon {
     /// Every program with its fields and status (`GET /programs`).
-    pub(super) fn list(&self, now: Instant) -> Reply {
+    pub(super) fn list(&self, now: Instant, view: View) -> Reply {
         Answer::json(
             &ProgramsView {
                 programs: self
                     .table
                     .programs
                     .values()
-                    .map(|program| self.program_view(program, now))
+                    .map(|program| self.program_view(program, now, view))
                     .collect(),
             },
             self.table.programs.len() * PROGRAM_SIZE,
@@ -70,13 +70,24 @@ impl Daemon {
         )
     }
 
-    /// A program's audit trail (`GET /programs/{id}/history`).
-    pub(super) fn history(&self, id: &str) -> Reply {
+    /// A program's audit trail (`GET /programs/{id}/history`). The redacted view has no
+    /// diffs (a diff is file text, environment values included); the rest of each entry stays.
+    pub(super) fn history(&self, id: &str, view: View) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+        let mut history = serde_json::to_value(&program.history).unwrap_or(Value::Null);
+        if view == View::Redacted
+            && let Value::Array(changes) = &mut history
+        {
+            for change in changes {
+                if let Value::Object(change) = change {
+                    change.remove("diff");
+                }
+            }
+        }
         Ok(Answer::ok(json!({
             "id": program.id,
             "name": program.entry.name,
-            "history": program.history,
+            "history": history,
         })))
     }
 
@@ -87,24 +98,29 @@ impl Daemon {
         format!("\"{}-{:016x}\"", program.generation, hasher.finish())
     }
 
-    pub(super) fn get(&self, id: &str, now: Instant) -> Reply {
+    pub(super) fn get(&self, id: &str, now: Instant, view: View) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
         let mut answer = Answer::json(
             &OneProgramView {
-                program: self.program_view(program, now),
+                program: self.program_view(program, now, view),
             },
             PROGRAM_SIZE,
         )?;
-        answer.etag = Some(Self::etag(program));
+        // The ETag is a hash of the text: only for who may see (and edit) it.
+        if view == View::Full {
+            answer.etag = Some(Self::etag(program));
+        }
         Ok(answer)
     }
 
     /// A program as the API shows it: its fields (defaults filled in, values as written in
     /// canonical form), where it lives, its status and its config error.
+    /// The redacted view has environment values as `"<redacted>"` and no `text`.
     pub(super) fn program_view<'a>(
         &'a self,
         program: &'a Program,
         now: Instant,
+        view: View,
     ) -> ProgramView<'a> {
         let mut fields = match &program.last_good {
             Some(spec) => spec.to_fields(),
@@ -121,6 +137,13 @@ impl Daemon {
             }
         }
         fields.insert("name".into(), Value::from(program.entry.name.clone()));
+        if view == View::Redacted
+            && let Some(Value::Object(environment)) = fields.get_mut("environment")
+        {
+            for value in environment.values_mut() {
+                *value = Value::from(REDACTED);
+            }
+        }
         ProgramView {
             fields,
             config_error: views::ConfigErrorView::of(program),
@@ -130,7 +153,10 @@ impl Daemon {
             id: program.id,
             observed_generation: self.observed_generation(&program.entry.name),
             status: self.status_view(program, now),
-            text: program.entry.text.as_deref(),
+            text: match view {
+                View::Full => Some(program.entry.text.as_deref()),
+                View::Redacted => None,
+            },
         }
     }
 

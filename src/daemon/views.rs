@@ -307,8 +307,10 @@ pub struct ProgramView<'a> {
     pub id: u64,
     pub observed_generation: Option<u64>,
     pub status: StatusView<'a>,
-    /// The file as written (comments included), for `hoody-daemon diff` and `get --file`.
-    pub text: Option<&'a str>,
+    /// The file as written (comments included), for `hoody-daemon diff` and `get --file`:
+    /// `null` when it is not a readable program file; absent from the redacted view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<Option<&'a str>>,
 }
 
 /// `{"programs": [...]}`.

@@ -806,9 +806,18 @@ fn umask(value: &Value) -> FieldResult<u32> {
 
 fn environment(value: &Value) -> FieldResult<BTreeMap<String, String>> {
     let Value::Object(map) = value else {
+        // Never the value itself: it may be a secret, and problems are shown to every role
+        // and logged.
+        let found = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "a list",
+            Value::Object(_) => "a table",
+        };
         return Err(format!(
-            "expected a table of NAME = \"value\", found {}",
-            describe(value)
+            "expected a table of NAME = \"value\", found {found}"
         ));
     };
     if map.len() as u64 > MAX_COUNT {

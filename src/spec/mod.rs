@@ -8,6 +8,7 @@
 
 mod document;
 mod fields;
+mod folders;
 pub mod health;
 pub mod name;
 
@@ -22,6 +23,7 @@ pub use document::{
     Document, MAX_FILE_BYTES, decode, edit, json_to_toml, line_column, parse, render,
 };
 pub use fields::{RawProgram, parse_size, seconds_to_json};
+pub use folders::ProtectedFolders;
 pub use health::{Condition, Healthcheck, HttpTarget, OnUnhealthy, Probe, TcpTarget};
 
 /// Every field a program file may hold, in the order new files are written.
@@ -371,6 +373,16 @@ impl ProgramSpec {
         users: &dyn UserDb,
     ) -> Result<ProgramSpec, Vec<Problem>> {
         let document = parse(format, text).map_err(|problem| vec![problem])?;
+        ProgramSpec::from_document(name, &document, users)
+    }
+
+    /// [`ProgramSpec::from_text`] after the parse: the fields of a document that was read
+    /// (the scan parses first, to tell a program file from something that is not one).
+    pub fn from_document(
+        name: &str,
+        document: &Document,
+        users: &dyn UserDb,
+    ) -> Result<ProgramSpec, Vec<Problem>> {
         let (raw, mut problems) = RawProgram::read_fields(&document.fields);
         match raw.into_spec(name, users) {
             Ok(spec) if problems.is_empty() => return Ok(spec),

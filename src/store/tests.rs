@@ -745,3 +745,43 @@ fn the_watcher_watches_the_folder_a_symlink_leads_to_and_follows_a_repointed_lin
         );
     });
 }
+
+/// Something that is not a program document (a link to /etc/shadow, /proc/PID/environ, an INI
+/// file) keeps no text, and its problem quotes none of it.
+#[test]
+fn a_file_that_is_no_program_document_keeps_no_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = "root:$6$NOT-TO-BE-SHOWN:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n";
+    write(dir.path(), "shadow.toml", secret);
+    write(dir.path(), "shadow2.yaml", secret);
+    write(
+        dir.path(),
+        "environ.toml",
+        "PATH=/bin\0TOKEN=NOT-TO-BE-SHOWN\0",
+    );
+    write(
+        dir.path(),
+        "ini.toml",
+        "[default]\nsecret_key = \"NOT-TO-BE-SHOWN\"\n",
+    );
+    write(
+        dir.path(),
+        "typo.toml",
+        "command = \"true\"\nboot = maybe\n",
+    );
+    write(dir.path(), "empty.yaml", "");
+    let snapshot = scan(dir.path(), &SystemUsers);
+    for name in ["shadow", "shadow2", "environ", "ini", "typo"] {
+        let entry = &snapshot.programs[name];
+        assert!(entry.text.is_none(), "{name} kept its text");
+        let problems = entry.problems();
+        assert!(!problems.is_empty(), "{name}");
+        for problem in problems {
+            assert!(
+                !problem.to_string().contains("NOT-TO-BE-SHOWN"),
+                "{problem}"
+            );
+        }
+    }
+    assert_eq!(snapshot.programs["empty"].text.as_deref(), Some(""));
+}

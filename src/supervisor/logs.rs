@@ -5,7 +5,8 @@
 //!
 //! With `*_logfile_maxbytes = 0` the daemon has nothing to do with a log's bytes, so it stays
 //! out of their path: it opens the file itself (`open_direct`: `O_WRONLY|O_CREAT|O_APPEND|
-//! O_CLOEXEC`, mode 0666 less the daemon's umask, folders created, as `LogWriter::open` does)
+//! O_CLOEXEC|O_NOFOLLOW`, mode 0640 less the daemon's umask, folders created, with no more
+//! rights than the program's user has: `logfile`, as `LogWriter::open` does)
 //! and the program gets it as its stdout or stderr (with `redirect_stderr`, fd 2 is a copy of
 //! the same descriptor), as horust and systemd's `StandardOutput=append:` do. No daemon CPU; the
 //! program writes at the file's own speed. The supervisor decides at each start
@@ -84,10 +85,10 @@
 
 use std::cell::RefCell;
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::SystemTime;
@@ -100,9 +101,10 @@ use tokio::io::unix::AsyncFd;
 use super::budget::Budget;
 use super::console::Console;
 use super::lines::{LineSplitter, stamp};
+use super::logfile::{self, Continue};
 use super::spawn::keep_high;
 use super::stamp::{prefix, unix_millis};
-use crate::spec::Stream;
+use crate::spec::{Stream, UserSpec};
 
 /// Bytes asked of one splice/read.
 const CHUNK: usize = 1 << 20;
@@ -248,6 +250,9 @@ pub(crate) struct LogWriter {
     at_line_start: bool,
     /// Told of every write (it checks when they take it over).
     budget: Option<Arc<Budget>>,
+    /// The user of the program that opened it: a rotation creates the next file with no more
+    /// rights than that user has (`logfile`).
+    owner: Option<UserSpec>,
 }
 
 /// What one drain achieved.
@@ -276,9 +281,15 @@ enum Step {
 }
 
 impl LogWriter {
-    /// Opens (creating it and its folders) the log at `path`, to continue at its end.
-    pub fn open(path: &Path, max_bytes: u64, backups: u32) -> io::Result<LogWriter> {
-        let file = keep_open(open_log(path, false)?);
+    /// Opens (creating it and its folders) the log at `path`, to continue at its end, with no
+    /// more rights than `owner` (the program's user; `None`: the daemon's) has (`logfile`).
+    pub fn open(
+        path: &Path,
+        max_bytes: u64,
+        backups: u32,
+        owner: Option<&UserSpec>,
+    ) -> io::Result<LogWriter> {
+        let file = keep_open(logfile::open(path, Continue::AtEnd, owner)?);
         let metadata = file.metadata()?;
         let regular = metadata.is_file();
         Ok(LogWriter {
@@ -297,6 +308,7 @@ impl LogWriter {
             timestamps: false,
             at_line_start: metadata.len() == 0 || !regular,
             budget: None,
+            owner: owner.cloned(),
         })
     }
 
@@ -357,7 +369,12 @@ impl LogWriter {
                 pipes: std::mem::take(&mut self.pipes),
                 timestamps: self.timestamps,
                 budget: self.budget.take(),
-                ..LogWriter::open(&self.path, self.max_bytes, self.backups)?
+                ..LogWriter::open(
+                    &self.path,
+                    self.max_bytes,
+                    self.backups,
+                    self.owner.as_ref(),
+                )?
             };
         }
         Ok(())
@@ -779,13 +796,12 @@ impl LogWriter {
             }
         }
         std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
-        self.file = keep_open(
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&self.path)?,
-        );
+        // A link planted in the instant between the rename and this open is not followed.
+        self.file = keep_open(logfile::open(
+            &self.path,
+            Continue::Empty,
+            self.owner.as_ref(),
+        )?);
         self.size = 0;
         self.rotate_at_least = 0;
         Ok(())
@@ -797,39 +813,12 @@ fn keep_open(file: File) -> File {
     File::from(keep_high(OwnedFd::from(file)))
 }
 
-/// Opens a log file for writing, creating it and its folders (mode 0666 less the daemon's
-/// umask), continuing at its end. With `append`, the descriptor has `O_APPEND`: the one handed
-/// to a program in direct mode. The open itself is non-blocking, so a FIFO that nobody reads
-/// fails at once (ENXIO) instead of stalling the daemon's loop until a reader comes; the
-/// descriptor is made blocking again before it is used.
-fn open_log(path: &Path, append: bool) -> io::Result<File> {
-    if let Some(parent) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent)?;
-    }
-    let file = OpenOptions::new()
-        .write(true)
-        .append(append)
-        .create(true)
-        .truncate(false)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let flags = OFlag::from_bits_truncate(fcntl(&file, FcntlArg::F_GETFL)?);
-    fcntl(
-        &file,
-        FcntlArg::F_SETFL(flags.difference(OFlag::O_NONBLOCK)),
-    )?;
-    Ok(file)
-}
-
 /// The log file itself for a program's stdout or stderr (direct mode): opened for appending
-/// (`O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC`, std always adds close-on-exec), created with its
-/// folders as [`LogWriter::open`] does. The child dups it onto its fd 1 or 2; the daemon's
-/// copy closes once the child is spawned.
-pub(crate) fn open_direct(path: &Path) -> io::Result<OwnedFd> {
-    Ok(open_log(path, true)?.into())
+/// (`O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC|O_NOFOLLOW`, std always adds close-on-exec), created
+/// with its folders as [`LogWriter::open`] does, with no more rights than `owner` has. The
+/// child dups it onto its fd 1 or 2; the daemon's copy closes once the child is spawned.
+pub(crate) fn open_direct(path: &Path, owner: Option<&UserSpec>) -> io::Result<OwnedFd> {
+    Ok(logfile::open(path, Continue::Append, owner)?.into())
 }
 
 /// A pipe for one output stream: the read end (ours, non-blocking, kept at a high descriptor
@@ -1152,7 +1141,7 @@ mod tests {
     fn a_watched_drain_keeps_every_byte() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
-        let mut writer = LogWriter::open(&path, 0, 0).unwrap();
+        let mut writer = LogWriter::open(&path, 0, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, b"starting\nready to serve\nmore\n").unwrap();
         let mut watch = LineWatch::new("ready to");
@@ -1226,7 +1215,7 @@ mod tests {
     fn writer_rotates_at_max_bytes_and_keeps_backups() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("sub/dir/x.log");
-        let mut writer = LogWriter::open(&path, 10, 2).unwrap();
+        let mut writer = LogWriter::open(&path, 10, 2, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         let payload: Vec<u8> = (0..45u8).map(|n| b'a' + n % 26).collect();
         nix::unistd::write(&write, &payload).unwrap();
@@ -1250,7 +1239,7 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
         std::fs::write(&path, b"old\n").unwrap();
-        let mut writer = LogWriter::open(&path, 8, 0).unwrap();
+        let mut writer = LogWriter::open(&path, 8, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, b"0123456789").unwrap();
         drop(write);
@@ -1266,7 +1255,7 @@ mod tests {
     async fn a_pipe_feeds_its_writer_until_drained_to_its_end() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
-        let writer = Arc::new(Mutex::new(LogWriter::open(&path, 0, 0).unwrap()));
+        let writer = Arc::new(Mutex::new(LogWriter::open(&path, 0, 0, None).unwrap()));
         let (read, write) = output_pipe().unwrap();
         let pipe = watch(read, None).unwrap();
         lock(&writer).feed(&pipe);
@@ -1294,11 +1283,11 @@ mod tests {
     fn writer_continues_after_what_others_appended() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
-        let mut writer = LogWriter::open(&path, 0, 0).unwrap();
+        let mut writer = LogWriter::open(&path, 0, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, b"ours 1\n").unwrap();
         assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Empty);
-        let mut other = open_direct(&path).map(File::from).unwrap();
+        let mut other = open_direct(&path, None).map(File::from).unwrap();
         other.write_all(b"theirs\n").unwrap();
         nix::unistd::write(&write, b"ours 2\n").unwrap();
         drop(write);
@@ -1313,7 +1302,7 @@ mod tests {
         if !path.exists() {
             return;
         }
-        let mut writer = LogWriter::open(path, 0, 0).unwrap();
+        let mut writer = LogWriter::open(path, 0, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, &[b'x'; 1000]).unwrap();
         assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Empty);

@@ -100,6 +100,7 @@ pub mod console;
 mod job;
 mod leftover;
 pub mod lines;
+mod logfile;
 pub mod logread;
 pub mod logs;
 mod probe;
@@ -120,7 +121,7 @@ use tokio::sync::mpsc;
 
 use crate::health::HealthMessage;
 use crate::health::notify::{NotifyDir, NotifySocket};
-use crate::spec::{LogSpec, ProgramSpec, Stream};
+use crate::spec::{LogSpec, ProgramSpec, Stream, UserSpec};
 
 use job::{AfterStop, Job};
 use logs::{LineWatch, LogWriter, SharedWriter, Tap};
@@ -132,8 +133,8 @@ pub use leftover::{ProcessGroupSignal, signal_leftover_group};
 pub use logs::{rotated_path, tail};
 pub use probe::ProbeOutcome;
 pub use reap::{become_subreaper, process_start_time};
-pub use spawn::SpawnError;
 pub(crate) use spawn::keep_high;
+pub use spawn::{DAEMON_VARIABLE_PREFIX, SpawnError, is_daemon_variable};
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
     format_uptime, should_restart,
@@ -683,12 +684,14 @@ impl Context {
         let console = self.config.logs.console.clone().filter(|_| process.console);
         let looked_at = timestamps || console.is_some();
         let must_capture = shared_and_rotated || watch_lines || looked_at;
+        let owner = process.user.as_ref();
         let stdout_sink = self.sink(
             stdout_path,
             &process.stdout,
             must_capture,
             timestamps,
             console.is_some(),
+            owner,
         )?;
         let stderr_sink = self.sink(
             stderr_path,
@@ -696,6 +699,7 @@ impl Context {
             must_capture,
             timestamps,
             console.is_some(),
+            owner,
         )?;
         let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
         if (captured(&stdout_sink) || captured(&stderr_sink) || process.notify)
@@ -886,6 +890,7 @@ impl Context {
         must_capture: bool,
         timestamps: bool,
         console: bool,
+        owner: Option<&UserSpec>,
     ) -> Result<Sink, SpawnError> {
         let path = match path {
             Some(path) => path,
@@ -899,12 +904,13 @@ impl Context {
                     Path::new("/dev/null"),
                     &null,
                     false,
+                    owner,
                 )?));
             }
             None => return Ok(Sink::Discard),
         };
         if log.max_bytes == 0 && !must_capture && !self.is_fed(&path) {
-            let file = logs::open_direct(&path).map_err(|error| SpawnError::Log {
+            let file = logs::open_direct(&path, owner).map_err(|error| SpawnError::Log {
                 reason: logs::describe(&error),
                 path: path.clone(),
             })?;
@@ -913,7 +919,7 @@ impl Context {
             }
             return Ok(Sink::Direct(file));
         }
-        Ok(Sink::Capture(self.writer(&path, log, timestamps)?))
+        Ok(Sink::Capture(self.writer(&path, log, timestamps, owner)?))
     }
 
     /// Whether a pipe still feeds the log at `path`: a leftover of an earlier process of this
@@ -931,6 +937,7 @@ impl Context {
         path: &Path,
         log: &LogSpec,
         timestamps: bool,
+        owner: Option<&UserSpec>,
     ) -> Result<SharedWriter, SpawnError> {
         let log_error = |error: std::io::Error| SpawnError::Log {
             path: path.to_path_buf(),
@@ -949,7 +956,8 @@ impl Context {
             self.writers.retain(|_, writer| writer.strong_count() > 0);
             self.sweep_writers_at = (self.writers.len() * 2).max(WRITERS_SWEEP_MIN);
         }
-        let mut opened = LogWriter::open(path, log.max_bytes, log.backups).map_err(log_error)?;
+        let mut opened =
+            LogWriter::open(path, log.max_bytes, log.backups, owner).map_err(log_error)?;
         opened.set_timestamps(timestamps);
         if opened.is_regular() {
             opened.set_budget(self.config.logs.budget.clone());

@@ -15,8 +15,9 @@
 //! files, the read ends of pipes) at [`HIGH_FDS`] and above ([`keep_high`]), so a child never
 //! copies, nor closes at exec, the four descriptors of every other program: with `fork` or
 //! `posix_spawn` that made a boot of N programs cost N² descriptor operations. Then: `dup2` of
-//! its three streams onto 0–2, close-on-exec for everything above, `chdir`, `setpgid`, `umask`, the user switch (raw system calls:
-//! glibc's wrappers would signal the daemon's other threads), every signal back to its
+//! its three streams onto 0–2, close-on-exec for everything above, `setpgid`, `umask`, the user
+//! switch (raw system calls: glibc's wrappers would signal the daemon's other threads), `chdir`
+//! (after the switch: the folder is entered with the program's user's rights), every signal back to its
 //! default action and none blocked, and `execve` of each candidate path. An error is left in
 //! memory shared with the daemon before `_exit(127)`.
 //!
@@ -61,6 +62,14 @@ pub enum SpawnError {
     NotADirectory(PathBuf),
     #[error("cannot use directory \"{}\": {reason}", .path.display())]
     Directory { path: PathBuf, reason: String },
+    /// The folder exists, but the program's user cannot enter it (`chdir` runs after the user
+    /// switch, so it is checked with that user's rights).
+    #[error("user \"{user}\" cannot enter directory \"{}\": {reason}", .path.display())]
+    DirectoryAsUser {
+        path: PathBuf,
+        user: String,
+        reason: String,
+    },
     #[error("user \"{0}\" does not exist")]
     UnknownUser(String),
     #[error("cannot run as user \"{user}\": the daemon is not root (it runs as uid {uid})")]
@@ -115,6 +124,8 @@ pub(crate) fn keep_high(fd: OwnedFd) -> OwnedFd {
 pub(crate) struct Prepared {
     program: String,
     user: Option<String>,
+    /// The working folder as given, for the error when the user cannot enter it.
+    directory_path: Option<PathBuf>,
     /// Paths to `execve`, in order: the program itself, or each `PATH` entry joined to it.
     candidates: Vec<CString>,
     /// Own the strings the pointer arrays point into.
@@ -181,9 +192,12 @@ pub(crate) fn prepare(
         stderr.map_or_else(null, Ok)?,
     ];
 
-    // The environment: the daemon's, then the user's identity, then the program's own
-    // (which wins over both), then the daemon's mark (which finds leftovers after a crash).
-    let mut environment: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    // The environment: the daemon's (less what configures the daemon itself: its token, its
+    // log filter, the CLI's URL), then the user's identity, then the program's own (which wins
+    // over all), then the daemon's mark (which finds leftovers after a crash).
+    let mut environment: BTreeMap<OsString, OsString> = std::env::vars_os()
+        .filter(|(key, _)| !is_daemon_variable(key))
+        .collect();
     let switch = match &process.user {
         Some(user) => {
             let resolved = resolve_user(user)?;
@@ -244,6 +258,7 @@ pub(crate) fn prepare(
     Ok(Prepared {
         program: program.clone(),
         user: process.user.as_ref().map(|user| user.name.clone()),
+        directory_path: process.directory.clone(),
         candidates,
         argv_ptrs: pointers(&argv),
         envp_ptrs: pointers(&envp),
@@ -254,6 +269,19 @@ pub(crate) fn prepare(
         umask: process.umask.map(|mask| mask as libc::mode_t),
         switch,
     })
+}
+
+/// The prefix of every environment variable that configures hoody-daemon itself
+/// (`HOODY_DAEMON_TOKEN`, `HOODY_DAEMON_LOG`, `HOODY_DAEMON_URL`, `HOODY_DAEMON_STATE_DIR` of a
+/// daemon that started this one…): none of them is passed on to a program from the daemon's
+/// own environment. A program that needs one names it in its `environment`; the daemon's marks
+/// (`SupervisorConfig::marker`) are added after this filter, on purpose.
+pub const DAEMON_VARIABLE_PREFIX: &str = "HOODY_DAEMON_";
+
+/// Whether an inherited variable configures the daemon (see [`DAEMON_VARIABLE_PREFIX`]).
+pub fn is_daemon_variable(key: &OsStr) -> bool {
+    key.as_bytes()
+        .starts_with(DAEMON_VARIABLE_PREFIX.as_bytes())
 }
 
 /// A NULL-terminated array of pointers into `strings`.
@@ -358,6 +386,8 @@ const CANNOT_UNSHARE: libc::c_int = -1;
 pub(super) enum Attempt {
     /// The child could not unshare the descriptor table; it touched nothing.
     CannotUnshare,
+    /// `chdir` into the working folder failed (as the program's user).
+    Chdir(io::Error),
     Failed(io::Error),
 }
 
@@ -372,6 +402,8 @@ struct ChildContext<'a> {
     last_signal: libc::c_int,
     /// Written by the child before `_exit(127)`: the errno of what failed.
     error: libc::c_int,
+    /// Written by the child when `chdir` (after the user switch) is what failed.
+    chdir_failed: bool,
 }
 
 /// Bytes of stack the child runs on (it calls a handful of system-call wrappers).
@@ -412,6 +444,7 @@ impl Prepared {
             low: libc::c_uint::try_from(low).unwrap_or(libc::c_uint::MAX),
             last_signal: libc::SIGRTMAX(),
             error: 0,
+            chdir_failed: false,
         };
         let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
         if share_files {
@@ -438,12 +471,16 @@ impl Prepared {
         // SAFETY: the child wrote `error`, if at all, before it exited, and clone returned only
         // after that; the volatile read keeps the compiler from assuming it is still 0.
         let error = unsafe { std::ptr::read_volatile(&raw const context.error) };
+        // SAFETY: as above: written by the child before it exited, read after clone returned.
+        let chdir_failed = unsafe { std::ptr::read_volatile(&raw const context.chdir_failed) };
         drop(stack);
         if error != 0 {
             // The child exited with 127; the table is locked, so no reaper took it.
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
             return Err(if error == CANNOT_UNSHARE {
                 Attempt::CannotUnshare
+            } else if chdir_failed {
+                Attempt::Chdir(io::Error::from_raw_os_error(error))
             } else {
                 Attempt::Failed(io::Error::from_raw_os_error(error))
             });
@@ -455,6 +492,18 @@ impl Prepared {
     fn attempt_error(&self, attempt: Attempt) -> SpawnError {
         match attempt {
             Attempt::Failed(error) => self.error(error),
+            Attempt::Chdir(error) => {
+                let path = self.directory_path.clone().unwrap_or_default();
+                let reason = describe(&error);
+                match &self.user {
+                    Some(user) => SpawnError::DirectoryAsUser {
+                        path,
+                        user: user.clone(),
+                        reason,
+                    },
+                    None => SpawnError::Directory { path, reason },
+                }
+            }
             Attempt::CannotUnshare => self.error(io::Error::other(
                 "cannot give the process its own descriptor table",
             )),
@@ -540,11 +589,6 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
         // Whatever is left above stderr closes at exec, even a descriptor some library opened
         // without O_CLOEXEC after the daemon started (cheap: the table is small by now).
         close_inherited();
-        if let Some(directory) = &prepared.directory
-            && libc::chdir(directory.as_ptr()) != 0
-        {
-            child_failed(context);
-        }
         if libc::setpgid(0, 0) != 0 {
             child_failed(context);
         }
@@ -564,6 +608,14 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
             {
                 child_failed(context);
             }
+        }
+        // The working folder is entered as the program's user, after the switch: a folder
+        // that user may not enter fails the start instead of being entered with root's rights.
+        if let Some(directory) = &prepared.directory
+            && libc::chdir(directory.as_ptr()) != 0
+        {
+            context.chdir_failed = true;
+            child_failed(context);
         }
         // Every signal back to its default action (a handler of the daemon must never run
         // here; an ignored one would be inherited through exec), then none blocked.

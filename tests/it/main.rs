@@ -3,11 +3,13 @@
 mod api;
 mod cli;
 mod convergence;
+mod dashboard;
 mod faults;
 mod health;
 mod hostile;
 mod lifecycle;
 mod logs;
 mod property;
+mod security;
 mod support;
 mod validate;
