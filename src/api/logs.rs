@@ -23,8 +23,8 @@ use crate::supervisor::logread::{self, LogLine, Source};
 const FOLLOWER_SEND_BUFFER: usize = 16 * 1024;
 
 /// Sets the send buffer of a follower's connection (see [`FOLLOWER_SEND_BUFFER`]).
-fn limit_send_buffer(socket: Option<super::ConnectionSocket>) {
-    let Some(super::ConnectionSocket(fd)) = socket else {
+fn limit_send_buffer(socket: Option<super::PeerSocket>) {
+    let Some(fd) = socket.map(|socket| socket.raw_fd()) else {
         return;
     };
     let size = FOLLOWER_SEND_BUFFER as libc::c_int;
@@ -187,7 +187,7 @@ pub async fn respond(
     paths: Reply,
     params: &HashMap<String, String>,
     followers: &Followers,
-    socket: Option<super::ConnectionSocket>,
+    socket: Option<super::PeerSocket>,
 ) -> Response {
     let answer = match paths {
         Ok(answer) => answer,
@@ -284,7 +284,7 @@ pub async fn respond_all(
     paths: Reply,
     params: &HashMap<String, String>,
     followers: &Followers,
-    socket: Option<super::ConnectionSocket>,
+    socket: Option<super::PeerSocket>,
 ) -> Response {
     let answer = match paths {
         Ok(answer) => answer,

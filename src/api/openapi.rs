@@ -352,6 +352,42 @@ pub fn root_routes() -> Vec<RouteDoc> {
             answers: &[200, 304, 404],
             role: Role::Public,
         },
+        RouteDoc {
+            method: Method::POST,
+            path: "/RPC2",
+            summary: "supervisord's XML-RPC interface (supervisorctl, Ansible, exporters): a text/xml methodCall, answered by a methodResponse; each method needs its own role (read for get*, operate for start/stop/signal/logs/reloadConfig, admin for clearing logs). Basic auth with the token as password is accepted here",
+            query: &[],
+            body: None,
+            answers: &[200, 400, 403, 413, 415],
+            role: Role::Read,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/logtail/{id}",
+            summary: "Follow a program's stdout log as supervisord does for supervisorctl tail -f: the last 1 KiB, then every new byte (text/plain, chunked)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/logtail/{id}/stdout",
+            summary: "Follow a program's stdout log (supervisorctl tail -f NAME)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/logtail/{id}/stderr",
+            summary: "Follow a program's stderr log (supervisorctl tail -f NAME stderr)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
     ]
 }
 
@@ -616,7 +652,17 @@ mod tests {
     #[test]
     fn every_route_states_a_role_and_the_dashboard_is_public() {
         let root = root_routes();
-        assert!(root.iter().all(|route| route.role == Role::Public));
+        // The dashboard's routes are public; the supervisord bridge's are not.
+        assert!(
+            root.iter()
+                .filter(|route| !super::super::rpc::is_bridge_path(route.path))
+                .all(|route| route.role == Role::Public)
+        );
+        assert!(
+            root.iter()
+                .filter(|route| super::super::rpc::is_bridge_path(route.path))
+                .all(|route| route.role >= Role::Read)
+        );
         assert!(root.iter().any(|route| route.path == "/"));
         // The dashboard is not part of the JSON API's document.
         let document = document();

@@ -19,6 +19,7 @@ use crate::store;
 pub mod client;
 mod docs;
 mod gitops;
+mod import;
 mod logs;
 mod output;
 mod programs;
@@ -141,6 +142,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Turn a supervisord or PM2 configuration into program files.
+    ///
+    /// Writes one file per program into --out (never replacing a file without --force), prints
+    /// what could not be mapped (each file's header lists it too), then checks the folder as
+    /// `validate` does. Needs no daemon.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print a shell completion script to stdout.
     Completions {
         /// The shell to complete for.
@@ -217,6 +225,56 @@ fn parse_budget(text: &str) -> Result<u64, String> {
 
 /// A program's id (a number) or its name.
 type ProgramId = String;
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// supervisord.conf (or a folder: its supervisord.conf, else its *.conf and *.ini): each
+    /// [program:x] becomes a program; [include] files= globs are followed.
+    ///
+    /// %(here)s, %(program_name)s, %(group_name)s, %(host_node_name)s, %(process_num)d and
+    /// %(ENV_X)s (this shell's environment) are expanded and the values written; numprocs = N
+    /// becomes N programs named by process_name; supervisord's defaults that differ from
+    /// hoody-daemon's are written out (boot = true, stopasgroup = false, umask = "022").
+    Supervisord {
+        /// The configuration file, or a folder of them.
+        #[arg(value_name = "FILE|DIR")]
+        source: PathBuf,
+        #[command(flatten)]
+        output: ImportOutput,
+    },
+    /// A PM2 ecosystem (.json, .yaml, .config.js, evaluated with node) or `pm2 jlist` output
+    /// (a file, or - for standard input).
+    ///
+    /// script + args + interpreter become the command, cwd the directory, the apps' order the
+    /// priority; PM2's defaults are written (autorestart = "true", stopsignal = "INT",
+    /// stopwaitsecs = 1.6, startretries = 16); max_memory_restart is kept as
+    /// x-pm2-max_memory_restart. A .config.js is run by node, as pm2 runs it: import only files
+    /// you trust.
+    Pm2 {
+        /// The ecosystem file, or pm2 jlist's output (- reads standard input).
+        file: PathBuf,
+        /// Apply the apps' env_NAME over env, as `pm2 start --env NAME` does.
+        #[arg(long, value_name = "NAME")]
+        env: Option<String>,
+        #[command(flatten)]
+        output: ImportOutput,
+    },
+}
+
+/// Where and how an import writes.
+#[derive(Debug, Clone, Args)]
+pub struct ImportOutput {
+    /// The folder to write the program files into (made if missing), e.g. programs.d.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace program files that already exist (a file of the same name in another format
+    /// is still refused).
+    #[arg(long)]
+    pub force: bool,
+    /// The files' format.
+    #[arg(long, value_enum, default_value_t = FileFormat::Toml)]
+    pub format: FileFormat,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ProgramsCommand {
@@ -446,6 +504,10 @@ pub fn run(cli: Cli) -> ExitCode {
             args.token_file = global.token_file;
             return ExitCode::from(serve::serve(args));
         }
+        Command::Import(command) => match import::run(command, global.json) {
+            Ok(code) => return ExitCode::from(code),
+            Err(error) => Err(error),
+        },
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Programs(command) => programs::run(&global, command),
@@ -483,6 +545,12 @@ fn die_on_closed_stdout() {
 }
 
 fn validate(dir: &Path) -> u8 {
+    validate_to(dir, false)
+}
+
+/// `validate`, with the one-line summary on stderr instead of stdout (`import --json` keeps
+/// stdout for its report).
+fn validate_to(dir: &Path, summary_to_stderr: bool) -> u8 {
     // Log paths inside the folder (or the default state folder beside it) are refused, as the
     // daemon refuses them.
     let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -491,7 +559,7 @@ fn validate(dir: &Path) -> u8 {
     let problems: Vec<_> = snapshot.problems().collect();
     if problems.is_empty() {
         let names: Vec<&str> = snapshot.programs.keys().map(String::as_str).collect();
-        println!(
+        let summary = format!(
             "{}: {} program{} valid{}",
             dir.display(),
             names.len(),
@@ -502,6 +570,11 @@ fn validate(dir: &Path) -> u8 {
                 format!(" ({})", names.join(", "))
             }
         );
+        if summary_to_stderr {
+            eprintln!("{summary}");
+        } else {
+            println!("{summary}");
+        }
         return exit::OK;
     }
     report_problems(dir, &snapshot);

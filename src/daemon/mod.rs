@@ -51,7 +51,10 @@ use control::{Until, Waiter};
 use persist::{Intents, Running, StateFiles};
 use programs::ProgramTable;
 pub use programs::{Change, ChangeKind, Source};
-pub use request::{Answer, Data, Envelope, Failure, FailureKind, REDACTED, Reply, Request, View};
+pub use request::{
+    Answer, Data, Envelope, Failure, FailureKind, ProcessInfo, ProcessesAnswer, REDACTED, Reply,
+    Request, View,
+};
 
 /// Where the daemon keeps things.
 #[derive(Debug, Clone)]
@@ -480,6 +483,10 @@ impl Daemon {
             Request::Start { id, wait } => return self.start_program(&id, wait, reply, now),
             Request::Stop { id, wait } => return self.stop_program(&id, wait, reply, now),
             Request::Restart { id, wait } => return self.restart_program(&id, wait, reply, now),
+            Request::Processes { id } => self.processes(id.as_deref(), now),
+            Request::Signal { id, signal } => self.signal_program(&id, signal),
+            Request::ClearLogs { id } => self.clear_logs(&id),
+            Request::Rescan => Ok(self.rescan_now()),
             Request::QuickStart { fields } => {
                 self.quick
                     .launch(&fields, &self.config.log_dir, &mut self.supervisor, now)

@@ -339,6 +339,17 @@ impl LogWriter {
         self.regular
     }
 
+    /// Empties the file in place and writes on from its start (supervisord's "clear").
+    pub fn clear(&mut self) -> io::Result<()> {
+        if self.regular {
+            self.file.set_len(0)?;
+            self.size = 0;
+            self.rotate_at_least = 0;
+            self.at_line_start = true;
+        }
+        Ok(())
+    }
+
     /// A later spec may change the rotation settings of a live file.
     pub fn set_rotation(&mut self, max_bytes: u64, backups: u32) {
         self.max_bytes = max_bytes;
@@ -811,6 +822,25 @@ impl LogWriter {
 /// A log file the daemon keeps open, at a high descriptor number (see `spawn::keep_high`).
 fn keep_open(file: File) -> File {
     File::from(keep_high(OwnedFd::from(file)))
+}
+
+/// Empties the regular file at `path` if there is one; nothing is created, and a symlink at
+/// the last component is refused (`O_NOFOLLOW`) rather than followed.
+pub(crate) fn truncate_existing(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    if file.metadata()?.is_file() {
+        file.set_len(0)?;
+    }
+    Ok(())
 }
 
 /// The log file itself for a program's stdout or stderr (direct mode): opened for appending

@@ -110,6 +110,7 @@ pub mod stamp;
 pub mod state;
 
 use std::collections::{BTreeMap, HashMap};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Instant, SystemTime};
@@ -548,6 +549,44 @@ impl Supervisor {
     pub fn has_processes(&self) -> bool {
         !self.context.pids.is_empty() || !self.context.probes.is_empty()
     }
+
+    /// Sends `signal` to the job's process, only to it (as supervisord's `signalProcess` does;
+    /// stop signals go to the group by `stopasgroup`). It must have one: STARTING, RUNNING or
+    /// STOPPING. Returns the pid signalled.
+    pub fn signal(&self, name: &str, signal: Signal) -> Result<u32, SignalRefused> {
+        let job = self.jobs.get(name).ok_or(SignalRefused::NotRunning)?;
+        let pid = match (job.state.has_process(), job.pid) {
+            (true, Some(pid)) => pid,
+            _ => return Err(SignalRefused::NotRunning),
+        };
+        let target = i32::try_from(pid).map_err(|_| SignalRefused::NotRunning)?;
+        kill(Pid::from_raw(target), signal)
+            .map_err(|errno| SignalRefused::Failed(errno.desc().to_string()))?;
+        tracing::info!(program = %name, pid, ?signal, "signalled");
+        Ok(pid)
+    }
+
+    /// Empties a log file (supervisord's `clearProcessLogs`): truncated in place, so a program
+    /// that holds the file itself (direct mode) goes on writing into the file people read, and
+    /// a captured log's writer goes on from its start (it writes at its own offset, which an
+    /// outside truncation would leave behind, making a hole). Rotated files (`file.1` …) are
+    /// kept, as supervisord keeps them. A file that does not exist is left so; a symlink at
+    /// the path is not followed.
+    pub fn clear_log(&mut self, path: &Path) -> io::Result<()> {
+        if let Some(writer) = self.context.writers.get(path).and_then(Weak::upgrade) {
+            return logs::lock(&writer).clear();
+        }
+        logs::truncate_existing(path)
+    }
+}
+
+/// Why [`Supervisor::signal`] sent nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalRefused {
+    /// No process: not started, stopped, exited, in BACKOFF or FATAL.
+    NotRunning,
+    /// `kill` failed.
+    Failed(String),
 }
 
 impl Drop for Supervisor {
@@ -1005,6 +1044,7 @@ impl Context {
     ) -> bool {
         job.pid = None;
         job.last_exit = Some(exit);
+        job.stopped_at = Some(SystemTime::now());
         // The notify socket goes with its process.
         job.notify = None;
         if job.state == ProcessState::Starting
