@@ -34,6 +34,9 @@ _hoody__daemon() {
             hoody__daemon,import)
                 cmd="hoody__daemon__subcmd__import"
                 ;;
+            hoody__daemon,logs)
+                cmd="hoody__daemon__subcmd__logs"
+                ;;
             hoody__daemon,ls)
                 cmd="hoody__daemon__subcmd__ls"
                 ;;
@@ -84,6 +87,9 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__help,import)
                 cmd="hoody__daemon__subcmd__help__subcmd__import"
+                ;;
+            hoody__daemon__subcmd__help,logs)
+                cmd="hoody__daemon__subcmd__help__subcmd__logs"
                 ;;
             hoody__daemon__subcmd__help,ls)
                 cmd="hoody__daemon__subcmd__help__subcmd__ls"
@@ -341,7 +347,7 @@ _hoody__daemon() {
 
     case "${cmd}" in
         hoody__daemon)
-            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status ls start stop restart history ready diff apply import completions man help"
+            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status ls start stop restart history logs ready diff apply import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -429,7 +435,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__daemon__subcmd__help)
-            opts="serve validate programs quick-start status ls start stop restart history ready diff apply import completions man help"
+            opts="serve validate programs quick-start status ls start stop restart history logs ready diff apply import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -543,6 +549,20 @@ _hoody__daemon() {
         hoody__daemon__subcmd__help__subcmd__import__subcmd__supervisord)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1121,6 +1141,36 @@ _hoody__daemon() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "toml yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__logs)
+            opts="-n -f -h --lines --follow --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --url)
@@ -2171,7 +2221,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__daemon__subcmd__serve)
-            opts="-h --programs-dir --state-dir --log-dir --listen --tokens-file --allow-origin --allow-host --url --token-file --json --help"
+            opts="-h --programs-dir --state-dir --log-dir --listen --log-timestamps --log-console --log-console-format --log-budget --tokens-file --allow-origin --allow-host --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2190,6 +2240,14 @@ _hoody__daemon() {
                     return 0
                     ;;
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-console-format)
+                    COMPREPLY=($(compgen -W "plain json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-budget)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -52,12 +52,31 @@ pub struct RouteDoc {
 
 /// The query of both log routes (programs and quick-start programs).
 const LOGS_QUERY: &[(&str, &str, &str)] = &[
-    ("stream", "string", "stdout, stderr or both"),
+    (
+        "stream",
+        "string",
+        "stdout, stderr, both (each as one string) or all (data.lines, both streams in time order)",
+    ),
     ("lines", "integer", "how many lines (default 100)"),
     (
         "follow",
         "boolean",
         "stream new lines as server-sent events",
+    ),
+];
+
+/// The query of the merged logs of every program.
+const ALL_LOGS_QUERY: &[(&str, &str, &str)] = &[
+    (
+        "programs",
+        "string",
+        "ids or names, comma-separated (default: every program)",
+    ),
+    ("lines", "integer", "how many lines in all (default 100)"),
+    (
+        "follow",
+        "boolean",
+        "stream new lines as server-sent events (event: line, data: {program, stream, line, time})",
     ),
 ];
 
@@ -250,6 +269,15 @@ pub fn routes() -> Vec<RouteDoc> {
             body: None,
             answers: &[200, 404],
             role: Role::Read,
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/logs",
+            summary: "The last lines of every program, merged in time order: data.lines [{program, stream, line, time}]",
+            query: ALL_LOGS_QUERY,
+            body: None,
+            answers: &[200, 404],
+            role: Role::Operate,
         },
         RouteDoc {
             method: get.clone(),

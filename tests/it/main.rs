@@ -10,6 +10,7 @@ mod health;
 mod hostile;
 mod import;
 mod lifecycle;
+mod logs;
 mod property;
 mod security;
 mod supervisorctl;
