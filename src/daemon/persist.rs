@@ -50,10 +50,9 @@ impl StateFiles {
             .truncate(false)
             .write(true)
             .open(&lock_path)?;
-        // A daemon killed a moment ago may still have a child between fork and exec, holding a
-        // copy of the lock until its exec closes it: a held lock is only an error if it stays.
+        // High, so that no child ever holds a copy (see `supervisor::keep_high`).
+        let mut file = fs::File::from(crate::supervisor::keep_high(file.into()));
         let give_up = std::time::Instant::now() + LOCK_PATIENCE;
-        let mut file = file;
         let lock = loop {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => break lock,

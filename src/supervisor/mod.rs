@@ -111,7 +111,7 @@ pub use job::{JobStatus, JobView, RestartBudget};
 pub use leftover::{ProcessGroupSignal, signal_leftover_group};
 pub use logs::{rotated_path, tail};
 pub use reap::{become_subreaper, process_start_time};
-pub use spawn::SpawnError;
+pub use spawn::{SpawnError, keep_high};
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
     format_uptime, should_restart,

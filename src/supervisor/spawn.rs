@@ -12,10 +12,12 @@
 //! child has exec'd or failed to. The child's first step, `close_range(low, ~0,
 //! CLOSE_RANGE_UNSHARE)`, gives it a private descriptor table holding only the descriptors
 //! below `low` (one past its three streams). The daemon keeps its long-lived descriptors (log
-//! files, the read ends of pipes) at [`HIGH_FDS`] and above ([`keep_high`]), so a child never
-//! copies, nor closes at exec, the four descriptors of every other program: with `fork` or
-//! `posix_spawn` that made a boot of N programs cost N² descriptor operations. Then: `dup2` of
-//! its three streams onto 0–2, close-on-exec for everything above, `chdir`, `setpgid`, `umask`, the user switch (raw system calls:
+//! files, the read ends of pipes, the listening socket, the folder locks) at [`HIGH_FDS`] and
+//! above ([`keep_high`]), so a child never copies, nor closes at exec, the four descriptors of
+//! every other program (with `fork` or `posix_spawn` that made a boot of N programs cost N²
+//! descriptor operations), nor the listener (which it would keep open after a kill -9 of the
+//! daemon until its exec). Then: `dup2` of its three streams onto 0–2, `close_range` of
+//! everything above, `chdir`, `setpgid`, `umask`, the user switch (raw system calls:
 //! glibc's wrappers would signal the daemon's other threads), every signal back to its
 //! default action and none blocked, and `execve` of each candidate path. An error is left in
 //! memory shared with the daemon before `_exit(127)`.
@@ -98,7 +100,12 @@ pub(crate) const HIGH_FDS: i32 = 256;
 /// Moves a long-lived descriptor to [`HIGH_FDS`] or above (close-on-exec). Where that is not
 /// possible (a limit on open files below it) the descriptor stays where it is: children then
 /// copy more of the table, nothing else changes.
-pub(crate) fn keep_high(fd: OwnedFd) -> OwnedFd {
+///
+/// The daemon's listening socket and its folder locks live up there too, so that a child never
+/// holds a copy of them: a child between clone and exec outlives a daemon killed by SIGKILL,
+/// and with a copy of the listener it kept the port bound, so the next start could not listen
+/// ("Address already in use").
+pub fn keep_high(fd: OwnedFd) -> OwnedFd {
     if fd.as_raw_fd() >= HIGH_FDS {
         return fd;
     }
@@ -269,7 +276,7 @@ fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
 /// made with `IN_CLOEXEC`). Kernels before 5.11 refuse the flag; nothing is lost then but that
 /// guard.
 fn close_inherited() {
-    // SAFETY: a raw syscall on plain integers; async-signal-safe, so the child calls it too.
+    // SAFETY: a raw syscall on plain integers.
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
@@ -277,6 +284,16 @@ fn close_inherited() {
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
+    }
+}
+
+/// Closes every descriptor above stderr (in the child, on its private table). Where the kernel
+/// has no `close_range` (before 5.9) they close at exec, as everything the daemon opens is
+/// close-on-exec.
+fn close_above_stderr() {
+    // SAFETY: a raw syscall on plain integers; async-signal-safe.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
     }
 }
 
@@ -535,9 +552,10 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
                 child_failed(context);
             }
         }
-        // Whatever is left above stderr closes at exec, even a descriptor some library opened
-        // without O_CLOEXEC after the daemon started (cheap: the table is small by now).
-        close_inherited();
+        // Whatever was copied above stderr is closed now rather than at exec: with many
+        // descriptors below `HIGH_FDS` (hundreds of connections) the copy can hold the
+        // listening socket, which must not outlive the daemon in a child that has not exec'd.
+        close_above_stderr();
         if let Some(directory) = &prepared.directory
             && libc::chdir(directory.as_ptr()) != 0
         {

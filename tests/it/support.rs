@@ -136,6 +136,13 @@ impl TestDaemon {
     }
 
     fn launch(&mut self) {
+        self.spawn_daemon();
+        if let Err(exit) = self.wait_listening() {
+            panic!("the daemon did not start: {exit}\n{}", self.log());
+        }
+    }
+
+    fn spawn_daemon(&mut self) {
         let _ = fs::remove_file(self.state.join("api.address"));
         let log = fs::OpenOptions::new()
             .create(true)
@@ -184,15 +191,42 @@ impl TestDaemon {
             }
         }
         self.child = Some(command.spawn().expect("start hoody-daemon"));
+    }
+
+    /// Waits until the daemon just launched listens (it wrote `api.address`) and points the
+    /// client at it; an error when it exits first (with its exit status).
+    fn wait_listening(&mut self) -> Result<(), String> {
         let address = self.state.join("api.address");
-        wait_until(
-            "the daemon to listen",
-            20,
-            || fs::read_to_string(&address).is_ok_and(|text| text.ends_with('\n')),
-            || self.log(),
-        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if fs::read_to_string(&address).is_ok_and(|text| text.ends_with('\n')) {
+                break;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(format!("it exited ({status}) before it listened"));
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out after 20 s waiting for the daemon to listen\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let url = fs::read_to_string(&address).expect("address");
         self.client.endpoint = Endpoint::parse(url.trim()).expect("address");
+        Ok(())
+    }
+
+    /// Starts the daemon again on the same folders; an error (with the daemon's exit status)
+    /// when it exits instead of listening.
+    pub fn try_restart(&mut self) -> Result<(), String> {
+        assert!(self.child.is_none(), "restart after terminate or kill9");
+        self.spawn_daemon();
+        self.wait_listening()
     }
 
     /// The daemon's own log so far.
