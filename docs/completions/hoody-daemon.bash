@@ -1623,7 +1623,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__subcmd__daemon__subcmd__serve)
-            opts="-h --programs-dir --state-dir --log-dir --listen --url --token-file --json --help"
+            opts="-h --programs-dir --state-dir --log-dir --listen --no-cgroups --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

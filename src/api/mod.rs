@@ -249,8 +249,15 @@ fn failure_response(failure: Failure) -> Response {
         FailureKind::Stale => StatusCode::PRECONDITION_FAILED,
         FailureKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        FailureKind::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
     };
-    error(status, failure.code, &failure.message, failure.details)
+    let mut response = error(status, failure.code, &failure.message, failure.details);
+    if let Some(seconds) = failure.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 fn reply_response(reply: Reply) -> Response {

@@ -151,6 +151,10 @@ pub struct ServeArgs {
     /// The token file: filled from the global `--token-file`.
     #[arg(skip)]
     pub token_file: Option<PathBuf>,
+    /// Never make cgroups: follow programs' processes by the marks in their environment, as
+    /// where no cgroup can be made (for tests and diagnosis; docs/RELIABILITY.md).
+    #[arg(long, hide = true)]
+    pub no_cgroups: bool,
 }
 
 /// A program's id (a number) or its name.

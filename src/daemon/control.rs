@@ -50,7 +50,8 @@ impl Daemon {
     }
 
     /// Looks a program up for start/restart: it must also be enabled (seed: start of a program
-    /// that is not enabled fails).
+    /// that is not enabled fails), and not held back by processes the last run left (503 with
+    /// `Retry-After`: they are being stopped, with their grace).
     pub(super) fn startable(&self, id: &str) -> Result<String, Failure> {
         let (name, spec) = self.controllable(id)?;
         if !spec.enabled {
@@ -58,6 +59,18 @@ impl Daemon {
                 Failure::new(FailureKind::Conflict, "not_enabled", "program not enabled")
                     .with_details(json!({ "name": name, "hint": "enable it first" })),
             );
+        }
+        if let Some(wait) = self.leftovers.retry_after(&name, Instant::now()) {
+            let seconds = wait.as_secs_f64().ceil() as u64;
+            return Err(Failure::new(
+                FailureKind::Unavailable,
+                "recovering",
+                format!(
+                    "processes the last run of the daemon left are still being stopped; {name} starts once they are gone (at most {seconds} s)"
+                ),
+            )
+            .with_details(json!({ "name": name, "retry_after": seconds }))
+            .with_retry_after(seconds));
         }
         Ok(name)
     }

@@ -12,7 +12,7 @@ use crate::spec::{ProgramSpec, SystemUsers};
 use crate::store::Reuse;
 use crate::supervisor::StateChange;
 
-use super::persist::{Intents, Running, RunningRecord};
+use super::persist::{Intents, RunningRecord};
 use super::programs::{ChangeKind, ConfigEvent, Source};
 use super::{Daemon, Event, JobMeta, phase_of, unix_now};
 
@@ -142,7 +142,14 @@ impl Daemon {
             let observed = self.observed(now);
             let (gate, wake) = self.boot.advance(&desired, &observed, now);
             self.boot_wake = wake;
-            let plan = reconcile(&desired, &observed, gate);
+            let mut plan = reconcile(&desired, &observed, gate);
+            // A program the last run left processes of starts once they are gone.
+            if !self.leftovers.is_empty() {
+                plan.retain(|action| {
+                    !matches!(action, Action::Start { .. } | Action::Restart { .. })
+                        || !self.leftovers.holds(action.name())
+                });
+            }
             if plan.is_empty() {
                 return;
             }
@@ -239,7 +246,8 @@ impl Daemon {
         if self.running_unchanged() {
             return;
         }
-        let mut running = Running::new();
+        // What the last run left and is still being ended stays recorded.
+        let mut running = self.leftover_records.clone();
         for (name, pid) in self.supervisor.pids() {
             let previous = self
                 .recorded_running
@@ -286,7 +294,14 @@ impl Daemon {
     /// Whether `recorded_running` already says what runs: the same jobs with the same pids
     /// and stop settings.
     pub(super) fn running_unchanged(&self) -> bool {
-        let mut count = 0;
+        let mut count = self.leftover_records.len();
+        if self
+            .leftover_records
+            .iter()
+            .any(|(name, record)| self.recorded_running.get(name) != Some(record))
+        {
+            return false;
+        }
         for (name, pid) in self.supervisor.pids() {
             count += 1;
             let Some(record) = self.recorded_running.get(name) else {

@@ -19,6 +19,7 @@
 
 mod control;
 mod converge;
+pub mod lock;
 mod persist;
 mod programs;
 mod quick;
@@ -41,9 +42,12 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::reconcile::{BootWaves, Phase};
 use crate::spec::ProgramSpec;
 use crate::store::{FolderWatcher, Ids, Reuse, Scanner, WatchConfig};
-use crate::supervisor::{ProcessState, Supervisor, SupervisorConfig};
+use crate::supervisor::cgroup::Cgroups;
+use crate::supervisor::marks::Marks;
+use crate::supervisor::{Leftovers, ProcessState, Supervisor, SupervisorConfig};
 
 use control::{Until, Waiter};
+pub use lock::Locks;
 use persist::{Intents, Running, StateFiles};
 use programs::ProgramTable;
 pub use programs::{Change, ChangeKind, Source};
@@ -56,6 +60,9 @@ pub struct DaemonConfig {
     pub state_dir: PathBuf,
     pub log_dir: PathBuf,
     pub watch: WatchConfig,
+    /// Give each program a cgroup where one can be made (`serve --no-cgroups` turns it off,
+    /// to use the fallback of marks: docs/RELIABILITY.md).
+    pub cgroups: bool,
 }
 
 impl DaemonConfig {
@@ -72,6 +79,7 @@ impl DaemonConfig {
             state_dir: home.join("state"),
             log_dir: home.join("logs"),
             watch: WatchConfig::default(),
+            cgroups: true,
         }
     }
 }
@@ -139,9 +147,10 @@ pub enum Ending {
     Forced,
 }
 
-/// Opens the state folder, ends what a crashed run left behind, and returns the daemon ready to
-/// [`Daemon::run`], with the handle to talk to it.
-pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
+/// Opens the state folder (whose lock, and programs.d's, the caller holds), looks for what a
+/// crashed run left behind (ended in the background: the daemon serves meanwhile), makes the
+/// cgroup tree, and returns the daemon ready to [`Daemon::run`], with the handle to talk to it.
+pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Handle)> {
     std::fs::create_dir_all(&config.log_dir).map_err(|error| {
         io::Error::new(
             error.kind(),
@@ -151,26 +160,43 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
             ),
         )
     })?;
-    let state = StateFiles::open(&config.state_dir)?;
-    let leftovers = state.load_running()?;
-    if !leftovers.is_empty() {
-        let ended = persist::end_leftovers(&leftovers).await;
-        if !ended.is_empty() {
-            tracing::warn!(programs = ?ended, "ended processes left by the previous run");
+    let state = StateFiles::open(&config.state_dir);
+    let running = state.load_running()?;
+    let marks = Marks::new(&config.state_dir);
+    let previous_tree = Cgroups::recorded(&config.state_dir);
+    let cgroups = if config.cgroups {
+        match Cgroups::create(&config.state_dir) {
+            Ok(cgroups) => {
+                tracing::info!(cgroup = %cgroups.path().display(), "each program runs in a cgroup of its own");
+                Some(cgroups)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot make cgroups; programs are followed by the marks in their environment (docs/RELIABILITY.md)");
+                None
+            }
         }
-    }
-    // What running.json could not hold: a process forked in the instant before a crash, or a
-    // grandchild that left its program's process group. Every process the daemon starts
-    // carries the mark; holding the state folder's lock, any marked process is a leftover.
-    let (key, value) = persist::marker(&config.state_dir);
-    let marked = persist::marked_processes(&format!("{key}={value}"));
-    if !marked.is_empty() {
-        tracing::warn!(pids = ?marked.iter().map(|(pid, _)| pid).collect::<Vec<_>>(), "ending unrecorded processes left by the previous run");
-        persist::end_marked(&marked).await;
-    }
+    } else {
+        tracing::info!(
+            "cgroups off (--no-cgroups): programs are followed by the marks in their environment"
+        );
+        None
+    };
+    let leftovers = Leftovers::find(
+        &persist::recorded(&running),
+        previous_tree,
+        cgroups.as_ref(),
+        &marks,
+        Instant::now(),
+    );
     if !leftovers.is_empty() {
-        state.save_running(&Running::new())?;
+        tracing::warn!(programs = ?leftovers.names().collect::<Vec<_>>(), "the last run left processes; they are being stopped, and these programs start once they are gone");
     }
+    // The records of what is still pending stay in running.json until it is gone, so a crash
+    // meanwhile finds it again with its stop settings.
+    let leftover_records: Running = running
+        .into_iter()
+        .filter(|(name, _)| leftovers.holds(name))
+        .collect();
     let saved_intents = state.load_intents()?;
     let ids = Ids::load(&config.state_dir)?;
     if let Err(error) = crate::supervisor::become_subreaper() {
@@ -180,10 +206,14 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
     let (events, _) = broadcast::channel(1024);
     let supervisor = Supervisor::new(SupervisorConfig {
         log_dir: config.log_dir.clone(),
-        marker: Some(persist::marker(&config.state_dir)),
+        marks: Some(marks),
+        cgroups,
     });
+    let mut quick = quick::QuickStarts::default();
+    quick.skip_past(leftovers.names());
     let daemon = Daemon {
         config,
+        _locks: locks,
         state,
         ids,
         scanner: Scanner::new(),
@@ -191,6 +221,8 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         saved_intents,
         intents_dirty: false,
         recorded_running: Running::new(),
+        leftovers,
+        leftover_records,
         jobs: BTreeMap::new(),
         supervisor,
         boot: BootWaves::Done,
@@ -200,7 +232,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         events: events.clone(),
         inbox,
         shutdown: None,
-        quick: quick::QuickStarts::default(),
+        quick,
     };
     Ok((daemon, Handle { requests, events }))
 }
@@ -221,6 +253,8 @@ struct Shutdown {
 
 pub struct Daemon {
     config: DaemonConfig,
+    /// Held for the daemon's life: one daemon per state folder and per programs.d.
+    _locks: Locks,
     state: StateFiles,
     ids: Ids,
     /// Reads programs.d, keeping what it read for the files that do not change.
@@ -230,6 +264,10 @@ pub struct Daemon {
     saved_intents: Option<Intents>,
     intents_dirty: bool,
     recorded_running: Running,
+    /// What the last run left, being ended; the programs it holds back start when it is gone.
+    leftovers: Leftovers,
+    /// Their records from running.json, kept there until they are gone.
+    leftover_records: Running,
     jobs: BTreeMap<String, JobMeta>,
     supervisor: Supervisor,
     boot: BootWaves,
@@ -303,6 +341,9 @@ impl Daemon {
                     let changes = self.supervisor.on_deadline(Instant::now());
                     self.publish_changes(changes);
                     self.quick.on_deadline(&mut self.supervisor, Instant::now());
+                    for name in self.leftovers.on_deadline(Instant::now()) {
+                        self.leftover_records.remove(&name);
+                    }
                 }
                 envelope = self.inbox.recv() => match envelope {
                     Some(Envelope { request, reply }) => {
@@ -341,6 +382,7 @@ impl Daemon {
             self.supervisor.next_deadline(),
             self.boot_wake,
             self.quick.next_deadline(),
+            self.leftovers.next_deadline(),
         ]
         .into_iter()
         .flatten()

@@ -54,6 +54,14 @@ fn id_of(name: &str) -> Option<u64> {
 }
 
 impl QuickStarts {
+    /// Quick-starts of this run get ids after those of `names` (jobs the last run left
+    /// processes of), so none shares a cgroup or a record with a leftover.
+    pub fn skip_past<'a>(&mut self, names: impl Iterator<Item = &'a str>) {
+        if let Some(last) = names.filter_map(id_of).max() {
+            self.next_id = self.next_id.max(last);
+        }
+    }
+
     pub fn owns(&self, name: &str) -> bool {
         id_of(name).is_some_and(|id| self.runs.contains_key(&id))
     }

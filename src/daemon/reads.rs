@@ -45,7 +45,7 @@ impl Daemon {
         );
         let statuses = self.table.programs.values().map(|program| {
             let name = program.entry.name.as_str();
-            StatusView::new(program, views.get(name), metas.get(name))
+            self.with_leftovers(StatusView::new(program, views.get(name), metas.get(name)))
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
             views::write_statuses(json, statuses)
@@ -133,11 +133,22 @@ impl Daemon {
 
     pub(super) fn status_view<'a>(&'a self, program: &'a Program, now: Instant) -> StatusView<'a> {
         let name = &program.entry.name;
-        StatusView::new(
+        self.with_leftovers(StatusView::new(
             program,
             self.supervisor.view(name, now),
             self.observed_generation(name),
-        )
+        ))
+    }
+
+    /// A program held back by what the last run left counts those processes too.
+    fn with_leftovers<'a>(&self, mut view: StatusView<'a>) -> StatusView<'a> {
+        if !self.leftovers.is_empty() {
+            let left = self.leftovers.processes(view.name);
+            view.processes = view
+                .processes
+                .saturating_add(u32::try_from(left).unwrap_or(u32::MAX));
+        }
+        view
     }
 
     /// A program's status as a value, to add to the answer of a write.

@@ -85,9 +85,12 @@
 //! # }
 //! ```
 
+pub mod cgroup;
+mod contain;
 mod job;
 mod leftover;
 pub mod logs;
+pub mod marks;
 mod reap;
 mod spawn;
 pub mod state;
@@ -103,12 +106,16 @@ use serde::Serialize;
 
 use crate::spec::{LogSpec, ProgramSpec, Stream};
 
+use cgroup::Cgroups;
+use contain::Containment;
 use job::{AfterStop, Job};
 use logs::{LogWriter, SharedWriter};
+use marks::Marks;
 use spawn::Output;
 
+pub use contain::{Counts, Mechanism};
 pub use job::{JobStatus, JobView, RestartBudget};
-pub use leftover::{ProcessGroupSignal, signal_leftover_group};
+pub use leftover::{Leftovers, Recorded};
 pub use logs::{rotated_path, tail};
 pub use reap::{become_subreaper, process_start_time};
 pub use spawn::{SpawnError, keep_high};
@@ -122,9 +129,11 @@ pub use state::{
 pub struct SupervisorConfig {
     /// Where "auto" logs go: `<log_dir>/<name>.stdout.log`.
     pub log_dir: PathBuf,
-    /// Set in every process's environment, over the program's own: the daemon marks its
-    /// children so that the next run finds them after a crash (see `daemon::persist`).
-    pub marker: Option<(String, String)>,
+    /// Set in every process's environment, over the program's own: what finds a program's
+    /// processes without a cgroup, and the last run's after a crash ([`marks`]).
+    pub marks: Option<Marks>,
+    /// A cgroup per program ([`cgroup`]), where the daemon could make its tree.
+    pub cgroups: Option<Cgroups>,
 }
 
 /// One state change of one job, with a human reason (for the event stream and the log).
@@ -159,7 +168,12 @@ const WRITERS_SWEEP_MIN: usize = 64;
 /// Everything but the jobs, so a job can be borrowed while this is.
 #[derive(Debug)]
 struct Context {
-    config: SupervisorConfig,
+    log_dir: PathBuf,
+    /// Where each program's processes are found ([`contain`]).
+    containment: Containment,
+    /// Jobs gone whose cgroup could not be removed yet (killed processes still going): tried
+    /// again at each reap.
+    doomed: Vec<String>,
     /// Live processes → their job.
     pids: HashMap<u32, String>,
     /// Open log files by path, shared by every pipe that writes to them.
@@ -175,7 +189,12 @@ impl Supervisor {
         Supervisor {
             jobs: BTreeMap::new(),
             context: Context {
-                config,
+                log_dir: config.log_dir,
+                containment: Containment {
+                    cgroups: config.cgroups,
+                    marks: config.marks,
+                },
+                doomed: Vec::new(),
                 pids: HashMap::new(),
                 writers: HashMap::new(),
                 sweep_writers_at: WRITERS_SWEEP_MIN,
@@ -273,16 +292,39 @@ impl Supervisor {
             job.after_stop = AfterStop::Remove;
         } else {
             self.jobs.remove(name);
+            self.context.forget(name);
         }
         changes
     }
 
     /// Collects every ended child (call it on SIGCHLD) and moves their jobs on.
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
+        // What each ended main process left behind, counted while it is still a zombie.
+        let mut left: HashMap<i32, usize> = HashMap::new();
         let exits = {
-            let pids = &self.context.pids;
-            reap::children().reap(|pid| u32::try_from(pid).is_ok_and(|pid| pids.contains_key(&pid)))
+            let context = &self.context;
+            let jobs = &self.jobs;
+            let job_of = |pid: i32| {
+                u32::try_from(pid)
+                    .ok()
+                    .and_then(|pid| context.pids.get(&pid))
+                    .and_then(|name| jobs.get(name))
+            };
+            reap::children().reap(
+                |pid| job_of(pid).is_some(),
+                |pid, kill_group| match job_of(pid) {
+                    Some(job) => {
+                        left.insert(pid, context.end_rest(job, pid, kill_group));
+                    }
+                    // Another supervisor's child (tests): its group, as it asked.
+                    None if kill_group => {
+                        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
+                    None => {}
+                },
+            )
         };
+        self.context.retry_doomed();
         let mut changes = Vec::new();
         for (pid, exit) in exits {
             let Some(name) = u32::try_from(pid)
@@ -296,8 +338,10 @@ impl Supervisor {
                 continue;
             };
             tracing::info!(program = %name, pid, %exit, "process ended");
-            if self.context.on_exit(job, exit, now, &mut changes) {
+            let left = left.get(&pid).copied().unwrap_or(0);
+            if self.context.on_exit(job, exit, left, now, &mut changes) {
                 self.jobs.remove(&name);
+                self.context.forget(&name);
             }
         }
         changes
@@ -326,7 +370,12 @@ impl Supervisor {
     /// A job's status borrowed from it: [`Supervisor::status`] without the copies, for answers
     /// that show every job.
     pub fn view(&self, name: &str, now: Instant) -> Option<JobView<'_>> {
-        self.jobs.get(name).map(|job| job.view(now))
+        let job = self.jobs.get(name)?;
+        let processes = match self.context.containment.count(name, job.leaf.as_ref()) {
+            Some(count) => count,
+            None => usize::from(job.pid.is_some()),
+        };
+        Some(job.view(now, processes))
     }
 
     /// Whether a job of this name exists (cheaper than [`Supervisor::status`]: nothing is built).
@@ -350,9 +399,32 @@ impl Supervisor {
     /// Every job's status borrowed, with its name, in name order (each view is made as the
     /// iterator reaches it).
     pub fn views(&self, now: Instant) -> impl Iterator<Item = (&str, JobView<'_>)> + '_ {
-        self.jobs
-            .iter()
-            .map(move |(name, job)| (name.as_str(), job.view(now)))
+        // Computed on request: one scan of the marks for all jobs, or each job's cgroup.
+        let counts = self.context.containment.counts();
+        self.jobs.iter().map(move |(name, job)| {
+            let processes = match &counts {
+                Counts::Scanned(counts) => counts.get(name).copied().unwrap_or(0),
+                Counts::PerJob => match &job.leaf {
+                    Some(leaf) => leaf.count(),
+                    None => usize::from(job.pid.is_some()),
+                },
+            };
+            (name.as_str(), job.view(now, processes))
+        })
+    }
+
+    /// How this supervisor finds the processes of a program.
+    pub fn mechanism(&self) -> Mechanism {
+        self.context.containment.mechanism()
+    }
+
+    /// The daemon ends: whatever is left of any program (processes that outlived their main
+    /// one with `killasgroup = false`, killed processes still going) is killed, and the cgroups
+    /// are removed, waiting at most `patience`. Returns whether everything is gone.
+    pub fn close(&mut self, patience: std::time::Duration) -> bool {
+        self.jobs.clear();
+        self.context.doomed.clear();
+        self.context.containment.close(patience)
     }
 
     /// Some job is between two steady states (STARTING, STOPPING, BACKOFF, or a held-back
@@ -450,7 +522,7 @@ impl Context {
         job.retry_at = None;
         job.stop_requested = None;
         job.killed = false;
-        match self.spawn_process(&job.spec) {
+        match self.spawn_process(&job.spec, &mut job.leaf) {
             Ok((pid, logs)) => {
                 job.pid = Some(pid);
                 job.started = Some(now);
@@ -484,13 +556,24 @@ impl Context {
         }
     }
 
-    /// Opens the logs, makes the pipes, spawns, and starts capturing.
+    /// Opens the logs, makes the pipes, spawns (into the program's cgroup, made at its first
+    /// start and kept in `leaf`), and starts capturing.
     fn spawn_process(
         &mut self,
         spec: &ProgramSpec,
+        leaf: &mut Option<cgroup::Leaf>,
     ) -> Result<(u32, Vec<SharedWriter>), SpawnError> {
+        if leaf.is_none()
+            && let Some(cgroups) = &self.containment.cgroups
+        {
+            *leaf = Some(
+                cgroups
+                    .leaf(&spec.name)
+                    .map_err(|error| SpawnError::Cgroup(logs::describe(&error)))?,
+            );
+        }
         let process = &spec.process;
-        let log_dir = self.config.log_dir.clone();
+        let log_dir = self.log_dir.clone();
         let stdout_path = spec.log_path(&log_dir, Stream::Stdout);
         // `None` with redirect_stderr: stderr goes where stdout goes.
         let stderr_path = spec.log_path(&log_dir, Stream::Stderr);
@@ -532,7 +615,18 @@ impl Context {
         } else {
             Some(output(stderr_sink)?)
         };
-        let prepared = spawn::prepare(process, stdout, stderr, self.config.marker.as_ref())?;
+        let marks = self
+            .containment
+            .marks
+            .as_ref()
+            .map(|marks| marks.environment(&spec.name));
+        let prepared = spawn::prepare(
+            process,
+            stdout,
+            stderr,
+            marks.as_ref().map_or(&[][..], |marks| &marks[..]),
+            leaf.as_ref().map(cgroup::Leaf::join_fd),
+        )?;
         let pid = {
             let mut table = reap::children();
             let pid = prepared.spawn()?;
@@ -622,7 +716,17 @@ impl Context {
                 }
                 job.stop_requested = Some(now);
                 let signal = job.spec.stopsignal.to_nix();
+                // The processes that left the group (setsid) hear it too: looked up first, so
+                // that what the group forks in answer (a shell's trap) is not signalled.
+                let outside = match job.pid {
+                    Some(pid) if job.spec.stopasgroup => {
+                        self.containment
+                            .outside_group(&job.spec.name, job.leaf.as_ref(), pid)
+                    }
+                    _ => Vec::new(),
+                };
                 send(job, signal, job.spec.stopasgroup);
+                self.containment.signal(&outside, signal);
                 job.killed = signal == Signal::SIGKILL;
             }
             ProcessState::Backoff => {
@@ -640,11 +744,23 @@ impl Context {
         &mut self,
         job: &mut Job,
         exit: ExitInfo,
+        left: usize,
         now: Instant,
         changes: &mut Vec<StateChange>,
     ) -> bool {
         job.pid = None;
         job.last_exit = Some(exit);
+        // Processes the main one left: a program that daemonizes (its main process forks the
+        // real server and exits), said in `last_error` unless the exit was asked for.
+        let hint = (left > 0).then(|| left_behind(left, job.spec.killasgroup));
+        if let Some(hint) = &hint {
+            if job.state == ProcessState::Stopping {
+                tracing::info!(program = %job.spec.name, %exit, "stopped; {hint}");
+            } else {
+                tracing::warn!(program = %job.spec.name, %exit, "{hint}");
+                job.last_error = Some(hint.clone());
+            }
+        }
         if job.state == ProcessState::Starting
             && job
                 .started
@@ -660,10 +776,13 @@ impl Context {
                 let reason = format!("{exit} before startsecs ({:?})", job.spec.startsecs);
                 transition(job, ProcessState::Backoff, reason, changes);
                 if job.failed_starts > job.spec.startretries {
-                    let message = format!(
+                    let mut message = format!(
                         "exited too quickly ({exit}) {} times in a row; gave up (startretries = {})",
                         job.failed_starts, job.spec.startretries
                     );
+                    if let Some(hint) = &hint {
+                        message = format!("{message}; {hint}");
+                    }
                     job.last_error = Some(message.clone());
                     transition(job, ProcessState::Fatal, message, changes);
                 } else {
@@ -733,10 +852,64 @@ impl Context {
                     "did not stop in time; sending SIGKILL"
                 );
                 send(job, Signal::SIGKILL, job.spec.killasgroup);
+                if job.spec.killasgroup {
+                    self.containment.kill(&job.spec.name);
+                }
                 job.killed = true;
             }
             ProcessState::Stopped | ProcessState::Running | ProcessState::Fatal => {}
         }
+    }
+}
+
+/// What status says of processes a main process left behind.
+fn left_behind(left: usize, ended: bool) -> String {
+    let processes = if left == 1 { "process" } else { "processes" };
+    let fate = if ended {
+        "they were ended"
+    } else {
+        "they keep running: killasgroup = false"
+    };
+    format!("left {left} {processes}; does it daemonize? run it in the foreground ({fate})")
+}
+
+impl Context {
+    /// A main process has ended and is still a zombie (its pid, and so its group id, cannot
+    /// be reused): counts what the program has left and, with `killasgroup`, ends it — the
+    /// process group, and the whole cgroup or every marked process. Returns the count.
+    fn end_rest(&self, job: &Job, pid: i32, kill_group: bool) -> usize {
+        let main = u32::try_from(pid).unwrap_or(0);
+        let left = self
+            .containment
+            .members(&job.spec.name, job.leaf.as_ref())
+            .iter()
+            .filter(|member| member.pid != main)
+            .count();
+        if kill_group {
+            // ESRCH: nobody is left in the group, the usual case.
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            if left > 0 || self.containment.cgroups.is_some() {
+                // With a cgroup, also what the program moved into cgroups of its own.
+                self.containment.kill(&job.spec.name);
+            }
+        }
+        left
+    }
+
+    /// A job was dropped: what it left is ended and its cgroup removed (later, if its killed
+    /// processes are still going).
+    fn forget(&mut self, name: &str) {
+        if !self.containment.release(name) {
+            self.doomed.push(name.to_string());
+        }
+    }
+
+    fn retry_doomed(&mut self) {
+        if self.doomed.is_empty() {
+            return;
+        }
+        let containment = &self.containment;
+        self.doomed.retain(|name| !containment.release(name));
     }
 }
 

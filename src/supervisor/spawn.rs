@@ -9,8 +9,9 @@
 //! How a child is made (what a boot of a thousand programs spends its time on):
 //! `clone(CLONE_VM | CLONE_VFORK | CLONE_FILES)`, as glibc's `posix_spawn` does, so neither
 //! the page tables nor the descriptor table are copied; the daemon's thread waits until the
-//! child has exec'd or failed to. The child's first step, `close_range(low, ~0,
-//! CLOSE_RANGE_UNSHARE)`, gives it a private descriptor table holding only the descriptors
+//! child has exec'd or failed to. The child's first step joins its program's cgroup (a write of
+//! `0` to the `cgroup.procs` the daemon opened, see `cgroup.rs`) where there is one; the next,
+//! `close_range(low, ~0, CLOSE_RANGE_UNSHARE)`, gives it a private descriptor table holding only the descriptors
 //! below `low` (one past its three streams). The daemon keeps its long-lived descriptors (log
 //! files, the read ends of pipes, the listening socket, the folder locks) at [`HIGH_FDS`] and
 //! above ([`keep_high`]), so a child never copies, nor closes at exec, the four descriptors of
@@ -73,6 +74,8 @@ pub enum SpawnError {
     Log { path: PathBuf, reason: String },
     #[error("cannot create a pipe for the output: {0}")]
     Pipe(String),
+    #[error("cannot put the process into its cgroup: {0}")]
+    Cgroup(String),
 }
 
 /// Where one of the child's output streams goes.
@@ -132,15 +135,20 @@ pub(crate) struct Prepared {
     stdio: [OwnedFd; 3],
     umask: Option<libc::mode_t>,
     switch: Option<Switch>,
+    /// The program's `cgroup.procs`, open for writing: the child writes `0` to it first.
+    cgroup: Option<libc::c_int>,
 }
 
 /// Checks the spec against the system and prepares the spawn. `stderr = None` sends stderr
-/// where stdout goes (`redirect_stderr`).
+/// where stdout goes (`redirect_stderr`). `marks` are set in the environment over everything
+/// else; `cgroup` is the descriptor of the cgroup's `cgroup.procs` the child joins (it must stay
+/// open until the spawn returns).
 pub(crate) fn prepare(
     process: &ProcessSpec,
     stdout: Output,
     stderr: Option<Output>,
-    marker: Option<&(String, String)>,
+    marks: &[(&str, &str)],
+    cgroup: Option<libc::c_int>,
 ) -> Result<Prepared, SpawnError> {
     let (program, _) = process.argv.split_first().ok_or(SpawnError::EmptyCommand)?;
     if let Some(directory) = &process.directory {
@@ -187,7 +195,7 @@ pub(crate) fn prepare(
     ];
 
     // The environment: the daemon's, then the user's identity, then the program's own
-    // (which wins over both), then the daemon's mark (which finds leftovers after a crash).
+    // (which wins over both), then the daemon's marks (which find its processes: marks.rs).
     let mut environment: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
     let switch = match &process.user {
         Some(user) => {
@@ -207,7 +215,7 @@ pub(crate) fn prepare(
     for (key, value) in &process.environment {
         environment.insert(key.into(), value.into());
     }
-    if let Some((key, value)) = marker {
+    for (key, value) in marks {
         environment.insert(key.into(), value.into());
     }
 
@@ -258,6 +266,7 @@ pub(crate) fn prepare(
         stdio,
         umask: process.umask.map(|mask| mask as libc::mode_t),
         switch,
+        cgroup,
     })
 }
 
@@ -369,10 +378,15 @@ static SHARE_FILES: AtomicBool = AtomicBool::new(true);
 /// The child's `error` when it could not unshare the descriptor table (not an errno).
 const CANNOT_UNSHARE: libc::c_int = -1;
 
+/// The child's `stage` when it could not join its cgroup (its `error` is the errno).
+const JOINING: libc::c_int = 1;
+
 /// How one clone went wrong.
 pub(super) enum Attempt {
     /// The child could not unshare the descriptor table; it touched nothing.
     CannotUnshare,
+    /// The child could not join its cgroup.
+    CannotJoin(io::Error),
     Failed(io::Error),
 }
 
@@ -387,6 +401,8 @@ struct ChildContext<'a> {
     last_signal: libc::c_int,
     /// Written by the child before `_exit(127)`: the errno of what failed.
     error: libc::c_int,
+    /// Written by the child: [`JOINING`] while it joins its cgroup.
+    stage: libc::c_int,
 }
 
 /// Bytes of stack the child runs on (it calls a handful of system-call wrappers).
@@ -427,6 +443,7 @@ impl Prepared {
             low: libc::c_uint::try_from(low).unwrap_or(libc::c_uint::MAX),
             last_signal: libc::SIGRTMAX(),
             error: 0,
+            stage: 0,
         };
         let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
         if share_files {
@@ -453,12 +470,16 @@ impl Prepared {
         // SAFETY: the child wrote `error`, if at all, before it exited, and clone returned only
         // after that; the volatile read keeps the compiler from assuming it is still 0.
         let error = unsafe { std::ptr::read_volatile(&raw const context.error) };
+        // SAFETY: as for `error`.
+        let stage = unsafe { std::ptr::read_volatile(&raw const context.stage) };
         drop(stack);
         if error != 0 {
             // The child exited with 127; the table is locked, so no reaper took it.
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
             return Err(if error == CANNOT_UNSHARE {
                 Attempt::CannotUnshare
+            } else if stage == JOINING {
+                Attempt::CannotJoin(io::Error::from_raw_os_error(error))
             } else {
                 Attempt::Failed(io::Error::from_raw_os_error(error))
             });
@@ -470,6 +491,7 @@ impl Prepared {
     fn attempt_error(&self, attempt: Attempt) -> SpawnError {
         match attempt {
             Attempt::Failed(error) => self.error(error),
+            Attempt::CannotJoin(error) => SpawnError::Cgroup(describe(&error)),
             Attempt::CannotUnshare => self.error(io::Error::other(
                 "cannot give the process its own descriptor table",
             )),
@@ -531,10 +553,20 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
     // descriptors, C strings and pointer arrays the daemon prepared before the clone and
     // keeps alive; see the module docs for the order and why.
     unsafe {
+        // Into the program's cgroup before anything else, so that nothing it starts is ever
+        // outside: "0" moves the writing process. The descriptor is the daemon's (the table is
+        // still shared); writing to it changes no table.
+        if let Some(procs) = prepared.cgroup {
+            context.stage = JOINING;
+            if libc::write(procs, b"0".as_ptr().cast(), 1) != 1 {
+                child_failed(context);
+            }
+            context.stage = 0;
+        }
         // A private descriptor table with only the descriptors below `low`; a kernel without
         // CLOSE_RANGE_UNSHARE (before 5.9) copies the whole table and close-on-exec does the
-        // rest. If neither works, nothing has been touched: the daemon retries without
-        // CLONE_FILES.
+        // rest. If neither works, nothing has been touched (but the cgroup it joined, where it
+        // exits): the daemon retries without CLONE_FILES.
         if context.share_files
             && libc::syscall(
                 libc::SYS_close_range,

@@ -50,7 +50,8 @@ impl Harness {
         fs::set_permissions(folder.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let supervisor = Supervisor::new(SupervisorConfig {
             log_dir: folder.path().join("logs"),
-            marker: None,
+            marks: None,
+            cgroups: None,
         });
         Harness {
             supervisor,
@@ -542,8 +543,14 @@ async fn both_clone_paths_give_the_program_only_its_three_streams() {
     for share_files in [true, false] {
         let spec = harness.spec("fds", "exec sleep 30", "");
         let out = fs::File::create(harness.path("stdout")).unwrap();
-        let prepared =
-            spawn::prepare(&spec.process, spawn::Output::File(out.into()), None, None).unwrap();
+        let prepared = spawn::prepare(
+            &spec.process,
+            spawn::Output::File(out.into()),
+            None,
+            &[],
+            None,
+        )
+        .unwrap();
         let pid = {
             let mut table = reap::children();
             let pid = prepared.clone_child(share_files).ok().unwrap();
@@ -565,7 +572,10 @@ async fn both_clone_paths_give_the_program_only_its_three_streams() {
         descriptors.sort();
         let mine = i32::try_from(pid).unwrap();
         kill(Pid::from_raw(mine), Signal::SIGKILL).unwrap();
-        while reap::children().reap(|pid| pid == mine).is_empty() {
+        while reap::children()
+            .reap(|pid| pid == mine, |_, _| {})
+            .is_empty()
+        {
             assert!(Instant::now() < deadline, "the program was not reaped");
             tokio::time::sleep(POLL).await;
         }

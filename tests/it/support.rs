@@ -389,6 +389,17 @@ impl Drop for TestDaemon {
                 );
             }
         }
+        remove_cgroups(&self.state);
+    }
+}
+
+/// Ends everything in the cgroup tree a daemon recorded in its state folder and removes it:
+/// after a kill -9 (or a daemon that could not clean up) the tree would stay on the host.
+pub fn remove_cgroups(state: &Path) {
+    if let Some(tree) = hoody_daemon::supervisor::cgroup::Cgroups::recorded(state)
+        && !tree.close(Duration::from_secs(10))
+    {
+        eprintln!("could not remove the cgroup {}", tree.path().display());
     }
 }
 
