@@ -97,14 +97,14 @@ impl Daemon {
             state,
             Some(ProcessState::Starting | ProcessState::Running | ProcessState::Backoff)
         );
-        if let Some(program) = self.table.programs.get_mut(&name) {
-            if !program.run {
-                program.run = true;
-                self.intents_dirty = true;
-            }
-            if !already {
-                program.start_epoch += 1;
-            }
+        if let Err(failure) = self.set_intent(&name, true) {
+            let _ = reply.send(Err(failure));
+            return;
+        }
+        if let Some(program) = self.table.programs.get_mut(&name)
+            && !already
+        {
+            program.start_epoch += 1;
         }
         self.converge(now);
         let answer = self.control_answer(&name, !already);
@@ -131,11 +131,9 @@ impl Daemon {
             .map(|status| status.state);
         let active =
             state.is_some_and(|state| state.has_process() || state == ProcessState::Backoff);
-        if let Some(program) = self.table.programs.get_mut(&name)
-            && program.run
-        {
-            program.run = false;
-            self.intents_dirty = true;
+        if let Err(failure) = self.set_intent(&name, false) {
+            let _ = reply.send(Err(failure));
+            return;
         }
         self.converge(now);
         let answer = self.control_answer(&name, active);
@@ -156,15 +154,43 @@ impl Daemon {
                 return;
             }
         };
+        if let Err(failure) = self.set_intent(&name, true) {
+            let _ = reply.send(Err(failure));
+            return;
+        }
         if let Some(program) = self.table.programs.get_mut(&name) {
-            program.run = true;
             program.restart_epoch += 1;
             program.start_epoch += 1;
-            self.intents_dirty = true;
         }
         self.converge(now);
         let answer = self.control_answer(&name, true);
         self.reply_when(name, Until::Up, wait, answer, reply);
+    }
+
+    /// Sets a program's run intent and saves the intents before anything acts on it: an
+    /// acknowledged start or stop survives a crash. When they cannot be saved (507 on a full
+    /// disk) the intent is put back and nothing changes.
+    fn set_intent(&mut self, name: &str, run: bool) -> Result<(), Failure> {
+        let Some(program) = self.table.programs.get_mut(name) else {
+            return Ok(());
+        };
+        if program.run == run && !self.intents_dirty {
+            return Ok(());
+        }
+        let before = program.run;
+        program.run = run;
+        match self.save_intents() {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                if let Some(program) = self.table.programs.get_mut(name) {
+                    program.run = before;
+                }
+                Err(super::writes::state_failure(
+                    &self.config.state_dir.join("intents.json"),
+                    &error,
+                ))
+            }
+        }
     }
 
     /// The answer to start, stop and restart (the status is added once the wait is over).

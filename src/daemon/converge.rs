@@ -223,19 +223,36 @@ impl Daemon {
         }
     }
 
+    /// Saves every program's run intent now.
+    pub(super) fn save_intents(&mut self) -> std::io::Result<()> {
+        let intents: Intents = self
+            .table
+            .programs
+            .iter()
+            .map(|(name, program)| (name.clone(), program.run))
+            .collect();
+        self.state.save_intents(&intents)?;
+        self.intents_dirty = false;
+        Ok(())
+    }
+
     pub(super) fn persist(&mut self) {
-        if self.intents_dirty {
-            let intents: Intents = self
-                .table
-                .programs
-                .iter()
-                .map(|(name, program)| (name.clone(), program.run))
-                .collect();
-            match self.state.save_intents(&intents) {
-                Ok(()) => self.intents_dirty = false,
-                Err(error) => tracing::error!(%error, "cannot save run intents"),
+        // Changes made by files (a new program's boot intent, a disabled one's), saved after
+        // the event; tried again after the next one when the disk was full.
+        let intents = if self.intents_dirty {
+            self.save_intents()
+        } else {
+            Ok(())
+        };
+        let failing = intents.and_then(|()| self.ids.save_unsaved()).err();
+        match (&failing, self.state_failing) {
+            (Some(error), false) => {
+                tracing::error!(%error, "cannot save the state folder; trying again after each event")
             }
+            (None, true) => tracing::info!("the state folder is saved again"),
+            _ => {}
         }
+        self.state_failing = failing.is_some();
         // Forget the metadata of jobs the supervisor has dropped (removed programs).
         let supervisor = &self.supervisor;
         self.jobs.retain(|name, _| supervisor.has_job(name));

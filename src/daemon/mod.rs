@@ -161,6 +161,13 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         )
     })?;
     let state = StateFiles::open(&config.state_dir);
+    // Temp files of writes a crash interrupted (the daemon's own pattern only; the locks are
+    // held, so no write of this daemon's is in flight).
+    for folder in [&config.programs_dir, &config.state_dir] {
+        for path in crate::store::remove_stale_temps(folder) {
+            tracing::info!(path = %path.display(), "removed the temp file of an interrupted write");
+        }
+    }
     let running = state.load_running()?;
     let marks = Marks::new(&config.state_dir);
     let previous_tree = Cgroups::recorded(&config.state_dir);
@@ -220,6 +227,7 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         table: ProgramTable::default(),
         saved_intents,
         intents_dirty: false,
+        state_failing: false,
         recorded_running: Running::new(),
         leftovers,
         leftover_records,
@@ -263,6 +271,8 @@ pub struct Daemon {
     /// Intents from the last run; `None` with a fresh state folder.
     saved_intents: Option<Intents>,
     intents_dirty: bool,
+    /// Saving intents or ids failed after the last event (said once, not after every event).
+    state_failing: bool,
     recorded_running: Running,
     /// What the last run left, being ended; the programs it holds back start when it is gone.
     leftovers: Leftovers,

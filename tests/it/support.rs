@@ -239,6 +239,11 @@ impl TestDaemon {
         format!("--- daemon log (tail)\n{}", &text[start..])
     }
 
+    /// Whether the daemon's whole log (every run on these folders) holds `text`.
+    pub fn log_contains(&self, text: &str) -> bool {
+        fs::read_to_string(&self.stderr).is_ok_and(|log| log.contains(text))
+    }
+
     pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let path = format!("/api/v1/daemon{path}");
         match self.client.request(method, &path, body, &[]) {
