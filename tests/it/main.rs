@@ -7,5 +7,6 @@ mod faults;
 mod hostile;
 mod lifecycle;
 mod property;
+mod supervision;
 mod support;
 mod validate;
