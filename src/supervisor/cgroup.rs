@@ -29,13 +29,14 @@
 //!
 //! # How a process joins its leaf
 //!
-//! The supervisor opens the leaf's `cgroup.procs` (read and write) once, keeps it at a high
-//! descriptor, and the child's first step after the clone writes `0` to it: "move the writing
-//! process here". From then on everything it starts is born inside. (`CLONE_INTO_CGROUP`
-//! needs `clone3`, which has no libc wrapper and cannot be called raw with a shared address
-//! space; the write costs no measurable time per spawn.) The same descriptor reads the list of
-//! members back with `pread` (about 0.4 µs), so counting a program's processes for a status
-//! opens nothing.
+//! The supervisor opens the leaf's folder and its `cgroup.procs` (read and write) once, at the
+//! program's first start, and keeps them at high descriptors. A child is cloned straight into
+//! the folder (`clone3` with `CLONE_INTO_CGROUP`, see `clone3.rs`), so everything it starts is
+//! born inside. Where that is refused (before Linux 5.7, a seccomp profile without `clone3`,
+//! another architecture) the child's first step writes `0` to `cgroup.procs` ("move the writing
+//! process here"), which costs an RCU grace period in the kernel (about 10 ms here) per
+//! isolated spawn. The same `cgroup.procs` reads the list of members back with `pread` (about
+//! 0.4 µs), so counting a program's processes for a status opens nothing.
 //!
 //! # What is recorded
 //!
@@ -70,11 +71,15 @@ pub struct Cgroups {
     tree: PathBuf,
 }
 
-/// One program's leaf, held by its job: `cgroup.procs`, opened for reading (the members) and
-/// writing (the child joins by writing `0`).
+/// One program's leaf, held by its job: its folder (children are cloned into it) and its
+/// `cgroup.procs`, opened for reading (the members) and writing (where `clone3` cannot be used,
+/// the child joins by writing `0`).
 #[derive(Debug)]
 pub struct Leaf {
+    dir: OwnedFd,
     procs: OwnedFd,
+    /// `cgroup.kill` was written to it: children are no longer cloned into it (below).
+    killed: std::sync::atomic::AtomicBool,
 }
 
 impl Cgroups {
@@ -183,8 +188,20 @@ impl Cgroups {
                     format!("cannot open {}/cgroup.procs: {error}", path.display()),
                 )
             })?;
+        let dir = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_CLOEXEC | libc::O_DIRECTORY)
+            .open(&path)
+            .map_err(|error| {
+                io::Error::new(
+                    error.kind(),
+                    format!("cannot open {}: {error}", path.display()),
+                )
+            })?;
         Ok(Leaf {
+            dir: keep_high(dir.into()),
             procs: keep_high(procs.into()),
+            killed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -272,9 +289,38 @@ impl Leaf {
         text.iter().filter(|byte| **byte == b'\n').count()
     }
 
-    /// The descriptor the child writes `0` to, to join.
-    pub fn join_fd(&self) -> libc::c_int {
-        self.procs.as_raw_fd()
+    /// What the spawn needs: the folder to clone into (not after a `cgroup.kill`, see
+    /// [`Leaf::was_killed`]), and the `cgroup.procs` a child writes `0` to otherwise.
+    pub(crate) fn join(&self) -> super::spawn::Join {
+        super::spawn::Join {
+            dir: (!self.was_killed()).then(|| self.dir.as_raw_fd()),
+            procs: self.procs.as_raw_fd(),
+        }
+    }
+
+    /// Notes that `cgroup.kill` was written to the leaf. Linux 6.18 (at least) SIGKILLs every
+    /// child cloned into a cgroup that was ever killed (`CLONE_INTO_CGROUP` compares the kill
+    /// count of the parent's cgroup with the target's), so from then on children join by
+    /// writing `0`, until the leaf is made afresh ([`Leaf::reusable`]).
+    pub fn mark_killed(&self) {
+        self.killed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn was_killed(&self) -> bool {
+        self.killed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether cgroups the program made live below the leaf (a folder's link count is 2 plus
+    /// its sub-folders).
+    pub fn has_children(&self) -> bool {
+        nix::sys::stat::fstat(&self.dir).is_ok_and(|stat| stat.st_nlink > 2)
+    }
+
+    /// False when the leaf was killed and is empty now: better removed and made again, so
+    /// children are cloned into it again (see [`Leaf::mark_killed`]).
+    pub fn reusable(&self) -> bool {
+        !self.was_killed() || self.count() > 0 || self.has_children()
     }
 }
 

@@ -119,10 +119,16 @@ impl Containment {
     }
 
     /// SIGKILL to every process of the job (`cgroup.kill`; with marks, each marked process,
-    /// looked for twice: a process killed in the middle of a fork may leave a child).
-    pub fn kill(&self, job: &str) {
+    /// looked for twice: a process killed in the middle of a fork may leave a child). `leaf`:
+    /// the job's cgroup, noted as killed.
+    pub fn kill(&self, job: &str, leaf: Option<&Leaf>) {
         match (&self.cgroups, &self.marks) {
-            (Some(cgroups), _) => cgroups.kill(job),
+            (Some(cgroups), _) => {
+                if let Some(leaf) = leaf {
+                    leaf.mark_killed();
+                }
+                cgroups.kill(job);
+            }
             (None, Some(marks)) => {
                 for _ in 0..2 {
                     let members = marks.of(job);
@@ -140,7 +146,7 @@ impl Containment {
     /// caller tries again later.
     pub fn release(&self, job: &str) -> bool {
         let Some(cgroups) = &self.cgroups else {
-            self.kill(job);
+            self.kill(job, None);
             return true;
         };
         if cgroups.populated(job) {

@@ -332,7 +332,9 @@ impl Supervisor {
                 && let Some(pid) = job.pid.and_then(|pid| i32::try_from(pid).ok())
             {
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                self.context.containment.kill(&job.spec.name);
+                self.context
+                    .containment
+                    .kill(&job.spec.name, job.leaf.as_ref());
                 job.killed = true;
             }
         }

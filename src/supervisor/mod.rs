@@ -5,7 +5,10 @@
 //!
 //! Files: [`state`] (states, transitions, restart policy: pure), `job` (the runtime handle of
 //! one program), `spawn` (clone/exec, user switch), `reap` (the child table and the `waitid`
-//! loop), [`logs`] (direct log files, capture, rotation, tail), `tests` (real processes; they
+//! loop), [`cgroup`] (a cgroup v2 leaf per program), [`marks`] (the fallback: marks in the
+//! environment), `contain` (what a stop, an exit, a removal do with all of a program's
+//! processes), `leftover` (the last run's processes after a crash; the forced shutdown),
+//! [`logs`] (direct log files, capture, rotation, tail), `tests` (real processes; they
 //! live in the library's test binary because reaping with `waitid(P_ALL)` would steal the
 //! children of `std::process::Command`s run by other integration tests in a shared binary).
 //!
@@ -38,14 +41,19 @@
 //!   loop costs: every restart is paid for either by `startsecs` of uptime (to have reached
 //!   RUNNING) or by a backoff delay. For `startsecs = 0` (or tiny), a [`RestartBudget`] allows
 //!   at most 20 immediate restarts per second; past it the job waits in EXITED for 1 s.
-//! - **Stop.** STOPPING, `stopsignal` to the process group (`stopasgroup`) or the pid; after
-//!   `stopwaitsecs`, SIGKILL to the group (`killasgroup`) or the pid; STOPPED once reaped.
-//!   Whenever a main process ends (stop or crash) and `killasgroup` is set, what is left of its
-//!   process group is SIGKILLed, like systemd's `KillMode=control-group`: no grandchild
-//!   survives its program. This is done while the leader is still an unreaped zombie, so the
-//!   group id cannot have been reused. (A descendant that leaves the group with `setsid` or
-//!   `setpgid` escapes this; only cgroups would catch it.) Stopping a BACKOFF job cancels
-//!   the retry → STOPPED.
+//! - **Stop.** STOPPING, `stopsignal` to the process group and to the program's processes
+//!   that left it (`stopasgroup`: its cgroup's, or the marked ones, looked up before the
+//!   group is signalled) or to the pid; after `stopwaitsecs`, SIGKILL to the whole program
+//!   (`killasgroup`: the group and `cgroup.kill`) or the pid; STOPPED once reaped. Whenever a
+//!   main process ends (stop or crash), what the program has left is counted and, with
+//!   `killasgroup`, SIGKILLed — its process group, its cgroup, its marked processes — like
+//!   systemd's `KillMode=control-group`: no descendant survives its program, `setsid` and
+//!   double forks included. This is done while the leader is still an unreaped zombie (a hook
+//!   of the reaper), so the group id cannot have been reused. An exit that was not asked for
+//!   and left processes sets `last_error` ("left 2 processes; does it daemonize? run it in the
+//!   foreground"). With `killasgroup = false` what it left keeps running (and is counted) until
+//!   the job is removed or the daemon ends ([`Supervisor::close`]). Stopping a BACKOFF job
+//!   cancels the retry → STOPPED.
 //! - **Spawn errors** (missing binary or folder, unknown user, permission, not root) → FATAL at
 //!   once, with `last_error` naming the program and the cause; never a panic.
 //! - **Logs**: see [`logs`]. A log that never rotates (`maxbytes = 0`) is opened by the
@@ -86,6 +94,7 @@
 //! ```
 
 pub mod cgroup;
+mod clone3;
 mod contain;
 mod job;
 mod leftover;
@@ -563,6 +572,13 @@ impl Context {
         spec: &ProgramSpec,
         leaf: &mut Option<cgroup::Leaf>,
     ) -> Result<(u32, Vec<SharedWriter>), SpawnError> {
+        // A leaf that was killed and is empty now is made afresh (`Leaf::mark_killed`).
+        if let (Some(old), Some(cgroups)) = (leaf.as_ref(), &self.containment.cgroups)
+            && !old.reusable()
+        {
+            *leaf = None;
+            cgroups.remove_leaf(&spec.name);
+        }
         if leaf.is_none()
             && let Some(cgroups) = &self.containment.cgroups
         {
@@ -625,7 +641,7 @@ impl Context {
             stdout,
             stderr,
             marks.as_ref().map_or(&[][..], |marks| &marks[..]),
-            leaf.as_ref().map(cgroup::Leaf::join_fd),
+            leaf.as_ref().map(cgroup::Leaf::join),
         )?;
         let pid = {
             let mut table = reap::children();
@@ -853,7 +869,7 @@ impl Context {
                 );
                 send(job, Signal::SIGKILL, job.spec.killasgroup);
                 if job.spec.killasgroup {
-                    self.containment.kill(&job.spec.name);
+                    self.containment.kill(&job.spec.name, job.leaf.as_ref());
                 }
                 job.killed = true;
             }
@@ -888,9 +904,10 @@ impl Context {
         if kill_group {
             // ESRCH: nobody is left in the group, the usual case.
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-            if left > 0 || self.containment.cgroups.is_some() {
-                // With a cgroup, also what the program moved into cgroups of its own.
-                self.containment.kill(&job.spec.name);
+            // With a cgroup, also what the program moved into cgroups of its own.
+            let below = job.leaf.as_ref().is_some_and(cgroup::Leaf::has_children);
+            if left > 0 || below {
+                self.containment.kill(&job.spec.name, job.leaf.as_ref());
             }
         }
         left

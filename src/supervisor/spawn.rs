@@ -135,20 +135,28 @@ pub(crate) struct Prepared {
     stdio: [OwnedFd; 3],
     umask: Option<libc::mode_t>,
     switch: Option<Switch>,
-    /// The program's `cgroup.procs`, open for writing: the child writes `0` to it first.
-    cgroup: Option<libc::c_int>,
+    /// The program's cgroup: the child is cloned into it, or joins it first thing.
+    cgroup: Option<Join>,
+}
+
+/// How a child gets into its program's cgroup: cloned into the folder `dir` (`clone3`), or,
+/// without one or where that is refused, by writing `0` to `procs` (its `cgroup.procs`) as its
+/// first step. Both descriptors belong to the caller and stay open until the spawn returns.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Join {
+    pub dir: Option<libc::c_int>,
+    pub procs: libc::c_int,
 }
 
 /// Checks the spec against the system and prepares the spawn. `stderr = None` sends stderr
 /// where stdout goes (`redirect_stderr`). `marks` are set in the environment over everything
-/// else; `cgroup` is the descriptor of the cgroup's `cgroup.procs` the child joins (it must stay
-/// open until the spawn returns).
+/// else; `cgroup` is the cgroup the child joins.
 pub(crate) fn prepare(
     process: &ProcessSpec,
     stdout: Output,
     stderr: Option<Output>,
     marks: &[(&str, &str)],
-    cgroup: Option<libc::c_int>,
+    cgroup: Option<Join>,
 ) -> Result<Prepared, SpawnError> {
     let (program, _) = process.argv.split_first().ok_or(SpawnError::EmptyCommand)?;
     if let Some(directory) = &process.directory {
@@ -403,6 +411,9 @@ struct ChildContext<'a> {
     error: libc::c_int,
     /// Written by the child: [`JOINING`] while it joins its cgroup.
     stage: libc::c_int,
+    /// The `cgroup.procs` the child writes `0` to first, when it was not cloned into its
+    /// cgroup.
+    join: Option<libc::c_int>,
 }
 
 /// Bytes of stack the child runs on (it calls a handful of system-call wrappers).
@@ -444,6 +455,7 @@ impl Prepared {
             last_signal: libc::SIGRTMAX(),
             error: 0,
             stage: 0,
+            join: None,
         };
         let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
         if share_files {
@@ -458,11 +470,29 @@ impl Prepared {
             // signal stays blocked until the child has reset them all (and here until the
             // clone returns).
             let _blocked = BlockedSignals::all();
-            // SAFETY: `child` runs on `stack` with a pointer to `context`; both live until
-            // clone returns, which with CLONE_VFORK is after the child has exec'd or exited.
-            // The child makes only system calls on values prepared above (see `child`).
-            // CLONE_VM | CLONE_VFORK is what glibc's posix_spawn does.
-            unsafe { libc::clone(child, top.cast(), flags, (&raw mut context).cast()) }
+            let argument: *mut libc::c_void = (&raw mut context).cast();
+            // Born in its cgroup where the kernel lets us (clone3.rs says why it matters).
+            let cloned = match self.cgroup.and_then(|join| join.dir) {
+                // SAFETY: as below; `stack` and `context` outlive the call.
+                Some(dir) => unsafe {
+                    super::clone3::clone_into(flags, &mut stack, dir, child, argument)
+                },
+                None => Err(None),
+            };
+            match cloned {
+                Ok(pid) => pid,
+                Err(Some(errno)) => {
+                    return Err(Attempt::Failed(io::Error::from_raw_os_error(errno)));
+                }
+                Err(None) => {
+                    context.join = self.cgroup.map(|join| join.procs);
+                    // SAFETY: `child` runs on `stack` with a pointer to `context`; both live
+                    // until clone returns, which with CLONE_VFORK is after the child has exec'd
+                    // or exited. The child makes only system calls on values prepared above
+                    // (see `child`). CLONE_VM | CLONE_VFORK is what glibc's posix_spawn does.
+                    unsafe { libc::clone(child, top.cast(), flags, (&raw mut context).cast()) }
+                }
+            }
         };
         if pid < 0 {
             return Err(Attempt::Failed(io::Error::last_os_error()));
@@ -553,10 +583,10 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
     // descriptors, C strings and pointer arrays the daemon prepared before the clone and
     // keeps alive; see the module docs for the order and why.
     unsafe {
-        // Into the program's cgroup before anything else, so that nothing it starts is ever
-        // outside: "0" moves the writing process. The descriptor is the daemon's (the table is
-        // still shared); writing to it changes no table.
-        if let Some(procs) = prepared.cgroup {
+        // Not cloned into its cgroup (clone3 refused): into it before anything else, so that
+        // nothing it starts is ever outside. "0" moves the writing process. The descriptor is
+        // the daemon's (the table is still shared); writing to it changes no table.
+        if let Some(procs) = context.join {
             context.stage = JOINING;
             if libc::write(procs, b"0".as_ptr().cast(), 1) != 1 {
                 child_failed(context);
