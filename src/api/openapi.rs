@@ -89,7 +89,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Create a program: writes programs.d/NAME.toml (or .yaml)",
             query: &[("format", "string", "toml (default) or yaml")],
             body: Some("NewProgram"),
-            answers: &[201, 400, 409, 413],
+            answers: &[201, 400, 409, 413, 507],
             role: Role::Admin,
         },
         RouteDoc {
@@ -98,7 +98,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Change fields (a merge; null resets a field); honours If-Match",
             query: &[],
             body: Some("ProgramFields"),
-            answers: &[200, 400, 404, 409, 412, 413],
+            answers: &[200, 400, 404, 409, 412, 413, 507],
             role: Role::Admin,
         },
         RouteDoc {
@@ -107,7 +107,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Create or replace a program's whole file from its text (comments kept); validated like a file; honours If-Match",
             query: &[],
             body: Some("ProgramFile"),
-            answers: &[200, 201, 400, 409, 412, 413],
+            answers: &[200, 201, 400, 409, 412, 413, 507],
             role: Role::Admin,
         },
         RouteDoc {
@@ -134,7 +134,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Set enabled = true in the file (never starts it)",
             query: &[WAIT],
             body: None,
-            answers: &[200, 400, 404, 409],
+            answers: &[200, 400, 404, 409, 507],
             role: Role::Admin,
         },
         RouteDoc {
@@ -143,7 +143,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Set enabled = false in the file and stop it",
             query: &[WAIT],
             body: None,
-            answers: &[200, 400, 404, 409],
+            answers: &[200, 400, 404, 409, 507],
             role: Role::Admin,
         },
         RouteDoc {
@@ -152,7 +152,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Start the process (409 if not enabled)",
             query: &[WAIT],
             body: None,
-            answers: &[200, 404, 409],
+            answers: &[200, 404, 409, 503, 507],
             role: Role::Operate,
         },
         RouteDoc {
@@ -161,7 +161,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Stop the process",
             query: &[WAIT],
             body: None,
-            answers: &[200, 404, 409],
+            answers: &[200, 404, 409, 507],
             role: Role::Operate,
         },
         RouteDoc {
@@ -170,7 +170,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Stop then start the process",
             query: &[WAIT],
             body: None,
-            answers: &[200, 404, 409],
+            answers: &[200, 404, 409, 503, 507],
             role: Role::Operate,
         },
         RouteDoc {
@@ -276,6 +276,12 @@ fn reason(code: u16) -> &'static str {
         409 => "Conflict: not enabled, name taken, file not writable",
         412 => "If-Match does not match the ETag",
         413 => "Body over 1 MiB",
+        503 => {
+            "Not now: processes the last run left are still being stopped (Retry-After), or shutting down"
+        }
+        507 => {
+            "A file the write needs (the program's file, ids, intents) cannot be saved: disk full; nothing changed"
+        }
         _ => "",
     }
 }

@@ -26,7 +26,9 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 /// process ends, even by SIGKILL).
 pub struct Locks {
     _state: Flock<fs::File>,
-    _programs: Flock<fs::File>,
+    /// `None` where the file system cannot lock a folder (some network file systems): the
+    /// daemon runs without that guard, and says so.
+    _programs: Option<Flock<fs::File>>,
 }
 
 impl Locks {
@@ -64,10 +66,17 @@ impl Locks {
                 ),
             )
         })?;
-        let programs = hold(
+        let programs = match hold(
             programs,
             &format!("the programs folder {}", programs_dir.display()),
-        )?;
+        ) {
+            Ok(lock) => Some(lock),
+            Err(error) if error.kind() == io::ErrorKind::Unsupported => {
+                tracing::warn!(%error, "running without the lock on the programs folder: a second daemon on it would not be refused");
+                None
+            }
+            Err(error) => return Err(error),
+        };
         Ok(Locks {
             _state: state,
             _programs: programs,
@@ -103,7 +112,10 @@ fn hold(file: fs::File, what: &str) -> io::Result<Flock<fs::File>> {
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => return Ok(lock),
             Err((_, errno)) if errno != nix::errno::Errno::EWOULDBLOCK => {
-                return Err(io::Error::other(format!("cannot lock {what}: {errno}")));
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!("cannot lock {what}: {errno}"),
+                ));
             }
             Err((returned, _)) => {
                 if Instant::now() >= give_up {

@@ -325,13 +325,22 @@ impl Leaf {
 }
 
 /// `cgroup.procs` read from its start with `pread` (a seq file: offset 0 lists it afresh).
+/// A read that left room for another line (a pid is at most 8 bytes with its newline) was the
+/// last: the usual one process costs one system call.
 fn read_all(fd: &OwnedFd) -> Vec<u8> {
+    const BUFFER: usize = 4096;
+    const LONGEST_LINE: usize = 8;
     let mut text = Vec::new();
-    let mut buffer = [0u8; 4096];
+    let mut buffer = [0u8; BUFFER];
     loop {
         match nix::sys::uio::pread(fd, &mut buffer, text.len() as libc::off_t) {
             Ok(0) => return text,
-            Ok(count) => text.extend_from_slice(&buffer[..count]),
+            Ok(count) => {
+                text.extend_from_slice(&buffer[..count]);
+                if count <= BUFFER - LONGEST_LINE {
+                    return text;
+                }
+            }
             Err(nix::errno::Errno::EINTR) => {}
             Err(_) => return text,
         }
