@@ -251,6 +251,8 @@ class Program:
     # hoody-daemon only: `*_logfile_maxbytes` and `*_logfile_backups` (0: never rotates).
     log_maxbytes: str = "0"
     log_backups: int | None = None
+    # hoody-daemon only: more TOML, after the fields above (a `[healthcheck]` table).
+    extra: str = ""
 
 
 def stop_process(process: subprocess.Popen, grace: float) -> None:
@@ -362,6 +364,8 @@ class Hoody(Manager):
                 lines += [f"{stream}_logfile = {q(path)}", f"{stream}_logfile_maxbytes = {size}"]
                 if program.log_backups is not None:
                     lines.append(f"{stream}_logfile_backups = {program.log_backups}")
+        if program.extra:
+            lines.append(program.extra)
         return "\n".join(lines) + "\n"
 
     def start(self, work, programs):
@@ -1026,6 +1030,111 @@ def scenario_convergence(hoody: Hoody, run: Run, results: dict):
         finish(hoody, run, [stamp_file, *files])
 
 
+def idle_window(manager: Manager, seconds: float) -> tuple[float, float, float, float]:
+    """(CPU seconds, context switches per 10 s, seconds with any switch per 10 s, wall seconds)
+    of the manager's threads over a window, read every second."""
+    cpu0, ctx0, t0 = cpu_seconds(manager.pid), context_switches(manager.pid), time.monotonic()
+    previous, episodes = ctx0, 0
+    for second in range(int(seconds)):
+        time.sleep(max(0.0, t0 + second + 1 - time.monotonic()))
+        now = context_switches(manager.pid)
+        if now is not None and previous is not None and now > previous:
+            episodes += 1
+        previous = now
+    cpu1, ctx1, t1 = cpu_seconds(manager.pid), context_switches(manager.pid), time.monotonic()
+    wall = t1 - t0
+    return cpu1 - cpu0, (ctx1 - ctx0) / wall * 10, episodes / wall * 10, wall
+
+
+class ProbeTarget:
+    """A loopback HTTP server in this script that answers every probe with 200 and counts them
+    (its CPU is this script's, not the manager's)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        target = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                target.count += 1
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.count = 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def scenario_health(hoody: Hoody, run: Run, results: dict):
+    """Health checks (SPEC §12), hoody-daemon alone: the idle cost of 100 programs without any
+    health field (it must not move), and the CPU of 100 programs each probed over http every
+    10 s (budget: under 1 % of a core)."""
+    cfg = run.args
+    count = 100
+    for kind in ("plain", "http"):
+        work = run.fresh(f"hoody-health-{kind}")
+        stamp_file = work / "stamps.txt"
+        programs = stamp_programs(run, work, count, stamp_file)
+        target = None
+        if kind == "http":
+            target = ProbeTarget()
+            for index, program in enumerate(programs):
+                program.extra = (
+                    f'[healthcheck]\nhttp = "http://127.0.0.1:{target.port}/p{index}"\n'
+                    "interval = 10\ntimeout = 2\n"
+                )
+        hoody.start(work, programs)
+        try:
+            if not hoody.ready(60) or not wait_for(lambda: count_lines(stamp_file) >= count, 60):
+                log(f"health {kind}: the programs did not come up")
+                return
+            if kind == "http":
+                def all_ready():
+                    connection = hoody.connection()
+                    connection.request("GET", "/api/v1/daemon/ready")
+                    response = connection.getresponse()
+                    response.read()
+                    connection.close()
+                    return response.status == 200
+
+                if not wait_for(all_ready, 60, 0.2):
+                    log("health http: not every program became ready")
+                    return
+            time.sleep(cfg.settle)
+            served = target.count if target else 0
+            window = cfg.health_window if kind == "http" else cfg.idle
+            cpu, switches, wakeups, wall = idle_window(hoody, window)
+            memory = memory_kib(hoody.pid)
+            results[f"health_{kind}_cpu"].add(cpu)
+            results[f"health_{kind}_cpu_percent"].add(cpu / wall * 100)
+            results[f"health_{kind}_switches"].add(switches)
+            results[f"health_{kind}_wakeups"].add(wakeups)
+            if memory:
+                results[f"health_{kind}_rss"].add(memory[0] / 1024)
+            if target:
+                probes = target.count - served
+                results["health_http_probes"].add(probes / wall * 10)
+                log(f"health http: {probes} probes in {wall:.0f}s, manager cpu {cpu:.3f}s ({cpu / wall * 100:.3f} % of a core)")
+            else:
+                log(f"health plain: idle {wall:.0f}s: cpu {cpu:.3f}s, {switches:.1f} switches and {wakeups:.1f} wake-ups per 10 s")
+        finally:
+            finish(hoody, run, [stamp_file])
+            if target:
+                target.close()
+
+
 # ---- setup --------------------------------------------------------------------------------------------
 
 
@@ -1270,6 +1379,23 @@ def report(results, versions, skipped, mach, cfg, started, limits, converge) -> 
             f"{fmt(limits['spawn_floor'], ' ms', 1e3, 3)} (median of 50). The program is bench/stamp.c built with {cfg.stamp_kind}."
         )
         lines.append("")
+    ours = results.get("hoody", {})
+    if ours.get("health_http_cpu") or ours.get("health_plain_cpu"):
+        lines.append(
+            f"Health checks, hoody-daemon alone (100 programs; idle window {cfg.idle:g} s, "
+            f"probe window {cfg.health_window:g} s):"
+        )
+        lines.append("")
+        lines.append("| 100 programs | CPU (% of a core) | wake-ups per 10 s | context switches per 10 s | RSS | probes per 10 s |")
+        lines.append("|---|---|---|---|---|---|")
+        for kind, label in (("plain", "no health fields"), ("http", "an http probe each, every 10 s")):
+            probes = fmt(ours.get("health_http_probes"), "", 1, 1) if kind == "http" else "0"
+            lines.append(
+                f"| {label} | {fmt(ours.get(f'health_{kind}_cpu_percent'), ' %', 1, 3)} | "
+                f"{fmt(ours.get(f'health_{kind}_wakeups'), '', 1, 1)} | {fmt(ours.get(f'health_{kind}_switches'), '', 1, 1)} | "
+                f"{fmt(ours.get(f'health_{kind}_rss'), ' MiB', 1, 1)} | {probes} |"
+            )
+        lines.append("")
     lines += targets(results.get("hoody"), results.get("supervisord"), limits, converge)
     lines.append(f"Command: `bench/run{' --quick' if cfg.quick else ''}`")
     return "\n".join(lines) + "\n"
@@ -1307,6 +1433,10 @@ def targets(ours, theirs, limits, converge) -> list[str]:
     target("status of all 1,000 programs ≤ 1 ms", "n/a" if st is None else f"{st * 1e3:.2f} ms", None if st is None else st <= 0.001)
     drop = value(converge, "drop_median")
     target("file drop → running ≤ 50 ms median", "n/a" if drop is None else f"{drop * 1e3:.1f} ms", None if drop is None else drop <= 0.05)
+    plain = value(ours, "health_plain_wakeups")
+    target("health (issue 15): idle with 100 programs without health fields ≤ 1 wake-up per 10 s", "n/a" if plain is None else f"{plain:.2f}", None if plain is None else plain <= 1)
+    http = value(ours, "health_http_cpu_percent")
+    target("health (issue 15): 100 programs with an http probe every 10 s < 1 % of a core", "n/a" if http is None else f"{http:.3f} %", None if http is None else http < 1)
     return ["Targets of issue 7 (hoody-daemon, this run):", "", "| target | measured | verdict |", "|---|---|---|", *rows, ""]
 
 
@@ -1328,18 +1458,20 @@ def main():
     parser.add_argument("--skip", default="", help="comma-separated managers not to install or run")
     parser.add_argument("--no-install", action="store_true", help="do not install missing peers")
     parser.add_argument("--hoody-binary", default=None, help="use this hoody-daemon binary instead of building one (A/B runs)")
-    parser.add_argument("--scenarios", default="fleet,restart,logs,converge", help="comma-separated: fleet,restart,logs,converge")
+    parser.add_argument("--scenarios", default="fleet,restart,logs,converge,health", help="comma-separated: fleet,restart,logs,converge,health")
     parser.add_argument("--output", default=None, help="markdown file to write (default bench/results/latest.md, quick.md with --quick)")
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.log_repeats, args.log_bytes = 1, 1, 256 << 20
         args.kills, args.idle, args.status_calls, args.rps_seconds = 10, 5.0, 10, 2
         args.converge_count, args.settle = 5, 1.0
+        args.health_window = 20.0
         args.sizes = [0, 100]  # 1,000 programs take supervisord about a minute to start
     else:
         args.repeats, args.log_repeats, args.log_bytes = 3, 3, GIB
         args.kills, args.idle, args.status_calls, args.rps_seconds = 50, 60.0, 30, 5
         args.converge_count, args.settle = 20, 2.0
+        args.health_window = 60.0
         args.sizes = [0, 100, 1000]
     args.start_timeout, args.restart_timeout, args.kill_gap = 120.0, 10.0, 0.15
     args.log_timeout, args.converge_background = 120.0, 100
@@ -1420,6 +1552,8 @@ def main():
         if "converge" in scenarios and hoody:
             converge = Figures()
             scenario_convergence(hoody, run, converge)
+        if "health" in scenarios and hoody:
+            scenario_health(hoody, run, results["hoody"])
         text = report(results, versions, skipped, machine(), args, started, limits, converge)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)

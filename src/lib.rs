@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cli;
 pub mod daemon;
+pub mod health;
 pub mod reconcile;
 pub mod spec;
 pub mod store;

@@ -37,6 +37,9 @@ _hoody__daemon() {
             hoody__daemon,quick-start)
                 cmd="hoody__daemon__subcmd__quick__subcmd__start"
                 ;;
+            hoody__daemon,ready)
+                cmd="hoody__daemon__subcmd__ready"
+                ;;
             hoody__daemon,serve)
                 cmd="hoody__daemon__subcmd__serve"
                 ;;
@@ -66,6 +69,9 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__help,quick-start)
                 cmd="hoody__daemon__subcmd__help__subcmd__quick__subcmd__start"
+                ;;
+            hoody__daemon__subcmd__help,ready)
+                cmd="hoody__daemon__subcmd__help__subcmd__ready"
                 ;;
             hoody__daemon__subcmd__help,serve)
                 cmd="hoody__daemon__subcmd__help__subcmd__serve"
@@ -257,7 +263,7 @@ _hoody__daemon() {
 
     case "${cmd}" in
         hoody__daemon)
-            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status diff apply completions man help"
+            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status ready diff apply completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -345,7 +351,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__subcmd__daemon__subcmd__help)
-            opts="serve validate programs quick-start status diff apply completions man help"
+            opts="serve validate programs quick-start status ready diff apply completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -683,6 +689,20 @@ _hoody__daemon() {
         hoody__subcmd__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__stop)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__help__subcmd__ready)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1622,8 +1642,34 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hoody__subcmd__daemon__subcmd__ready)
+            opts="-h --wait --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hoody__subcmd__daemon__subcmd__serve)
-            opts="-h --programs-dir --state-dir --log-dir --listen --no-cgroups --url --token-file --json --help"
+            opts="-h --programs-dir --state-dir --log-dir --listen --tokens-file --allow-origin --allow-host --no-cgroups --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1642,6 +1688,18 @@ _hoody__daemon() {
                     return 0
                     ;;
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tokens-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-host)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,14 +1,22 @@
-//! The HTTP API (SPEC §6–7): axum routes under `/api/v1/daemon`, the JSON envelope, bearer-token
-//! auth, body limits and timeouts. The only module that knows HTTP. Every handler turns a request
-//! into a [`Request`] for the daemon's loop and its [`Reply`] into the envelope; nothing here
-//! touches a file or a process.
+//! The HTTP API (SPEC §6–7, §10): axum routes under `/api/v1/daemon`, the JSON envelope, who
+//! may do what (`access`: Host, Origin, Content-Type, tokens and roles, peer credentials), body
+//! limits and timeouts. The only module that knows HTTP. Every handler turns a request into a
+//! [`Request`] for the daemon's loop and its [`Reply`] into the envelope; nothing here touches
+//! a file or a process.
 
 // Handlers return a ready `Response` as their error: it is what axum sends, and boxing it would
 // only add an allocation to every failed request.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
+pub mod dashboard;
 mod logs;
 pub mod openapi;
+pub mod peer;
+pub mod tokens;
+
+pub use access::{Access, AccessConfig, Auth};
+pub use tokens::Tokens;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -23,15 +31,16 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::Stream;
+use peer::{Peer, Transport};
 use serde_json::{Map, Value, json};
 
-use crate::daemon::{Answer, Data, Failure, FailureKind, Handle, Reply, Request};
+use crate::daemon::{Answer, Data, Failure, FailureKind, Handle, Reply, Request, View};
 use crate::spec::Format;
 
 /// The base path of every route.
@@ -85,17 +94,24 @@ impl std::fmt::Display for Listen {
 #[derive(Clone)]
 struct AppState {
     handle: Handle,
-    token: Option<Arc<str>>,
+    access: Arc<AccessConfig>,
+    roles: Arc<access::RouteRoles>,
+    /// The daemon's effective uid: without tokens, its peers (and root's) are served.
+    daemon_uid: u32,
 }
 
-/// Every route of the API.
-pub fn router(handle: Handle, token: Option<String>) -> Router {
+/// Every route of the API, behind the checks of [`access::check`].
+pub fn router(handle: Handle, config: AccessConfig) -> Router {
     let state = AppState {
         handle,
-        token: token.map(Arc::from),
+        access: Arc::new(config),
+        roles: Arc::new(access::RouteRoles::from_table()),
+        daemon_uid: nix::unistd::geteuid().as_raw(),
     };
     let api = Router::new()
         .route("/health", get(health))
+        .route("/whoami", get(whoami))
+        .route("/ready", get(ready))
         .route("/openapi.json", get(openapi_document))
         .route("/programs", get(list_programs))
         // A program may be named "add" or "put": GET of those paths is that program.
@@ -119,12 +135,14 @@ pub fn router(handle: Handle, token: Option<String>) -> Router {
         .route("/quick-start/{id}/stop", post(quick_stop))
         .route("/quick-start/{id}/logs", get(quick_logs));
     Router::new()
+        .route("/", get(dashboard::page))
+        .route("/dashboard/{file}", get(dashboard::file))
         .nest(BASE, api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            authenticate,
+            access::check,
         ))
         .with_state(state)
 }
@@ -304,64 +322,6 @@ async fn method_not_allowed() -> Response {
     )
 }
 
-// ---- auth --------------------------------------------------------------------------------
-
-async fn authenticate(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let Some(token) = &state.token else {
-        return next.run(request).await;
-    };
-    if request.uri().path() == format!("{BASE}/health") {
-        return next.run(request).await;
-    }
-    let offered = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is `Bearer`.
-            let (scheme, token) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("Bearer").then_some(token)
-        })
-        .map(str::trim);
-    match offered {
-        Some(offered) if constant_time_eq(offered.as_bytes(), token.as_bytes()) => {
-            next.run(request).await
-        }
-        Some(_) => unauthorized("the bearer token is wrong"),
-        None => {
-            unauthorized("this daemon needs a bearer token: send Authorization: Bearer <token>")
-        }
-    }
-}
-
-fn unauthorized(message: &str) -> Response {
-    let mut response = error(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        message,
-        Value::Null,
-    );
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
-}
-
-/// Compares without an early exit, so the time taken does not tell how much of a guess matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut difference = a.len() ^ b.len();
-    for index in 0..a.len().max(b.len()) {
-        let x = a.get(index).copied().unwrap_or(0);
-        let y = b.get(index).copied().unwrap_or(0);
-        difference |= usize::from(x ^ y);
-    }
-    difference == 0
-}
-
 // ---- extraction --------------------------------------------------------------------------
 
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
@@ -503,6 +463,21 @@ async fn ask(state: &AppState, request: Request) -> Response {
     reply_response(state.handle.ask(request).await)
 }
 
+/// A write: the loop records who made it (the audit trail, its log).
+async fn ask_as(state: &AppState, access: &Access, request: Request) -> Response {
+    reply_response(state.handle.ask_as(request, access.author()).await)
+}
+
+/// What a caller sees of secrets (file text, environment values, diffs, ETags): all of it for
+/// `admin`, the redacted view for `read` and `operate`.
+fn view_of(access: &Access) -> View {
+    if access.sees_secrets() {
+        View::Full
+    } else {
+        View::Redacted
+    }
+}
+
 macro_rules! try_response {
     ($value:expr) => {
         match $value {
@@ -522,40 +497,77 @@ async fn health() -> Response {
     )
 }
 
+/// `GET /whoami`: the role the credentials of this request give, never a secret.
+async fn whoami(Extension(access): Extension<Access>) -> Response {
+    envelope(
+        StatusCode::OK,
+        "OK",
+        json!({
+            "role": access.role.map(openapi::Role::as_str),
+            "token": access.token_name.as_deref(),
+            "auth": access.auth.as_str(),
+        }),
+    )
+}
+
+/// `GET /ready` (SPEC §12): 200 when every program that should run is ready, 503 otherwise.
+/// Public, for a container HEALTHCHECK or a Kubernetes readinessProbe; only a caller whose
+/// credentials give a role (`read` or more) is told which programs are not ready.
+async fn ready(State(state): State<AppState>, Extension(access): Extension<Access>) -> Response {
+    let names = access.allows(openapi::Role::Read);
+    ask(&state, Request::Ready { names }).await
+}
+
 async fn openapi_document() -> Response {
     (StatusCode::OK, axum::Json(openapi::document())).into_response()
 }
 
-async fn list_programs(State(state): State<AppState>) -> Response {
-    ask(&state, Request::List).await
+async fn list_programs(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Response {
+    let view = view_of(&access);
+    ask(&state, Request::List { view }).await
 }
 
-async fn get_program(State(state): State<AppState>, id: Id) -> Response {
+async fn get_program(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    id: Id,
+) -> Response {
     let id = try_response!(id_of(id));
-    ask(&state, Request::Get { id }).await
+    let view = view_of(&access);
+    ask(&state, Request::Get { id, view }).await
 }
 
-async fn get_program_add(State(state): State<AppState>) -> Response {
-    ask(
-        &state,
-        Request::Get {
-            id: "add".to_string(),
-        },
-    )
-    .await
+async fn get_program_add(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Response {
+    let request = Request::Get {
+        id: "add".to_string(),
+        view: view_of(&access),
+    };
+    ask(&state, request).await
 }
 
-async fn get_program_put(State(state): State<AppState>) -> Response {
-    ask(
-        &state,
-        Request::Get {
-            id: "put".to_string(),
-        },
-    )
-    .await
+async fn get_program_put(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Response {
+    let request = Request::Get {
+        id: "put".to_string(),
+        view: view_of(&access),
+    };
+    ask(&state, request).await
 }
 
-async fn add_program(State(state): State<AppState>, params: Params, body: Body) -> Response {
+async fn add_program(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    params: Params,
+    body: Body,
+) -> Response {
     let params = try_response!(params_of(params));
     let format = match params.get("format").map(String::as_str) {
         None | Some("toml") => Format::Toml,
@@ -570,11 +582,12 @@ async fn add_program(State(state): State<AppState>, params: Params, body: Body) 
         }
     };
     let fields = try_response!(json_object(body, true).await);
-    ask(&state, Request::Create { fields, format }).await
+    ask_as(&state, &access, Request::Create { fields, format }).await
 }
 
 async fn edit_program(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     id: Id,
     headers: HeaderMap,
     body: Body,
@@ -582,8 +595,9 @@ async fn edit_program(
     let id = try_response!(id_of(id));
     let if_match = try_response!(if_match_of(&headers));
     let changes = try_response!(json_object(body, true).await);
-    ask(
+    ask_as(
         &state,
+        &access,
         Request::Edit {
             id,
             changes,
@@ -594,7 +608,12 @@ async fn edit_program(
 }
 
 /// `POST /programs/put` `{"file": "NAME.toml", "text": "…"}`: create or replace a whole file.
-async fn put_program(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+async fn put_program(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let if_match = try_response!(if_match_of(&headers));
     let mut body = try_response!(json_object(body, true).await);
     let (Some(Value::String(file)), Some(Value::String(text))) =
@@ -615,8 +634,9 @@ async fn put_program(State(state): State<AppState>, headers: HeaderMap, body: Bo
             json!([{ "field": extra, "message": "unknown field; a put takes file and text" }]),
         );
     }
-    ask(
+    ask_as(
         &state,
+        &access,
         Request::Put {
             file,
             text,
@@ -626,26 +646,47 @@ async fn put_program(State(state): State<AppState>, headers: HeaderMap, body: Bo
     .await
 }
 
-async fn remove_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
+async fn remove_program(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    id: Id,
+    params: Params,
+) -> Response {
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let wait = try_response!(flag(&params, "wait", true));
-    ask(&state, Request::Remove { id, wait }).await
+    ask_as(&state, &access, Request::Remove { id, wait }).await
 }
 
-async fn enable_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
-    set_enabled(state, id, params, true).await
+async fn enable_program(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    id: Id,
+    params: Params,
+) -> Response {
+    set_enabled(state, access, id, params, true).await
 }
 
-async fn disable_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
-    set_enabled(state, id, params, false).await
+async fn disable_program(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    id: Id,
+    params: Params,
+) -> Response {
+    set_enabled(state, access, id, params, false).await
 }
 
-async fn set_enabled(state: AppState, id: Id, params: Params, enabled: bool) -> Response {
+async fn set_enabled(
+    state: AppState,
+    access: Access,
+    id: Id,
+    params: Params,
+    enabled: bool,
+) -> Response {
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let wait = try_response!(flag(&params, "wait", true));
-    ask(&state, Request::SetEnabled { id, enabled, wait }).await
+    ask_as(&state, &access, Request::SetEnabled { id, enabled, wait }).await
 }
 
 async fn start_program(State(state): State<AppState>, id: Id, params: Params) -> Response {
@@ -669,9 +710,14 @@ async fn restart_program(State(state): State<AppState>, id: Id, params: Params) 
     ask(&state, Request::Restart { id, wait }).await
 }
 
-async fn program_history(State(state): State<AppState>, id: Id) -> Response {
+async fn program_history(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    id: Id,
+) -> Response {
     let id = try_response!(id_of(id));
-    ask(&state, Request::History { id }).await
+    let view = view_of(&access);
+    ask(&state, Request::History { id, view }).await
 }
 
 async fn all_status(State(state): State<AppState>) -> Response {
@@ -701,9 +747,13 @@ async fn quick_list(State(state): State<AppState>) -> Response {
     ask(&state, Request::QuickList).await
 }
 
-async fn quick_launch(State(state): State<AppState>, body: Body) -> Response {
+async fn quick_launch(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    body: Body,
+) -> Response {
     let fields = try_response!(json_object(body, true).await);
-    ask(&state, Request::QuickStart { fields }).await
+    ask_as(&state, &access, Request::QuickStart { fields }).await
 }
 
 async fn quick_status(State(state): State<AppState>, id: Id) -> Response {
@@ -728,6 +778,7 @@ async fn events(
                 let kind = match event.as_ref() {
                     crate::daemon::Event::Config { .. } => "config",
                     crate::daemon::Event::State { .. } => "state",
+                    crate::daemon::Event::Health { .. } => "health",
                 };
                 let data = serde_json::to_string(event.as_ref()).unwrap_or_default();
                 SseEvent::default().event(kind).data(data)
@@ -813,7 +864,11 @@ impl Listener {
 /// accepting and answering meanwhile: `/health` at once, requests for the loop as soon as it
 /// takes them. Handlers reach the loop only through the [`Handle`]'s channels, which work
 /// across runtimes.
-pub fn serve_on_thread(listener: Listener, router: Router) -> io::Result<()> {
+pub fn serve_on_thread(
+    listener: Listener,
+    router: Router,
+    lookup_tcp_peers: bool,
+) -> io::Result<()> {
     // Take the socket off this runtime's reactor; it is registered again on the API's.
     let listener = match listener {
         Listener::Tcp(tcp) => StdListener::Tcp(tcp.into_std()?),
@@ -834,7 +889,7 @@ pub fn serve_on_thread(listener: Listener, router: Router) -> io::Result<()> {
                         .map(|unix| Listener::Unix(unix, path)),
                 };
                 match listener {
-                    Ok(listener) => serve(listener, router).await,
+                    Ok(listener) => serve(listener, router, lookup_tcp_peers).await,
                     Err(error) => tracing::error!(%error, "cannot serve the API"),
                 }
             });
@@ -894,23 +949,61 @@ enum StdListener {
     Unix(std::os::unix::net::UnixListener, PathBuf),
 }
 
+/// Who is at the other end of a connection, looked up once when it is accepted (`peer`).
+/// `lookup_tcp`: whether the uid of a TCP peer is needed (no token configured); a unix
+/// socket's peer credentials cost nothing and are always taken.
+fn peer_of(connection: &Connection, peer: Option<SocketAddr>, lookup_tcp: bool) -> Peer {
+    match connection {
+        Connection::Tcp(stream) => {
+            let local = stream.local_addr().ok();
+            let uid = match (lookup_tcp, peer, local) {
+                (true, Some(peer), Some(local)) => peer::tcp_peer_uid(peer, local),
+                _ => None,
+            };
+            Peer {
+                transport: match local {
+                    Some(local) => Transport::Tcp { local },
+                    // No local address: nothing matches it, the Host rule still applies.
+                    None => Transport::Tcp {
+                        local: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    },
+                },
+                uid,
+            }
+        }
+        Connection::Unix(stream) => Peer {
+            transport: Transport::Unix,
+            uid: stream.peer_cred().ok().map(|credentials| credentials.uid()),
+        },
+    }
+}
+
 /// Serves HTTP/1 on the listener until the future returns. Each connection has a header read
-/// timeout, so a slow client cannot hold a connection open without sending a request.
-pub async fn serve(listener: Listener, router: Router) {
+/// timeout, so a slow client cannot hold a connection open without sending a request. Every
+/// request of a connection carries its [`Peer`] (looked up once, at accept) in its extensions.
+pub async fn serve(listener: Listener, router: Router, lookup_tcp_peers: bool) {
     loop {
         let accepted = match &listener {
             Listener::Tcp(tcp) => tcp
                 .accept()
                 .await
-                .map(|(stream, _)| Connection::Tcp(stream)),
+                .map(|(stream, peer)| (Connection::Tcp(stream), Some(peer))),
             Listener::Unix(unix, _) => unix
                 .accept()
                 .await
-                .map(|(stream, _)| Connection::Unix(stream)),
+                .map(|(stream, _)| (Connection::Unix(stream), None)),
         };
         match accepted {
-            Ok(connection) => {
-                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+            Ok((connection, peer)) => {
+                let peer = peer_of(&connection, peer, lookup_tcp_peers);
+                let router = router.clone();
+                let service = hyper::service::service_fn(
+                    move |mut request: hyper::Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(peer.clone());
+                        // A Router is always ready: no poll_ready needed before call.
+                        tower_service::Service::call(&mut router.clone(), request)
+                    },
+                );
                 tokio::spawn(async move {
                     let builder = {
                         let mut builder = hyper::server::conn::http1::Builder::new();

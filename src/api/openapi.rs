@@ -6,17 +6,32 @@ use axum::http::Method;
 use serde_json::{Map, Value, json};
 
 /// Who may call a route (SPEC §10). Every route of the table states its role; the route table
-/// is where the API's access rules are read from, so a route cannot be added without one.
+/// is where the API's access rules are read from (`access::RouteRoles`), so a route cannot be
+/// added without one. Each role covers the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Role {
-    /// Needs no token (`/health`).
+    /// Needs no token (`/health`, `/whoami`).
     Public,
-    /// Reads: statuses, the list (environment values redacted, no file text), events.
+    /// Reads: statuses, the list and programs (environment values redacted, no file text),
+    /// the history (no diffs), events, quick-start statuses.
     Read,
-    /// Read, logs, start, stop, restart, signal.
+    /// Read, logs, start, stop, restart (of programs and quick-starts), signal. Sees what
+    /// `read` sees of secrets.
     Operate,
-    /// Everything: writes to programs.d and quick-start (which runs any command).
+    /// Everything: writes to programs.d and quick-start (which runs any command); the only
+    /// role that sees file text, environment values, diffs and ETags.
     Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Public => "public",
+            Role::Read => "read",
+            Role::Operate => "operate",
+            Role::Admin => "admin",
+        }
+    }
 }
 
 /// One documented route.
@@ -67,6 +82,24 @@ pub fn routes() -> Vec<RouteDoc> {
         },
         RouteDoc {
             method: get.clone(),
+            path: "/whoami",
+            summary: "The role the credentials of this request give: {role, token, auth}; never a secret",
+            query: &[],
+            body: None,
+            answers: &[200],
+            role: Role::Public,
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/ready",
+            summary: "Readiness: 200 when every program that should run is ready, 503 otherwise; needs no token (names the programs that are not ready only to a caller with a role)",
+            query: &[],
+            body: None,
+            answers: &[200, 503],
+            role: Role::Public,
+        },
+        RouteDoc {
+            method: get.clone(),
             path: "/openapi.json",
             summary: "This document",
             query: &[],
@@ -77,7 +110,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: get.clone(),
             path: "/programs",
-            summary: "List all programs with their fields, status and config_error",
+            summary: "List all programs with their fields, status and config_error (read, operate: environment values \"<redacted>\", no text)",
             query: &[],
             body: None,
             answers: &[200],
@@ -122,7 +155,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: get.clone(),
             path: "/programs/{id}",
-            summary: "One program; answers an ETag",
+            summary: "One program; answers an ETag (admin); read, operate: environment values \"<redacted>\", no text, no ETag",
             query: &[],
             body: None,
             answers: &[200, 404],
@@ -185,7 +218,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: get.clone(),
             path: "/programs/{id}/history",
-            summary: "The audit trail: every change of the file with its unified diff",
+            summary: "The audit trail: every change of the file, who made it (by), with its unified diff (admin only; read and operate get no diff)",
             query: &[],
             body: None,
             answers: &[200, 404],
@@ -252,7 +285,7 @@ pub fn routes() -> Vec<RouteDoc> {
             query: &[WAIT],
             body: None,
             answers: &[200, 404],
-            role: Role::Admin,
+            role: Role::Operate,
         },
         RouteDoc {
             method: get.clone(),
@@ -261,7 +294,35 @@ pub fn routes() -> Vec<RouteDoc> {
             query: LOGS_QUERY,
             body: None,
             answers: &[200, 404],
-            role: Role::Admin,
+            role: Role::Operate,
+        },
+    ]
+}
+
+/// Routes outside the base path, with their full path: the web dashboard (SPEC §15), its page
+/// and its files. They answer HTML, CSS and JavaScript, not the envelope, so the OpenAPI
+/// document (which describes the JSON API) leaves them out; their role is read like any other
+/// route's. They are Public: they hold no data (what the page shows it asks the API for, with
+/// the token the user gives it).
+pub fn root_routes() -> Vec<RouteDoc> {
+    vec![
+        RouteDoc {
+            method: Method::GET,
+            path: "/",
+            summary: "The web dashboard (an HTML page; it reads the API with the user's token)",
+            query: &[],
+            body: None,
+            answers: &[200, 304],
+            role: Role::Public,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/dashboard/{file}",
+            summary: "A file of the dashboard: its scripts, style sheet and icon",
+            query: &[],
+            body: None,
+            answers: &[200, 304, 404],
+            role: Role::Public,
         },
     ]
 }
@@ -271,13 +332,19 @@ fn reason(code: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         400 => "Invalid input; error.details names the field",
-        401 => "No or wrong bearer token",
+        401 => {
+            "No or wrong bearer token; without tokens, a peer that is neither the daemon's user nor root"
+        }
+        403 => {
+            "forbidden_host (Host not allowed), forbidden_origin (foreign Origin), or forbidden (the role does not cover the route)"
+        }
+        415 => "unsupported_media_type: a body that is not application/json",
         404 => "Unknown program",
         409 => "Conflict: not enabled, name taken, file not writable",
         412 => "If-Match does not match the ETag",
         413 => "Body over 1 MiB",
         503 => {
-            "Not now: processes the last run left are still being stopped (Retry-After), or shutting down"
+            "Not now: not ready (/ready: error.details.not_ready names the programs, with a token), processes the last run left still being stopped (a start: Retry-After), or shutting down"
         }
         507 => {
             "A file the write needs (the program's file, ids, intents) cannot be saved: disk full; nothing changed"
@@ -291,6 +358,28 @@ fn schemas() -> Value {
         json!({ "oneOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] });
     let flag = json!({ "oneOf": [{ "type": "boolean" }, { "type": "string" }], "nullable": true });
     let seconds = json!({ "oneOf": [{ "type": "number", "minimum": 0, "maximum": 86400 }, { "type": "string" }], "nullable": true });
+    let healthcheck = json!({
+        "type": "object",
+        "nullable": true,
+        "description": "One probe (exec, http or tcp) and its timings (SPEC §12)",
+        "properties": {
+            "exec": { "oneOf": [{ "type": "string" }, { "type": "array", "items": { "type": "string" } }] },
+            "http": { "type": "string", "description": "http://IP-or-localhost[:PORT][/path]; 2xx or 3xx is healthy" },
+            "tcp": { "type": "string", "description": "IP-or-localhost:PORT; a connection is healthy" },
+            "interval": seconds,
+            "timeout": seconds,
+            "retries": { "type": "integer", "minimum": 1 },
+            "start_period": seconds,
+            "on_unhealthy": { "type": "string", "enum": ["restart", "none"] }
+        }
+    });
+    let depends_on = json!({
+        "nullable": true,
+        "oneOf": [
+            { "type": "array", "items": { "type": "string", "pattern": NAME_PATTERN } },
+            { "type": "object", "additionalProperties": { "type": "string", "enum": ["started", "ready", "completed_successfully"] } }
+        ]
+    });
     json!({
         "Envelope": {
             "type": "object",
@@ -360,7 +449,12 @@ fn schemas() -> Value {
                 "stderr_logfile_maxbytes": { "oneOf": [{ "type": "integer" }, { "type": "string" }], "nullable": true },
                 "stdout_logfile_backups": { "type": "integer", "nullable": true },
                 "stderr_logfile_backups": { "type": "integer", "nullable": true },
-                "environment": { "type": "object", "additionalProperties": scalar, "nullable": true }
+                "environment": { "type": "object", "additionalProperties": scalar, "nullable": true },
+                "healthcheck": healthcheck,
+                "ready_log_line": { "type": "string", "nullable": true },
+                "notify": flag,
+                "watchdog_sec": seconds,
+                "depends_on": depends_on
             }
         },
         "ProgramFile": {
@@ -407,8 +501,8 @@ pub fn document() -> Value {
         if route.path.starts_with("/quick-start/{id}") {
             parameters.push(json!({
                 "name": "id", "in": "path", "required": true,
-                "description": "The quick-start program's number",
-                "schema": { "type": "string", "pattern": "^[0-9]{1,19}$" }
+                "description": "The quick-start program's number, or its name (quick-start-N)",
+                "schema": { "type": "string", "pattern": "^(quick-start-)?[0-9]{1,19}$" }
             }));
         } else if route.path.contains("{id}") {
             parameters.push(json!({
@@ -424,7 +518,14 @@ pub fn document() -> Value {
             }));
         }
         let mut responses = Map::new();
-        for code in route.answers.iter().copied().chain([400, 401]) {
+        // Every route may answer 400 (ids, queries), 401 and 403 (the checks of access.rs);
+        // a route that takes a body, 415.
+        let checks: &[u16] = if route.body.is_some() {
+            &[400, 401, 403, 415]
+        } else {
+            &[400, 401, 403]
+        };
+        for code in route.answers.iter().copied().chain(checks.iter().copied()) {
             let schema = if code < 300 { "Envelope" } else { "Error" };
             responses.insert(
                 code.to_string(),
@@ -452,7 +553,8 @@ pub fn document() -> Value {
             "parameters": parameters,
             "responses": responses,
         });
-        if route.path == "/health" {
+        operation["x-role"] = json!(route.role.as_str());
+        if route.role == Role::Public {
             operation["security"] = json!([]);
         }
         if let Some(body) = route.body {
@@ -471,7 +573,7 @@ pub fn document() -> Value {
         "info": {
             "title": "hoody-daemon",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "A universal process manager. Every response is {statusCode, message, data}; errors carry {statusCode, message, error: {code, details}}. The API runs commands as any user the daemon can switch to: treat access to it as root access."
+            "description": "A universal process manager. Every response is {statusCode, message, data}; errors carry {statusCode, message, error: {code, details}}. The API runs commands as any user the daemon can switch to: treat access to it as root access. Who may do what (docs/SECURITY.md): each operation's x-role is the least role that may call it (public, read, operate, admin; each covers the ones before). With tokens (serve --tokens-file, --token-file, HOODY_DAEMON_TOKEN) the bearer token decides; without, only the daemon's own user and root are served (peer credentials), as admin. read and operate see environment values as \"<redacted>\", no file text, no history diffs and no ETag; admin sees everything. A body must be application/json (415), a foreign Origin (403 forbidden_origin) or Host (403 forbidden_host) is refused."
         },
         "paths": paths,
         "components": {
@@ -480,4 +582,24 @@ pub fn document() -> Value {
         },
         "security": [{ "bearer": [] }]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_states_a_role_and_the_dashboard_is_public() {
+        let root = root_routes();
+        assert!(root.iter().all(|route| route.role == Role::Public));
+        assert!(root.iter().any(|route| route.path == "/"));
+        // The dashboard is not part of the JSON API's document.
+        let document = document();
+        let paths = document["paths"].as_object().expect("paths");
+        assert!(
+            paths
+                .keys()
+                .all(|path| path.starts_with(super::super::BASE))
+        );
+    }
 }

@@ -117,6 +117,13 @@ fn current_files(session: &Session) -> Result<Vec<File>, CliError> {
         .as_array()
         .cloned()
         .unwrap_or_default();
+    // Only admin tokens see file text (SPEC §10): without it every file would look changed.
+    if programs.iter().any(|program| program.get("text").is_none()) {
+        return Err(CliError::new(
+            exit::ERROR,
+            "the daemon shows program files' text only to the admin role: diff and apply need an admin token",
+        ));
+    }
     Ok(programs
         .iter()
         .map(|program| {

@@ -3,8 +3,8 @@
 //! HTTP client of a running daemon (`programs …`, `quick-start …`, `status`, `diff`, `apply`).
 //!
 //! The client commands live in their own modules: [`programs`] (programs and `status`),
-//! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`docs`] (completions and the man
-//! page); [`session`] turns the API's answers and transport errors into messages and exit codes,
+//! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`ready`] (`ready --wait`), [`docs`]
+//! (completions and the man page); [`session`] turns the API's answers and transport errors into messages and exit codes,
 //! and [`output`] draws tables, diffs and JSON.
 
 use std::path::{Path, PathBuf};
@@ -21,6 +21,7 @@ mod gitops;
 mod output;
 mod programs;
 mod quick;
+mod ready;
 mod serve;
 mod session;
 
@@ -101,6 +102,17 @@ pub enum Command {
     QuickStart(QuickCommand),
     /// The status of every program (the same as `programs status`).
     Status,
+    /// Whether every program that should run is ready (GET /ready): exit 0 when it is.
+    ///
+    /// Ready means RUNNING and, for a program with a health check, a ready_log_line or
+    /// notify = true, that it said so. A one-shot that completed successfully counts as ready.
+    /// Exits 1, naming what is not ready, when something is not.
+    Ready {
+        /// Keep asking until ready or this many seconds have passed (a daemon that is not
+        /// listening yet counts as not ready meanwhile).
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<f64>,
+    },
     /// Show what `apply DIR` would change: a unified diff per program file.
     ///
     /// Compares the running daemon's program files with DIR's, byte for byte: changed files,
@@ -151,6 +163,21 @@ pub struct ServeArgs {
     /// The token file: filled from the global `--token-file`.
     #[arg(skip)]
     pub token_file: Option<PathBuf>,
+    /// Bearer tokens with roles (read, operate, admin), a TOML file of `[[tokens]]` entries
+    /// (name, role, sha256 or token); refused when its group or others can read it. With any
+    /// token, the token decides who may do what; without, only the daemon's own user and root
+    /// may use the API.
+    #[arg(long, value_name = "FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// A web origin (scheme://host[:port]) whose pages may call the API, besides the daemon's
+    /// own; repeatable. Any other Origin gets 403.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+    /// A host name (or NAME:PORT) the API may be reached by, besides loopback names and
+    /// addresses and the listen address (behind a proxy: the proxy's name); repeatable. Any
+    /// other Host gets 403 (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
     /// Never make cgroups: follow programs' processes by the marks in their environment, as
     /// where no cgroup can be made (for tests and diagnosis; docs/RELIABILITY.md).
     #[arg(long, hide = true)]
@@ -379,6 +406,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Man => docs::man(),
         Command::Programs(command) => programs::run(&global, command),
         Command::Status => programs::run(&global, ProgramsCommand::Status { id: None }),
+        Command::Ready { wait } => ready::ready(&global, wait),
         Command::QuickStart(command) => quick::run(&global, command),
         Command::Diff { dir } => gitops::diff(&global, &dir),
         Command::Apply {
@@ -408,7 +436,11 @@ fn die_on_closed_stdout() {
 }
 
 fn validate(dir: &Path) -> u8 {
-    let snapshot = store::scan(dir, &SystemUsers);
+    // Log paths inside the folder (or the default state folder beside it) are refused, as the
+    // daemon refuses them.
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let protected = crate::daemon::DaemonConfig::beside(&absolute).protected_folders();
+    let snapshot = store::scan_protected(dir, &SystemUsers, protected);
     let problems: Vec<_> = snapshot.problems().collect();
     if problems.is_empty() {
         let names: Vec<&str> = snapshot.programs.keys().map(String::as_str).collect();

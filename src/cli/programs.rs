@@ -245,6 +245,12 @@ fn get(session: &Session, id: &str, file: bool) -> Result<(), CliError> {
     if file {
         match program["text"].as_str() {
             Some(text) => print!("{text}"),
+            None if program.get("text").is_none() => {
+                return Err(CliError::new(
+                    exit::ERROR,
+                    "the daemon shows a program file's text only to the admin role: use an admin token",
+                ));
+            }
             None => {
                 return Err(CliError::new(
                     exit::ERROR,
@@ -279,6 +285,39 @@ fn get(session: &Session, id: &str, file: bool) -> Result<(), CliError> {
             ),
         ),
     ];
+    lines.push((
+        "ready".into(),
+        if status["ready"] == Value::Bool(true) {
+            "yes".into()
+        } else {
+            "no".into()
+        },
+    ));
+    if let Some(health) = status["health"].as_str() {
+        lines.push(("health".into(), health.to_string()));
+    }
+    if let Some(probe) = status["last_probe"].as_object() {
+        let verdict = if probe.get("ok") == Some(&Value::Bool(true)) {
+            "passed"
+        } else {
+            "failed"
+        };
+        let said = probe
+            .get("output")
+            .and_then(Value::as_str)
+            .and_then(|text| text.lines().next())
+            .unwrap_or("");
+        lines.push(("last probe".into(), format!("{verdict}: {said}")));
+    }
+    if let Some(names) = status["waiting_for"].as_array()
+        && !names.is_empty()
+    {
+        let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
+        lines.push(("waiting for".into(), names.join(", ")));
+    }
+    if let Some(text) = status["status_text"].as_str() {
+        lines.push(("status text".into(), text.to_string()));
+    }
     if let Some(error) = status["last_error"].as_str() {
         lines.push(("last error".into(), error.to_string()));
     }
@@ -349,21 +388,46 @@ fn status(session: &Session, id: Option<&str>) -> Result<(), CliError> {
 
 /// The table `status` prints.
 pub fn status_table(statuses: &[Value]) -> Table {
-    let mut table = Table::new(&["ID", "NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "INFO"]);
+    let mut table = Table::new(&[
+        "ID", "NAME", "STATUS", "READY", "HEALTH", "PID", "UPTIME", "RESTARTS", "INFO",
+    ]);
     for status in statuses {
         let state = output::text(&status["status"]);
+        let waiting: Vec<&str> = status["waiting_for"]
+            .as_array()
+            .map(|names| names.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         let info = match (
             status["last_error"].as_str(),
             output::last_exit(&status["last_exit"]),
         ) {
             (Some(error), _) => error.to_string(),
+            _ if !waiting.is_empty() => format!("waiting for {}", waiting.join(", ")),
             (None, Some(exit)) if state != "RUNNING" && state != "STARTING" => exit,
-            _ => String::new(),
+            _ => match (
+                status["health"].as_str(),
+                status["last_probe"]["ok"].as_bool(),
+            ) {
+                (Some("unhealthy"), _) | (_, Some(false)) => {
+                    output::text(&status["last_probe"]["output"])
+                }
+                _ => status["status_text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            },
+        };
+        let ready = match status["ready"] {
+            Value::Bool(true) => "yes",
+            Value::Bool(false) => "no",
+            _ => "-",
         };
         table.row(vec![
             output::text(&status["id"]).into(),
             output::text(&status["name"]).into(),
             Cell::state(&state),
+            ready.into(),
+            output::text(&status["health"]).into(),
             output::text(&status["pid"]).into(),
             output::text(&status["uptime"]).into(),
             output::text(&status["restarts"]).into(),

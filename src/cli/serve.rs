@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{ServeArgs, exit};
-use crate::api::{self, Listen, Listener};
+use crate::api::{self, AccessConfig, Listen, Listener, Tokens};
 use crate::daemon::{self, DaemonConfig, Ending};
 
 /// The environment variable that may hold the API token.
@@ -64,10 +64,24 @@ pub fn load_token(token_file: Option<&Path>) -> Result<Option<String>, String> {
 async fn run(args: ServeArgs) -> Result<Ending, String> {
     let listen = Listen::parse(&args.listen)?;
     let token = load_token(args.token_file.as_deref())?;
-    if token.is_none() && !listen.is_loopback() {
+    let mut tokens = match &args.tokens_file {
+        Some(path) => Tokens::load(path)?,
+        None => Tokens::default(),
+    };
+    if let Some(token) = &token {
+        tokens.add_admin(token)?;
+    }
+    if tokens.is_empty() && !listen.is_loopback() {
         return Err(format!(
-            "refusing to listen on {listen} without a token: the API can run any command as any user; set {TOKEN_VARIABLE} or --token-file, or listen on 127.0.0.1"
+            "refusing to listen on {listen} without a token: the API can run any command as any user; set {TOKEN_VARIABLE}, --token-file or --tokens-file, or listen on 127.0.0.1"
         ));
+    }
+    for origin in &args.allow_origins {
+        if !origin.contains("://") {
+            return Err(format!(
+                "--allow-origin {origin:?}: an origin is scheme://host[:port], as a browser sends it (https://dash.example)"
+            ));
+        }
     }
     let metadata = std::fs::metadata(&args.programs_dir).map_err(|error| {
         format!(
@@ -107,7 +121,7 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
         programs = %config.programs_dir.display(),
         state = %config.state_dir.display(),
         logs = %config.log_dir.display(),
-        auth = token.is_some(),
+        auth = if tokens.is_empty() { "peer" } else { "token" },
         pid = std::process::id(),
         "hoody-daemon {} serving",
         env!("CARGO_PKG_VERSION")
@@ -117,7 +131,17 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
     if let Err(error) = crate::store::write_atomic(&address_file, &format!("{shown}\n")) {
         tracing::warn!(%error, "cannot write {}", address_file.display());
     }
-    api::serve_on_thread(listener, api::router(handle, token))
+    let lookup_tcp_peers = tokens.is_empty();
+    let access = AccessConfig {
+        allow_origins: args.allow_origins.clone(),
+        allow_hosts: args.allow_hosts.clone(),
+        listen: match &listen {
+            Listen::Tcp(_) => listener.local_addr(),
+            Listen::Unix(_) => None,
+        },
+        tokens,
+    };
+    api::serve_on_thread(listener, api::router(handle, access), lookup_tcp_peers)
         .map_err(|error| format!("cannot start the API thread: {error}"))?;
     let ending = daemon.run().await.map_err(|error| error.to_string());
     if let Listen::Unix(path) = &listen {

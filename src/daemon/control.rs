@@ -24,7 +24,8 @@ pub(super) struct Waiter {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Until {
-    /// RUNNING, or failed (FATAL, EXITED), or stopped meanwhile.
+    /// RUNNING, or failed (FATAL, EXITED), or stopped meanwhile; not while its dependencies
+    /// hold it back.
     Up,
     /// No process and none coming: STOPPED, EXITED, FATAL.
     Down,
@@ -106,6 +107,10 @@ impl Daemon {
         {
             program.start_epoch += 1;
         }
+        if !already {
+            // What it depends on starts first (SPEC §12), and a one-shot that ended runs again.
+            self.rerun_dependencies(&name, now);
+        }
         self.converge(now);
         let answer = self.control_answer(&name, !already);
         self.reply_when(name, Until::Up, wait, answer, reply);
@@ -162,6 +167,7 @@ impl Daemon {
             program.restart_epoch += 1;
             program.start_epoch += 1;
         }
+        self.rerun_dependencies(&name, now);
         self.converge(now);
         let answer = self.control_answer(&name, true);
         self.reply_when(name, Until::Up, wait, answer, reply);
@@ -231,16 +237,26 @@ impl Daemon {
                 .supervisor
                 .status(&waiter.name, now)
                 .map(|status| status.state);
+            // Held back by its dependencies, it is on its way up until they allow it (or one
+            // of them can no longer come up).
+            let waiting = self
+                .health
+                .holds
+                .get(&waiter.name)
+                .is_some_and(|hold| hold.blocked.is_none());
             let done = match waiter.until {
-                Until::Up => matches!(
-                    state,
-                    Some(
-                        ProcessState::Running
-                            | ProcessState::Fatal
-                            | ProcessState::Exited
-                            | ProcessState::Stopped
-                    ) | None
-                ),
+                Until::Up => {
+                    !waiting
+                        && matches!(
+                            state,
+                            Some(
+                                ProcessState::Running
+                                    | ProcessState::Fatal
+                                    | ProcessState::Exited
+                                    | ProcessState::Stopped
+                            ) | None
+                        )
+                }
                 Until::Down => !matches!(
                     state,
                     Some(

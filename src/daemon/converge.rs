@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::reconcile::{Action, Observed, reconcile};
+use crate::reconcile::{Action, Observed, lower_boot_priorities, reconcile};
 use crate::spec::{ProgramSpec, SystemUsers};
 use crate::store::Reuse;
-use crate::supervisor::StateChange;
+use crate::supervisor::{ExitInfo, ProcessState, StateChange};
 
 use super::persist::{Intents, RunningRecord};
 use super::programs::{ChangeKind, ConfigEvent, Source};
@@ -49,12 +49,9 @@ impl Daemon {
                 Some(run) => *run && spec.is_some_and(|spec| spec.enabled),
                 None => spec.is_some_and(|spec| spec.boot && spec.enabled),
             },
-            |name| {
-                if api_sources.contains(name) {
-                    Source::Api
-                } else {
-                    Source::File
-                }
+            |name| match api_sources.get(name) {
+                Some(author) => (Source::Api, author.clone()),
+                None => (Source::File, None),
             },
             SystemTime::now(),
         );
@@ -68,16 +65,21 @@ impl Daemon {
     }
 
     pub(super) fn publish_config(&self, event: ConfigEvent) {
-        let ConfigEvent { name, id, change } = event;
+        let ConfigEvent {
+            name,
+            id,
+            change,
+            log_diff,
+        } = event;
         match change.change {
             ChangeKind::Created => {
-                tracing::info!(program = %name, id, source = ?change.source, "program added\n{}", change.diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program added\n{}", log_diff)
             }
             ChangeKind::Edited => {
-                tracing::info!(program = %name, id, source = ?change.source, generation = change.generation, "program changed\n{}", change.diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), generation = change.generation, "program changed\n{}", log_diff)
             }
             ChangeKind::Removed => {
-                tracing::info!(program = %name, id, source = ?change.source, "program removed\n{}", change.diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program removed\n{}", log_diff)
             }
         }
         for problem in &change.problems {
@@ -94,6 +96,10 @@ impl Daemon {
     }
 
     pub(super) fn publish_changes(&mut self, changes: Vec<StateChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        self.track(&changes, Instant::now());
         let time = unix_now();
         for change in changes {
             let id = self
@@ -122,6 +128,8 @@ impl Daemon {
             .statuses(now)
             .filter_map(|status| {
                 let meta = self.jobs.get(&status.name)?;
+                let succeeded = status.state == ProcessState::Exited
+                    && matches!(status.last_exit, Some(ExitInfo::Code(code)) if meta.spec.exitcodes.contains(&code));
                 Some((
                     status.name.clone(),
                     Observed {
@@ -129,6 +137,9 @@ impl Daemon {
                         spec: Arc::clone(&meta.spec),
                         start_epoch: meta.start_epoch,
                         restart_epoch: meta.restart_epoch,
+                        ready: self.is_ready(&status.name, status.state, status.pid),
+                        succeeded,
+                        fatal: status.state == ProcessState::Fatal,
                     },
                 ))
             })
@@ -136,13 +147,19 @@ impl Daemon {
     }
 
     pub(super) fn converge(&mut self, now: Instant) {
-        // A few passes: an action can make the next one possible (a boot wave opening).
-        for _ in 0..4 {
-            let desired = self.table.desired();
+        // A few passes: an action can make the next one possible (a boot wave opening, a
+        // dependency started).
+        for pass in 0..4 {
+            let mut desired = self.table.desired();
             let observed = self.observed(now);
-            let (gate, wake) = self.boot.advance(&desired, &observed, now);
+            if self.pull_in_dependencies(&desired, &observed) {
+                desired = self.table.desired();
+            }
+            lower_boot_priorities(&mut desired);
+            let holds = crate::health::depends::holds(&desired, &observed);
+            let (gate, wake) = self.boot.advance(&desired, &observed, &holds, now);
             self.boot_wake = wake;
-            let mut plan = reconcile(&desired, &observed, gate);
+            let mut plan = reconcile(&desired, &observed, gate, &holds);
             // A program the last run left processes of starts once they are gone.
             if !self.leftovers.is_empty() {
                 plan.retain(|action| {
@@ -150,8 +167,11 @@ impl Daemon {
                         || !self.leftovers.holds(action.name())
                 });
             }
-            if plan.is_empty() {
-                return;
+            if plan.is_empty() || pass == 3 {
+                self.keep_holds(holds, &desired, &observed);
+                if plan.is_empty() {
+                    return;
+                }
             }
             for action in plan {
                 self.apply(action, now);
@@ -160,8 +180,17 @@ impl Daemon {
     }
 
     pub(super) fn apply(&mut self, action: Action, now: Instant) {
-        tracing::debug!(?action, "applying");
         let name = action.name().to_string();
+        // The action's kind and program, not the action: its spec holds environment values,
+        // which never go to the daemon's log.
+        let kind = match &action {
+            Action::Start { .. } => "start",
+            Action::Restart { .. } => "restart",
+            Action::Update { .. } => "update",
+            Action::Stop { .. } => "stop",
+            Action::Remove { .. } => "remove",
+        };
+        tracing::debug!(action = kind, program = %name, "applying");
         let changes = match action {
             Action::Start { spec, .. } => {
                 self.record_job(&name, &spec, true);
@@ -173,6 +202,7 @@ impl Daemon {
             }
             Action::Update { spec, .. } => {
                 self.record_job(&name, &spec, false);
+                self.retrack(&spec, now);
                 self.supervisor.update_spec(spec);
                 Vec::new()
             }

@@ -32,9 +32,11 @@ pub struct Locks {
 }
 
 impl Locks {
-    /// Creates the state folder if needed and locks it and programs.d.
+    /// Creates the state folder if needed (0700: it holds the records of every program; a
+    /// folder that exists keeps its mode, and one that others can read gets a warning) and
+    /// locks it and programs.d.
     pub fn take(state_dir: &Path, programs_dir: &Path) -> io::Result<Locks> {
-        fs::create_dir_all(state_dir).map_err(|error| {
+        super::persist::create_private_dir(state_dir).map_err(|error| {
             io::Error::new(
                 error.kind(),
                 format!(
@@ -43,6 +45,17 @@ impl Locks {
                 ),
             )
         })?;
+        if let Ok(metadata) = fs::metadata(state_dir) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    folder = %state_dir.display(),
+                    mode = format!("{mode:04o}"),
+                    "the state folder can be read by other users; chmod 0700 it"
+                );
+            }
+        }
         let lock_path = state_dir.join("lock");
         let state = fs::OpenOptions::new()
             .create(true)

@@ -14,11 +14,14 @@
 //! - `control`: start, stop, restart (run intents) and the replies that wait for a state;
 //! - `reads`: the read-only answers (list, one program, statuses, history, log paths);
 //! - `shutdown`: the reverse boot waves and the loop's end;
+//! - `health`: health checks, readiness, dependencies pulled in and holds, `health` events,
+//!   `GET /ready` (SPEC §12);
 //! - `programs` (the table), `persist` (the state folder), `quick` (quick-start programs),
 //!   `views` (the JSON of the big reads), `request` (requests and answers as plain data).
 
 mod control;
 mod converge;
+mod health;
 pub mod lock;
 mod persist;
 mod programs;
@@ -29,8 +32,9 @@ mod shutdown;
 mod views;
 mod writes;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -40,7 +44,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::reconcile::{BootWaves, Phase};
-use crate::spec::ProgramSpec;
+use crate::spec::{ProgramSpec, ProtectedFolders};
 use crate::store::{FolderWatcher, Ids, Reuse, Scanner, WatchConfig};
 use crate::supervisor::cgroup::Cgroups;
 use crate::supervisor::marks::Marks;
@@ -51,7 +55,7 @@ pub use lock::Locks;
 use persist::{Intents, Running, StateFiles};
 use programs::ProgramTable;
 pub use programs::{Change, ChangeKind, Source};
-pub use request::{Answer, Data, Envelope, Failure, FailureKind, Reply, Request};
+pub use request::{Answer, Data, Envelope, Failure, FailureKind, REDACTED, Reply, Request, View};
 
 /// Where the daemon keeps things.
 #[derive(Debug, Clone)]
@@ -82,6 +86,22 @@ impl DaemonConfig {
             cgroups: true,
         }
     }
+
+    /// The folders no log path may point into: programs.d and the state folder, as given and
+    /// as they resolve (a symlinked programs.d is protected under both names).
+    pub fn protected_folders(&self) -> ProtectedFolders {
+        let mut protected = ProtectedFolders::default();
+        for (folder, what) in [
+            (&self.programs_dir, "the programs folder"),
+            (&self.state_dir, "the state folder"),
+        ] {
+            protected = protected.protect(folder, what);
+            if let Ok(resolved) = std::fs::canonicalize(folder) {
+                protected = protected.protect(&resolved, what);
+            }
+        }
+        protected
+    }
 }
 
 /// One event of the event stream (`GET /events`).
@@ -106,6 +126,18 @@ pub enum Event {
         reason: String,
         time: f64,
     },
+    /// A program's health or readiness changed, or what it waits for (SPEC §12).
+    Health {
+        id: u64,
+        name: String,
+        /// `starting`, `healthy`, `unhealthy`; null without a health check (or a process).
+        health: Option<crate::health::Health>,
+        ready: bool,
+        /// The dependencies (or the boot wave) it is held back by.
+        waiting_for: Vec<String>,
+        reason: String,
+        time: f64,
+    },
 }
 
 /// How to reach a running daemon's loop.
@@ -118,6 +150,12 @@ pub struct Handle {
 impl Handle {
     /// Sends a request and waits for the answer.
     pub async fn ask(&self, request: Request) -> Reply {
+        self.ask_as(request, None).await
+    }
+
+    /// Sends a request made by `author` (a token's name, `uid N`: who the audit trail names
+    /// for the changes it makes) and waits for the answer.
+    pub async fn ask_as(&self, request: Request, author: Option<Arc<str>>) -> Reply {
         let (reply, answer) = oneshot::channel();
         let unavailable = || {
             Failure::new(
@@ -127,7 +165,11 @@ impl Handle {
             )
         };
         self.requests
-            .send(Envelope { request, reply })
+            .send(Envelope {
+                request,
+                author,
+                reply,
+            })
             .await
             .map_err(|_| unavailable())?;
         answer.await.map_err(|_| unavailable())?
@@ -151,15 +193,20 @@ pub enum Ending {
 /// crashed run left behind (ended in the background: the daemon serves meanwhile), makes the
 /// cgroup tree, and returns the daemon ready to [`Daemon::run`], with the handle to talk to it.
 pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Handle)> {
-    std::fs::create_dir_all(&config.log_dir).map_err(|error| {
-        io::Error::new(
-            error.kind(),
-            format!(
-                "cannot create the log folder {}: {error}",
-                config.log_dir.display()
-            ),
-        )
-    })?;
+    // Not world-writable (SPEC §10): 0750; a folder that exists keeps its mode.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(&config.log_dir)
+        .map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!(
+                    "cannot create the log folder {}: {error}",
+                    config.log_dir.display()
+                ),
+            )
+        })?;
     let state = StateFiles::open(&config.state_dir);
     // Temp files of writes a crash interrupted (the daemon's own pattern only; the locks are
     // held, so no write of this daemon's is in flight).
@@ -206,24 +253,33 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         .collect();
     let saved_intents = state.load_intents()?;
     let ids = Ids::load(&config.state_dir)?;
+    let mut quick = quick::QuickStarts::open(&config.state_dir, &config.log_dir)?;
     if let Err(error) = crate::supervisor::become_subreaper() {
         tracing::warn!(%error, "cannot become a child subreaper; orphaned grandchildren go to init");
     }
     let (requests, inbox) = mpsc::channel(256);
     let (events, _) = broadcast::channel(1024);
+    // Notify sockets of a crashed run on this state folder (we hold its lock now).
+    let notify_dir = crate::health::notify::NotifyDir::location(&config.state_dir);
+    if let Err(error) = crate::health::notify::NotifyDir::remove_leftover(&notify_dir) {
+        tracing::warn!(path = %notify_dir.display(), %error, "cannot remove the notify folder of the last run");
+    }
+    let health = health::HealthState::new();
     let supervisor = Supervisor::new(SupervisorConfig {
         log_dir: config.log_dir.clone(),
         marks: Some(marks),
         cgroups,
+        health: Some(health.sender.clone()),
+        notify_dir: Some(notify_dir),
     });
-    let mut quick = quick::QuickStarts::default();
     quick.skip_past(leftovers.names());
+    let scanner = Scanner::protecting(config.protected_folders());
     let daemon = Daemon {
         config,
         _locks: locks,
         state,
         ids,
-        scanner: Scanner::new(),
+        scanner,
         table: ProgramTable::default(),
         saved_intents,
         intents_dirty: false,
@@ -235,12 +291,14 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         supervisor,
         boot: BootWaves::Done,
         boot_wake: None,
-        api_sources: BTreeSet::new(),
+        api_sources: BTreeMap::new(),
+        author: None,
         waiters: Vec::new(),
         events: events.clone(),
         inbox,
         shutdown: None,
         quick,
+        health,
     };
     Ok((daemon, Handle { requests, events }))
 }
@@ -282,19 +340,23 @@ pub struct Daemon {
     supervisor: Supervisor,
     boot: BootWaves,
     boot_wake: Option<Instant>,
-    /// Programs whose next file change was made by the API.
-    api_sources: BTreeSet<String>,
+    /// Programs whose next file change was made by the API, with who made it.
+    api_sources: BTreeMap<String, Option<Arc<str>>>,
+    /// Who made the request being handled (set around `handle`).
+    author: Option<Arc<str>>,
     waiters: Vec<Waiter>,
     events: broadcast::Sender<Arc<Event>>,
     inbox: mpsc::Receiver<Envelope>,
     shutdown: Option<Shutdown>,
     quick: quick::QuickStarts,
+    /// Trackers of health and readiness, holds, the health tasks' inbox (SPEC §12).
+    health: health::HealthState,
 }
 
-/// About how many bytes of JSON one program's status takes (250 with a short name and no
-/// config error), and one program with its fields, file text and status: the first size of
-/// the buffers the big reads are written into.
-const STATUS_SIZE: usize = 288;
+/// About how many bytes of JSON one program's status takes (330 with a short name, no config
+/// error and no health check), and one program with its fields, file text and status: the
+/// first size of the buffers the big reads are written into.
+const STATUS_SIZE: usize = 370;
 const PROGRAM_SIZE: usize = 1024;
 
 fn unix_now() -> f64 {
@@ -346,6 +408,7 @@ impl Daemon {
                 _ = children.recv() => {
                     let changes = self.supervisor.reap(Instant::now());
                     self.publish_changes(changes);
+                    self.take_probe_outcomes(Instant::now());
                 }
                 () = sleep_until(wake) => {
                     let changes = self.supervisor.on_deadline(Instant::now());
@@ -354,11 +417,18 @@ impl Daemon {
                     for name in self.leftovers.on_deadline(Instant::now()) {
                         self.leftover_records.remove(&name);
                     }
+                    self.health_due(Instant::now());
+                }
+                Some(message) = self.health.inbox.recv() => {
+                    // A ping or a status text changes nothing a reconcile looks at.
+                    read_only = !self.on_health_message(message, Instant::now());
                 }
                 envelope = self.inbox.recv() => match envelope {
-                    Some(Envelope { request, reply }) => {
+                    Some(Envelope { request, author, reply }) => {
                         read_only = request.is_read_only();
+                        self.author = author;
                         self.handle(request, reply);
+                        self.author = None;
                     }
                     None => self.begin_shutdown(false, None),
                 },
@@ -393,6 +463,7 @@ impl Daemon {
             self.boot_wake,
             self.quick.next_deadline(),
             self.leftovers.next_deadline(),
+            self.health.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -428,12 +499,13 @@ impl Daemon {
         let now = Instant::now();
         let outcome = match request {
             // The big reads are written straight to JSON from views of the state (`views`).
-            Request::List => self.list(now),
-            Request::Get { id } => self.get(&id, now),
+            Request::List { view } => self.list(now, view),
+            Request::Get { id, view } => self.get(&id, now, view),
             Request::Status { id: None } => self.status_all(now),
             Request::Status { id: Some(id) } => self.status_one(&id, now),
-            Request::History { id } => self.history(&id),
+            Request::History { id, view } => self.history(&id, view),
             Request::LogPaths { id } => self.log_paths(&id),
+            Request::Ready { names } => self.readiness(names),
             Request::Create { fields, format } => self.create(fields, format, now),
             Request::Edit {
                 id,

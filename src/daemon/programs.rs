@@ -41,6 +41,9 @@ pub struct Change {
     /// Unix seconds.
     pub time: f64,
     pub source: Source,
+    /// Who made an API change: the token's name, or `uid N` for a caller let in by its peer
+    /// credentials; `null` for a change of the folder itself.
+    pub by: Option<Arc<str>>,
     pub change: ChangeKind,
     pub generation: u64,
     /// Unified diff of the file, old to new.
@@ -72,6 +75,7 @@ impl Program {
             run: self.run,
             start_epoch: self.start_epoch,
             restart_epoch: self.restart_epoch,
+            boot_priority: spec.priority,
         })
     }
 
@@ -93,6 +97,8 @@ pub struct ConfigEvent {
     pub name: String,
     pub id: u64,
     pub change: Change,
+    /// The diff the daemon's own log shows: `change.diff` with environment values redacted.
+    pub log_diff: String,
 }
 
 #[derive(Debug, Default)]
@@ -109,7 +115,7 @@ impl ProgramTable {
         snapshot: &Snapshot,
         id_of: impl Fn(&str) -> u64,
         first_intent: impl Fn(&str, Option<&ProgramSpec>) -> bool,
-        source_of: impl Fn(&str) -> Source,
+        source_of: impl Fn(&str) -> (Source, Option<Arc<str>>),
         now: SystemTime,
     ) -> Vec<ConfigEvent> {
         let time = now
@@ -126,15 +132,19 @@ impl ProgramTable {
         for name in gone {
             if let Some(program) = self.programs.remove(&name) {
                 let old = program.entry.text.as_deref().unwrap_or("");
+                let (source, by) = source_of(&name);
+                let diff = diff(&program.entry, old, "", &name);
                 events.push(ConfigEvent {
                     name: name.clone(),
                     id: program.id,
+                    log_diff: log_diff(&program.entry, old, "", &name, &diff),
                     change: Change {
                         time,
-                        source: source_of(&name),
+                        source,
+                        by,
                         change: ChangeKind::Removed,
                         generation: program.generation + 1,
-                        diff: diff(&program.entry, old, "", &name),
+                        diff,
                         problems: Vec::new(),
                     },
                 });
@@ -158,18 +168,23 @@ impl ProgramTable {
                         // not the four a first push would reserve (about 200 bytes each).
                         history: VecDeque::with_capacity(1),
                     };
+                    let (source, by) = source_of(name);
+                    let new = entry.text.as_deref().unwrap_or("");
+                    let diff = diff(entry, "", new, name);
                     let change = Change {
                         time,
-                        source: source_of(name),
+                        source,
+                        by,
                         change: ChangeKind::Created,
                         generation: 1,
-                        diff: diff(entry, "", entry.text.as_deref().unwrap_or(""), name),
+                        diff,
                         problems,
                     };
                     program.record(change.clone());
                     events.push(ConfigEvent {
                         name: name.clone(),
                         id: program.id,
+                        log_diff: log_diff(entry, "", new, name, &change.diff),
                         change,
                     });
                     self.programs.insert(name.clone(), program);
@@ -195,23 +210,23 @@ impl ProgramTable {
                         program.last_good = Some(spec);
                         program.good_generation = program.generation;
                     }
+                    let (source, by) = source_of(name);
+                    let old = old_text.as_deref().unwrap_or("");
+                    let new = entry.text.as_deref().unwrap_or("");
                     let change = Change {
                         time,
-                        source: source_of(name),
+                        source,
+                        by,
                         change: ChangeKind::Edited,
                         generation: program.generation,
-                        diff: diff(
-                            entry,
-                            old_text.as_deref().unwrap_or(""),
-                            entry.text.as_deref().unwrap_or(""),
-                            name,
-                        ),
+                        diff: diff(entry, old, new, name),
                         problems,
                     };
                     program.record(change.clone());
                     events.push(ConfigEvent {
                         name: name.clone(),
                         id: program.id,
+                        log_diff: log_diff(entry, old, new, name, &change.diff),
                         change,
                     });
                 }
@@ -236,6 +251,51 @@ impl ProgramTable {
         let id: u64 = id_or_name.parse().ok()?;
         self.programs.values().find(|program| program.id == id)
     }
+}
+
+/// The diff the daemon's own log shows (SPEC §10: environment values never appear there): the
+/// file's diff with every value of `environment` replaced by `"<redacted>"` on both sides
+/// (TOML keeps its layout). A text that names no `environment` has nothing to hide: `full`
+/// is taken as it is.
+pub fn log_diff(entry: &Entry, old: &str, new: &str, name: &str, full: &str) -> String {
+    if !old.contains("environment") && !new.contains("environment") {
+        return full.to_string();
+    }
+    let old = redact_environment(entry.format, old);
+    let new = redact_environment(entry.format, new);
+    diff(entry, &old, &new, name)
+}
+
+/// A program file's text with its environment values replaced by `"<redacted>"`. A text that
+/// cannot be read as a program file is not shown at all.
+pub fn redact_environment(format: crate::spec::Format, text: &str) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    let Ok(document) = crate::spec::parse(format, text) else {
+        return "(not shown: not a program file)\n".to_string();
+    };
+    let Some(environment) = document.fields.get("environment") else {
+        return text.to_string();
+    };
+    let redacted = match environment {
+        serde_json::Value::Object(variables) => serde_json::Value::Object(
+            variables
+                .keys()
+                .map(|key| {
+                    (
+                        key.clone(),
+                        serde_json::Value::from(crate::daemon::REDACTED),
+                    )
+                })
+                .collect(),
+        ),
+        _ => serde_json::Value::from(crate::daemon::REDACTED),
+    };
+    let mut changes = serde_json::Map::new();
+    changes.insert("environment".into(), redacted);
+    crate::spec::edit(format, text, &changes)
+        .unwrap_or_else(|_| "(not shown: the environment could not be redacted)\n".to_string())
 }
 
 /// The unified diff of a program file, with `a/` and `b/` headers naming it.

@@ -2,12 +2,19 @@
 //! supervisor, never written to programs.d, gone when the daemon restarts. Their output is kept
 //! for `…/quick-start/{id}/logs`; finished ones are kept for an hour (and at most the last 100),
 //! then dropped with their logs. Their job names start with `_`, which no program name can.
+//!
+//! Runs never share output (SPEC §10): ids are unique across daemon restarts (the last one
+//! given is kept in `<state>/quick-start.json`), each run starts on fresh log files, a dropped
+//! run's logs (and their rotated copies) are deleted, and at start the daemon deletes what the
+//! runs of its previous life left in `<log dir>/quick-start/` (those runs are gone).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::reads::log_paths_json;
@@ -41,8 +48,17 @@ struct Quick {
 
 #[derive(Debug, Default)]
 pub struct QuickStarts {
+    /// The last id given (by this daemon or an earlier one on the same state folder).
     next_id: u64,
     runs: BTreeMap<u64, Quick>,
+    /// `<state>/quick-start.json`, where the last id is kept; `None` keeps it in memory only.
+    counter: Option<PathBuf>,
+}
+
+/// What `quick-start.json` holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct Counter {
+    last_id: u64,
 }
 
 fn job_name(id: u64) -> String {
@@ -53,6 +69,19 @@ fn id_of(name: &str) -> Option<u64> {
     name.strip_prefix("_quick-start-")?.parse().ok()
 }
 
+/// Deletes a log file and its rotated copies (quick-starts keep at most one).
+fn remove_logs(path: &Path) {
+    for path in [path.to_path_buf(), crate::supervisor::rotated_path(path, 1)] {
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "cannot delete a quick-start log");
+            }
+        }
+    }
+}
+
 impl QuickStarts {
     /// Quick-starts of this run get ids after those of `names` (jobs the last run left
     /// processes of), so none shares a cgroup or a record with a leftover.
@@ -60,6 +89,54 @@ impl QuickStarts {
         if let Some(last) = names.filter_map(id_of).max() {
             self.next_id = self.next_id.max(last);
         }
+    }
+
+    /// The quick-starts of a daemon on this state folder: ids continue after the last one an
+    /// earlier daemon gave, and the logs its runs left behind are deleted.
+    pub fn open(state_dir: &Path, log_dir: &Path) -> io::Result<QuickStarts> {
+        let counter = state_dir.join("quick-start.json");
+        let last_id = match std::fs::read_to_string(&counter) {
+            Ok(text) => {
+                serde_json::from_str::<Counter>(&text)
+                    .map_err(|error| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("{} is damaged: {error}", counter.display()),
+                        )
+                    })?
+                    .last_id
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => 0,
+            Err(error) => return Err(error),
+        };
+        let folder = log_dir.join("quick-start");
+        if let Ok(listing) = std::fs::read_dir(&folder) {
+            for entry in listing.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let is_log = name.ends_with(".log") || name.ends_with(".log.1");
+                if is_log && entry.file_type().is_ok_and(|kind| kind.is_file()) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(QuickStarts {
+            next_id: last_id,
+            runs: BTreeMap::new(),
+            counter: Some(counter),
+        })
+    }
+
+    /// Keeps the last id given, so a restarted daemon never gives it again.
+    fn save_counter(&self) -> io::Result<()> {
+        let Some(path) = &self.counter else {
+            return Ok(());
+        };
+        let text = serde_json::to_string(&Counter {
+            last_id: self.next_id,
+        })
+        .map_err(io::Error::other)?;
+        crate::store::write_atomic(path, &text)
     }
 
     pub fn owns(&self, name: &str) -> bool {
@@ -143,7 +220,18 @@ impl QuickStarts {
             .map_err(problems_failure)?;
         spec.name = job_name(id);
         let spec = Arc::new(spec);
+        // The id is kept before the run starts: a crash right after must not give it again.
         self.next_id = id;
+        self.save_counter().map_err(|error| {
+            Failure::new(
+                FailureKind::Internal,
+                "write_failed",
+                format!("cannot keep the quick-start id in the state folder: {error}"),
+            )
+        })?;
+        // Fresh files: nothing of an earlier run (of a state folder that was reset) shows.
+        remove_logs(&stdout);
+        remove_logs(&stderr);
         supervisor.start(Arc::clone(&spec), now);
         self.runs.insert(
             id,
@@ -164,8 +252,9 @@ impl QuickStarts {
         Ok(answer)
     }
 
+    /// A run by its number or its name (`quick-start-N`, as its status shows it).
     fn find(&self, id: &str) -> Result<(u64, &Quick), Failure> {
-        let number: Option<u64> = id.parse().ok();
+        let number: Option<u64> = id.strip_prefix("quick-start-").unwrap_or(id).parse().ok();
         number
             .and_then(|number| self.runs.get(&number).map(|run| (number, run)))
             .ok_or_else(|| {
@@ -312,7 +401,7 @@ impl QuickStarts {
                     &run.spec.process.stderr.target,
                 ] {
                     if let crate::spec::LogTarget::File(path) = target {
-                        let _ = std::fs::remove_file(path);
+                        remove_logs(path);
                     }
                 }
             }

@@ -10,23 +10,25 @@ use serde_json::{Map, Value, json};
 
 use crate::spec::{ProgramSpec, RawProgram, Stream};
 
+use super::health::{HealthView, Monitored};
 use super::programs::Program;
-use super::request::{Answer, Failure, FailureKind, Reply};
+use super::request::{Answer, Failure, FailureKind, REDACTED, Reply, View};
 use super::views::{
     self, InOrder, OneProgramView, OneStatusView, ProgramView, ProgramsView, StatusView,
 };
-use super::{Daemon, PROGRAM_SIZE, STATUS_SIZE};
+use super::{Daemon, JobMeta, PROGRAM_SIZE, STATUS_SIZE};
+use crate::supervisor::{JobView, ProcessState};
 
 impl Daemon {
     /// Every program with its fields and status (`GET /programs`).
-    pub(super) fn list(&self, now: Instant) -> Reply {
+    pub(super) fn list(&self, now: Instant, view: View) -> Reply {
         Answer::json(
             &ProgramsView {
                 programs: self
                     .table
                     .programs
                     .values()
-                    .map(|program| self.program_view(program, now))
+                    .map(|program| self.program_view(program, now, view))
                     .collect(),
             },
             self.table.programs.len() * PROGRAM_SIZE,
@@ -38,14 +40,24 @@ impl Daemon {
         // The program table, the jobs and their metadata are all sorted by name: walk them
         // together.
         let mut views = InOrder::new(self.supervisor.views(now));
-        let mut metas = InOrder::new(
-            self.jobs
+        let mut metas = InOrder::new(self.jobs.iter().map(|(name, meta)| (name.as_str(), meta)));
+        let mut monitored = InOrder::new(
+            self.health
+                .monitored
                 .iter()
-                .map(|(name, meta)| (name.as_str(), meta.generation)),
+                .map(|(name, monitored)| (name.as_str(), monitored)),
         );
         let statuses = self.table.programs.values().map(|program| {
             let name = program.entry.name.as_str();
-            self.with_leftovers(StatusView::new(program, views.get(name), metas.get(name)))
+            let job = views.get(name);
+            let meta = metas.get(name);
+            let health = self.health_of(program, job.as_ref(), meta, monitored.get(name));
+            self.with_leftovers(StatusView::new(
+                program,
+                job,
+                meta.map(|meta| meta.generation),
+                health,
+            ))
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
             views::write_statuses(json, statuses)
@@ -63,13 +75,24 @@ impl Daemon {
         )
     }
 
-    /// A program's audit trail (`GET /programs/{id}/history`).
-    pub(super) fn history(&self, id: &str) -> Reply {
+    /// A program's audit trail (`GET /programs/{id}/history`). The redacted view has no
+    /// diffs (a diff is file text, environment values included); the rest of each entry stays.
+    pub(super) fn history(&self, id: &str, view: View) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+        let mut history = serde_json::to_value(&program.history).unwrap_or(Value::Null);
+        if view == View::Redacted
+            && let Value::Array(changes) = &mut history
+        {
+            for change in changes {
+                if let Value::Object(change) = change {
+                    change.remove("diff");
+                }
+            }
+        }
         Ok(Answer::ok(json!({
             "id": program.id,
             "name": program.entry.name,
-            "history": program.history,
+            "history": history,
         })))
     }
 
@@ -80,24 +103,29 @@ impl Daemon {
         format!("\"{}-{:016x}\"", program.generation, hasher.finish())
     }
 
-    pub(super) fn get(&self, id: &str, now: Instant) -> Reply {
+    pub(super) fn get(&self, id: &str, now: Instant, view: View) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
         let mut answer = Answer::json(
             &OneProgramView {
-                program: self.program_view(program, now),
+                program: self.program_view(program, now, view),
             },
             PROGRAM_SIZE,
         )?;
-        answer.etag = Some(Self::etag(program));
+        // The ETag is a hash of the text: only for who may see (and edit) it.
+        if view == View::Full {
+            answer.etag = Some(Self::etag(program));
+        }
         Ok(answer)
     }
 
     /// A program as the API shows it: its fields (defaults filled in, values as written in
     /// canonical form), where it lives, its status and its config error.
+    /// The redacted view has environment values as `"<redacted>"` and no `text`.
     pub(super) fn program_view<'a>(
         &'a self,
         program: &'a Program,
         now: Instant,
+        view: View,
     ) -> ProgramView<'a> {
         let mut fields = match &program.last_good {
             Some(spec) => spec.to_fields(),
@@ -114,6 +142,13 @@ impl Daemon {
             }
         }
         fields.insert("name".into(), Value::from(program.entry.name.clone()));
+        if view == View::Redacted
+            && let Some(Value::Object(environment)) = fields.get_mut("environment")
+        {
+            for value in environment.values_mut() {
+                *value = Value::from(REDACTED);
+            }
+        }
         ProgramView {
             fields,
             config_error: views::ConfigErrorView::of(program),
@@ -123,7 +158,10 @@ impl Daemon {
             id: program.id,
             observed_generation: self.observed_generation(&program.entry.name),
             status: self.status_view(program, now),
-            text: program.entry.text.as_deref(),
+            text: match view {
+                View::Full => Some(program.entry.text.as_deref()),
+                View::Redacted => None,
+            },
         }
     }
 
@@ -133,10 +171,14 @@ impl Daemon {
 
     pub(super) fn status_view<'a>(&'a self, program: &'a Program, now: Instant) -> StatusView<'a> {
         let name = &program.entry.name;
+        let job = self.supervisor.view(name, now);
+        let meta = self.jobs.get(name);
+        let health = self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
         self.with_leftovers(StatusView::new(
             program,
-            self.supervisor.view(name, now),
+            job,
             self.observed_generation(name),
+            health,
         ))
     }
 
@@ -149,6 +191,28 @@ impl Daemon {
                 .saturating_add(u32::try_from(left).unwrap_or(u32::MAX));
         }
         view
+    }
+
+    /// A program's health for its status: judged by the spec its process runs with.
+    fn health_of<'a>(
+        &'a self,
+        program: &'a Program,
+        job: Option<&JobView<'_>>,
+        meta: Option<&'a JobMeta>,
+        monitored: Option<&'a Monitored>,
+    ) -> HealthView<'a> {
+        let (state, pid) = job.map_or((ProcessState::Stopped, None), |job| (job.state, job.pid));
+        let spec = meta
+            .map(|meta| meta.spec.as_ref())
+            .or(program.last_good.as_deref());
+        self.health_view(
+            &program.entry.name,
+            spec,
+            state,
+            pid,
+            monitored,
+            program.run,
+        )
     }
 
     /// A program's status as a value, to add to the answer of a write.

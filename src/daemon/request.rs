@@ -4,18 +4,35 @@
 //! programs, one program) JSON text the loop has already written from borrowed views of its
 //! state ([`Data::Json`]), so no tree of values is built for them.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use crate::spec::Format;
 
+/// How much of a program's secrets a read shows (SPEC §10): `Full` for `admin`; `Redacted`
+/// for `read` and `operate`: no file text, environment values as `"<redacted>"`, no diffs in
+/// the history, no ETag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Full,
+    Redacted,
+}
+
+/// What an environment value is shown as to whoever may not see it.
+pub const REDACTED: &str = "<redacted>";
+
 /// One request to the loop.
 #[derive(Debug)]
 pub enum Request {
-    List,
+    List {
+        view: View,
+    },
     Get {
         id: String,
+        view: View,
     },
     Create {
         fields: Map<String, Value>,
@@ -58,6 +75,7 @@ pub enum Request {
     },
     History {
         id: String,
+        view: View,
     },
     /// Where a program's logs are, for the API to read them.
     LogPaths {
@@ -77,6 +95,11 @@ pub enum Request {
     QuickLogPaths {
         id: String,
     },
+    /// Whether every program that should run is ready (`GET /ready`); `names` also says which
+    /// are not (for a caller with a valid token).
+    Ready {
+        names: bool,
+    },
     /// Stop every program (in reverse priority order) and end the loop; `force` kills at once.
     Shutdown {
         force: bool,
@@ -90,11 +113,12 @@ impl Request {
     pub fn is_read_only(&self) -> bool {
         matches!(
             self,
-            Request::List
+            Request::List { .. }
                 | Request::Get { .. }
                 | Request::Status { .. }
                 | Request::History { .. }
                 | Request::LogPaths { .. }
+                | Request::Ready { .. }
                 | Request::QuickList
                 | Request::QuickStatus { .. }
                 | Request::QuickLogPaths { .. }
@@ -106,6 +130,8 @@ impl Request {
 #[derive(Debug)]
 pub struct Envelope {
     pub request: Request,
+    /// Who asked (a token's name, `uid N`), for the audit trail of the changes it makes.
+    pub author: Option<Arc<str>>,
     pub reply: oneshot::Sender<Reply>,
 }
 

@@ -22,9 +22,11 @@ use std::time::SystemTime;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::health::{Health, LastProbe};
 use crate::spec::{Format, Problem};
 use crate::supervisor::{ExitInfo, JobView, ProcessState, Uptime};
 
+use super::health::HealthView;
 use super::programs::Program;
 
 /// One program's status (`GET /status/{id}`, an item of `GET /status`).
@@ -33,25 +35,35 @@ pub struct StatusView<'a> {
     pub config_error: Option<ConfigErrorView<'a>>,
     pub enabled: bool,
     pub generation: u64,
+    /// `starting`, `healthy`, `unhealthy`; null without a health check or a process (§12).
+    pub health: Option<Health>,
     pub id: u64,
     pub last_error: Option<Cow<'a, str>>,
     pub last_exit: Option<ExitInfo>,
+    /// `{time, ok, output}` of the last health probe of the current process.
+    pub last_probe: Option<&'a LastProbe>,
     pub name: &'a str,
     /// The generation of the spec the job runs with; null without a job.
     pub observed_generation: Option<u64>,
     pub pid: Option<u32>,
     /// Live processes of the program: its cgroup's (or those with its mark), counted now.
     pub processes: u32,
+    /// RUNNING and ready (SPEC §12).
+    pub ready: bool,
     pub restarts: u32,
     pub run: bool,
     /// Unix seconds.
     #[serde(serialize_with = "unix_seconds")]
     pub started_at: Option<SystemTime>,
     pub status: ProcessState,
+    /// The last `STATUS=` the program sent over sd_notify.
+    pub status_text: Option<&'a str>,
     /// `H:MM:SS`, from `uptime_seconds`.
     #[serde(serialize_with = "uptime")]
     pub uptime: Option<u64>,
     pub uptime_seconds: Option<u64>,
+    /// The dependencies (or the boot wave) it is held back by; empty when none.
+    pub waiting_for: &'a [String],
 }
 
 impl<'a> StatusView<'a> {
@@ -61,6 +73,7 @@ impl<'a> StatusView<'a> {
         program: &'a Program,
         job: Option<JobView<'a>>,
         observed_generation: Option<u64>,
+        health: HealthView<'a>,
     ) -> StatusView<'a> {
         let job = job.unwrap_or(JobView {
             state: ProcessState::Stopped,
@@ -76,19 +89,25 @@ impl<'a> StatusView<'a> {
             config_error: ConfigErrorView::of(program),
             enabled: program.last_good.as_ref().is_some_and(|spec| spec.enabled),
             generation: program.generation,
+            health: health.health,
             id: program.id,
-            last_error: job.last_error,
+            // Held back by a dependency that cannot come up: that is the error to show.
+            last_error: health.blocked.map(Cow::Borrowed).or(job.last_error),
             last_exit: job.last_exit,
+            last_probe: health.last_probe,
             name: &program.entry.name,
             observed_generation,
             pid: job.pid,
             processes: job.processes,
+            ready: health.ready,
             restarts: job.restarts,
             run: program.run,
             started_at: job.started_at,
             status: job.state,
+            status_text: health.status_text,
             uptime: job.uptime_seconds,
             uptime_seconds: job.uptime_seconds,
+            waiting_for: health.waiting_for,
         }
     }
 }
@@ -107,6 +126,16 @@ impl StatusView<'_> {
         write_bool(out, self.enabled);
         out.extend_from_slice(b",\"generation\":");
         write_u64(out, self.generation);
+        out.extend_from_slice(b",\"health\":");
+        match self.health {
+            // Lower-case letters: nothing to escape.
+            Some(health) => {
+                out.push(b'"');
+                out.extend_from_slice(health.as_str().as_bytes());
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"id\":");
         write_u64(out, self.id);
         out.extend_from_slice(b",\"last_error\":");
@@ -119,6 +148,11 @@ impl StatusView<'_> {
             Some(exit) => serde_json::to_writer(&mut *out, exit)?,
             None => out.extend_from_slice(b"null"),
         }
+        out.extend_from_slice(b",\"last_probe\":");
+        match &self.last_probe {
+            Some(probe) => serde_json::to_writer(&mut *out, probe)?,
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"name\":");
         serde_json::to_writer(&mut *out, self.name)?;
         out.extend_from_slice(b",\"observed_generation\":");
@@ -127,6 +161,8 @@ impl StatusView<'_> {
         write_option(out, self.pid.map(u64::from));
         out.extend_from_slice(b",\"processes\":");
         write_u64(out, u64::from(self.processes));
+        out.extend_from_slice(b",\"ready\":");
+        write_bool(out, self.ready);
         out.extend_from_slice(b",\"restarts\":");
         write_u64(out, u64::from(self.restarts));
         out.extend_from_slice(b",\"run\":");
@@ -137,6 +173,11 @@ impl StatusView<'_> {
         // Upper-case letters: nothing to escape.
         out.extend_from_slice(self.status.as_str().as_bytes());
         out.push(b'"');
+        out.extend_from_slice(b",\"status_text\":");
+        match self.status_text {
+            Some(text) => serde_json::to_writer(&mut *out, text)?,
+            None => out.extend_from_slice(b"null"),
+        }
         out.extend_from_slice(b",\"uptime\":");
         match self.uptime {
             Some(seconds) => {
@@ -149,6 +190,12 @@ impl StatusView<'_> {
         }
         out.extend_from_slice(b",\"uptime_seconds\":");
         write_option(out, self.uptime_seconds);
+        out.extend_from_slice(b",\"waiting_for\":");
+        if self.waiting_for.is_empty() {
+            out.extend_from_slice(b"[]");
+        } else {
+            serde_json::to_writer(&mut *out, self.waiting_for)?;
+        }
         out.push(b'}');
         Ok(())
     }
@@ -266,8 +313,10 @@ pub struct ProgramView<'a> {
     pub id: u64,
     pub observed_generation: Option<u64>,
     pub status: StatusView<'a>,
-    /// The file as written (comments included), for `hoody-daemon diff` and `get --file`.
-    pub text: Option<&'a str>,
+    /// The file as written (comments included), for `hoody-daemon diff` and `get --file`:
+    /// `null` when it is not a readable program file; absent from the redacted view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<Option<&'a str>>,
 }
 
 /// `{"programs": [...]}`.
@@ -316,7 +365,11 @@ mod tests {
         success: bool,
     }
 
-    fn views<'a>(problems: &'a [Problem]) -> Vec<StatusView<'a>> {
+    fn views<'a>(
+        problems: &'a [Problem],
+        probes: &'a [LastProbe],
+        waiting: &'a [String],
+    ) -> Vec<StatusView<'a>> {
         let states = ProcessState::ALL;
         let exits = [None, Some(ExitInfo::Code(3)), Some(ExitInfo::Signal(9))];
         let errors = [
@@ -339,6 +392,16 @@ mod tests {
             for (variant, uptime) in uptimes.into_iter().enumerate() {
                 let running = variant % 2 == 1;
                 views.push(StatusView {
+                    health: [
+                        None,
+                        Some(Health::Starting),
+                        Some(Health::Healthy),
+                        Some(Health::Unhealthy),
+                    ][variant % 4],
+                    last_probe: probes.get(variant % 3),
+                    ready: index % 2 == 0,
+                    status_text: [None, Some("serving \"all\"\n\u{7}é"), Some("")][index % 3],
+                    waiting_for: &waiting[..variant % 3],
                     config_error: (variant == 2).then(|| ConfigErrorView {
                         message: "a \"quoted\" problem; another".to_string(),
                         problems,
@@ -383,7 +446,20 @@ mod tests {
             },
             Problem::file("the file is not valid UTF-8"),
         ];
-        let views = views(&problems);
+        let probes = [
+            LastProbe {
+                time: 1_750_000_000.125,
+                ok: true,
+                output: "HTTP/1.1 200 OK".to_string(),
+            },
+            LastProbe {
+                time: 0.0,
+                ok: false,
+                output: "line 1\n\t\"quoted\" \u{1}".to_string(),
+            },
+        ];
+        let waiting = ["db".to_string(), "migrate".to_string()];
+        let views = views(&problems, &probes, &waiting);
         for view in &views {
             let mut written = Vec::new();
             view.write_json(&mut written).expect("write");

@@ -22,6 +22,17 @@ use super::request::{Answer, Failure, FailureKind, Reply};
 impl Daemon {
     // ---- writes --------------------------------------------------------------------------
 
+    /// A log path inside programs.d or the state folder is a 400 naming the field (SPEC §10),
+    /// as it is a config error of a file.
+    pub(super) fn check_log_paths(&self, spec: &ProgramSpec) -> Result<(), Failure> {
+        let problems = self.config.protected_folders().check(spec);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems_failure(problems))
+        }
+    }
+
     /// The files in programs.d that would define a program of this name (any extension).
     pub(super) fn existing_files(&self, name: &str) -> Vec<PathBuf> {
         crate::spec::name::EXTENSIONS
@@ -57,9 +68,11 @@ impl Daemon {
             .with_details(json!({ "field": "name", "name": name })));
         }
         let raw = RawProgram::from_fields(&fields).map_err(problems_failure)?;
-        raw.clone()
+        let spec = raw
+            .clone()
             .into_spec(&name, &SystemUsers)
             .map_err(problems_failure)?;
+        self.check_log_paths(&spec)?;
         let text = crate::spec::render(format, &raw.to_fields());
         let path = self
             .config
@@ -67,7 +80,7 @@ impl Daemon {
             .join(format!("{name}.{}", format.extension()));
         self.reserve_id(&name)?;
         store::write_atomic(&path, &text).map_err(|error| write_failure(&path, &error))?;
-        self.api_sources.insert(name.clone());
+        self.api_sources.insert(name.clone(), self.author.clone());
         self.rescan(Reuse::Unchanged);
         self.converge(now);
         let program = self.table.programs.get(&name).ok_or_else(|| {
@@ -169,8 +182,9 @@ impl Daemon {
         let path = program.entry.path.clone();
         let new_text = crate::spec::edit(format, &old_text, &canonical)
             .map_err(|problem| problems_failure(vec![problem]))?;
-        crate::spec::ProgramSpec::from_text(&name, format, &new_text, &SystemUsers)
+        let spec = crate::spec::ProgramSpec::from_text(&name, format, &new_text, &SystemUsers)
             .map_err(problems_failure)?;
+        self.check_log_paths(&spec)?;
         if new_text == *old_text {
             let program = self
                 .table
@@ -184,7 +198,7 @@ impl Daemon {
             return Ok((answer, false));
         }
         store::write_atomic(&path, &new_text).map_err(|error| write_failure(&path, &error))?;
-        self.api_sources.insert(name.clone());
+        self.api_sources.insert(name.clone(), self.author.clone());
         self.rescan(Reuse::Unchanged);
         self.converge(now);
         let program = self
@@ -223,7 +237,9 @@ impl Daemon {
             }
         };
         check_name(&name).map_err(|message| invalid_field("file", &message))?;
-        ProgramSpec::from_text(&name, format, text, &SystemUsers).map_err(problems_failure)?;
+        let spec =
+            ProgramSpec::from_text(&name, format, text, &SystemUsers).map_err(problems_failure)?;
+        self.check_log_paths(&spec)?;
         let path = self.config.programs_dir.join(file);
         let existing = self.table.programs.get(&name);
         if let (Some(expected), Some(program)) = (if_match, existing) {
@@ -270,7 +286,7 @@ impl Daemon {
         for other in &others {
             store::remove_durable(other).map_err(|error| write_failure(other, &error))?;
         }
-        self.api_sources.insert(name.clone());
+        self.api_sources.insert(name.clone(), self.author.clone());
         self.rescan(Reuse::Unchanged);
         self.converge(now);
         let program = self.table.programs.get(&name).ok_or_else(|| {
@@ -335,7 +351,7 @@ impl Daemon {
                 return;
             }
         }
-        self.api_sources.insert(name.clone());
+        self.api_sources.insert(name.clone(), self.author.clone());
         self.rescan(Reuse::Unchanged);
         self.converge(now);
         let answer =

@@ -2,14 +2,20 @@
 //! state (what the supervisor's jobs are doing) in, a [`Plan`] of actions out. No I/O, no clock
 //! of its own, no memory between calls: reconcile never asks *why* it runs, and running it again
 //! over the result of its own plan yields an empty plan (level-triggered, idempotent).
+//!
+//! Readiness (SPEC §12) comes in with the observed state (`Observed::ready`), and what the
+//! programs' dependencies hold back comes in as [`Holds`] (computed by the pure
+//! [`crate::health::depends`]): a held program is not started, and a held program that needs a
+//! restart is stopped and started again once its hold lifts.
 
 mod boot;
 
-pub use boot::{BootWaves, Gate};
+pub use boot::{BootWaves, Gate, lower_boot_priorities};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::health::Holds;
 use crate::spec::ProgramSpec;
 
 /// What the folder and the operator want for one program.
@@ -24,6 +30,9 @@ pub struct Desired {
     /// again when it has ended (a start after FATAL) or restarted (a restart).
     pub start_epoch: u64,
     pub restart_epoch: u64,
+    /// The priority its boot wave goes by: its own, or lower when a program of a lower
+    /// priority depends on it (a dependency starts with its dependents, or before them).
+    pub boot_priority: i32,
 }
 
 impl Desired {
@@ -60,6 +69,13 @@ pub struct Observed {
     pub spec: Arc<ProgramSpec>,
     pub start_epoch: u64,
     pub restart_epoch: u64,
+    /// RUNNING and ready (SPEC §12: its first probe passed, its ready line was seen, it sent
+    /// READY=1; with none of these, RUNNING is ready).
+    pub ready: bool,
+    /// EXITED with one of its `exitcodes` (a one-shot that completed successfully).
+    pub succeeded: bool,
+    /// FATAL.
+    pub fatal: bool,
 }
 
 /// One step that brings the running set closer to the desired one.
@@ -105,12 +121,35 @@ impl Action {
 /// The actions of one reconcile, in name order.
 pub type Plan = Vec<Action>;
 
+/// Whether reconcile starts this program when nothing holds it back: it should run and has no
+/// process on the way (none yet, stopped, stopping, or ended and asked to start again or given
+/// a new process shape). What it depends on is pulled in, and waited for, on this basis.
+pub fn will_start(want: &Desired, job: Option<&Observed>) -> bool {
+    if !want.wants_running() {
+        return false;
+    }
+    let Some(job) = job else {
+        return true;
+    };
+    match job.phase {
+        Phase::Stopped | Phase::Stopping => true,
+        Phase::Ended => {
+            want.start_epoch > job.start_epoch
+                || want.restart_epoch > job.restart_epoch
+                || job.spec.process != want.spec.process
+        }
+        Phase::Starting | Phase::Running => false,
+    }
+}
+
 /// Compares what should run with what runs. `gate` holds back starts during boot: a program
-/// whose priority is above it waits for its wave.
+/// whose boot priority is above it waits for its wave. A program in `holds` waits for its
+/// dependencies.
 pub fn reconcile(
     desired: &BTreeMap<String, Desired>,
     observed: &BTreeMap<String, Observed>,
     gate: Gate,
+    holds: &Holds,
 ) -> Plan {
     let mut plan = Plan::new();
     for (name, job) in observed {
@@ -119,7 +158,8 @@ pub fn reconcile(
         }
     }
     for (name, want) in desired {
-        if let Some(action) = reconcile_one(name, want, observed.get(name), gate) {
+        let held = holds.contains_key(name);
+        if let Some(action) = reconcile_one(name, want, observed.get(name), gate, held) {
             plan.push(action);
         }
     }
@@ -127,10 +167,16 @@ pub fn reconcile(
     plan
 }
 
-fn reconcile_one(name: &str, want: &Desired, job: Option<&Observed>, gate: Gate) -> Option<Action> {
+fn reconcile_one(
+    name: &str,
+    want: &Desired,
+    job: Option<&Observed>,
+    gate: Gate,
+    held: bool,
+) -> Option<Action> {
     let name = name.to_string();
     let spec = Arc::clone(&want.spec);
-    let may_start = gate.allows(spec.priority);
+    let may_start = gate.allows(want.boot_priority) && !held;
     let Some(job) = job else {
         return (want.wants_running() && may_start).then_some(Action::Start { name, spec });
     };
@@ -149,7 +195,13 @@ fn reconcile_one(name: &str, want: &Desired, job: Option<&Observed>, gate: Gate)
     match job.phase {
         Phase::Starting | Phase::Running => {
             if !same_process || want.restart_epoch > job.restart_epoch {
-                Some(Action::Restart { name, spec })
+                // A held program is not started again at once: it stops, and starts once its
+                // dependencies allow (the restart's start is gated like any other).
+                if held {
+                    Some(Action::Stop { name, spec })
+                } else {
+                    Some(Action::Restart { name, spec })
+                }
             } else if !same_spec {
                 Some(Action::Update { name, spec })
             } else {

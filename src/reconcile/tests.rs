@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 use super::*;
+use crate::health::Holds;
 use crate::spec::{Format, ProgramSpec, SystemUsers};
 
 fn spec(name: &str, extra: &str) -> Arc<ProgramSpec> {
@@ -27,6 +28,7 @@ fn desired(spec: &Arc<ProgramSpec>, run: bool) -> Desired {
         run,
         start_epoch: 0,
         restart_epoch: 0,
+        boot_priority: spec.priority,
     }
 }
 
@@ -36,13 +38,16 @@ fn observed(spec: &Arc<ProgramSpec>, phase: Phase) -> Observed {
         spec: Arc::clone(spec),
         start_epoch: 0,
         restart_epoch: 0,
+        ready: phase == Phase::Running,
+        succeeded: false,
+        fatal: false,
     }
 }
 
 fn one(want: Option<Desired>, job: Option<Observed>) -> Plan {
     let desired: BTreeMap<_, _> = want.into_iter().map(|w| ("web".to_string(), w)).collect();
     let observed: BTreeMap<_, _> = job.into_iter().map(|j| ("web".to_string(), j)).collect();
-    reconcile(&desired, &observed, Gate::Open)
+    reconcile(&desired, &observed, Gate::Open, &Holds::new())
 }
 
 #[derive(Debug, PartialEq)]
@@ -246,14 +251,28 @@ fn the_gate_holds_back_starts_only() {
     let late = spec("web", "priority = 50");
     let late_command = spec("web", "priority = 50\ncommand = \"sleep 1\"");
     let desired_map: BTreeMap<_, _> = [("web".to_string(), desired(&late, true))].into();
-    assert!(reconcile(&desired_map, &BTreeMap::new(), Gate::UpTo(10)).is_empty());
+    assert!(
+        reconcile(
+            &desired_map,
+            &BTreeMap::new(),
+            Gate::UpTo(10),
+            &Holds::new()
+        )
+        .is_empty()
+    );
     assert_eq!(
-        reconcile(&desired_map, &BTreeMap::new(), Gate::UpTo(50)).len(),
+        reconcile(
+            &desired_map,
+            &BTreeMap::new(),
+            Gate::UpTo(50),
+            &Holds::new()
+        )
+        .len(),
         1
     );
     let running: BTreeMap<_, _> =
         [("web".to_string(), observed(&late_command, Phase::Running))].into();
-    let plan = reconcile(&desired_map, &running, Gate::UpTo(10));
+    let plan = reconcile(&desired_map, &running, Gate::UpTo(10), &Holds::new());
     assert!(
         matches!(plan.as_slice(), [Action::Restart { .. }]),
         "{plan:?}"
@@ -274,34 +293,34 @@ fn boot_waves_open_in_priority_order_with_delays() {
     let start = Instant::now();
     let mut observed_map = BTreeMap::new();
     assert_eq!(
-        waves.advance(&desired_map, &observed_map, start),
+        waves.advance(&desired_map, &observed_map, &Holds::new(), start),
         (Gate::UpTo(1), None)
     );
     observed_map.insert("db".to_string(), observed(&db, Phase::Starting));
     assert_eq!(
-        waves.advance(&desired_map, &observed_map, start),
+        waves.advance(&desired_map, &observed_map, &Holds::new(), start),
         (Gate::UpTo(1), None)
     );
     observed_map.insert("db".to_string(), observed(&db, Phase::Running));
     let running_at = start + Duration::from_millis(500);
     let opens = running_at + Duration::from_secs(2);
     assert_eq!(
-        waves.advance(&desired_map, &observed_map, running_at),
+        waves.advance(&desired_map, &observed_map, &Holds::new(), running_at),
         (Gate::UpTo(1), Some(opens))
     );
     assert_eq!(
-        waves.advance(&desired_map, &observed_map, opens),
+        waves.advance(&desired_map, &observed_map, &Holds::new(), opens),
         (Gate::UpTo(5), None)
     );
     // A wave whose program failed still lets the next one go.
     observed_map.insert("cache".to_string(), observed(&cache, Phase::Ended));
     assert_eq!(
-        waves.advance(&desired_map, &observed_map, opens),
+        waves.advance(&desired_map, &observed_map, &Holds::new(), opens),
         (Gate::UpTo(10), None)
     );
     observed_map.insert("web".to_string(), observed(&web, Phase::Running));
     assert_eq!(
-        waves.advance(&desired_map, &observed_map, opens),
+        waves.advance(&desired_map, &observed_map, &Holds::new(), opens),
         (Gate::Open, None)
     );
     assert_eq!(waves, BootWaves::Done);
@@ -314,7 +333,12 @@ fn nothing_to_boot_means_the_gate_is_open() {
     let mut waves = BootWaves::new(&desired_map);
     assert_eq!(waves, BootWaves::Done);
     assert_eq!(
-        waves.advance(&desired_map, &BTreeMap::new(), Instant::now()),
+        waves.advance(
+            &desired_map,
+            &BTreeMap::new(),
+            &Holds::new(),
+            Instant::now()
+        ),
         (Gate::Open, None)
     );
 }
@@ -342,6 +366,9 @@ fn apply(
                         spec: Arc::clone(spec),
                         start_epoch: want.start_epoch,
                         restart_epoch: want.restart_epoch,
+                        ready: phase == Phase::Running,
+                        succeeded: false,
+                        fatal: false,
                     },
                 );
             }
@@ -413,6 +440,7 @@ fn arbitrary_world() -> impl Strategy<
                             run,
                             start_epoch,
                             restart_epoch,
+                            boot_priority: 0,
                         },
                     );
                 }
@@ -424,6 +452,9 @@ fn arbitrary_world() -> impl Strategy<
                             spec: spec(name, variants[variant]),
                             start_epoch,
                             restart_epoch,
+                            ready: phases[phase] == Phase::Running,
+                            succeeded: false,
+                            fatal: false,
                         },
                     );
                 }
@@ -436,9 +467,152 @@ proptest! {
     /// Applying a plan and reconciling again gives an empty plan, whatever the world was.
     #[test]
     fn reconcile_is_idempotent((desired_map, mut observed_map, outcomes) in arbitrary_world()) {
-        let plan = reconcile(&desired_map, &observed_map, Gate::Open);
+        let plan = reconcile(&desired_map, &observed_map, Gate::Open, &Holds::new());
         apply(&plan, &desired_map, &mut observed_map, &mut outcomes.into_iter());
-        let again = reconcile(&desired_map, &observed_map, Gate::Open);
+        let again = reconcile(&desired_map, &observed_map, Gate::Open, &Holds::new());
+        prop_assert!(again.is_empty(), "first plan {:?}\nsecond plan {:?}", plan, again);
+    }
+}
+
+fn held(names: &[&str]) -> Holds {
+    names
+        .iter()
+        .map(|name| {
+            (
+                name.to_string(),
+                crate::health::Hold {
+                    waiting_for: vec!["db".to_string()],
+                    blocked: None,
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_held_program_is_not_started_and_a_needed_restart_becomes_a_stop() {
+    let base = spec("web", "");
+    let new_command = spec("web", "command = \"sleep 200\"");
+    let holds = held(&["web"]);
+    let plan_of = |want: Desired, job: Option<Observed>| {
+        let desired: BTreeMap<_, _> = [("web".to_string(), want)].into();
+        let observed: BTreeMap<_, _> = job.into_iter().map(|j| ("web".to_string(), j)).collect();
+        kind(&reconcile(&desired, &observed, Gate::Open, &holds))
+    };
+    use Expect::*;
+    assert_eq!(plan_of(desired(&base, true), None), Nothing, "no job");
+    assert_eq!(
+        plan_of(desired(&base, true), Some(observed(&base, Phase::Stopped))),
+        Nothing,
+        "stopped"
+    );
+    let mut again = desired(&base, true);
+    again.start_epoch = 1;
+    assert_eq!(
+        plan_of(again, Some(observed(&base, Phase::Ended))),
+        Nothing,
+        "asked again after it ended"
+    );
+    assert_eq!(
+        plan_of(desired(&base, true), Some(observed(&base, Phase::Running))),
+        Nothing,
+        "a running program is left alone"
+    );
+    assert_eq!(
+        plan_of(
+            desired(&new_command, true),
+            Some(observed(&base, Phase::Running))
+        ),
+        Stop,
+        "a new command: stopped, to start when the hold lifts"
+    );
+    let mut restart = desired(&base, true);
+    restart.restart_epoch = 1;
+    assert_eq!(
+        plan_of(restart, Some(observed(&base, Phase::Running))),
+        Stop,
+        "a restart"
+    );
+    assert_eq!(
+        plan_of(desired(&base, false), Some(observed(&base, Phase::Running))),
+        Stop,
+        "a stop is a stop"
+    );
+}
+
+#[test]
+fn boot_waves_wait_for_readiness_and_a_blocked_program_lets_them_go() {
+    let db = spec("db", "priority = 1\nready_log_line = \"up\"");
+    let web = spec("web", "priority = 2\ndepends_on = [\"cache\"]");
+    let cache = spec("cache", "priority = 5");
+    let mut desired_map = BTreeMap::new();
+    for s in [&db, &web, &cache] {
+        desired_map.insert(s.name.clone(), desired(s, true));
+    }
+    lower_boot_priorities(&mut desired_map);
+    // The cache starts in web's wave: it is what web depends on.
+    assert_eq!(desired_map["cache"].boot_priority, 2);
+    assert_eq!(desired_map["db"].boot_priority, 1);
+    let mut waves = BootWaves::new(&desired_map);
+    let now = Instant::now();
+    let mut observed_map = BTreeMap::new();
+    let mut running_db = observed(&db, Phase::Running);
+    running_db.ready = false;
+    observed_map.insert("db".to_string(), running_db.clone());
+    let none = Holds::new();
+    assert_eq!(
+        waves.advance(&desired_map, &observed_map, &none, now),
+        (Gate::UpTo(1), None),
+        "RUNNING but not ready keeps the next wave shut"
+    );
+    assert_eq!(
+        waves.waiting_for(&desired_map, &observed_map, &none),
+        ["db"]
+    );
+    running_db.ready = true;
+    observed_map.insert("db".to_string(), running_db);
+    assert_eq!(
+        waves.advance(&desired_map, &observed_map, &none, now),
+        (Gate::UpTo(2), None)
+    );
+    // web is held by its dependency, which can no longer come up: the wave goes on once the
+    // cache itself has settled (it failed).
+    let mut blocked = held(&["web"]);
+    if let Some(hold) = blocked.get_mut("web") {
+        hold.blocked = Some("not started: dependency \"cache\" is FATAL".into());
+    }
+    let mut fatal = observed(&cache, Phase::Ended);
+    fatal.fatal = true;
+    observed_map.insert("cache".to_string(), fatal);
+    assert_eq!(
+        waves.advance(&desired_map, &observed_map, &blocked, now),
+        (Gate::Open, None)
+    );
+    assert!(
+        waves
+            .waiting_for(&desired_map, &observed_map, &blocked)
+            .is_empty()
+    );
+}
+
+proptest! {
+    /// With the holds as they are, applying a plan and reconciling again gives an empty plan.
+    #[test]
+    fn reconcile_is_idempotent_under_holds(
+        (desired_map, mut observed_map, outcomes) in arbitrary_world(),
+        held_mask in 0u8..32,
+    ) {
+        let names = ["a", "b", "c", "d", "e"];
+        let held_names: Vec<&str> = names
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| held_mask & (1 << index) != 0)
+            .map(|(_, name)| *name)
+            .collect();
+        let holds = held(&held_names);
+        let plan = reconcile(&desired_map, &observed_map, Gate::Open, &holds);
+        apply(&plan, &desired_map, &mut observed_map, &mut outcomes.into_iter());
+        let again = reconcile(&desired_map, &observed_map, Gate::Open, &holds);
         prop_assert!(again.is_empty(), "first plan {:?}\nsecond plan {:?}", plan, again);
     }
 }

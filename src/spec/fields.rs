@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::health::{RawDependsOn, RawHealthcheck, read_depends_on, read_ready_log_line};
 use super::name::{check_name, quote_short};
 use super::{
     AutoRestart, FIELDS, LogSpec, LogTarget, Problem, ProcessSpec, ProgramSpec, StopSignal, UserDb,
@@ -68,6 +69,11 @@ pub struct RawProgram {
     pub stderr_logfile_maxbytes: Option<u64>,
     pub stderr_logfile_backups: Option<u32>,
     pub environment: Option<BTreeMap<String, String>>,
+    pub healthcheck: Option<RawHealthcheck>,
+    pub ready_log_line: Option<String>,
+    pub notify: Option<bool>,
+    pub watchdog_sec: Option<f64>,
+    pub depends_on: Option<RawDependsOn>,
     /// Top-level `x-…` fields: the user's own, kept and ignored.
     pub extensions: BTreeMap<String, Value>,
 }
@@ -97,6 +103,14 @@ impl RawProgram {
             }
             if key.starts_with("x-") {
                 raw.extensions.insert(key.clone(), value.clone());
+                continue;
+            }
+            if key == "healthcheck" {
+                // A table of its own: each of its keys may have a problem of its own.
+                match RawHealthcheck::read(value) {
+                    Ok(check) => raw.healthcheck = Some(check),
+                    Err(more) => problems.extend(more),
+                }
                 continue;
             }
             if let Err(message) = raw.set(key, value) {
@@ -134,6 +148,10 @@ impl RawProgram {
             "stderr_logfile_maxbytes" => self.stderr_logfile_maxbytes = Some(size(value)?),
             "stderr_logfile_backups" => self.stderr_logfile_backups = Some(count(value)?),
             "environment" => self.environment = Some(environment(value)?),
+            "ready_log_line" => self.ready_log_line = Some(read_ready_log_line(value)?),
+            "notify" => self.notify = Some(boolean(value)?),
+            "watchdog_sec" => self.watchdog_sec = Some(seconds(value)?),
+            "depends_on" => self.depends_on = Some(read_depends_on(value)?),
             unknown => return Err(unknown_field(unknown)),
         }
         Ok(())
@@ -185,6 +203,48 @@ impl RawProgram {
                 found
             }
         };
+        let healthcheck = match &self.healthcheck {
+            None => None,
+            Some(raw) => match raw.resolve() {
+                Ok(check) => Some(check),
+                Err(message) => {
+                    problems.push(Problem::field("healthcheck", message));
+                    None
+                }
+            },
+        };
+        let depends_on = self
+            .depends_on
+            .as_ref()
+            .map(RawDependsOn::resolve)
+            .unwrap_or_default();
+        if depends_on.contains_key(name) {
+            problems.push(Problem::field(
+                "depends_on",
+                format!("{} depends on itself", quote_short(name)),
+            ));
+        }
+        let notify = self.notify.unwrap_or(false);
+        let watchdog = self
+            .watchdog_sec
+            .filter(|seconds| *seconds > 0.0)
+            .map(duration);
+        if watchdog.is_some() && !notify {
+            problems.push(Problem::field(
+                "watchdog_sec",
+                "needs notify = true: the program sends WATCHDOG=1 to $NOTIFY_SOCKET",
+            ));
+        }
+        let discarded = |target: &Option<LogTarget>| matches!(target, Some(LogTarget::None));
+        if self.ready_log_line.is_some()
+            && discarded(&self.stdout_logfile)
+            && (self.redirect_stderr == Some(true) || discarded(&self.stderr_logfile))
+        {
+            problems.push(Problem::field(
+                "ready_log_line",
+                "can never be seen: stdout and stderr are both discarded (\"none\"); log one of them",
+            ));
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -209,6 +269,8 @@ impl RawProgram {
             killasgroup: self.killasgroup.unwrap_or(true),
             priority: self.priority.unwrap_or(defaults::PRIORITY),
             delay_seconds: duration(self.delay_seconds.unwrap_or(0.0)),
+            healthcheck,
+            depends_on,
             process: ProcessSpec {
                 argv,
                 user,
@@ -226,6 +288,9 @@ impl RawProgram {
                     self.stderr_logfile_backups,
                 ),
                 redirect_stderr: self.redirect_stderr.unwrap_or(false),
+                ready_log_line: self.ready_log_line.clone(),
+                notify,
+                watchdog,
             },
         })
     }
@@ -263,6 +328,11 @@ impl RawProgram {
             stderr_logfile_maxbytes: Some(process.stderr.max_bytes),
             stderr_logfile_backups: Some(process.stderr.backups),
             environment: Some(process.environment.clone()),
+            healthcheck: spec.healthcheck.as_ref().map(RawHealthcheck::of),
+            ready_log_line: process.ready_log_line.clone(),
+            notify: Some(process.notify),
+            watchdog_sec: Some(process.watchdog.map_or(0.0, |period| period.as_secs_f64())),
+            depends_on: (!spec.depends_on.is_empty()).then(|| RawDependsOn::of(&spec.depends_on)),
             extensions: BTreeMap::new(),
         }
     }
@@ -355,6 +425,20 @@ impl RawProgram {
                 )
             }),
         );
+        put(
+            "depends_on",
+            self.depends_on.as_ref().map(RawDependsOn::to_json),
+        );
+        put(
+            "ready_log_line",
+            self.ready_log_line.clone().map(Value::from),
+        );
+        put("notify", self.notify.map(Value::from));
+        put("watchdog_sec", self.watchdog_sec.map(seconds_to_json));
+        put(
+            "healthcheck",
+            self.healthcheck.as_ref().map(RawHealthcheck::to_json),
+        );
         for (key, value) in &self.extensions {
             fields.insert(key.clone(), value.clone());
         }
@@ -393,7 +477,7 @@ fn size_to_json(bytes: u64) -> Value {
     Value::from(bytes)
 }
 
-fn describe(value: &Value) -> String {
+pub(super) fn describe(value: &Value) -> String {
     match value {
         Value::Null => "null".to_string(),
         Value::Bool(flag) => format!("the boolean {flag}"),
@@ -430,7 +514,7 @@ fn description(value: &Value) -> FieldResult<String> {
     Ok(text)
 }
 
-fn command(value: &Value) -> FieldResult<RawCommand> {
+pub(super) fn command(value: &Value) -> FieldResult<RawCommand> {
     match value {
         Value::String(line) => {
             no_nul(line)?;
@@ -706,9 +790,18 @@ fn umask(value: &Value) -> FieldResult<u32> {
 
 fn environment(value: &Value) -> FieldResult<BTreeMap<String, String>> {
     let Value::Object(map) = value else {
+        // Never the value itself: it may be a secret, and problems are shown to every role
+        // and logged.
+        let found = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::String(_) => "a string",
+            Value::Array(_) => "a list",
+            Value::Object(_) => "a table",
+        };
         return Err(format!(
-            "expected a table of NAME = \"value\", found {}",
-            describe(value)
+            "expected a table of NAME = \"value\", found {found}"
         ));
     };
     if map.len() as u64 > MAX_COUNT {
@@ -762,7 +855,7 @@ fn unknown_field(key: &str) -> String {
     }
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().take(128).enumerate() {

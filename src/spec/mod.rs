@@ -8,6 +8,8 @@
 
 mod document;
 mod fields;
+mod folders;
+pub mod health;
 pub mod name;
 
 use std::collections::BTreeMap;
@@ -21,6 +23,8 @@ pub use document::{
     Document, MAX_FILE_BYTES, decode, edit, json_to_toml, line_column, parse, render,
 };
 pub use fields::{RawProgram, seconds_to_json};
+pub use folders::ProtectedFolders;
+pub use health::{Condition, Healthcheck, HttpTarget, OnUnhealthy, Probe, TcpTarget};
 
 /// Every field a program file may hold, in the order new files are written.
 pub const FIELDS: &[&str] = &[
@@ -49,7 +53,12 @@ pub const FIELDS: &[&str] = &[
     "stderr_logfile",
     "stderr_logfile_maxbytes",
     "stderr_logfile_backups",
+    "depends_on",
+    "ready_log_line",
+    "notify",
+    "watchdog_sec",
     "environment",
+    "healthcheck",
 ];
 
 /// A program file's format, from its extension.
@@ -302,6 +311,13 @@ pub struct ProcessSpec {
     pub stdout: LogSpec,
     pub stderr: LogSpec,
     pub redirect_stderr: bool,
+    /// Ready when a line of output contains this (the output is then always captured, even
+    /// with `maxbytes = 0`, so the daemon sees its lines).
+    pub ready_log_line: Option<String>,
+    /// `$NOTIFY_SOCKET` is set: ready on `READY=1` (sd_notify).
+    pub notify: bool,
+    /// With `notify`: restarted when no `WATCHDOG=1` comes for this long (`$WATCHDOG_USEC`).
+    pub watchdog: Option<Duration>,
 }
 
 /// A validated program: what the daemon should run and how.
@@ -321,6 +337,10 @@ pub struct ProgramSpec {
     pub killasgroup: bool,
     pub priority: i32,
     pub delay_seconds: Duration,
+    /// Probes that tell whether the program is healthy (and, at the first pass, ready).
+    pub healthcheck: Option<Healthcheck>,
+    /// What must hold of other programs before this one is spawned.
+    pub depends_on: BTreeMap<String, Condition>,
     pub process: ProcessSpec,
 }
 
@@ -346,6 +366,16 @@ impl ProgramSpec {
         users: &dyn UserDb,
     ) -> Result<ProgramSpec, Vec<Problem>> {
         let document = parse(format, text).map_err(|problem| vec![problem])?;
+        ProgramSpec::from_document(name, &document, users)
+    }
+
+    /// [`ProgramSpec::from_text`] after the parse: the fields of a document that was read
+    /// (the scan parses first, to tell a program file from something that is not one).
+    pub fn from_document(
+        name: &str,
+        document: &Document,
+        users: &dyn UserDb,
+    ) -> Result<ProgramSpec, Vec<Problem>> {
         let (raw, mut problems) = RawProgram::read_fields(&document.fields);
         match raw.into_spec(name, users) {
             Ok(spec) if problems.is_empty() => return Ok(spec),
@@ -365,11 +395,12 @@ impl ProgramSpec {
         let mut located: Vec<Problem> = problems
             .into_iter()
             .map(|problem| {
-                match problem
-                    .field
-                    .as_deref()
-                    .and_then(|field| document.position(field))
-                {
+                // A key inside a table (`healthcheck.interval`) is found at its table.
+                match problem.field.as_deref().and_then(|field| {
+                    document
+                        .position(field)
+                        .or_else(|| document.position(field.split('.').next()?))
+                }) {
                     Some((line, column)) if problem.line.is_none() => problem.at(line, column),
                     _ => problem,
                 }

@@ -842,6 +842,7 @@ fn arbitrary_spec() -> impl Strategy<Value = ProgramSpec> {
         prop::collection::btree_map("[A-Z_][A-Z0-9_]{0,8}", "[ -~]{0,12}", 0..4),
         prop::option::of(0u32..0o777),
         (log.clone(), log),
+        arbitrary_health(),
     );
     (head, tail).prop_map(
         |(
@@ -855,9 +856,17 @@ fn arbitrary_spec() -> impl Strategy<Value = ProgramSpec> {
                 environment,
                 umask,
                 (stdout, stderr),
+                (healthcheck, depends_on, ready_log_line, notify, watchdog),
             ),
         )| {
             let (enabled, boot, stopasgroup, killasgroup, redirect_stderr) = flags;
+            // What validation refuses: a program that depends on itself, a ready line that
+            // no log could show.
+            let mut depends_on = depends_on;
+            depends_on.remove(&name);
+            let discarded = stdout.target == LogTarget::None
+                && (redirect_stderr || stderr.target == LogTarget::None);
+            let ready_log_line = ready_log_line.filter(|_| !discarded);
             ProgramSpec {
                 name,
                 description,
@@ -873,6 +882,8 @@ fn arbitrary_spec() -> impl Strategy<Value = ProgramSpec> {
                 killasgroup,
                 priority,
                 delay_seconds: Duration::from_millis(delay),
+                healthcheck,
+                depends_on,
                 process: ProcessSpec {
                     argv,
                     user: user.and_then(|name| TestUsers.by_name(name)),
@@ -882,10 +893,72 @@ fn arbitrary_spec() -> impl Strategy<Value = ProgramSpec> {
                     stdout,
                     stderr,
                     redirect_stderr,
+                    ready_log_line,
+                    notify,
+                    watchdog: watchdog.filter(|_| notify),
                 },
             }
         },
     )
+}
+
+type HealthParts = (
+    Option<Healthcheck>,
+    BTreeMap<String, Condition>,
+    Option<String>,
+    bool,
+    Option<Duration>,
+);
+
+fn arbitrary_health() -> impl Strategy<Value = HealthParts> {
+    let probe = prop_oneof![
+        prop::collection::vec("[a-z0-9 ./-]{1,8}", 1..3)
+            .prop_filter("program", |argv| !argv[0].trim().is_empty())
+            .prop_map(Probe::Exec),
+        (1u16..65535, "(/[a-z0-9]{0,6}){0,2}").prop_map(|(port, path)| {
+            let url = format!("http://127.0.0.1:{port}{path}");
+            Probe::Http(health::http_target(&url).expect("valid url"))
+        }),
+        (1u16..65535).prop_map(|port| {
+            Probe::Tcp(health::tcp_target(&format!("[::1]:{port}")).expect("valid target"))
+        }),
+    ];
+    let check = (
+        probe,
+        100u64..100_000,
+        100u64..10_000,
+        1u32..20,
+        0u64..100_000,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(probe, interval, timeout, retries, start_period, restart)| Healthcheck {
+                probe,
+                interval: Duration::from_millis(interval),
+                timeout: Duration::from_millis(timeout),
+                retries,
+                start_period: Duration::from_millis(start_period),
+                on_unhealthy: if restart {
+                    OnUnhealthy::Restart
+                } else {
+                    OnUnhealthy::None
+                },
+            },
+        );
+    (
+        prop::option::of(check),
+        prop::collection::btree_map(
+            "[a-z][a-z0-9-]{0,6}",
+            prop::sample::select(Condition::ALL.to_vec()),
+            0..3,
+        ),
+        prop::option::of("[ -~]{1,20}"),
+        any::<bool>(),
+        prop::option::of((1u64..100_000).prop_map(Duration::from_millis)),
+    )
+        .prop_map(|(check, depends_on, line, notify, watchdog)| {
+            (check, depends_on, line, notify, watchdog)
+        })
 }
 
 proptest! {
@@ -907,4 +980,189 @@ proptest! {
         let _ = ProgramSpec::from_text("web", Format::Toml, &text, &TestUsers);
         let _ = ProgramSpec::from_text("web", Format::Yaml, &text, &TestUsers);
     }
+}
+
+#[test]
+fn health_fields_in_both_formats() {
+    let toml = "command = \"sleep 10\"\nready_log_line = \"listening on\"\nnotify = true\nwatchdog_sec = 5\ndepends_on = { db = \"ready\", migrate = \"completed_successfully\", cache = \"started\" }\n\n[healthcheck]\nexec = \"pg_isready -h 127.0.0.1\"\ninterval = 5\ntimeout = 1.5\nretries = 2\nstart_period = 30\non_unhealthy = \"none\"\n";
+    let yaml = "command: sleep 10\nready_log_line: listening on\nnotify: true\nwatchdog_sec: 5\ndepends_on: {db: ready, migrate: completed_successfully, cache: started}\nhealthcheck:\n  exec: [pg_isready, -h, 127.0.0.1]\n  interval: 5\n  timeout: 1.5\n  retries: 2\n  start_period: 30\n  on_unhealthy: none\n";
+    for (format, text) in [(Format::Toml, toml), (Format::Yaml, yaml)] {
+        let spec = read(format, text).unwrap_or_else(|p| panic!("{format:?}: {p:?}"));
+        let check = spec.healthcheck.clone().expect("a healthcheck");
+        assert_eq!(
+            check.probe,
+            Probe::Exec(vec!["pg_isready".into(), "-h".into(), "127.0.0.1".into()])
+        );
+        assert_eq!(check.interval, Duration::from_secs(5));
+        assert_eq!(check.timeout, Duration::from_millis(1500));
+        assert_eq!(check.retries, 2);
+        assert_eq!(check.start_period, Duration::from_secs(30));
+        assert_eq!(check.on_unhealthy, OnUnhealthy::None);
+        assert_eq!(spec.process.ready_log_line.as_deref(), Some("listening on"));
+        assert!(spec.process.notify);
+        assert_eq!(spec.process.watchdog, Some(Duration::from_secs(5)));
+        assert_eq!(spec.depends_on.len(), 3);
+        assert_eq!(spec.depends_on["db"], Condition::Ready);
+        assert_eq!(spec.depends_on["migrate"], Condition::CompletedSuccessfully);
+        assert_eq!(spec.depends_on["cache"], Condition::Started);
+    }
+    // The defaults, the list form and the other probes.
+    let spec = read(
+        Format::Toml,
+        "command = \"x\"\ndepends_on = [\"db\", \"cache\"]\n[healthcheck]\nhttp = \"http://127.0.0.1:8080/healthz\"\n",
+    )
+    .expect("valid");
+    let check = spec.healthcheck.expect("a healthcheck");
+    assert_eq!(check.interval, Duration::from_secs(10));
+    assert_eq!(check.timeout, Duration::from_secs(2));
+    assert_eq!(check.retries, 3);
+    assert_eq!(check.start_period, Duration::ZERO);
+    assert_eq!(check.on_unhealthy, OnUnhealthy::Restart);
+    let Probe::Http(target) = check.probe else {
+        panic!("an http probe")
+    };
+    assert_eq!(target.address.to_string(), "127.0.0.1:8080");
+    assert_eq!(target.path, "/healthz");
+    assert_eq!(target.host, "127.0.0.1:8080");
+    assert!(spec.depends_on.values().all(|c| *c == Condition::Started));
+    assert!(!spec.process.notify);
+    assert_eq!(spec.process.watchdog, None);
+    // A non-loopback target is fine.
+    let spec = read(
+        Format::Yaml,
+        "command: x\nhealthcheck: {tcp: \"10.1.2.3:5432\"}\nwatchdog_sec: 0\n",
+    )
+    .expect("valid");
+    assert!(matches!(
+        spec.healthcheck.map(|c| c.probe),
+        Some(Probe::Tcp(_))
+    ));
+    // Without any of these fields, nothing is set.
+    let spec = read(Format::Toml, "command = \"x\"\n").expect("valid");
+    assert!(spec.healthcheck.is_none() && spec.depends_on.is_empty());
+    assert!(spec.process.ready_log_line.is_none() && !spec.process.notify);
+}
+
+#[test]
+fn bad_health_fields_name_the_field() {
+    let cases: Vec<(&str, &str, &str)> = vec![
+        (
+            "[healthcheck]\nexec = \"true\"\nhttp = \"http://127.0.0.1/\"\n",
+            "healthcheck",
+            "exec and http are all set",
+        ),
+        (
+            "[healthcheck]\ninterval = 5\n",
+            "healthcheck",
+            "has no probe",
+        ),
+        (
+            "[healthcheck]\nhttp = \"https://127.0.0.1/\"\n",
+            "healthcheck.http",
+            "https",
+        ),
+        (
+            "[healthcheck]\nhttp = \"127.0.0.1:80\"\n",
+            "healthcheck.http",
+            "not an http:// URL",
+        ),
+        (
+            "[healthcheck]\nhttp = \"http://web.internal/\"\n",
+            "healthcheck.http",
+            "not an IP address",
+        ),
+        (
+            "[healthcheck]\ntcp = \"127.0.0.1\"\n",
+            "healthcheck.tcp",
+            "no port",
+        ),
+        (
+            "[healthcheck]\nexec = \"\"\n",
+            "healthcheck.exec",
+            "is empty",
+        ),
+        (
+            "[healthcheck]\nexec = \"true\"\ninterval = 0\n",
+            "healthcheck.interval",
+            "from 0.1",
+        ),
+        (
+            "[healthcheck]\nexec = \"true\"\ntimeout = -1\n",
+            "healthcheck.timeout",
+            "from 0.1",
+        ),
+        (
+            "[healthcheck]\nexec = \"true\"\nretries = 0\n",
+            "healthcheck.retries",
+            "from 1",
+        ),
+        (
+            "[healthcheck]\nexec = \"true\"\nstart_period = \"soon\"\n",
+            "healthcheck.start_period",
+            "seconds",
+        ),
+        (
+            "[healthcheck]\nexec = \"true\"\non_unhealthy = \"kill\"\n",
+            "healthcheck.on_unhealthy",
+            "\"restart\" or \"none\"",
+        ),
+        (
+            "[healthcheck]\nexec = \"true\"\nintervall = 3\n",
+            "healthcheck.intervall",
+            "did you mean `interval`",
+        ),
+        (
+            "healthcheck = \"curl\"\n",
+            "healthcheck",
+            "expected a table",
+        ),
+        ("ready_log_line = \"\"\n", "ready_log_line", "is empty"),
+        ("ready_log_line = \"a\\nb\"\n", "ready_log_line", "one line"),
+        (
+            "ready_log_line = \"up\"\nstdout_logfile = \"none\"\nstderr_logfile = \"none\"\n",
+            "ready_log_line",
+            "never be seen",
+        ),
+        ("notify = \"maybe\"\n", "notify", "true or false"),
+        ("watchdog_sec = 3\n", "watchdog_sec", "needs notify = true"),
+        ("depends_on = \"db\"\n", "depends_on", "expected a list"),
+        (
+            "depends_on = [\"db\", \"db\"]\n",
+            "depends_on",
+            "listed twice",
+        ),
+        ("depends_on = [\"-db\"]\n", "depends_on", "start with"),
+        (
+            "depends_on = { db = \"healthy\" }\n",
+            "depends_on",
+            "started, ready, completed_successfully",
+        ),
+        (
+            "depends_on = [\"web\"]\n",
+            "depends_on",
+            "depends on itself",
+        ),
+    ];
+    for (extra, field, fragment) in cases {
+        let text = format!("command = \"sleep 10\"\n{extra}");
+        let problems = read(Format::Toml, &text).expect_err(&text);
+        let Some(problem) = problems
+            .iter()
+            .find(|problem| problem.field.as_deref() == Some(field))
+        else {
+            panic!("{text:?}: no problem names {field}: {problems:?}");
+        };
+        assert!(
+            problem.message.contains(fragment),
+            "{text:?}: {problem} lacks {fragment:?}"
+        );
+        assert!(problem.line.is_some(), "{text:?}: {problem} has no line");
+    }
+    // Two bad keys of one table are two problems.
+    let problems = read(
+        Format::Toml,
+        "command = \"x\"\n[healthcheck]\nexec = \"true\"\ninterval = 0\nretries = 0\n",
+    )
+    .expect_err("two problems");
+    assert_eq!(problems.len(), 2, "{problems:?}");
 }

@@ -7,7 +7,7 @@ mod watch;
 mod write;
 
 pub use ids::Ids;
-pub use scan::{Entry, Reuse, SETTLE, ScanStats, Scanner, Snapshot, scan};
+pub use scan::{Entry, Reuse, SETTLE, ScanStats, Scanner, Snapshot, scan, scan_protected};
 pub use watch::{FolderWatcher, Hint, WatchConfig};
 pub use write::{
     is_own_temp, remove_durable, remove_stale_temps, replace_unsynced, sync_dir, write_atomic,

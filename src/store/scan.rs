@@ -49,7 +49,7 @@ use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{FileStat, Mode, fstat, fstatat};
 
 use crate::spec::name::{FileKind, classify, quote_short};
-use crate::spec::{Format, MAX_FILE_BYTES, Problem, ProgramSpec, UserDb, decode};
+use crate::spec::{Format, MAX_FILE_BYTES, Problem, ProgramSpec, ProtectedFolders, UserDb, decode};
 
 /// One program as the folder describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +58,8 @@ pub struct Entry {
     /// The program's file; with a conflict, the first of the files in name order.
     pub path: PathBuf,
     pub format: Format,
-    /// The file's text, when it could be read as UTF-8 (kept for diffs and edits).
+    /// The file's text, when it is a TOML/YAML document (kept for diffs and edits); `None` for
+    /// anything else, whose content is never shown (SPEC §10).
     pub text: Option<Arc<str>>,
     /// The validated spec, or every problem found, each naming the file.
     pub spec: Result<Arc<ProgramSpec>, Vec<Problem>>,
@@ -162,6 +163,8 @@ struct Known {
 pub struct Scanner {
     /// The folder of the last scan: what it read is only reused for the same folder path.
     dir: PathBuf,
+    /// Folders no log path may point into (a validation error of the file, SPEC §10).
+    protected: ProtectedFolders,
     /// By program name: the settled files of the last scan.
     known: HashMap<String, Known>,
 }
@@ -169,6 +172,14 @@ pub struct Scanner {
 impl Scanner {
     pub fn new() -> Scanner {
         Scanner::default()
+    }
+
+    /// A scanner that refuses log paths inside `protected` (programs.d, the state folder).
+    pub fn protecting(protected: ProtectedFolders) -> Scanner {
+        Scanner {
+            protected,
+            ..Scanner::default()
+        }
     }
 
     /// Reads the program files of `dir`, reusing the entries of unchanged files as `reuse`
@@ -239,7 +250,7 @@ impl Scanner {
                     name: &file_name,
                     format,
                 };
-                match read_entry(&name, file, users, known) {
+                match read_entry(&name, file, users, &self.protected, known) {
                     Outcome::Skip => None,
                     Outcome::Looked(entry) => Some(entry),
                     Outcome::Reused(known) => {
@@ -267,13 +278,68 @@ impl Scanner {
         }
         // Already in order, with no name twice: built in one pass.
         snapshot.programs = entries.into_iter().collect();
+        check_dependencies(&mut snapshot);
         (snapshot, stats)
+    }
+}
+
+/// The checks no single file can make (SPEC §12): a `depends_on` naming no program of the
+/// folder, and cycles. A file with such a problem is not valid, like any other problem: the
+/// last good version of its program stays in effect, and its error names the other programs.
+/// Done on every scan over the whole snapshot (what a scan reuses is each file's own result).
+fn check_dependencies(snapshot: &mut Snapshot) {
+    if snapshot.programs.values().all(|entry| {
+        entry
+            .spec
+            .as_ref()
+            .map_or(true, |spec| spec.depends_on.is_empty())
+    }) {
+        return;
+    }
+    let graph: crate::health::depends::Graph<'_> = snapshot
+        .programs
+        .iter()
+        .map(|(name, entry)| {
+            (
+                name.as_str(),
+                entry.spec.as_ref().ok().map(|spec| &spec.depends_on),
+            )
+        })
+        .collect();
+    let problems = crate::health::depends::graph_problems(&graph);
+    for (name, messages) in problems {
+        let Some(entry) = snapshot.programs.get_mut(&name) else {
+            continue;
+        };
+        let position = entry
+            .text
+            .as_deref()
+            .and_then(|text| crate::spec::parse(entry.format, text).ok())
+            .and_then(|document| document.position("depends_on"));
+        let problems = messages
+            .into_iter()
+            .map(|message| {
+                let problem = Problem::field("depends_on", message).in_file(&entry.path);
+                match position {
+                    Some((line, column)) => problem.at(line, column),
+                    None => problem,
+                }
+            })
+            .collect();
+        entry.spec = Err(problems);
     }
 }
 
 /// Reads every program file of `dir`.
 pub fn scan(dir: &Path, users: &dyn UserDb) -> Snapshot {
     Scanner::new().scan(dir, users, Reuse::Nothing).0
+}
+
+/// Reads every program file of `dir`, refusing log paths inside `protected`.
+pub fn scan_protected(dir: &Path, users: &dyn UserDb, protected: ProtectedFolders) -> Snapshot {
+    Scanner::protecting(protected)
+        .scan(dir, users, Reuse::Nothing)
+        .0
 }
 fn conflict(name: &str, paths: &[(PathBuf, Format)]) -> Option<Entry> {
     let listed: Vec<String> = paths
@@ -327,7 +393,13 @@ struct File<'a> {
 }
 
 /// Reads one program file, or gives `known` back when it describes the file as it is now.
-fn read_entry(name: &str, file: File<'_>, users: &dyn UserDb, known: Option<Known>) -> Outcome {
+fn read_entry(
+    name: &str,
+    file: File<'_>,
+    users: &dyn UserDb,
+    protected: &ProtectedFolders,
+    known: Option<Known>,
+) -> Outcome {
     // Follows symlinks, as opening the file does.
     let stat = fstatat(file.folder, file.name, AtFlags::empty());
     if let (Ok(stat), Some(known)) = (&stat, known)
@@ -385,11 +457,58 @@ fn read_entry(name: &str, file: File<'_>, users: &dyn UserDb, known: Option<Know
             return Outcome::Read(identity, entry);
         }
     };
+    // Something that is not a TOML/YAML document (a link to /etc/shadow, /proc/PID/environ,
+    // a binary) shows its problem, never its text (SPEC §10): the text is kept only for what
+    // parses as a document, and the parse errors name a line and column, not the content.
+    let document = match crate::spec::parse(file.format, text) {
+        Ok(document) if is_program_document(&document) => document,
+        Ok(_) => {
+            entry.spec = fail(Problem::file(
+                "not a program file: none of its keys is a field of one (its content is not shown)",
+            ));
+            return Outcome::Read(identity, entry);
+        }
+        Err(problem) => {
+            entry.spec = fail(problem);
+            return Outcome::Read(identity, entry);
+        }
+    };
     entry.text = Some(Arc::from(text));
-    entry.spec = ProgramSpec::from_text(name, file.format, text, users)
+    entry.spec = ProgramSpec::from_document(name, &document, users)
+        .and_then(|spec| {
+            let problems = protected.check(&spec);
+            if problems.is_empty() {
+                return Ok(spec);
+            }
+            Err(problems
+                .into_iter()
+                .map(|problem| {
+                    match problem
+                        .field
+                        .as_deref()
+                        .and_then(|field| document.position(field))
+                    {
+                        Some((line, column)) => problem.at(line, column),
+                        None => problem,
+                    }
+                })
+                .collect())
+        })
         .map(Arc::new)
         .map_err(|problems| problems.into_iter().map(|p| p.in_file(&path)).collect());
     Outcome::Read(identity, entry)
+}
+
+/// Whether a document that parsed is a program file at all: empty, or with at least one key
+/// that is a field (or an `x-` field of the user's). Some files that are no program file still
+/// parse as YAML or TOML (`key: value` lines, an INI-like credentials file): their text is not
+/// kept either.
+fn is_program_document(document: &crate::spec::Document) -> bool {
+    document.fields.is_empty()
+        || document
+            .fields
+            .keys()
+            .any(|key| crate::spec::FIELDS.contains(&key.as_str()) || key.starts_with("x-"))
 }
 
 fn is_file(stat: &FileStat) -> bool {

@@ -97,6 +97,58 @@ fn scan_reports_every_broken_file_by_name() {
 }
 
 #[test]
+fn unknown_dependencies_and_cycles_are_problems_of_each_file_at_fault() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path();
+    write(path, "a.toml", "command = \"x\"\ndepends_on = [\"b\"]\n");
+    write(path, "b.yaml", "command: x\ndepends_on: {a: ready}\n");
+    write(
+        path,
+        "web.toml",
+        "command = \"x\"\n# needs the database\ndepends_on = [\"db\", \"c\"]\n",
+    );
+    write(path, "c.toml", "command = \"x\"\n");
+    let mut scanner = Scanner::new();
+    let (snapshot, _) = scanner.scan(path, &SystemUsers, Reuse::Nothing);
+    let problems: Vec<String> = snapshot.problems().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(
+        problems[0]
+            .ends_with("a.toml:2:1: field `depends_on`: is in a dependency cycle: a → b → a"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1]
+            .ends_with("b.yaml:2:1: field `depends_on`: is in a dependency cycle: b → a → b"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[2].contains("web.toml:3:1: field `depends_on`: depends on \"db\""),
+        "{problems:?}"
+    );
+    assert!(snapshot.programs["c"].spec.is_ok());
+    // The check is made again on every scan, also over files it reuses: the missing program
+    // appears, and the file that named it is valid without having changed.
+    write(path, "db.toml", "command = \"x\"\n");
+    let (snapshot, stats) = scanner.scan(path, &SystemUsers, Reuse::Unchanged);
+    assert!(
+        snapshot.programs["web"].spec.is_ok(),
+        "{:?}",
+        snapshot.programs["web"]
+    );
+    assert!(stats.read >= 1);
+    fs::remove_file(path.join("b.yaml")).expect("remove");
+    let (snapshot, _) = scanner.scan(path, &SystemUsers, Reuse::Unchanged);
+    let problems: Vec<String> = snapshot.problems().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .contains("a.toml:2:1: field `depends_on`: depends on \"b\", which is no program"),
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn a_fifo_named_like_a_program_does_not_hang_the_scan() {
     let dir = tempfile::tempdir().expect("tempdir");
     nix::unistd::mkfifo(&dir.path().join("pipe.toml"), nix::sys::stat::Mode::S_IRWXU)
@@ -692,4 +744,44 @@ fn the_watcher_watches_the_folder_a_symlink_leads_to_and_follows_a_repointed_lin
             "an edit in the new target wakes the watch before the next safety rescan"
         );
     });
+}
+
+/// Something that is not a program document (a link to /etc/shadow, /proc/PID/environ, an INI
+/// file) keeps no text, and its problem quotes none of it.
+#[test]
+fn a_file_that_is_no_program_document_keeps_no_text() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = "root:$6$NOT-TO-BE-SHOWN:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n";
+    write(dir.path(), "shadow.toml", secret);
+    write(dir.path(), "shadow2.yaml", secret);
+    write(
+        dir.path(),
+        "environ.toml",
+        "PATH=/bin\0TOKEN=NOT-TO-BE-SHOWN\0",
+    );
+    write(
+        dir.path(),
+        "ini.toml",
+        "[default]\nsecret_key = \"NOT-TO-BE-SHOWN\"\n",
+    );
+    write(
+        dir.path(),
+        "typo.toml",
+        "command = \"true\"\nboot = maybe\n",
+    );
+    write(dir.path(), "empty.yaml", "");
+    let snapshot = scan(dir.path(), &SystemUsers);
+    for name in ["shadow", "shadow2", "environ", "ini", "typo"] {
+        let entry = &snapshot.programs[name];
+        assert!(entry.text.is_none(), "{name} kept its text");
+        let problems = entry.problems();
+        assert!(!problems.is_empty(), "{name}");
+        for problem in problems {
+            assert!(
+                !problem.to_string().contains("NOT-TO-BE-SHOWN"),
+                "{problem}"
+            );
+        }
+    }
+    assert_eq!(snapshot.programs["empty"].text.as_deref(), Some(""));
 }

@@ -1,6 +1,7 @@
 //! Writing programs.d: every write is atomic (a hidden temp file in the same folder, fsync,
 //! rename over the target, fsync of the folder), so a reader — the daemon's own scan, an editor, a
-//! crash at any instant — sees the old file or the new one, never a torn one.
+//! crash at any instant — sees the old file or the new one, never a torn one. A new file is
+//! created 0600; a replaced one keeps its mode.
 
 use std::fs;
 use std::io::{self, Write};
@@ -41,8 +42,16 @@ fn replace(path: &Path, text: &str, durability: Durability) -> io::Result<()> {
     if durability == Durability::Synced {
         temp.as_file().sync_all()?;
     }
-    // Program files are configuration, readable by their owner's group like any /etc file.
-    set_mode(temp.path(), 0o644)?;
+    // Not world-readable (SPEC §10): a program file may hold secrets in its environment. A
+    // file being replaced keeps its mode (an operator's 0640 stays 0640); a new one is 0600.
+    let mode = match fs::metadata(path) {
+        Ok(metadata) => {
+            use std::os::unix::fs::PermissionsExt;
+            metadata.permissions().mode() & 0o7777
+        }
+        Err(_) => 0o600,
+    };
+    set_mode(temp.path(), mode)?;
     temp.persist(path).map_err(|error| error.error)?;
     if durability == Durability::Synced {
         sync_dir(&dir)?;
@@ -163,6 +172,19 @@ mod tests {
         assert_eq!(removed, [".ids.json.XyZ019.tmp", ".web.toml.a1B2c3.tmp"]);
         assert!(dir.path().join(".web.toml.tmp").exists());
         assert!(dir.path().join(".sub.toml.a1B2c3.tmp").is_dir());
+    }
+
+    #[test]
+    fn new_files_are_private_and_replaced_files_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mode = |path: &Path| fs::metadata(path).expect("stat").permissions().mode() & 0o777;
+        let path = dir.path().join("web.toml");
+        write_atomic(&path, "a").expect("write");
+        assert_eq!(mode(&path), 0o600);
+        set_mode(&path, 0o640).expect("chmod");
+        write_atomic(&path, "b").expect("rewrite");
+        assert_eq!(mode(&path), 0o640);
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub(crate) enum AfterStop {
     Nothing,
     /// A restart: start again with this spec.
     Start(Arc<ProgramSpec>),
+    /// A restart for health (unhealthy, watchdog): start again with this spec, counted as an
+    /// automatic start, the reason kept as `last_error`.
+    Recover(Arc<ProgramSpec>, String),
     /// Forget the job.
     Remove,
 }
@@ -97,6 +100,8 @@ pub(crate) struct Job {
     pub logs: Vec<SharedWriter>,
     /// The program's cgroup, from its first start until the job is forgotten.
     pub leaf: Option<Leaf>,
+    /// The current process's notify socket (`notify = true`), removed with the process.
+    pub notify: Option<crate::health::notify::NotifyGuard>,
 }
 
 impl Job {
@@ -118,6 +123,7 @@ impl Job {
             budget: RestartBudget::new(),
             logs: Vec::new(),
             leaf: None,
+            notify: None,
         }
     }
 

@@ -5,7 +5,8 @@
 //!
 //! With `*_logfile_maxbytes = 0` the daemon has nothing to do with a log's bytes, so it stays
 //! out of their path: it opens the file itself (`open_direct`: `O_WRONLY|O_CREAT|O_APPEND|
-//! O_CLOEXEC`, mode 0666 less the daemon's umask, folders created, as `LogWriter::open` does)
+//! O_CLOEXEC|O_NOFOLLOW`, mode 0640 less the daemon's umask, folders created, with no more
+//! rights than the program's user has: `logfile`, as `LogWriter::open` does)
 //! and the program gets it as its stdout or stderr (with `redirect_stderr`, fd 2 is a copy of
 //! the same descriptor), as horust and systemd's `StandardOutput=append:` do. No daemon CPU; the
 //! program writes at the file's own speed. The supervisor decides at each start
@@ -66,10 +67,10 @@
 //!   `last_error` clears, and the daemon's log says how many bytes were dropped.
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
@@ -78,7 +79,9 @@ use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use super::logfile::{self, Continue};
 use super::spawn::keep_high;
+use crate::spec::UserSpec;
 
 /// Bytes asked of one splice/read.
 const CHUNK: usize = 1 << 20;
@@ -137,6 +140,9 @@ pub(crate) struct LogWriter {
     problem: Option<String>,
     /// The pipes that feed this file, while their capture runs.
     pipes: Vec<Weak<AsyncFd<OwnedFd>>>,
+    /// The user of the program that opened it: a rotation creates the next file with no more
+    /// rights than that user has (`logfile`).
+    owner: Option<UserSpec>,
 }
 
 /// What one drain achieved.
@@ -162,9 +168,15 @@ enum Step {
 }
 
 impl LogWriter {
-    /// Opens (creating it and its folders) the log at `path`, to continue at its end.
-    pub fn open(path: &Path, max_bytes: u64, backups: u32) -> io::Result<LogWriter> {
-        let file = keep_open(open_log(path, false)?);
+    /// Opens (creating it and its folders) the log at `path`, to continue at its end, with no
+    /// more rights than `owner` (the program's user; `None`: the daemon's) has (`logfile`).
+    pub fn open(
+        path: &Path,
+        max_bytes: u64,
+        backups: u32,
+        owner: Option<&UserSpec>,
+    ) -> io::Result<LogWriter> {
+        let file = keep_open(logfile::open(path, Continue::AtEnd, owner)?);
         let metadata = file.metadata()?;
         let regular = metadata.is_file();
         Ok(LogWriter {
@@ -180,6 +192,7 @@ impl LogWriter {
             dropped: 0,
             problem: None,
             pipes: Vec::new(),
+            owner: owner.cloned(),
         })
     }
 
@@ -212,7 +225,12 @@ impl LogWriter {
                 dropped: self.dropped,
                 problem: self.problem.take(),
                 pipes: std::mem::take(&mut self.pipes),
-                ..LogWriter::open(&self.path, self.max_bytes, self.backups)?
+                ..LogWriter::open(
+                    &self.path,
+                    self.max_bytes,
+                    self.backups,
+                    self.owner.as_ref(),
+                )?
             };
         }
         Ok(())
@@ -242,15 +260,40 @@ impl LogWriter {
 
     /// Moves what the pipe holds into the file, rotating as needed, up to `budget` bytes.
     pub fn drain(&mut self, pipe: BorrowedFd<'_>, budget: u64) -> Drained {
+        self.drain_with(pipe, budget, None)
+    }
+
+    /// [`LogWriter::drain`], reading the bytes through a buffer to look for a ready line; it
+    /// returns right after the chunk that holds it: `(how, seen)`.
+    pub fn drain_watching(
+        &mut self,
+        pipe: BorrowedFd<'_>,
+        budget: u64,
+        watch: &mut LineWatch,
+    ) -> (Drained, bool) {
+        let drained = self.drain_with(pipe, budget, Some(&mut *watch));
+        (drained, watch.seen)
+    }
+
+    fn drain_with(
+        &mut self,
+        pipe: BorrowedFd<'_>,
+        budget: u64,
+        mut watch: Option<&mut LineWatch>,
+    ) -> Drained {
         let mut moved = 0u64;
         loop {
-            if moved >= budget {
+            if moved >= budget || watch.as_ref().is_some_and(|watch| watch.seen) {
                 return Drained::Budget;
             }
             self.catch_up();
             self.rotate_if_full();
             let room = self.room();
-            match self.step(pipe, room) {
+            let step = match watch.as_deref_mut() {
+                Some(lines) => self.copy(pipe, room, Some(lines)),
+                None => self.step(pipe, room),
+            };
+            match step {
                 Step::Moved(count) => {
                     self.size += count as u64;
                     moved += count as u64;
@@ -267,7 +310,7 @@ impl LogWriter {
                     self.dropped += lost as u64;
                     self.write_failed(&error);
                     // Keep the program running: throw away what is waiting, try again next wake.
-                    return self.discard(pipe);
+                    return self.discard(pipe, watch);
                 }
                 Step::ReadFailed(error) => {
                     tracing::warn!(path = %self.path.display(), error = %error, "cannot read a log pipe");
@@ -324,12 +367,13 @@ impl LogWriter {
                 Err(errno) => Step::WriteFailed(io::Error::from(errno), 0),
             }
         } else {
-            self.copy(pipe, len)
+            self.copy(pipe, len, None)
         }
     }
 
-    /// The read/write fallback.
-    fn copy(&mut self, pipe: BorrowedFd<'_>, len: usize) -> Step {
+    /// The read/write fallback, and the path of a capture that looks for a ready line: the
+    /// chunk read is shown to `watch` before it is written.
+    fn copy(&mut self, pipe: BorrowedFd<'_>, len: usize, watch: Option<&mut LineWatch>) -> Step {
         let mut buffer = [0u8; COPY_BUFFER];
         let len = len.min(COPY_BUFFER);
         let count = match nix::unistd::read(pipe, &mut buffer[..len]) {
@@ -339,6 +383,9 @@ impl LogWriter {
             Err(Errno::EINTR) => return Step::Interrupted,
             Err(errno) => return Step::ReadFailed(io::Error::from(errno)),
         };
+        if let Some(watch) = watch {
+            watch.scan(&buffer[..count]);
+        }
         let mut written = 0;
         while written < count {
             let result = if self.regular {
@@ -366,14 +413,17 @@ impl LogWriter {
         Step::Moved(count)
     }
 
-    /// Empties the pipe into nothing, counting the bytes.
-    fn discard(&mut self, pipe: BorrowedFd<'_>) -> Drained {
+    /// Empties the pipe into nothing, counting the bytes (a ready line is still looked for).
+    fn discard(&mut self, pipe: BorrowedFd<'_>, mut watch: Option<&mut LineWatch>) -> Drained {
         let mut buffer = [0u8; COPY_BUFFER];
         let mut discarded = 0u64;
         let outcome = loop {
             match nix::unistd::read(pipe, &mut buffer) {
                 Ok(0) => break Drained::Eof,
                 Ok(count) => {
+                    if let Some(watch) = watch.as_deref_mut() {
+                        watch.scan(&buffer[..count]);
+                    }
                     discarded += count as u64;
                     if discarded >= DRAIN_BUDGET {
                         break Drained::Budget;
@@ -460,13 +510,12 @@ impl LogWriter {
             }
         }
         std::fs::rename(&self.path, rotated_path(&self.path, 1))?;
-        self.file = keep_open(
-            OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&self.path)?,
-        );
+        // A link planted in the instant between the rename and this open is not followed.
+        self.file = keep_open(logfile::open(
+            &self.path,
+            Continue::Empty,
+            self.owner.as_ref(),
+        )?);
         self.size = 0;
         self.rotate_at_least = 0;
         Ok(())
@@ -478,39 +527,12 @@ fn keep_open(file: File) -> File {
     File::from(keep_high(OwnedFd::from(file)))
 }
 
-/// Opens a log file for writing, creating it and its folders (mode 0666 less the daemon's
-/// umask), continuing at its end. With `append`, the descriptor has `O_APPEND`: the one handed
-/// to a program in direct mode. The open itself is non-blocking, so a FIFO that nobody reads
-/// fails at once (ENXIO) instead of stalling the daemon's loop until a reader comes; the
-/// descriptor is made blocking again before it is used.
-fn open_log(path: &Path, append: bool) -> io::Result<File> {
-    if let Some(parent) = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent)?;
-    }
-    let file = OpenOptions::new()
-        .write(true)
-        .append(append)
-        .create(true)
-        .truncate(false)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
-    let flags = OFlag::from_bits_truncate(fcntl(&file, FcntlArg::F_GETFL)?);
-    fcntl(
-        &file,
-        FcntlArg::F_SETFL(flags.difference(OFlag::O_NONBLOCK)),
-    )?;
-    Ok(file)
-}
-
 /// The log file itself for a program's stdout or stderr (direct mode): opened for appending
-/// (`O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC`, std always adds close-on-exec), created with its
-/// folders as [`LogWriter::open`] does. The child dups it onto its fd 1 or 2; the daemon's
-/// copy closes once the child is spawned.
-pub(crate) fn open_direct(path: &Path) -> io::Result<OwnedFd> {
-    Ok(open_log(path, true)?.into())
+/// (`O_WRONLY|O_CREAT|O_APPEND|O_CLOEXEC|O_NOFOLLOW`, std always adds close-on-exec), created
+/// with its folders as [`LogWriter::open`] does, with no more rights than `owner` has. The
+/// child dups it onto its fd 1 or 2; the daemon's copy closes once the child is spawned.
+pub(crate) fn open_direct(path: &Path, owner: Option<&UserSpec>) -> io::Result<OwnedFd> {
+    Ok(logfile::open(path, Continue::Append, owner)?.into())
 }
 
 /// A pipe for one output stream: the read end (ours, non-blocking, kept at a high descriptor
@@ -536,8 +558,103 @@ pub(crate) fn watch(pipe: OwnedFd) -> io::Result<Pipe> {
     }
 }
 
-/// Moves a pipe into its log until every writer has closed it.
-pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter) {
+/// Looks for a program's `ready_log_line` in the lines that pass through a capture (SPEC §12).
+/// Only until it is seen: then the capture goes back to splicing, and its bytes no longer
+/// enter user space.
+#[derive(Debug)]
+pub(crate) struct LineWatch {
+    needle: Vec<u8>,
+    /// The line was seen.
+    seen: bool,
+    /// The end of the line being read, as far as a needle cut in two by a read could reach
+    /// back (`needle.len() - 1` bytes at most).
+    carry: Vec<u8>,
+}
+
+impl LineWatch {
+    pub fn new(line: &str) -> LineWatch {
+        LineWatch {
+            needle: line.as_bytes().to_vec(),
+            seen: false,
+            carry: Vec::new(),
+        }
+    }
+
+    /// Whether a line of `chunk` (with what came before it on the same line) holds the needle;
+    /// once it has, [`LineWatch::seen`] stays true. Linear in the chunk for the short needles
+    /// that are the rule (a first-byte scan, then a comparison).
+    pub fn scan(&mut self, chunk: &[u8]) -> bool {
+        if self.seen {
+            return true;
+        }
+        self.seen = self.find(chunk);
+        self.seen
+    }
+
+    fn find(&mut self, chunk: &[u8]) -> bool {
+        let needle = self.needle.as_slice();
+        let Some(keep) = needle.len().checked_sub(1) else {
+            return true;
+        };
+        let mut rest = chunk;
+        loop {
+            let (piece, line_ends) = match rest.iter().position(|byte| *byte == b'\n') {
+                Some(end) => (&rest[..end], true),
+                None => (rest, false),
+            };
+            if !self.carry.is_empty() {
+                // A needle that began at the end of the last chunk ends in this piece's first
+                // `keep` bytes.
+                let mut joined = std::mem::take(&mut self.carry);
+                joined.extend_from_slice(&piece[..piece.len().min(keep)]);
+                if contains(&joined, needle) {
+                    return true;
+                }
+                if !line_ends && piece.len() < keep {
+                    // The whole piece is in `joined`, and the line goes on.
+                    let cut = joined.len().saturating_sub(keep);
+                    joined.drain(..cut);
+                    self.carry = joined;
+                    return false;
+                }
+            }
+            if contains(piece, needle) {
+                return true;
+            }
+            if !line_ends {
+                self.carry = piece[piece.len().saturating_sub(keep)..].to_vec();
+                return false;
+            }
+            rest = &rest[piece.len() + 1..];
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if haystack.len() < needle.len() {
+        return false;
+    }
+    haystack[..=haystack.len() - needle.len()]
+        .iter()
+        .enumerate()
+        .any(|(index, byte)| *byte == first && haystack[index + 1..].starts_with(rest))
+}
+
+/// A capture's [`LineWatch`] and whom to tell: the loop, about process `pid` of `name`.
+#[derive(Debug)]
+pub(crate) struct ReadyWatch {
+    pub line: LineWatch,
+    pub name: String,
+    pub pid: u32,
+    pub sender: tokio::sync::mpsc::Sender<crate::health::HealthMessage>,
+}
+
+/// Moves a pipe into its log until every writer has closed it; with a `watch`, its lines are
+/// read (not spliced) until the ready line is seen, and the loop is told.
+pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter, mut watch: Option<ReadyWatch>) {
     loop {
         let mut guard = match pipe.readable().await {
             Ok(guard) => guard,
@@ -546,7 +663,29 @@ pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter) {
                 return;
             }
         };
-        let drained = lock(&writer).drain(guard.get_inner().as_fd(), DRAIN_BUDGET);
+        let drained = match &mut watch {
+            None => lock(&writer).drain(guard.get_inner().as_fd(), DRAIN_BUDGET),
+            Some(ready) => {
+                let (drained, seen) = lock(&writer).drain_watching(
+                    guard.get_inner().as_fd(),
+                    DRAIN_BUDGET,
+                    &mut ready.line,
+                );
+                if seen && let Some(ready) = watch.take() {
+                    // Seen: the rest of this pipe is spliced again.
+                    drop(guard);
+                    let _ = ready
+                        .sender
+                        .send(crate::health::HealthMessage::LogLine {
+                            name: ready.name,
+                            pid: ready.pid,
+                        })
+                        .await;
+                    continue;
+                }
+                drained
+            }
+        };
         match drained {
             Drained::Empty => guard.clear_ready(),
             Drained::Eof => return,
@@ -662,6 +801,54 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_ready_line_is_found_in_any_line_and_across_reads() {
+        // (chunks as read, found after which chunk)
+        let cases: &[(&[&str], Option<usize>)] = &[
+            (&["listening on 8080\n"], Some(0)),
+            (&["boot\nnow listening on 80"], Some(0)),
+            (&["now lis", "tening on 80\n"], Some(1)),
+            (
+                &["l", "i", "s", "t", "e", "n", "i", "n", "g", " on"],
+                Some(9),
+            ),
+            (&["now listen\n", "ing on 80\n"], None),
+            (&["listening o\nn"], None),
+            (&["nothing here\n", "still nothing"], None),
+            (&["xxlistening onxx"], Some(0)),
+            (&["a\n\nlistening", " on"], Some(1)),
+        ];
+        for (chunks, expected) in cases {
+            let mut watch = LineWatch::new("listening on");
+            let found = chunks.iter().position(|chunk| watch.scan(chunk.as_bytes()));
+            assert_eq!(found, *expected, "{chunks:?}");
+        }
+        let mut watch = LineWatch::new("x");
+        assert!(!watch.scan(b"abc\n"));
+        assert!(watch.scan(b"abx"));
+        assert!(watch.scan(b"no"), "stays seen");
+    }
+
+    /// A watched drain reads (rather than splices) and writes every byte to the log.
+    #[test]
+    fn a_watched_drain_keeps_every_byte() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("x.log");
+        let mut writer = LogWriter::open(&path, 0, 0, None).unwrap();
+        let (read, write) = output_pipe().unwrap();
+        nix::unistd::write(&write, b"starting\nready to serve\nmore\n").unwrap();
+        let mut watch = LineWatch::new("ready to");
+        let (drained, seen) = writer.drain_watching(read.as_fd(), DRAIN_BUDGET, &mut watch);
+        assert!(seen);
+        assert_eq!(drained, Drained::Budget);
+        drop(write);
+        assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Eof);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"starting\nready to serve\nmore\n"
+        );
+    }
+
+    #[test]
     fn last_lines() {
         let cases: &[(&str, usize, &str, bool)] = &[
             ("", 3, "", false),
@@ -720,7 +907,7 @@ mod tests {
     fn writer_rotates_at_max_bytes_and_keeps_backups() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("sub/dir/x.log");
-        let mut writer = LogWriter::open(&path, 10, 2).unwrap();
+        let mut writer = LogWriter::open(&path, 10, 2, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         let payload: Vec<u8> = (0..45u8).map(|n| b'a' + n % 26).collect();
         nix::unistd::write(&write, &payload).unwrap();
@@ -744,7 +931,7 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
         std::fs::write(&path, b"old\n").unwrap();
-        let mut writer = LogWriter::open(&path, 8, 0).unwrap();
+        let mut writer = LogWriter::open(&path, 8, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, b"0123456789").unwrap();
         drop(write);
@@ -760,7 +947,7 @@ mod tests {
     async fn a_pipe_feeds_its_writer_until_drained_to_its_end() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
-        let writer = Arc::new(Mutex::new(LogWriter::open(&path, 0, 0).unwrap()));
+        let writer = Arc::new(Mutex::new(LogWriter::open(&path, 0, 0, None).unwrap()));
         let (read, write) = output_pipe().unwrap();
         let pipe = watch(read).unwrap();
         lock(&writer).feed(&pipe);
@@ -774,7 +961,7 @@ mod tests {
         assert!(!lock(&writer).is_fed());
         assert_eq!(std::fs::read(&path).unwrap(), b"one\ntwo\n");
         // The capture finds the end too, and stops.
-        let capture = tokio::spawn(capture(pipe, writer.clone()));
+        let capture = tokio::spawn(capture(pipe, writer.clone(), None));
         tokio::time::timeout(std::time::Duration::from_secs(10), capture)
             .await
             .unwrap()
@@ -788,11 +975,11 @@ mod tests {
     fn writer_continues_after_what_others_appended() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("x.log");
-        let mut writer = LogWriter::open(&path, 0, 0).unwrap();
+        let mut writer = LogWriter::open(&path, 0, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, b"ours 1\n").unwrap();
         assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Empty);
-        let mut other = open_direct(&path).map(File::from).unwrap();
+        let mut other = open_direct(&path, None).map(File::from).unwrap();
         other.write_all(b"theirs\n").unwrap();
         nix::unistd::write(&write, b"ours 2\n").unwrap();
         drop(write);
@@ -807,7 +994,7 @@ mod tests {
         if !path.exists() {
             return;
         }
-        let mut writer = LogWriter::open(path, 0, 0).unwrap();
+        let mut writer = LogWriter::open(path, 0, 0, None).unwrap();
         let (read, write) = output_pipe().unwrap();
         nix::unistd::write(&write, &[b'x'; 1000]).unwrap();
         assert_eq!(writer.drain(read.as_fd(), DRAIN_BUDGET), Drained::Empty);

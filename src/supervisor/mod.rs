@@ -8,7 +8,8 @@
 //! loop), [`cgroup`] (a cgroup v2 leaf per program), [`marks`] (the fallback: marks in the
 //! environment), `contain` (what a stop, an exit, a removal do with all of a program's
 //! processes), `leftover` (the last run's processes after a crash; the forced shutdown),
-//! [`logs`] (direct log files, capture, rotation, tail), `tests` (real processes; they
+//! [`logs`] (direct log files, capture, rotation, tail), `probe` (exec health probes: short
+//! processes run for a program, reaped here too), `tests` (real processes; they
 //! live in the library's test binary because reaping with `waitid(P_ALL)` would steal the
 //! children of `std::process::Command`s run by other integration tests in a shared binary).
 //!
@@ -67,8 +68,17 @@
 //!   table of children is process-wide (`reap::children`), behind a mutex that is uncontended
 //!   in the daemon. It lets several supervisors share a process (the tests run one per test
 //!   thread): an exit collected by one is parked for its owner.
-//! - **restarts** counts automatic starts (autorestart, BACKOFF retries) over the job's life;
-//!   asked-for starts and restarts are not counted (they are in the audit trail).
+//! - **restarts** counts automatic starts (autorestart, BACKOFF retries, restarts for health or
+//!   the watchdog) over the job's life; asked-for starts and restarts are not counted (they are
+//!   in the audit trail).
+//! - **Health (SPEC §12).** The supervisor only provides what needs a process or a file
+//!   descriptor: exec probes ([`Supervisor::spawn_probe`]: the program's user, folder and
+//!   environment, a process group of their own, SIGKILL of the group at their timeout, output
+//!   kept for `last_probe`, results from [`Supervisor::take_probe_outcomes`]); for a program
+//!   with `notify = true`, a notify socket per process (`$NOTIFY_SOCKET`, `$WATCHDOG_USEC`;
+//!   `health::notify`), removed with the process; for a program with `ready_log_line`, its
+//!   output captured (even with `maxbytes = 0`) and scanned for the line until it is seen;
+//!   and restarts for health ([`Supervisor::restart_for`]). The daemon decides when.
 //!
 //! # Driving it
 //!
@@ -98,8 +108,10 @@ mod clone3;
 mod contain;
 mod job;
 mod leftover;
+mod logfile;
 pub mod logs;
 pub mod marks;
+mod probe;
 mod reap;
 mod spawn;
 pub mod state;
@@ -112,22 +124,27 @@ use std::time::{Instant, SystemTime};
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 use serde::Serialize;
+use tokio::sync::mpsc;
 
-use crate::spec::{LogSpec, ProgramSpec, Stream};
+use crate::health::HealthMessage;
+use crate::health::notify::{NotifyDir, NotifySocket};
+use crate::spec::{LogSpec, ProgramSpec, Stream, UserSpec};
 
 use cgroup::Cgroups;
 use contain::Containment;
 use job::{AfterStop, Job};
-use logs::{LogWriter, SharedWriter};
+use logs::{LineWatch, LogWriter, SharedWriter};
 use marks::Marks;
+use probe::ProbeRun;
 use spawn::Output;
 
 pub use contain::{Counts, Mechanism};
 pub use job::{JobStatus, JobView, RestartBudget};
 pub use leftover::{Leftovers, Recorded};
 pub use logs::{rotated_path, tail};
+pub use probe::ProbeOutcome;
 pub use reap::{become_subreaper, process_start_time};
-pub use spawn::{SpawnError, keep_high};
+pub use spawn::{DAEMON_VARIABLE_PREFIX, SpawnError, is_daemon_variable, keep_high};
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
     format_uptime, should_restart,
@@ -143,6 +160,12 @@ pub struct SupervisorConfig {
     pub marks: Option<Marks>,
     /// A cgroup per program ([`cgroup`]), where the daemon could make its tree.
     pub cgroups: Option<Cgroups>,
+    /// Where health messages (a ready line seen, an sd_notify datagram) go; without it, no
+    /// line is looked for and no notify socket is made.
+    pub health: Option<mpsc::Sender<HealthMessage>>,
+    /// The folder for notify sockets (`health::notify::NotifyDir::location`), made at the
+    /// first program with `notify = true`.
+    pub notify_dir: Option<PathBuf>,
 }
 
 /// One state change of one job, with a human reason (for the event stream and the log).
@@ -164,6 +187,15 @@ enum Sink {
     Capture(SharedWriter),
 }
 
+/// A process just spawned, and what it took with it.
+struct Spawned {
+    pid: u32,
+    /// Its captured log files.
+    logs: Vec<SharedWriter>,
+    /// Its notify socket, read until the process is gone.
+    notify: Option<crate::health::notify::NotifyGuard>,
+}
+
 /// The jobs, by program name, and what they share.
 #[derive(Debug)]
 pub struct Supervisor {
@@ -178,6 +210,10 @@ const WRITERS_SWEEP_MIN: usize = 64;
 #[derive(Debug)]
 struct Context {
     log_dir: PathBuf,
+    /// Where health messages go (see [`SupervisorConfig::health`]).
+    health: Option<mpsc::Sender<HealthMessage>>,
+    /// See [`SupervisorConfig::notify_dir`].
+    notify_dir: Option<PathBuf>,
     /// Where each program's processes are found ([`contain`]).
     containment: Containment,
     /// Jobs gone whose cgroup could not be removed yet (killed processes still going): tried
@@ -190,6 +226,12 @@ struct Context {
     /// `writers` is swept of closed files when it reaches this size (then set to twice what
     /// is left): a sweep per start made a boot of N programs cost N² steps.
     sweep_writers_at: usize,
+    /// Exec probes that run now, by pid.
+    probes: HashMap<u32, ProbeRun>,
+    /// Results of exec probes not yet taken by the daemon.
+    probe_outcomes: Vec<ProbeOutcome>,
+    /// The notify folder, once a program with `notify = true` has started.
+    notify: Option<NotifyDir>,
 }
 
 impl Supervisor {
@@ -199,6 +241,8 @@ impl Supervisor {
             jobs: BTreeMap::new(),
             context: Context {
                 log_dir: config.log_dir,
+                health: config.health,
+                notify_dir: config.notify_dir,
                 containment: Containment {
                     cgroups: config.cgroups,
                     marks: config.marks,
@@ -207,6 +251,9 @@ impl Supervisor {
                 pids: HashMap::new(),
                 writers: HashMap::new(),
                 sweep_writers_at: WRITERS_SWEEP_MIN,
+                probes: HashMap::new(),
+                probe_outcomes: Vec::new(),
+                notify: None,
             },
         }
     }
@@ -319,13 +366,16 @@ impl Supervisor {
                     .and_then(|pid| context.pids.get(&pid))
                     .and_then(|name| jobs.get(name))
             };
+            let probe =
+                |pid: i32| u32::try_from(pid).is_ok_and(|pid| context.probes.contains_key(&pid));
             reap::children().reap(
-                |pid| job_of(pid).is_some(),
+                |pid| job_of(pid).is_some() || probe(pid),
                 |pid, kill_group| match job_of(pid) {
                     Some(job) => {
                         left.insert(pid, context.end_rest(job, pid, kill_group));
                     }
-                    // Another supervisor's child (tests): its group, as it asked.
+                    // An exec probe, or another supervisor's child (tests): its group, as
+                    // it asked.
                     None if kill_group => {
                         let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
                     }
@@ -336,10 +386,19 @@ impl Supervisor {
         self.context.retry_doomed();
         let mut changes = Vec::new();
         for (pid, exit) in exits {
-            let Some(name) = u32::try_from(pid)
-                .ok()
-                .and_then(|pid| self.context.pids.remove(&pid))
-            else {
+            let Ok(pid) = u32::try_from(pid) else {
+                continue;
+            };
+            if let Some(run) = self.context.probes.remove(&pid) {
+                let cancelled = run.cancelled;
+                let outcome = run.finish(exit);
+                tracing::debug!(program = %outcome.name, probe = pid, ok = outcome.ok, output = %outcome.output, "exec probe ended");
+                if !cancelled {
+                    self.context.probe_outcomes.push(outcome);
+                }
+                continue;
+            }
+            let Some(name) = self.context.pids.remove(&pid) else {
                 continue;
             };
             let Some(job) = self.jobs.get_mut(&name) else {
@@ -347,7 +406,10 @@ impl Supervisor {
                 continue;
             };
             tracing::info!(program = %name, pid, %exit, "process ended");
-            let left = left.get(&pid).copied().unwrap_or(0);
+            let left = i32::try_from(pid)
+                .ok()
+                .and_then(|pid| left.get(&pid).copied())
+                .unwrap_or(0);
             if self.context.on_exit(job, exit, left, now, &mut changes) {
                 self.jobs.remove(&name);
                 self.context.forget(&name);
@@ -364,12 +426,96 @@ impl Supervisor {
                 self.context.deadline_reached(job, now, &mut changes);
             }
         }
+        for (pid, run) in &mut self.context.probes {
+            if !run.killed && run.deadline <= now {
+                tracing::debug!(program = %run.name, probe = pid, "exec probe timed out; killing its process group");
+                kill_probe(*pid, run);
+            }
+        }
         changes
     }
 
     /// The earliest instant at which [`Supervisor::on_deadline`] has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.jobs.values().filter_map(Job::deadline).min()
+        let probes = self
+            .context
+            .probes
+            .values()
+            .filter(|run| !run.killed)
+            .map(|run| run.deadline);
+        self.jobs
+            .values()
+            .filter_map(Job::deadline)
+            .chain(probes)
+            .min()
+    }
+
+    /// Runs an exec probe for the program's current process: `argv` as the program's user, in
+    /// its folder and environment, its stdout and stderr kept for the outcome, SIGKILLed with
+    /// its process group after `timeout`. Its outcome comes from
+    /// [`Supervisor::take_probe_outcomes`] once it is reaped; a probe that cannot be spawned
+    /// has its outcome there at once.
+    pub fn spawn_probe(
+        &mut self,
+        name: &str,
+        argv: &[String],
+        timeout: std::time::Duration,
+        now: Instant,
+    ) {
+        let Some(job) = self.jobs.get(name) else {
+            return;
+        };
+        let Some(target_pid) = job.pid else {
+            return;
+        };
+        if let Err(error) = self
+            .context
+            .spawn_probe(job, target_pid, argv, timeout, now)
+        {
+            self.context.probe_outcomes.push(ProbeOutcome {
+                name: name.to_string(),
+                pid: target_pid,
+                ok: false,
+                output: format!("cannot run the probe: {error}"),
+            });
+        }
+    }
+
+    /// Ends the exec probes of a program (its process went): SIGKILL to their groups, and
+    /// their outcomes are dropped.
+    pub fn cancel_probes(&mut self, name: &str) {
+        for (pid, run) in &mut self.context.probes {
+            if run.name == name {
+                run.cancelled = true;
+                if !run.killed {
+                    kill_probe(*pid, run);
+                }
+            }
+        }
+    }
+
+    /// The outcomes of the exec probes reaped since the last call.
+    pub fn take_probe_outcomes(&mut self) -> Vec<ProbeOutcome> {
+        std::mem::take(&mut self.context.probe_outcomes)
+    }
+
+    /// Restarts a program because of its health (unhealthy, or its watchdog expired): a
+    /// graceful stop, then a start that counts as an automatic one and keeps `reason` as the
+    /// job's `last_error`. A no-op unless it is STARTING or RUNNING.
+    pub fn restart_for(&mut self, name: &str, reason: &str, now: Instant) -> Vec<StateChange> {
+        let mut changes = Vec::new();
+        let Some(job) = self.jobs.get_mut(name) else {
+            return changes;
+        };
+        if !matches!(job.state, ProcessState::Starting | ProcessState::Running) {
+            return changes;
+        }
+        tracing::warn!(program = %name, %reason, "restarting");
+        job.last_error = Some(reason.to_string());
+        self.context
+            .begin_stop(job, now, &format!("restart: {reason}"), &mut changes);
+        job.after_stop = AfterStop::Recover(job.spec.clone(), reason.to_string());
+        changes
     }
 
     pub fn status(&self, name: &str, now: Instant) -> Option<JobStatus> {
@@ -447,9 +593,9 @@ impl Supervisor {
         })
     }
 
-    /// Some job has a live process (STARTING, RUNNING or STOPPING).
+    /// Some job has a live process (STARTING, RUNNING or STOPPING), or an exec probe runs.
     pub fn has_processes(&self) -> bool {
-        !self.context.pids.is_empty()
+        !self.context.pids.is_empty() || !self.context.probes.is_empty()
     }
 }
 
@@ -458,7 +604,7 @@ impl Drop for Supervisor {
     /// time); they are only taken out of the process-wide child table.
     fn drop(&mut self) {
         let mut table = reap::children();
-        for pid in self.context.pids.keys() {
+        for pid in self.context.pids.keys().chain(self.context.probes.keys()) {
             if let Ok(pid) = i32::try_from(*pid) {
                 table.forget(pid);
             }
@@ -470,7 +616,7 @@ fn apply_spec(job: &mut Job, spec: Arc<ProgramSpec>) {
     if let Some(pid) = job.pid.and_then(|pid| i32::try_from(pid).ok()) {
         reap::children().set_kill_group_on_exit(pid, spec.killasgroup);
     }
-    if let AfterStop::Start(pending) = &mut job.after_stop {
+    if let AfterStop::Start(pending) | AfterStop::Recover(pending, _) = &mut job.after_stop {
         *pending = spec.clone();
     }
     job.spec = spec;
@@ -532,11 +678,12 @@ impl Context {
         job.stop_requested = None;
         job.killed = false;
         match self.spawn_process(&job.spec, &mut job.leaf) {
-            Ok((pid, logs)) => {
+            Ok(Spawned { pid, logs, notify }) => {
                 job.pid = Some(pid);
                 job.started = Some(now);
                 job.started_at = Some(SystemTime::now());
                 job.logs = logs;
+                job.notify = notify;
                 self.pids.insert(pid, job.spec.name.clone());
                 transition(
                     job,
@@ -565,13 +712,13 @@ impl Context {
         }
     }
 
-    /// Opens the logs, makes the pipes, spawns (into the program's cgroup, made at its first
-    /// start and kept in `leaf`), and starts capturing.
+    /// Opens the logs, makes the pipes (and, with `notify`, the notify socket), spawns (into
+    /// the program's cgroup, made at its first start and kept in `leaf`), and starts capturing.
     fn spawn_process(
         &mut self,
         spec: &ProgramSpec,
         leaf: &mut Option<cgroup::Leaf>,
-    ) -> Result<(u32, Vec<SharedWriter>), SpawnError> {
+    ) -> Result<Spawned, SpawnError> {
         // A leaf that was killed and is empty now is made afresh (`Leaf::mark_killed`).
         if let (Some(old), Some(cgroups)) = (leaf.as_ref(), &self.containment.cgroups)
             && !old.reusable()
@@ -594,19 +741,29 @@ impl Context {
         // `None` with redirect_stderr: stderr goes where stdout goes.
         let stderr_path = spec.log_path(&log_dir, Stream::Stderr);
         // One file for both streams, and one of them rotates it: both go through the writer.
+        // A ready line must pass through the daemon to be seen: its streams are captured even
+        // when they never rotate.
+        let watch_lines = process.ready_log_line.is_some() && self.health.is_some();
         let shared_and_rotated = stdout_path.is_some()
             && stdout_path == stderr_path
             && (process.stdout.max_bytes > 0 || process.stderr.max_bytes > 0);
-        let stdout_sink = self.sink(stdout_path, &process.stdout, shared_and_rotated)?;
-        let stderr_sink = self.sink(stderr_path, &process.stderr, shared_and_rotated)?;
+        let must_capture = shared_and_rotated || watch_lines;
+        let owner = process.user.as_ref();
+        let stdout_sink = self.sink(stdout_path, &process.stdout, must_capture, owner)?;
+        let stderr_sink = self.sink(stderr_path, &process.stderr, must_capture, owner)?;
         let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
-        if (captured(&stdout_sink) || captured(&stderr_sink))
+        if (captured(&stdout_sink) || captured(&stderr_sink) || process.notify)
             && tokio::runtime::Handle::try_current().is_err()
         {
             return Err(SpawnError::Pipe(
                 "no tokio runtime to capture the output".to_string(),
             ));
         }
+        let notify = if process.notify {
+            Some(self.notify_socket(process)?)
+        } else {
+            None
+        };
         let mut captures = Vec::new();
         let mut writers = Vec::new();
         let mut output = |sink: Sink| -> Result<Output, SpawnError> {
@@ -630,6 +787,27 @@ impl Context {
             None
         } else {
             Some(output(stderr_sink)?)
+        };
+        // The notify socket's path (and the watchdog's period) reach the program through its
+        // environment, as systemd passes them.
+        let with_notify;
+        let process = match &notify {
+            Some(socket) => {
+                let mut environment = process.environment.clone();
+                environment.insert(
+                    "NOTIFY_SOCKET".to_string(),
+                    socket.path().to_string_lossy().into_owned(),
+                );
+                if let Some(period) = process.watchdog {
+                    environment.insert("WATCHDOG_USEC".to_string(), period.as_micros().to_string());
+                }
+                with_notify = crate::spec::ProcessSpec {
+                    environment,
+                    ..process.clone()
+                };
+                &with_notify
+            }
+            None => process,
         };
         let marks = self
             .containment
@@ -655,9 +833,116 @@ impl Context {
         // closed with `prepared`: EOF comes when the program (and whatever inherited its
         // output) is gone.
         for (read, writer) in captures {
-            tokio::spawn(logs::capture(read, writer));
+            let watch = match (&process.ready_log_line, &self.health) {
+                (Some(line), Some(sender)) if watch_lines => Some(logs::ReadyWatch {
+                    line: LineWatch::new(line),
+                    name: spec.name.clone(),
+                    pid,
+                    sender: sender.clone(),
+                }),
+                _ => None,
+            };
+            tokio::spawn(logs::capture(read, writer, watch));
         }
-        Ok((pid, writers))
+        let notify = match (notify, &self.health) {
+            (Some(socket), Some(sender)) => Some(
+                socket
+                    .listen(spec.name.clone(), pid, sender.clone())
+                    .map_err(|error| SpawnError::Notify(logs::describe(&error)))?,
+            ),
+            _ => None,
+        };
+        Ok(Spawned {
+            pid,
+            logs: writers,
+            notify,
+        })
+    }
+
+    /// A notify socket for a new process of this program, usable by its user.
+    fn notify_socket(
+        &mut self,
+        process: &crate::spec::ProcessSpec,
+    ) -> Result<NotifySocket, SpawnError> {
+        let error = |error: std::io::Error| SpawnError::Notify(error.to_string());
+        if self.notify.is_none() {
+            let Some(location) = &self.notify_dir else {
+                return Err(SpawnError::Notify(
+                    "this supervisor has no folder for notify sockets".to_string(),
+                ));
+            };
+            self.notify = Some(NotifyDir::create(location).map_err(error)?);
+        }
+        let Some(folder) = &self.notify else {
+            return Err(SpawnError::Notify("no notify folder".to_string()));
+        };
+        let owner = process.user.as_ref().map(|user| (user.uid, user.gid));
+        folder.bind(owner).map_err(error)
+    }
+
+    /// Spawns an exec probe for `job`'s process `target_pid` (see [`Supervisor::spawn_probe`]).
+    fn spawn_probe(
+        &mut self,
+        job: &Job,
+        target_pid: u32,
+        argv: &[String],
+        timeout: std::time::Duration,
+        now: Instant,
+    ) -> Result<(), SpawnError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(SpawnError::Pipe(
+                "no tokio runtime to read the probe's output".to_string(),
+            ));
+        }
+        let pipe_error = |error: std::io::Error| SpawnError::Pipe(logs::describe(&error));
+        let (read, write) = logs::output_pipe().map_err(pipe_error)?;
+        let read = logs::watch(read).map_err(pipe_error)?;
+        let process = crate::spec::ProcessSpec {
+            argv: argv.to_vec(),
+            ..job.spec.process.clone()
+        };
+        // A probe carries the daemon's mark (a crash finds it) under a name of its own: it is
+        // not one of the program's processes (`processes`, what an exit leaves), nor in its
+        // cgroup.
+        let probe_name = format!("{}:probe", job.spec.name);
+        let marks = self
+            .containment
+            .marks
+            .as_ref()
+            .map(|marks| marks.environment(&probe_name));
+        let prepared = spawn::prepare(
+            &process,
+            Output::Pipe(write),
+            None,
+            marks.as_ref().map_or(&[][..], |marks| &marks[..]),
+            None,
+        )?;
+        let pid = {
+            let mut table = reap::children();
+            let pid = prepared.spawn()?;
+            if let Ok(raw) = i32::try_from(pid) {
+                // Whatever the probe left in its group dies with it.
+                table.register(raw, true);
+            }
+            pid
+        };
+        let output = probe::SharedOutput::default();
+        let reader = tokio::spawn(probe::read_output(read.clone(), output.clone()));
+        self.probes.insert(
+            pid,
+            ProbeRun {
+                name: job.spec.name.clone(),
+                target_pid,
+                deadline: now + timeout,
+                timeout,
+                killed: false,
+                cancelled: false,
+                output,
+                pipe: read,
+                reader,
+            },
+        );
+        Ok(())
     }
 
     /// How one stream reaches its log (see the module's notes on direct mode): the file itself
@@ -669,18 +954,19 @@ impl Context {
         path: Option<PathBuf>,
         log: &LogSpec,
         must_capture: bool,
+        owner: Option<&UserSpec>,
     ) -> Result<Sink, SpawnError> {
         let Some(path) = path else {
             return Ok(Sink::Discard);
         };
         if log.max_bytes == 0 && !must_capture && !self.is_fed(&path) {
-            let file = logs::open_direct(&path).map_err(|error| SpawnError::Log {
+            let file = logs::open_direct(&path, owner).map_err(|error| SpawnError::Log {
                 reason: logs::describe(&error),
                 path,
             })?;
             return Ok(Sink::Direct(file));
         }
-        Ok(Sink::Capture(self.writer(&path, log)?))
+        Ok(Sink::Capture(self.writer(&path, log, owner)?))
     }
 
     /// Whether a pipe still feeds the log at `path`: a leftover of an earlier process of this
@@ -693,7 +979,12 @@ impl Context {
     }
 
     /// The writer of a log path, shared with any pipe already writing there.
-    fn writer(&mut self, path: &Path, log: &LogSpec) -> Result<SharedWriter, SpawnError> {
+    fn writer(
+        &mut self,
+        path: &Path,
+        log: &LogSpec,
+        owner: Option<&UserSpec>,
+    ) -> Result<SharedWriter, SpawnError> {
         let log_error = |error: std::io::Error| SpawnError::Log {
             path: path.to_path_buf(),
             reason: logs::describe(&error),
@@ -711,7 +1002,7 @@ impl Context {
             self.sweep_writers_at = (self.writers.len() * 2).max(WRITERS_SWEEP_MIN);
         }
         let writer = Arc::new(Mutex::new(
-            LogWriter::open(path, log.max_bytes, log.backups).map_err(log_error)?,
+            LogWriter::open(path, log.max_bytes, log.backups, owner).map_err(log_error)?,
         ));
         self.writers
             .insert(path.to_path_buf(), Arc::downgrade(&writer));
@@ -777,6 +1068,8 @@ impl Context {
                 job.last_error = Some(hint.clone());
             }
         }
+        // The notify socket goes with its process.
+        job.notify = None;
         if job.state == ProcessState::Starting
             && job
                 .started
@@ -830,6 +1123,16 @@ impl Context {
                     AfterStop::Start(spec) => {
                         job.spec = spec;
                         self.fresh_start(job, now, "restart", changes);
+                    }
+                    AfterStop::Recover(spec, reason) => {
+                        job.spec = spec;
+                        job.restarts += 1;
+                        self.launch(job, now, &format!("restart ({reason})"), changes);
+                        // Why it was restarted stays in view until the next asked-for start
+                        // (unless the new process could not even be spawned).
+                        if job.state != ProcessState::Fatal {
+                            job.last_error = Some(reason);
+                        }
                     }
                     AfterStop::Remove => return true,
                 }
@@ -927,6 +1230,15 @@ impl Context {
         }
         let containment = &self.containment;
         self.doomed.retain(|name| !containment.release(name));
+    }
+}
+
+/// SIGKILLs an exec probe's process group. Its pid is ours until reaped, so the group id
+/// cannot have been reused.
+fn kill_probe(pid: u32, run: &mut ProbeRun) {
+    run.killed = true;
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
 }
 

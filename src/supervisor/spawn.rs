@@ -18,8 +18,9 @@
 //! every other program (with `fork` or `posix_spawn` that made a boot of N programs cost N²
 //! descriptor operations), nor the listener (which it would keep open after a kill -9 of the
 //! daemon until its exec). Then: `dup2` of its three streams onto 0–2, `close_range` of
-//! everything above, `chdir`, `setpgid`, `umask`, the user switch (raw system calls:
-//! glibc's wrappers would signal the daemon's other threads), every signal back to its
+//! everything above, `setpgid`, `umask`, the user switch (raw system calls: glibc's wrappers
+//! would signal the daemon's other threads), `chdir` (after the switch: the folder is entered
+//! with the program's user's rights), every signal back to its
 //! default action and none blocked, and `execve` of each candidate path. An error is left in
 //! memory shared with the daemon before `_exit(127)`.
 //!
@@ -64,6 +65,14 @@ pub enum SpawnError {
     NotADirectory(PathBuf),
     #[error("cannot use directory \"{}\": {reason}", .path.display())]
     Directory { path: PathBuf, reason: String },
+    /// The folder exists, but the program's user cannot enter it (`chdir` runs after the user
+    /// switch, so it is checked with that user's rights).
+    #[error("user \"{user}\" cannot enter directory \"{}\": {reason}", .path.display())]
+    DirectoryAsUser {
+        path: PathBuf,
+        user: String,
+        reason: String,
+    },
     #[error("user \"{0}\" does not exist")]
     UnknownUser(String),
     #[error("cannot run as user \"{user}\": the daemon is not root (it runs as uid {uid})")]
@@ -76,6 +85,8 @@ pub enum SpawnError {
     Pipe(String),
     #[error("cannot put the process into its cgroup: {0}")]
     Cgroup(String),
+    #[error("cannot make the notify socket: {0}")]
+    Notify(String),
 }
 
 /// Where one of the child's output streams goes.
@@ -123,6 +134,8 @@ pub fn keep_high(fd: OwnedFd) -> OwnedFd {
 pub(crate) struct Prepared {
     program: String,
     user: Option<String>,
+    /// The working folder as given, for the error when the user cannot enter it.
+    directory_path: Option<PathBuf>,
     /// Paths to `execve`, in order: the program itself, or each `PATH` entry joined to it.
     candidates: Vec<CString>,
     /// Own the strings the pointer arrays point into.
@@ -202,9 +215,12 @@ pub(crate) fn prepare(
         stderr.map_or_else(null, Ok)?,
     ];
 
-    // The environment: the daemon's, then the user's identity, then the program's own
-    // (which wins over both), then the daemon's marks (which find its processes: marks.rs).
-    let mut environment: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    // The environment: the daemon's (less what configures the daemon itself: its token, its
+    // log filter, the CLI's URL), then the user's identity, then the program's own (which wins
+    // over all), then the daemon's marks (which find its processes: marks.rs).
+    let mut environment: BTreeMap<OsString, OsString> = std::env::vars_os()
+        .filter(|(key, _)| !is_daemon_variable(key))
+        .collect();
     let switch = match &process.user {
         Some(user) => {
             let resolved = resolve_user(user)?;
@@ -265,6 +281,7 @@ pub(crate) fn prepare(
     Ok(Prepared {
         program: program.clone(),
         user: process.user.as_ref().map(|user| user.name.clone()),
+        directory_path: process.directory.clone(),
         candidates,
         argv_ptrs: pointers(&argv),
         envp_ptrs: pointers(&envp),
@@ -276,6 +293,19 @@ pub(crate) fn prepare(
         switch,
         cgroup,
     })
+}
+
+/// The prefix of every environment variable that configures hoody-daemon itself
+/// (`HOODY_DAEMON_TOKEN`, `HOODY_DAEMON_LOG`, `HOODY_DAEMON_URL`, `HOODY_DAEMON_STATE_DIR` of a
+/// daemon that started this one…): none of them is passed on to a program from the daemon's
+/// own environment. A program that needs one names it in its `environment`; the daemon's marks
+/// (`SupervisorConfig::marks`) are added after this filter, on purpose.
+pub const DAEMON_VARIABLE_PREFIX: &str = "HOODY_DAEMON_";
+
+/// Whether an inherited variable configures the daemon (see [`DAEMON_VARIABLE_PREFIX`]).
+pub fn is_daemon_variable(key: &OsStr) -> bool {
+    key.as_bytes()
+        .starts_with(DAEMON_VARIABLE_PREFIX.as_bytes())
 }
 
 /// A NULL-terminated array of pointers into `strings`.
@@ -395,6 +425,8 @@ pub(super) enum Attempt {
     CannotUnshare,
     /// The child could not join its cgroup.
     CannotJoin(io::Error),
+    /// `chdir` into the working folder failed (as the program's user).
+    Chdir(io::Error),
     Failed(io::Error),
 }
 
@@ -414,6 +446,8 @@ struct ChildContext<'a> {
     /// The `cgroup.procs` the child writes `0` to first, when it was not cloned into its
     /// cgroup.
     join: Option<libc::c_int>,
+    /// Written by the child when `chdir` (after the user switch) is what failed.
+    chdir_failed: bool,
 }
 
 /// Bytes of stack the child runs on (it calls a handful of system-call wrappers).
@@ -456,6 +490,7 @@ impl Prepared {
             error: 0,
             stage: 0,
             join: None,
+            chdir_failed: false,
         };
         let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
         if share_files {
@@ -502,6 +537,8 @@ impl Prepared {
         let error = unsafe { std::ptr::read_volatile(&raw const context.error) };
         // SAFETY: as for `error`.
         let stage = unsafe { std::ptr::read_volatile(&raw const context.stage) };
+        // SAFETY: as above: written by the child before it exited, read after clone returned.
+        let chdir_failed = unsafe { std::ptr::read_volatile(&raw const context.chdir_failed) };
         drop(stack);
         if error != 0 {
             // The child exited with 127; the table is locked, so no reaper took it.
@@ -510,6 +547,8 @@ impl Prepared {
                 Attempt::CannotUnshare
             } else if stage == JOINING {
                 Attempt::CannotJoin(io::Error::from_raw_os_error(error))
+            } else if chdir_failed {
+                Attempt::Chdir(io::Error::from_raw_os_error(error))
             } else {
                 Attempt::Failed(io::Error::from_raw_os_error(error))
             });
@@ -522,6 +561,18 @@ impl Prepared {
         match attempt {
             Attempt::Failed(error) => self.error(error),
             Attempt::CannotJoin(error) => SpawnError::Cgroup(describe(&error)),
+            Attempt::Chdir(error) => {
+                let path = self.directory_path.clone().unwrap_or_default();
+                let reason = describe(&error);
+                match &self.user {
+                    Some(user) => SpawnError::DirectoryAsUser {
+                        path,
+                        user: user.clone(),
+                        reason,
+                    },
+                    None => SpawnError::Directory { path, reason },
+                }
+            }
             Attempt::CannotUnshare => self.error(io::Error::other(
                 "cannot give the process its own descriptor table",
             )),
@@ -618,11 +669,6 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
         // descriptors below `HIGH_FDS` (hundreds of connections) the copy can hold the
         // listening socket, which must not outlive the daemon in a child that has not exec'd.
         close_above_stderr();
-        if let Some(directory) = &prepared.directory
-            && libc::chdir(directory.as_ptr()) != 0
-        {
-            child_failed(context);
-        }
         if libc::setpgid(0, 0) != 0 {
             child_failed(context);
         }
@@ -642,6 +688,14 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
             {
                 child_failed(context);
             }
+        }
+        // The working folder is entered as the program's user, after the switch: a folder
+        // that user may not enter fails the start instead of being entered with root's rights.
+        if let Some(directory) = &prepared.directory
+            && libc::chdir(directory.as_ptr()) != 0
+        {
+            context.chdir_failed = true;
+            child_failed(context);
         }
         // Every signal back to its default action (a handler of the daemon must never run
         // here; an ignored one would be inherited through exec), then none blocked.

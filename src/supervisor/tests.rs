@@ -52,6 +52,8 @@ impl Harness {
             log_dir: folder.path().join("logs"),
             marks: None,
             cgroups: None,
+            health: None,
+            notify_dir: None,
         });
         Harness {
             supervisor,
@@ -1419,4 +1421,231 @@ async fn direct_write_errors_reach_the_program_and_a_fifo_nobody_reads_fails_the
             "{name}"
         );
     }
+}
+
+/// A harness whose supervisor reports health messages and makes notify sockets.
+fn health_harness() -> (
+    Harness,
+    tokio::sync::mpsc::Receiver<crate::health::HealthMessage>,
+) {
+    let mut harness = Harness::new();
+    let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    let notify_dir = harness.path("notify");
+    harness.supervisor = Supervisor::new(SupervisorConfig {
+        log_dir: harness.path("logs"),
+        marks: None,
+        cgroups: None,
+        health: Some(sender),
+        notify_dir: Some(notify_dir),
+    });
+    (harness, receiver)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn exec_probes_run_in_the_programs_folder_and_environment_and_report_their_output() {
+    let mut harness = Harness::new();
+    let folder = harness.path("work");
+    fs::create_dir(&folder).unwrap();
+    let fields = format!(
+        "startsecs = 0\ndirectory = \"{}\"\nenvironment = {{ PROBE_WORD = \"pong\" }}",
+        folder.display()
+    );
+    let spec = harness.spec("probed", "exec sleep 100", &fields);
+    harness.start(spec);
+    harness
+        .wait_for("RUNNING", |harness| {
+            harness.state("probed") == ProcessState::Running
+        })
+        .await;
+    let target = harness.status("probed").pid.unwrap();
+    // (argv, ok, output expected)
+    let cases: [(&[&str], bool, &str); 4] = [
+        (
+            &["sh", "-c", "echo \"$PROBE_WORD from $(pwd)\""],
+            true,
+            "pong from ",
+        ),
+        (
+            &["sh", "-c", "echo refused >&2; exit 3"],
+            false,
+            "refused (exit code 3)",
+        ),
+        (&["sh", "-c", "exit 1"], false, "exit code 1"),
+        (&["/no/such/probe"], false, "cannot run the probe"),
+    ];
+    for (argv, ok, output) in cases {
+        let argv: Vec<String> = argv.iter().map(|word| word.to_string()).collect();
+        harness
+            .supervisor
+            .spawn_probe("probed", &argv, Duration::from_secs(10), Instant::now());
+        let mut outcomes = Vec::new();
+        harness
+            .wait_for("the probe's outcome", |harness| {
+                !harness.supervisor.context.probe_outcomes.is_empty()
+            })
+            .await;
+        outcomes.extend(harness.supervisor.take_probe_outcomes());
+        let outcome = &outcomes[0];
+        assert_eq!(outcome.pid, target, "{argv:?}");
+        assert_eq!(outcome.ok, ok, "{argv:?}: {outcome:?}");
+        assert!(outcome.output.contains(output), "{argv:?}: {outcome:?}");
+        if ok {
+            assert!(
+                outcome.output.ends_with(folder.to_str().unwrap()),
+                "{outcome:?}"
+            );
+        }
+    }
+    assert!(!harness.supervisor.has_processes() || harness.supervisor.context.probes.is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_exec_probe_past_its_timeout_is_killed_with_its_group_and_its_output_is_bounded() {
+    let mut harness = Harness::new();
+    let spec = harness.spec("slow", "exec sleep 100", "startsecs = 0");
+    harness.start(spec);
+    harness
+        .wait_for("RUNNING", |harness| {
+            harness.state("slow") == ProcessState::Running
+        })
+        .await;
+    let pids = harness.path("probe-pids");
+    // The probe prints 100 KiB (more than a pipe holds), leaves a grandchild in its group,
+    // and hangs.
+    let script = format!(
+        "head -c 102400 /dev/zero | tr '\\0' x; sleep 100 & echo $! > {}; sleep 100",
+        pids.display()
+    );
+    let argv = vec!["sh".to_string(), "-c".to_string(), script];
+    let began = Instant::now();
+    harness
+        .supervisor
+        .spawn_probe("slow", &argv, Duration::from_millis(500), began);
+    harness
+        .wait_for("the probe's outcome", |harness| {
+            !harness.supervisor.context.probe_outcomes.is_empty()
+        })
+        .await;
+    assert!(began.elapsed() >= Duration::from_millis(500));
+    let outcome = harness.supervisor.take_probe_outcomes().remove(0);
+    assert!(!outcome.ok);
+    assert!(
+        outcome.output.starts_with("timed out after 0.5s: xxx"),
+        "{outcome:?}"
+    );
+    assert!(outcome.output.len() <= crate::health::state::MAX_OUTPUT);
+    let grandchild = harness.pids_in("probe-pids");
+    assert_eq!(grandchild.len(), 1);
+    let start = harness.adopt(grandchild[0]);
+    harness
+        .wait_for("the grandchild to be gone", |_| {
+            !alive(grandchild[0], start)
+        })
+        .await;
+    // Stopping the program cancels a probe that runs: no outcome comes.
+    let hang = vec!["sleep".to_string(), "100".to_string()];
+    harness
+        .supervisor
+        .spawn_probe("slow", &hang, Duration::from_secs(100), Instant::now());
+    harness.supervisor.cancel_probes("slow");
+    harness
+        .wait_for("the cancelled probe to be reaped", |harness| {
+            harness.supervisor.context.probes.is_empty()
+        })
+        .await;
+    assert!(harness.supervisor.take_probe_outcomes().is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_ready_line_is_seen_even_in_a_log_that_never_rotates() {
+    let (mut harness, mut messages) = health_harness();
+    let spec = harness.spec(
+        "liner",
+        "echo booting; sleep 0.2; echo 'now listening on 8080'; exec sleep 100",
+        "startsecs = 0\nready_log_line = \"listening on\"\nstdout_logfile_maxbytes = 0",
+    );
+    harness.start(spec);
+    let pid = harness.status("liner").pid.unwrap();
+    let message = tokio::time::timeout(TIMEOUT, messages.recv())
+        .await
+        .expect("a message in time")
+        .expect("a message");
+    assert_eq!(
+        message,
+        crate::health::HealthMessage::LogLine {
+            name: "liner".into(),
+            pid
+        }
+    );
+    let log = harness.log("liner", Stream::Stdout);
+    harness
+        .wait_for("both lines in the log", |harness| {
+            harness.read(&log) == "booting\nnow listening on 8080\n"
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_notify_socket_is_made_for_each_process_and_removed_with_it() {
+    let (mut harness, mut messages) = health_harness();
+    let spec = harness.spec(
+        "notifier",
+        "python3 -c 'import os, socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b\"READY=1\\nSTATUS=up \" + os.environ[\"WATCHDOG_USEC\"].encode(), os.environ[\"NOTIFY_SOCKET\"])'; exec sleep 100",
+        "startsecs = 0\nnotify = true\nwatchdog_sec = 2.5",
+    );
+    harness.start(spec.clone());
+    let pid = harness.status("notifier").pid.unwrap();
+    let message = tokio::time::timeout(TIMEOUT, messages.recv())
+        .await
+        .expect("a message in time")
+        .expect("a message");
+    let crate::health::HealthMessage::Notify {
+        name,
+        pid: from,
+        message,
+    } = message
+    else {
+        panic!("not a notify message: {message:?}");
+    };
+    assert_eq!((name.as_str(), from), ("notifier", pid));
+    assert!(message.ready);
+    assert_eq!(message.status.as_deref(), Some("up 2500000"));
+    let folder = harness.path("notify");
+    let sockets = || -> Vec<PathBuf> {
+        fs::read_dir(&folder)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| entry.path())
+                    .filter(|path| path.extension().is_some_and(|ext| ext == "sock"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let first = sockets();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let mode = fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o711);
+    let mode = fs::metadata(&first[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // A restart: a new socket; the old one is gone.
+    harness.restart(spec);
+    harness
+        .wait_for("a new process", |harness| {
+            harness.status("notifier").pid.is_some_and(|new| new != pid)
+                && harness.state("notifier") == ProcessState::Running
+        })
+        .await;
+    let second = sockets();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(first, second);
+    harness.stop("notifier");
+    harness
+        .wait_for("STOPPED", |harness| {
+            harness.state("notifier") == ProcessState::Stopped
+        })
+        .await;
+    assert!(sockets().is_empty());
+    drop(harness);
+    assert!(!folder.exists(), "the folder goes with the supervisor");
 }

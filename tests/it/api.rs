@@ -821,23 +821,28 @@ fn programs_named_like_routes_are_reachable_by_name() {
 }
 
 /// The keys of a program's status, wherever it is shown.
-const STATUS_KEYS: [&str; 16] = [
+const STATUS_KEYS: [&str; 21] = [
     "config_error",
     "enabled",
     "generation",
+    "health",
     "id",
     "last_error",
     "last_exit",
+    "last_probe",
     "name",
     "observed_generation",
     "pid",
     "processes",
+    "ready",
     "restarts",
     "run",
     "started_at",
     "status",
+    "status_text",
     "uptime",
     "uptime_seconds",
+    "waiting_for",
 ];
 
 /// Checks one status object: exactly the documented keys, each of its type.
@@ -866,6 +871,32 @@ fn assert_status_shape(status: &Value) {
     assert!(status["generation"].is_u64(), "generation: {status}");
     assert!(status["enabled"].is_boolean(), "enabled: {status}");
     assert!(status["run"].is_boolean(), "run: {status}");
+    // SPEC §12.
+    assert!(status["ready"].is_boolean(), "ready: {status}");
+    assert!(
+        status["health"].is_null()
+            || ["starting", "healthy", "unhealthy"]
+                .iter()
+                .any(|health| status["health"] == *health),
+        "health: {status}"
+    );
+    assert!(
+        status["last_probe"].is_null()
+            || (status["last_probe"]["time"].is_f64()
+                && status["last_probe"]["ok"].is_boolean()
+                && status["last_probe"]["output"].is_string()),
+        "last_probe: {status}"
+    );
+    assert!(
+        status["status_text"].is_null() || status["status_text"].is_string(),
+        "status_text: {status}"
+    );
+    assert!(
+        status["waiting_for"]
+            .as_array()
+            .is_some_and(|names| names.iter().all(Value::is_string)),
+        "waiting_for: {status}"
+    );
     assert!(
         status["last_error"].is_null() || status["last_error"].is_string(),
         "last_error: {status}"

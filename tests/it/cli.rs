@@ -389,7 +389,9 @@ ID  NAME   STATUS    PID    UPTIME   ENABLED  BOOT  PRIORITY  COMMAND
     let status = stdout(&cli_expect(&daemon, &["status"], 0));
     assert_eq!(
         cells(status.lines().next().unwrap_or_default()),
-        ["ID", "NAME", "STATUS", "PID", "UPTIME", "RESTARTS", "INFO"],
+        [
+            "ID", "NAME", "STATUS", "READY", "HEALTH", "PID", "UPTIME", "RESTARTS", "INFO"
+        ],
         "{status}"
     );
 }

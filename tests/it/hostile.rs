@@ -699,7 +699,7 @@ fn slow_clients_are_dropped_by_the_read_timeouts_and_block_no_one() {
     let mut slow_body = connect();
     slow_body
         .write_all(
-            b"POST /api/v1/daemon/programs/add HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{",
+            b"POST /api/v1/daemon/programs/add HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
         )
         .expect("start");
 

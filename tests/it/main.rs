@@ -3,10 +3,13 @@
 mod api;
 mod cli;
 mod convergence;
+mod dashboard;
 mod faults;
+mod health;
 mod hostile;
 mod lifecycle;
 mod property;
+mod security;
 mod supervision;
 mod support;
 mod validate;
