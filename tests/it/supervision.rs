@@ -40,6 +40,10 @@ fn daemon(mechanism: Mechanism) -> TestDaemon {
 /// - `daemonize`: an nginx-style daemon: the grandchild is double-forked (its parent exits at
 ///   once, so it is re-parented), and the main process exits 0 once it runs.
 fn escaper(root: &Path) -> PathBuf {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|folder| folder.join("setsid").is_file())
+    });
+    assert!(found, "these tests need util-linux's setsid on PATH (.ci/run installs it)");
     let script = root.join("escape.sh");
     fs::write(
         &script,
