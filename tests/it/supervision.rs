@@ -43,7 +43,10 @@ fn escaper(root: &Path) -> PathBuf {
     let found = std::env::var_os("PATH").is_some_and(|path| {
         std::env::split_paths(&path).any(|folder| folder.join("setsid").is_file())
     });
-    assert!(found, "these tests need util-linux's setsid on PATH (.ci/run installs it)");
+    assert!(
+        found,
+        "these tests need util-linux's setsid on PATH (.ci/run installs it)"
+    );
     let script = root.join("escape.sh");
     fs::write(
         &script,

@@ -581,6 +581,16 @@ impl Random {
     }
 }
 
+/// Held by the tests that load the machine on purpose (crash storms, spawn churn) for their
+/// whole run: two of them at once on 2 cores starved each other's daemons past their timing
+/// (a start judged by `startsecs` a second late).
+pub fn storm() -> std::sync::MutexGuard<'static, ()> {
+    static STORM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    STORM
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Whether the long (soak) variants run: `HOODY_SOAK=1`.
 pub fn soak() -> bool {
     std::env::var("HOODY_SOAK").is_ok_and(|value| value == "1")
