@@ -28,6 +28,12 @@ _hoody__daemon() {
             hoody__daemon,help)
                 cmd="hoody__daemon__subcmd__help"
                 ;;
+            hoody__daemon,import)
+                cmd="hoody__daemon__subcmd__import"
+                ;;
+            hoody__daemon,logs)
+                cmd="hoody__daemon__subcmd__logs"
+                ;;
             hoody__daemon,man)
                 cmd="hoody__daemon__subcmd__man"
                 ;;
@@ -61,6 +67,12 @@ _hoody__daemon() {
             hoody__daemon__subcmd__help,help)
                 cmd="hoody__daemon__subcmd__help__subcmd__help"
                 ;;
+            hoody__daemon__subcmd__help,import)
+                cmd="hoody__daemon__subcmd__help__subcmd__import"
+                ;;
+            hoody__daemon__subcmd__help,logs)
+                cmd="hoody__daemon__subcmd__help__subcmd__logs"
+                ;;
             hoody__daemon__subcmd__help,man)
                 cmd="hoody__daemon__subcmd__help__subcmd__man"
                 ;;
@@ -81,6 +93,12 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__help,validate)
                 cmd="hoody__daemon__subcmd__help__subcmd__validate"
+                ;;
+            hoody__daemon__subcmd__help__subcmd__import,pm2)
+                cmd="hoody__daemon__subcmd__help__subcmd__import__subcmd__pm2"
+                ;;
+            hoody__daemon__subcmd__help__subcmd__import,supervisord)
+                cmd="hoody__daemon__subcmd__help__subcmd__import__subcmd__supervisord"
                 ;;
             hoody__daemon__subcmd__help__subcmd__programs,create)
                 cmd="hoody__daemon__subcmd__help__subcmd__programs__subcmd__create"
@@ -132,6 +150,24 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__help__subcmd__quick__subcmd__start,stop)
                 cmd="hoody__daemon__subcmd__help__subcmd__quick__subcmd__start__subcmd__stop"
+                ;;
+            hoody__daemon__subcmd__import,help)
+                cmd="hoody__daemon__subcmd__import__subcmd__help"
+                ;;
+            hoody__daemon__subcmd__import,pm2)
+                cmd="hoody__daemon__subcmd__import__subcmd__pm2"
+                ;;
+            hoody__daemon__subcmd__import,supervisord)
+                cmd="hoody__daemon__subcmd__import__subcmd__supervisord"
+                ;;
+            hoody__daemon__subcmd__import__subcmd__help,help)
+                cmd="hoody__daemon__subcmd__import__subcmd__help__subcmd__help"
+                ;;
+            hoody__daemon__subcmd__import__subcmd__help,pm2)
+                cmd="hoody__daemon__subcmd__import__subcmd__help__subcmd__pm2"
+                ;;
+            hoody__daemon__subcmd__import__subcmd__help,supervisord)
+                cmd="hoody__daemon__subcmd__import__subcmd__help__subcmd__supervisord"
                 ;;
             hoody__daemon__subcmd__programs,create)
                 cmd="hoody__daemon__subcmd__programs__subcmd__create"
@@ -263,7 +299,7 @@ _hoody__daemon() {
 
     case "${cmd}" in
         hoody__daemon)
-            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status ready diff apply completions man help"
+            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status logs ready diff apply import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,7 +387,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__subcmd__daemon__subcmd__help)
-            opts="serve validate programs quick-start status ready diff apply completions man help"
+            opts="serve validate programs quick-start status logs ready diff apply import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -407,6 +443,62 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__subcmd__daemon__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__help__subcmd__import)
+            opts="supervisord pm2"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__help__subcmd__import__subcmd__pm2)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__help__subcmd__import__subcmd__supervisord)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__help__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -749,6 +841,178 @@ _hoody__daemon() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__import)
+            opts="-h --url --token-file --json --help supervisord pm2 help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__import__subcmd__help)
+            opts="supervisord pm2 help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__import__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__import__subcmd__help__subcmd__pm2)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__import__subcmd__help__subcmd__supervisord)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__import__subcmd__pm2)
+            opts="-h --env --out --force --format --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "toml yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__import__subcmd__supervisord)
+            opts="-h --out --force --format --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "toml yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__logs)
+            opts="-n -f -h --lines --follow --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1669,7 +1933,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__subcmd__daemon__subcmd__serve)
-            opts="-h --programs-dir --state-dir --log-dir --listen --tokens-file --allow-origin --allow-host --no-cgroups --url --token-file --json --help"
+            opts="-h --programs-dir --state-dir --log-dir --listen --log-timestamps --log-console --log-console-format --log-budget --tokens-file --allow-origin --allow-host --no-cgroups --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1688,6 +1952,14 @@ _hoody__daemon() {
                     return 0
                     ;;
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-console-format)
+                    COMPREPLY=($(compgen -W "plain json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-budget)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

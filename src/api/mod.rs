@@ -10,9 +10,11 @@
 
 pub mod access;
 pub mod dashboard;
+mod follow;
 mod logs;
 pub mod openapi;
 pub mod peer;
+pub mod rpc;
 pub mod tokens;
 
 pub use access::{Access, AccessConfig, Auth};
@@ -22,6 +24,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -98,6 +101,8 @@ struct AppState {
     roles: Arc<access::RouteRoles>,
     /// The daemon's effective uid: without tokens, its peers (and root's) are served.
     daemon_uid: u32,
+    /// Log followers' inotify hub, made with the first follower.
+    followers: logs::Followers,
 }
 
 /// Every route of the API, behind the checks of [`access::check`].
@@ -107,6 +112,7 @@ pub fn router(handle: Handle, config: AccessConfig) -> Router {
         access: Arc::new(config),
         roles: Arc::new(access::RouteRoles::from_table()),
         daemon_uid: nix::unistd::geteuid().as_raw(),
+        followers: logs::Followers::default(),
     };
     let api = Router::new()
         .route("/health", get(health))
@@ -130,6 +136,7 @@ pub fn router(handle: Handle, config: AccessConfig) -> Router {
         .route("/status", get(all_status))
         .route("/status/{id}", get(one_status))
         .route("/events", get(events))
+        .route("/logs", get(all_logs))
         .route("/quick-start", get(quick_list).post(quick_launch))
         .route("/quick-start/{id}/status", get(quick_status))
         .route("/quick-start/{id}/stop", post(quick_stop))
@@ -138,6 +145,10 @@ pub fn router(handle: Handle, config: AccessConfig) -> Router {
         .route("/", get(dashboard::page))
         .route("/dashboard/{file}", get(dashboard::file))
         .nest(BASE, api)
+        // The supervisord bridge, at the root where supervisorctl asks for it.
+        .route("/RPC2", post(rpc::rpc2))
+        .route("/logtail/{id}", get(rpc::logtail))
+        .route("/logtail/{id}/{stream}", get(rpc::logtail_stream))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -392,25 +403,28 @@ fn if_match_of(headers: &HeaderMap) -> Result<Option<String>, Response> {
     }
 }
 
-/// Reads a JSON object body: at most [`MAX_BODY`] bytes, within [`READ_TIMEOUT`].
-async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, Response> {
+/// Reads a request body: at most [`MAX_BODY`] bytes, within [`READ_TIMEOUT`].
+async fn body_bytes(body: Body) -> Result<Bytes, Response> {
     // A Content-Length over the limit is refused at once, not after waiting for the bytes.
     if axum::body::HttpBody::size_hint(&body).lower() > MAX_BODY as u64 {
         return Err(body_too_large());
     }
     let read = tokio::time::timeout(READ_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await;
-    let bytes = match read {
-        Err(_) => {
-            return Err(error(
-                StatusCode::REQUEST_TIMEOUT,
-                "timeout",
-                "the request body took too long to arrive",
-                Value::Null,
-            ));
-        }
-        Ok(Err(_)) => return Err(body_too_large()),
-        Ok(Ok(bytes)) => bytes,
-    };
+    match read {
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request body took too long to arrive",
+            Value::Null,
+        )),
+        Ok(Err(_)) => Err(body_too_large()),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// Reads a JSON object body: at most [`MAX_BODY`] bytes, within [`READ_TIMEOUT`].
+async fn json_object(body: Body, required: bool) -> Result<Map<String, Value>, Response> {
+    let bytes = body_bytes(body).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         if required {
             return Err(error(
@@ -729,18 +743,67 @@ async fn one_status(State(state): State<AppState>, id: Id) -> Response {
     ask(&state, Request::Status { id: Some(id) }).await
 }
 
-async fn program_logs(State(state): State<AppState>, id: Id, params: Params) -> Response {
+async fn program_logs(
+    State(state): State<AppState>,
+    socket: Option<axum::Extension<PeerSocket>>,
+    id: Id,
+    params: Params,
+) -> Response {
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let paths = state.handle.ask(Request::LogPaths { id }).await;
-    logs::respond(paths, &params).await
+    logs::respond(
+        paths,
+        &params,
+        &state.followers,
+        socket.map(|found| found.0),
+    )
+    .await
 }
 
-async fn quick_logs(State(state): State<AppState>, id: Id, params: Params) -> Response {
+/// `GET /logs`: every program's logs merged; `programs=a,b` keeps those (ids or names).
+async fn all_logs(
+    State(state): State<AppState>,
+    socket: Option<axum::Extension<PeerSocket>>,
+    params: Params,
+) -> Response {
+    let params = try_response!(params_of(params));
+    let ids: Vec<String> = params
+        .get("programs")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let paths = state.handle.ask(Request::AllLogPaths { ids }).await;
+    logs::respond_all(
+        paths,
+        &params,
+        &state.followers,
+        socket.map(|found| found.0),
+    )
+    .await
+}
+
+async fn quick_logs(
+    State(state): State<AppState>,
+    socket: Option<axum::Extension<PeerSocket>>,
+    id: Id,
+    params: Params,
+) -> Response {
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let paths = state.handle.ask(Request::QuickLogPaths { id }).await;
-    logs::respond(paths, &params).await
+    logs::respond(
+        paths,
+        &params,
+        &state.followers,
+        socket.map(|found| found.0),
+    )
+    .await
 }
 
 async fn quick_list(State(state): State<AppState>) -> Response {
@@ -876,6 +939,10 @@ pub fn serve_on_thread(
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // Log reads are the only blocking work (`logs.rs`): two at a time is plenty, and 400
+        // followers arriving at once must not make 400 threads (their stacks and malloc
+        // arenas stayed resident: about 40 KiB per follower).
+        .max_blocking_threads(2)
         .build()?;
     std::thread::Builder::new()
         .name("api".into())
@@ -996,10 +1063,15 @@ pub async fn serve(listener: Listener, router: Router, lookup_tcp_peers: bool) {
         match accepted {
             Ok((connection, peer)) => {
                 let peer = peer_of(&connection, peer, lookup_tcp_peers);
+                let socket = PeerSocket(match &connection {
+                    Connection::Tcp(stream) => stream.as_raw_fd(),
+                    Connection::Unix(stream) => stream.as_raw_fd(),
+                });
                 let router = router.clone();
                 let service = hyper::service::service_fn(
                     move |mut request: hyper::Request<hyper::body::Incoming>| {
                         request.extensions_mut().insert(peer.clone());
+                        request.extensions_mut().insert(socket);
                         // A Router is always ready: no poll_ready needed before call.
                         tower_service::Service::call(&mut router.clone(), request)
                     },
@@ -1047,10 +1119,96 @@ enum Connection {
     Unix(tokio::net::UnixStream),
 }
 
+/// The socket a request came on, in its extensions: a long response whose body has nothing
+/// to send for a while (`/logtail` of a quiet log) asks it whether the client is still there.
+/// hyper notices a client that left only when it writes, or reads, and it does not read while a
+/// response is being sent if the client sent a byte more than its request (supervisorctl sends
+/// a stray CRLF after its `GET`).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerSocket(RawFd);
+
+impl PeerSocket {
+    /// The descriptor, under the same validity as [`PeerSocket::is_closed`].
+    pub fn raw_fd(&self) -> RawFd {
+        self.0
+    }
+
+    /// The client closed its end (orderly or by reset). Valid only while the request's response
+    /// is being sent: the connection that owns the socket is what polls the response's body.
+    pub fn is_closed(&self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: the descriptor is the connection's socket, open for as long as the request's
+        // response is being sent (see above); `recv` writes at most one byte into `byte`, and
+        // MSG_PEEK | MSG_DONTWAIT neither consume data nor block.
+        let read = unsafe {
+            libc::recv(
+                self.0,
+                std::ptr::addr_of_mut!(byte).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        match read {
+            0 => true,
+            1.. => false,
+            _ => !matches!(
+                io::Error::last_os_error().raw_os_error(),
+                Some(libc::EAGAIN | libc::EINTR)
+            ),
+        }
+    }
+}
+
 /// The methods each documented route takes, for the OpenAPI test.
 pub fn documented_methods() -> Vec<(Method, String)> {
     openapi::routes()
         .iter()
         .map(|route| (route.method.clone(), format!("{BASE}{}", route.path)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_carries_the_token_only_on_the_bridge() {
+        let headers = |value: &str| {
+            let mut map = HeaderMap::new();
+            map.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(value).expect("header"),
+            );
+            map
+        };
+        let basic = |credentials: &str| {
+            headers(&format!(
+                "Basic {}",
+                crate::xmlrpc::base64_encode(credentials.as_bytes())
+            ))
+        };
+        let table = [
+            (headers("Bearer abc"), false, Some("abc")),
+            (headers("bearer  abc "), true, Some("abc")),
+            (basic("any:abc"), true, Some("abc")),
+            (basic(":abc"), true, Some("abc")),
+            (basic("user:with:colons"), true, Some("with:colons")),
+            // Basic is read on /RPC2 and /logtail only.
+            (basic("any:abc"), false, None),
+            (basic("no-colon"), true, None),
+            (headers("Basic !!!"), true, None),
+            (headers("Digest abc"), true, None),
+        ];
+        for (headers, bridge, expected) in table {
+            assert_eq!(
+                access::offered_token(&headers, bridge).as_deref(),
+                expected,
+                "{headers:?} on the bridge: {bridge}"
+            );
+        }
+        assert!(rpc::is_bridge_path("/RPC2"));
+        assert!(rpc::is_bridge_path("/logtail/web/stderr"));
+        assert!(!rpc::is_bridge_path("/RPC2/x"));
+        assert!(!rpc::is_bridge_path("/api/v1/daemon/status"));
+    }
 }

@@ -52,12 +52,31 @@ pub struct RouteDoc {
 
 /// The query of both log routes (programs and quick-start programs).
 const LOGS_QUERY: &[(&str, &str, &str)] = &[
-    ("stream", "string", "stdout, stderr or both"),
+    (
+        "stream",
+        "string",
+        "stdout, stderr, both (each as one string) or all (data.lines, both streams in time order)",
+    ),
     ("lines", "integer", "how many lines (default 100)"),
     (
         "follow",
         "boolean",
         "stream new lines as server-sent events",
+    ),
+];
+
+/// The query of the merged logs of every program.
+const ALL_LOGS_QUERY: &[(&str, &str, &str)] = &[
+    (
+        "programs",
+        "string",
+        "ids or names, comma-separated (default: every program)",
+    ),
+    ("lines", "integer", "how many lines in all (default 100)"),
+    (
+        "follow",
+        "boolean",
+        "stream new lines as server-sent events (event: line, data: {program, stream, line, time})",
     ),
 ];
 
@@ -244,6 +263,15 @@ pub fn routes() -> Vec<RouteDoc> {
         },
         RouteDoc {
             method: get.clone(),
+            path: "/logs",
+            summary: "The last lines of every program, merged in time order: data.lines [{program, stream, line, time}]",
+            query: ALL_LOGS_QUERY,
+            body: None,
+            answers: &[200, 404],
+            role: Role::Operate,
+        },
+        RouteDoc {
+            method: get.clone(),
             path: "/events",
             summary: "Server-sent events of every config and state change",
             query: &[],
@@ -323,6 +351,42 @@ pub fn root_routes() -> Vec<RouteDoc> {
             body: None,
             answers: &[200, 304, 404],
             role: Role::Public,
+        },
+        RouteDoc {
+            method: Method::POST,
+            path: "/RPC2",
+            summary: "supervisord's XML-RPC interface (supervisorctl, Ansible, exporters): a text/xml methodCall, answered by a methodResponse; each method needs its own role (read for get*, operate for start/stop/signal/logs/reloadConfig, admin for clearing logs). Basic auth with the token as password is accepted here",
+            query: &[],
+            body: None,
+            answers: &[200, 400, 403, 413, 415],
+            role: Role::Read,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/logtail/{id}",
+            summary: "Follow a program's stdout log as supervisord does for supervisorctl tail -f: the last 1 KiB, then every new byte (text/plain, chunked)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/logtail/{id}/stdout",
+            summary: "Follow a program's stdout log (supervisorctl tail -f NAME)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/logtail/{id}/stderr",
+            summary: "Follow a program's stderr log (supervisorctl tail -f NAME stderr)",
+            query: &[],
+            body: None,
+            answers: &[200, 403, 404],
+            role: Role::Operate,
         },
     ]
 }
@@ -591,7 +655,17 @@ mod tests {
     #[test]
     fn every_route_states_a_role_and_the_dashboard_is_public() {
         let root = root_routes();
-        assert!(root.iter().all(|route| route.role == Role::Public));
+        // The dashboard's routes are public; the supervisord bridge's are not.
+        assert!(
+            root.iter()
+                .filter(|route| !super::super::rpc::is_bridge_path(route.path))
+                .all(|route| route.role == Role::Public)
+        );
+        assert!(
+            root.iter()
+                .filter(|route| super::super::rpc::is_bridge_path(route.path))
+                .all(|route| route.role >= Role::Read)
+        );
         assert!(root.iter().any(|route| route.path == "/"));
         // The dashboard is not part of the JSON API's document.
         let document = document();

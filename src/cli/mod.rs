@@ -3,8 +3,9 @@
 //! HTTP client of a running daemon (`programs …`, `quick-start …`, `status`, `diff`, `apply`).
 //!
 //! The client commands live in their own modules: [`programs`] (programs and `status`),
-//! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`ready`] (`ready --wait`), [`docs`]
-//! (completions and the man page); [`session`] turns the API's answers and transport errors into messages and exit codes,
+//! [`logs`] (`logs`, `programs logs`, `quick-start logs`), [`quick`] (quick-start),
+//! [`gitops`] (`diff` and `apply`), [`ready`] (`ready --wait`), [`docs`] (completions and the
+//! man page); [`session`] turns the API's answers and transport errors into messages and exit codes,
 //! and [`output`] draws tables, diffs and JSON.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ use crate::store;
 pub mod client;
 mod docs;
 mod gitops;
+mod import;
+mod logs;
 mod output;
 mod programs;
 mod quick;
@@ -102,6 +105,9 @@ pub enum Command {
     QuickStart(QuickCommand),
     /// The status of every program (the same as `programs status`).
     Status,
+    /// Print the last lines of every program (or of those named), merged in time order, as
+    /// `NAME stream | line`; `-f` keeps printing new lines.
+    Logs(AllLogsArgs),
     /// Whether every program that should run is ready (GET /ready): exit 0 when it is.
     ///
     /// Ready means RUNNING and, for a program with a health check, a ready_log_line or
@@ -136,6 +142,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Turn a supervisord or PM2 configuration into program files.
+    ///
+    /// Writes one file per program into --out (never replacing a file without --force), prints
+    /// what could not be mapped (each file's header lists it too), then checks the folder as
+    /// `validate` does. Needs no daemon.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print a shell completion script to stdout.
     Completions {
         /// The shell to complete for.
@@ -160,6 +173,22 @@ pub struct ServeArgs {
     /// HOST:PORT or unix:/path/to.sock (created with mode 0600).
     #[arg(long, default_value = "127.0.0.1:7575")]
     pub listen: String,
+    /// Prefix every stored log line with its time (RFC 3339 UTC, milliseconds): the default of
+    /// each program's `log_timestamps`.
+    #[arg(long)]
+    pub log_timestamps: bool,
+    /// Copy every program's output to this process's stdout (stderr lines to stderr) as
+    /// `NAME | line`, for `docker logs`; a program opts out with `console = false`.
+    #[arg(long)]
+    pub log_console: bool,
+    /// The console's format: `plain` (`NAME | line`) or `json` (one object a line:
+    /// time, program, stream, line). Implies --log-console.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_console_format: Option<ConsoleFormatArg>,
+    /// Keep all log files together (rotated ones included) within SIZE plus one file's
+    /// maxbytes (e.g. 1GB): the oldest rotated files are deleted first, current files never.
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
+    pub log_budget: Option<u64>,
     /// The token file: filled from the global `--token-file`.
     #[arg(skip)]
     pub token_file: Option<PathBuf>,
@@ -184,8 +213,72 @@ pub struct ServeArgs {
     pub no_cgroups: bool,
 }
 
+/// `--log-console-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConsoleFormatArg {
+    Plain,
+    Json,
+}
+
+fn parse_budget(text: &str) -> Result<u64, String> {
+    match crate::spec::parse_size(text)? {
+        0 => Err("the log budget must be more than 0".to_string()),
+        bytes => Ok(bytes),
+    }
+}
+
 /// A program's id (a number) or its name.
 type ProgramId = String;
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// supervisord.conf (or a folder: its supervisord.conf, else its *.conf and *.ini): each
+    /// [program:x] becomes a program; [include] files= globs are followed.
+    ///
+    /// %(here)s, %(program_name)s, %(group_name)s, %(host_node_name)s, %(process_num)d and
+    /// %(ENV_X)s (this shell's environment) are expanded and the values written; numprocs = N
+    /// becomes N programs named by process_name; supervisord's defaults that differ from
+    /// hoody-daemon's are written out (boot = true, stopasgroup = false, umask = "022").
+    Supervisord {
+        /// The configuration file, or a folder of them.
+        #[arg(value_name = "FILE|DIR")]
+        source: PathBuf,
+        #[command(flatten)]
+        output: ImportOutput,
+    },
+    /// A PM2 ecosystem (.json, .yaml, .config.js, evaluated with node) or `pm2 jlist` output
+    /// (a file, or - for standard input).
+    ///
+    /// script + args + interpreter become the command, cwd the directory, the apps' order the
+    /// priority; PM2's defaults are written (autorestart = "true", stopsignal = "INT",
+    /// stopwaitsecs = 1.6, startretries = 16); max_memory_restart is kept as
+    /// x-pm2-max_memory_restart. A .config.js is run by node, as pm2 runs it: import only files
+    /// you trust.
+    Pm2 {
+        /// The ecosystem file, or pm2 jlist's output (- reads standard input).
+        file: PathBuf,
+        /// Apply the apps' env_NAME over env, as `pm2 start --env NAME` does.
+        #[arg(long, value_name = "NAME")]
+        env: Option<String>,
+        #[command(flatten)]
+        output: ImportOutput,
+    },
+}
+
+/// Where and how an import writes.
+#[derive(Debug, Clone, Args)]
+pub struct ImportOutput {
+    /// The folder to write the program files into (made if missing), e.g. programs.d.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace program files that already exist (a file of the same name in another format
+    /// is still refused).
+    #[arg(long)]
+    pub force: bool,
+    /// The files' format.
+    #[arg(long, value_enum, default_value_t = FileFormat::Toml)]
+    pub format: FileFormat,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ProgramsCommand {
@@ -222,7 +315,8 @@ pub enum ProgramsCommand {
         /// The program's id or name [default: every program].
         id: Option<ProgramId>,
     },
-    /// Print a program's stdout and stderr logs (its stderr log goes to stderr).
+    /// Print a program's logs: both streams as `stream | line` in time order, or one stream
+    /// (`--stream stdout|stderr`) as stored.
     Logs(LogsArgs),
 }
 
@@ -340,6 +434,18 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct AllLogsArgs {
+    /// Programs (names or ids) [default: every program].
+    pub names: Vec<String>,
+    /// How many of the last lines, in all.
+    #[arg(short = 'n', long, default_value_t = 100)]
+    pub lines: usize,
+    /// Keep printing new lines as they come (Ctrl-C ends).
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct QuickRunArgs {
     /// The working folder.
     #[arg(long)]
@@ -402,10 +508,17 @@ pub fn run(cli: Cli) -> ExitCode {
             args.token_file = global.token_file;
             return ExitCode::from(serve::serve(args));
         }
+        Command::Import(command) => match import::run(command, global.json) {
+            Ok(code) => return ExitCode::from(code),
+            Err(error) => Err(error),
+        },
         Command::Completions { shell } => docs::completions(shell),
         Command::Man => docs::man(),
         Command::Programs(command) => programs::run(&global, command),
         Command::Status => programs::run(&global, ProgramsCommand::Status { id: None }),
+        Command::Logs(args) => {
+            session::Session::open(&global).and_then(|session| logs::all(&session, &args))
+        }
         Command::Ready { wait } => ready::ready(&global, wait),
         Command::QuickStart(command) => quick::run(&global, command),
         Command::Diff { dir } => gitops::diff(&global, &dir),
@@ -436,6 +549,12 @@ fn die_on_closed_stdout() {
 }
 
 fn validate(dir: &Path) -> u8 {
+    validate_to(dir, false)
+}
+
+/// `validate`, with the one-line summary on stderr instead of stdout (`import --json` keeps
+/// stdout for its report).
+fn validate_to(dir: &Path, summary_to_stderr: bool) -> u8 {
     // Log paths inside the folder (or the default state folder beside it) are refused, as the
     // daemon refuses them.
     let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -444,7 +563,7 @@ fn validate(dir: &Path) -> u8 {
     let problems: Vec<_> = snapshot.problems().collect();
     if problems.is_empty() {
         let names: Vec<&str> = snapshot.programs.keys().map(String::as_str).collect();
-        println!(
+        let summary = format!(
             "{}: {} program{} valid{}",
             dir.display(),
             names.len(),
@@ -455,6 +574,11 @@ fn validate(dir: &Path) -> u8 {
                 format!(" ({})", names.join(", "))
             }
         );
+        if summary_to_stderr {
+            eprintln!("{summary}");
+        } else {
+            println!("{summary}");
+        }
         return exit::OK;
     }
     report_problems(dir, &snapshot);

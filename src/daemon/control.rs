@@ -1,14 +1,18 @@
-//! Start, stop and restart (the operator's run intent), and the replies held back until a
-//! program reaches the state a request waits for.
+//! Start, stop and restart (the operator's run intent), signals and clearing logs (what an
+//! operator does to a process), and the replies held back until a program reaches the state a
+//! request waits for.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+
+use nix::sys::signal::Signal;
 
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-use crate::spec::ProgramSpec;
-use crate::supervisor::ProcessState;
+use crate::spec::{ProgramSpec, Stream};
+use crate::supervisor::{ProcessState, SignalRefused};
 
 use super::Daemon;
 use super::request::{Answer, Failure, FailureKind, Reply};
@@ -197,6 +201,67 @@ impl Daemon {
                 ))
             }
         }
+    }
+
+    /// Sends a signal to the program's process (`Request::Signal`).
+    pub(super) fn signal_program(&mut self, id: &str, signal: Signal) -> Reply {
+        let (name, _) = self.controllable(id)?;
+        let program_id = self.table.programs.get(&name).map(|program| program.id);
+        let signal_name = signal.as_str().trim_start_matches("SIG");
+        match self.supervisor.signal(&name, signal) {
+            Ok(pid) => Ok(Answer::ok(json!({
+                "id": program_id,
+                "name": name,
+                "signal": signal_name,
+                "pid": pid,
+            }))),
+            Err(SignalRefused::NotRunning) => Err(Failure::new(
+                FailureKind::Conflict,
+                "not_running",
+                "program not running: there is no process to signal",
+            )
+            .with_details(json!({ "name": name }))),
+            Err(SignalRefused::Failed(error)) => Err(Failure::new(
+                FailureKind::Internal,
+                "signal_failed",
+                format!("cannot send {signal_name} to {name}: {error}"),
+            )),
+        }
+    }
+
+    /// Empties the program's log files (`Request::ClearLogs`).
+    pub(super) fn clear_logs(&mut self, id: &str) -> Reply {
+        let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+        let name = program.entry.name.clone();
+        let program_id = program.id;
+        let spec = self
+            .jobs
+            .get(&name)
+            .map(|meta| Arc::clone(&meta.spec))
+            .or_else(|| program.last_good.clone());
+        let mut cleared: Vec<PathBuf> = Vec::new();
+        if let Some(spec) = spec {
+            for stream in [Stream::Stdout, Stream::Stderr] {
+                if let Some(path) = spec.log_path(&self.config.log_dir, stream)
+                    && !cleared.contains(&path)
+                {
+                    self.supervisor.clear_log(&path).map_err(|error| {
+                        Failure::new(
+                            FailureKind::Internal,
+                            "clear_failed",
+                            format!("cannot clear the log {}: {error}", path.display()),
+                        )
+                    })?;
+                    cleared.push(path);
+                }
+            }
+        }
+        tracing::info!(program = %name, files = ?cleared, "logs cleared");
+        Ok(Answer::ok(json!({
+            "id": program_id,
+            "name": name,
+            "cleared": cleared.iter().map(|path| path.to_string_lossy()).collect::<Vec<_>>(),
+        })))
     }
 
     /// The answer to start, stop and restart (the status is added once the wait is over).

@@ -14,13 +14,15 @@ use crate::supervisor::{ExitInfo, ProcessState, StateChange};
 
 use super::persist::{Intents, RunningRecord};
 use super::programs::{ChangeKind, ConfigEvent, Source};
+use super::request::Answer;
 use super::{Daemon, Event, JobMeta, phase_of, unix_now};
 
 impl Daemon {
     // ---- programs.d ----------------------------------------------------------------------
 
-    /// Scans programs.d into the program table. `reuse`: see [`Scanner::scan`].
-    pub(super) fn rescan(&mut self, reuse: Reuse) {
+    /// Scans programs.d into the program table. `reuse`: see [`Scanner::scan`]. Returns what
+    /// changed (program, kind of change).
+    pub(super) fn rescan(&mut self, reuse: Reuse) -> Vec<(String, ChangeKind)> {
         let began = Instant::now();
         let (snapshot, stats) = self
             .scanner
@@ -58,10 +60,32 @@ impl Daemon {
         if !events.is_empty() {
             self.intents_dirty = true;
         }
+        let mut changes = Vec::with_capacity(events.len());
         for event in events {
             self.api_sources.remove(&event.name);
+            changes.push((event.name.clone(), event.change.change));
             self.publish_config(event);
         }
+        changes
+    }
+
+    /// `Request::Rescan`: a full rescan now, answered with the programs added, changed and
+    /// removed (supervisord's `reloadConfig`).
+    pub(super) fn rescan_now(&mut self) -> Answer {
+        tracing::info!("rescanning programs.d on request");
+        let changes = self.rescan(Reuse::Nothing);
+        let named = |kind: ChangeKind| {
+            changes
+                .iter()
+                .filter(|(_, change)| *change == kind)
+                .map(|(name, _)| name.clone())
+                .collect::<Vec<_>>()
+        };
+        Answer::ok(serde_json::json!({
+            "added": named(ChangeKind::Created),
+            "changed": named(ChangeKind::Edited),
+            "removed": named(ChangeKind::Removed),
+        }))
     }
 
     pub(super) fn publish_config(&self, event: ConfigEvent) {

@@ -55,7 +55,10 @@ pub use lock::Locks;
 use persist::{Intents, Running, StateFiles};
 use programs::ProgramTable;
 pub use programs::{Change, ChangeKind, Source};
-pub use request::{Answer, Data, Envelope, Failure, FailureKind, REDACTED, Reply, Request, View};
+pub use request::{
+    Answer, Data, Envelope, Failure, FailureKind, ProcessInfo, ProcessesAnswer, REDACTED, Reply,
+    Request, View,
+};
 
 /// Where the daemon keeps things.
 #[derive(Debug, Clone)]
@@ -67,6 +70,8 @@ pub struct DaemonConfig {
     /// Give each program a cgroup where one can be made (`serve --no-cgroups` turns it off,
     /// to use the fallback of marks: docs/RELIABILITY.md).
     pub cgroups: bool,
+    /// Timestamps, console copy and budget of logs (SPEC §13).
+    pub logs: crate::supervisor::LogSettings,
 }
 
 impl DaemonConfig {
@@ -84,6 +89,7 @@ impl DaemonConfig {
             log_dir: home.join("logs"),
             watch: WatchConfig::default(),
             cgroups: true,
+            logs: crate::supervisor::LogSettings::default(),
         }
     }
 
@@ -269,6 +275,7 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         log_dir: config.log_dir.clone(),
         marks: Some(marks),
         cgroups,
+        logs: crate::supervisor::LogOptions::start(&config.logs)?,
         health: Some(health.sender.clone()),
         notify_dir: Some(notify_dir),
     });
@@ -505,6 +512,7 @@ impl Daemon {
             Request::Status { id: Some(id) } => self.status_one(&id, now),
             Request::History { id, view } => self.history(&id, view),
             Request::LogPaths { id } => self.log_paths(&id),
+            Request::AllLogPaths { ids } => self.all_log_paths(&ids),
             Request::Ready { names } => self.readiness(names),
             Request::Create { fields, format } => self.create(fields, format, now),
             Request::Edit {
@@ -526,6 +534,10 @@ impl Daemon {
             Request::Start { id, wait } => return self.start_program(&id, wait, reply, now),
             Request::Stop { id, wait } => return self.stop_program(&id, wait, reply, now),
             Request::Restart { id, wait } => return self.restart_program(&id, wait, reply, now),
+            Request::Processes { id } => self.processes(id.as_deref(), now),
+            Request::Signal { id, signal } => self.signal_program(&id, signal),
+            Request::ClearLogs { id } => self.clear_logs(&id),
+            Request::Rescan => Ok(self.rescan_now()),
             Request::QuickStart { fields } => {
                 self.quick
                     .launch(&fields, &self.config.log_dir, &mut self.supervisor, now)

@@ -9,10 +9,13 @@ use std::time::Instant;
 use serde_json::{Map, Value, json};
 
 use crate::spec::{ProgramSpec, RawProgram, Stream};
+use crate::supervisor::ExitInfo;
 
 use super::health::{HealthView, Monitored};
 use super::programs::Program;
-use super::request::{Answer, Failure, FailureKind, REDACTED, Reply, View};
+use super::request::{
+    Answer, Failure, FailureKind, ProcessInfo, ProcessesAnswer, REDACTED, Reply, View,
+};
 use super::views::{
     self, InOrder, OneProgramView, OneStatusView, ProgramView, ProgramsView, StatusView,
 };
@@ -220,10 +223,113 @@ impl Daemon {
         serde_json::to_value(self.status_view(program, now)).unwrap_or(Value::Null)
     }
 
-    pub(super) fn log_paths(&self, id: &str) -> Reply {
-        let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+    /// Every program's process, or one's (`Request::Processes`), for the supervisord bridge.
+    pub(super) fn processes(&self, id: Option<&str>, now: Instant) -> Reply {
+        let programs: Vec<&Program> = match id {
+            Some(id) => vec![self.table.find(id).ok_or_else(|| Failure::not_found(id))?],
+            None => self.table.programs.values().collect(),
+        };
+        let answer = ProcessesAnswer {
+            shutting_down: self.shutdown.is_some(),
+            processes: programs
+                .into_iter()
+                .map(|program| self.process_info(program, now))
+                .collect(),
+        };
+        serde_json::to_value(answer)
+            .map(Answer::ok)
+            .map_err(|error| {
+                Failure::new(
+                    FailureKind::Internal,
+                    "serialize_failed",
+                    format!("cannot write the answer as JSON: {error}"),
+                )
+            })
+    }
+
+    fn process_info(&self, program: &Program, now: Instant) -> ProcessInfo {
+        let name = &program.entry.name;
+        let job = self.supervisor.view(name, now);
         let spec = self
             .jobs
+            .get(name)
+            .map(|meta| Arc::clone(&meta.spec))
+            .or_else(|| program.last_good.clone());
+        let log = |stream| {
+            spec.as_ref()
+                .and_then(|spec| spec.log_path(&self.config.log_dir, stream))
+                .map(|path| path.to_string_lossy().into_owned())
+        };
+        let unix = |time: Option<std::time::SystemTime>| {
+            time.and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|since| since.as_secs())
+        };
+        let exit = job.as_ref().and_then(|job| job.last_exit);
+        ProcessInfo {
+            id: program.id,
+            name: name.clone(),
+            priority: program
+                .last_good
+                .as_ref()
+                .map_or(crate::spec::defaults::PRIORITY, |spec| spec.priority),
+            enabled: program.last_good.as_ref().is_some_and(|spec| spec.enabled),
+            boot: program.last_good.as_ref().is_some_and(|spec| spec.boot),
+            config_error: views::ConfigErrorView::of(program).map(|error| error.message),
+            state: job.as_ref().map_or(ProcessState::Stopped, |job| job.state),
+            pid: job.as_ref().and_then(|job| job.pid),
+            started_at: unix(job.as_ref().and_then(|job| job.started_at)),
+            stopped_at: unix(job.as_ref().and_then(|job| job.stopped_at)),
+            exit_code: match exit {
+                Some(ExitInfo::Code(code)) => Some(code),
+                _ => None,
+            },
+            exit_signal: match exit {
+                Some(ExitInfo::Signal(signal)) => Some(signal),
+                _ => None,
+            },
+            last_error: job
+                .as_ref()
+                .and_then(|job| job.last_error.as_ref().map(|error| error.to_string())),
+            stdout_logfile: log(Stream::Stdout),
+            stderr_logfile: log(Stream::Stderr),
+        }
+    }
+
+    pub(super) fn log_paths(&self, id: &str) -> Reply {
+        let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+        let spec = self.log_spec(program)?;
+        let mut paths = log_paths_json(&spec, &self.config.log_dir);
+        paths["name"] = Value::from(spec.name.clone());
+        Ok(Answer::ok(paths))
+    }
+
+    /// The log paths of the programs named (each must exist), or of every program that has
+    /// had a valid version, by name: `{"programs": [{name, stdout, stderr, redirect_stderr}]}`.
+    pub(super) fn all_log_paths(&self, ids: &[String]) -> Reply {
+        let mut programs = Vec::new();
+        if ids.is_empty() {
+            for program in self.table.programs.values() {
+                if let Ok(spec) = self.log_spec(program) {
+                    let mut paths = log_paths_json(&spec, &self.config.log_dir);
+                    paths["name"] = Value::from(spec.name.clone());
+                    programs.push(paths);
+                }
+            }
+        } else {
+            for id in ids {
+                let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+                let spec = self.log_spec(program)?;
+                let mut paths = log_paths_json(&spec, &self.config.log_dir);
+                paths["name"] = Value::from(spec.name.clone());
+                programs.push(paths);
+            }
+        }
+        Ok(Answer::ok(json!({ "programs": programs })))
+    }
+
+    /// The spec whose logs a program writes: its running job's, else its last good one.
+    fn log_spec(&self, program: &Program) -> Result<Arc<ProgramSpec>, Failure> {
+        self.jobs
             .get(&program.entry.name)
             .map(|meta| Arc::clone(&meta.spec))
             .or_else(|| program.last_good.clone())
@@ -233,8 +339,7 @@ impl Daemon {
                     "no_valid_version",
                     "the program has never had a valid file, so it has no logs",
                 )
-            })?;
-        Ok(Answer::ok(log_paths_json(&spec, &self.config.log_dir)))
+            })
     }
 }
 

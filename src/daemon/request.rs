@@ -6,11 +6,12 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use crate::spec::Format;
+use crate::supervisor::ProcessState;
 
 /// How much of a program's secrets a read shows (SPEC §10): `Full` for `admin`; `Redacted`
 /// for `read` and `operate`: no file text, environment values as `"<redacted>"`, no diffs in
@@ -81,6 +82,27 @@ pub enum Request {
     LogPaths {
         id: String,
     },
+    /// Where the logs of these programs are (every program with a valid version when the
+    /// list is empty), for the merged `GET /logs`.
+    AllLogPaths {
+        ids: Vec<String>,
+    },
+    /// Every program's process (or one's) as the supervisord bridge shows it: a
+    /// [`ProcessesAnswer`].
+    Processes {
+        id: Option<String>,
+    },
+    /// Sends a signal to a program's process (only to the process itself).
+    Signal {
+        id: String,
+        signal: nix::sys::signal::Signal,
+    },
+    /// Empties a program's log files (supervisord's `clearProcessLogs`).
+    ClearLogs {
+        id: String,
+    },
+    /// Rescans programs.d now, reading every file (as SIGHUP does), and says what changed.
+    Rescan,
     QuickStart {
         fields: Map<String, Value>,
     },
@@ -118,12 +140,47 @@ impl Request {
                 | Request::Status { .. }
                 | Request::History { .. }
                 | Request::LogPaths { .. }
+                | Request::AllLogPaths { .. }
+                | Request::Processes { .. }
                 | Request::Ready { .. }
                 | Request::QuickList
                 | Request::QuickStatus { .. }
                 | Request::QuickLogPaths { .. }
         )
     }
+}
+
+/// The answer to [`Request::Processes`] (its `data`, as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessesAnswer {
+    /// The daemon is stopping its programs to exit.
+    pub shutting_down: bool,
+    /// By name.
+    pub processes: Vec<ProcessInfo>,
+}
+
+/// One program's process, with what supervisord's `getProcessInfo` needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    pub id: u64,
+    pub name: String,
+    pub priority: i32,
+    pub enabled: bool,
+    pub boot: bool,
+    /// The message of the file's problem, while it has one.
+    pub config_error: Option<String>,
+    pub state: ProcessState,
+    pub pid: Option<u32>,
+    /// Unix seconds: when the current or last process started, and when the last one ended.
+    pub started_at: Option<u64>,
+    pub stopped_at: Option<u64>,
+    /// How the last process ended: its exit code, or the signal that killed it.
+    pub exit_code: Option<i32>,
+    pub exit_signal: Option<i32>,
+    pub last_error: Option<String>,
+    /// The log files (absent when discarded, or stderr when it goes to the stdout log).
+    pub stdout_logfile: Option<String>,
+    pub stderr_logfile: Option<String>,
 }
 
 /// A request with the channel its answer goes back on.

@@ -79,6 +79,7 @@ impl<'a> StatusView<'a> {
             state: ProcessState::Stopped,
             pid: None,
             started_at: None,
+            stopped_at: None,
             uptime_seconds: None,
             restarts: 0,
             last_exit: None,

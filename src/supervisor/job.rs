@@ -81,6 +81,8 @@ pub(crate) struct Job {
     pub started_at: Option<SystemTime>,
     /// …and for deadlines.
     pub started: Option<Instant>,
+    /// When the last process ended (wall-clock time, for display: supervisord's `stop`).
+    pub stopped_at: Option<SystemTime>,
     /// When STOPPING began; SIGKILL is due `stopwaitsecs` later.
     pub stop_requested: Option<Instant>,
     /// SIGKILL already sent for this stop.
@@ -112,6 +114,7 @@ impl Job {
             pid: None,
             started_at: None,
             started: None,
+            stopped_at: None,
             stop_requested: None,
             killed: false,
             retry_at: None,
@@ -174,6 +177,7 @@ impl Job {
             state: self.state,
             pid: self.pid,
             started_at: self.started_at,
+            stopped_at: self.stopped_at,
             uptime_seconds,
             restarts: self.restarts,
             last_exit: self.last_exit,
@@ -191,6 +195,8 @@ pub struct JobView<'a> {
     pub state: ProcessState,
     pub pid: Option<u32>,
     pub started_at: Option<SystemTime>,
+    /// When the last process ended.
+    pub stopped_at: Option<SystemTime>,
     pub uptime_seconds: Option<u64>,
     pub restarts: u32,
     pub last_exit: Option<ExitInfo>,

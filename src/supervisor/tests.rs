@@ -52,6 +52,7 @@ impl Harness {
             log_dir: folder.path().join("logs"),
             marks: None,
             cgroups: None,
+            logs: Default::default(),
             health: None,
             notify_dir: None,
         });
@@ -1435,6 +1436,7 @@ fn health_harness() -> (
         log_dir: harness.path("logs"),
         marks: None,
         cgroups: None,
+        logs: Default::default(),
         health: Some(sender),
         notify_dir: Some(notify_dir),
     });

@@ -170,7 +170,13 @@ impl TestDaemon {
             .env("HOODY_DAEMON_LOG", "debug")
             .env_remove("HOODY_DAEMON_TOKEN")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.stdout_path())
+                    .expect("daemon stdout"),
+            )
             .stderr(log);
         if let Some(token) = &self.token {
             command.env("HOODY_DAEMON_TOKEN", token);
@@ -227,6 +233,21 @@ impl TestDaemon {
         assert!(self.child.is_none(), "restart after terminate or kill9");
         self.spawn_daemon();
         self.wait_listening()
+    }
+
+    /// Where the daemon's stdout goes (empty unless `--log-console` copies programs there).
+    pub fn stdout_path(&self) -> PathBuf {
+        self.root.path().join("daemon.stdout")
+    }
+
+    /// The daemon's stdout so far.
+    pub fn stdout_text(&self) -> String {
+        fs::read_to_string(self.stdout_path()).unwrap_or_default()
+    }
+
+    /// The daemon's stderr so far, whole (its own log, and `--log-console`'s stderr lines).
+    pub fn stderr_text(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
     /// The daemon's own log so far.
