@@ -573,6 +573,14 @@ fn status_counts_every_process_of_a_program() {
             "command = [\"sh\", \"-c\", \"{line} & {line} & setsid {line} & exec {line}\"]\nboot = true\nstartsecs = 0\n"
         ),
     );
+    // The four are counted as soon as they are forked; their command lines are `sleep` once each
+    // has exec'd: wait for both.
+    wait_until(
+        "four sleeps running",
+        30,
+        || processes_running(&line).len() == 4,
+        || daemon.log(),
+    );
     let status = daemon.wait_status("forks", "four processes", |status| status["processes"] == 4);
     assert_eq!(processes_running(&line).len(), 4, "{status}");
     let (_, all) = daemon.get("/status");
