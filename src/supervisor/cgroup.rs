@@ -164,12 +164,15 @@ impl Cgroups {
             .collect()
     }
 
-    /// Makes the job's leaf if needed and opens it.
+    /// Makes the job's leaf if needed and opens it. A leaf that was already there (a program
+    /// removed a moment ago and made again, the last run's) may have been killed: it is taken
+    /// as such ([`Leaf::mark_killed`]) until it is made afresh.
     pub fn leaf(&self, job: &str) -> io::Result<Leaf> {
         let path = self.leaf_path(job);
+        let mut existed = false;
         match fs::create_dir(&path) {
             Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => existed = true,
             Err(error) => {
                 return Err(io::Error::new(
                     error.kind(),
@@ -201,7 +204,7 @@ impl Cgroups {
         Ok(Leaf {
             dir: keep_high(dir.into()),
             procs: keep_high(procs.into()),
-            killed: std::sync::atomic::AtomicBool::new(false),
+            killed: std::sync::atomic::AtomicBool::new(existed),
         })
     }
 

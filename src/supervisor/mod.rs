@@ -810,6 +810,9 @@ impl Context {
         if leaf.is_none()
             && let Some(cgroups) = &self.containment.cgroups
         {
+            // A program of this name removed a moment ago: its cgroup is this one's now, and is
+            // no longer to be cleared.
+            self.doomed.retain(|doomed| *doomed != spec.name);
             *leaf = Some(
                 cgroups
                     .leaf(&spec.name)
