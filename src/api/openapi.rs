@@ -147,7 +147,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: post.clone(),
             path: "/programs/edit/{id}",
-            summary: "Change fields (a merge; null resets a field); honours If-Match",
+            summary: "Change fields: a JSON merge patch (RFC 7396) of the program's fields, all the way down: a field given is set, null resets a field to its default, an object (environment) merges per key and null removes a key; renaming is refused; honours If-Match",
             query: &[],
             body: Some("ProgramFields"),
             answers: &[200, 400, 404, 409, 412, 413, 507],
@@ -201,10 +201,10 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: post.clone(),
             path: "/programs/{id}/start",
-            summary: "Start the process (409 if not enabled)",
+            summary: "Start the process (409 if not enabled; 422 start_failed if it ends without running, the status in error.details.status)",
             query: &[WAIT],
             body: None,
-            answers: &[200, 404, 409, 503, 507],
+            answers: &[200, 404, 409, 422, 503, 507],
             role: Role::Operate,
         },
         RouteDoc {
@@ -219,10 +219,19 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: post.clone(),
             path: "/programs/{id}/restart",
-            summary: "Stop then start the process",
+            summary: "Stop then start the process (422 start_failed if it ends without running)",
             query: &[WAIT],
             body: None,
-            answers: &[200, 404, 409, 503, 507],
+            answers: &[200, 404, 409, 422, 503, 507],
+            role: Role::Operate,
+        },
+        RouteDoc {
+            method: post.clone(),
+            path: "/programs/{id}/signal",
+            summary: "Send a signal to the program's main process ({\"signal\": \"HUP\"}: a name with or without SIG, or a number); answers the pid and signal sent; 409 not_running when it has no process",
+            query: &[],
+            body: Some("Signal"),
+            answers: &[200, 400, 404, 409, 413],
             role: Role::Operate,
         },
         RouteDoc {
@@ -246,7 +255,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: get.clone(),
             path: "/status",
-            summary: "Status of every program",
+            summary: "Status of every program (read: last_stderr is null; it is log content)",
             query: &[],
             body: None,
             answers: &[200],
@@ -255,7 +264,7 @@ pub fn routes() -> Vec<RouteDoc> {
         RouteDoc {
             method: get.clone(),
             path: "/status/{id}",
-            summary: "Status of one program",
+            summary: "Status of one program (read: last_stderr is null; it is log content)",
             query: &[],
             body: None,
             answers: &[200, 404],
@@ -407,6 +416,9 @@ fn reason(code: u16) -> &'static str {
         409 => "Conflict: not enabled, name taken, file not writable",
         412 => "If-Match does not match the ETag",
         413 => "Body over 1 MiB",
+        422 => {
+            "start_failed: the program did not start (FATAL); error.details.status is its status, with last_error and last_stderr"
+        }
         503 => {
             "Not now: not ready (/ready: error.details.not_ready names the programs, with a token), processes the last run left still being stopped (a start: Retry-After), or shutting down"
         }
@@ -421,6 +433,12 @@ fn schemas() -> Value {
     let scalar =
         json!({ "oneOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] });
     let flag = json!({ "oneOf": [{ "type": "boolean" }, { "type": "string" }], "nullable": true });
+    let environment = json!({
+        "type": "object",
+        "description": "Variables added to the daemon's environment. In an edit (a JSON merge patch) only the keys given change, and a key set to null is removed.",
+        "additionalProperties": { "oneOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }], "nullable": true },
+        "nullable": true
+    });
     let seconds = json!({ "oneOf": [{ "type": "number", "minimum": 0, "maximum": 86400 }, { "type": "string" }], "nullable": true });
     let healthcheck = json!({
         "type": "object",
@@ -513,7 +531,7 @@ fn schemas() -> Value {
                 "stderr_logfile_maxbytes": { "oneOf": [{ "type": "integer" }, { "type": "string" }], "nullable": true },
                 "stdout_logfile_backups": { "type": "integer", "nullable": true },
                 "stderr_logfile_backups": { "type": "integer", "nullable": true },
-                "environment": { "type": "object", "additionalProperties": scalar, "nullable": true },
+                "environment": environment,
                 "healthcheck": healthcheck,
                 "ready_log_line": { "type": "string", "nullable": true },
                 "notify": flag,
@@ -528,6 +546,16 @@ fn schemas() -> Value {
             "properties": {
                 "file": { "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\\.(toml|yaml|yml)$" },
                 "text": { "type": "string", "description": "The file's text, TOML or YAML as the extension says" }
+            }
+        },
+        "Signal": {
+            "type": "object",
+            "required": ["signal"],
+            "properties": {
+                "signal": { "oneOf": [
+                    { "type": "string", "minLength": 1, "maxLength": 16, "description": "HUP, SIGHUP, hup, or a number such as 1" },
+                    { "type": "integer", "minimum": 1, "maximum": 64 }
+                ] }
             }
         },
         "QuickStart": {

@@ -258,6 +258,7 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         .filter(|(name, _)| leftovers.holds(name))
         .collect();
     let saved_intents = state.load_intents()?;
+    let generations = state.load_generations()?;
     let ids = Ids::load(&config.state_dir)?;
     let mut quick = quick::QuickStarts::open(&config.state_dir, &config.log_dir)?;
     if let Err(error) = crate::supervisor::become_subreaper() {
@@ -280,8 +281,10 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         notify_dir: Some(notify_dir),
     });
     quick.skip_past(leftovers.names());
+    let git_work_tree = git_work_tree(&config.programs_dir);
     let scanner = Scanner::protecting(config.protected_folders());
     let daemon = Daemon {
+        git_work_tree,
         config,
         _locks: locks,
         state,
@@ -291,6 +294,9 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         saved_intents,
         intents_dirty: false,
         state_failing: false,
+        generations,
+        generations_dirty: false,
+        table_changed: false,
         recorded_running: Running::new(),
         leftovers,
         leftover_records,
@@ -328,6 +334,9 @@ pub struct Daemon {
     config: DaemonConfig,
     /// Held for the daemon's life: one daemon per state folder and per programs.d.
     _locks: Locks,
+    /// The git work tree programs.d is in, if any (looked up once, at start): enable and
+    /// disable, which write the file, then say that `start`/`stop` change no file.
+    git_work_tree: Option<PathBuf>,
     state: StateFiles,
     ids: Ids,
     /// Reads programs.d, keeping what it read for the files that do not change.
@@ -338,6 +347,11 @@ pub struct Daemon {
     intents_dirty: bool,
     /// Saving intents or ids failed after the last event (said once, not after every event).
     state_failing: bool,
+    /// The last generation of every name ever seen, as `generations.json` keeps it.
+    generations: persist::Generations,
+    generations_dirty: bool,
+    /// The table changed since the last converge (observed generations to bring along).
+    table_changed: bool,
     recorded_running: Running,
     /// What the last run left, being ended; the programs it holds back start when it is gone.
     leftovers: Leftovers,
@@ -418,8 +432,10 @@ impl Daemon {
                     self.take_probe_outcomes(Instant::now());
                 }
                 () = sleep_until(wake) => {
+                    // A deadline collects the exits that already happened first (probes too).
                     let changes = self.supervisor.on_deadline(Instant::now());
                     self.publish_changes(changes);
+                    self.take_probe_outcomes(Instant::now());
                     self.quick.on_deadline(&mut self.supervisor, Instant::now());
                     for name in self.leftovers.on_deadline(Instant::now()) {
                         self.leftover_records.remove(&name);
@@ -508,8 +524,8 @@ impl Daemon {
             // The big reads are written straight to JSON from views of the state (`views`).
             Request::List { view } => self.list(now, view),
             Request::Get { id, view } => self.get(&id, now, view),
-            Request::Status { id: None } => self.status_all(now),
-            Request::Status { id: Some(id) } => self.status_one(&id, now),
+            Request::Status { id: None, view } => self.status_all(now, view),
+            Request::Status { id: Some(id), view } => self.status_one(&id, now, view),
             Request::History { id, view } => self.history(&id, view),
             Request::LogPaths { id } => self.log_paths(&id),
             Request::AllLogPaths { ids } => self.all_log_paths(&ids),
@@ -567,6 +583,14 @@ impl Daemon {
         };
         let _ = reply.send(outcome);
     }
+}
+
+/// The folder holding `.git` that `dir` is in (a clone of a repository of program files).
+fn git_work_tree(dir: &Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    dir.ancestors()
+        .find(|folder| folder.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 async fn sleep_until(wake: Option<Instant>) {
