@@ -13,6 +13,7 @@ mod lifecycle;
 mod logs;
 mod property;
 mod security;
+mod supervision;
 mod supervisorctl;
 mod support;
 mod trips;
