@@ -100,6 +100,8 @@ impl Daemon {
             "file": path.to_string_lossy(),
             "diff": diff,
             "generation": program.generation,
+            "changed": true,
+            "created": true,
         }));
         answer.message = "Created".to_string();
         answer.created = true;
@@ -191,7 +193,7 @@ impl Daemon {
                 .get(&name)
                 .ok_or_else(|| Failure::not_found(id))?;
             let mut answer = Answer::ok(
-                json!({ "id": program.id, "name": name, "diff": "", "generation": program.generation, "changed": false }),
+                json!({ "id": program.id, "name": name, "file": program.entry.path.to_string_lossy(), "diff": "", "generation": program.generation, "changed": false, "created": false }),
             );
             answer.etag = Some(Self::etag(program));
             return Ok((answer, false));
@@ -207,7 +209,7 @@ impl Daemon {
             .ok_or_else(|| Failure::not_found(id))?;
         let diff = programs::diff(&program.entry, &old_text, &new_text, &name);
         let mut answer = Answer::ok(
-            json!({ "id": program.id, "name": name, "diff": diff, "generation": program.generation, "changed": true }),
+            json!({ "id": program.id, "name": name, "file": program.entry.path.to_string_lossy(), "diff": diff, "generation": program.generation, "changed": true, "created": false }),
         );
         answer.etag = Some(Self::etag(program));
         Ok((answer, true))
