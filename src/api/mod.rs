@@ -586,7 +586,12 @@ async fn get_program_put(
 
 /// `GET /programs/{id}`: the program, with its ETag (admin); 304 without a body when
 /// `If-None-Match` names that ETag (or is `*`).
-async fn read_program(state: &AppState, access: &Access, id: String, headers: &HeaderMap) -> Response {
+async fn read_program(
+    state: &AppState,
+    access: &Access,
+    id: String,
+    headers: &HeaderMap,
+) -> Response {
     let view = view_of(access);
     let reply = state.handle.ask(Request::Get { id, view }).await;
     if let Ok(answer) = &reply
@@ -631,7 +636,10 @@ async fn add_program(
     };
     let fields = try_response!(json_object(body, true).await);
     let request = Request::Create { fields, format };
-    ask_creating(&state, &access, request, |id| format!("{BASE}/programs/{id}")).await
+    ask_creating(&state, &access, request, |id| {
+        format!("{BASE}/programs/{id}")
+    })
+    .await
 }
 
 async fn edit_program(
@@ -688,7 +696,10 @@ async fn put_program(
         text,
         if_match,
     };
-    ask_creating(&state, &access, request, |id| format!("{BASE}/programs/{id}")).await
+    ask_creating(&state, &access, request, |id| {
+        format!("{BASE}/programs/{id}")
+    })
+    .await
 }
 
 async fn remove_program(

@@ -136,7 +136,10 @@ impl RouteDoc {
         self
     }
 
-    pub fn query(mut self, query: &'static [(&'static str, &'static str, &'static str)]) -> RouteDoc {
+    pub fn query(
+        mut self,
+        query: &'static [(&'static str, &'static str, &'static str)],
+    ) -> RouteDoc {
         self.query = query;
         self
     }
@@ -426,7 +429,9 @@ fn reason(code: u16) -> &'static str {
         404 => "Unknown program (or quick-start run)",
         405 => "The path does not take this method",
         408 => "The request body took too long to arrive",
-        409 => "Conflict: not enabled, name taken, file not writable or unreadable, no valid version",
+        409 => {
+            "Conflict: not enabled, name taken, file not writable or unreadable, no valid version"
+        }
         412 => "If-Match does not match the ETag",
         413 => "Body over 1 MiB",
         415 => "unsupported_media_type: a body that is not application/json",
@@ -520,7 +525,9 @@ fn response(route: &RouteDoc, code: u16) -> Value {
             "description": reason(304),
             "headers": { "ETag": { "schema": { "type": "string" } } }
         }),
-        _ => json!({ "$ref": format!("#/components/responses/{}", schemas::error_response_name(code)) }),
+        _ => {
+            json!({ "$ref": format!("#/components/responses/{}", schemas::error_response_name(code)) })
+        }
     }
 }
 
@@ -664,8 +671,15 @@ mod tests {
             assert!(seen.insert(route.operation), "{} twice", route.operation);
             let mut chars = route.operation.chars();
             assert!(chars.next().is_some_and(|c| c.is_ascii_lowercase()));
-            assert!(chars.all(|c| c.is_ascii_alphanumeric()), "{}", route.operation);
-            if matches!(route.sent, Sent::Envelope | Sent::EnvelopeOrStream | Sent::Stream) {
+            assert!(
+                chars.all(|c| c.is_ascii_alphanumeric()),
+                "{}",
+                route.operation
+            );
+            if matches!(
+                route.sent,
+                Sent::Envelope | Sent::EnvelopeOrStream | Sent::Stream
+            ) {
                 assert!(
                     components.get(route.data).is_some(),
                     "{} {}: no schema {:?}",
@@ -717,7 +731,10 @@ mod tests {
                 Value::Object(map) => {
                     if let Some(Value::String(target)) = map.get("$ref") {
                         let pointer = target.trim_start_matches('#');
-                        assert!(document.pointer(pointer).is_some(), "{target} does not resolve");
+                        assert!(
+                            document.pointer(pointer).is_some(),
+                            "{target} does not resolve"
+                        );
                         *seen += 1;
                     }
                     map.values().for_each(|value| walk(value, document, seen));

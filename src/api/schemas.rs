@@ -449,7 +449,10 @@ fn answers(put: &mut impl FnMut(&str, Value)) {
         "ProgramList",
         exact(json!({ "programs": { "type": "array", "items": reference("Program") } })),
     );
-    put("ProgramOne", exact(json!({ "program": reference("Program") })));
+    put(
+        "ProgramOne",
+        exact(json!({ "program": reference("Program") })),
+    );
 
     let written = json!({
         "id": integer(),
@@ -477,8 +480,7 @@ fn answers(put: &mut impl FnMut(&str, Value)) {
             json!({ "enabled": boolean(), "status": reference("Status") }),
         ),
     );
-    toggled["description"] =
-        json!("status: after a disable that waited, once the program is down");
+    toggled["description"] = json!("status: after a disable that waited, once the program is down");
     put("Toggled", toggled);
     put(
         "Removed",
@@ -511,14 +513,7 @@ fn answers(put: &mut impl FnMut(&str, Value)) {
         })),
     );
     let mut change = object(
-        &[
-            "time",
-            "source",
-            "by",
-            "change",
-            "generation",
-            "problems",
-        ],
+        &["time", "source", "by", "change", "generation", "problems"],
         json!({
             "time": { "type": "number", "description": "Unix seconds" },
             "source": one_of_strings_owned([Source::File, Source::Api].map(serialized)),
@@ -808,7 +803,10 @@ mod tests {
             let Some((kind, after)) = rest.split_once(',') else {
                 break;
             };
-            if let Some(code) = after.strip_prefix('"').and_then(|after| after.split('"').next()) {
+            if let Some(code) = after
+                .strip_prefix('"')
+                .and_then(|after| after.split('"').next())
+            {
                 found.push((kind, code));
             }
         }
@@ -868,7 +866,9 @@ mod tests {
         let mut checked = 0;
         for file in files {
             // This file names the patterns it looks for.
-            if file.components().any(|part| part.as_os_str() == "rpc") || file.ends_with("api/schemas.rs") {
+            if file.components().any(|part| part.as_os_str() == "rpc")
+                || file.ends_with("api/schemas.rs")
+            {
                 continue;
             }
             let text: String = std::fs::read_to_string(&file)
@@ -895,7 +895,10 @@ mod tests {
                 );
             }
         }
-        assert!(checked > 30, "only {checked} codes found: is the scan broken?");
+        assert!(
+            checked > 30,
+            "only {checked} codes found: is the scan broken?"
+        );
     }
 
     #[test]
@@ -911,7 +914,10 @@ mod tests {
                 "{state:?}"
             );
         }
-        assert_eq!(status.as_array().map(Vec::len), Some(ProcessState::ALL.len()));
+        assert_eq!(
+            status.as_array().map(Vec::len),
+            Some(ProcessState::ALL.len())
+        );
         assert_eq!(
             components["Status"]["properties"]["health"]["anyOf"][0]["enum"],
             json!(["starting", "healthy", "unhealthy"])

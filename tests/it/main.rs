@@ -9,6 +9,7 @@ mod health;
 mod hostile;
 mod import;
 mod lifecycle;
+mod openapi;
 mod property;
 mod security;
 mod supervisorctl;
