@@ -238,7 +238,7 @@ pub fn routes() -> Vec<RouteDoc> {
             .summary("Change fields (a merge; null resets a field to its default; renaming is refused); honours If-Match")
             .body("ProgramFields")
             .data("Written")
-            .answers(&[200, 409, 500])
+            .answers(&[200, 404, 409, 500])
             .role(Role::Admin)
             .if_match(),
         RouteDoc::post("/programs/put", "putProgram")

@@ -203,6 +203,7 @@ pub fn components() -> Map<String, Value> {
     };
     requests(&mut put);
     answers(&mut put);
+    signals(&mut put);
     statuses(&mut put);
     events(&mut put);
     errors(&mut put);
@@ -569,6 +570,28 @@ fn answers(put: &mut impl FnMut(&str, Value)) {
     );
     stopped["description"] = json!("status: when the request waited (the default)");
     put("QuickStartStopped", stopped);
+}
+
+/// The body and the answer of `POST /programs/{id}/signal` (SPEC §16).
+fn signals(put: &mut impl FnMut(&str, Value)) {
+    put(
+        "SignalRequest",
+        json!({
+            "type": "object",
+            "required": ["signal"],
+            "properties": { "signal": { "type": "string", "description": "A signal's name: HUP, USR1, USR2, TERM, INT, QUIT, KILL, …" } },
+            "additionalProperties": false
+        }),
+    );
+    put(
+        "Signalled",
+        exact(json!({
+            "id": integer(),
+            "name": string(),
+            "signal": { "type": "string", "description": "The signal sent, without SIG" },
+            "pid": { "type": "integer", "description": "The process it was sent to" }
+        })),
+    );
 }
 
 fn one_of_strings_owned(values: impl IntoIterator<Item = String>) -> Value {
