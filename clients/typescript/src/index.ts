@@ -33,8 +33,8 @@ export type DaemonEvent = Schemas['Event'];
 export type Signalled = Schemas['Signalled'];
 export type SignalName = Schemas['SignalRequest']['signal'];
 
-/** A program's numeric id (what `programs.add` answers as `data.id`) or its name. */
-export type Id = number | string;
+/** A program's numeric id (what `programs.add` answers as `data.id`) or its name: the `{id}` of the document. */
+export type Id = operations['getProgram']['parameters']['path']['id'];
 
 type JsonOf<Response> = Response extends { content: { 'application/json': infer Body } } ? Body : never;
 type Responses<Operation extends keyof operations> = operations[Operation]['responses'];
