@@ -43,8 +43,8 @@ PEERS = HERE / ".peers"
 RESULTS = HERE / "results"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GIB = 1 << 30
-# The rotating log row (hoody-daemon only): the daemon's default file size, and enough backups
-# to keep every byte of the run, so "the files hold every byte" can be checked.
+# The rotating log rows (hoody-daemon and supervisord): the daemon's default file size, and enough
+# backups to keep every byte of the run, so "the files hold every byte" can be checked.
 ROTATE_MAXBYTES = "50MB"
 ROTATE_BACKUPS = 30
 # A manager that needs longer than this (seconds) for one run of a scenario is run once.
@@ -251,6 +251,8 @@ class Program:
     # hoody-daemon only: `*_logfile_maxbytes` and `*_logfile_backups` (0: never rotates).
     log_maxbytes: str = "0"
     log_backups: int | None = None
+    # hoody-daemon only: `log_timestamps = true`.
+    log_timestamps: bool = False
     # hoody-daemon only: more TOML, after the fields above (a `[healthcheck]` table).
     extra: str = ""
 
@@ -364,6 +366,8 @@ class Hoody(Manager):
                 lines += [f"{stream}_logfile = {q(path)}", f"{stream}_logfile_maxbytes = {size}"]
                 if program.log_backups is not None:
                     lines.append(f"{stream}_logfile_backups = {program.log_backups}")
+        if program.log_timestamps:
+            lines.append("log_timestamps = true")
         if program.extra:
             lines.append(program.extra)
         return "\n".join(lines) + "\n"
@@ -492,11 +496,16 @@ class Supervisord(Manager):
                 "startsecs = 0",
                 "stopwaitsecs = 5",
                 f"stdout_logfile = {program.stdout or logs / (program.name + '.out')}",
-                "stdout_logfile_maxbytes = 0",
+                f"stdout_logfile_maxbytes = {program.log_maxbytes}",
                 f"stderr_logfile = {program.stderr or logs / (program.name + '.err')}",
-                "stderr_logfile_maxbytes = 0",
-                "",
+                f"stderr_logfile_maxbytes = {program.log_maxbytes}",
             ]
+            if program.log_backups is not None:
+                sections += [
+                    f"stdout_logfile_backups = {program.log_backups}",
+                    f"stderr_logfile_backups = {program.log_backups}",
+                ]
+            sections.append("")
         conf = work / "supervisord.conf"
         conf.write_text("\n".join(sections))
         self._spawn([str(self.venv / "bin" / "supervisord"), "-c", str(conf)], work)
@@ -899,26 +908,35 @@ def logged_bytes(out: Path, backups: int) -> int:
     return total
 
 
-def scenario_logs(manager: Manager, run: Run, results: dict, rotate: bool = False):
-    """1 GiB through the manager's log. `rotate` (hoody-daemon only): into 50 MB files, which
-    hoody-daemon captures through a pipe; otherwise a log that never rotates."""
+def scenario_logs(manager: Manager, run: Run, results: dict, rotate: bool = False, stamped: bool = False):
+    """1 GiB through the manager's log. `rotate`: into 50 MB files, which hoody-daemon captures
+    through a pipe; otherwise a log that never rotates. `stamped` (hoody-daemon only, rotating):
+    100-byte lines with `log_timestamps = true`, so every line gets its 25-byte stamp."""
     cfg = run.args
-    work = run.fresh(f"{manager.key}-logs{'-rotate' if rotate else ''}")
+    label = "stamped" if stamped else ("rotate" if rotate else "plain")
+    work = run.fresh(f"{manager.key}-logs-{label}")
     stamp_file = work / "stamps.txt"
     out = work / "producer.out.log"
     err = work / "producer.err.log"
     program = Program(
         "producer",
-        [str(run.stamp), "-p", str(cfg.log_bytes), str(stamp_file), "1500"],
+        [str(run.stamp), "-l" if stamped else "-p", str(cfg.log_bytes), str(stamp_file), "1500"],
         autorestart=False,
         stdout=out,
         stderr=err,
     )
     prefix = "log"
     backups = 0
-    if rotate:
+    expected = cfg.log_bytes
+    if rotate or stamped:
         program.log_maxbytes, program.log_backups = ROTATE_MAXBYTES, ROTATE_BACKUPS
         prefix, backups = "log_rot", ROTATE_BACKUPS
+    if stamped:
+        program.log_timestamps = True
+        prefix = "log_stamp"
+        # A stamp and its space before every line start (the last line may be partial).
+        starts = cfg.log_bytes // 100 + (1 if cfg.log_bytes % 100 else 0)
+        expected = cfg.log_bytes + 25 * starts
     os.sync()
     manager.start(work, [program])
     try:
@@ -933,24 +951,129 @@ def scenario_logs(manager: Manager, run: Run, results: dict, rotate: bool = Fals
             return
         if cpu_seconds(manager.pid) is None:
             return
-        if rotate:
-            complete = wait_for(lambda: logged_bytes(out, backups) >= cfg.log_bytes, cfg.log_timeout, 0.002)
+        if backups:
+            complete = wait_for(lambda: logged_bytes(out, backups) >= expected, cfg.log_timeout, 0.002)
         else:
-            complete = wait_for(lambda: out.exists() and out.stat().st_size >= cfg.log_bytes, cfg.log_timeout, 0.001)
+            complete = wait_for(lambda: out.exists() and out.stat().st_size >= expected, cfg.log_timeout, 0.001)
         ended_ns = time.time_ns()
         cpu1 = cpu_seconds(manager.pid)
         if not complete:
             size = logged_bytes(out, backups)
-            log(f"{manager.name}: log holds {size} of {cfg.log_bytes} bytes after {cfg.log_timeout}s")
+            log(f"{manager.name}: log holds {size} of {expected} bytes after {cfg.log_timeout}s")
             return
         wall = (ended_ns - int(go[0].split()[1])) / 1e9
         gib = cfg.log_bytes / GIB
         results[f"{prefix}_wall"].add(wall)
         results[f"{prefix}_cpu"].add((cpu1 - cpu0) / gib)
-        what = f"into {ROTATE_MAXBYTES} files " if rotate else ""
+        what = {"plain": "", "rotate": f"into {ROTATE_MAXBYTES} files ", "stamped": f"as stamped lines into {ROTATE_MAXBYTES} files "}[label]
         log(f"{manager.name}: {gib:.2f} GiB logged {what}in {wall:.2f}s, manager cpu {cpu1 - cpu0:.2f}s")
     finally:
         finish(manager, run, [stamp_file])
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def scenario_follow(hoody: "Hoody", run: Run, results: dict):
+    """hoody-daemon alone: how long a follower (`?follow=true`) takes to see a line after it is
+    written, and what 400 followers that never read cost while the program writes about
+    10 MB/s (RSS added, and GET /status meanwhile)."""
+    work = run.fresh("hoody-follow")
+    fifo = work / "input"
+    os.mkfifo(fifo, 0o600)
+    relay = Program("relay", ["sh", "-c", f"exec 3<>{fifo}; exec cat <&3"], stdout=work / "relay.out.log", stderr=work / "relay.err.log")
+    relay.log_maxbytes = "50MB"
+    flood = Program(
+        "flood",
+        ["sh", "-c", "while true; do head -c 1000000 /dev/zero | tr '\\0' y | fold -w 99; sleep 0.1; done"],
+        stdout=work / "flood.out.log",
+        stderr=work / "flood.err.log",
+    )
+    hoody.start(work, [relay, flood])
+    sockets = []
+    try:
+        if not hoody.ready(60):
+            return
+        host, port = hoody.url.removeprefix("http://").split(":")
+
+        def open_follower(path):
+            sock = socket.create_connection((host, int(port)))
+            sock.sendall(f"GET /api/v1/daemon{path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+            return sock
+
+        if not wait_for(lambda: (work / "relay.out.log").exists() and (work / "flood.out.log").exists(), 30, 0.01):
+            log("hoody-daemon: the follow scenario's programs did not start")
+            return
+        with open(fifo, "w") as writer:
+            follower = open_follower("/programs/relay/logs?follow=true&stream=stdout&lines=0")
+            follower.settimeout(0.2)
+            pending = bytearray()
+
+            def next_data(deadline):
+                # By hand: a file object over a socket is unusable after one timeout.
+                while True:
+                    while b"\n" in pending:
+                        end = pending.index(b"\n")
+                        line = bytes(pending[:end])
+                        del pending[: end + 1]
+                        if line.startswith(b"data: "):
+                            return line[6:].strip().decode()
+                    if time.time() >= deadline:
+                        return None
+                    try:
+                        chunk = follower.recv(65536)
+                    except (socket.timeout, TimeoutError):
+                        continue
+                    if not chunk:
+                        return None
+                    pending.extend(chunk)
+
+            # Subscribed once a line comes through.
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                writer.write("hello\n")
+                writer.flush()
+                if next_data(time.time() + 0.5) == "hello":
+                    break
+            while next_data(time.time() + 0.3) is not None:
+                pass
+            delays = []
+            for mark in range(100):
+                sent = time.perf_counter()
+                writer.write(f"mark {mark}\n")
+                writer.flush()
+                if next_data(time.time() + 10) != f"mark {mark}":
+                    log("hoody-daemon: a followed mark went missing")
+                    return
+                delays.append(time.perf_counter() - sent)
+                time.sleep(0.01)
+            follower.close()
+        results["follow_median"].add(median(delays))
+        results["follow_p90"].add(percentile(delays, 0.9))
+        log(f"hoody-daemon: follower latency median {median(delays) * 1e3:.2f} ms, p90 {percentile(delays, 0.9) * 1e3:.2f} ms")
+
+        # 400 followers that never read, of a program writing about 10 MB/s.
+        flood_log = work / "flood.out.log"
+        time.sleep(2)
+        before = memory_kib(hoody.pid)
+        size0 = flood_log.stat().st_size
+        sockets = [open_follower("/programs/flood/logs?follow=true&lines=100") for _ in range(400)]
+        connection = hoody.connection()
+        slowest = 0.0
+        while flood_log.stat().st_size < size0 + (40 << 20):
+            asked = time.perf_counter()
+            connection.request("GET", "/api/v1/daemon/status")
+            connection.getresponse().read()
+            slowest = max(slowest, time.perf_counter() - asked)
+            time.sleep(0.05)
+        time.sleep(2)
+        after = memory_kib(hoody.pid)
+        if before and after:
+            results["followers_rss"].add((after[0] - before[0]) / 1024)
+        results["followers_status"].add(slowest)
+        log(f"hoody-daemon: 400 idle followers added {(after[0] - before[0]) / 1024:.1f} MiB RSS; slowest GET /status meanwhile {slowest * 1e3:.1f} ms")
+    finally:
+        for sock in sockets:
+            sock.close()
+        finish(hoody, run)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -1300,6 +1423,12 @@ ROWS = [
     ("log_cpu", "Log capture: manager CPU per GiB", " s", 1, 2, False),
     ("log_rot_wall", f"Log capture, rotating {ROTATE_MAXBYTES} files: wall time", " s", 1, 2, False),
     ("log_rot_cpu", f"Log capture, rotating {ROTATE_MAXBYTES} files: manager CPU per GiB", " s", 1, 2, False),
+    ("log_stamp_wall", f"Log capture, rotating {ROTATE_MAXBYTES} files, 100-byte lines with log_timestamps: wall time", " s", 1, 2, False),
+    ("log_stamp_cpu", f"Log capture, rotating {ROTATE_MAXBYTES} files, 100-byte lines with log_timestamps: manager CPU per GiB", " s", 1, 2, False),
+    ("follow_median", "Log follower: write → event, median", " ms", 1e3, 2, False),
+    ("follow_p90", "Log follower: write → event, p90", " ms", 1e3, 2, False),
+    ("followers_rss", "400 idle followers of a 10 MB/s program: RSS added", " MiB", 1, 1, False),
+    ("followers_status", "400 idle followers of a 10 MB/s program: slowest GET /status", " s", 1, 3, False),
     ("idle_cpu", "Idle, 100 programs: manager CPU over the window", " s", 1, 3, False),
     ("idle_wakeups", "Idle, 100 programs: wake-ups per 10 s (seconds with any activity)", "", 1, 1, False),
     ("idle_switches", "Idle, 100 programs: context switches per 10 s (all threads)", "", 1, 1, False),
@@ -1360,7 +1489,11 @@ def report(results, versions, skipped, mach, cfg, started, limits, converge) -> 
     lines.append("|---|---|---|")
     lines.append(f"| producer → file directly | {fmt(limits.get('direct_wall'), ' s')} | {fmt(limits.get('direct_cpu'), ' s')} (the producer's own CPU: page-cache writes) |")
     lines.append(f"| producer → pipe → `cat` → file | {fmt(limits.get('cat_wall'), ' s')} | {fmt(limits.get('cat_cpu'), ' s')} (`cat`'s CPU) |")
-    for key, label in (("log", "hoody-daemon, log that never rotates"), ("log_rot", f"hoody-daemon, rotating {ROTATE_MAXBYTES} files (captured)")):
+    for key, label in (
+        ("log", "hoody-daemon, log that never rotates"),
+        ("log_rot", f"hoody-daemon, rotating {ROTATE_MAXBYTES} files (captured)"),
+        ("log_stamp", f"hoody-daemon, rotating {ROTATE_MAXBYTES} files, 100-byte lines with timestamps (captured)"),
+    ):
         if "hoody" in results and results["hoody"].get(f"{key}_wall") and limits.get("direct_wall"):
             share = limits["direct_wall"].median / results["hoody"][f"{key}_wall"].median
             lines.append(f"| {label} | {fmt(results['hoody'][f'{key}_wall'], ' s')} | {fmt(results['hoody'][f'{key}_cpu'], ' s')} — {share * 100:.0f} % of the direct-to-file speed |")
@@ -1458,7 +1591,7 @@ def main():
     parser.add_argument("--skip", default="", help="comma-separated managers not to install or run")
     parser.add_argument("--no-install", action="store_true", help="do not install missing peers")
     parser.add_argument("--hoody-binary", default=None, help="use this hoody-daemon binary instead of building one (A/B runs)")
-    parser.add_argument("--scenarios", default="fleet,restart,logs,converge,health", help="comma-separated: fleet,restart,logs,converge,health")
+    parser.add_argument("--scenarios", default="fleet,restart,logs,follow,converge,health", help="comma-separated: fleet,restart,logs,follow,converge,health")
     parser.add_argument("--output", default=None, help="markdown file to write (default bench/results/latest.md, quick.md with --quick)")
     args = parser.parse_args()
     if args.quick:
@@ -1534,13 +1667,22 @@ def main():
                     walls = figures["log_wall"].values
                     if not walls or walls[0] > SLOW:
                         break  # failed, or so slow that one run says enough
-                # The captured path too (ours alone: the peers' rows stay as they were).
-                if isinstance(manager, Hoody):
+                # The captured path: rotating 50 MB files (hoody-daemon and supervisord; PM2 and
+                # horust have no size rotation of their own), and with timestamps (ours alone).
+                if isinstance(manager, (Hoody, Supervisord)):
                     for _ in range(args.log_repeats):
                         scenario_logs(manager, run, figures, rotate=True)
                         walls = figures["log_rot_wall"].values
                         if not walls or walls[0] > SLOW:
                             break
+                if isinstance(manager, Hoody):
+                    for _ in range(args.log_repeats):
+                        scenario_logs(manager, run, figures, stamped=True)
+                        walls = figures["log_stamp_wall"].values
+                        if not walls or walls[0] > SLOW:
+                            break
+            if "follow" in scenarios and isinstance(manager, Hoody):
+                scenario_follow(manager, run, figures)
         limits = Figures()
         if "restart" in scenarios:
             spawn_floor(run, limits)

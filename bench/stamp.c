@@ -4,6 +4,8 @@
  *   stamp -p BYTES FILE DELAY_MS  append "ready PID\n", sleep DELAY_MS, append "go NS\n",
  *                                 write BYTES zero bytes to stdout in 128 KiB writes,
  *                                 append "done NS\n", exit 0
+ *   stamp -l BYTES FILE DELAY_MS  the same, but BYTES of 100-byte lines (99 'x' and a newline),
+ *                                 in writes of 128,000 bytes (1,280 lines)
  *
  * Lines are appended with O_APPEND in one write(2), so many processes may share FILE.
  *
@@ -73,6 +75,8 @@ static void note(const char *file, const char *line, size_t length) {
 }
 
 static char buffer[128 * 1024];
+/* -l: whole lines per write, so the text is the same lines whatever the write sizes. */
+#define LINES_WRITE 128000
 
 static int run(int argc, char **argv) {
     char line[96];
@@ -85,23 +89,32 @@ static int run(int argc, char **argv) {
         note(argv[1], line, n - 1 + m);
         for (;;) pause();
     }
-    if (argc == 5 && strcmp(argv[1], "-p") == 0) {
+    int lines = argc == 5 && strcmp(argv[1], "-l") == 0;
+    if (argc == 5 && (strcmp(argv[1], "-p") == 0 || lines)) {
         long long bytes = atoll(argv[2]);
+        size_t chunk = sizeof buffer;
+        if (lines) {
+            chunk = LINES_WRITE;
+            for (size_t i = 0; i < chunk; i++) buffer[i] = (i % 100 == 99) ? '\n' : 'x';
+        }
         note(argv[3], line, format_line(line, "ready ", getpid()));
         long long delay = atoll(argv[4]);
         struct timespec wait = { (long)(delay / 1000), (long)(delay % 1000) * 1000000L };
         nanosleep(&wait, 0);
         note(argv[3], line, format_line(line, "go ", now_ns()));
         while (bytes > 0) {
-            size_t want = bytes < (long long)sizeof buffer ? (size_t)bytes : sizeof buffer;
-            ssize_t wrote = write(1, buffer, want);
-            if (wrote < 0) return 1;
-            bytes -= wrote;
+            size_t want = bytes < (long long)chunk ? (size_t)bytes : chunk;
+            for (size_t off = 0; off < want;) {
+                ssize_t wrote = write(1, buffer + off, want - off);
+                if (wrote < 0) return 1;
+                off += (size_t)wrote;
+            }
+            bytes -= (long long)want;
         }
         note(argv[3], line, format_line(line, "done ", now_ns()));
         return 0;
     }
-    static const char usage[] = "usage: stamp FILE | stamp -p BYTES FILE DELAY_MS\n";
+    static const char usage[] = "usage: stamp FILE | stamp -p|-l BYTES FILE DELAY_MS\n";
     write(2, usage, sizeof usage - 1);
     return 2;
 }

@@ -31,6 +31,9 @@ _hoody__daemon() {
             hoody__daemon,import)
                 cmd="hoody__daemon__subcmd__import"
                 ;;
+            hoody__daemon,logs)
+                cmd="hoody__daemon__subcmd__logs"
+                ;;
             hoody__daemon,man)
                 cmd="hoody__daemon__subcmd__man"
                 ;;
@@ -66,6 +69,9 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__help,import)
                 cmd="hoody__daemon__subcmd__help__subcmd__import"
+                ;;
+            hoody__daemon__subcmd__help,logs)
+                cmd="hoody__daemon__subcmd__help__subcmd__logs"
                 ;;
             hoody__daemon__subcmd__help,man)
                 cmd="hoody__daemon__subcmd__help__subcmd__man"
@@ -293,7 +299,7 @@ _hoody__daemon() {
 
     case "${cmd}" in
         hoody__daemon)
-            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status ready diff apply import completions man help"
+            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status logs ready diff apply import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,7 +387,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__subcmd__daemon__subcmd__help)
-            opts="serve validate programs quick-start status ready diff apply import completions man help"
+            opts="serve validate programs quick-start status logs ready diff apply import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -481,6 +487,20 @@ _hoody__daemon() {
         hoody__subcmd__daemon__subcmd__help__subcmd__import__subcmd__supervisord)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -953,6 +973,36 @@ _hoody__daemon() {
                     ;;
                 --format)
                     COMPREPLY=($(compgen -W "toml yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__subcmd__daemon__subcmd__logs)
+            opts="-n -f -h --lines --follow --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --url)
@@ -1883,7 +1933,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__subcmd__daemon__subcmd__serve)
-            opts="-h --programs-dir --state-dir --log-dir --listen --tokens-file --allow-origin --allow-host --url --token-file --json --help"
+            opts="-h --programs-dir --state-dir --log-dir --listen --log-timestamps --log-console --log-console-format --log-budget --tokens-file --allow-origin --allow-host --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1902,6 +1952,14 @@ _hoody__daemon() {
                     return 0
                     ;;
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-console-format)
+                    COMPREPLY=($(compgen -W "plain json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-budget)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

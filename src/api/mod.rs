@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod dashboard;
+mod follow;
 mod logs;
 pub mod openapi;
 pub mod peer;
@@ -101,6 +102,8 @@ struct AppState {
     roles: Arc<access::RouteRoles>,
     /// The daemon's effective uid: without tokens, its peers (and root's) are served.
     daemon_uid: u32,
+    /// Log followers' inotify hub, made with the first follower.
+    followers: logs::Followers,
 }
 
 /// Every route of the API, behind the checks of [`access::check`].
@@ -110,6 +113,7 @@ pub fn router(handle: Handle, config: AccessConfig) -> Router {
         access: Arc::new(config),
         roles: Arc::new(access::RouteRoles::from_table()),
         daemon_uid: nix::unistd::geteuid().as_raw(),
+        followers: logs::Followers::default(),
     };
     let api = Router::new()
         .route("/health", get(health))
@@ -133,6 +137,7 @@ pub fn router(handle: Handle, config: AccessConfig) -> Router {
         .route("/status", get(all_status))
         .route("/status/{id}", get(one_status))
         .route("/events", get(events))
+        .route("/logs", get(all_logs))
         .route("/quick-start", get(quick_list).post(quick_launch))
         .route("/quick-start/{id}/status", get(quick_status))
         .route("/quick-start/{id}/stop", post(quick_stop))
@@ -785,18 +790,67 @@ async fn one_status(State(state): State<AppState>, id: Id) -> Response {
     ask(&state, Request::Status { id: Some(id) }).await
 }
 
-async fn program_logs(State(state): State<AppState>, id: Id, params: Params) -> Response {
+async fn program_logs(
+    State(state): State<AppState>,
+    socket: Option<axum::Extension<PeerSocket>>,
+    id: Id,
+    params: Params,
+) -> Response {
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let paths = state.handle.ask(Request::LogPaths { id }).await;
-    logs::respond(paths, &params).await
+    logs::respond(
+        paths,
+        &params,
+        &state.followers,
+        socket.map(|found| found.0),
+    )
+    .await
 }
 
-async fn quick_logs(State(state): State<AppState>, id: Id, params: Params) -> Response {
+/// `GET /logs`: every program's logs merged; `programs=a,b` keeps those (ids or names).
+async fn all_logs(
+    State(state): State<AppState>,
+    socket: Option<axum::Extension<PeerSocket>>,
+    params: Params,
+) -> Response {
+    let params = try_response!(params_of(params));
+    let ids: Vec<String> = params
+        .get("programs")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let paths = state.handle.ask(Request::AllLogPaths { ids }).await;
+    logs::respond_all(
+        paths,
+        &params,
+        &state.followers,
+        socket.map(|found| found.0),
+    )
+    .await
+}
+
+async fn quick_logs(
+    State(state): State<AppState>,
+    socket: Option<axum::Extension<PeerSocket>>,
+    id: Id,
+    params: Params,
+) -> Response {
     let id = try_response!(id_of(id));
     let params = try_response!(params_of(params));
     let paths = state.handle.ask(Request::QuickLogPaths { id }).await;
-    logs::respond(paths, &params).await
+    logs::respond(
+        paths,
+        &params,
+        &state.followers,
+        socket.map(|found| found.0),
+    )
+    .await
 }
 
 async fn quick_list(State(state): State<AppState>) -> Response {
@@ -912,6 +966,10 @@ pub fn serve_on_thread(
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // Log reads are the only blocking work (`logs.rs`): two at a time is plenty, and 400
+        // followers arriving at once must not make 400 threads (their stacks and malloc
+        // arenas stayed resident: about 40 KiB per follower).
+        .max_blocking_threads(2)
         .build()?;
     std::thread::Builder::new()
         .name("api".into())
@@ -1050,6 +1108,11 @@ enum Connection {
 pub struct PeerSocket(RawFd);
 
 impl PeerSocket {
+    /// The descriptor, under the same validity as [`PeerSocket::is_closed`].
+    pub fn raw_fd(&self) -> RawFd {
+        self.0
+    }
+
     /// The client closed its end (orderly or by reset). Valid only while the request's response
     /// is being sent: the connection that owns the socket is what polls the response's body.
     pub fn is_closed(&self) -> bool {

@@ -182,12 +182,31 @@ impl RouteDoc {
 
 /// The query of both log routes (programs and quick-start programs).
 const LOGS_QUERY: &[(&str, &str, &str)] = &[
-    ("stream", "string", "stdout, stderr or both (default both)"),
+    (
+        "stream",
+        "string",
+        "stdout, stderr, both (each as one string; the default) or all (data.lines, both streams in time order)",
+    ),
     ("lines", "integer", "how many lines (default 100)"),
     (
         "follow",
         "boolean",
-        "stream the last lines, then every new one, as server-sent events (`event: stdout` or `stderr`, `data:` the line)",
+        "stream the last lines, then every new one, as server-sent events (`event: stdout` or `stderr`, `data:` the line as stored; with stream=all `event: line`, `data:` a LogLine as JSON)",
+    ),
+];
+
+/// The query of the merged logs of every program.
+const ALL_LOGS_QUERY: &[(&str, &str, &str)] = &[
+    (
+        "programs",
+        "string",
+        "ids or names, comma-separated (default: every program)",
+    ),
+    ("lines", "integer", "how many lines in all (default 100)"),
+    (
+        "follow",
+        "boolean",
+        "stream the last lines, then every new one, as server-sent events (`event: line`, `data:` a LogLine as JSON)",
     ),
 ];
 
@@ -312,6 +331,13 @@ pub fn routes() -> Vec<RouteDoc> {
             .summary("Status of one program")
             .data("StatusOne")
             .answers(&[200, 404]),
+        RouteDoc::get("/logs", "getLogs")
+            .summary("The last lines of every program (or those named), merged in time order: data.lines [{program, stream, line, time}]; follow=true streams server-sent events")
+            .query(ALL_LOGS_QUERY)
+            .data("MergedLogs")
+            .sent(Sent::EnvelopeOrStream)
+            .answers(&[200, 404, 409, 500])
+            .role(Role::Operate),
         RouteDoc::get("/events", "getEvents")
             .summary("Server-sent events of every config, state and health change: `event:` config, state, health or lagged; `data:` the event as JSON (the Event schema)")
             .data("Event")
@@ -450,7 +476,7 @@ pub const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$";
 fn query_schema(name: &str, kind: &str) -> Value {
     match name {
         "format" => json!({ "type": "string", "enum": ["toml", "yaml", "yml"] }),
-        "stream" => json!({ "type": "string", "enum": ["stdout", "stderr", "both"] }),
+        "stream" => json!({ "type": "string", "enum": ["stdout", "stderr", "both", "all"] }),
         "lines" => json!({ "type": "integer", "minimum": 0, "maximum": 100000 }),
         _ => json!({ "type": kind }),
     }
@@ -489,7 +515,11 @@ fn success(route: &RouteDoc, code: u16) -> Value {
             "application/json": { "schema": envelope() },
             "text/event-stream": {
                 "schema": { "type": "string" },
-                "x-events": { "stdout": "a line of stdout (the data is the line's text)", "stderr": "a line of stderr" }
+                "x-events": {
+                    "stdout": "a line of stdout (the data is the line as stored)",
+                    "stderr": "a line of stderr",
+                    "line": "with stream=all, and from GET /logs: the data is a #/components/schemas/LogLine as JSON"
+                }
             }
         }),
         Sent::Stream => json!({

@@ -60,6 +60,7 @@ pub const ERROR_CODES: &[(u16, &[&str])] = &[
         &[
             "clear_failed",
             "log_unreadable",
+            "follow_unavailable",
             "lost_write",
             "serialize_failed",
             "signal_failed",
@@ -265,6 +266,8 @@ fn request_field_properties() -> Value {
         "stderr_logfile_maxbytes": size,
         "stdout_logfile_backups": nullable(integer()),
         "stderr_logfile_backups": nullable(integer()),
+        "log_timestamps": flag,
+        "console": flag,
         "environment": { "type": ["object", "null"], "additionalProperties": scalar },
         "healthcheck": healthcheck,
         "ready_log_line": nullable(string()),
@@ -384,6 +387,8 @@ fn program_field_properties() -> Value {
         "stderr_logfile_maxbytes": size,
         "stdout_logfile_backups": integer(),
         "stderr_logfile_backups": integer(),
+        "log_timestamps": { "type": "boolean", "description": "Each stored line starts with its time (absent: the daemon's --log-timestamps)" },
+        "console": { "type": "boolean", "description": "A copy of the output goes to the daemon's --log-console" },
         "environment": { "type": "object", "additionalProperties": string() },
         "healthcheck": healthcheck,
         "ready_log_line": string(),
@@ -503,14 +508,41 @@ fn answers(put: &mut impl FnMut(&str, Value)) {
     );
     controlled["description"] = json!("status: when the request waited (the default)");
     put("Controlled", controlled);
-    put(
-        "Logs",
-        exact(json!({
-            "stdout": { "type": ["string", "null"], "description": "The last lines; null when not asked for" },
-            "stderr": { "type": ["string", "null"], "description": "The last lines; null when not asked for" },
+    let mut logs = object(
+        &[
+            "stdout",
+            "stderr",
+            "stdout_logfile",
+            "stderr_logfile",
+            "redirect_stderr",
+            "notes",
+        ],
+        json!({
+            "stdout": { "type": ["string", "null"], "description": "The last lines; null when not asked for (and with stream=all)" },
+            "stderr": { "type": ["string", "null"], "description": "The last lines; null when not asked for (and with stream=all)" },
+            "lines": { "type": "array", "items": reference("LogLine"), "description": "With stream=all: both streams' last lines in time order" },
             "stdout_logfile": { "type": ["string", "null"], "description": "null when discarded" },
             "stderr_logfile": { "type": ["string", "null"], "description": "null when discarded or redirected" },
-            "redirect_stderr": boolean()
+            "redirect_stderr": boolean(),
+            "notes": { "type": "array", "items": string(), "description": "What the program keeps no log of (stdout_logfile = \"none\")" }
+        }),
+    );
+    logs["description"] = json!("lines: only with stream=all");
+    put("Logs", logs);
+    put(
+        "LogLine",
+        exact(json!({
+            "program": string(),
+            "stream": one_of_strings(["stdout", "stderr"]),
+            "line": string(),
+            "time": { "type": ["string", "null"], "description": "RFC 3339 with milliseconds; null when the line carries no time stamp" }
+        })),
+    );
+    put(
+        "MergedLogs",
+        exact(json!({
+            "lines": { "type": "array", "items": reference("LogLine") },
+            "notes": { "type": "array", "items": string() }
         })),
     );
     let mut change = object(

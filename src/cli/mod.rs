@@ -3,8 +3,9 @@
 //! HTTP client of a running daemon (`programs …`, `quick-start …`, `status`, `diff`, `apply`).
 //!
 //! The client commands live in their own modules: [`programs`] (programs and `status`),
-//! [`quick`] (quick-start), [`gitops`] (`diff` and `apply`), [`ready`] (`ready --wait`), [`docs`]
-//! (completions and the man page); [`session`] turns the API's answers and transport errors into messages and exit codes,
+//! [`logs`] (`logs`, `programs logs`, `quick-start logs`), [`quick`] (quick-start),
+//! [`gitops`] (`diff` and `apply`), [`ready`] (`ready --wait`), [`docs`] (completions and the
+//! man page); [`session`] turns the API's answers and transport errors into messages and exit codes,
 //! and [`output`] draws tables, diffs and JSON.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ pub mod client;
 mod docs;
 mod gitops;
 mod import;
+mod logs;
 mod output;
 mod programs;
 mod quick;
@@ -103,6 +105,9 @@ pub enum Command {
     QuickStart(QuickCommand),
     /// The status of every program (the same as `programs status`).
     Status,
+    /// Print the last lines of every program (or of those named), merged in time order, as
+    /// `NAME stream | line`; `-f` keeps printing new lines.
+    Logs(AllLogsArgs),
     /// Whether every program that should run is ready (GET /ready): exit 0 when it is.
     ///
     /// Ready means RUNNING and, for a program with a health check, a ready_log_line or
@@ -168,6 +173,22 @@ pub struct ServeArgs {
     /// HOST:PORT or unix:/path/to.sock (created with mode 0600).
     #[arg(long, default_value = "127.0.0.1:7575")]
     pub listen: String,
+    /// Prefix every stored log line with its time (RFC 3339 UTC, milliseconds): the default of
+    /// each program's `log_timestamps`.
+    #[arg(long)]
+    pub log_timestamps: bool,
+    /// Copy every program's output to this process's stdout (stderr lines to stderr) as
+    /// `NAME | line`, for `docker logs`; a program opts out with `console = false`.
+    #[arg(long)]
+    pub log_console: bool,
+    /// The console's format: `plain` (`NAME | line`) or `json` (one object a line:
+    /// time, program, stream, line). Implies --log-console.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_console_format: Option<ConsoleFormatArg>,
+    /// Keep all log files together (rotated ones included) within SIZE plus one file's
+    /// maxbytes (e.g. 1GB): the oldest rotated files are deleted first, current files never.
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
+    pub log_budget: Option<u64>,
     /// The token file: filled from the global `--token-file`.
     #[arg(skip)]
     pub token_file: Option<PathBuf>,
@@ -186,6 +207,20 @@ pub struct ServeArgs {
     /// other Host gets 403 (DNS rebinding).
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
+}
+
+/// `--log-console-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConsoleFormatArg {
+    Plain,
+    Json,
+}
+
+fn parse_budget(text: &str) -> Result<u64, String> {
+    match crate::spec::parse_size(text)? {
+        0 => Err("the log budget must be more than 0".to_string()),
+        bytes => Ok(bytes),
+    }
 }
 
 /// A program's id (a number) or its name.
@@ -276,7 +311,8 @@ pub enum ProgramsCommand {
         /// The program's id or name [default: every program].
         id: Option<ProgramId>,
     },
-    /// Print a program's stdout and stderr logs (its stderr log goes to stderr).
+    /// Print a program's logs: both streams as `stream | line` in time order, or one stream
+    /// (`--stream stdout|stderr`) as stored.
     Logs(LogsArgs),
 }
 
@@ -394,6 +430,18 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct AllLogsArgs {
+    /// Programs (names or ids) [default: every program].
+    pub names: Vec<String>,
+    /// How many of the last lines, in all.
+    #[arg(short = 'n', long, default_value_t = 100)]
+    pub lines: usize,
+    /// Keep printing new lines as they come (Ctrl-C ends).
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct QuickRunArgs {
     /// The working folder.
     #[arg(long)]
@@ -464,6 +512,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Man => docs::man(),
         Command::Programs(command) => programs::run(&global, command),
         Command::Status => programs::run(&global, ProgramsCommand::Status { id: None }),
+        Command::Logs(args) => {
+            session::Session::open(&global).and_then(|session| logs::all(&session, &args))
+        }
         Command::Ready { wait } => ready::ready(&global, wait),
         Command::QuickStart(command) => quick::run(&global, command),
         Command::Diff { dir } => gitops::diff(&global, &dir),

@@ -1,16 +1,13 @@
 //! `hoody-daemon programs …` and `hoody-daemon status`: the seed's program commands as a client
 //! of the API. Each command is one or two requests; what it prints is a message, a table or the
-//! file's diff, or with `--json` the API's `data`. Also the log printer `quick-start logs` shares.
+//! file's diff, or with `--json` the API's `data`. (`programs logs` is in `cli/logs.rs`.)
 
-use std::io::{BufRead, Write};
-
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::output::{self, Cell, Table};
 use super::session::{CliError, Session, scalar, segment};
 use super::{
-    ControlArgs, CreateArgs, EditArgs, FieldArgs, FileFormat, GlobalArgs, LogStream, LogsArgs,
-    ProgramsCommand, exit,
+    ControlArgs, CreateArgs, EditArgs, FieldArgs, FileFormat, GlobalArgs, ProgramsCommand, exit,
 };
 
 pub fn run(global: &GlobalArgs, command: ProgramsCommand) -> Result<(), CliError> {
@@ -27,7 +24,7 @@ pub fn run(global: &GlobalArgs, command: ProgramsCommand) -> Result<(), CliError
         ProgramsCommand::Stop(args) => control(&session, &args, Control::Stop),
         ProgramsCommand::Restart(args) => control(&session, &args, Control::Restart),
         ProgramsCommand::Status { id } => status(&session, id.as_deref()),
-        ProgramsCommand::Logs(args) => logs(&session, "/programs", &args),
+        ProgramsCommand::Logs(args) => super::logs::logs(&session, "/programs", &args, true),
     }
 }
 
@@ -541,95 +538,5 @@ fn delete(session: &Session, args: &ControlArgs) -> Result<(), CliError> {
         scalar(&data["id"])
     );
     output::print_diff(data["diff"].as_str().unwrap_or_default());
-    Ok(())
-}
-
-// ---- logs -------------------------------------------------------------------------------
-
-/// `… logs`: the last lines of each stream, stdout's to stdout and stderr's to stderr; with
-/// `--follow`, then every new line as the daemon sends it (server-sent events).
-pub fn logs(session: &Session, base: &str, args: &LogsArgs) -> Result<(), CliError> {
-    let path = format!(
-        "{base}/{}/logs?stream={}&lines={}",
-        segment(&args.id),
-        args.stream.as_str(),
-        args.lines
-    );
-    if !args.follow {
-        let answered = session.get(&path)?;
-        if session.json {
-            output::print_json(&answered.data);
-            return Ok(());
-        }
-        let data = &answered.data;
-        if args.stream != LogStream::Stderr
-            && let Some(text) = data["stdout"].as_str()
-        {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(text.as_bytes())?;
-            stdout.flush()?;
-        }
-        if args.stream != LogStream::Stdout
-            && let Some(text) = data["stderr"].as_str()
-        {
-            std::io::stderr().lock().write_all(text.as_bytes())?;
-        }
-        return Ok(());
-    }
-    follow(session, &format!("{}{path}&follow=true", crate::api::BASE))
-}
-
-fn follow(session: &Session, path: &str) -> Result<(), CliError> {
-    let mut response = session
-        .client
-        .request_stream("GET", path, &[("Accept", "text/event-stream")])
-        .map_err(|error| session.transport_error(&error))?;
-    if response.status != 200 {
-        let whole = response
-            .into_response()
-            .map_err(|error| session.transport_error(&error))?;
-        return session.answer(whole).map(|_| ());
-    }
-    let mut event = String::new();
-    let mut data: Vec<String> = Vec::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = response
-            .body
-            .read_line(&mut line)
-            .map_err(|error| session.transport_error(&error))?;
-        if read == 0 {
-            // The daemon went away (shut down); what was followed has ended.
-            return Ok(());
-        }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            if !data.is_empty() {
-                emit(session, &event, &data.join("\n"))?;
-            }
-            event.clear();
-            data.clear();
-        } else if let Some(value) = line.strip_prefix("event:") {
-            event = value.trim_start().to_string();
-        } else if let Some(value) = line.strip_prefix("data:") {
-            data.push(value.strip_prefix(' ').unwrap_or(value).to_string());
-        }
-    }
-}
-
-fn emit(session: &Session, stream: &str, text: &str) -> Result<(), CliError> {
-    if session.json {
-        let line = json!({ "stream": stream, "line": text }).to_string();
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{line}")?;
-        stdout.flush()?;
-    } else if stream == "stderr" {
-        writeln!(std::io::stderr().lock(), "{text}")?;
-    } else {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{text}")?;
-        stdout.flush()?;
-    }
     Ok(())
 }

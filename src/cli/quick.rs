@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
+use super::logs::logs;
 use super::output::{self, Cell, Table};
-use super::programs::logs;
 use super::session::{CliError, Session, scalar, segment};
 use super::{GlobalArgs, LogStream, LogsArgs, QuickCommand, QuickRunArgs, exit};
 
@@ -39,7 +39,7 @@ pub fn run(global: &GlobalArgs, command: QuickCommand) -> Result<(), CliError> {
             }
             Ok(())
         }
-        QuickCommand::Logs(args) => logs(&session, "/quick-start", &args),
+        QuickCommand::Logs(args) => logs(&session, "/quick-start", &args, false),
     }
 }
 
@@ -95,7 +95,7 @@ fn launch(session: &Session, args: &QuickRunArgs) -> Result<(), CliError> {
             lines: 100_000,
             follow: false,
         };
-        logs(session, "/quick-start", &logs_args)?;
+        logs(session, "/quick-start", &logs_args, false)?;
     }
     match status["exit_code"].as_i64() {
         Some(0) => Ok(()),

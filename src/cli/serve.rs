@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use super::{ServeArgs, exit};
+use super::{ConsoleFormatArg, ServeArgs, exit};
 use crate::api::{self, AccessConfig, Listen, Listener, Tokens};
 use crate::daemon::{self, DaemonConfig, Ending};
+use crate::supervisor::console::ConsoleFormat;
 
 /// The environment variable that may hold the API token.
 pub const TOKEN_VARIABLE: &str = "HOODY_DAEMON_TOKEN";
@@ -102,6 +103,15 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
     if let Some(log_dir) = args.log_dir {
         config.log_dir = absolute(&log_dir);
     }
+    config.logs = crate::supervisor::LogSettings {
+        timestamps: args.log_timestamps,
+        console: match (args.log_console, args.log_console_format) {
+            (_, Some(ConsoleFormatArg::Json)) => Some(ConsoleFormat::Json),
+            (_, Some(ConsoleFormatArg::Plain)) | (true, None) => Some(ConsoleFormat::Plain),
+            (false, None) => None,
+        },
+        budget: args.log_budget,
+    };
     let listener = Listener::bind(&listen)
         .await
         .map_err(|error| format!("cannot listen on {listen}: {error}"))?;

@@ -63,6 +63,8 @@ pub struct DaemonConfig {
     pub state_dir: PathBuf,
     pub log_dir: PathBuf,
     pub watch: WatchConfig,
+    /// Timestamps, console copy and budget of logs (SPEC §13).
+    pub logs: crate::supervisor::LogSettings,
 }
 
 impl DaemonConfig {
@@ -79,6 +81,7 @@ impl DaemonConfig {
             state_dir: home.join("state"),
             log_dir: home.join("logs"),
             watch: WatchConfig::default(),
+            logs: crate::supervisor::LogSettings::default(),
         }
     }
 
@@ -238,6 +241,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
     let supervisor = Supervisor::new(SupervisorConfig {
         log_dir: config.log_dir.clone(),
         marker: Some(persist::marker(&config.state_dir)),
+        logs: crate::supervisor::LogOptions::start(&config.logs)?,
         health: Some(health.sender.clone()),
         notify_dir: Some(notify_dir),
     });
@@ -457,6 +461,7 @@ impl Daemon {
             Request::Status { id: Some(id) } => self.status_one(&id, now),
             Request::History { id, view } => self.history(&id, view),
             Request::LogPaths { id } => self.log_paths(&id),
+            Request::AllLogPaths { ids } => self.all_log_paths(&ids),
             Request::Ready { names } => self.readiness(names),
             Request::Create { fields, format } => self.create(fields, format, now),
             Request::Edit {

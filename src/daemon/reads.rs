@@ -285,8 +285,39 @@ impl Daemon {
 
     pub(super) fn log_paths(&self, id: &str) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
-        let spec = self
-            .jobs
+        let spec = self.log_spec(program)?;
+        let mut paths = log_paths_json(&spec, &self.config.log_dir);
+        paths["name"] = Value::from(spec.name.clone());
+        Ok(Answer::ok(paths))
+    }
+
+    /// The log paths of the programs named (each must exist), or of every program that has
+    /// had a valid version, by name: `{"programs": [{name, stdout, stderr, redirect_stderr}]}`.
+    pub(super) fn all_log_paths(&self, ids: &[String]) -> Reply {
+        let mut programs = Vec::new();
+        if ids.is_empty() {
+            for program in self.table.programs.values() {
+                if let Ok(spec) = self.log_spec(program) {
+                    let mut paths = log_paths_json(&spec, &self.config.log_dir);
+                    paths["name"] = Value::from(spec.name.clone());
+                    programs.push(paths);
+                }
+            }
+        } else {
+            for id in ids {
+                let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
+                let spec = self.log_spec(program)?;
+                let mut paths = log_paths_json(&spec, &self.config.log_dir);
+                paths["name"] = Value::from(spec.name.clone());
+                programs.push(paths);
+            }
+        }
+        Ok(Answer::ok(json!({ "programs": programs })))
+    }
+
+    /// The spec whose logs a program writes: its running job's, else its last good one.
+    fn log_spec(&self, program: &Program) -> Result<Arc<ProgramSpec>, Failure> {
+        self.jobs
             .get(&program.entry.name)
             .map(|meta| Arc::clone(&meta.spec))
             .or_else(|| program.last_good.clone())
@@ -296,8 +327,7 @@ impl Daemon {
                     "no_valid_version",
                     "the program has never had a valid file, so it has no logs",
                 )
-            })?;
-        Ok(Answer::ok(log_paths_json(&spec, &self.config.log_dir)))
+            })
     }
 }
 

@@ -82,6 +82,11 @@ pub enum Request {
     LogPaths {
         id: String,
     },
+    /// Where the logs of these programs are (every program with a valid version when the
+    /// list is empty), for the merged `GET /logs`.
+    AllLogPaths {
+        ids: Vec<String>,
+    },
     /// Every program's process (or one's) as the supervisord bridge shows it: a
     /// [`ProcessesAnswer`].
     Processes {
@@ -135,6 +140,7 @@ impl Request {
                 | Request::Status { .. }
                 | Request::History { .. }
                 | Request::LogPaths { .. }
+                | Request::AllLogPaths { .. }
                 | Request::Processes { .. }
                 | Request::Ready { .. }
                 | Request::QuickList

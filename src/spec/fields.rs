@@ -68,6 +68,8 @@ pub struct RawProgram {
     pub stderr_logfile: Option<LogTarget>,
     pub stderr_logfile_maxbytes: Option<u64>,
     pub stderr_logfile_backups: Option<u32>,
+    pub log_timestamps: Option<bool>,
+    pub console: Option<bool>,
     pub environment: Option<BTreeMap<String, String>>,
     pub healthcheck: Option<RawHealthcheck>,
     pub ready_log_line: Option<String>,
@@ -147,6 +149,8 @@ impl RawProgram {
             "stderr_logfile" => self.stderr_logfile = Some(logfile(value)?),
             "stderr_logfile_maxbytes" => self.stderr_logfile_maxbytes = Some(size(value)?),
             "stderr_logfile_backups" => self.stderr_logfile_backups = Some(count(value)?),
+            "log_timestamps" => self.log_timestamps = Some(boolean(value)?),
+            "console" => self.console = Some(boolean(value)?),
             "environment" => self.environment = Some(environment(value)?),
             "ready_log_line" => self.ready_log_line = Some(read_ready_log_line(value)?),
             "notify" => self.notify = Some(boolean(value)?),
@@ -288,6 +292,8 @@ impl RawProgram {
                     self.stderr_logfile_backups,
                 ),
                 redirect_stderr: self.redirect_stderr.unwrap_or(false),
+                log_timestamps: self.log_timestamps,
+                console: self.console.unwrap_or(true),
                 ready_log_line: self.ready_log_line.clone(),
                 notify,
                 watchdog,
@@ -327,6 +333,8 @@ impl RawProgram {
             stderr_logfile: Some(process.stderr.target.clone()),
             stderr_logfile_maxbytes: Some(process.stderr.max_bytes),
             stderr_logfile_backups: Some(process.stderr.backups),
+            log_timestamps: process.log_timestamps,
+            console: Some(process.console),
             environment: Some(process.environment.clone()),
             healthcheck: spec.healthcheck.as_ref().map(RawHealthcheck::of),
             ready_log_line: process.ready_log_line.clone(),
@@ -414,6 +422,8 @@ impl RawProgram {
             "stderr_logfile_backups",
             self.stderr_logfile_backups.map(Value::from),
         );
+        put("log_timestamps", self.log_timestamps.map(Value::from));
+        put("console", self.console.map(Value::from));
         put(
             "environment",
             self.environment.as_ref().map(|environment| {
@@ -736,6 +746,12 @@ fn logfile(value: &Value) -> FieldResult<LogTarget> {
     let path =
         absolute_path(value).map_err(|message| format!("{message}, \"auto\" or \"none\""))?;
     Ok(LogTarget::File(path))
+}
+
+/// A size as a program file writes it (`50MB`, `512KB`, `1GB`, a number of bytes), for the
+/// daemon's own flags (`serve --log-budget`).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    size(&Value::from(text))
 }
 
 fn size(value: &Value) -> FieldResult<u64> {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use document::{
     Document, MAX_FILE_BYTES, decode, edit, json_to_toml, line_column, parse, render,
 };
-pub use fields::{RawProgram, seconds_to_json};
+pub use fields::{RawProgram, parse_size, seconds_to_json};
 pub use folders::ProtectedFolders;
 pub use health::{Condition, Healthcheck, HttpTarget, OnUnhealthy, Probe, TcpTarget};
 
@@ -53,6 +53,8 @@ pub const FIELDS: &[&str] = &[
     "stderr_logfile",
     "stderr_logfile_maxbytes",
     "stderr_logfile_backups",
+    "log_timestamps",
+    "console",
     "depends_on",
     "ready_log_line",
     "notify",
@@ -311,6 +313,11 @@ pub struct ProcessSpec {
     pub stdout: LogSpec,
     pub stderr: LogSpec,
     pub redirect_stderr: bool,
+    /// Prefix each stored line with its time (SPEC §13); `None` takes the daemon's default
+    /// (`serve --log-timestamps`).
+    pub log_timestamps: Option<bool>,
+    /// Copy the output to the daemon's console when `serve --log-console` is on.
+    pub console: bool,
     /// Ready when a line of output contains this (the output is then always captured, even
     /// with `maxbytes = 0`, so the daemon sees its lines).
     pub ready_log_line: Option<String>,

@@ -179,6 +179,13 @@ fn good_values_in_both_formats() {
         ("redirect_stderr = true", "redirect_stderr: true", |s| {
             s.process.redirect_stderr
         }),
+        ("log_timestamps = true", "log_timestamps: true", |s| {
+            s.process.log_timestamps == Some(true)
+        }),
+        ("log_timestamps = \"false\"", "log_timestamps: false", |s| {
+            s.process.log_timestamps == Some(false)
+        }),
+        ("console = false", "console: false", |s| !s.process.console),
         (
             "stdout_logfile = \"/var/log/api/stdout.log\"",
             "stdout_logfile: /var/log/api/stdout.log",
@@ -893,6 +900,9 @@ fn arbitrary_spec() -> impl Strategy<Value = ProgramSpec> {
                     stdout,
                     stderr,
                     redirect_stderr,
+                    // Derived from other draws (the tuple is full): every value is reached.
+                    log_timestamps: umask.map(|mask| mask % 2 == 0),
+                    console: boot || !enabled,
                     ready_log_line,
                     notify,
                     watchdog: watchdog.filter(|_| notify),

@@ -48,7 +48,14 @@
 //! - Data moves with `splice(2)` pipe → file, so it never crosses into user space. The pipe
 //!   keeps the kernel's default size (64 KiB). It used to be raised to 1 MiB (`F_SETPIPE_SZ`)
 //!   for fewer wakes; measured with bench/run, that was no cheaper (median 0.63 against 0.47
-//!   CPU-s per GiB over 15 runs each, both bimodal on the test VM; docs/PERFORMANCE.md).
+//!   CPU-s per GiB over 15 runs each, both bimodal on the test VM; docs/PERFORMANCE.md), and
+//!   raising it only for a pipe found full (a chatty program) was no cheaper either (issue 16,
+//!   docs/PERFORMANCE.md "Logs of wave 2").
+//! - A wake ends as soon as a move takes less than it asked for: the pipe was emptied, and the
+//!   next write wakes the task again (tokio's readiness is edge-triggered, and a readiness that
+//!   comes after the guard was taken is not cleared). This saves the read that would only say
+//!   `EAGAIN`, one per wake. ([`LogWriter::is_fed`] still drains to the kernel's answer: it
+//!   must know whether the pipe is at its end.)
 //!   Where the kernel refuses splice (some file systems; non-regular targets such as
 //!   `/dev/stdout`) we fall back to `read`/`write` through a stack buffer.
 //! - The file is opened without `O_APPEND` (splice refuses it on some kernels); the writer
@@ -64,7 +71,19 @@
 //! - A failed write (disk full…) never blocks the program: the pipe keeps being drained, the
 //!   bytes are counted as dropped, the error is reported once (tracing warning, and the job's
 //!   `last_error`), and writing resumes as soon as the file accepts data again.
+//!
+//! # Line mode (timestamps, the console copy)
+//!
+//! A stream whose lines the daemon must see is read into user space instead of spliced: up to
+//! 256 KiB a read, into a buffer of the loop thread's made on first use (`SCRATCH`; nothing
+//! at all without line mode). Each read's lines go to the pipe's [`Tap`] (complete lines, for
+//! the console; the one place for anything else that must see lines), and with timestamps the
+//! bytes are stamped (`lines::stamp`, one clock reading per read) and written at the file's
+//! end with `pwrite`, rotating between writes as splice does. Whether the next byte starts a
+//! line is kept per file, so a file never has a stamp inside a line, whoever writes into it.
+//! The log budget (`budget.rs`) is told of every write in both modes.
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -72,15 +91,20 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::SystemTime;
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
+use super::budget::Budget;
+use super::console::Console;
+use super::lines::{LineSplitter, stamp};
 use super::logfile::{self, Continue};
 use super::spawn::keep_high;
-use crate::spec::UserSpec;
+use super::stamp::{prefix, unix_millis};
+use crate::spec::{Stream, UserSpec};
 
 /// Bytes asked of one splice/read.
 const CHUNK: usize = 1 << 20;
@@ -92,11 +116,91 @@ const COPY_BUFFER: usize = 64 * 1024;
 /// byte takes six bytes (`\u0000`): 4 MiB of log stay a bounded answer whatever they hold.
 pub const TAIL_MAX_BYTES: u64 = 4 << 20;
 const TAIL_CHUNK: u64 = 64 * 1024;
+/// Bytes read at once from a pipe whose lines the daemon looks at (timestamps, console).
+const LINE_CHUNK: usize = 256 * 1024;
+
+thread_local! {
+    /// The read and write buffers of line mode, made on the first use on this thread (the
+    /// loop's) and kept: nothing is allocated per wake, and nothing at all without line mode.
+    static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
 
 pub(crate) type SharedWriter = Arc<Mutex<LogWriter>>;
 /// The read end of a log pipe, registered with the loop. Its capture task holds it until EOF;
 /// the writer it feeds keeps a [`Weak`] to it (see [`LogWriter::is_fed`]).
-pub(crate) type Pipe = Arc<AsyncFd<OwnedFd>>;
+pub(crate) type Pipe = Arc<CapturePipe>;
+
+/// A pipe's read end registered with the loop, alone (a health probe's output).
+pub(crate) type RawPipe = Arc<AsyncFd<OwnedFd>>;
+
+/// Registers the read end of a pipe with the loop, with nothing looking at its lines.
+pub(crate) fn watch_raw(pipe: OwnedFd) -> io::Result<RawPipe> {
+    // SAFETY: the AsyncFd takes the OwnedFd, which keeps the descriptor open and unchanged
+    // until the AsyncFd is dropped; nothing else closes or replaces it.
+    let registered = unsafe { AsyncFd::register_with_interest(pipe, Interest::READABLE) };
+    match registered {
+        Ok(fd) => Ok(Arc::new(fd)),
+        Err(error) => Err(error.into_parts().1),
+    }
+}
+
+/// A log pipe and what looks at its lines as they pass.
+#[derive(Debug)]
+pub(crate) struct CapturePipe {
+    fd: AsyncFd<OwnedFd>,
+    tap: Option<Mutex<Tap>>,
+}
+
+/// What sees the complete lines of one pipe as they pass through capture: the console copy.
+/// (The one place for anything else that must see lines, such as a readiness pattern: add a
+/// consumer in [`Tap::line`].)
+#[derive(Debug)]
+pub(crate) struct Tap {
+    program: String,
+    stream: Stream,
+    console: Option<Console>,
+    splitter: LineSplitter,
+}
+
+impl Tap {
+    pub fn new(program: &str, stream: Stream, console: Option<Console>) -> Tap {
+        Tap {
+            program: program.to_string(),
+            stream,
+            console,
+            splitter: LineSplitter::default(),
+        }
+    }
+
+    fn push(&mut self, data: &[u8], millis: i64) {
+        let Tap {
+            program,
+            stream,
+            console,
+            splitter,
+        } = self;
+        splitter.push(data, |line| {
+            Tap::line(program, *stream, console, line, millis)
+        });
+    }
+
+    fn finish(&mut self) {
+        let millis = unix_millis(SystemTime::now());
+        let Tap {
+            program,
+            stream,
+            console,
+            splitter,
+        } = self;
+        splitter.finish(|line| Tap::line(program, *stream, console, line, millis));
+    }
+
+    fn line(program: &str, stream: Stream, console: &Option<Console>, line: &[u8], millis: i64) {
+        if let Some(console) = console {
+            console.line(program, stream, line, millis);
+        }
+    }
+}
 
 pub(crate) fn lock(writer: &SharedWriter) -> MutexGuard<'_, LogWriter> {
     writer.lock().unwrap_or_else(PoisonError::into_inner)
@@ -138,7 +242,14 @@ pub(crate) struct LogWriter {
     /// What status shows: the last error and the bytes lost to it.
     problem: Option<String>,
     /// The pipes that feed this file, while their capture runs.
-    pipes: Vec<Weak<AsyncFd<OwnedFd>>>,
+    pipes: Vec<Weak<CapturePipe>>,
+    /// Prefix each line with its time (SPEC §13).
+    timestamps: bool,
+    /// Whether the next byte written starts a line (kept per file: what the file holds is
+    /// what must never have a stamp inside a line).
+    at_line_start: bool,
+    /// Told of every write (it checks when they take it over).
+    budget: Option<Arc<Budget>>,
     /// The user of the program that opened it: a rotation creates the next file with no more
     /// rights than that user has (`logfile`).
     owner: Option<UserSpec>,
@@ -156,7 +267,10 @@ pub(crate) enum Drained {
 }
 
 enum Step {
+    /// Spliced or copied: the file grew by that much.
     Moved(usize),
+    /// Read from the pipe and written (line mode: the file's size is already counted).
+    Wrote(usize),
     Interrupted,
     Empty,
     Eof,
@@ -191,12 +305,38 @@ impl LogWriter {
             dropped: 0,
             problem: None,
             pipes: Vec::new(),
+            timestamps: false,
+            at_line_start: metadata.len() == 0 || !regular,
+            budget: None,
             owner: owner.cloned(),
         })
     }
 
+    /// Whether lines are stamped with their time from now on.
+    pub fn set_timestamps(&mut self, timestamps: bool) {
+        if timestamps && !self.timestamps && self.regular && self.size > 0 {
+            // Continuing a file: a stamp starts the next line (a partial one the file ends
+            // with is taken as ended).
+            self.at_line_start = true;
+        }
+        self.timestamps = timestamps && self.regular;
+    }
+
+    /// The log budget, told of every write from now on.
+    pub fn set_budget(&mut self, budget: Option<Arc<Budget>>) {
+        if let Some(budget) = &budget {
+            budget.register(&self.path, self.max_bytes);
+        }
+        self.budget = budget;
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A regular file (not a tty, a FIFO or `/dev/null`).
+    pub fn is_regular(&self) -> bool {
+        self.regular
     }
 
     /// Empties the file in place and writes on from its start (supervisord's "clear").
@@ -205,6 +345,7 @@ impl LogWriter {
             self.file.set_len(0)?;
             self.size = 0;
             self.rotate_at_least = 0;
+            self.at_line_start = true;
         }
         Ok(())
     }
@@ -213,6 +354,9 @@ impl LogWriter {
     pub fn set_rotation(&mut self, max_bytes: u64, backups: u32) {
         self.max_bytes = max_bytes;
         self.backups = backups;
+        if let Some(budget) = &self.budget {
+            budget.register(&self.path, max_bytes);
+        }
     }
 
     /// The last write problem of this file, for the job's status.
@@ -234,6 +378,8 @@ impl LogWriter {
                 dropped: self.dropped,
                 problem: self.problem.take(),
                 pipes: std::mem::take(&mut self.pipes),
+                timestamps: self.timestamps,
+                budget: self.budget.take(),
                 ..LogWriter::open(
                     &self.path,
                     self.max_bytes,
@@ -260,34 +406,63 @@ impl LogWriter {
             let Some(live) = pipe.upgrade() else {
                 continue;
             };
-            if self.drain(live.get_ref().as_fd(), DRAIN_BUDGET) != Drained::Eof {
+            if self.drain_pipe(&live, DRAIN_BUDGET, false, None) != Drained::Eof {
                 self.pipes.push(pipe);
             }
         }
         !self.pipes.is_empty()
     }
 
+    /// Moves what a capture pipe holds into the file, its lines through the pipe's tap.
+    /// `waking`: called by the capture task on a wake, which may take a short move for the
+    /// pipe's end (the next write wakes it again; see [`capture`]); otherwise the pipe is
+    /// drained until the kernel says it is empty or at its end.
+    pub fn drain_pipe(
+        &mut self,
+        pipe: &CapturePipe,
+        budget: u64,
+        waking: bool,
+        watch: Option<&mut LineWatch>,
+    ) -> Drained {
+        let fd = pipe.fd.get_ref().as_fd();
+        match &pipe.tap {
+            Some(tap) => {
+                let mut tap = tap.lock().unwrap_or_else(PoisonError::into_inner);
+                self.drain_tapped(fd, Some(&mut tap), budget, waking, watch)
+            }
+            None => self.drain_tapped(fd, None, budget, waking, watch),
+        }
+    }
+
     /// Moves what the pipe holds into the file, rotating as needed, up to `budget` bytes.
+    #[cfg(test)]
     pub fn drain(&mut self, pipe: BorrowedFd<'_>, budget: u64) -> Drained {
-        self.drain_with(pipe, budget, None)
+        self.drain_tapped(pipe, None, budget, false, None)
     }
 
     /// [`LogWriter::drain`], reading the bytes through a buffer to look for a ready line; it
     /// returns right after the chunk that holds it: `(how, seen)`.
+    #[cfg(test)]
     pub fn drain_watching(
         &mut self,
         pipe: BorrowedFd<'_>,
         budget: u64,
         watch: &mut LineWatch,
     ) -> (Drained, bool) {
-        let drained = self.drain_with(pipe, budget, Some(&mut *watch));
+        let drained = self.drain_tapped(pipe, None, budget, false, Some(&mut *watch));
         (drained, watch.seen)
     }
 
-    fn drain_with(
+    /// [`LogWriter::drain`], with the lines seen by `tap`. Bytes go through user space
+    /// (line mode) only when something must look at them: timestamps or a tap; otherwise
+    /// they are spliced, or copied through a buffer while a ready line is looked for
+    /// (`watch`, which ends the drain right after the chunk that holds it).
+    fn drain_tapped(
         &mut self,
         pipe: BorrowedFd<'_>,
+        mut tap: Option<&mut Tap>,
         budget: u64,
+        waking: bool,
         mut watch: Option<&mut LineWatch>,
     ) -> Drained {
         let mut moved = 0u64;
@@ -295,25 +470,48 @@ impl LogWriter {
             if moved >= budget || watch.as_ref().is_some_and(|watch| watch.seen) {
                 return Drained::Budget;
             }
-            self.catch_up();
-            self.rotate_if_full();
-            let room = self.room();
-            let step = match watch.as_deref_mut() {
-                Some(lines) => self.copy(pipe, room, Some(lines)),
-                None => self.step(pipe, room),
+            let (step, asked) = if self.timestamps || tap.is_some() {
+                (
+                    self.step_lines(pipe, tap.as_deref_mut(), watch.as_deref_mut()),
+                    LINE_CHUNK,
+                )
+            } else {
+                self.catch_up();
+                self.rotate_if_full();
+                let room = self.room();
+                match watch.as_deref_mut() {
+                    Some(lines) => (self.copy(pipe, room, Some(lines)), room.min(COPY_BUFFER)),
+                    None => {
+                        let asked = if self.use_splice {
+                            room
+                        } else {
+                            room.min(COPY_BUFFER)
+                        };
+                        (self.step(pipe, room), asked)
+                    }
+                }
             };
-            match step {
+            let took = match step {
                 Step::Moved(count) => {
                     self.size += count as u64;
                     moved += count as u64;
                     self.recovered();
+                    if let Some(budget) = &self.budget {
+                        budget.wrote(count as u64);
+                    }
+                    count
                 }
-                Step::Interrupted => {}
+                Step::Wrote(count) => {
+                    moved += count as u64;
+                    count
+                }
+                Step::Interrupted => continue,
                 Step::Empty => return Drained::Empty,
                 Step::Eof => return Drained::Eof,
                 Step::SpliceRefused => {
                     tracing::debug!(path = %self.path.display(), "splice refused; copying through a buffer");
                     self.use_splice = false;
+                    continue;
                 }
                 Step::WriteFailed(error, lost) => {
                     self.dropped += lost as u64;
@@ -325,8 +523,90 @@ impl LogWriter {
                     tracing::warn!(path = %self.path.display(), error = %error, "cannot read a log pipe");
                     return Drained::Eof;
                 }
+            };
+            // Less than asked: the pipe was emptied (whatever is written next wakes the
+            // capture task again: the wake-up is edge-triggered and comes after this read).
+            // This saves the read that would only say EAGAIN, one per wake.
+            if waking && took < asked {
+                return Drained::Empty;
             }
         }
+    }
+
+    /// Line mode: one read from the pipe into user space, the lines handed to the tap, the
+    /// bytes stamped (`lines::stamp`) and written. One clock reading per read: the lines
+    /// that arrive together share their time.
+    fn step_lines(
+        &mut self,
+        pipe: BorrowedFd<'_>,
+        tap: Option<&mut Tap>,
+        watch: Option<&mut LineWatch>,
+    ) -> Step {
+        SCRATCH.with_borrow_mut(|(input, output)| {
+            if input.len() < LINE_CHUNK {
+                input.resize(LINE_CHUNK, 0);
+            }
+            let count = match nix::unistd::read(pipe, &mut input[..]) {
+                Ok(0) => {
+                    if let Some(tap) = tap {
+                        tap.finish();
+                    }
+                    return Step::Eof;
+                }
+                Ok(count) => count,
+                Err(Errno::EAGAIN) => return Step::Empty,
+                Err(Errno::EINTR) => return Step::Interrupted,
+                Err(errno) => return Step::ReadFailed(io::Error::from(errno)),
+            };
+            let data = &input[..count];
+            let millis = unix_millis(SystemTime::now());
+            if let Some(tap) = tap {
+                tap.push(data, millis);
+            }
+            if let Some(watch) = watch {
+                watch.scan(data);
+            }
+            let bytes: &[u8] = if self.timestamps {
+                output.clear();
+                stamp(output, data, &mut self.at_line_start, &prefix(millis));
+                output
+            } else {
+                data
+            };
+            match self.write_out(bytes) {
+                Ok(()) => Step::Wrote(count),
+                Err((error, lost)) => Step::WriteFailed(error, lost),
+            }
+        })
+    }
+
+    /// Writes bytes at the file's end, rotating at `max_bytes` between two writes. On a
+    /// failure: the error, and how many bytes were not written.
+    fn write_out(&mut self, mut data: &[u8]) -> Result<(), (io::Error, usize)> {
+        while !data.is_empty() {
+            self.catch_up();
+            self.rotate_if_full();
+            let len = self.room().min(data.len());
+            let result = if self.regular {
+                self.file.write_at(&data[..len], self.size)
+            } else {
+                (&self.file).write(&data[..len])
+            };
+            match result {
+                Ok(0) => return Err((io::Error::from(io::ErrorKind::WriteZero), data.len())),
+                Ok(count) => {
+                    self.size += count as u64;
+                    data = &data[count..];
+                    self.recovered();
+                    if let Some(budget) = &self.budget {
+                        budget.wrote(count as u64);
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err((error, data.len())),
+            }
+        }
+        Ok(())
     }
 
     /// Continues after the file's end when something else appended to it since our last
@@ -494,15 +774,19 @@ impl LogWriter {
             return;
         }
         if let Err(error) = self.rotate() {
-            let error = describe(&error);
-            tracing::warn!(path = %self.path.display(), error = %error, "cannot rotate log");
-            self.problem = Some(format!(
-                "cannot rotate log \"{}\": {error}",
-                self.path.display()
-            ));
-            // Keep writing to the big file; try again after another `max_bytes`.
-            self.rotate_at_least = self.size.saturating_add(self.max_bytes);
+            self.rotate_failed(&error);
         }
+    }
+
+    fn rotate_failed(&mut self, error: &io::Error) {
+        let error = describe(error);
+        tracing::warn!(path = %self.path.display(), error = %error, "cannot rotate log");
+        self.problem = Some(format!(
+            "cannot rotate log \"{}\": {error}",
+            self.path.display()
+        ));
+        // Keep writing to the big file; try again after another `max_bytes`.
+        self.rotate_at_least = self.size.saturating_add(self.max_bytes);
     }
 
     /// `file.N-1` → `file.N` … `file` → `file.1`, then a new `file`; with no backups the file
@@ -580,12 +864,15 @@ pub(crate) fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// Registers the read end of a log pipe with the loop (it must be non-blocking). Needs a tokio
 /// runtime with IO enabled.
-pub(crate) fn watch(pipe: OwnedFd) -> io::Result<Pipe> {
+pub(crate) fn watch(pipe: OwnedFd, tap: Option<Tap>) -> io::Result<Pipe> {
     // SAFETY: the AsyncFd takes the OwnedFd, which keeps the descriptor open and unchanged
     // until the AsyncFd is dropped; nothing else closes or replaces it.
     let registered = unsafe { AsyncFd::register_with_interest(pipe, Interest::READABLE) };
     match registered {
-        Ok(pipe) => Ok(Arc::new(pipe)),
+        Ok(fd) => Ok(Arc::new(CapturePipe {
+            fd,
+            tap: tap.map(Mutex::new),
+        })),
         Err(error) => Err(error.into_parts().1),
     }
 }
@@ -688,7 +975,7 @@ pub(crate) struct ReadyWatch {
 /// read (not spliced) until the ready line is seen, and the loop is told.
 pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter, mut watch: Option<ReadyWatch>) {
     loop {
-        let mut guard = match pipe.readable().await {
+        let mut guard = match pipe.fd.readable().await {
             Ok(guard) => guard,
             Err(error) => {
                 tracing::error!(path = %lock(&writer).path().display(), error = %error, "log pipe failed");
@@ -696,15 +983,15 @@ pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter, mut watch: Option<
             }
         };
         let drained = match &mut watch {
-            None => lock(&writer).drain(guard.get_inner().as_fd(), DRAIN_BUDGET),
+            None => lock(&writer).drain_pipe(&pipe, DRAIN_BUDGET, true, None),
             Some(ready) => {
-                let (drained, seen) = lock(&writer).drain_watching(
-                    guard.get_inner().as_fd(),
-                    DRAIN_BUDGET,
-                    &mut ready.line,
-                );
-                if seen && let Some(ready) = watch.take() {
-                    // Seen: the rest of this pipe is spliced again.
+                let drained =
+                    lock(&writer).drain_pipe(&pipe, DRAIN_BUDGET, true, Some(&mut ready.line));
+                if ready.line.seen
+                    && let Some(ready) = watch.take()
+                {
+                    // Seen: the rest of this pipe is spliced again (or stays in line mode,
+                    // when the daemon looks at its lines anyway).
                     drop(guard);
                     let _ = ready
                         .sender
@@ -736,12 +1023,33 @@ pub fn tail(path: &Path, lines: usize) -> io::Result<String> {
     if lines == 0 {
         return Ok(String::new());
     }
-    let (mut joined, mut complete) = tail_bytes(path, lines)?;
+    let mut file = File::open(path)?;
+    let length = file.metadata()?.len();
+    tail_from(path, tail_bytes_of(&mut file, length, lines)?, lines)
+}
+
+/// [`tail`] of the log as it was when `file` (opened at `path`) was `end` bytes long: what a
+/// follower that starts at `end` must be given first, so that no line written meanwhile is
+/// missed or sent twice. Older lines come from the rotated files, by path.
+pub fn tail_before(path: &Path, file: &File, end: u64, lines: usize) -> io::Result<String> {
+    if lines == 0 {
+        return Ok(String::new());
+    }
+    let mut file = file.try_clone()?;
+    tail_from(path, tail_bytes_of(&mut file, end, lines)?, lines)
+}
+
+/// The rest of [`tail`]: the current file's part is given, the rotated files are read.
+fn tail_from(path: &Path, newest: (Vec<u8>, bool), lines: usize) -> io::Result<String> {
+    let (mut joined, mut complete) = newest;
     let mut number = 1;
     // A file may begin in the middle of a line that the one before it started: join them
     // before counting.
     while !complete && (joined.len() as u64) < TAIL_MAX_BYTES {
-        let older = match tail_bytes(&rotated_path(path, number), lines) {
+        let older = match File::open(rotated_path(path, number)).and_then(|mut file| {
+            let length = file.metadata()?.len();
+            tail_bytes_of(&mut file, length, lines)
+        }) {
             Ok((older, _)) => older,
             Err(error) if error.kind() == io::ErrorKind::NotFound => break,
             Err(error) => return Err(error),
@@ -764,9 +1072,7 @@ pub fn tail(path: &Path, lines: usize) -> io::Result<String> {
 /// the whole file). Reads backwards in chunks, looks for newlines only in the chunk just read
 /// and joins the chunks once: linear in what it reads, which is at most [`TAIL_MAX_BYTES`]
 /// (a file of one enormous line costs that much and no more).
-fn tail_bytes(path: &Path, lines: usize) -> io::Result<(Vec<u8>, bool)> {
-    let mut file = File::open(path)?;
-    let length = file.metadata()?.len();
+fn tail_bytes_of(file: &mut File, length: u64, lines: usize) -> io::Result<(Vec<u8>, bool)> {
     let mut start = length;
     // Newest first.
     let mut chunks: Vec<Vec<u8>> = Vec::new();
@@ -981,7 +1287,7 @@ mod tests {
         let path = folder.path().join("x.log");
         let writer = Arc::new(Mutex::new(LogWriter::open(&path, 0, 0, None).unwrap()));
         let (read, write) = output_pipe().unwrap();
-        let pipe = watch(read).unwrap();
+        let pipe = watch(read, None).unwrap();
         lock(&writer).feed(&pipe);
         nix::unistd::write(&write, b"one\n").unwrap();
         // A writer still holds the pipe: it feeds the file (and what it held is moved).

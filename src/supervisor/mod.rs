@@ -95,13 +95,18 @@
 //! # }
 //! ```
 
+pub mod budget;
+pub mod console;
 mod job;
 mod leftover;
+pub mod lines;
 mod logfile;
+pub mod logread;
 pub mod logs;
 mod probe;
 mod reap;
 mod spawn;
+pub mod stamp;
 pub mod state;
 
 use std::collections::{BTreeMap, HashMap};
@@ -120,7 +125,7 @@ use crate::health::notify::{NotifyDir, NotifySocket};
 use crate::spec::{LogSpec, ProgramSpec, Stream, UserSpec};
 
 use job::{AfterStop, Job};
-use logs::{LineWatch, LogWriter, SharedWriter};
+use logs::{LineWatch, LogWriter, SharedWriter, Tap};
 use probe::ProbeRun;
 use spawn::Output;
 
@@ -144,12 +149,46 @@ pub struct SupervisorConfig {
     /// Set in every process's environment, over the program's own: the daemon marks its
     /// children so that the next run finds them after a crash (see `daemon::persist`).
     pub marker: Option<(String, String)>,
+    /// Timestamps, console copy and budget (SPEC §13).
+    pub logs: LogOptions,
     /// Where health messages (a ready line seen, an sd_notify datagram) go; without it, no
     /// line is looked for and no notify socket is made.
     pub health: Option<mpsc::Sender<HealthMessage>>,
     /// The folder for notify sockets (`health::notify::NotifyDir::location`), made at the
     /// first program with `notify = true`.
     pub notify_dir: Option<PathBuf>,
+}
+
+/// The daemon-wide log settings of SPEC §13, as `serve` takes them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogSettings {
+    /// `--log-timestamps`: the default of `log_timestamps`.
+    pub timestamps: bool,
+    /// `--log-console` (and its format).
+    pub console: Option<console::ConsoleFormat>,
+    /// `--log-budget`, in bytes.
+    pub budget: Option<u64>,
+}
+
+/// The log settings at work: the console's writer and the budget, when asked for.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    pub timestamps: bool,
+    pub console: Option<console::Console>,
+    pub budget: Option<Arc<budget::Budget>>,
+}
+
+impl LogOptions {
+    /// Starts what the settings ask for (the console's thread); nothing for what they do not.
+    pub fn start(settings: &LogSettings) -> std::io::Result<LogOptions> {
+        Ok(LogOptions {
+            timestamps: settings.timestamps,
+            console: settings.console.map(console::Console::start).transpose()?,
+            budget: settings
+                .budget
+                .map(|limit| Arc::new(budget::Budget::new(limit))),
+        })
+    }
 }
 
 /// One state change of one job, with a human reason (for the event stream and the log).
@@ -678,10 +717,29 @@ impl Context {
         let shared_and_rotated = stdout_path.is_some()
             && stdout_path == stderr_path
             && (process.stdout.max_bytes > 0 || process.stderr.max_bytes > 0);
-        let must_capture = shared_and_rotated || watch_lines;
+        let timestamps = process
+            .log_timestamps
+            .unwrap_or(self.config.logs.timestamps);
+        let console = self.config.logs.console.clone().filter(|_| process.console);
+        let looked_at = timestamps || console.is_some();
+        let must_capture = shared_and_rotated || watch_lines || looked_at;
         let owner = process.user.as_ref();
-        let stdout_sink = self.sink(stdout_path, &process.stdout, must_capture, owner)?;
-        let stderr_sink = self.sink(stderr_path, &process.stderr, must_capture, owner)?;
+        let stdout_sink = self.sink(
+            stdout_path,
+            &process.stdout,
+            must_capture,
+            timestamps,
+            console.is_some(),
+            owner,
+        )?;
+        let stderr_sink = self.sink(
+            stderr_path,
+            &process.stderr,
+            must_capture,
+            timestamps,
+            console.is_some(),
+            owner,
+        )?;
         let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
         if (captured(&stdout_sink) || captured(&stderr_sink) || process.notify)
             && tokio::runtime::Handle::try_current().is_err()
@@ -697,7 +755,7 @@ impl Context {
         };
         let mut captures = Vec::new();
         let mut writers = Vec::new();
-        let mut output = |sink: Sink| -> Result<Output, SpawnError> {
+        let mut output = |sink: Sink, stream: Stream| -> Result<Output, SpawnError> {
             match sink {
                 Sink::Discard => Ok(Output::Null),
                 Sink::Direct(file) => Ok(Output::File(file)),
@@ -705,7 +763,10 @@ impl Context {
                     let pipe_error =
                         |error: std::io::Error| SpawnError::Pipe(logs::describe(&error));
                     let (read, write) = logs::output_pipe().map_err(pipe_error)?;
-                    let read = logs::watch(read).map_err(pipe_error)?;
+                    let tap = console
+                        .clone()
+                        .map(|console| Tap::new(&spec.name, stream, Some(console)));
+                    let read = logs::watch(read, tap).map_err(pipe_error)?;
                     logs::lock(&writer).feed(&read);
                     captures.push((read, writer.clone()));
                     writers.push(writer);
@@ -713,11 +774,11 @@ impl Context {
                 }
             }
         };
-        let stdout = output(stdout_sink)?;
+        let stdout = output(stdout_sink, Stream::Stdout)?;
         let stderr = if process.redirect_stderr {
             None
         } else {
-            Some(output(stderr_sink)?)
+            Some(output(stderr_sink, Stream::Stderr)?)
         };
         // The notify socket's path (and the watchdog's period) reach the program through its
         // environment, as systemd passes them.
@@ -816,7 +877,7 @@ impl Context {
         }
         let pipe_error = |error: std::io::Error| SpawnError::Pipe(logs::describe(&error));
         let (read, write) = logs::output_pipe().map_err(pipe_error)?;
-        let read = logs::watch(read).map_err(pipe_error)?;
+        let read = logs::watch_raw(read).map_err(pipe_error)?;
         let process = crate::spec::ProcessSpec {
             argv: argv.to_vec(),
             ..job.spec.process.clone()
@@ -858,25 +919,46 @@ impl Context {
     /// How one stream reaches its log (see the module's notes on direct mode): the file itself
     /// when there is nothing to do with its bytes (`max_bytes = 0`) and no pipe writer is
     /// still writing that file at its own offset, else a pipe into the file's writer.
-    /// `must_capture`: the other stream shares the file and rotates it.
+    /// `must_capture`: the other stream shares the file and rotates it, or the daemon looks
+    /// at the lines (timestamps, console). A stream with no log (`"none"`) that the console
+    /// copies is captured into `/dev/null`.
     fn sink(
         &mut self,
         path: Option<PathBuf>,
         log: &LogSpec,
         must_capture: bool,
+        timestamps: bool,
+        console: bool,
         owner: Option<&UserSpec>,
     ) -> Result<Sink, SpawnError> {
-        let Some(path) = path else {
-            return Ok(Sink::Discard);
+        let path = match path {
+            Some(path) => path,
+            None if console && log.target == crate::spec::LogTarget::None => {
+                let null = LogSpec {
+                    target: log.target.clone(),
+                    max_bytes: 0,
+                    backups: 0,
+                };
+                return Ok(Sink::Capture(self.writer(
+                    Path::new("/dev/null"),
+                    &null,
+                    false,
+                    owner,
+                )?));
+            }
+            None => return Ok(Sink::Discard),
         };
         if log.max_bytes == 0 && !must_capture && !self.is_fed(&path) {
             let file = logs::open_direct(&path, owner).map_err(|error| SpawnError::Log {
                 reason: logs::describe(&error),
-                path,
+                path: path.clone(),
             })?;
+            if let Some(budget) = &self.config.logs.budget {
+                budget.register(&path, 0);
+            }
             return Ok(Sink::Direct(file));
         }
-        Ok(Sink::Capture(self.writer(&path, log, owner)?))
+        Ok(Sink::Capture(self.writer(&path, log, timestamps, owner)?))
     }
 
     /// Whether a pipe still feeds the log at `path`: a leftover of an earlier process of this
@@ -893,6 +975,7 @@ impl Context {
         &mut self,
         path: &Path,
         log: &LogSpec,
+        timestamps: bool,
         owner: Option<&UserSpec>,
     ) -> Result<SharedWriter, SpawnError> {
         let log_error = |error: std::io::Error| SpawnError::Log {
@@ -904,6 +987,7 @@ impl Context {
                 let mut writer = logs::lock(&writer);
                 writer.set_rotation(log.max_bytes, log.backups);
                 writer.reopen_if_replaced().map_err(log_error)?;
+                writer.set_timestamps(timestamps);
             }
             return Ok(writer);
         }
@@ -911,9 +995,13 @@ impl Context {
             self.writers.retain(|_, writer| writer.strong_count() > 0);
             self.sweep_writers_at = (self.writers.len() * 2).max(WRITERS_SWEEP_MIN);
         }
-        let writer = Arc::new(Mutex::new(
-            LogWriter::open(path, log.max_bytes, log.backups, owner).map_err(log_error)?,
-        ));
+        let mut opened =
+            LogWriter::open(path, log.max_bytes, log.backups, owner).map_err(log_error)?;
+        opened.set_timestamps(timestamps);
+        if opened.is_regular() {
+            opened.set_budget(self.config.logs.budget.clone());
+        }
+        let writer = Arc::new(Mutex::new(opened));
         self.writers
             .insert(path.to_path_buf(), Arc::downgrade(&writer));
         Ok(writer)

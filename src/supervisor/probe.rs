@@ -14,7 +14,7 @@ use nix::errno::Errno;
 use crate::health::probe::describe_duration;
 use crate::health::state::{MAX_OUTPUT, bounded_text};
 
-use super::logs::Pipe;
+use super::logs::RawPipe as Pipe;
 use super::state::ExitInfo;
 
 /// What an exec probe said so far (at most [`MAX_OUTPUT`] bytes kept).

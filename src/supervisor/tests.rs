@@ -51,6 +51,7 @@ impl Harness {
         let supervisor = Supervisor::new(SupervisorConfig {
             log_dir: folder.path().join("logs"),
             marker: None,
+            logs: Default::default(),
             health: None,
             notify_dir: None,
         });
@@ -1424,6 +1425,7 @@ fn health_harness() -> (
     harness.supervisor = Supervisor::new(SupervisorConfig {
         log_dir: harness.path("logs"),
         marker: None,
+        logs: Default::default(),
         health: Some(sender),
         notify_dir: Some(notify_dir),
     });

@@ -47,9 +47,6 @@ async function pageFor(t, daemon, { path = '/', colorScheme = 'light', viewport 
   const page = await context.newPage();
   page.setDefaultTimeout(DEADLINE);
   const console = watchConsole(page);
-  // GET /whoami comes with SPEC §10's roles; a daemon without it answers 404 (or 401 before
-  // the token), and the page then shows everything.
-  console.maybe(/\/api\/v1\/daemon\/whoami$/, 404);
   await page.goto(`${daemon.url}${path}`);
   return { page, console };
 }
@@ -450,7 +447,6 @@ describe('a token', () => {
     const other = await page.context().newPage();
     const otherConsole = watchConsole(other);
     otherConsole.maybe(/\/api\/v1\/daemon\//, 401);
-    otherConsole.maybe(/\/api\/v1\/daemon\/whoami$/, 404);
     await other.goto(daemon.url);
     await other.locator('#token-dialog').waitFor({ state: 'visible' });
     otherConsole.assertClean();
@@ -462,6 +458,74 @@ describe('a token', () => {
     await page.getByRole('button', { name: 'Forget token' }).click();
     await dialog.waitFor({ state: 'visible' });
     assert.equal(await page.evaluate(() => sessionStorage.getItem('hoody-daemon.token')), null);
+    console.assertClean();
+  });
+  test('a read token sees every program and no action; an operate token starts and stops but edits nothing', async (t) => {
+    const admin = `admin-${process.pid}`;
+    const reader = `reader-${process.pid}`;
+    const operator = `operator-${process.pid}`;
+    const tokensFile = [
+      ['admin', 'admin', admin],
+      ['grafana', 'read', reader],
+      ['oncall', 'operate', operator],
+    ]
+      .map(([name, role, secret]) => `[[tokens]]\nname = "${name}"\nrole = "${role}"\ntoken = "${secret}"\n`)
+      .join('\n');
+    const daemon = await daemonFor(t, {
+      token: admin,
+      tokensFile,
+      programs: { 'web.toml': sleeper('boot = true\n\n[environment]\nAPI_KEY = "value-only-admin-sees"\n') },
+    });
+    await daemon.waitState('web', 'RUNNING');
+    const { page, console } = await pageFor(t, daemon);
+    console.maybe(/\/api\/v1\/daemon\//, 401);
+    console.maybe(/\/api\/v1\/daemon\/events$/, 401);
+    const dialog = page.locator('#token-dialog');
+    const signInWith = async (secret) => {
+      await dialog.waitFor({ state: 'visible' });
+      await page.getByLabel('Token', { exact: true }).fill(secret);
+      await dialog.getByRole('button', { name: 'Use this token' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+    };
+
+    // read: the list, live, with a read-only banner and no action anywhere.
+    await signInWith(reader);
+    await waitText(page, stateIn('web'), 'RUNNING');
+    await waitText(page, '#who', 'role: read (grafana)');
+    assert.ok(await page.locator('.read-only-banner').isVisible(), 'the read-only banner shows');
+    const visibleActions = () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('main button')]
+          .filter((button) => button.offsetParent !== null)
+          .map((button) => button.textContent.trim())
+          .filter((label) => /^(Start|Stop|Restart|Enable|Disable|Remove|Send|Save|Run)/.test(label)),
+      );
+    assert.deepEqual(await visibleActions(), [], 'no action in the list for read');
+    await daemon.api('POST', '/programs/web/stop');
+    await waitText(page, stateIn('web'), 'STOPPED');
+    await page.click(`${row('web')} a.name`);
+    await waitText(page, '.program-head .state', 'STOPPED');
+    await waitText(page, '#file .notice-inline', "The file's text is not shown to your token's role.");
+    await waitText(page, '#logs .notice-inline', "Your token's role cannot read logs.");
+    assert.deepEqual(await visibleActions(), [], 'no action on the program page for read');
+    assert.ok(!(await page.content()).includes('value-only-admin-sees'), 'no environment value reaches a read token');
+
+    // operate: Start and Stop work; editing and removing stay hidden.
+    await page.getByRole('button', { name: 'Forget token' }).click();
+    await signInWith(operator);
+    await waitText(page, '#who', 'role: operate (oncall)');
+    assert.ok(!(await page.locator('.read-only-banner').isVisible()));
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await waitText(page, '.program-head .state', 'RUNNING');
+    const actions = await visibleActions();
+    assert.ok(actions.includes('Stop') && actions.includes('Restart'), `operate has Stop and Restart: ${actions}`);
+    for (const forbidden of ['Enable', 'Disable', 'Remove…', 'Save']) {
+      assert.ok(!actions.includes(forbidden), `operate has no ${forbidden}: ${actions}`);
+    }
+    await waitText(page, '#file .notice-inline', "The file's text is not shown to your token's role.");
+    assert.ok(!(await page.content()).includes('value-only-admin-sees'), 'no environment value reaches an operate token');
+    await page.getByRole('button', { name: 'Stop', exact: true }).click();
+    await waitText(page, '.program-head .state', 'STOPPED');
     console.assertClean();
   });
 });

@@ -101,11 +101,16 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 export class Daemon {
   /**
    * Starts a daemon on a new programs.d holding `programs` (file name → text). `token` is
-   * given through HOODY_DAEMON_TOKEN.
+   * given through HOODY_DAEMON_TOKEN, or, with `tokensFile` (the TOML of `serve --tokens-file`,
+   * which must then hold `token` as an admin's), is the token this harness's own requests use.
    */
-  static async start({ programs = {}, token = null } = {}) {
+  static async start({ programs = {}, token = null, tokensFile = null } = {}) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `hoody-browser-${process.pid}-`));
     const daemon = new Daemon(root, token);
+    if (tokensFile !== null) {
+      daemon.tokensFile = path.join(root, 'tokens.toml');
+      fs.writeFileSync(daemon.tokensFile, tokensFile, { mode: 0o600 });
+    }
     fs.mkdirSync(daemon.programsDir);
     for (const [file, text] of Object.entries(programs)) daemon.write(file, text);
     await daemon.launch('127.0.0.1:0');
@@ -119,7 +124,7 @@ export class Daemon {
     fs.rmSync(address, { force: true });
     const env = { ...process.env, HOODY_DAEMON_LOG: 'debug' };
     delete env.HOODY_DAEMON_TOKEN;
-    if (this.token) env.HOODY_DAEMON_TOKEN = this.token;
+    if (this.token && !this.tokensFile) env.HOODY_DAEMON_TOKEN = this.token;
     const log = fs.openSync(daemon.logFile, 'a');
     daemon.child = spawn(
       daemonBinary(),
@@ -129,6 +134,7 @@ export class Daemon {
         '--state-dir', daemon.stateDir,
         '--log-dir', path.join(this.root, 'logs'),
         '--listen', listen,
+        ...(this.tokensFile ? ['--tokens-file', this.tokensFile] : []),
       ],
       { stdio: ['ignore', 'ignore', log], env },
     );
@@ -161,6 +167,7 @@ export class Daemon {
   constructor(root, token) {
     this.root = root;
     this.token = token;
+    this.tokensFile = null;
     this.programsDir = path.join(root, 'programs.d');
     this.stateDir = path.join(root, 'state');
     this.logFile = path.join(root, 'daemon.log');

@@ -9,6 +9,7 @@ mod health;
 mod hostile;
 mod import;
 mod lifecycle;
+mod logs;
 mod openapi;
 mod property;
 mod security;

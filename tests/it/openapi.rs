@@ -214,7 +214,7 @@ fn every_answer_matches_the_document() {
     write_program(
         &daemon.programs,
         "probed.toml",
-        "command = \"sleep 1000\"\nboot = true\nstartsecs = 0\n\n[healthcheck]\nexec = \"false\"\ninterval = 1\nretries = 1\non_unhealthy = \"none\"\n",
+        "command = [\"sh\", \"-c\", \"echo started; exec sleep 1000\"]\nboot = true\nstartsecs = 0\nlog_timestamps = true\n\n[healthcheck]\nexec = \"false\"\ninterval = 1\nretries = 1\non_unhealthy = \"none\"\n",
     );
     write_program(
         &daemon.programs,
@@ -236,6 +236,16 @@ fn every_answer_matches_the_document() {
     daemon.wait_status("probed", "a failed probe", |status| {
         status["last_probe"]["ok"] == false
     });
+    wait_until(
+        "probed's first line",
+        20,
+        || {
+            daemon.get("/programs/probed/logs").1["data"]["stdout"]
+                .as_str()
+                .is_some_and(|out| out.contains("started"))
+        },
+        || daemon.log(),
+    );
 
     samples.json("GET", "/health", "/health", None);
     samples.json("GET", "/whoami", "/whoami", None);
@@ -497,20 +507,37 @@ fn every_answer_matches_the_document() {
         None,
     );
     samples.json("GET", "/programs/{id}/logs", "/programs/broken/logs", None);
-    let streamed = daemon
-        .client
-        .request_stream(
-            "GET",
-            &format!("{BASE}/programs/probed/logs?follow=true"),
-            &[],
-        )
-        .expect("follow");
-    samples.list.push(json!({
-        "method": "get", "path": "/programs/{id}/logs", "status": streamed.status,
-        "content_type": streamed.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case("content-type")).map(|(_, value)| value.clone()).unwrap_or_default(),
-        "body": null,
-    }));
-    drop(streamed);
+    let (_, all) = samples.json(
+        "GET",
+        "/programs/{id}/logs",
+        "/programs/probed/logs?stream=all",
+        None,
+    );
+    assert!(all["data"]["lines"][0]["time"].is_string(), "{all}");
+    let (_, merged) = samples.json("GET", "/logs", "/logs", None);
+    assert_eq!(merged["data"]["lines"][0]["program"], "probed", "{merged}");
+    samples.json("GET", "/logs", "/logs?programs=probed,web&lines=3", None);
+    samples.json("GET", "/logs", "/logs?programs=nope", None);
+    samples.json("GET", "/logs", "/logs?programs=broken", None);
+    samples.json("GET", "/logs", "/logs?lines=many", None);
+    for (template, concrete) in [
+        ("/programs/{id}/logs", "/programs/probed/logs?follow=true"),
+        (
+            "/programs/{id}/logs",
+            "/programs/probed/logs?follow=true&stream=all",
+        ),
+        ("/logs", "/logs?follow=true"),
+    ] {
+        let streamed = daemon
+            .client
+            .request_stream("GET", &format!("{BASE}{concrete}"), &[])
+            .expect("follow");
+        samples.list.push(json!({
+            "method": "get", "path": template, "status": streamed.status,
+            "content_type": streamed.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case("content-type")).map(|(_, value)| value.clone()).unwrap_or_default(),
+            "body": null,
+        }));
+    }
 
     // Quick-start runs.
     let response = samples.call(

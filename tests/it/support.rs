@@ -163,7 +163,13 @@ impl TestDaemon {
             .env("HOODY_DAEMON_LOG", "debug")
             .env_remove("HOODY_DAEMON_TOKEN")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.stdout_path())
+                    .expect("daemon stdout"),
+            )
             .stderr(log);
         if let Some(token) = &self.token {
             command.env("HOODY_DAEMON_TOKEN", token);
@@ -193,6 +199,21 @@ impl TestDaemon {
         );
         let url = fs::read_to_string(&address).expect("address");
         self.client.endpoint = Endpoint::parse(url.trim()).expect("address");
+    }
+
+    /// Where the daemon's stdout goes (empty unless `--log-console` copies programs there).
+    pub fn stdout_path(&self) -> PathBuf {
+        self.root.path().join("daemon.stdout")
+    }
+
+    /// The daemon's stdout so far.
+    pub fn stdout_text(&self) -> String {
+        fs::read_to_string(self.stdout_path()).unwrap_or_default()
+    }
+
+    /// The daemon's stderr so far, whole (its own log, and `--log-console`'s stderr lines).
+    pub fn stderr_text(&self) -> String {
+        fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
     /// The daemon's own log so far.

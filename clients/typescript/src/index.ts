@@ -61,10 +61,24 @@ export interface WaitOptions {
 /** The query of `logs.get` and `quickStart.logs`. */
 export type LogsQuery = Omit<QueryOf<'getProgramLogs'>, 'follow'>;
 
-/** One line of `logs.follow`. */
+/** One line of `logs.follow`: its stream and text (with `stream: 'all'`, also its program and time). */
 export interface LogLine {
   stream: 'stdout' | 'stderr';
   line: string;
+  program?: string;
+  time?: string | null;
+}
+
+/** One line of `logs.all()` and `logs.followAll()`, as the document has it. */
+export type MergedLogLine = Schemas['LogLine'];
+
+/** The query of `logs.all` and `logs.followAll`. */
+export interface AllLogsOptions {
+  /** Ids or names; every program by default. */
+  programs?: Id[];
+  /** How many lines in all (default 100). */
+  lines?: number;
+  signal?: AbortSignal;
 }
 
 export interface FollowOptions {
@@ -365,8 +379,32 @@ export class Logs {
     const stream = await this.#http.stream(`/programs/${segment(id)}/logs`, query, options.signal);
     for await (const event of eventsOf(stream, options.signal)) {
       if (event.event === 'stdout' || event.event === 'stderr') yield { stream: event.event, line: event.data };
+      else if (event.event === 'line') {
+        const line: MergedLogLine = JSON.parse(event.data);
+        yield line;
+      }
     }
   }
+
+  /** Every program's last lines (or those of `programs`), merged in time order: `data.lines`. */
+  all(options: Omit<AllLogsOptions, 'signal'> = {}): Promise<Answer<'getLogs'>> {
+    return this.#http.call<'getLogs'>('GET', '/logs', { query: allLogsQuery(options) });
+  }
+
+  /** Every program's last lines, then every new one as it is written, until `signal` aborts or the loop is left. */
+  async *followAll(options: AllLogsOptions = {}): AsyncGenerator<MergedLogLine> {
+    const stream = await this.#http.stream('/logs', { ...allLogsQuery(options), follow: true }, options.signal);
+    for await (const event of eventsOf(stream, options.signal)) {
+      if (event.event === 'line') {
+        const line: MergedLogLine = JSON.parse(event.data);
+        yield line;
+      }
+    }
+  }
+}
+
+function allLogsQuery(options: AllLogsOptions): Query {
+  return { programs: options.programs?.map(String).join(','), lines: options.lines };
 }
 
 /** The client of one daemon. */

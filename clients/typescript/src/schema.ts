@@ -38,6 +38,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/daemon/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The last lines of every program (or those named), merged in time order: data.lines [{program, stream, line, time}]; follow=true streams server-sent events */
+        get: operations["getLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/daemon/openapi.json": {
         parameters: {
             query?: never;
@@ -567,7 +584,7 @@ export interface components {
         Error500: {
             error: {
                 /** @enum {string} */
-                code: "clear_failed" | "log_unreadable" | "lost_write" | "serialize_failed" | "signal_failed" | "write_failed";
+                code: "clear_failed" | "log_unreadable" | "follow_unavailable" | "lost_write" | "serialize_failed" | "signal_failed" | "write_failed";
                 details: components["schemas"]["ErrorDetails"];
             };
             message: string;
@@ -585,7 +602,7 @@ export interface components {
             statusCode: 503;
         };
         /** @enum {string} */
-        ErrorCode: "body_too_large" | "clear_failed" | "forbidden" | "forbidden_host" | "forbidden_origin" | "invalid_fields" | "invalid_header" | "invalid_id" | "invalid_json" | "invalid_query" | "log_unreadable" | "lost_write" | "method_not_allowed" | "name_taken" | "no_route" | "no_valid_version" | "not_enabled" | "not_found" | "not_ready" | "not_running" | "serialize_failed" | "shutting_down" | "signal_failed" | "stale" | "timeout" | "unauthorized" | "unreadable_file" | "unsupported_media_type" | "write_failed";
+        ErrorCode: "body_too_large" | "clear_failed" | "follow_unavailable" | "forbidden" | "forbidden_host" | "forbidden_origin" | "invalid_fields" | "invalid_header" | "invalid_id" | "invalid_json" | "invalid_query" | "log_unreadable" | "lost_write" | "method_not_allowed" | "name_taken" | "no_route" | "no_valid_version" | "not_enabled" | "not_found" | "not_ready" | "not_running" | "serialize_failed" | "shutting_down" | "signal_failed" | "stale" | "timeout" | "unauthorized" | "unreadable_file" | "unsupported_media_type" | "write_failed";
         /** @description What the error is about: null, the problems of each field ([{field, message}]), or an object naming what was refused */
         ErrorDetails: null | components["schemas"]["FieldProblem"][] | {
             column?: number;
@@ -663,22 +680,40 @@ export interface components {
             /** @description Unix seconds */
             time: number;
         };
+        LogLine: {
+            line: string;
+            program: string;
+            /** @enum {string} */
+            stream: "stdout" | "stderr";
+            /** @description RFC 3339 with milliseconds; null when the line carries no time stamp */
+            time: string | null;
+        };
+        /** @description lines: only with stream=all */
         Logs: {
+            /** @description With stream=all: both streams' last lines in time order */
+            lines?: components["schemas"]["LogLine"][];
+            /** @description What the program keeps no log of (stdout_logfile = "none") */
+            notes: string[];
             redirect_stderr: boolean;
-            /** @description The last lines; null when not asked for */
+            /** @description The last lines; null when not asked for (and with stream=all) */
             stderr: string | null;
             /** @description null when discarded or redirected */
             stderr_logfile: string | null;
-            /** @description The last lines; null when not asked for */
+            /** @description The last lines; null when not asked for (and with stream=all) */
             stdout: string | null;
             /** @description null when discarded */
             stdout_logfile: string | null;
+        };
+        MergedLogs: {
+            lines: components["schemas"]["LogLine"][];
+            notes: string[];
         };
         /** @description A new program: its name and command, and any other fields (SPEC §3). Unknown fields are refused unless they start with x-. */
         NewProgram: {
             autorestart?: boolean | string | null;
             boot?: boolean | string | null;
             command: string | string[];
+            console?: boolean | string | null;
             delay_seconds?: number | string | null;
             depends_on?: string[] | {
                 [key: string]: "started" | "ready" | "completed_successfully";
@@ -705,6 +740,7 @@ export interface components {
                 timeout?: number | string | null;
             } | null;
             killasgroup?: boolean | string | null;
+            log_timestamps?: boolean | string | null;
             name: string;
             notify?: boolean | string | null;
             priority?: number | null;
@@ -751,6 +787,8 @@ export interface components {
             /** @description A line split like a shell would (no shell), or the argv */
             command?: string | string[];
             config_error: components["schemas"]["ConfigError"] | null;
+            /** @description A copy of the output goes to the daemon's --log-console */
+            console?: boolean;
             delay_seconds?: number;
             depends_on?: string[] | {
                 [key: string]: "started" | "ready" | "completed_successfully";
@@ -780,6 +818,8 @@ export interface components {
             };
             id: number;
             killasgroup?: boolean;
+            /** @description Each stored line starts with its time (absent: the daemon's --log-timestamps) */
+            log_timestamps?: boolean;
             name: string;
             notify?: boolean;
             /** @description The generation the process runs with; null without a process */
@@ -819,6 +859,7 @@ export interface components {
             autorestart?: boolean | string | null;
             boot?: boolean | string | null;
             command?: string | string[] | null;
+            console?: boolean | string | null;
             delay_seconds?: number | string | null;
             depends_on?: string[] | {
                 [key: string]: "started" | "ready" | "completed_successfully";
@@ -845,6 +886,7 @@ export interface components {
                 timeout?: number | string | null;
             } | null;
             killasgroup?: boolean | string | null;
+            log_timestamps?: boolean | string | null;
             name?: string;
             notify?: boolean | string | null;
             priority?: number | null;
@@ -1195,6 +1237,46 @@ export interface operations {
                 };
             };
             403: components["responses"]["Forbidden"];
+        };
+    };
+    getLogs: {
+        parameters: {
+            query?: {
+                /** @description ids or names, comma-separated (default: every program) */
+                programs?: string;
+                /** @description how many lines in all (default 100) */
+                lines?: number;
+                /** @description stream the last lines, then every new one, as server-sent events (`event: line`, `data:` a LogLine as JSON) */
+                follow?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["MergedLogs"];
+                        message: string;
+                        /** @constant */
+                        statusCode: 200;
+                    };
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     getOpenApi: {
@@ -1683,11 +1765,11 @@ export interface operations {
     getProgramLogs: {
         parameters: {
             query?: {
-                /** @description stdout, stderr or both (default both) */
-                stream?: "stdout" | "stderr" | "both";
+                /** @description stdout, stderr, both (each as one string; the default) or all (data.lines, both streams in time order) */
+                stream?: "stdout" | "stderr" | "both" | "all";
                 /** @description how many lines (default 100) */
                 lines?: number;
-                /** @description stream the last lines, then every new one, as server-sent events (`event: stdout` or `stderr`, `data:` the line) */
+                /** @description stream the last lines, then every new one, as server-sent events (`event: stdout` or `stderr`, `data:` the line as stored; with stream=all `event: line`, `data:` a LogLine as JSON) */
                 follow?: boolean;
             };
             header?: never;
@@ -1904,11 +1986,11 @@ export interface operations {
     getQuickStartLogs: {
         parameters: {
             query?: {
-                /** @description stdout, stderr or both (default both) */
-                stream?: "stdout" | "stderr" | "both";
+                /** @description stdout, stderr, both (each as one string; the default) or all (data.lines, both streams in time order) */
+                stream?: "stdout" | "stderr" | "both" | "all";
                 /** @description how many lines (default 100) */
                 lines?: number;
-                /** @description stream the last lines, then every new one, as server-sent events (`event: stdout` or `stderr`, `data:` the line) */
+                /** @description stream the last lines, then every new one, as server-sent events (`event: stdout` or `stderr`, `data:` the line as stored; with stream=all `event: line`, `data:` a LogLine as JSON) */
                 follow?: boolean;
             };
             header?: never;

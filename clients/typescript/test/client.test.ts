@@ -153,6 +153,24 @@ test('programs, control, status, logs and quick-start, typed, against a daemon w
     });
     for (let index = 1; index < numbers.length; index += 1) assert.equal(numbers[index], (numbers[index - 1] ?? 0) + 1);
 
+    // stream=all and the merged logs of every program: lines in time order, each with its program.
+    const all = await client.logs.get(id, { stream: 'all', lines: 4 });
+    assert.equal(all.data.stdout, null);
+    assert.ok((all.data.lines ?? []).some((line) => line.stream === 'stderr'));
+    const merged = await client.logs.all({ programs: [id], lines: 4 });
+    assert.equal(merged.data.lines.length, 4);
+    assert.ok(merged.data.lines.every((line) => line.program === 'counter'));
+    const abortAll = new AbortController();
+    const timerAll = setTimeout(() => abortAll.abort(), DEADLINE);
+    let followedAll = 0;
+    for await (const line of client.logs.followAll({ programs: ['counter'], lines: 0, signal: abortAll.signal })) {
+      assert.equal(line.program, 'counter');
+      followedAll += 1;
+      if (followedAll === 2) break;
+    }
+    clearTimeout(timerAll);
+    assert.equal(followedAll, 2);
+
     // history: the audit trail, with diffs for an admin.
     const history = await client.programs.history(id);
     assert.ok(history.data.history.length >= 2);

@@ -32,7 +32,7 @@ let view = null;
 let events = null;
 /** Set by a 401 since the token last changed: the header then offers the prompt again. */
 let needsToken = false;
-/** False once GET /whoami answered 404 (a daemon without it): not asked again. */
+/** False once GET /whoami answered 404 (an older daemon without it): not asked again. */
 let whoamiExists = true;
 
 // ---- notices ----------------------------------------------------------------------------
@@ -114,7 +114,8 @@ forget.addEventListener('click', () => {
 function showWho() {
   const hasToken = Boolean(token());
   forget.hidden = !hasToken;
-  signIn.hidden = !needsToken && !(session.auth === true && !hasToken);
+  // No role and no token: the daemon has tokens, and this page has none yet.
+  signIn.hidden = !needsToken && !(session.known && !session.role && !hasToken);
   const name = session.tokenName ? ` (${session.tokenName})` : '';
   who.textContent = session.known && session.role ? `role: ${session.role}${name}` : hasToken ? 'token set' : '';
   document.body.classList.toggle('read-only', session.known && session.role === 'read');

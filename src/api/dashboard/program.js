@@ -223,7 +223,7 @@ export function programView(ctx, name) {
             h(
               'h3',
               {},
-              `Generation ${change.generation} · ${change.change} · from ${change.source}${change.token ? ` (${change.token})` : ''} · ${formatTime(change.time)}`,
+              `Generation ${change.generation} · ${change.change} · from ${change.source}${change.by ? ` by ${change.by}` : ''} · ${formatTime(change.time)}`,
             ),
             change.problems?.length
               ? h('ul', { class: 'problems' }, change.problems.map((problem) => h('li', {}, typeof problem === 'string' ? problem : formatProblem(problem))))

@@ -5,8 +5,9 @@
 // Authorization header of the page's own requests.
 //
 // The role comes from GET /api/v1/daemon/whoami (SPEC §10: `data.role` is read, operate, admin
-// or null). A daemon without that route (404) leaves the role unknown: then every action shows
-// and the API's answers decide (a 403 `forbidden` names the role needed). `can` is the one
+// or null; `auth` is how it was told: token, peer or none). An older daemon without that route
+// (404) leaves the role unknown: then every action shows and the API's answers decide (a 403
+// `forbidden` names the role needed). `can` is the one
 // place the page asks; elements built with `needs` (dom.js `h`) are hidden by `applyRole`.
 
 const TOKEN_KEY = 'hoody-daemon.token';
