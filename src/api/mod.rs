@@ -132,6 +132,7 @@ pub fn router(handle: Handle, config: AccessConfig) -> Router {
         .route("/programs/{id}/start", post(start_program))
         .route("/programs/{id}/stop", post(stop_program))
         .route("/programs/{id}/restart", post(restart_program))
+        .route("/programs/{id}/signal", post(signal_program))
         .route("/programs/{id}/logs", get(program_logs))
         .route("/programs/{id}/history", get(program_history))
         .route("/status", get(all_status))
@@ -277,6 +278,7 @@ fn failure_response(failure: Failure) -> Response {
         FailureKind::NotFound => StatusCode::NOT_FOUND,
         FailureKind::Conflict => StatusCode::CONFLICT,
         FailureKind::Stale => StatusCode::PRECONDITION_FAILED,
+        FailureKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         FailureKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     };
@@ -500,12 +502,15 @@ async fn ask_as(state: &AppState, access: &Access, request: Request) -> Response
 }
 
 /// What a caller sees of secrets (file text, environment values, diffs, ETags): all of it for
-/// `admin`, the redacted view for `read` and `operate`.
+/// `admin`, the redacted view for `operate`, and for `read` no log lines either (a status's
+/// `last_stderr`).
 fn view_of(access: &Access) -> View {
     if access.sees_secrets() {
         View::Full
-    } else {
+    } else if access.role >= Some(openapi::Role::Operate) {
         View::Redacted
+    } else {
+        View::NoLogs
     }
 }
 
@@ -771,6 +776,47 @@ async fn restart_program(State(state): State<AppState>, id: Id, params: Params) 
     ask(&state, Request::Restart { id, wait }).await
 }
 
+/// `POST /programs/{id}/signal` `{"signal": "HUP"}` (a name with or without SIG, or a number).
+async fn signal_program(State(state): State<AppState>, id: Id, body: Body) -> Response {
+    let id = try_response!(id_of(id));
+    let mut body = try_response!(json_object(body, true).await);
+    let signal = match body.remove("signal") {
+        Some(Value::String(signal)) => signal,
+        Some(Value::Number(number)) => number.to_string(),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_fields",
+                "field `signal`: is required: a name (HUP, SIGUSR1) or a number",
+                json!([{ "field": "signal", "message": "is required: a name (HUP, SIGUSR1) or a number" }]),
+            );
+        }
+    };
+    if let Some(extra) = body.keys().next() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_fields",
+            &format!("field `{extra}`: unknown field; a signal takes `signal`"),
+            json!([{ "field": extra, "message": "unknown field; a signal takes `signal`" }]),
+        );
+    }
+    let signal = match crate::supervisor::parse_signal(&signal).and_then(|(number, name)| {
+        nix::sys::signal::Signal::try_from(number)
+            .map_err(|_| format!("{name} cannot be sent: real-time signals are not supported"))
+    }) {
+        Ok(signal) => signal,
+        Err(message) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_fields",
+                &format!("field `signal`: {message}"),
+                json!([{ "field": "signal", "message": message }]),
+            );
+        }
+    };
+    ask(&state, Request::Signal { id, signal }).await
+}
+
 async fn program_history(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
@@ -781,13 +827,22 @@ async fn program_history(
     ask(&state, Request::History { id, view }).await
 }
 
-async fn all_status(State(state): State<AppState>) -> Response {
-    ask(&state, Request::Status { id: None }).await
+async fn all_status(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Response {
+    let view = view_of(&access);
+    ask(&state, Request::Status { id: None, view }).await
 }
 
-async fn one_status(State(state): State<AppState>, id: Id) -> Response {
+async fn one_status(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    id: Id,
+) -> Response {
     let id = try_response!(id_of(id));
-    ask(&state, Request::Status { id: Some(id) }).await
+    let view = view_of(&access);
+    ask(&state, Request::Status { id: Some(id), view }).await
 }
 
 async fn program_logs(

@@ -254,7 +254,7 @@ pub fn routes() -> Vec<RouteDoc> {
             .answers(&[200, 304, 404])
             .etag(),
         RouteDoc::post("/programs/edit/{id}", "editProgram")
-            .summary("Change fields (a merge; null resets a field to its default; renaming is refused); honours If-Match")
+            .summary("Change fields: a JSON merge patch (RFC 7396) of the program's fields, all the way down: a field given is set, null resets a field to its default, an object (environment) merges per key and null removes a key; renaming is refused; honours If-Match")
             .body("ProgramFields")
             .data("Written")
             .answers(&[200, 404, 409, 500])
@@ -284,22 +284,22 @@ pub fn routes() -> Vec<RouteDoc> {
             .answers(&[200, 304, 404])
             .etag(),
         RouteDoc::post("/programs/{id}/enable", "enableProgram")
-            .summary("Set enabled = true in the file (never starts it)")
+            .summary("Set enabled = true in the file (never starts it); when it already is, nothing is written (changed false)")
             .query(&[WAIT])
             .data("Toggled")
             .answers(&[200, 404, 409, 500])
             .role(Role::Admin),
         RouteDoc::post("/programs/{id}/disable", "disableProgram")
-            .summary("Set enabled = false in the file and stop it")
+            .summary("Set enabled = false in the file and stop it; when it already is, nothing is written (changed false)")
             .query(&[WAIT])
             .data("Toggled")
             .answers(&[200, 404, 409, 500])
             .role(Role::Admin),
         RouteDoc::post("/programs/{id}/start", "startProgram")
-            .summary("Start the process (409 if not enabled)")
+            .summary("Start the process (409 if not enabled; 422 start_failed if it ends without running, the status in error.details.status)")
             .query(&[WAIT])
             .data("Controlled")
-            .answers(&[200, 404, 409])
+            .answers(&[200, 404, 409, 422])
             .role(Role::Operate),
         RouteDoc::post("/programs/{id}/stop", "stopProgram")
             .summary("Stop the process")
@@ -308,10 +308,16 @@ pub fn routes() -> Vec<RouteDoc> {
             .answers(&[200, 404, 409])
             .role(Role::Operate),
         RouteDoc::post("/programs/{id}/restart", "restartProgram")
-            .summary("Stop then start the process")
+            .summary("Stop then start the process (422 start_failed if it ends without running)")
             .query(&[WAIT])
             .data("Controlled")
-            .answers(&[200, 404, 409])
+            .answers(&[200, 404, 409, 422])
+            .role(Role::Operate),
+        RouteDoc::post("/programs/{id}/signal", "signalProgram")
+            .summary("Send a signal to the program's main process ({\"signal\": \"HUP\"}: a name with or without SIG, or a number); answers the pid and the signal sent; 409 not_running when it has no process")
+            .body("SignalRequest")
+            .data("Signalled")
+            .answers(&[200, 404, 409, 500])
             .role(Role::Operate),
         RouteDoc::get("/programs/{id}/logs", "getProgramLogs")
             .summary("Last lines of stdout and stderr; follow=true streams server-sent events")
@@ -325,10 +331,10 @@ pub fn routes() -> Vec<RouteDoc> {
             .data("History")
             .answers(&[200, 404]),
         RouteDoc::get("/status", "listStatus")
-            .summary("Status of every program")
+            .summary("Status of every program (read: last_stderr is null; it is log content)")
             .data("StatusList"),
         RouteDoc::get("/status/{id}", "getStatus")
-            .summary("Status of one program")
+            .summary("Status of one program (read: last_stderr is null; it is log content)")
             .data("StatusOne")
             .answers(&[200, 404]),
         RouteDoc::get("/logs", "getLogs")
@@ -461,6 +467,9 @@ fn reason(code: u16) -> &'static str {
         412 => "If-Match does not match the ETag",
         413 => "Body over 1 MiB",
         415 => "unsupported_media_type: a body that is not application/json",
+        422 => {
+            "start_failed: the program did not start (FATAL, or a dependency that can no longer come up); error.details.status is its status, with last_error and last_stderr"
+        }
         500 => "The daemon could not do it (a disk error); error.message says why",
         503 => {
             "Not ready, or shutting down; for /ready, error.details.not_ready names the programs, to a caller with a role"

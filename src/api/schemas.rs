@@ -55,6 +55,7 @@ pub const ERROR_CODES: &[(u16, &[&str])] = &[
     (412, &["stale"]),
     (413, &["body_too_large"]),
     (415, &["unsupported_media_type"]),
+    (422, &["start_failed"]),
     (
         500,
         &[
@@ -83,6 +84,7 @@ pub fn error_response_name(code: u16) -> &'static str {
         412 => "PreconditionFailed",
         413 => "PayloadTooLarge",
         415 => "UnsupportedMediaType",
+        422 => "UnprocessableContent",
         500 => "InternalError",
         503 => "Unavailable",
         _ => "Error",
@@ -471,22 +473,19 @@ fn answers(put: &mut impl FnMut(&str, Value)) {
     });
     put("Written", exact(written.clone()));
     let mut toggled = object(
-        &[
-            "id",
-            "name",
-            "file",
-            "diff",
-            "generation",
-            "changed",
-            "created",
-            "enabled",
-        ],
+        &["id", "name", "diff", "generation", "changed", "enabled"],
         merged(
             &written,
-            json!({ "enabled": boolean(), "status": reference("Status") }),
+            json!({
+                "enabled": boolean(),
+                "status": reference("Status"),
+                "hint": { "type": "string", "description": "When the file changed and programs.d is in a git work tree: start and stop change no file" }
+            }),
         ),
     );
-    toggled["description"] = json!("status: after a disable that waited, once the program is down");
+    toggled["description"] = json!(
+        "file and created: when the file was written (not when it already was so: changed false); status: after a disable that waited, once the program is down"
+    );
     put("Toggled", toggled);
     put(
         "Removed",
@@ -611,7 +610,13 @@ fn signals(put: &mut impl FnMut(&str, Value)) {
         json!({
             "type": "object",
             "required": ["signal"],
-            "properties": { "signal": { "type": "string", "description": "A signal's name: HUP, USR1, USR2, TERM, INT, QUIT, KILL, …" } },
+            "properties": { "signal": {
+                "description": "A signal's name with or without SIG, in any case (HUP, SIGUSR1, term), or its number (1)",
+                "oneOf": [
+                    { "type": "string", "minLength": 1, "maxLength": 16 },
+                    { "type": "integer", "minimum": 1, "maximum": 31 }
+                ]
+            } },
             "additionalProperties": false
         }),
     );
@@ -621,6 +626,7 @@ fn signals(put: &mut impl FnMut(&str, Value)) {
             "id": integer(),
             "name": string(),
             "signal": { "type": "string", "description": "The signal sent, without SIG" },
+            "number": { "type": "integer", "description": "Its number" },
             "pid": { "type": "integer", "description": "The process it was sent to" }
         })),
     );
@@ -678,6 +684,7 @@ fn statuses(put: &mut impl FnMut(&str, Value)) {
             "last_error": { "type": ["string", "null"] },
             "last_exit": nullable(reference("ExitInfo")),
             "last_probe": nullable(reference("LastProbe")),
+            "last_stderr": { "type": ["string", "null"], "description": "EXITED, BACKOFF or FATAL: the last lines its last process wrote to stderr; null otherwise, and always for a read token (it is log content)" },
             "name": string(),
             "observed_generation": { "type": ["integer", "null"] },
             "pid": { "type": ["integer", "null"] },
@@ -787,7 +794,15 @@ fn errors(put: &mut impl FnMut(&str, Value)) {
     put("ErrorCode", one_of_strings(all));
     put(
         "FieldProblem",
-        exact(json!({ "field": { "type": ["string", "null"] }, "message": string() })),
+        object(
+            &["field", "message"],
+            json!({
+                "field": { "type": ["string", "null"] },
+                "message": string(),
+                "line": { "type": "integer", "description": "For a file's text (programs/put): where the problem is" },
+                "column": { "type": ["integer", "null"] }
+            }),
+        ),
     );
     put(
         "ErrorDetails",
@@ -799,7 +814,7 @@ fn errors(put: &mut impl FnMut(&str, Value)) {
                 {
                     "type": "object",
                     "properties": {
-                        "id": { "type": "string", "description": "The id or name asked for" },
+                        "id": { "type": ["string", "integer", "null"], "description": "The id or name asked for (404); the program's id (409 not_running)" },
                         "name": string(),
                         "field": string(),
                         "hint": string(),
@@ -815,7 +830,8 @@ fn errors(put: &mut impl FnMut(&str, Value)) {
                         "not_ready": { "type": "array", "items": reference("NotReady") },
                         "message": string(),
                         "problems": { "type": "array", "items": reference("Problem") },
-                        "running_generation": integer()
+                        "running_generation": integer(),
+                        "status": { "description": "409 not_running: the program's state; 422 start_failed: its whole status", "anyOf": [process_state(), reference("Status")] }
                     }
                 }
             ]
@@ -874,6 +890,7 @@ mod tests {
             "NotFound" => 404,
             "Conflict" => 409,
             "Stale" => 412,
+            "Unprocessable" => 422,
             "Internal" => 500,
             "Unavailable" => 503,
             other => panic!("unknown FailureKind::{other}"),
@@ -892,6 +909,7 @@ mod tests {
             "PRECONDITION_FAILED" => 412,
             "PAYLOAD_TOO_LARGE" => 413,
             "UNSUPPORTED_MEDIA_TYPE" => 415,
+            "UNPROCESSABLE_ENTITY" => 422,
             "INTERNAL_SERVER_ERROR" => 500,
             "SERVICE_UNAVAILABLE" => 503,
             "INSUFFICIENT_STORAGE" => 507,

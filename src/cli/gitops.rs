@@ -197,8 +197,10 @@ impl Tally {
     }
 }
 
-/// `hoody-daemon diff DIR`.
-pub fn diff(global: &GlobalArgs, dir: &Path) -> Result<(), CliError> {
+/// `hoody-daemon diff DIR [--exit-code]`: with `--exit-code`, exit 1 when the daemon's
+/// programs.d differs from DIR in any way (new, changed, or a program DIR lacks), as
+/// `git diff --exit-code` does.
+pub fn diff(global: &GlobalArgs, dir: &Path, exit_code: bool) -> Result<(), CliError> {
     let snapshot = read_folder(dir)?;
     let session = Session::open(global)?;
     let changes = plan(current_files(&session)?, wanted_files(&snapshot));
@@ -238,18 +240,24 @@ pub fn diff(global: &GlobalArgs, dir: &Path) -> Result<(), CliError> {
             diffs.insert(name, Value::from(diff));
         }
     }
+    let differs =
+        !(tally.created.is_empty() && tally.updated.is_empty() && tally.removed.is_empty());
     if session.json {
         output::print_json(&tally.json(diffs, true, false));
-        return Ok(());
+    } else {
+        println!(
+            "{} new, {} changed, {} not in {}, {} unchanged",
+            tally.created.len(),
+            tally.updated.len(),
+            tally.removed.len(),
+            dir.display(),
+            tally.unchanged.len()
+        );
     }
-    println!(
-        "{} new, {} changed, {} not in {}, {} unchanged",
-        tally.created.len(),
-        tally.updated.len(),
-        tally.removed.len(),
-        dir.display(),
-        tally.unchanged.len()
-    );
+    if exit_code && differs {
+        // The diff was the message: exit 1 says only "there are changes".
+        return Err(CliError::new(exit::ERROR, ""));
+    }
     Ok(())
 }
 

@@ -546,5 +546,5 @@ fn finish(
         }
     }
     // The folder as the daemon will read it, users included.
-    Ok(super::validate_to(out, json))
+    Ok(super::validate_to(out, json, false))
 }

@@ -105,6 +105,19 @@ pub enum Command {
     QuickStart(QuickCommand),
     /// The status of every program (the same as `programs status`).
     Status,
+    /// List every program with its state (the same as `programs list`).
+    Ls,
+    /// Start a program, or `all` (the same as `programs start`).
+    Start(ControlArgs),
+    /// Stop a program, or `all` (the same as `programs stop`).
+    Stop(ControlArgs),
+    /// Restart a program, or `all` (the same as `programs restart`).
+    Restart(ControlArgs),
+    /// The changes of a program's file, with their diffs (the same as `programs history`).
+    History {
+        /// The program's id or name.
+        id: ProgramId,
+    },
     /// Print the last lines of every program (or of those named), merged in time order, as
     /// `NAME stream | line`; `-f` keeps printing new lines.
     Logs(AllLogsArgs),
@@ -126,6 +139,9 @@ pub enum Command {
     Diff {
         /// The folder of program files, e.g. a git checkout's programs.d.
         dir: PathBuf,
+        /// Exit 1 when there are changes, 0 when there are none (as `git diff --exit-code`).
+        #[arg(long)]
+        exit_code: bool,
     },
     /// Make the running daemon's programs.d equal DIR, through the API, printing the diffs.
     ///
@@ -154,8 +170,18 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to stdout.
-    Man,
+    /// Print the man page (roff) to stdout, or every page into a folder.
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print, e.g. `programs start` [default: the top page].
+    pub command: Vec<String>,
+    /// Write the page of every command and subcommand into this folder
+    /// (hoody-daemon.1, hoody-daemon-programs.1, hoody-daemon-programs-start.1 …).
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -300,12 +326,24 @@ pub enum ProgramsCommand {
     Enable(ControlArgs),
     /// Set enabled = false; stops it.
     Disable(ControlArgs),
-    /// Start the process (the program must be enabled).
+    /// Start the process (the program must be enabled); `all` starts every enabled program.
     Start(ControlArgs),
-    /// Stop the process.
+    /// Stop the process; `all` stops every program.
     Stop(ControlArgs),
-    /// Stop then start the process.
+    /// Stop then start the process; `all` restarts every enabled program.
     Restart(ControlArgs),
+    /// Send a signal to the program's main process (`programs signal nginx HUP`).
+    Signal {
+        /// The program's id or name.
+        id: ProgramId,
+        /// A name with or without SIG (HUP, SIGUSR1, term) or a number (1).
+        signal: String,
+    },
+    /// The changes of a program's file: when, by whom (file or API), and the diff.
+    History {
+        /// The program's id or name.
+        id: ProgramId,
+    },
     /// The status of one program, or of every program.
     Status {
         /// The program's id or name [default: every program].
@@ -407,7 +445,7 @@ pub struct EditArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ControlArgs {
-    /// The id or name.
+    /// The id or name (`all`: every program, for start, stop and restart).
     pub id: ProgramId,
     /// Answer at once instead of waiting until the change has happened.
     #[arg(long)]
@@ -499,7 +537,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
     let global = cli.global;
     let outcome = match cli.command {
-        Command::Validate { dir } => return ExitCode::from(validate(&dir)),
+        Command::Validate { dir } => return ExitCode::from(validate(&dir, global.json)),
         Command::Serve(mut args) => {
             args.token_file = global.token_file;
             return ExitCode::from(serve::serve(args));
@@ -509,15 +547,20 @@ pub fn run(cli: Cli) -> ExitCode {
             Err(error) => Err(error),
         },
         Command::Completions { shell } => docs::completions(shell),
-        Command::Man => docs::man(),
+        Command::Man(args) => docs::man(&args),
         Command::Programs(command) => programs::run(&global, command),
         Command::Status => programs::run(&global, ProgramsCommand::Status { id: None }),
+        Command::Ls => programs::run(&global, ProgramsCommand::List),
+        Command::Start(args) => programs::run(&global, ProgramsCommand::Start(args)),
+        Command::Stop(args) => programs::run(&global, ProgramsCommand::Stop(args)),
+        Command::Restart(args) => programs::run(&global, ProgramsCommand::Restart(args)),
+        Command::History { id } => programs::run(&global, ProgramsCommand::History { id }),
         Command::Logs(args) => {
             session::Session::open(&global).and_then(|session| logs::all(&session, &args))
         }
         Command::Ready { wait } => ready::ready(&global, wait),
         Command::QuickStart(command) => quick::run(&global, command),
-        Command::Diff { dir } => gitops::diff(&global, &dir),
+        Command::Diff { dir, exit_code } => gitops::diff(&global, &dir, exit_code),
         Command::Apply {
             dir,
             prune,
@@ -544,19 +587,47 @@ fn die_on_closed_stdout() {
     }
 }
 
-fn validate(dir: &Path) -> u8 {
-    validate_to(dir, false)
+fn validate(dir: &Path, json: bool) -> u8 {
+    validate_to(dir, false, json)
 }
 
 /// `validate`, with the one-line summary on stderr instead of stdout (`import --json` keeps
-/// stdout for its report).
-fn validate_to(dir: &Path, summary_to_stderr: bool) -> u8 {
+/// stdout for its report); `json`: the verdict as one JSON object on stdout (`--json`).
+fn validate_to(dir: &Path, summary_to_stderr: bool, json: bool) -> u8 {
     // Log paths inside the folder (or the default state folder beside it) are refused, as the
     // daemon refuses them.
     let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let protected = crate::daemon::DaemonConfig::beside(&absolute).protected_folders();
     let snapshot = store::scan_protected(dir, &SystemUsers, protected);
     let problems: Vec<_> = snapshot.problems().collect();
+    if json {
+        // For scripts: the same verdict, the same exit code, as one JSON object on stdout.
+        let broken: Vec<&str> = snapshot
+            .programs
+            .values()
+            .filter(|entry| entry.spec.is_err())
+            .map(|entry| entry.name.as_str())
+            .collect();
+        output::print_json(&serde_json::json!({
+            "dir": dir.to_string_lossy(),
+            "valid": problems.is_empty(),
+            "programs": snapshot.programs.keys().collect::<Vec<_>>(),
+            "invalid": broken,
+            "problems": problems
+                .iter()
+                .map(|problem| {
+                    let mut value = serde_json::to_value(problem).unwrap_or_default();
+                    value["text"] = serde_json::Value::from(problem.to_string());
+                    value
+                })
+                .collect::<Vec<_>>(),
+        }));
+        return if problems.is_empty() {
+            exit::OK
+        } else {
+            exit::INVALID
+        };
+    }
     if problems.is_empty() {
         let names: Vec<&str> = snapshot.programs.keys().map(String::as_str).collect();
         let summary = format!(

@@ -182,6 +182,33 @@ pub fn text(value: &Value) -> String {
     }
 }
 
+/// Unix seconds as `2026-12-01 08:00:00 UTC` (days to a civil date: Howard Hinnant's
+/// `civil_from_days`).
+pub fn utc_time(seconds: f64) -> String {
+    let whole = seconds.max(0.0) as i64;
+    let (days, rest) = (whole.div_euclid(86_400), whole.rem_euclid(86_400));
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
 /// How a process last ended, as `exit 1` or `signal KILL`.
 pub fn last_exit(value: &Value) -> Option<String> {
     if let Some(code) = value.get("code").and_then(Value::as_i64) {
@@ -209,6 +236,19 @@ mod tests {
             table.render(false),
             "ID  NAME           STATUS\n1   web            RUNNING\n12  a-longer-name  STOPPED\n"
         );
+    }
+
+    #[test]
+    fn unix_seconds_read_as_utc_dates() {
+        let cases = [
+            (0.0, "1970-01-01 00:00:00 UTC"),
+            (951_782_400.0, "2000-02-29 00:00:00 UTC"),
+            (1_796_112_000.5, "2026-12-01 08:00:00 UTC"),
+            (4_107_542_399.0, "2100-02-28 23:59:59 UTC"),
+        ];
+        for (seconds, text) in cases {
+            assert_eq!(utc_time(seconds), text, "{seconds}");
+        }
     }
 
     #[test]

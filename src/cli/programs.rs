@@ -2,7 +2,9 @@
 //! of the API. Each command is one or two requests; what it prints is a message, a table or the
 //! file's diff, or with `--json` the API's `data`. (`programs logs` is in `cli/logs.rs`.)
 
-use serde_json::{Map, Value};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
 
 use super::output::{self, Cell, Table};
 use super::session::{CliError, Session, scalar, segment};
@@ -25,6 +27,8 @@ pub fn run(global: &GlobalArgs, command: ProgramsCommand) -> Result<(), CliError
         ProgramsCommand::Restart(args) => control(&session, &args, Control::Restart),
         ProgramsCommand::Status { id } => status(&session, id.as_deref()),
         ProgramsCommand::Logs(args) => super::logs::logs(&session, "/programs", &args, true),
+        ProgramsCommand::Signal { id, signal } => send_signal(&session, &id, &signal),
+        ProgramsCommand::History { id } => history(&session, &id),
     }
 }
 
@@ -125,25 +129,14 @@ fn edit(session: &Session, args: &EditArgs) -> Result<(), CliError> {
         }
         body.insert(field.clone(), Value::Null);
     }
-    let mut headers = Vec::new();
-    let etag;
     if !args.fields.env.is_empty() || !args.unset_env.is_empty() {
-        // The environment is one field: read it, change the keys asked, and send it back only
-        // if nobody changed the program meanwhile (If-Match).
-        let current = session.get(&format!("/programs/{}", segment(&args.id)))?;
-        let mut environment = current.data["program"]["environment"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        environment.extend(self::environment(&args.fields.env));
+        // The edit is a JSON merge patch: these variables change, `null` removes one, and the
+        // others stay as they are, on the daemon's side in one step (no read-modify-write).
+        let mut environment = self::environment(&args.fields.env);
         for key in &args.unset_env {
-            environment.remove(key);
+            environment.insert(key.clone(), Value::Null);
         }
         body.insert("environment".into(), Value::Object(environment));
-        etag = current.etag;
-        if let Some(etag) = &etag {
-            headers.push(("If-Match", etag.as_str()));
-        }
     }
     if body.is_empty() {
         return Err(CliError::usage(
@@ -151,7 +144,7 @@ fn edit(session: &Session, args: &EditArgs) -> Result<(), CliError> {
         ));
     }
     let path = format!("/programs/edit/{}", segment(&args.id));
-    let answered = session.call("POST", &path, Some(&Value::Object(body)), &headers)?;
+    let answered = session.post(&path, Some(&Value::Object(body)))?;
     let data = &answered.data;
     if session.json {
         output::print_json(data);
@@ -225,10 +218,21 @@ fn print_config_errors(items: &[Value]) {
     for item in items {
         if let Some(message) = item["config_error"]["message"].as_str() {
             println!(
-                "! {}: {message} (the last good version stays in effect)",
-                scalar(&item["name"])
+                "! {}: {message} ({})",
+                scalar(&item["name"]),
+                in_effect(&item["config_error"])
             );
         }
+    }
+}
+
+/// What runs while a file has a problem: the last good version, or, for a file that was never
+/// valid, nothing.
+fn in_effect(config_error: &Value) -> &'static str {
+    if config_error["running_generation"].as_u64().unwrap_or(0) == 0 {
+        "never valid: nothing of it runs until the file is fixed"
+    } else {
+        "the last good version stays in effect"
     }
 }
 
@@ -345,9 +349,16 @@ fn get(session: &Session, id: &str, file: bool) -> Result<(), CliError> {
         println!("{key:width$}  {value}");
     }
     if let Some(message) = program["config_error"]["message"].as_str() {
-        println!(
-            "\nconfig error: {message}\n  the last good version stays in effect until the file is fixed"
-        );
+        let effect = if program["config_error"]["running_generation"]
+            .as_u64()
+            .unwrap_or(0)
+            == 0
+        {
+            "the file has never been valid: nothing of it runs until it is fixed"
+        } else {
+            "the last good version stays in effect until the file is fixed"
+        };
+        println!("\nconfig error: {message}\n  {effect}");
     }
     Ok(())
 }
@@ -390,6 +401,7 @@ pub fn status_table(statuses: &[Value]) -> Table {
     ]);
     for status in statuses {
         let state = output::text(&status["status"]);
+        let up = state == "RUNNING" || state == "STARTING";
         let waiting: Vec<&str> = status["waiting_for"]
             .as_array()
             .map(|names| names.iter().filter_map(Value::as_str).collect())
@@ -400,18 +412,23 @@ pub fn status_table(statuses: &[Value]) -> Table {
         ) {
             (Some(error), _) => error.to_string(),
             _ if !waiting.is_empty() => format!("waiting for {}", waiting.join(", ")),
-            (None, Some(exit)) if state != "RUNNING" && state != "STARTING" => exit,
-            _ => match (
+            (None, Some(exit)) if !up => exit,
+            (None, exit) => match (
                 status["health"].as_str(),
                 status["last_probe"]["ok"].as_bool(),
             ) {
                 (Some("unhealthy"), _) | (_, Some(false)) => {
                     output::text(&status["last_probe"]["output"])
                 }
-                _ => status["status_text"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
+                _ => match (status["status_text"].as_str(), exit) {
+                    (Some(text), _) if !text.is_empty() => text.to_string(),
+                    // Up again after a crash (kill -9, an exit autorestart answered): say
+                    // what it was.
+                    (_, Some(exit)) if status["restarts"].as_u64().unwrap_or(0) > 0 => {
+                        format!("restarted after {exit}")
+                    }
+                    _ => String::new(),
+                },
             },
         };
         let ready = match status["ready"] {
@@ -449,52 +466,265 @@ fn wait_query(args: &ControlArgs) -> &'static str {
     if args.no_wait { "?wait=false" } else { "" }
 }
 
-fn control(session: &Session, args: &ControlArgs, control: Control) -> Result<(), CliError> {
-    let verb = match control {
-        Control::Enable => "enable",
-        Control::Disable => "disable",
-        Control::Start => "start",
-        Control::Stop => "stop",
-        Control::Restart => "restart",
+impl Control {
+    fn verb(self) -> &'static str {
+        match self {
+            Control::Enable => "enable",
+            Control::Disable => "disable",
+            Control::Start => "start",
+            Control::Stop => "stop",
+            Control::Restart => "restart",
+        }
+    }
+}
+
+/// A wait longer than the daemon's own may still be cut short by a loaded machine: this much
+/// more, plus a quarter of the daemon's bound, before the client gives up.
+const WAIT_SLACK: Duration = Duration::from_secs(10);
+
+/// How long the daemon itself may take to answer a waiting `control` of this program (its
+/// fields as `GET /programs/{id}` shows them), and so how long the client waits: a start waits
+/// for RUNNING or FATAL (every try up to `startsecs`, `startretries` retries after 1 s, 2 s…),
+/// after a stop still under way; a stop waits `stopwaitsecs` before the SIGKILL. Enable waits
+/// for nothing.
+fn wait_bound(program: &Value, control: Control) -> Duration {
+    let number = |key: &str, default: f64| program[key].as_f64().unwrap_or(default).max(0.0);
+    let startsecs = number("startsecs", 1.0);
+    let retries = number("startretries", 3.0);
+    let stop = number("stopwaitsecs", 10.0);
+    let start = startsecs * (retries + 1.0) + retries * (retries + 1.0) / 2.0;
+    let daemon = match control {
+        Control::Enable => 0.0,
+        Control::Disable | Control::Stop => stop,
+        Control::Start | Control::Restart => stop + start,
     };
+    WAIT_SLACK + Duration::from_secs_f64((daemon * 1.25).min(1e9))
+}
+
+/// The session to wait for `control` of this program with: its time-out from the program's
+/// own timings ([`wait_bound`]) instead of the client's fixed one.
+fn waiting_session(
+    session: &Session,
+    args: &ControlArgs,
+    control: Control,
+) -> Result<Session, CliError> {
+    if args.no_wait || control == Control::Enable {
+        return Ok(session.with_timeout(session.client.timeout));
+    }
+    let answered = session.get(&format!("/programs/{}", segment(&args.id)))?;
+    Ok(session.with_timeout(wait_bound(&answered.data["program"], control)))
+}
+
+fn control(session: &Session, args: &ControlArgs, control: Control) -> Result<(), CliError> {
+    if args.id == "all" && matches!(control, Control::Start | Control::Stop | Control::Restart) {
+        return control_all(session, args, control);
+    }
+    let verb = control.verb();
     let path = format!("/programs/{}/{verb}{}", segment(&args.id), wait_query(args));
-    let answered = session
-        .post(&path, None)
-        .map_err(|error| error.context(&format!("{verb} {}", args.id)))?;
+    let waiting = waiting_session(session, args, control)?;
+    let answered = waiting.post(&path, None).map_err(|error| {
+        if error.message.contains(" did not start ") {
+            error
+        } else {
+            error.context(&format!("{verb} {}", args.id))
+        }
+    })?;
     let data = &answered.data;
     if session.json {
         output::print_json(data);
         return Ok(());
     }
+    println!("{}", control_line(data, control, args.no_wait));
+    if let Some(hint) = data["hint"].as_str() {
+        eprintln!("note: {hint}");
+    }
+    Ok(())
+}
+
+/// What a successful control says: `Started web: RUNNING, pid 12`.
+fn control_line(data: &Value, control: Control, no_wait: bool) -> String {
+    let verb = control.verb();
     let name = scalar(&data["name"]);
     let status = &data["status"];
-    let state = status["status"].as_str().unwrap_or("");
     let shown = describe_status(status);
     let changed = data["changed"] != Value::Bool(false);
     match control {
-        Control::Enable if changed => println!("Enabled {name} (it may now be started)"),
-        Control::Enable => println!("{name} was already enabled"),
-        Control::Disable if changed => println!("Disabled {name}{}", suffix(&shown)),
-        Control::Disable => println!("{name} was already disabled{}", suffix(&shown)),
-        _ if args.no_wait => println!("Asked {name} to {verb}{}", suffix(&shown)),
-        Control::Start if !changed => println!("{name} is already running{}", suffix(&shown)),
-        Control::Stop if !changed => println!("{name} was not running{}", suffix(&shown)),
-        Control::Start => println!("Started {name}{}", suffix(&shown)),
-        Control::Stop => println!("Stopped {name}{}", suffix(&shown)),
-        Control::Restart => println!("Restarted {name}{}", suffix(&shown)),
+        Control::Enable if changed => format!("Enabled {name} (it may now be started)"),
+        Control::Enable => format!("{name} was already enabled"),
+        Control::Disable if changed => format!("Disabled {name}{}", suffix(&shown)),
+        Control::Disable => format!("{name} was already disabled{}", suffix(&shown)),
+        _ if no_wait => format!("Asked {name} to {verb}{}", suffix(&shown)),
+        Control::Start if !changed => format!("{name} is already running{}", suffix(&shown)),
+        Control::Stop if !changed => format!("{name} was not running{}", suffix(&shown)),
+        Control::Start => format!("Started {name}{}", suffix(&shown)),
+        Control::Stop => format!("Stopped {name}{}", suffix(&shown)),
+        Control::Restart => format!("Restarted {name}{}", suffix(&shown)),
     }
-    let starting = matches!(control, Control::Start | Control::Restart) && !args.no_wait;
-    if starting && state == "FATAL" {
-        let reason = status["last_error"]
-            .as_str()
-            .map(|error| format!(": {error}"))
-            .unwrap_or_default();
+}
+
+/// At most this many programs are asked at once by `start|stop|restart all`.
+const ALL_AT_ONCE: usize = 16;
+
+/// `programs start|stop|restart all` (supervisorctl's habit): every program, by priority
+/// groups as boot and shutdown go (starts lowest first, stops highest first), the programs
+/// of one group at once. Start and restart skip the disabled programs and those whose file
+/// was never valid, and say so. Exits 1 when any of them failed.
+fn control_all(session: &Session, args: &ControlArgs, control: Control) -> Result<(), CliError> {
+    let verb = control.verb();
+    let answered = session.get("/programs")?;
+    let programs = answered.data["programs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut groups: std::collections::BTreeMap<i64, Vec<Value>> = Default::default();
+    let mut skipped: Vec<(String, &str)> = Vec::new();
+    for program in programs {
+        let name = scalar(&program["name"]);
+        let never_valid = !program["config_error"].is_null()
+            && program["config_error"]["running_generation"]
+                .as_u64()
+                .unwrap_or(0)
+                == 0;
+        if never_valid {
+            skipped.push((name, "its file has never been valid"));
+            continue;
+        }
+        if control != Control::Stop && program["enabled"] != Value::Bool(true) {
+            skipped.push((name, "not enabled"));
+            continue;
+        }
+        let priority = program["priority"].as_i64().unwrap_or(999);
+        let key = if control == Control::Stop {
+            -priority
+        } else {
+            priority
+        };
+        groups.entry(key).or_default().push(program);
+    }
+    let mut results: Vec<(String, Result<Value, CliError>)> = Vec::new();
+    for group in groups.values() {
+        for chunk in group.chunks(ALL_AT_ONCE) {
+            let answers: Vec<(String, Result<Value, CliError>)> = std::thread::scope(|scope| {
+                let asked: Vec<_> = chunk
+                    .iter()
+                    .map(|program| {
+                        scope.spawn(move || {
+                            let name = scalar(&program["name"]);
+                            let waiting = session.with_timeout(if args.no_wait {
+                                session.client.timeout
+                            } else {
+                                wait_bound(program, control)
+                            });
+                            let path =
+                                format!("/programs/{}/{verb}{}", segment(&name), wait_query(args));
+                            let answer = waiting.post(&path, None).map(|answered| answered.data);
+                            (name, answer)
+                        })
+                    })
+                    .collect();
+                asked
+                    .into_iter()
+                    .filter_map(|handle| handle.join().ok())
+                    .collect()
+            });
+            results.extend(answers);
+        }
+    }
+    let failed = results.iter().filter(|(_, answer)| answer.is_err()).count();
+    if session.json {
+        let mut items: Vec<Value> = results
+            .iter()
+            .map(|(name, answer)| match answer {
+                Ok(data) => json!({ "name": name, "ok": true, "data": data }),
+                Err(error) => {
+                    json!({ "name": name, "ok": false, "error": error.message, "body": error.body })
+                }
+            })
+            .collect();
+        items.extend(
+            skipped
+                .iter()
+                .map(|(name, why)| json!({ "name": name, "ok": true, "skipped": why })),
+        );
+        output::print_json(&json!({ "programs": items, "failed": failed }));
+    } else {
+        for (name, answer) in &results {
+            match answer {
+                Ok(data) => println!("{}", control_line(data, control, args.no_wait)),
+                Err(error) if error.message.contains(" did not start ") => {
+                    eprintln!("{}", error.message);
+                }
+                Err(error) => eprintln!("{verb} {name}: {}", error.message),
+            }
+        }
+        for (name, why) in &skipped {
+            println!("Skipped {name}: {why}");
+        }
+        if results.is_empty() && skipped.is_empty() {
+            println!("No programs.");
+        }
+    }
+    if failed > 0 {
         return Err(CliError::new(
             exit::ERROR,
-            format!(
-                "{name} did not start (FATAL{reason}); see `hoody-daemon programs logs {name}`"
-            ),
+            format!("{failed} of {} programs did not {verb}", results.len()),
         ));
+    }
+    Ok(())
+}
+
+/// `programs signal ID SIGNAL`.
+fn send_signal(session: &Session, id: &str, signal: &str) -> Result<(), CliError> {
+    let body = json!({ "signal": signal });
+    let answered = session
+        .post(&format!("/programs/{}/signal", segment(id)), Some(&body))
+        .map_err(|error| error.context(&format!("signal {id}")))?;
+    let data = &answered.data;
+    if session.json {
+        output::print_json(data);
+        return Ok(());
+    }
+    println!(
+        "Sent {} to {} (pid {})",
+        scalar(&data["signal"]),
+        scalar(&data["name"]),
+        scalar(&data["pid"])
+    );
+    Ok(())
+}
+
+/// `programs history ID` (and `history ID`): every change of the program's file, oldest
+/// first, with who made it and the diff.
+fn history(session: &Session, id: &str) -> Result<(), CliError> {
+    let answered = session.get(&format!("/programs/{}/history", segment(id)))?;
+    let data = &answered.data;
+    if session.json {
+        output::print_json(data);
+        return Ok(());
+    }
+    let changes = data["history"].as_array().cloned().unwrap_or_default();
+    println!(
+        "{} (id {}): {} change{}, oldest first",
+        scalar(&data["name"]),
+        scalar(&data["id"]),
+        changes.len(),
+        if changes.len() == 1 { "" } else { "s" }
+    );
+    for change in &changes {
+        let by = match change["source"].as_str() {
+            Some("api") => "through the API",
+            _ => "in the file",
+        };
+        println!(
+            "\ngeneration {}  {}  {} {by}",
+            scalar(&change["generation"]),
+            output::utc_time(change["time"].as_f64().unwrap_or(0.0)),
+            scalar(&change["change"]),
+        );
+        for problem in change["problems"].as_array().into_iter().flatten() {
+            println!("! {}", scalar(problem));
+        }
+        output::print_diff(change["diff"].as_str().unwrap_or_default());
     }
     Ok(())
 }
@@ -526,7 +756,8 @@ fn describe_status(status: &Value) -> String {
 
 fn delete(session: &Session, args: &ControlArgs) -> Result<(), CliError> {
     let path = format!("/programs/remove/{}{}", segment(&args.id), wait_query(args));
-    let answered = session.post(&path, None)?;
+    // A delete waits for the process to stop, as a stop does.
+    let answered = waiting_session(session, args, Control::Stop)?.post(&path, None)?;
     let data = &answered.data;
     if session.json {
         output::print_json(data);
@@ -539,4 +770,36 @@ fn delete(session: &Session, args: &ControlArgs) -> Result<(), CliError> {
     );
     output::print_diff(data["diff"].as_str().unwrap_or_default());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_waits_as_long_as_the_daemon_may_plus_slack() {
+        let seconds = |value: f64| WAIT_SLACK + Duration::from_secs_f64(value * 1.25);
+        let defaults = json!({});
+        let slow = json!({ "startsecs": 130, "startretries": 0, "stopwaitsecs": 5 });
+        let patient = json!({ "startsecs": 2, "startretries": 2, "stopwaitsecs": 300 });
+        let cases = [
+            // startsecs 1 × 4 tries + backoff 1 + 2 + 3 s, after a stop of up to 10 s.
+            (&defaults, Control::Start, seconds(10.0 + 4.0 + 6.0)),
+            (&defaults, Control::Stop, seconds(10.0)),
+            (&defaults, Control::Enable, WAIT_SLACK),
+            // Longer than the old fixed 120 s: a start whose startsecs is 130 s.
+            (&slow, Control::Start, seconds(5.0 + 130.0)),
+            (&slow, Control::Restart, seconds(5.0 + 130.0)),
+            (&patient, Control::Disable, seconds(300.0)),
+            (&patient, Control::Start, seconds(300.0 + 6.0 + 3.0)),
+        ];
+        for (program, control, expected) in cases {
+            assert_eq!(
+                wait_bound(program, control),
+                expected,
+                "{program} {control:?}"
+            );
+        }
+        assert!(wait_bound(&slow, Control::Start) > Duration::from_secs(120));
+    }
 }

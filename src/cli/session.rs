@@ -46,7 +46,10 @@ impl CliError {
         if let Some(body) = &self.body {
             super::output::print_json(body);
         }
-        eprintln!("hoody-daemon: {}", self.message);
+        // An exit code that is the whole answer (`diff --exit-code`) has nothing to say.
+        if !self.message.is_empty() {
+            eprintln!("hoody-daemon: {}", self.message);
+        }
     }
 }
 
@@ -56,11 +59,10 @@ impl From<io::Error> for CliError {
     }
 }
 
-/// What an API call answered: the envelope's `data`, and the `ETag` when there was one.
+/// What an API call answered: the envelope's `data`.
 #[derive(Debug, Clone)]
 pub struct Answered {
     pub data: Value,
-    pub etag: Option<String>,
 }
 
 /// A connection to one daemon (each request opens its own connection).
@@ -79,6 +81,16 @@ impl Session {
             client: Client::new(endpoint, token),
             json: global.json,
         })
+    }
+
+    /// The same daemon and token, with another read time-out (a waiting call's).
+    pub fn with_timeout(&self, timeout: std::time::Duration) -> Session {
+        let mut client = self.client.clone();
+        client.timeout = timeout;
+        Session {
+            client,
+            json: self.json,
+        }
     }
 
     pub fn get(&self, path: &str) -> Result<Answered, CliError> {
@@ -129,7 +141,6 @@ impl Session {
         if (200..300).contains(&response.status) && body.get("data").is_some() {
             return Ok(Answered {
                 data: body["data"].clone(),
-                etag: response.header("etag").map(str::to_string),
             });
         }
         Err(self.api_error(response.status, body))
@@ -147,6 +158,19 @@ impl Session {
                 | io::ErrorKind::HostUnreachable
                 | io::ErrorKind::NetworkUnreachable
         ) || error.raw_os_error() == Some(libc::ENOTSOCK);
+        let timed_out = matches!(
+            error.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        );
+        if timed_out {
+            return CliError::new(
+                exit::ERROR,
+                format!(
+                    "timed out after {} s waiting for the daemon at {address} to answer; it may still be doing what was asked (see `hoody-daemon status`)",
+                    self.client.timeout.as_secs()
+                ),
+            );
+        }
         if unreachable {
             CliError::new(
                 exit::ERROR,
@@ -174,6 +198,13 @@ impl Session {
                 ),
             );
         };
+        if body["error"]["code"] == "start_failed" {
+            return CliError {
+                code: exit::ERROR,
+                message: start_failed_message(&body["error"]["details"], message),
+                body: self.json.then_some(body),
+            };
+        }
         let code = match status {
             400 | 413 => exit::INVALID,
             404 => exit::NOT_FOUND,
@@ -202,6 +233,32 @@ impl Session {
     }
 }
 
+/// What a start that ended without the program running says: `NAME did not start (FATAL: …)`,
+/// the last lines it wrote to stderr, and where to look next. A program that never ran (a
+/// spawn error: no exit) has no log to point at; its reason says what to fix.
+fn start_failed_message(details: &Value, message: &str) -> String {
+    let status = &details["status"];
+    let name = details["name"].as_str().unwrap_or("the program");
+    let mut text = message.to_string();
+    if let Some(stderr) = status["last_stderr"].as_str() {
+        text.push_str("\n  its last stderr lines:");
+        for line in stderr.lines() {
+            text.push_str("\n    ");
+            text.push_str(line);
+        }
+    }
+    if status["last_exit"].is_null() {
+        text.push_str(
+            "\n  it never ran, so it has no log: fix what the reason names and start it again",
+        );
+    } else {
+        text.push_str(&format!(
+            "\n  see `hoody-daemon programs logs {name}` for more"
+        ));
+    }
+    text
+}
+
 /// Readable lines for an error's details: `field `x`: why` for field problems, `key: value`
 /// for an object, nothing for null.
 fn detail_lines(details: &Value) -> Vec<String> {
@@ -209,12 +266,19 @@ fn detail_lines(details: &Value) -> Vec<String> {
         Value::Null => Vec::new(),
         Value::Array(items) => items
             .iter()
-            .map(|item| match (item.get("field"), item.get("message")) {
-                (Some(Value::String(field)), Some(Value::String(message))) => {
-                    format!("field `{field}`: {message}")
+            .map(|item| {
+                let text = match (item.get("field"), item.get("message")) {
+                    (Some(Value::String(field)), Some(Value::String(message))) => {
+                        format!("field `{field}`: {message}")
+                    }
+                    (_, Some(Value::String(message))) => message.clone(),
+                    _ => return scalar(item),
+                };
+                match (item["line"].as_u64(), item["column"].as_u64()) {
+                    (Some(line), Some(column)) => format!("line {line}:{column}: {text}"),
+                    (Some(line), None) => format!("line {line}: {text}"),
+                    _ => text,
                 }
-                (_, Some(Value::String(message))) => message.clone(),
-                _ => scalar(item),
             })
             .collect(),
         Value::Object(map) => object_lines(map),
@@ -264,6 +328,11 @@ mod tests {
     fn details_read_as_lines() {
         let problems = json!([{ "field": "command", "message": "is required" }]);
         assert_eq!(detail_lines(&problems), ["field `command`: is required"]);
+        let placed = json!([{ "field": "boot", "message": "expected true or false", "line": 2, "column": 1 }]);
+        assert_eq!(
+            detail_lines(&placed),
+            ["line 2:1: field `boot`: expected true or false"]
+        );
         let object = json!({ "name": "web", "hint": "enable it first", "problems": [1] });
         assert_eq!(detail_lines(&object), ["hint: enable it first"]);
         assert!(detail_lines(&Value::Null).is_empty());

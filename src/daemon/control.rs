@@ -164,7 +164,9 @@ impl Daemon {
         self.reply_when(name, Until::Up, wait, answer, reply);
     }
 
-    /// Sends a signal to the program's process (`Request::Signal`).
+    /// Sends a signal to the program's main process (`Request::Signal`: `POST
+    /// /programs/{id}/signal`, supervisorctl's `signal`); 409 `not_running` when it has none.
+    /// Changes no intent and no file.
     pub(super) fn signal_program(&mut self, id: &str, signal: Signal) -> Reply {
         let (name, _) = self.controllable(id)?;
         let program_id = self.table.programs.get(&name).map(|program| program.id);
@@ -174,14 +176,21 @@ impl Daemon {
                 "id": program_id,
                 "name": name,
                 "signal": signal_name,
+                "number": signal as i32,
                 "pid": pid,
             }))),
-            Err(SignalRefused::NotRunning) => Err(Failure::new(
-                FailureKind::Conflict,
-                "not_running",
-                "program not running: there is no process to signal",
-            )
-            .with_details(json!({ "name": name }))),
+            Err(SignalRefused::NotRunning) => {
+                let state = self
+                    .supervisor
+                    .status(&name, Instant::now())
+                    .map_or(ProcessState::Stopped, |status| status.state);
+                Err(Failure::new(
+                    FailureKind::Conflict,
+                    "not_running",
+                    format!("program not running ({state}): {name} has no process to signal"),
+                )
+                .with_details(json!({ "id": program_id, "name": name, "status": state })))
+            }
             Err(SignalRefused::Failed(error)) => Err(Failure::new(
                 FailureKind::Internal,
                 "signal_failed",
@@ -229,6 +238,31 @@ impl Daemon {
     pub(super) fn control_answer(&self, name: &str, changed: bool) -> Answer {
         let id = self.table.programs.get(name).map(|program| program.id);
         Answer::ok(json!({ "id": id, "name": name, "changed": changed }))
+    }
+
+    /// A start (or restart) that ended without the program running (FATAL, or not started
+    /// because a dependency can no longer come up), with its reason and the status
+    /// (`last_error`, `last_stderr`) in the details. 422: the request was carried out and the
+    /// daemon is fine; the program, as written or in its environment, cannot run (README, "A
+    /// start that does not start is an error").
+    pub(super) fn start_failed(&self, name: &str, now: Instant) -> Failure {
+        let program = self.table.programs.get(name);
+        let status = program.map_or(Value::Null, |program| self.status_value(program, now));
+        let state = status["status"].as_str().unwrap_or("STOPPED");
+        let reason = status["last_error"]
+            .as_str()
+            .map(|error| format!(": {error}"))
+            .unwrap_or_default();
+        Failure::new(
+            FailureKind::Unprocessable,
+            "start_failed",
+            format!("{name} did not start ({state}{reason})"),
+        )
+        .with_details(json!({
+            "id": program.map(|program| program.id),
+            "name": name,
+            "status": status,
+        }))
     }
 
     pub(super) fn reply_when(
@@ -298,6 +332,17 @@ impl Daemon {
                 if !waiter.reply.is_closed() {
                     pending.push(waiter);
                 }
+                continue;
+            }
+            // Ended without the program running: FATAL, or held back by a dependency that can
+            // no longer come up (SPEC §12).
+            let blocked = self
+                .health
+                .holds
+                .get(&waiter.name)
+                .is_some_and(|hold| hold.blocked.is_some());
+            if waiter.until == Until::Up && (state == Some(ProcessState::Fatal) || blocked) {
+                let _ = waiter.reply.send(Err(self.start_failed(&waiter.name, now)));
                 continue;
             }
             let mut answer = waiter.answer;

@@ -12,7 +12,7 @@ use crate::spec::{ProgramSpec, SystemUsers};
 use crate::store::Reuse;
 use crate::supervisor::{ExitInfo, ProcessState, StateChange};
 
-use super::persist::{Intents, Running, RunningRecord};
+use super::persist::{self, GenerationRecord, Intents, Running, RunningRecord};
 use super::programs::{ChangeKind, ConfigEvent, Source};
 use super::request::Answer;
 use super::{Daemon, Event, JobMeta, phase_of, unix_now};
@@ -44,6 +44,7 @@ impl Daemon {
         let ids = &self.ids;
         let saved = &self.saved_intents;
         let api_sources = &self.api_sources;
+        let generations = &self.generations;
         let events = self.table.apply(
             &snapshot,
             |name| ids.get(name).unwrap_or(0),
@@ -51,6 +52,7 @@ impl Daemon {
                 Some(run) => *run && spec.is_some_and(|spec| spec.enabled),
                 None => spec.is_some_and(|spec| spec.boot && spec.enabled),
             },
+            |name, text| persist::first_generation(generations.get(name), text),
             |name| match api_sources.get(name) {
                 Some(author) => (Source::Api, author.clone()),
                 None => (Source::File, None),
@@ -59,10 +61,27 @@ impl Daemon {
         );
         if !events.is_empty() {
             self.intents_dirty = true;
+            self.generations_dirty = true;
+            self.table_changed = true;
         }
         let mut changes = Vec::with_capacity(events.len());
         for event in events {
             self.api_sources.remove(&event.name);
+            let text = match event.change.change {
+                ChangeKind::Removed => None,
+                ChangeKind::Created | ChangeKind::Edited => self
+                    .table
+                    .programs
+                    .get(&event.name)
+                    .and_then(|program| program.entry.text.as_deref()),
+            };
+            self.generations.insert(
+                event.name.clone(),
+                GenerationRecord {
+                    generation: event.change.generation,
+                    text: persist::text_hash(text),
+                },
+            );
             changes.push((event.name.clone(), event.change.change));
             self.publish_config(event);
         }
@@ -88,6 +107,28 @@ impl Daemon {
         }))
     }
 
+    /// After the table changed: a job whose spec is the program's last good one (an edit that
+    /// changes nothing the job uses, such as `enabled = true` written out where it was the
+    /// default) runs that generation, so its `observed_generation` follows. Pointers first:
+    /// the whole spec is compared only for a job given a new version, once.
+    pub(super) fn sync_observed_generations(&mut self) {
+        for (name, meta) in &mut self.jobs {
+            let Some(program) = self.table.programs.get(name) else {
+                continue;
+            };
+            let Some(good) = &program.last_good else {
+                continue;
+            };
+            if meta.generation == program.good_generation {
+                continue;
+            }
+            if Arc::ptr_eq(&meta.spec, good) || *meta.spec == **good {
+                meta.spec = Arc::clone(good);
+                meta.generation = program.good_generation;
+            }
+        }
+    }
+
     pub(super) fn publish_config(&self, event: ConfigEvent) {
         let ConfigEvent {
             name,
@@ -106,8 +147,12 @@ impl Daemon {
                 tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program removed\n{}", log_diff)
             }
         }
+        let effect = match self.table.programs.get(&name) {
+            Some(program) if program.last_good.is_some() => "the last good version stays in effect",
+            _ => "it has never been valid, so nothing of it runs",
+        };
         for problem in &change.problems {
-            tracing::error!(program = %name, "{problem}; the last good version stays in effect");
+            tracing::error!(program = %name, "{problem}; {effect}");
         }
         let _ = self.events.send(Arc::new(Event::Config {
             id,
@@ -187,12 +232,16 @@ impl Daemon {
             if plan.is_empty() || pass == 3 {
                 self.keep_holds(holds, &desired, &observed);
                 if plan.is_empty() {
-                    return;
+                    break;
                 }
             }
             for action in plan {
                 self.apply(action, now);
             }
+        }
+        if self.table_changed {
+            self.table_changed = false;
+            self.sync_observed_generations();
         }
     }
 
@@ -271,6 +320,12 @@ impl Daemon {
     }
 
     pub(super) fn persist(&mut self) {
+        if self.generations_dirty {
+            match self.state.save_generations(&self.generations) {
+                Ok(()) => self.generations_dirty = false,
+                Err(error) => tracing::error!(%error, "cannot save program generations"),
+            }
+        }
         if self.intents_dirty {
             let intents: Intents = self
                 .table

@@ -225,6 +225,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         state.save_running(&Running::new())?;
     }
     let saved_intents = state.load_intents()?;
+    let generations = state.load_generations()?;
     let ids = Ids::load(&config.state_dir)?;
     let quick = quick::QuickStarts::open(&config.state_dir, &config.log_dir)?;
     if let Err(error) = crate::supervisor::become_subreaper() {
@@ -245,8 +246,10 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         health: Some(health.sender.clone()),
         notify_dir: Some(notify_dir),
     });
+    let git_work_tree = git_work_tree(&config.programs_dir);
     let scanner = Scanner::protecting(config.protected_folders());
     let daemon = Daemon {
+        git_work_tree,
         config,
         state,
         ids,
@@ -254,6 +257,9 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         table: ProgramTable::default(),
         saved_intents,
         intents_dirty: false,
+        generations,
+        generations_dirty: false,
+        table_changed: false,
         recorded_running: Running::new(),
         jobs: BTreeMap::new(),
         supervisor,
@@ -287,6 +293,9 @@ struct Shutdown {
 
 pub struct Daemon {
     config: DaemonConfig,
+    /// The git work tree programs.d is in, if any (looked up once, at start): enable and
+    /// disable, which write the file, then say that `start`/`stop` change no file.
+    git_work_tree: Option<PathBuf>,
     state: StateFiles,
     ids: Ids,
     /// Reads programs.d, keeping what it read for the files that do not change.
@@ -295,6 +304,11 @@ pub struct Daemon {
     /// Intents from the last run; `None` with a fresh state folder.
     saved_intents: Option<Intents>,
     intents_dirty: bool,
+    /// The last generation of every name ever seen, as `generations.json` keeps it.
+    generations: persist::Generations,
+    generations_dirty: bool,
+    /// The table changed since the last converge (observed generations to bring along).
+    table_changed: bool,
     recorded_running: Running,
     jobs: BTreeMap<String, JobMeta>,
     supervisor: Supervisor,
@@ -371,8 +385,10 @@ impl Daemon {
                     self.take_probe_outcomes(Instant::now());
                 }
                 () = sleep_until(wake) => {
+                    // A deadline collects the exits that already happened first (probes too).
                     let changes = self.supervisor.on_deadline(Instant::now());
                     self.publish_changes(changes);
+                    self.take_probe_outcomes(Instant::now());
                     self.quick.on_deadline(&mut self.supervisor, Instant::now());
                     self.health_due(Instant::now());
                 }
@@ -457,8 +473,8 @@ impl Daemon {
             // The big reads are written straight to JSON from views of the state (`views`).
             Request::List { view } => self.list(now, view),
             Request::Get { id, view } => self.get(&id, now, view),
-            Request::Status { id: None } => self.status_all(now),
-            Request::Status { id: Some(id) } => self.status_one(&id, now),
+            Request::Status { id: None, view } => self.status_all(now, view),
+            Request::Status { id: Some(id), view } => self.status_one(&id, now, view),
             Request::History { id, view } => self.history(&id, view),
             Request::LogPaths { id } => self.log_paths(&id),
             Request::AllLogPaths { ids } => self.all_log_paths(&ids),
@@ -516,6 +532,14 @@ impl Daemon {
         };
         let _ = reply.send(outcome);
     }
+}
+
+/// The folder holding `.git` that `dir` is in (a clone of a repository of program files).
+fn git_work_tree(dir: &Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    dir.ancestors()
+        .find(|folder| folder.join(".git").exists())
+        .map(Path::to_path_buf)
 }
 
 async fn sleep_until(wake: Option<Instant>) {

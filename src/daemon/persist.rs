@@ -1,5 +1,7 @@
 //! What the daemon keeps in its state folder besides the ids: the operators' run intents
-//! (`intents.json`, so a daemon restart keeps what they did), the processes it runs
+//! (`intents.json`, so a daemon restart keeps what they did), each program's generation
+//! (`generations.json`, so a generation never goes down for the life of a state folder, SPEC
+//! §4), the processes it runs
 //! (`running.json`, pid plus kernel start time, so the next start after a crash ends the
 //! leftovers without ever hitting a reused pid), and the lock that keeps two daemons off one
 //! state folder.
@@ -30,6 +32,44 @@ pub struct RunningRecord {
 }
 
 pub type Running = BTreeMap<String, RunningRecord>;
+
+/// The last generation of a program and a hash of the file text it was given for, kept for
+/// every name ever seen (a removed program's too, so a file of that name that comes back goes
+/// on counting from there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerationRecord {
+    pub generation: u64,
+    /// [`text_hash`] of the file's text (0: unreadable or removed).
+    pub text: u64,
+}
+
+pub type Generations = BTreeMap<String, GenerationRecord>;
+
+/// A hash of a program file's text that stays the same across runs and builds (FNV-1a; std's
+/// hasher makes no such promise): whether a file changed while the daemon was down.
+pub fn text_hash(text: Option<&str>) -> u64 {
+    let Some(text) = text else {
+        return 0;
+    };
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The generation of a program seen for the first time in this run: 1 for a name never seen,
+/// the recorded one when its file is the text it had, one more when it changed meanwhile.
+pub fn first_generation(saved: Option<&GenerationRecord>, text: Option<&str>) -> u64 {
+    match saved {
+        None => 1,
+        Some(record) if record.text != 0 && record.text == text_hash(text) => {
+            record.generation.max(1)
+        }
+        Some(record) => record.generation + 1,
+    }
+}
 
 /// How long a start waits for the state folder's lock before it says another daemon has it.
 const LOCK_PATIENCE: Duration = Duration::from_secs(5);
@@ -100,6 +140,14 @@ impl StateFiles {
 
     pub fn save_intents(&self, intents: &Intents) -> io::Result<()> {
         save_json(&self.dir.join("intents.json"), intents)
+    }
+
+    pub fn load_generations(&self) -> io::Result<Generations> {
+        Ok(load_json(&self.dir.join("generations.json"))?.unwrap_or_default())
+    }
+
+    pub fn save_generations(&self, generations: &Generations) -> io::Result<()> {
+        save_json(&self.dir.join("generations.json"), generations)
     }
 
     pub fn load_running(&self) -> io::Result<Running> {
@@ -255,4 +303,46 @@ pub async fn end_leftovers(running: &Running) -> Vec<String> {
         }
     }
     ended
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generation_never_goes_down_across_runs() {
+        let text = "command = \"sleep 1\"\n";
+        let record = |generation, text| GenerationRecord {
+            generation,
+            text: text_hash(text),
+        };
+        let cases = [
+            // Never seen: the first generation.
+            (None, Some(text), 1),
+            // Seen with this very text: the same generation (nothing changed).
+            (Some(record(7, Some(text))), Some(text), 7),
+            // Changed while the daemon was down, or unreadable now: one more.
+            (
+                Some(record(7, Some(text))),
+                Some("command = \"sleep 2\"\n"),
+                8,
+            ),
+            (Some(record(7, Some(text))), None, 8),
+            // Removed, and a file of that name is back: it goes on counting.
+            (Some(record(9, None)), Some(text), 10),
+        ];
+        for (saved, now, expected) in cases {
+            assert_eq!(
+                first_generation(saved.as_ref(), now),
+                expected,
+                "{saved:?} {now:?}"
+            );
+        }
+        assert_ne!(text_hash(Some(text)), text_hash(Some("")));
+        assert_eq!(
+            text_hash(Some("abc")),
+            0xe71f_a219_0541_574b,
+            "FNV-1a, stable across builds"
+        );
+    }
 }

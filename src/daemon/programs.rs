@@ -108,13 +108,16 @@ pub struct ProgramTable {
 
 impl ProgramTable {
     /// Takes in a new snapshot. `id_of` gives the id of a name (the caller has synced the ids),
-    /// `first_intent` the run intent of a program seen for the first time, `source_of` who made
-    /// each program's change. Returns the changes, each with its diff.
+    /// `first_intent` the run intent of a program seen for the first time and
+    /// `first_generation` its generation (from its file's text: generations never go down for
+    /// the life of a state folder), `source_of` who made each program's change. Returns the
+    /// changes, each with its diff.
     pub fn apply(
         &mut self,
         snapshot: &Snapshot,
         id_of: impl Fn(&str) -> u64,
         first_intent: impl Fn(&str, Option<&ProgramSpec>) -> bool,
+        first_generation: impl Fn(&str, Option<&str>) -> u64,
         source_of: impl Fn(&str) -> (Source, Option<Arc<str>>),
         now: SystemTime,
     ) -> Vec<ConfigEvent> {
@@ -155,13 +158,14 @@ impl ProgramTable {
             let good = entry.spec.as_ref().ok().cloned();
             match self.programs.get_mut(name) {
                 None => {
+                    let generation = first_generation(name, entry.text.as_deref());
                     let mut program = Program {
                         id: id_of(name),
                         entry: entry.clone(),
                         run: first_intent(name, good.as_deref()),
                         last_good: good.clone(),
-                        generation: 1,
-                        good_generation: if good.is_some() { 1 } else { 0 },
+                        generation,
+                        good_generation: if good.is_some() { generation } else { 0 },
                         start_epoch: 0,
                         restart_epoch: 0,
                         // Most programs only ever have their "created" entry: room for one,
@@ -176,7 +180,7 @@ impl ProgramTable {
                         source,
                         by,
                         change: ChangeKind::Created,
-                        generation: 1,
+                        generation,
                         diff,
                         problems,
                     };

@@ -39,7 +39,7 @@ impl Daemon {
     }
 
     /// The status of every program (`GET /status`), written by hand (`views`).
-    pub(super) fn status_all(&self, now: Instant) -> Reply {
+    pub(super) fn status_all(&self, now: Instant, view: View) -> Reply {
         // The program table, the jobs and their metadata are all sorted by name: walk them
         // together.
         let mut views = InOrder::new(self.supervisor.views(now));
@@ -50,23 +50,41 @@ impl Daemon {
                 .iter()
                 .map(|(name, monitored)| (name.as_str(), monitored)),
         );
+        let supervisor = &self.supervisor;
         let statuses = self.table.programs.values().map(|program| {
             let name = program.entry.name.as_str();
             let job = views.get(name);
             let meta = metas.get(name);
             let health = self.health_of(program, job.as_ref(), meta, monitored.get(name));
-            StatusView::new(program, job, meta.map(|meta| meta.generation), health)
+            // Only a program that exited or failed has stderr to show: read for those alone.
+            let last_stderr = job
+                .as_ref()
+                .filter(|job| {
+                    matches!(
+                        job.state,
+                        ProcessState::Exited | ProcessState::Backoff | ProcessState::Fatal
+                    )
+                })
+                .filter(|_| view.shows_logs())
+                .and_then(|_| supervisor.last_stderr(name));
+            StatusView::new(
+                program,
+                job,
+                meta.map(|meta| meta.generation),
+                health,
+                last_stderr,
+            )
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
             views::write_statuses(json, statuses)
         })
     }
 
-    pub(super) fn status_one(&self, id: &str, now: Instant) -> Reply {
+    pub(super) fn status_one(&self, id: &str, now: Instant, view: View) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
         Answer::json(
             &OneStatusView {
-                status: self.status_view(program, now),
+                status: self.status_view(program, now, view),
                 success: true,
             },
             STATUS_SIZE,
@@ -78,7 +96,7 @@ impl Daemon {
     pub(super) fn history(&self, id: &str, view: View) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
         let mut history = serde_json::to_value(&program.history).unwrap_or(Value::Null);
-        if view == View::Redacted
+        if !view.shows_secrets()
             && let Value::Array(changes) = &mut history
         {
             for change in changes {
@@ -110,7 +128,7 @@ impl Daemon {
             PROGRAM_SIZE,
         )?;
         // The ETag is a hash of the text: only for who may see (and edit) it.
-        if view == View::Full {
+        if view.shows_secrets() {
             answer.etag = Some(Self::etag(program));
         }
         Ok(answer)
@@ -149,7 +167,7 @@ impl Daemon {
                 *value = Value::from(bytes.to_string());
             }
         }
-        if view == View::Redacted
+        if !view.shows_secrets()
             && let Some(Value::Object(environment)) = fields.get_mut("environment")
         {
             for value in environment.values_mut() {
@@ -164,11 +182,10 @@ impl Daemon {
             generation: program.generation,
             id: program.id,
             observed_generation: self.observed_generation(&program.entry.name),
-            status: self.status_view(program, now),
-            text: match view {
-                View::Full => Some(program.entry.text.as_deref()),
-                View::Redacted => None,
-            },
+            status: self.status_view(program, now, view),
+            text: view
+                .shows_secrets()
+                .then_some(program.entry.text.as_deref()),
         }
     }
 
@@ -176,12 +193,26 @@ impl Daemon {
         self.jobs.get(name).map(|meta| meta.generation)
     }
 
-    pub(super) fn status_view<'a>(&'a self, program: &'a Program, now: Instant) -> StatusView<'a> {
+    /// A program's status; `last_stderr` only for a view that shows logs.
+    pub(super) fn status_view<'a>(
+        &'a self,
+        program: &'a Program,
+        now: Instant,
+        view: View,
+    ) -> StatusView<'a> {
         let name = &program.entry.name;
         let job = self.supervisor.view(name, now);
         let meta = self.jobs.get(name);
         let health = self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
-        StatusView::new(program, job, self.observed_generation(name), health)
+        StatusView::new(
+            program,
+            job,
+            self.observed_generation(name),
+            health,
+            view.shows_logs()
+                .then(|| self.supervisor.last_stderr(name))
+                .flatten(),
+        )
     }
 
     /// A program's health for its status: judged by the spec its process runs with.
@@ -206,9 +237,10 @@ impl Daemon {
         )
     }
 
-    /// A program's status as a value, to add to the answer of a write.
+    /// A program's status as a value, to add to the answer of a write (start, stop…: roles
+    /// that read logs).
     pub(super) fn status_value(&self, program: &Program, now: Instant) -> Value {
-        serde_json::to_value(self.status_view(program, now)).unwrap_or(Value::Null)
+        serde_json::to_value(self.status_view(program, now, View::Redacted)).unwrap_or(Value::Null)
     }
 
     /// Every program's process, or one's (`Request::Processes`), for the supervisord bridge.

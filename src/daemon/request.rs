@@ -14,12 +14,25 @@ use crate::spec::Format;
 use crate::supervisor::ProcessState;
 
 /// How much of a program's secrets a read shows (SPEC §10): `Full` for `admin`; `Redacted`
-/// for `read` and `operate`: no file text, environment values as `"<redacted>"`, no diffs in
-/// the history, no ETag.
+/// for `operate`: no file text, environment values as `"<redacted>"`, no diffs in the history,
+/// no ETag; `NoLogs` for `read`: that, and no log lines either (a status's `last_stderr`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     Full,
     Redacted,
+    NoLogs,
+}
+
+impl View {
+    /// File text, environment values, diffs, ETags.
+    pub fn shows_secrets(self) -> bool {
+        self == View::Full
+    }
+
+    /// What programs wrote (`last_stderr`): `operate` reads logs, `read` does not.
+    pub fn shows_logs(self) -> bool {
+        self != View::NoLogs
+    }
 }
 
 /// What an environment value is shown as to whoever may not see it.
@@ -73,6 +86,7 @@ pub enum Request {
     },
     Status {
         id: Option<String>,
+        view: View,
     },
     History {
         id: String,
@@ -92,7 +106,8 @@ pub enum Request {
     Processes {
         id: Option<String>,
     },
-    /// Sends a signal to a program's process (only to the process itself).
+    /// Sends a signal to a program's main process (only to the process itself):
+    /// `POST /programs/{id}/signal` and supervisorctl's `signal`.
     Signal {
         id: String,
         signal: nix::sys::signal::Signal,
@@ -286,6 +301,9 @@ pub enum FailureKind {
     Conflict,
     /// `If-Match` names an older version (HTTP 412).
     Stale,
+    /// Understood and carried out, but it could not succeed: a start that ended without the
+    /// program running (HTTP 422, `start_failed`).
+    Unprocessable,
     /// The daemon could not do it: a disk error, shutting down (HTTP 500/503).
     Internal,
     Unavailable,

@@ -42,6 +42,9 @@ pub struct StatusView<'a> {
     pub last_exit: Option<ExitInfo>,
     /// `{time, ok, output}` of the last health probe of the current process.
     pub last_probe: Option<&'a LastProbe>,
+    /// EXITED, BACKOFF or FATAL: the last lines its last process wrote to stderr (read from
+    /// the log when asked: [`crate::supervisor::Supervisor::last_stderr`]); else null.
+    pub last_stderr: Option<String>,
     pub name: &'a str,
     /// The generation of the spec the job runs with; null without a job.
     pub observed_generation: Option<u64>,
@@ -72,6 +75,7 @@ impl<'a> StatusView<'a> {
         job: Option<JobView<'a>>,
         observed_generation: Option<u64>,
         health: HealthView<'a>,
+        last_stderr: Option<String>,
     ) -> StatusView<'a> {
         let job = job.unwrap_or(JobView {
             state: ProcessState::Stopped,
@@ -93,6 +97,7 @@ impl<'a> StatusView<'a> {
             last_error: health.blocked.map(Cow::Borrowed).or(job.last_error),
             last_exit: job.last_exit,
             last_probe: health.last_probe,
+            last_stderr,
             name: &program.entry.name,
             observed_generation,
             pid: job.pid,
@@ -148,6 +153,11 @@ impl StatusView<'_> {
         out.extend_from_slice(b",\"last_probe\":");
         match &self.last_probe {
             Some(probe) => serde_json::to_writer(&mut *out, probe)?,
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"last_stderr\":");
+        match &self.last_stderr {
+            Some(text) => serde_json::to_writer(&mut *out, text)?,
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"name\":");
@@ -407,6 +417,11 @@ mod tests {
                     id: u64::MAX - variant as u64,
                     last_error: errors[variant % errors.len()].clone(),
                     last_exit: exits[index % exits.len()],
+                    last_stderr: match variant % 3 {
+                        0 => None,
+                        1 => Some("ERROR: port 5432 already in use\n".to_string()),
+                        _ => Some("a \"quoted\"\tline\u{1}\nünï\n".to_string()),
+                    },
                     name: ["web", "a.b-c_d", "weird\"name\\", "ünï"][variant % 4],
                     observed_generation: running.then_some(index as u64),
                     pid: running.then_some(u32::MAX - index as u32),

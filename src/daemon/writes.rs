@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
 use crate::spec::name::{check_name, quote_short};
-use crate::spec::{Format, ProgramSpec, RawProgram, SystemUsers};
+use crate::spec::{Format, ProgramSpec, RawProgram, SystemUsers, merge_patch};
 use crate::store::{self, Reuse};
 
 use super::Daemon;
@@ -109,8 +109,9 @@ impl Daemon {
         Ok(answer)
     }
 
-    /// Edits a program's file (a merge; `null` resets a field). Returns the answer and whether
-    /// the file changed.
+    /// Edits a program's file: the changes are a JSON merge patch of its fields (`null` resets
+    /// a field, maps such as the environment merge per key). Returns the answer and whether the
+    /// file changed.
     pub(super) fn edit(
         &mut self,
         id: &str,
@@ -139,6 +140,22 @@ impl Daemon {
                 "name",
                 "renaming is refused: create a program with the new name and remove this one",
             ));
+        }
+        // A JSON merge patch (RFC 7396) all the way down: an object (the environment) merges
+        // into what the file has, key by key, and `null` inside it removes that key.
+        let current = program
+            .entry
+            .text
+            .as_deref()
+            .and_then(|text| crate::spec::parse(program.entry.format, text).ok())
+            .map(|document| document.fields)
+            .unwrap_or_default();
+        for (key, value) in changes.iter_mut() {
+            if value.is_object() {
+                let mut merged = current.get(key).cloned().unwrap_or(Value::Null);
+                merge_patch(&mut merged, value);
+                *value = merged;
+            }
         }
         let set: Map<String, Value> = changes
             .iter()
@@ -358,9 +375,30 @@ impl Daemon {
         reply: oneshot::Sender<Reply>,
         now: Instant,
     ) {
+        // Already so (spelled out in the file or by default): nothing is written, and the
+        // answer is the same either way; writing the default out would raise the generation
+        // for a change that changes nothing.
+        let unchanged = self.table.find(id).and_then(|program| {
+            let spec = program.last_good.as_ref()?;
+            (program.problems().is_empty() && spec.enabled == enabled).then(|| {
+                let mut answer = Answer::ok(json!({
+                    "id": program.id,
+                    "name": program.entry.name,
+                    "diff": "",
+                    "generation": program.generation,
+                    "changed": false,
+                }));
+                answer.etag = Some(Self::etag(program));
+                answer
+            })
+        });
         let mut changes = Map::new();
         changes.insert("enabled".into(), Value::Bool(enabled));
-        match self.edit(id, changes, None, now) {
+        let edited = match unchanged {
+            Some(answer) => Ok((answer, false)),
+            None => self.edit(id, changes, None, now),
+        };
+        match edited {
             Ok((mut answer, _)) => {
                 let name = answer
                     .data
@@ -368,8 +406,21 @@ impl Daemon {
                     .and_then(|data| data["name"].as_str())
                     .unwrap_or_default()
                     .to_string();
+                let changed = answer
+                    .data
+                    .as_value()
+                    .is_some_and(|data| data["changed"] == Value::Bool(true));
                 if let Some(object) = answer.data.as_object_mut() {
                     object.insert("enabled".into(), Value::Bool(enabled));
+                    if changed && let Some(tree) = &self.git_work_tree {
+                        object.insert(
+                            "hint".into(),
+                            Value::from(format!(
+                                "programs.d is in the git work tree {}: this changed a file git may track, and a later `git pull` can refuse to overwrite it; to run or stop a program without touching its file, use start and stop (run intents, kept in the state folder)",
+                                tree.display()
+                            )),
+                        );
+                    }
                 }
                 let until = if enabled { None } else { Some(Until::Down) };
                 match until {
@@ -395,18 +446,34 @@ pub(super) fn invalid_field(field: &str, message: &str) -> Failure {
     .with_details(json!([{ "field": field, "message": message }]))
 }
 
+/// A 400 naming every problem: its field and, for a file's text (`programs/put`), its line
+/// and column (`line 2:1: field `boot`: …`, as `validate` prints them).
 pub(super) fn problems_failure(problems: Vec<crate::spec::Problem>) -> Failure {
     let message = problems
         .iter()
-        .map(|problem| match &problem.field {
-            Some(field) => format!("field `{field}`: {}", problem.message),
-            None => problem.message.clone(),
+        .map(|problem| {
+            let field = match &problem.field {
+                Some(field) => format!("field `{field}`: {}", problem.message),
+                None => problem.message.clone(),
+            };
+            match (problem.line, problem.column) {
+                (Some(line), Some(column)) => format!("line {line}:{column}: {field}"),
+                (Some(line), None) => format!("line {line}: {field}"),
+                _ => field,
+            }
         })
         .collect::<Vec<_>>()
         .join("; ");
     let details: Vec<Value> = problems
         .iter()
-        .map(|problem| json!({ "field": problem.field, "message": problem.message }))
+        .map(|problem| {
+            let mut detail = json!({ "field": problem.field, "message": problem.message });
+            if let Some(line) = problem.line {
+                detail["line"] = json!(line);
+                detail["column"] = json!(problem.column);
+            }
+            detail
+        })
         .collect();
     Failure::new(FailureKind::Invalid, "invalid_fields", message)
         .with_details(Value::Array(details))

@@ -11,6 +11,7 @@ mod fields;
 mod folders;
 pub mod health;
 pub mod name;
+mod patch;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +26,7 @@ pub use document::{
 pub use fields::{RawProgram, parse_size, seconds_to_json};
 pub use folders::ProtectedFolders;
 pub use health::{Condition, Healthcheck, HttpTarget, OnUnhealthy, Probe, TcpTarget};
+pub use patch::merge_patch;
 
 /// Every field a program file may hold, in the order new files are written.
 pub const FIELDS: &[&str] = &[

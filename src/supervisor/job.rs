@@ -3,6 +3,7 @@
 //! acts on it.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -10,7 +11,7 @@ use serde::{Serialize, Serializer};
 
 use crate::spec::ProgramSpec;
 
-use super::logs::{SharedWriter, lock};
+use super::logs::{SharedWriter, lock, tail_since};
 use super::state::{
     ExitInfo, IMMEDIATE_RESTARTS_PER_WINDOW, ProcessState, RESTART_WINDOW, format_uptime,
 };
@@ -89,6 +90,9 @@ pub(crate) struct Job {
     /// BACKOFF: when the next attempt is due. EXITED: when a restart held back by the
     /// [`RestartBudget`] is due.
     pub retry_at: Option<Instant>,
+    /// EXITED with `retry_at`: an autorestart left for the next turn of the loop (not held
+    /// back by the [`RestartBudget`]).
+    pub deferred: bool,
     /// Starts in a row that exited before `startsecs`.
     pub failed_starts: u32,
     /// Automatic starts (autorestart and BACKOFF retries) over the job's life.
@@ -99,9 +103,18 @@ pub(crate) struct Job {
     pub budget: RestartBudget,
     /// The log files of the current process, for the write problems status shows.
     pub logs: Vec<SharedWriter>,
+    /// The file the current (or last) process's stderr goes to, and its length when that
+    /// process started: what [`Job::last_stderr`] reads. `None` without one (`"none"`, not a
+    /// regular file) or when the last start never ran a process.
+    pub stderr_log: Option<(PathBuf, u64)>,
     /// The current process's notify socket (`notify = true`), removed with the process.
     pub notify: Option<crate::health::notify::NotifyGuard>,
 }
+
+/// `last_stderr` shows at most this many lines…
+pub const LAST_STDERR_LINES: usize = 10;
+/// …and at most this many bytes of them.
+pub const LAST_STDERR_BYTES: u64 = 4096;
 
 impl Job {
     pub fn new(spec: Arc<ProgramSpec>) -> Job {
@@ -115,6 +128,7 @@ impl Job {
             stop_requested: None,
             killed: false,
             retry_at: None,
+            deferred: false,
             failed_starts: 0,
             restarts: 0,
             last_exit: None,
@@ -122,8 +136,29 @@ impl Job {
             after_stop: AfterStop::Nothing,
             budget: RestartBudget::new(),
             logs: Vec::new(),
+            stderr_log: None,
             notify: None,
         }
+    }
+
+    /// See [`Supervisor::last_stderr`](super::Supervisor::last_stderr). What a pipe still
+    /// holds is moved into the file first, so the lines of a crash are there when its exit is.
+    pub fn last_stderr(&self) -> Option<String> {
+        if !matches!(
+            self.state,
+            ProcessState::Exited | ProcessState::Backoff | ProcessState::Fatal
+        ) {
+            return None;
+        }
+        let (path, start) = self.stderr_log.as_ref()?;
+        for writer in &self.logs {
+            let mut writer = lock(writer);
+            if writer.path() == path {
+                writer.is_fed();
+            }
+        }
+        let text = tail_since(path, *start, LAST_STDERR_LINES, LAST_STDERR_BYTES).ok()?;
+        (!text.is_empty()).then_some(text)
     }
 
     /// The one instant this job waits for, computed from the current spec so that a changed

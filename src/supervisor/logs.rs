@@ -1068,6 +1068,47 @@ fn tail_from(path: &Path, newest: (Vec<u8>, bool), lines: usize) -> io::Result<S
     Ok(String::from_utf8_lossy(&joined[cut..]).into_owned())
 }
 
+/// The last `lines` lines (at most `max_bytes` bytes) that a file got after it was `start`
+/// bytes long: what one process wrote into a log it shares with earlier ones. A file shorter
+/// than `start` was rotated meanwhile, and all of it is that process's. A line cut by the
+/// byte limit is left out (unless it is the only one). Invalid UTF-8 is replaced.
+pub fn tail_since(path: &Path, start: u64, lines: usize, max_bytes: u64) -> io::Result<String> {
+    let file = File::open(path)?;
+    let length = file.metadata()?.len();
+    let start = if length < start { 0 } else { start };
+    let from = start.max(length.saturating_sub(max_bytes));
+    let mut bytes = vec![0u8; usize::try_from(length - from).unwrap_or(0)];
+    file.read_exact_at(&mut bytes, from)?;
+    Ok(String::from_utf8_lossy(last_lines_of(&bytes, from > start, lines)).into_owned())
+}
+
+/// The last `lines` lines of `bytes`; `cut`: the first line may be the end of a longer one,
+/// and is dropped when another line follows it.
+fn last_lines_of(bytes: &[u8], cut: bool, lines: usize) -> &[u8] {
+    let mut bytes = bytes;
+    if cut
+        && let Some(newline) = bytes.iter().position(|byte| *byte == b'\n')
+        && newline + 1 < bytes.len()
+    {
+        bytes = &bytes[newline + 1..];
+    }
+    if lines == 0 {
+        return &[];
+    }
+    // A newline at the very end ends the last line; it does not begin another.
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let mut seen = 0;
+    for (index, byte) in body.iter().enumerate().rev() {
+        if *byte == b'\n' {
+            seen += 1;
+            if seen == lines {
+                return &bytes[index + 1..];
+            }
+        }
+    }
+    bytes
+}
+
 /// The bytes of the last `lines` lines of a file, and whether that many were found (else it is
 /// the whole file). Reads backwards in chunks, looks for newlines only in the chunk just read
 /// and joins the chunks once: linear in what it reads, which is at most [`TAIL_MAX_BYTES`]
@@ -1137,6 +1178,47 @@ fn last_lines_start(data: &[u8], lines: usize) -> (usize, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_lines_of_a_run_drop_a_cut_line_and_keep_the_newest() {
+        let cases: &[(&str, bool, usize, &str)] = &[
+            ("", false, 10, ""),
+            ("a\nb\n", false, 10, "a\nb\n"),
+            ("a\nb\nc\n", false, 2, "b\nc\n"),
+            ("a\nb\nc", false, 2, "b\nc"),
+            // Cut by the byte limit: the partial first line goes…
+            ("rtial\nwhole\n", true, 10, "whole\n"),
+            // …unless it is all there is.
+            ("one enormous line", true, 10, "one enormous line"),
+            ("tail of it\n", true, 10, "tail of it\n"),
+            ("a\nb\n", false, 0, ""),
+        ];
+        for (bytes, cut, lines, expected) in cases {
+            assert_eq!(
+                String::from_utf8_lossy(last_lines_of(bytes.as_bytes(), *cut, *lines)),
+                *expected,
+                "{bytes:?} cut={cut} lines={lines}"
+            );
+        }
+    }
+
+    #[test]
+    fn tail_since_reads_only_what_came_after_start() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("x.stderr.log");
+        std::fs::write(&path, "old run\nnew 1\nnew 2\n").unwrap();
+        assert_eq!(tail_since(&path, 8, 10, 4096).unwrap(), "new 1\nnew 2\n");
+        assert_eq!(tail_since(&path, 8, 1, 4096).unwrap(), "new 2\n");
+        // Nothing since: empty.
+        assert_eq!(tail_since(&path, 20, 10, 4096).unwrap(), "");
+        // Rotated meanwhile (shorter than start): all of it is the run's.
+        assert_eq!(
+            tail_since(&path, 1000, 10, 4096).unwrap(),
+            "old run\nnew 1\nnew 2\n"
+        );
+        // The byte limit: the cut line is dropped.
+        assert_eq!(tail_since(&path, 0, 10, 8).unwrap(), "new 2\n");
+    }
 
     #[test]
     fn a_ready_line_is_found_in_any_line_and_across_reads() {

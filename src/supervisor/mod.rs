@@ -39,6 +39,17 @@
 //!   loop costs: every restart is paid for either by `startsecs` of uptime (to have reached
 //!   RUNNING) or by a backoff delay. For `startsecs = 0` (or tiny), a [`RestartBudget`] allows
 //!   at most 20 immediate restarts per second; past it the job waits in EXITED for 1 s.
+//!   Across programs, one turn of the loop (one reap or deadline call) makes at most
+//!   [`AUTOMATIC_STARTS_PER_TURN`] automatic starts; the rest are due at once and made in the
+//!   next turns, oldest first, so requests are answered between them during a crash storm.
+//! - **What counts as started.** STARTING becomes RUNNING when the process is seen alive
+//!   after `startsecs`: [`Supervisor::on_deadline`] collects the exits that already happened
+//!   before it confirms anyone, and an exit collected later counts as a run only if the reap
+//!   before it found the process alive after `startsecs`. Judging by when an exit is *seen*
+//!   made a crash loop RUNNING whenever the loop was busier than `startsecs` (a loaded
+//!   machine), so it never ended FATAL. BACKOFF says why in `last_error` (`retry 2 of 3: exit
+//!   code 3 before startsecs (1s)`), cleared once a start succeeds. With `autorestart = false`
+//!   an expected exit before `startsecs` is a finished one-shot: EXITED, not a failed start.
 //! - **Stop.** STOPPING, `stopsignal` to the process group (`stopasgroup`) or the pid; after
 //!   `stopwaitsecs`, SIGKILL to the group (`killasgroup`) or the pid; STOPPED once reaped.
 //!   Whenever a main process ends (stop or crash) and `killasgroup` is set, what is left of its
@@ -129,7 +140,7 @@ use logs::{LineWatch, LogWriter, SharedWriter, Tap};
 use probe::ProbeRun;
 use spawn::Output;
 
-pub use job::{JobStatus, JobView, RestartBudget};
+pub use job::{JobStatus, JobView, LAST_STDERR_BYTES, LAST_STDERR_LINES, RestartBudget};
 pub use leftover::{ProcessGroupSignal, signal_leftover_group};
 pub use logs::{rotated_path, tail};
 pub use probe::ProbeOutcome;
@@ -138,7 +149,7 @@ pub(crate) use spawn::keep_high;
 pub use spawn::{DAEMON_VARIABLE_PREFIX, SpawnError, is_daemon_variable};
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
-    format_uptime, should_restart,
+    format_uptime, parse_signal, should_restart,
 };
 
 /// What the supervisor needs to know about the daemon.
@@ -217,6 +228,8 @@ struct Spawned {
     logs: Vec<SharedWriter>,
     /// Its notify socket, read until the process is gone.
     notify: Option<crate::health::notify::NotifyGuard>,
+    /// Where its stderr goes (a regular file) and that file's length before it started.
+    stderr_log: Option<(PathBuf, u64)>,
 }
 
 /// The jobs, by program name, and what they share.
@@ -240,6 +253,12 @@ struct Context {
     /// `writers` is swept of closed files when it reaches this size (then set to twice what
     /// is left): a sweep per start made a boot of N programs cost N² steps.
     sweep_writers_at: usize,
+    /// When the last reap found every process it did not collect alive: the latest moment
+    /// each of them is known to have been up (see `on_exit`).
+    alive_at: Option<Instant>,
+    /// Automatic starts (autorestarts, BACKOFF retries) made in this turn of the loop (one
+    /// reap or deadline call); past [`AUTOMATIC_STARTS_PER_TURN`] the rest wait for the next.
+    automatic_starts: u32,
     /// Exec probes that run now, by pid.
     probes: HashMap<u32, ProbeRun>,
     /// Results of exec probes not yet taken by the daemon.
@@ -247,6 +266,12 @@ struct Context {
     /// The notify folder, once a program with `notify = true` has started.
     notify: Option<NotifyDir>,
 }
+
+/// At most this many automatic starts in one turn of the loop. Each spawn waits until its child
+/// has exec'd, which on a loaded machine is the child's wait for a CPU: a crash storm of
+/// hundreds of restarts handled in one turn kept every request waiting for seconds. The rest
+/// are due at once and made in the next turns, between which the loop answers requests.
+pub const AUTOMATIC_STARTS_PER_TURN: u32 = 16;
 
 impl Supervisor {
     pub fn new(config: SupervisorConfig) -> Supervisor {
@@ -258,6 +283,8 @@ impl Supervisor {
                 pids: HashMap::new(),
                 writers: HashMap::new(),
                 sweep_writers_at: WRITERS_SWEEP_MIN,
+                alive_at: None,
+                automatic_starts: 0,
                 probes: HashMap::new(),
                 probe_outcomes: Vec::new(),
                 notify: None,
@@ -359,8 +386,14 @@ impl Supervisor {
         changes
     }
 
-    /// Collects every ended child (call it on SIGCHLD) and moves their jobs on.
+    /// Collects every ended child (call it on SIGCHLD) and moves their jobs on. `now` is
+    /// taken just before: every process not collected was alive then.
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
+        self.context.automatic_starts = 0;
+        self.collect_exits(now)
+    }
+
+    fn collect_exits(&mut self, now: Instant) -> Vec<StateChange> {
         let exits = {
             let pids = &self.context.pids;
             let probes = &self.context.probes;
@@ -395,14 +428,26 @@ impl Supervisor {
                 self.jobs.remove(&name);
             }
         }
+        self.context.alive_at = Some(now);
         changes
     }
 
-    /// Acts on every deadline that has come (see [`Supervisor::next_deadline`]).
+    /// Acts on every deadline that has come (see [`Supervisor::next_deadline`]). Exits that
+    /// already happened are collected first, so a STARTING job is confirmed RUNNING only when
+    /// its process is seen alive after `startsecs`, however late the loop gets to it.
     pub fn on_deadline(&mut self, now: Instant) -> Vec<StateChange> {
-        let mut changes = Vec::new();
-        for job in self.jobs.values_mut() {
-            if job.deadline().is_some_and(|deadline| deadline <= now) {
+        self.context.automatic_starts = 0;
+        let mut changes = self.collect_exits(now);
+        // The longest-due first: with the turn's starts limited, none waits behind the others.
+        let mut due: Vec<(Instant, &String)> = self
+            .jobs
+            .iter()
+            .filter_map(|(name, job)| job.deadline().filter(|at| *at <= now).map(|at| (at, name)))
+            .collect();
+        due.sort();
+        let due: Vec<String> = due.into_iter().map(|(_, name)| name.clone()).collect();
+        for name in due {
+            if let Some(job) = self.jobs.get_mut(&name) {
                 self.context.deadline_reached(job, now, &mut changes);
             }
         }
@@ -506,6 +551,14 @@ impl Supervisor {
     /// that show every job.
     pub fn view(&self, name: &str, now: Instant) -> Option<JobView<'_>> {
         self.jobs.get(name).map(|job| job.view(now))
+    }
+
+    /// The last stderr lines of a job's last process when it exited or failed (EXITED,
+    /// BACKOFF, FATAL), read from its log now: at most [`LAST_STDERR_LINES`] lines and
+    /// [`LAST_STDERR_BYTES`] bytes, only what that process wrote. `None` otherwise, and for a
+    /// process that never ran (a spawn error). Nothing is kept in memory for it.
+    pub fn last_stderr(&self, name: &str) -> Option<String> {
+        self.jobs.get(name)?.last_stderr()
     }
 
     /// Whether a job of this name exists (cheaper than [`Supervisor::status`]: nothing is built).
@@ -665,14 +718,21 @@ impl Context {
             return;
         }
         job.retry_at = None;
+        job.deferred = false;
         job.stop_requested = None;
         job.killed = false;
         match self.spawn_process(&job.spec) {
-            Ok(Spawned { pid, logs, notify }) => {
+            Ok(Spawned {
+                pid,
+                logs,
+                notify,
+                stderr_log,
+            }) => {
                 job.pid = Some(pid);
                 job.started = Some(now);
                 job.started_at = Some(SystemTime::now());
                 job.logs = logs;
+                job.stderr_log = stderr_log;
                 job.notify = notify;
                 self.pids.insert(pid, job.spec.name.clone());
                 transition(
@@ -687,6 +747,8 @@ impl Context {
             }
             Err(error) => {
                 let message = error.to_string();
+                // It never ran: no stderr of its own to show (the log holds an older run's).
+                job.stderr_log = None;
                 tracing::warn!(program = %job.spec.name, error = %message, "cannot start");
                 transition(job, ProcessState::Starting, reason, changes);
                 job.last_error = Some(message.clone());
@@ -698,12 +760,17 @@ impl Context {
     fn confirm_running(&mut self, job: &mut Job, changes: &mut Vec<StateChange>) {
         let reason = format!("up for startsecs ({:?})", job.spec.startsecs);
         if transition(job, ProcessState::Running, reason, changes) {
+            if job.failed_starts > 0 {
+                // The BACKOFF reason is over: this start succeeded.
+                job.last_error = None;
+            }
             job.failed_starts = 0;
         }
     }
 
     /// Opens the logs, makes the pipes (and, with `notify`, the notify socket), spawns, and
-    /// starts capturing.
+    /// starts capturing. Also says where the process's stderr goes (a regular file) and how
+    /// long that file was before it started, for [`Job::last_stderr`].
     fn spawn_process(&mut self, spec: &ProgramSpec) -> Result<Spawned, SpawnError> {
         let process = &spec.process;
         let log_dir = self.config.log_dir.clone();
@@ -717,6 +784,11 @@ impl Context {
         let shared_and_rotated = stdout_path.is_some()
             && stdout_path == stderr_path
             && (process.stdout.max_bytes > 0 || process.stderr.max_bytes > 0);
+        let stderr_file = if process.redirect_stderr {
+            stdout_path.clone()
+        } else {
+            stderr_path.clone()
+        };
         let timestamps = process
             .log_timestamps
             .unwrap_or(self.config.logs.timestamps);
@@ -740,6 +812,11 @@ impl Context {
             console.is_some(),
             owner,
         )?;
+        // Opened above (created if new): its length now is where this process's stderr begins.
+        let stderr_log = stderr_file.and_then(|path| {
+            let metadata = std::fs::metadata(&path).ok()?;
+            metadata.is_file().then_some((path, metadata.len()))
+        });
         let captured = |sink: &Sink| matches!(sink, Sink::Capture(_));
         if (captured(&stdout_sink) || captured(&stderr_sink) || process.notify)
             && tokio::runtime::Handle::try_current().is_err()
@@ -837,6 +914,7 @@ impl Context {
             pid,
             logs: writers,
             notify,
+            stderr_log,
         })
     }
 
@@ -1048,19 +1126,37 @@ impl Context {
         // The notify socket goes with its process.
         job.notify = None;
         if job.state == ProcessState::Starting
-            && job
-                .started
-                .is_some_and(|started| now.saturating_duration_since(started) >= job.spec.startsecs)
+            && let (Some(started), Some(alive_at)) = (job.started, self.alive_at)
+            && alive_at >= started + job.spec.startsecs
         {
-            // Seen after startsecs: the deadline and the exit came in one busy turn of the loop.
-            // It was up long enough; judged by when the exit is seen, as supervisord does.
+            // The deadline and the exit came in one busy turn of the loop, but the scan before
+            // this one saw the process alive after startsecs: it was up long enough. When the
+            // exit is merely *seen* late (a loop busy for longer than startsecs), it is not:
+            // the process may have died at once, and judging by when its exit is seen would
+            // make a crash loop RUNNING under load and never FATAL.
             self.confirm_running(job, changes);
         }
         match job.state {
+            ProcessState::Starting
+                if state::ends_as_done(job.spec.autorestart, exit, &job.spec.exitcodes) =>
+            {
+                // A one-shot run that did its job: not a failed start, whatever startsecs says.
+                job.failed_starts = 0;
+                job.last_error = None;
+                let reason = format!("{exit} (expected; autorestart = false)");
+                transition(job, ProcessState::Exited, reason, changes);
+            }
             ProcessState::Starting => {
                 job.failed_starts += 1;
                 let reason = format!("{exit} before startsecs ({:?})", job.spec.startsecs);
                 transition(job, ProcessState::Backoff, reason, changes);
+                // BACKOFF says why it waits (the FATAL message below replaces it).
+                job.last_error = Some(state::backoff_reason(
+                    job.failed_starts,
+                    job.spec.startretries,
+                    exit,
+                    job.spec.startsecs,
+                ));
                 if job.failed_starts > job.spec.startretries {
                     let message = format!(
                         "exited too quickly ({exit}) {} times in a row; gave up (startretries = {})",
@@ -1076,9 +1172,15 @@ impl Context {
                 transition(job, ProcessState::Exited, exit.to_string(), changes);
                 if should_restart(job.spec.autorestart, exit, &job.spec.exitcodes) {
                     if job.budget.take(now) {
+                        if self.turn_is_full() {
+                            // Due at once, made in a later turn (see AUTOMATIC_STARTS_PER_TURN).
+                            job.retry_at = Some(now);
+                            job.deferred = true;
+                            return false;
+                        }
                         job.restarts += 1;
                         let reason = format!("autorestart after {exit}");
-                        self.launch(job, now, &reason, changes);
+                        self.launch_automatic(job, now, &reason, changes);
                     } else {
                         tracing::warn!(program = %job.spec.name, "restarting too often; holding the next restart back");
                         job.retry_at = Some(now + state::RESTART_PAUSE);
@@ -1118,25 +1220,43 @@ impl Context {
         false
     }
 
+    /// This turn has made all the automatic starts it may.
+    fn turn_is_full(&self) -> bool {
+        self.automatic_starts >= AUTOMATIC_STARTS_PER_TURN
+    }
+
+    /// An autorestart or a BACKOFF retry: counted against the turn's allowance.
+    fn launch_automatic(
+        &mut self,
+        job: &mut Job,
+        now: Instant,
+        reason: &str,
+        changes: &mut Vec<StateChange>,
+    ) {
+        self.automatic_starts += 1;
+        self.launch(job, now, reason, changes);
+    }
+
     fn deadline_reached(&mut self, job: &mut Job, now: Instant, changes: &mut Vec<StateChange>) {
         match job.state {
             ProcessState::Starting => self.confirm_running(job, changes),
+            // Still due: the next turn makes it.
+            ProcessState::Backoff | ProcessState::Exited if self.turn_is_full() => {}
             ProcessState::Backoff => {
                 job.restarts += 1;
                 let reason = format!(
                     "retry {} of {} after backoff",
                     job.failed_starts, job.spec.startretries
                 );
-                self.launch(job, now, &reason, changes);
+                self.launch_automatic(job, now, &reason, changes);
             }
             ProcessState::Exited => {
                 job.restarts += 1;
-                self.launch(
-                    job,
-                    now,
-                    "autorestart (held back: restarting too often)",
-                    changes,
-                );
+                let reason = match (job.deferred, job.last_exit) {
+                    (true, Some(exit)) => format!("autorestart after {exit}"),
+                    _ => "autorestart (held back: restarting too often)".to_string(),
+                };
+                self.launch_automatic(job, now, &reason, changes);
             }
             ProcessState::Stopping => {
                 tracing::warn!(

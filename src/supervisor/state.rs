@@ -69,7 +69,9 @@ impl fmt::Display for ProcessState {
 
 /// Every transition the supervisor may make; anything else is a bug. supervisord's table, plus
 /// STARTING → FATAL for a spawn error (supervisord retries those through BACKOFF; a missing
-/// binary or folder will not appear by retrying, so we fail at once with the reason).
+/// binary or folder will not appear by retrying, so we fail at once with the reason), and
+/// STARTING → EXITED for a one-shot program (`autorestart = false`) that ends with an expected
+/// exit code before `startsecs`: it did its job, it did not fail to start ([`ends_as_done`]).
 pub const ALLOWED_TRANSITIONS: &[(ProcessState, ProcessState)] = {
     use ProcessState::*;
     &[
@@ -78,6 +80,7 @@ pub const ALLOWED_TRANSITIONS: &[(ProcessState, ProcessState)] = {
         (Starting, Backoff),
         (Starting, Stopping),
         (Starting, Fatal),
+        (Starting, Exited),
         (Running, Stopping),
         (Running, Exited),
         (Backoff, Starting),
@@ -142,6 +145,36 @@ impl Serialize for ExitInfo {
     }
 }
 
+/// A signal as an operator writes it for `programs signal` (`HUP`, `SIGHUP`, `hup`, `1`):
+/// its number and its name as status shows signals (`HUP`; a number without a name, such as a
+/// real-time signal, stays a number).
+pub fn parse_signal(text: &str) -> Result<(i32, String), String> {
+    let text = text.trim();
+    let number = match text.parse::<i32>() {
+        Ok(number) => number,
+        Err(_) => {
+            let upper = text.to_ascii_uppercase();
+            let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+            nix::sys::signal::Signal::iterator()
+                .find(|signal| signal.as_str().strip_prefix("SIG") == Some(name))
+                .map(|signal| signal as i32)
+                .ok_or_else(|| {
+                    format!(
+                        "{} is not a signal; give a name (HUP, SIGUSR1, TERM…) or a number",
+                        crate::spec::name::quote_short(text)
+                    )
+                })?
+        }
+    };
+    if !(1..=libc::SIGRTMAX()).contains(&number) {
+        return Err(format!(
+            "{number} is not a signal number (1 to {})",
+            libc::SIGRTMAX()
+        ));
+    }
+    Ok((number, ExitInfo::signal_name(number)))
+}
+
 /// Whether a process that exited after it was RUNNING is started again. A death by signal is
 /// always unexpected: `exitcodes` lists exit codes only.
 pub fn should_restart(policy: AutoRestart, exit: ExitInfo, exitcodes: &[i32]) -> bool {
@@ -152,6 +185,36 @@ pub fn should_restart(policy: AutoRestart, exit: ExitInfo, exitcodes: &[i32]) ->
             ExitInfo::Code(code) => !exitcodes.contains(&code),
             ExitInfo::Signal(_) => true,
         },
+    }
+}
+
+/// Whether an exit seen while STARTING (before `startsecs`) is a finished one-shot run (→
+/// EXITED) rather than a failed start (→ BACKOFF). Only with `autorestart = false`: such a
+/// program is never started again, so an expected exit is its success whatever `startsecs`
+/// says (`echo done` runs once and ends EXITED). An unexpected exit, or a death by signal,
+/// is still a failed start; with the other policies an early exit always is (supervisord).
+pub fn ends_as_done(policy: AutoRestart, exit: ExitInfo, exitcodes: &[i32]) -> bool {
+    policy == AutoRestart::False
+        && matches!(exit, ExitInfo::Code(code) if exitcodes.contains(&code))
+}
+
+/// Why a job waits in BACKOFF, for `last_error`: `retry 2 of 3: exit code 3 before startsecs
+/// (1s)`. `attempt` is the failed start just seen (1-based), so it names the retry to come.
+pub fn backoff_reason(attempt: u32, retries: u32, exit: ExitInfo, startsecs: Duration) -> String {
+    format!(
+        "retry {attempt} of {retries}: {exit} before startsecs ({})",
+        seconds_text(startsecs)
+    )
+}
+
+/// Seconds as people write them: `1s`, `0.5s`, `86400s`.
+pub fn seconds_text(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis.is_multiple_of(1000) {
+        format!("{}s", millis / 1000)
+    } else {
+        let text = format!("{:.3}", duration.as_secs_f64());
+        format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
     }
 }
 
@@ -231,7 +294,7 @@ mod tests {
         // The full 7 × 7 matrix, written out so a change of the table is a visible diff here.
         let allowed: &[(ProcessState, &[ProcessState])] = &[
             (Stopped, &[Starting]),
-            (Starting, &[Running, Backoff, Stopping, Fatal]),
+            (Starting, &[Running, Backoff, Stopping, Fatal, Exited]),
             (Running, &[Stopping, Exited]),
             (Backoff, &[Starting, Fatal, Stopped]),
             (Stopping, &[Stopped]),
@@ -297,6 +360,88 @@ mod tests {
                 *expected,
                 "{policy:?} {exit} {exitcodes:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_one_shot_that_exits_as_expected_is_done_not_failed() {
+        let cases: &[(AutoRestart, ExitInfo, &[i32], bool)] = &[
+            (AutoRestart::False, ExitInfo::Code(0), &[0], true),
+            (AutoRestart::False, ExitInfo::Code(2), &[0, 2], true),
+            // Unexpected code, or a signal: a failed start, as before.
+            (AutoRestart::False, ExitInfo::Code(1), &[0], false),
+            (AutoRestart::False, ExitInfo::Signal(9), &[0], false),
+            (AutoRestart::False, ExitInfo::Code(0), &[], false),
+            // The other policies restart, so an early exit is a failed start (supervisord).
+            (AutoRestart::Unexpected, ExitInfo::Code(0), &[0], false),
+            (AutoRestart::True, ExitInfo::Code(0), &[0], false),
+        ];
+        for (policy, exit, exitcodes, expected) in cases {
+            assert_eq!(
+                ends_as_done(*policy, *exit, exitcodes),
+                *expected,
+                "{policy:?} {exit} {exitcodes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_reasons_name_the_retry_the_exit_and_startsecs() {
+        let cases = [
+            (
+                1,
+                3,
+                ExitInfo::Code(3),
+                1000,
+                "retry 1 of 3: exit code 3 before startsecs (1s)",
+            ),
+            (
+                2,
+                3,
+                ExitInfo::Code(3),
+                1000,
+                "retry 2 of 3: exit code 3 before startsecs (1s)",
+            ),
+            (
+                1,
+                5,
+                ExitInfo::Signal(9),
+                500,
+                "retry 1 of 5: signal KILL before startsecs (0.5s)",
+            ),
+            (
+                1,
+                1,
+                ExitInfo::Code(0),
+                1250,
+                "retry 1 of 1: exit code 0 before startsecs (1.25s)",
+            ),
+        ];
+        for (attempt, retries, exit, millis, text) in cases {
+            assert_eq!(
+                backoff_reason(attempt, retries, exit, Duration::from_millis(millis)),
+                text
+            );
+        }
+        assert_eq!(seconds_text(Duration::ZERO), "0s");
+        assert_eq!(seconds_text(Duration::from_secs(86_400)), "86400s");
+    }
+
+    #[test]
+    fn signals_parse_by_name_with_or_without_sig_and_by_number() {
+        for (text, number, name) in [
+            ("HUP", 1, "HUP"),
+            ("SIGHUP", 1, "HUP"),
+            ("hup", 1, "HUP"),
+            ("sigusr1", 10, "USR1"),
+            (" TERM ", 15, "TERM"),
+            ("9", 9, "KILL"),
+            ("34", 34, "34"),
+        ] {
+            assert_eq!(parse_signal(text), Ok((number, name.to_string())), "{text}");
+        }
+        for text in ["", "SIG", "HUPP", "0", "-1", "65", "1.5", "SIGRTMIN"] {
+            assert!(parse_signal(text).is_err(), "{text}");
         }
     }
 

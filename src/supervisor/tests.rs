@@ -152,8 +152,22 @@ impl Harness {
     }
 
     /// Drives the supervisor as the daemon's loop does until `done` holds, or fails the test.
-    async fn wait_for(&mut self, what: &str, mut done: impl FnMut(&Harness) -> bool) {
-        let limit = Instant::now() + TIMEOUT;
+    async fn wait_for(&mut self, what: &str, done: impl FnMut(&Harness) -> bool) {
+        self.wait_while_progressing(what, |_| 0, done).await;
+    }
+
+    /// [`Harness::wait_for`] for work whose length depends on how much CPU a loaded machine
+    /// gives it (a gigabyte through a pipe): the deadline is on progress, not on the whole
+    /// wait. It fails when `progress` (a count that grows with the work) has not grown for
+    /// [`TIMEOUT`], a stall; slow but steady work is waited for.
+    async fn wait_while_progressing(
+        &mut self,
+        what: &str,
+        mut progress: impl FnMut(&Harness) -> u64,
+        mut done: impl FnMut(&Harness) -> bool,
+    ) {
+        let mut limit = Instant::now() + TIMEOUT;
+        let mut seen = progress(self);
         loop {
             let now = Instant::now();
             let reaped = self.supervisor.reap(now);
@@ -162,6 +176,11 @@ impl Harness {
             self.record(now, due);
             if done(self) {
                 return;
+            }
+            let made = progress(self);
+            if made > seen {
+                seen = made;
+                limit = now + TIMEOUT;
             }
             if now >= limit {
                 let statuses: Vec<JobStatus> = self.supervisor.statuses(now).collect();
@@ -235,6 +254,15 @@ fn alive(pid: u32, start: u64) -> bool {
 }
 
 /// The process `pid` that started at `start` is gone entirely: neither running nor a zombie.
+/// Whether the process is blocked in `nanosleep`/`clock_nanosleep` (`/proc/PID/syscall`): a
+/// `sleep` there has finished its own start, so what /proc shows of it is what it was given.
+fn settled_in_sleep(pid: u32) -> bool {
+    let text = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    let number: Option<i64> = text.split_whitespace().next().and_then(|n| n.parse().ok());
+    number
+        .is_some_and(|number| number == libc::SYS_clock_nanosleep || number == libc::SYS_nanosleep)
+}
+
 fn gone(pid: u32, start: u64) -> bool {
     process_start_time(pid) != Some(start)
 }
@@ -288,6 +316,206 @@ async fn exit_before_startsecs_backs_off_1_2_seconds_then_is_fatal() {
     let error = status.last_error.unwrap();
     assert!(error.contains("3 times in a row"), "{error}");
     assert_eq!(harness.supervisor.next_deadline(), None);
+}
+
+/// A loop busy for longer than `startsecs` sees a crash late: the program must not count as
+/// started because its exit was seen after `startsecs` (a crash loop would then never end
+/// FATAL under load). It counts as started only if it was seen alive after `startsecs`.
+#[tokio::test(flavor = "current_thread")]
+async fn an_exit_seen_late_is_still_a_failed_start_and_one_seen_alive_is_not() {
+    let mut harness = Harness::new();
+    let spec = harness.spec("crasher", "exit 3", "startsecs = 0.2\nstartretries = 0");
+    harness.start(spec);
+    let pid = harness.status("crasher").pid.unwrap();
+    // The loop is busy (this thread is blocked) while the program dies and startsecs passes.
+    let dead = Instant::now() + TIMEOUT;
+    // Ended: a zombie, or already collected by another test's reap (and parked for us).
+    while matches!(fs::read_to_string(format!("/proc/{pid}/stat")), Ok(stat) if !stat.contains(") Z"))
+    {
+        assert!(Instant::now() < dead, "the program did not exit");
+        std::thread::sleep(POLL);
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let now = Instant::now();
+    let changes = harness.supervisor.reap(now);
+    harness.record(now, changes);
+    use ProcessState::*;
+    assert_eq!(
+        harness.transitions("crasher"),
+        [(Stopped, Starting), (Starting, Backoff), (Backoff, Fatal)]
+    );
+
+    // Seen alive after startsecs (a scan found it up), then found dead in the same late turn:
+    // it did stay up long enough.
+    let flag = harness.path("go");
+    let script = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done; exit 3",
+        flag.display()
+    );
+    let spec = harness.spec("slow", &script, "startsecs = 0.2\nstartretries = 0");
+    harness.start(spec);
+    let pid = harness.status("slow").pid.unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let now = Instant::now();
+    let changes = harness.supervisor.reap(now); // nothing ended: it is alive now
+    harness.record(now, changes);
+    fs::write(&flag, "").unwrap();
+    let dead = Instant::now() + TIMEOUT;
+    while matches!(fs::read_to_string(format!("/proc/{pid}/stat")), Ok(stat) if !stat.contains(") Z"))
+    {
+        assert!(Instant::now() < dead, "the program did not exit");
+        std::thread::sleep(POLL);
+    }
+    let now = Instant::now();
+    let changes = harness.supervisor.reap(now);
+    harness.record(now, changes);
+    assert_eq!(
+        harness.transitions("slow")[..3],
+        [(Stopped, Starting), (Starting, Running), (Running, Exited)]
+    );
+}
+
+/// A storm of exits handled in one turn makes at most AUTOMATIC_STARTS_PER_TURN restarts; the
+/// others are due at once and made at the next turn, so the loop answers requests between.
+#[tokio::test(flavor = "current_thread")]
+async fn a_turn_makes_a_bounded_number_of_automatic_starts_and_the_next_turn_the_rest() {
+    let mut harness = Harness::new();
+    let count = AUTOMATIC_STARTS_PER_TURN as usize + 4;
+    let mut pids = Vec::new();
+    for index in 0..count {
+        let marker = harness.path(&format!("ran-{index}"));
+        // Exits once, then stays up.
+        let script = format!(
+            "if [ -e {file} ]; then exec sleep 30; fi; touch {file}; exit 1",
+            file = marker.display()
+        );
+        let spec = harness.spec(
+            &format!("storm{index}"),
+            &script,
+            "startsecs = 0\nautorestart = true",
+        );
+        harness.start(spec);
+        pids.push(harness.status(&format!("storm{index}")).pid.unwrap());
+    }
+    // Every first process has ended before the loop looks (a busy loop).
+    let dead = Instant::now() + TIMEOUT;
+    for pid in pids {
+        while matches!(fs::read_to_string(format!("/proc/{pid}/stat")), Ok(stat) if !stat.contains(") Z"))
+        {
+            assert!(Instant::now() < dead, "the program did not exit");
+            std::thread::sleep(POLL);
+        }
+    }
+    let now = Instant::now();
+    let changes = harness.supervisor.reap(now);
+    harness.record(now, changes);
+    let states: Vec<ProcessState> = (0..count)
+        .map(|index| harness.state(&format!("storm{index}")))
+        .collect();
+    let restarted = states
+        .iter()
+        .filter(|state| **state == ProcessState::Running)
+        .count();
+    let waiting = states
+        .iter()
+        .filter(|state| **state == ProcessState::Exited)
+        .count();
+    assert_eq!(
+        (restarted, waiting),
+        (AUTOMATIC_STARTS_PER_TURN as usize, 4),
+        "{states:?}"
+    );
+    assert!(
+        harness
+            .supervisor
+            .next_deadline()
+            .is_some_and(|at| at <= Instant::now())
+    );
+    let now = Instant::now();
+    let changes = harness.supervisor.on_deadline(now);
+    harness.record(now, changes);
+    for index in 0..count {
+        let status = harness.status(&format!("storm{index}"));
+        assert_eq!(status.state, ProcessState::Running, "{status:?}");
+        assert_eq!(status.restarts, 1, "{status:?}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn backoff_says_why_it_waits_and_running_clears_it() {
+    let mut harness = Harness::new();
+    let marker = harness.path("second-try");
+    // Fails its first start (exit 3 at once), then stays up.
+    let script = format!(
+        "if [ -e {file} ]; then exec sleep 30; fi; touch {file}; exit 3",
+        file = marker.display()
+    );
+    let spec = harness.spec("flaky", &script, "startsecs = 0.3\nstartretries = 3");
+    harness.start(spec);
+    harness
+        .wait_for("BACKOFF", |harness| {
+            harness.state("flaky") == ProcessState::Backoff
+        })
+        .await;
+    assert_eq!(
+        harness.status("flaky").last_error.as_deref(),
+        Some("retry 1 of 3: exit code 3 before startsecs (0.3s)")
+    );
+    harness
+        .wait_for("RUNNING after the retry", |harness| {
+            harness.state("flaky") == ProcessState::Running
+        })
+        .await;
+    assert_eq!(
+        harness.status("flaky").last_error,
+        None,
+        "the start succeeded"
+    );
+}
+
+/// `autorestart = false` is a one-shot: an expected exit is its success, however soon it comes;
+/// an unexpected one is still a failed start (BACKOFF, then FATAL).
+#[tokio::test(flavor = "current_thread")]
+async fn a_one_shot_runs_once_and_ends_exited_whatever_startsecs_says() {
+    let mut harness = Harness::new();
+    let done = harness.spec("done", "echo done", "autorestart = false\nstartsecs = 1");
+    let failing = harness.spec(
+        "failing",
+        "echo failing; exit 3",
+        "autorestart = false\nstartsecs = 1\nstartretries = 1",
+    );
+    harness.start(done);
+    harness.start(failing);
+    harness
+        .wait_for("EXITED and FATAL", |harness| {
+            harness.state("done") == ProcessState::Exited
+                && harness.state("failing") == ProcessState::Fatal
+        })
+        .await;
+    use ProcessState::*;
+    assert_eq!(
+        harness.transitions("done"),
+        [(Stopped, Starting), (Starting, Exited)]
+    );
+    let status = harness.status("done");
+    assert_eq!(status.last_exit, Some(ExitInfo::Code(0)));
+    assert_eq!((status.restarts, status.last_error), (0, None));
+    assert_eq!(harness.read(&harness.log("done", Stream::Stdout)), "done\n");
+    assert_eq!(
+        harness.supervisor.next_deadline(),
+        None,
+        "nothing more to do"
+    );
+    assert_eq!(
+        harness.transitions("failing"),
+        [
+            (Stopped, Starting),
+            (Starting, Backoff),
+            (Backoff, Starting),
+            (Starting, Backoff),
+            (Backoff, Fatal),
+        ]
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -494,13 +722,15 @@ async fn a_spawned_program_inherits_no_ignored_signal_nor_descriptor() {
     );
     harness.start(spec);
     let pid = harness.status("clean").pid.unwrap();
-    let mut status = String::new();
+    // Until `sleep` is in its sleep, it may still hold files of its own start (glibc's
+    // gconv-modules.cache, the locale archive): read /proc only once it has settled.
     harness
-        .wait_for("the program to exec sleep", |_| {
-            status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            status.starts_with("Name:\tsleep")
+        .wait_for("the program to settle in its sleep", |_| {
+            settled_in_sleep(pid)
         })
         .await;
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    assert!(status.starts_with("Name:\tsleep"), "{status}");
     let field = |name: &str| {
         let line = status.lines().find(|line| line.starts_with(name)).unwrap();
         u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
@@ -554,11 +784,13 @@ async fn both_clone_paths_give_the_program_only_its_three_streams() {
             pid
         };
         let deadline = Instant::now() + TIMEOUT;
-        while !fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .starts_with("Name:\tsleep")
-        {
-            assert!(Instant::now() < deadline, "the program did not exec sleep");
+        // Read /proc once `sleep` has settled in its sleep: during its start it has files of
+        // its own open for a moment (glibc's gconv-modules.cache, the locale archive).
+        while !settled_in_sleep(pid) {
+            assert!(
+                Instant::now() < deadline,
+                "the program did not settle in its sleep"
+            );
             tokio::time::sleep(POLL).await;
         }
         let mut descriptors: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
@@ -731,11 +963,13 @@ async fn burst(bytes: u64, max_bytes: &str, captured: bool) {
         harness.supervisor.context.writers.contains_key(&log),
         captured
     );
+    let length = |log: &Path| fs::metadata(log).map(|meta| meta.len()).unwrap_or(0);
     harness
-        .wait_for("the whole burst in the log", |harness| {
-            harness.state("burst") == ProcessState::Exited
-                && fs::metadata(&log).map(|meta| meta.len()).unwrap_or(0) >= bytes
-        })
+        .wait_while_progressing(
+            "the whole burst in the log (no byte written for 20 s)",
+            |_| length(&log),
+            |harness| harness.state("burst") == ProcessState::Exited && length(&log) >= bytes,
+        )
         .await;
     let elapsed = began.elapsed();
     eprintln!(

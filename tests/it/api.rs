@@ -690,7 +690,10 @@ fn logs_give_the_last_lines_and_follow_across_rotations() {
     let daemon = TestDaemon::start();
     daemon.put(
         "chatty.toml",
-        "command = [\"sh\", \"-c\", \"i=0; while true; do i=$((i+1)); echo line-$i; sleep 0.002; done\"]\nboot = true\nstartsecs = 0\nstdout_logfile_maxbytes = \"4KB\"\nstdout_logfile_backups = 2\n",
+        // Lines come in batches of 50 (a `sleep` forked per line made the rate, and so the
+        // test, hang on how fast a loaded machine forks): about 500 lines a second, a 4 KB
+        // file every second or so, slow enough for a follower to cross each rotation.
+        "command = [\"sh\", \"-c\", \"i=0; while true; do seq -f line-%.0f $((i+1)) $((i+50)); i=$((i+50)); sleep 0.1; done\"]\nboot = true\nstartsecs = 0\nstdout_logfile_maxbytes = \"4KB\"\nstdout_logfile_backups = 2\n",
     );
     daemon.wait_state("chatty", "RUNNING");
     wait_until(
@@ -740,17 +743,31 @@ fn a_log_that_never_rotates_is_the_programs_own_file_and_reads_and_follows_the_s
     let daemon = TestDaemon::start();
     daemon.put(
         "direct.toml",
-        "command = [\"sh\", \"-c\", \"i=0; while true; do i=$((i+1)); echo line-$i; echo err-$i >&2; sleep 0.002; done\"]\n\
+        "command = [\"sh\", \"-c\", \"i=0; while true; do seq -f line-%.0f $((i+1)) $((i+20)); seq -f err-%.0f $((i+1)) $((i+20)) >&2; i=$((i+20)); sleep 0.05; done\"]\n\
          boot = true\nstartsecs = 0\nstdout_logfile_maxbytes = 0\nstderr_logfile_maxbytes = 0\n",
     );
     let running = daemon.wait_state("direct", "RUNNING");
     let pid = running["pid"].as_u64().expect("pid");
-    // The daemon is out of the data path: the program's fd 1 and fd 2 are the files.
-    for (fd, file) in [(1, "direct.stdout.log"), (2, "direct.stderr.log")] {
-        let target = fs::read_link(format!("/proc/{pid}/fd/{fd}")).expect("readlink");
-        let log = fs::canonicalize(daemon.logs.join(file)).expect("log");
-        assert_eq!(target, log, "fd {fd}");
-    }
+    // The daemon is out of the data path: the program's fd 1 and fd 2 are the files. (A
+    // shell's redirection of a builtin, `echo … >&2`, points its fd 1 elsewhere for a moment,
+    // so the two are read until they are seen at rest; a captured stream would never be the
+    // file.)
+    let logs: Vec<_> = ["direct.stdout.log", "direct.stderr.log"]
+        .iter()
+        .map(|file| fs::canonicalize(daemon.logs.join(file)).expect("log"))
+        .collect();
+    let targets = || -> Vec<_> {
+        [1, 2]
+            .iter()
+            .map(|fd| fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap_or_default())
+            .collect()
+    };
+    wait_until(
+        "fd 1 and fd 2 of the program to be its log files",
+        30,
+        || targets() == logs,
+        || format!("fd 1 and 2: {:?}, the logs: {logs:?}", targets()),
+    );
     let numbers = |text: &str, prefix: &str| -> Vec<u64> {
         text.lines()
             .filter_map(|line| line.strip_prefix(prefix)?.parse().ok())
@@ -821,7 +838,7 @@ fn programs_named_like_routes_are_reachable_by_name() {
 }
 
 /// The keys of a program's status, wherever it is shown.
-const STATUS_KEYS: [&str; 20] = [
+const STATUS_KEYS: [&str; 21] = [
     "config_error",
     "enabled",
     "generation",
@@ -830,6 +847,7 @@ const STATUS_KEYS: [&str; 20] = [
     "last_error",
     "last_exit",
     "last_probe",
+    "last_stderr",
     "name",
     "observed_generation",
     "pid",
@@ -898,6 +916,13 @@ fn assert_status_shape(status: &Value) {
     assert!(
         status["last_error"].is_null() || status["last_error"].is_string(),
         "last_error: {status}"
+    );
+    let ended = ["EXITED", "BACKOFF", "FATAL"]
+        .iter()
+        .any(|state| status["status"] == *state);
+    assert!(
+        status["last_stderr"].is_null() || (ended && status["last_stderr"].is_string()),
+        "last_stderr only for a program that exited or failed: {status}"
     );
     match &status["uptime"] {
         Value::Null => assert!(status["uptime_seconds"].is_null(), "{status}"),

@@ -900,11 +900,12 @@ fn logs_follow_prints_new_lines() {
     );
 }
 
-/// The generated files under docs/ equal what the binary prints now; `HOODY_UPDATE_DOCS=1`
+/// The generated files under docs/ equal what the binary prints now: the completions and
+/// every man page (the folder holds exactly the pages `man --out` writes). `HOODY_UPDATE_DOCS=1`
 /// rewrites them.
 #[test]
-fn checked_in_completions_and_man_page_are_current() {
-    let files: [(&[&str], &str); 4] = [
+fn checked_in_completions_and_man_pages_are_current() {
+    let files: [(&[&str], &str); 3] = [
         (
             &["completions", "bash"],
             "docs/completions/hoody-daemon.bash",
@@ -914,9 +915,9 @@ fn checked_in_completions_and_man_page_are_current() {
             &["completions", "fish"],
             "docs/completions/hoody-daemon.fish",
         ),
-        (&["man"], "docs/hoody-daemon.1"),
     ];
     let update = std::env::var_os("HOODY_UPDATE_DOCS").is_some();
+    let stale = "regenerate with `HOODY_UPDATE_DOCS=1 cargo test --test it checked_in`";
     for (args, file) in files {
         let output = Command::new(binary())
             .args(args)
@@ -934,8 +935,95 @@ fn checked_in_completions_and_man_page_are_current() {
         let checked_in = fs::read(&path).unwrap_or_default();
         assert!(
             checked_in == output.stdout,
-            "{file} is stale: regenerate with `HOODY_UPDATE_DOCS=1 cargo test --test it checked_in` (or `hoody-daemon {}`)",
+            "{file} is stale: {stale} (or `hoody-daemon {}`)",
             args.join(" ")
         );
+    }
+
+    let generated = tempfile::tempdir().expect("tempdir");
+    let out = generated.path().to_str().expect("utf-8");
+    let output = run(&["man", "--out", out]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        describe(&["man"], &output)
+    );
+    let pages = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
+        fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| {
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        (name, fs::read(entry.path()).unwrap_or_default())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let now = pages(generated.path());
+    let man = repo().join("docs/man");
+    if update {
+        let _ = fs::remove_dir_all(&man);
+        fs::create_dir_all(&man).expect("docs/man");
+        for (file, text) in &now {
+            fs::write(man.join(file), text).expect("write man page");
+        }
+        return;
+    }
+    let shipped = pages(&man);
+    assert_eq!(
+        shipped.keys().collect::<Vec<_>>(),
+        now.keys().collect::<Vec<_>>(),
+        "docs/man holds other pages than `hoody-daemon man --out` writes: {stale}"
+    );
+    for (file, text) in &now {
+        assert!(shipped[file] == *text, "docs/man/{file} is stale: {stale}");
+    }
+    // The top page is what `hoody-daemon man` prints.
+    let top = run(&["man"]);
+    assert!(
+        top.stdout == now["hoody-daemon.1"],
+        "`man` prints the top page"
+    );
+    let start = run(&["man", "programs", "start"]);
+    assert!(
+        start.stdout == now["hoody-daemon-programs-start.1"],
+        "`man programs start` prints that page"
+    );
+}
+
+/// Every page a man page's SUBCOMMANDS section points at exists (the top page used to name
+/// hoody-daemon-programs(1) and others that were never written).
+#[test]
+fn every_man_page_a_page_names_exists() {
+    let man = repo().join("docs/man");
+    let files: Vec<String> = fs::read_dir(&man)
+        .expect("docs/man")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(files.len() > 20, "a page per subcommand: {files:?}");
+    for file in &files {
+        let text = fs::read_to_string(man.join(file)).expect("page");
+        for line in text.lines() {
+            let line = line.replace("\\-", "-");
+            if let Some(name) = line.strip_suffix("(1)")
+                && name.starts_with("hoody-daemon")
+            {
+                assert!(
+                    files.contains(&format!("{name}.1")),
+                    "{file} points at {name}(1), which docs/man does not have"
+                );
+            }
+        }
+    }
+    for page in [
+        "hoody-daemon.1",
+        "hoody-daemon-programs-signal.1",
+        "hoody-daemon-start.1",
+    ] {
+        assert!(files.contains(&page.to_string()), "{page}");
     }
 }

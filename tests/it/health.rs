@@ -689,8 +689,16 @@ fn a_dependency_that_fails_leaves_its_dependent_not_started_naming_it() {
     for name in ["migrate", "web", "db", "api"] {
         daemon.wait_status(name, "read", |status| !status.is_null());
     }
+    // The start ends without web running: start_failed (issue 14), naming the dependency.
     let (code, answer) = daemon.post("/programs/web/start", None);
-    assert_eq!(code, 200, "{answer}");
+    assert_eq!(code, 422, "{answer}");
+    assert_eq!(answer["error"]["code"], "start_failed", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("dependency \"migrate\"")),
+        "{answer}"
+    );
     daemon.wait_state("migrate", "EXITED");
     let web = daemon.wait_status("web", "blocked", |status| !status["last_error"].is_null());
     assert_eq!(web["status"], "STOPPED", "{web}");
@@ -703,7 +711,12 @@ fn a_dependency_that_fails_leaves_its_dependent_not_started_naming_it() {
     assert_eq!(web["waiting_for"], serde_json::json!(["migrate"]), "{web}");
 
     let (code, answer) = daemon.post("/programs/api/start", None);
-    assert_eq!(code, 200, "{answer}");
+    assert_eq!(code, 422, "{answer}");
+    assert_eq!(
+        answer["error"]["details"]["status"]["last_error"],
+        "not started: dependency \"db\" is FATAL",
+        "{answer}"
+    );
     daemon.wait_state("db", "FATAL");
     let api = daemon.wait_status("api", "blocked", |status| !status["last_error"].is_null());
     assert_eq!(

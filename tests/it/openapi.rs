@@ -127,6 +127,15 @@ impl Samples {
 
     /// Validates every answer against the document the daemon serves.
     fn validate(&self, daemon: &TestDaemon) {
+        self.validate_with(daemon, &[]);
+    }
+
+    /// Validates every answer, and that every operation of the document was answered.
+    fn validate_every_operation(&self, daemon: &TestDaemon) {
+        self.validate_with(daemon, &["--every-operation"]);
+    }
+
+    fn validate_with(&self, daemon: &TestDaemon, flags: &[&str]) {
         let (code, document) = daemon.get("/openapi.json");
         assert_eq!(code, 200);
         let folder = tempfile::tempdir().expect("tempdir");
@@ -138,6 +147,7 @@ impl Samples {
             .arg(repo().join("tests/openapi/validate.py"))
             .arg(&document_path)
             .arg(&samples_path)
+            .args(flags)
             .output()
             .expect("run the validator");
         let said = format!(
@@ -222,6 +232,17 @@ fn every_answer_matches_the_document() {
         "command: [\"sleep\", \"1000\"]\ndepends_on: {probed: ready}\nx-team: infra\nenvironment:\n  MODE: test\nstdout_logfile_maxbytes: 1000\n",
     );
     write_program(&daemon.programs, "broken.toml", "command = [\n");
+    // Programs whose names are also routes (GET /programs/add and /programs/put).
+    write_program(
+        &daemon.programs,
+        "add.toml",
+        "command = \"true\"\nenabled = false\n",
+    );
+    write_program(
+        &daemon.programs,
+        "put.toml",
+        "command = \"true\"\nenabled = false\n",
+    );
     wait_until(
         "the files are read",
         20,
@@ -229,7 +250,7 @@ fn every_answer_matches_the_document() {
             daemon.get("/programs").1["data"]["programs"]
                 .as_array()
                 .map(Vec::len)
-                == Some(3)
+                == Some(5)
         },
         || daemon.log(),
     );
@@ -410,8 +431,14 @@ fn every_answer_matches_the_document() {
         "/programs/put",
         Some(json!({ "file": "filed.toml", "text": "command = [" })),
     );
-    samples.json("GET", "/programs/add", "/programs/add", None);
-    samples.json("GET", "/programs/put", "/programs/put", None);
+    let (code, named) = samples.json("GET", "/programs/add", "/programs/add", None);
+    assert_eq!(
+        (code, named["data"]["program"]["name"].as_str()),
+        (200, Some("add")),
+        "{named}"
+    );
+    let (code, _) = samples.json("GET", "/programs/put", "/programs/put", None);
+    assert_eq!(code, 200);
 
     // Control.
     let (code, refused) = samples.json("POST", "/programs/{id}/start", "/programs/web/start", None);
@@ -445,6 +472,46 @@ fn every_answer_matches_the_document() {
         "/programs/web/restart?wait=true",
         None,
     );
+    // Signals, by name and by number (CONT: the process carries on), and their refusals.
+    let (code, signalled) = samples.json(
+        "POST",
+        "/programs/{id}/signal",
+        "/programs/web/signal",
+        Some(json!({ "signal": "SIGCONT" })),
+    );
+    assert_eq!(
+        (code, signalled["data"]["signal"].as_str()),
+        (200, Some("CONT")),
+        "{signalled}"
+    );
+    let (code, signalled) = samples.json(
+        "POST",
+        "/programs/{id}/signal",
+        &format!("/programs/{id}/signal"),
+        Some(json!({ "signal": 18 })),
+    );
+    assert_eq!(code, 200, "{signalled}");
+    for body in [
+        json!({ "signal": "NOPE" }),
+        json!({ "signal": 40 }),
+        json!({}),
+        json!({ "signal": "HUP", "to": "all" }),
+    ] {
+        let (code, refused) = samples.json(
+            "POST",
+            "/programs/{id}/signal",
+            "/programs/web/signal",
+            Some(body),
+        );
+        assert_eq!(code, 400, "{refused}");
+    }
+    let (code, _) = samples.json(
+        "POST",
+        "/programs/{id}/signal",
+        "/programs/nope/signal",
+        Some(json!({ "signal": "HUP" })),
+    );
+    assert_eq!(code, 404);
     samples.json(
         "POST",
         "/programs/{id}/stop",
@@ -452,6 +519,65 @@ fn every_answer_matches_the_document() {
         None,
     );
     samples.json("POST", "/programs/{id}/stop", "/programs/web/stop", None);
+    let (code, refused) = samples.json(
+        "POST",
+        "/programs/{id}/signal",
+        "/programs/web/signal",
+        Some(json!({ "signal": "HUP" })),
+    );
+    assert_eq!(
+        (code, refused["error"]["code"].as_str()),
+        (409, Some("not_running")),
+        "{refused}"
+    );
+    // A start that ends FATAL: 422 start_failed, its status (with last_stderr) in the details.
+    let (code, _) = samples.json(
+        "POST",
+        "/programs/add",
+        "/programs/add",
+        Some(json!({
+            "name": "failing",
+            "command": ["sh", "-c", "echo 'port in use' >&2; exit 3"],
+            "startsecs": 1,
+            "startretries": 0,
+            "enabled": true,
+        })),
+    );
+    assert_eq!(code, 201);
+    let (code, failed) = samples.json(
+        "POST",
+        "/programs/{id}/start",
+        "/programs/failing/start",
+        None,
+    );
+    assert_eq!(
+        (code, failed["error"]["code"].as_str()),
+        (422, Some("start_failed")),
+        "{failed}"
+    );
+    assert!(
+        failed["error"]["details"]["status"]["last_stderr"]
+            .as_str()
+            .is_some_and(|text| text.contains("port in use")),
+        "{failed}"
+    );
+    let (code, failed) = samples.json(
+        "POST",
+        "/programs/{id}/restart",
+        "/programs/failing/restart",
+        None,
+    );
+    assert_eq!(code, 422, "{failed}");
+    let (_, status) = samples.json("GET", "/status/{id}", "/status/failing", None);
+    assert_eq!(status["data"]["status"]["status"], "FATAL", "{status}");
+    // An edit is a JSON merge patch: a key of the environment set to null is removed.
+    let (code, edited) = samples.json(
+        "POST",
+        "/programs/edit/{id}",
+        "/programs/edit/web",
+        Some(json!({ "environment": { "PORT": null, "MODE": "prod" } })),
+    );
+    assert_eq!(code, 200, "{edited}");
     samples.json(
         "POST",
         "/programs/{id}/start",
@@ -464,12 +590,13 @@ fn every_answer_matches_the_document() {
         "/programs/web/disable",
         None,
     );
-    samples.json(
+    let (_, again) = samples.json(
         "POST",
         "/programs/{id}/disable",
         "/programs/web/disable?wait=false",
         None,
     );
+    assert_eq!(again["data"]["changed"], false, "already disabled: {again}");
     samples.json(
         "POST",
         "/programs/{id}/enable",
@@ -515,7 +642,12 @@ fn every_answer_matches_the_document() {
     );
     assert!(all["data"]["lines"][0]["time"].is_string(), "{all}");
     let (_, merged) = samples.json("GET", "/logs", "/logs", None);
-    assert_eq!(merged["data"]["lines"][0]["program"], "probed", "{merged}");
+    assert!(
+        merged["data"]["lines"]
+            .as_array()
+            .is_some_and(|lines| lines.iter().any(|line| line["program"] == "probed")),
+        "{merged}"
+    );
     samples.json("GET", "/logs", "/logs?programs=probed,web&lines=3", None);
     samples.json("GET", "/logs", "/logs?programs=nope", None);
     samples.json("GET", "/logs", "/logs?programs=broken", None);
@@ -627,6 +759,23 @@ fn every_answer_matches_the_document() {
         "/programs/remove/filed",
         None,
     );
+    // Once the programs that are not ready are gone, /ready answers 200.
+    for name in ["dependent", "probed", "failing"] {
+        let (code, removed) = samples.json(
+            "POST",
+            "/programs/remove/{id}",
+            &format!("/programs/remove/{name}"),
+            None,
+        );
+        assert_eq!(code, 200, "{removed}");
+    }
+    wait_until(
+        "ready",
+        20,
+        || daemon.get("/ready").0 == 200,
+        || daemon.log(),
+    );
+    samples.json("GET", "/ready", "/ready", None);
     let response = daemon
         .client
         .request("GET", &format!("{BASE}/no/such/route"), None, &[])
@@ -663,8 +812,13 @@ fn every_answer_matches_the_document() {
     for event in &events {
         samples.event(event);
     }
+    // The stream itself (its content type was checked as it was read).
+    samples.list.push(json!({
+        "method": "get", "path": "/events", "status": 200,
+        "content_type": "text/event-stream", "body": null,
+    }));
     assert!(samples.list.len() > 80, "{}", samples.list.len());
-    samples.validate(&daemon);
+    samples.validate_every_operation(&daemon);
 }
 
 /// With tokens: the document declares bearer security, and the redacted views, the refusals
@@ -700,6 +854,20 @@ fn answers_to_tokens_match_the_document() {
     );
     assert_eq!(code, 201);
     daemon.wait_state("web", "RUNNING");
+    let (code, _) = admin.json(
+        "POST",
+        "/programs/add",
+        "/programs/add",
+        Some(json!({ "name": "crashy", "command": ["sh", "-c", "echo bad-thing >&2; exit 1"], "boot": true, "startsecs": 0, "autorestart": false })),
+    );
+    assert_eq!(code, 201);
+    daemon.wait_status("crashy", "EXITED with its stderr", |status| {
+        status["status"] == "EXITED"
+            && status["last_stderr"]
+                .as_str()
+                .is_some_and(|text| text.contains("bad-thing"))
+    });
+    admin.json("GET", "/status/{id}", "/status/crashy", None);
     admin.json("GET", "/whoami", "/whoami", None);
     admin.json("GET", "/ready", "/ready", None);
 
@@ -726,6 +894,28 @@ fn answers_to_tokens_match_the_document() {
         (403, Some("forbidden"))
     );
     read.json("GET", "/programs/{id}/logs", "/programs/web/logs", None);
+    // last_stderr is log content: null to a read token, in the list and in one status.
+    let (_, one) = read.json("GET", "/status/{id}", "/status/crashy", None);
+    assert_eq!(one["data"]["status"]["status"], "EXITED", "{one}");
+    assert!(one["data"]["status"]["last_stderr"].is_null(), "{one}");
+    let (_, list) = read.json("GET", "/status", "/status", None);
+    assert!(
+        list["data"]["statuses"]
+            .as_array()
+            .is_some_and(|all| all.iter().all(|status| status["last_stderr"].is_null())),
+        "{list}"
+    );
+    let (code, refused) = read.json(
+        "POST",
+        "/programs/{id}/signal",
+        "/programs/web/signal",
+        Some(json!({ "signal": "CONT" })),
+    );
+    assert_eq!(
+        (code, refused["error"]["details"]["needed"].as_str()),
+        (403, Some("operate")),
+        "{refused}"
+    );
 
     let mut operate = as_role(Some("operate-secret"));
     operate.json(
@@ -735,6 +925,15 @@ fn answers_to_tokens_match_the_document() {
         None,
     );
     operate.json("GET", "/programs/{id}/logs", "/programs/web/logs", None);
+    let (code, signalled) = operate.json(
+        "POST",
+        "/programs/{id}/signal",
+        "/programs/web/signal",
+        Some(json!({ "signal": "CONT" })),
+    );
+    assert_eq!(code, 200, "{signalled}");
+    let (_, one) = operate.json("GET", "/status/{id}", "/status/crashy", None);
+    assert!(one["data"]["status"]["last_stderr"].is_string(), "{one}");
     operate.json(
         "POST",
         "/programs/remove/{id}",

@@ -51,7 +51,16 @@ proptest! {
         // Commands are unique per program and version, so /proc tells whose a process is.
         let command = |program: usize, version: u64| format!("sleep {}", base + program as u64 * 10 + version);
         let mut model: BTreeMap<usize, Model> = BTreeMap::new();
+        // The valid versions of a deleted program: a file written again soon after its delete
+        // may reach the daemon as an edit (the delete never seen, when both come within one
+        // debounce on a loaded machine), and then its last good version may still run.
+        let mut deleted: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
         for step in &steps {
+            let (Step::Valid(program, ..) | Step::Invalid(program) | Step::Delete(program)) = *step;
+            if !matches!(step, Step::Delete(_)) && !model.contains_key(&program) {
+                let earlier = deleted.remove(&program).unwrap_or_default();
+                model.insert(program, Model { valid_versions: earlier, current: None });
+            }
             match *step {
                 Step::Valid(program, version, enabled) => {
                     daemon.put(&format!("{}.toml", NAMES[program]), &format!(
@@ -67,8 +76,9 @@ proptest! {
                     model.entry(program).or_default().current = None;
                 }
                 Step::Delete(program) => {
-                    if model.remove(&program).is_some() {
+                    if let Some(gone) = model.remove(&program) {
                         daemon.remove(&format!("{}.toml", NAMES[program]));
+                        deleted.insert(program, gone.valid_versions);
                     }
                 }
             }

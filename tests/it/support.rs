@@ -59,6 +59,34 @@ pub fn wait_until(
     }
 }
 
+/// [`wait_until`] for work whose length is what CPU a loaded machine gives it (a gigabyte
+/// through a pipe): it fails only when `progress` (any measure of the work, such as a log's
+/// size) has stayed the same for `seconds`, a stall. Slow but steady work is waited for.
+pub fn wait_while_progressing<P: PartialEq>(
+    what: &str,
+    seconds: u64,
+    mut progress: impl FnMut() -> P,
+    mut condition: impl FnMut() -> bool,
+    describe: impl Fn() -> String,
+) {
+    let mut seen = progress();
+    let mut deadline = Instant::now() + Duration::from_secs(seconds);
+    while !condition() {
+        let now = progress();
+        if now != seen {
+            seen = now;
+            deadline = Instant::now() + Duration::from_secs(seconds);
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "no progress for {seconds} s waiting for {what}\n{}",
+                describe()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }

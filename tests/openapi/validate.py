@@ -1,6 +1,6 @@
 """Validates real answers of hoody-daemon against its OpenAPI document (tests/it/openapi.rs).
 
-Usage: validate.py DOCUMENT SAMPLES
+Usage: validate.py DOCUMENT SAMPLES [--every-operation]
 
 DOCUMENT is the daemon's /openapi.json; SAMPLES a JSON list of answers the test collected:
 {"method", "path" (the documented template), "status", "content_type", "body"} for a JSON
@@ -8,7 +8,8 @@ answer, or {"schema": "Event", "body"} for one event of a stream. Each answer mu
 documented status and content type, and its body must match the schema, strictly: every object
 schema that names its properties is closed (additionalProperties: false unless it says
 otherwise), so a field the daemon sends that the document does not name is a failure. Prints
-every failure and exits 1 if there is one.
+every failure and exits 1 if there is one. With --every-operation, an operation of the document
+that no sample answered with a 2xx is a failure too (so a route added without a sample fails).
 """
 
 import copy
@@ -99,6 +100,16 @@ def main():
             location = "/".join(str(part) for part in error.absolute_path)
             failures.append(f"{where}: at /{location}: {error.message[:300]}")
         checked += 1
+    if "--every-operation" in sys.argv[3:]:
+        answered = {
+            (sample["method"], BASE + sample["path"])
+            for sample in samples
+            if "method" in sample and 200 <= sample["status"] < 300
+        }
+        for path, operations in document["paths"].items():
+            for method in operations:
+                if (method, path) not in answered:
+                    failures.append(f"{method.upper()} {path}: no sample answered it with a 2xx")
     for failure in failures:
         print(failure)
     print(f"{checked} answers checked, {len(failures)} failures")

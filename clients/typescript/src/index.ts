@@ -303,10 +303,9 @@ export class Control {
     return this.#http.call<'restartProgram'>('POST', `/programs/${segment(id)}/restart`, { query: { wait: options.wait } });
   }
 
-  /** Sends a signal (`HUP`, `USR1`, …) to the program's process. */
-  async signal(id: Id, signal: SignalName): Promise<{ statusCode: 200; message: string; data: Signalled }> {
-    const response = await this.#http.send('POST', `/programs/${segment(id)}/signal`, { body: { signal } });
-    return Http.envelope<{ statusCode: 200; message: string; data: Signalled }>(response);
+  /** Sends a signal (`HUP`, `SIGUSR1`, or a number such as 1) to the program's main process; 409 `not_running` without one. */
+  signal(id: Id, signal: SignalName): Promise<Answer<'signalProgram'>> {
+    return this.#http.call<'signalProgram'>('POST', `/programs/${segment(id)}/signal`, { body: { signal } });
   }
 }
 

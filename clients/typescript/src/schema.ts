@@ -116,7 +116,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Change fields (a merge; null resets a field to its default; renaming is refused); honours If-Match */
+        /** Change fields: a JSON merge patch (RFC 7396) of the program's fields, all the way down: a field given is set, null resets a field to its default, an object (environment) merges per key and null removes a key; renaming is refused; honours If-Match */
         post: operations["editProgram"];
         delete?: never;
         options?: never;
@@ -185,7 +185,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Set enabled = false in the file and stop it */
+        /** Set enabled = false in the file and stop it; when it already is, nothing is written (changed false) */
         post: operations["disableProgram"];
         delete?: never;
         options?: never;
@@ -202,7 +202,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Set enabled = true in the file (never starts it) */
+        /** Set enabled = true in the file (never starts it); when it already is, nothing is written (changed false) */
         post: operations["enableProgram"];
         delete?: never;
         options?: never;
@@ -253,8 +253,25 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Stop then start the process */
+        /** Stop then start the process (422 start_failed if it ends without running) */
         post: operations["restartProgram"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/daemon/programs/{id}/signal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a signal to the program's main process ({"signal": "HUP"}: a name with or without SIG, or a number); answers the pid and the signal sent; 409 not_running when it has no process */
+        post: operations["signalProgram"];
         delete?: never;
         options?: never;
         head?: never;
@@ -270,7 +287,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start the process (409 if not enabled) */
+        /** Start the process (409 if not enabled; 422 start_failed if it ends without running, the status in error.details.status) */
         post: operations["startProgram"];
         delete?: never;
         options?: never;
@@ -388,7 +405,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Status of every program */
+        /** Status of every program (read: last_stderr is null; it is log content) */
         get: operations["listStatus"];
         put?: never;
         post?: never;
@@ -405,7 +422,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Status of one program */
+        /** Status of one program (read: last_stderr is null; it is log content) */
         get: operations["getStatus"];
         put?: never;
         post?: never;
@@ -581,6 +598,16 @@ export interface components {
             /** @constant */
             statusCode: 415;
         };
+        Error422: {
+            error: {
+                /** @enum {string} */
+                code: "start_failed";
+                details: components["schemas"]["ErrorDetails"];
+            };
+            message: string;
+            /** @constant */
+            statusCode: 422;
+        };
         Error500: {
             error: {
                 /** @enum {string} */
@@ -602,7 +629,7 @@ export interface components {
             statusCode: 503;
         };
         /** @enum {string} */
-        ErrorCode: "body_too_large" | "clear_failed" | "follow_unavailable" | "forbidden" | "forbidden_host" | "forbidden_origin" | "invalid_fields" | "invalid_header" | "invalid_id" | "invalid_json" | "invalid_query" | "log_unreadable" | "lost_write" | "method_not_allowed" | "name_taken" | "no_route" | "no_valid_version" | "not_enabled" | "not_found" | "not_ready" | "not_running" | "serialize_failed" | "shutting_down" | "signal_failed" | "stale" | "timeout" | "unauthorized" | "unreadable_file" | "unsupported_media_type" | "write_failed";
+        ErrorCode: "body_too_large" | "clear_failed" | "follow_unavailable" | "forbidden" | "forbidden_host" | "forbidden_origin" | "invalid_fields" | "invalid_header" | "invalid_id" | "invalid_json" | "invalid_query" | "log_unreadable" | "lost_write" | "method_not_allowed" | "name_taken" | "no_route" | "no_valid_version" | "not_enabled" | "not_found" | "not_ready" | "not_running" | "serialize_failed" | "shutting_down" | "signal_failed" | "stale" | "start_failed" | "timeout" | "unauthorized" | "unreadable_file" | "unsupported_media_type" | "write_failed";
         /** @description What the error is about: null, the problems of each field ([{field, message}]), or an object naming what was refused */
         ErrorDetails: null | components["schemas"]["FieldProblem"][] | {
             column?: number;
@@ -612,8 +639,8 @@ export interface components {
             field?: string;
             hint?: string;
             host?: string | null;
-            /** @description The id or name asked for */
-            id?: string;
+            /** @description The id or name asked for (404); the program's id (409 not_running) */
+            id?: string | number | null;
             limit?: number;
             line?: number;
             message?: string;
@@ -626,6 +653,8 @@ export interface components {
             /** @enum {string} */
             role?: "public" | "read" | "operate" | "admin";
             running_generation?: number;
+            /** @description 409 not_running: the program's state; 422 start_failed: its whole status */
+            status?: ("STOPPED" | "STARTING" | "RUNNING" | "BACKOFF" | "STOPPING" | "EXITED" | "FATAL") | components["schemas"]["Status"];
         };
         /** @description One event of GET /events (its `event:` is the type) */
         Event: components["schemas"]["ConfigEvent"] | components["schemas"]["StateEvent"] | components["schemas"]["HealthEvent"] | components["schemas"]["LaggedEvent"];
@@ -637,7 +666,10 @@ export interface components {
             signal: string;
         };
         FieldProblem: {
+            column?: number | null;
             field: string | null;
+            /** @description For a file's text (programs/put): where the problem is */
+            line?: number;
             message: string;
         };
         Health: {
@@ -979,12 +1011,14 @@ export interface components {
             removed: true;
         };
         SignalRequest: {
-            /** @description A signal's name: HUP, USR1, USR2, TERM, INT, QUIT, KILL, … */
-            signal: string;
+            /** @description A signal's name with or without SIG, in any case (HUP, SIGUSR1, term), or its number (1) */
+            signal: string | number;
         };
         Signalled: {
             id: number;
             name: string;
+            /** @description Its number */
+            number: number;
             /** @description The process it was sent to */
             pid: number;
             /** @description The signal sent, without SIG */
@@ -1015,6 +1049,8 @@ export interface components {
             last_error: string | null;
             last_exit: components["schemas"]["ExitInfo"] | null;
             last_probe: components["schemas"]["LastProbe"] | null;
+            /** @description EXITED, BACKOFF or FATAL: the last lines its last process wrote to stderr; null otherwise, and always for a read token (it is log content) */
+            last_stderr: string | null;
             name: string;
             observed_generation: number | null;
             pid: number | null;
@@ -1043,15 +1079,17 @@ export interface components {
             /** @constant */
             success: true;
         };
-        /** @description status: after a disable that waited, once the program is down */
+        /** @description file and created: when the file was written (not when it already was so: changed false); status: after a disable that waited, once the program is down */
         Toggled: {
             changed: boolean;
-            created: boolean;
+            created?: boolean;
             /** @description Unified diff of the file, old to new; empty when nothing changed */
             diff: string;
             enabled: boolean;
-            file: string;
+            file?: string;
             generation: number;
+            /** @description When the file changed and programs.d is in a git work tree: start and stop change no file */
+            hint?: string;
             id: number;
             name: string;
             status?: components["schemas"]["Status"];
@@ -1172,6 +1210,15 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Error503"];
+            };
+        };
+        /** @description start_failed: the program did not start (FATAL, or a dependency that can no longer come up); error.details.status is its status, with last_error and last_stderr */
+        UnprocessableContent: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error422"];
             };
         };
         /** @description unsupported_media_type: a body that is not application/json */
@@ -1839,6 +1886,49 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableContent"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    signalProgram: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The program's numeric id (data.id of add), or its name */
+                id: number | string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignalRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Signalled"];
+                        message: string;
+                        /** @constant */
+                        statusCode: 200;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -1876,6 +1966,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableContent"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -222,14 +222,9 @@ test('programs, control, status, logs and quick-start, typed, against a daemon w
   });
 });
 
-test('control.signal sends a signal to the process', async (t) => {
+test('control.signal sends a signal to the process, by name or number', async () => {
   await withDaemon({}, async (daemon) => {
     const client = new DaemonClient({ baseURL: daemon.url });
-    const document = await (await fetch(`${daemon.url}/api/v1/daemon/openapi.json`)).json();
-    if (!document.paths['/api/v1/daemon/programs/{id}/signal']) {
-      t.skip('POST /programs/{id}/signal is not in this daemon yet (SPEC §16, another branch)');
-      return;
-    }
     const added = await client.programs.add({
       name: 'trapper',
       command: ['sh', '-c', "trap 'echo got-hup' HUP; while true; do sleep 0.1; done"],
@@ -240,6 +235,16 @@ test('control.signal sends a signal to the process', async (t) => {
     assert.equal(signalled.data.signal, 'HUP');
     assert.equal(typeof signalled.data.pid, 'number');
     await waitUntil('the trap to run', async () => ((await client.logs.get(added.data.id)).data.stdout ?? '').includes('got-hup'));
+    const byNumber = await client.control.signal('trapper', 1);
+    assert.equal(byNumber.data.signal, 'HUP');
+    assert.equal(byNumber.data.number, 1);
+    await client.control.stop('trapper');
+    await assert.rejects(client.control.signal('trapper', 'HUP'), (error: unknown) => {
+      assert.ok(error instanceof DaemonError);
+      assert.equal(error.statusCode, 409);
+      assert.equal(error.code, 'not_running');
+      return true;
+    });
   });
 });
 

@@ -3,6 +3,13 @@
 // on 127.0.0.1, port 0; the address is read from state/api.address. Every daemon is stopped by
 // its pid (SIGTERM, then SIGKILL to its process group), and its folder removed, even when a test
 // fails or the runner is interrupted.
+//
+// With `files`, the daemon runs in a root of its own where those absolute paths exist (the
+// seed's `/app/server.js`): a private mount namespace (`unshare --mount`) whose new root is a
+// tmpfs holding the files, with every top-level folder of the machine bind-mounted in at its
+// own path (so the test's temporary folders, the binary and the users are the same) and the
+// machine's top-level symlinks copied. Nothing is created outside the test's folder: the mounts
+// exist only in that namespace, and go with its last process. Needs root (as CI runs).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -48,6 +55,40 @@ export async function waitUntil(what: string, condition: () => boolean | Promise
   }
 }
 
+/** The script that builds the root of `files` in a private mount namespace, then execs the daemon in it. */
+const NEW_ROOT = `set -eu
+new_root="$1"; files="$2"; shift 2
+mount -t tmpfs -o mode=0755 hoody-test-root "$new_root"
+cp -a "$files/." "$new_root/"
+for entry in /*; do
+  name="\${entry#/}"
+  if [ -L "$entry" ]; then
+    cp -P "$entry" "$new_root/$name"
+  elif [ -d "$entry" ] && [ ! -e "$new_root/$name" ]; then
+    mkdir "$new_root/$name"
+    mount --rbind "$entry" "$new_root/$name"
+  fi
+done
+cd /
+exec chroot "$new_root" "$@"
+`;
+
+/** The command that runs `command` in a root of its own where `files` (absolute path → text) exist. */
+function inRootOf(root: string, files: Record<string, string>, command: string[]): string[] {
+  if (process.getuid?.() !== 0) throw new Error('a daemon with `files` needs root (a mount namespace and a chroot); CI runs as root');
+  const staged = path.join(root, 'files');
+  for (const [file, text] of Object.entries(files)) {
+    if (!path.isAbsolute(file)) throw new Error(`${file}: the files of a daemon's root are absolute paths`);
+    const top = file.split('/')[1] ?? '';
+    if (fs.existsSync(`/${top}`)) throw new Error(`${file}: /${top} exists on this machine; the files of a daemon's root must be under a folder it does not have`);
+    fs.mkdirSync(path.join(staged, path.dirname(file)), { recursive: true });
+    fs.writeFileSync(path.join(staged, file), text, { mode: 0o644 });
+  }
+  const newRoot = path.join(root, 'root');
+  fs.mkdirSync(newRoot);
+  return ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', NEW_ROOT, 'sh', newRoot, staged, ...command];
+}
+
 export class Daemon {
   readonly root: string;
   readonly programsDir: string;
@@ -64,7 +105,7 @@ export class Daemon {
   }
 
   /** Starts a daemon on a new programs.d holding `programs` (file name → text). */
-  static async start(options: { token?: string; programs?: Record<string, string>; args?: string[] } = {}): Promise<Daemon> {
+  static async start(options: { token?: string; programs?: Record<string, string>; args?: string[]; files?: Record<string, string> } = {}): Promise<Daemon> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `hoody-client-${process.pid}-`));
     fs.mkdirSync(path.join(root, 'programs.d'));
     for (const [file, text] of Object.entries(options.programs ?? {})) {
@@ -74,11 +115,12 @@ export class Daemon {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.HOODY_DAEMON_TOKEN;
     if (options.token) env.HOODY_DAEMON_TOKEN = options.token;
-    const child = spawn(
+    const command = [
       daemonBinary(),
-      ['serve', '--programs-dir', path.join(root, 'programs.d'), '--state-dir', path.join(root, 'state'), '--log-dir', path.join(root, 'logs'), '--listen', '127.0.0.1:0', ...(options.args ?? [])],
-      { env, stdio: ['ignore', 'ignore', fs.openSync(log, 'w')], detached: true },
-    );
+      'serve', '--programs-dir', path.join(root, 'programs.d'), '--state-dir', path.join(root, 'state'), '--log-dir', path.join(root, 'logs'), '--listen', '127.0.0.1:0', ...(options.args ?? []),
+    ];
+    const [program, ...args] = options.files ? inRootOf(root, options.files, command) : command;
+    const child = spawn(program ?? '', args, { env, stdio: ['ignore', 'ignore', fs.openSync(log, 'w')], detached: true });
     const address = path.join(root, 'state', 'api.address');
     let exited = false;
     child.on('exit', () => {

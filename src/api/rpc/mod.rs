@@ -467,6 +467,24 @@ impl Bridge<'_> {
         };
         let answer = match self.handle.ask(request).await {
             Ok(answer) => answer,
+            // A start that ended without the program running (422 start_failed): the status
+            // in the details says how, as supervisord's faults tell it.
+            Err(failure) if failure.code == "start_failed" => {
+                let status = &failure.details["status"];
+                let state = serde_json::from_value::<ProcessState>(status["status"].clone())
+                    .unwrap_or(ProcessState::Fatal);
+                return Err(supervisord::start_outcome(
+                    namespec,
+                    state,
+                    status["last_error"].as_str(),
+                )
+                .unwrap_or_else(|| {
+                    fault(
+                        faults::SPAWN_ERROR,
+                        &format!("{namespec}: {}", failure.message),
+                    )
+                }));
+            }
             Err(failure) => {
                 return Err(match failure.kind {
                     // Not enabled, or never valid: it cannot be started; supervisorctl knows
