@@ -653,6 +653,17 @@ fn every_answer_matches_the_document() {
     samples.json("GET", "/logs", "/logs?programs=broken", None);
     samples.json("GET", "/logs", "/logs?lines=many", None);
     for (template, concrete) in [
+        ("/logs", "/logs?follow=maybe"),
+        ("/programs/{id}/logs", "/programs/probed/logs?follow=maybe"),
+    ] {
+        let (code, refused) = samples.json("GET", template, concrete, None);
+        assert_eq!(
+            (code, refused["error"]["details"]["field"].as_str()),
+            (400, Some("follow")),
+            "{concrete}: {refused}"
+        );
+    }
+    for (template, concrete) in [
         ("/programs/{id}/logs", "/programs/probed/logs?follow=true"),
         (
             "/programs/{id}/logs",
