@@ -11,6 +11,7 @@ mod hostile;
 mod import;
 mod lifecycle;
 mod logs;
+mod openapi;
 mod property;
 mod security;
 mod supervision;
