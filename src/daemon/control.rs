@@ -102,6 +102,7 @@ impl Daemon {
             // What it depends on starts first (SPEC §12), and a one-shot that ended runs again.
             self.rerun_dependencies(&name, now);
         }
+        self.dirty.insert(name.clone());
         self.converge(now);
         let answer = self.control_answer(&name, !already);
         self.reply_when(name, Until::Up, wait, answer, reply);
@@ -133,6 +134,7 @@ impl Daemon {
             program.run = false;
             self.intents_dirty = true;
         }
+        self.dirty.insert(name.clone());
         self.converge(now);
         let answer = self.control_answer(&name, active);
         self.reply_when(name, Until::Down, wait, answer, reply);
@@ -159,6 +161,7 @@ impl Daemon {
             self.intents_dirty = true;
         }
         self.rerun_dependencies(&name, now);
+        self.dirty.insert(name.clone());
         self.converge(now);
         let answer = self.control_answer(&name, true);
         self.reply_when(name, Until::Up, wait, answer, reply);

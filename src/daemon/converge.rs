@@ -9,13 +9,45 @@ use std::time::{Instant, SystemTime};
 
 use crate::reconcile::{Action, Observed, lower_boot_priorities, reconcile};
 use crate::spec::{ProgramSpec, SystemUsers};
-use crate::store::Reuse;
+use crate::store::{Refreshed, Reuse};
 use crate::supervisor::{ExitInfo, ProcessState, StateChange};
 
 use super::persist::{self, GenerationRecord, Intents, Running, RunningRecord};
-use super::programs::{ChangeKind, ConfigEvent, Source};
+use super::programs::{ApplyContext, ChangeKind, ConfigEvent, Source};
 use super::request::Answer;
 use super::{Daemon, Event, JobMeta, phase_of, unix_now};
+
+/// What the program table is told of the programs it takes in, from the daemon's records.
+struct TableInputs<'a> {
+    ids: &'a crate::store::Ids,
+    saved_intents: Option<&'a Intents>,
+    api_sources: &'a BTreeMap<String, Option<Arc<str>>>,
+    generations: &'a persist::Generations,
+}
+
+impl ApplyContext for TableInputs<'_> {
+    fn id_of(&self, name: &str) -> u64 {
+        self.ids.get(name).unwrap_or(0)
+    }
+
+    fn first_intent(&self, name: &str, spec: Option<&ProgramSpec>) -> bool {
+        match self.saved_intents.and_then(|intents| intents.get(name)) {
+            Some(run) => *run && spec.is_some_and(|spec| spec.enabled),
+            None => spec.is_some_and(|spec| spec.boot && spec.enabled),
+        }
+    }
+
+    fn first_generation(&self, name: &str, text: Option<&str>) -> u64 {
+        persist::first_generation(self.generations.get(name), text)
+    }
+
+    fn source_of(&self, name: &str) -> (Source, Option<Arc<str>>) {
+        match self.api_sources.get(name) {
+            Some(author) => (Source::Api, author.clone()),
+            None => (Source::File, None),
+        }
+    }
+}
 
 impl Daemon {
     // ---- programs.d ----------------------------------------------------------------------
@@ -41,24 +73,54 @@ impl Daemon {
         if let Err(error) = self.ids.sync(names) {
             tracing::error!(%error, "cannot save program ids");
         }
-        let ids = &self.ids;
-        let saved = &self.saved_intents;
-        let api_sources = &self.api_sources;
-        let generations = &self.generations;
-        let events = self.table.apply(
-            &snapshot,
-            |name| ids.get(name).unwrap_or(0),
-            |name, spec| match saved.as_ref().and_then(|intents| intents.get(name)) {
-                Some(run) => *run && spec.is_some_and(|spec| spec.enabled),
-                None => spec.is_some_and(|spec| spec.boot && spec.enabled),
-            },
-            |name, text| persist::first_generation(generations.get(name), text),
-            |name| match api_sources.get(name) {
-                Some(author) => (Source::Api, author.clone()),
-                None => (Source::File, None),
-            },
-            SystemTime::now(),
+        let inputs = TableInputs {
+            ids: &self.ids,
+            saved_intents: self.saved_intents.as_ref(),
+            api_sources: &self.api_sources,
+            generations: &self.generations,
+        };
+        let events = self.table.apply(&snapshot, &inputs, SystemTime::now());
+        self.take_config_events(events)
+    }
+
+    /// Reads the files of these programs alone into the program table: what an API write (its
+    /// own file) and a watch hint naming program files need, at a cost that does not grow with
+    /// the folder. Where that cannot stand for a scan (`depends_on` in use: its checks are over
+    /// the whole folder), it is a reusing scan. Returns what changed, as [`Daemon::rescan`].
+    pub(super) fn refresh(&mut self, names: &[String]) -> Vec<(String, ChangeKind)> {
+        let began = Instant::now();
+        let refreshed = self
+            .scanner
+            .refresh(&self.config.programs_dir, &SystemUsers, names);
+        let Refreshed::Entries(entries) = refreshed else {
+            return self.rescan(Reuse::Unchanged);
+        };
+        tracing::debug!(
+            files = entries.len(),
+            micros = began.elapsed().as_micros(),
+            "refreshed program files"
         );
+        let present = entries
+            .iter()
+            .map(|(name, entry)| (name.as_str(), entry.is_some()));
+        if let Err(error) = self.ids.sync_some(present) {
+            tracing::error!(%error, "cannot save program ids");
+        }
+        let inputs = TableInputs {
+            ids: &self.ids,
+            saved_intents: self.saved_intents.as_ref(),
+            api_sources: &self.api_sources,
+            generations: &self.generations,
+        };
+        let events = self
+            .table
+            .apply_entries(&entries, &inputs, SystemTime::now());
+        self.take_config_events(events)
+    }
+
+    /// After the table took in files: marks what must be saved, records each changed
+    /// program's generation, logs and publishes each change. Returns what changed.
+    fn take_config_events(&mut self, events: Vec<ConfigEvent>) -> Vec<(String, ChangeKind)> {
         if !events.is_empty() {
             self.intents_dirty = true;
             self.generations_dirty = true;
@@ -66,6 +128,8 @@ impl Daemon {
         }
         let mut changes = Vec::with_capacity(events.len());
         for event in events {
+            self.dirty.insert(event.name.clone());
+            self.changed_programs.insert(event.name.clone());
             self.api_sources.remove(&event.name);
             let text = match event.change.change {
                 ChangeKind::Removed => None,
@@ -112,7 +176,19 @@ impl Daemon {
     /// default) runs that generation, so its `observed_generation` follows. Pointers first:
     /// the whole spec is compared only for a job given a new version, once.
     pub(super) fn sync_observed_generations(&mut self) {
-        for (name, meta) in &mut self.jobs {
+        let names: Vec<String> = self.jobs.keys().cloned().collect();
+        self.sync_observed_generations_of(names.iter().map(String::as_str));
+    }
+
+    /// [`Daemon::sync_observed_generations`] of these jobs alone (the programs that changed).
+    pub(super) fn sync_observed_generations_of<'a>(
+        &mut self,
+        names: impl Iterator<Item = &'a str>,
+    ) {
+        for name in names {
+            let Some(meta) = self.jobs.get_mut(name) else {
+                continue;
+            };
             let Some(program) = self.table.programs.get(name) else {
                 continue;
             };
@@ -169,8 +245,14 @@ impl Daemon {
             return;
         }
         self.track(&changes, Instant::now());
+        self.running_dirty = true;
         let time = unix_now();
         for change in changes {
+            self.dirty.insert(change.name.clone());
+            if !self.supervisor.has_job(&change.name) {
+                // Dropped by the supervisor (a removed program, stopped): its metadata goes.
+                self.jobs.remove(&change.name);
+            }
             let id = self
                 .table
                 .programs
@@ -196,26 +278,107 @@ impl Daemon {
         self.supervisor
             .statuses(now)
             .filter_map(|status| {
-                let meta = self.jobs.get(&status.name)?;
-                let succeeded = status.state == ProcessState::Exited
-                    && matches!(status.last_exit, Some(ExitInfo::Code(code)) if meta.spec.exitcodes.contains(&code));
-                Some((
-                    status.name.clone(),
-                    Observed {
-                        phase: phase_of(status.state),
-                        spec: Arc::clone(&meta.spec),
-                        start_epoch: meta.start_epoch,
-                        restart_epoch: meta.restart_epoch,
-                        ready: self.is_ready(&status.name, status.state, status.pid),
-                        succeeded,
-                        fatal: status.state == ProcessState::Fatal,
-                    },
-                ))
+                let observed = self.observed_of(&status)?;
+                Some((status.name, observed))
             })
             .collect()
     }
 
+    /// One job as reconcile sees it; `None` for a job the daemon keeps no metadata of (a
+    /// quick-start).
+    fn observed_of(&self, status: &crate::supervisor::JobStatus) -> Option<Observed> {
+        let meta = self.jobs.get(&status.name)?;
+        let succeeded = status.state == ProcessState::Exited
+            && matches!(status.last_exit, Some(ExitInfo::Code(code)) if meta.spec.exitcodes.contains(&code));
+        Some(Observed {
+            phase: phase_of(status.state),
+            spec: Arc::clone(&meta.spec),
+            start_epoch: meta.start_epoch,
+            restart_epoch: meta.restart_epoch,
+            ready: self.is_ready(&status.name, status.state, status.pid),
+            succeeded,
+            fatal: status.state == ProcessState::Fatal,
+        })
+    }
+
+    /// Reconciles what changed since the last converge. While boot waves run, some program
+    /// uses `depends_on`, some hold is in place or something asked for it (`dirty_all`: the
+    /// first converge, a full rescan, a health step, a request of an unusual kind), that is
+    /// every program; else only the programs named by the events since (`dirty`: their file,
+    /// their process's state, an operator's start or stop), since then reconcile's answer for
+    /// any other program cannot have changed. So a write or a process exit costs the same with
+    /// 10 programs and with 10,000.
     pub(super) fn converge(&mut self, now: Instant) {
+        let everything = self.dirty_all
+            || self.boot != crate::reconcile::BootWaves::Done
+            || self.table.depending() > 0
+            || !self.health.holds.is_empty();
+        if everything {
+            self.dirty_all = false;
+            self.dirty.clear();
+            self.converge_all(now);
+            self.changed_programs.clear();
+        } else {
+            self.converge_dirty(now);
+        }
+    }
+
+    /// [`Daemon::converge`] of the programs named in `dirty` alone.
+    fn converge_dirty(&mut self, now: Instant) {
+        self.boot_wake = None;
+        let holds = crate::health::Holds::new();
+        for _pass in 0..4 {
+            if self.dirty.is_empty() {
+                break;
+            }
+            let names = std::mem::take(&mut self.dirty);
+            let desired: BTreeMap<String, crate::reconcile::Desired> = names
+                .iter()
+                .filter_map(|name| {
+                    let want = self.table.programs.get(name)?.desired()?;
+                    Some((name.clone(), want))
+                })
+                .collect();
+            let observed: BTreeMap<String, Observed> = names
+                .iter()
+                .filter_map(|name| {
+                    let status = self.supervisor.status(name, now)?;
+                    Some((name.clone(), self.observed_of(&status)?))
+                })
+                .collect();
+            let plan = reconcile(&desired, &observed, crate::reconcile::Gate::Open, &holds);
+            if plan.is_empty() {
+                break;
+            }
+            for action in plan {
+                // Looked at again in the next pass: where the action left it.
+                self.dirty.insert(action.name().to_string());
+                self.apply(action, now);
+            }
+        }
+        if !self.changed_programs.is_empty() {
+            let names = std::mem::take(&mut self.changed_programs);
+            self.table_changed = false;
+            self.sync_observed_generations_of(names.iter().map(String::as_str));
+        }
+        #[cfg(debug_assertions)]
+        if self.dirty.is_empty() {
+            // The whole folder must agree: nothing left to do for any program.
+            let plan = reconcile(
+                &self.table.desired(),
+                &self.observed(now),
+                crate::reconcile::Gate::Open,
+                &holds,
+            );
+            debug_assert!(
+                plan.is_empty(),
+                "a converge of the changed programs left work for others: {:?}",
+                plan.iter().map(Action::name).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    fn converge_all(&mut self, now: Instant) {
         // A few passes: an action can make the next one possible (a boot wave opening, a
         // dependency started).
         for pass in 0..4 {
@@ -239,10 +402,16 @@ impl Daemon {
                 self.apply(action, now);
             }
         }
+        // What the actions marked is covered: every program was looked at.
+        self.dirty.clear();
+        self.running_dirty = true;
         if self.table_changed {
             self.table_changed = false;
             self.sync_observed_generations();
         }
+        // Forget the metadata of jobs the supervisor has dropped (removed programs).
+        let supervisor = &self.supervisor;
+        self.jobs.retain(|name, _| supervisor.has_job(name));
     }
 
     pub(super) fn apply(&mut self, action: Action, now: Instant) {
@@ -294,6 +463,8 @@ impl Daemon {
         let Some(program) = self.table.programs.get(name) else {
             return;
         };
+        // Its stop settings may have changed: the running record is compared again.
+        self.running_dirty = true;
         let generation = program.good_generation;
         let epochs = (program.start_epoch, program.restart_epoch);
         match self.jobs.get_mut(name) {
@@ -338,14 +509,11 @@ impl Daemon {
                 Err(error) => tracing::error!(%error, "cannot save run intents"),
             }
         }
-        // Forget the metadata of jobs the supervisor has dropped (removed programs).
-        let supervisor = &self.supervisor;
-        self.jobs.retain(|name, _| supervisor.has_job(name));
-
         // This runs after every event: with 1,000 programs, rebuilding the record each time
-        // (strings, a /proc read for new pids) cost more than the event itself. Compare first,
+        // (strings, a /proc read for new pids) cost more than the event itself. Only after an
+        // event that changed a process or a job's spec (`running_dirty`), compare first,
         // without allocating; rebuild only when a process or its stop settings changed.
-        if self.running_unchanged() {
+        if !std::mem::take(&mut self.running_dirty) || self.running_unchanged() {
             return;
         }
         let mut running = Running::new();

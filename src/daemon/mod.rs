@@ -260,6 +260,10 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         generations,
         generations_dirty: false,
         table_changed: false,
+        changed_programs: std::collections::BTreeSet::new(),
+        dirty: std::collections::BTreeSet::new(),
+        dirty_all: true,
+        running_dirty: true,
         recorded_running: Running::new(),
         jobs: BTreeMap::new(),
         supervisor,
@@ -309,6 +313,15 @@ pub struct Daemon {
     generations_dirty: bool,
     /// The table changed since the last converge (observed generations to bring along).
     table_changed: bool,
+    /// The programs whose file changed since the last converge.
+    changed_programs: std::collections::BTreeSet<String>,
+    /// The programs an event named since the last converge (their file, their process, an
+    /// operator's intent): what the next converge reconciles, when it need not do them all.
+    dirty: std::collections::BTreeSet<String>,
+    /// The next converge looks at every program (`converge::converge`).
+    dirty_all: bool,
+    /// A process or a job's spec changed since `running.json` was last compared.
+    running_dirty: bool,
     recorded_running: Running,
     jobs: BTreeMap<String, JobMeta>,
     supervisor: Supervisor,
@@ -375,9 +388,22 @@ impl Daemon {
             tokio::select! {
                 hint = watcher.next() => {
                     tracing::debug!(?hint, "rescanning programs.d");
-                    // The safety rescan reads every file: it is what catches a change the
-                    // files' identities cannot show (a user created or removed, store/scan.rs).
-                    self.rescan(hint.reuse());
+                    match hint {
+                        // Events that all named program files: those files alone.
+                        crate::store::Hint::Files(names) => {
+                            let names: Vec<String> = names.into_iter().collect();
+                            self.refresh(&names);
+                        }
+                        // The safety rescan reads every file: it is what catches a change the
+                        // files' identities cannot show (a user created or removed,
+                        // store/scan.rs). It also reconciles every program.
+                        hint => {
+                            if hint == crate::store::Hint::Safety {
+                                self.dirty_all = true;
+                            }
+                            self.rescan(hint.reuse());
+                        }
+                    }
                 }
                 _ = children.recv() => {
                     let changes = self.supervisor.reap(Instant::now());
@@ -409,6 +435,7 @@ impl Daemon {
                 _ = interrupt.recv() => self.on_signal("SIGINT"),
                 _ = hangup.recv() => {
                     tracing::info!("SIGHUP: rescanning programs.d");
+                    self.dirty_all = true;
                     self.rescan(Reuse::Nothing);
                 }
             }
@@ -502,7 +529,10 @@ impl Daemon {
             Request::Processes { id } => self.processes(id.as_deref(), now),
             Request::Signal { id, signal } => self.signal_program(&id, signal),
             Request::ClearLogs { id } => self.clear_logs(&id),
-            Request::Rescan => Ok(self.rescan_now()),
+            Request::Rescan => {
+                self.dirty_all = true;
+                Ok(self.rescan_now())
+            }
             Request::QuickStart { fields } => {
                 self.quick
                     .launch(&fields, &self.config.log_dir, &mut self.supervisor, now)

@@ -78,6 +78,28 @@ impl Ids {
         Ok(())
     }
 
+    /// Gives ids to the names that are `present` and have none, and retires those that are
+    /// not: what [`Ids::sync`] does, for these names alone. Saves when anything changed.
+    pub fn sync_some<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = (&'a str, bool)>,
+    ) -> io::Result<()> {
+        let mut changed = false;
+        for (name, present) in names {
+            if !present {
+                changed |= self.file.ids.remove(name).is_some();
+            } else if !self.file.ids.contains_key(name) {
+                self.file.ids.insert(name.to_string(), self.file.next);
+                self.file.next += 1;
+                changed = true;
+            }
+        }
+        if changed {
+            self.save()?;
+        }
+        Ok(())
+    }
+
     fn save(&self) -> io::Result<()> {
         let text = serde_json::to_string_pretty(&self.file).map_err(io::Error::other)?;
         write_atomic(&self.path, &text)

@@ -7,8 +7,10 @@ mod watch;
 mod write;
 
 pub use ids::Ids;
-pub use scan::{Entry, Reuse, SETTLE, ScanStats, Scanner, Snapshot, scan, scan_protected};
-pub use watch::{FolderWatcher, Hint, WatchConfig};
+pub use scan::{
+    Entry, Refreshed, Reuse, SETTLE, ScanStats, Scanner, Snapshot, scan, scan_protected,
+};
+pub use watch::{FolderWatcher, Hint, WatchConfig, program_named};
 pub use write::{remove_durable, replace_unsynced, sync_dir, write_atomic};
 
 #[cfg(test)]

@@ -28,6 +28,7 @@
 //! [`FolderWatcher::next`] is cancel-safe: the burst in progress, the retry and the safety
 //! deadline are kept in the watcher, not in the future, and reading events never awaits.
 
+use std::collections::BTreeSet;
 use std::io;
 use std::os::fd::{AsFd as _, AsRawFd, RawFd};
 use std::os::unix::fs::MetadataExt;
@@ -63,10 +64,14 @@ impl Default for WatchConfig {
 }
 
 /// Why the folder should be scanned again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hint {
-    /// Something in the folder changed.
+    /// Something in the folder changed: anything, so the whole folder is looked at.
     Changed,
+    /// Every event of the burst named a program file of the folder (or the hidden temp file of
+    /// an atomic write of one): these program names, whose files alone need looking at
+    /// ([`Scanner::refresh`](super::Scanner::refresh)).
+    Files(BTreeSet<String>),
     /// The periodic safety rescan.
     Safety,
 }
@@ -77,9 +82,9 @@ impl Hint {
     /// rescan reads every file: a lost event would show in the identities too, but a user
     /// created for a file's `user` field, or a write the identity cannot show
     /// (`store/scan.rs`), only in a new read.
-    pub fn reuse(self) -> Reuse {
+    pub fn reuse(&self) -> Reuse {
         match self {
-            Hint::Changed => Reuse::Unchanged,
+            Hint::Changed | Hint::Files(_) => Reuse::Unchanged,
             Hint::Safety => Reuse::Nothing,
         }
     }
@@ -128,6 +133,9 @@ pub struct FolderWatcher {
     /// The burst in progress: when it began and when its last event came. Kept here, not in
     /// the future, so [`FolderWatcher::next`] is cancel-safe inside `select!`.
     burst: Option<(Instant, Instant)>,
+    /// The program names the burst's events named; `None` once one named anything else (or
+    /// nothing: the folder itself, an overflow), so the whole folder is looked at.
+    names: Option<BTreeSet<String>>,
 }
 
 impl FolderWatcher {
@@ -144,6 +152,7 @@ impl FolderWatcher {
             config,
             next_safety: Instant::now() + config.safety,
             burst: None,
+            names: Some(BTreeSet::new()),
         };
         let queue = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
             .map_err(io::Error::from)
@@ -175,11 +184,12 @@ impl FolderWatcher {
             tokio::select! {
                 ready = readable(self.queue.as_ref()) => {
                     let watched = self.watched.map(|watched| watched.watch);
-                    let taken = ready.and_then(|guard| take_events(guard, watched));
+                    let taken = ready.and_then(|guard| take_events(guard, watched, &mut self.names));
                     let changed = match taken {
                         Ok(Taken { changed, lost }) => {
                             if lost {
                                 self.watched = None;
+                                self.names = None;
                             }
                             changed
                         }
@@ -188,6 +198,7 @@ impl FolderWatcher {
                             tracing::warn!(%error, "cannot read inotify events; changes are seen at the periodic rescan only");
                             self.queue = None;
                             self.watched = None;
+                            self.names = None;
                             true
                         }
                     };
@@ -201,12 +212,19 @@ impl FolderWatcher {
                 }
                 () = sleep_until_some(settle_at) => {
                     self.burst = None;
+                    let names = self.names.replace(BTreeSet::new());
+                    let before = self.watched.map(|watched| watched.folder);
                     // A watch lost here schedules a retry; the rescan reports the folder.
                     let _ = self.ensure_watch();
-                    return Hint::Changed;
+                    let same_folder = before.is_some() && before == self.watched.map(|watched| watched.folder);
+                    return match names {
+                        Some(names) if same_folder && !names.is_empty() => Hint::Files(names),
+                        _ => Hint::Changed,
+                    };
                 }
                 () = sleep_until_some(retry_at) => {
                     if self.ensure_watch().is_ok() {
+                        self.names = Some(BTreeSet::new());
                         return Hint::Changed;
                     }
                 }
@@ -234,6 +252,7 @@ impl FolderWatcher {
     fn safety_hint(&mut self) -> Hint {
         // The full rescan covers any burst in progress.
         self.burst = None;
+        self.names = Some(BTreeSet::new());
         self.next_safety = Instant::now() + self.config.safety;
         Hint::Safety
     }
@@ -296,6 +315,7 @@ struct Taken {
 fn take_events(
     mut guard: AsyncFdReadyGuard<'_, Queue>,
     watched: Option<WatchDescriptor>,
+    names: &mut Option<BTreeSet<String>>,
 ) -> io::Result<Taken> {
     let mut taken = Taken {
         changed: false,
@@ -308,6 +328,17 @@ fn take_events(
                     if !event.mask.contains(AddWatchFlags::IN_IGNORED) {
                         // Anything asked for, and `IN_Q_OVERFLOW` (which names no watch).
                         taken.changed = true;
+                        let named = event
+                            .name
+                            .as_deref()
+                            .and_then(|name| name.to_str())
+                            .and_then(program_named);
+                        match (named, names.as_mut()) {
+                            (Some(name), Some(names)) => {
+                                names.insert(name);
+                            }
+                            _ => *names = None,
+                        }
                     } else if Some(event.wd) == watched {
                         taken.lost = true;
                         taken.changed = true;
@@ -319,6 +350,26 @@ fn take_events(
             Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => {}
             Ok(Err(error)) => return Err(error),
         }
+    }
+}
+
+/// The program an event's file name is about: a program file (`web.toml`), or the hidden temp
+/// file of an atomic write of one (`.web.toml.XXXXXX.tmp`, [`super::write_atomic`]). `None` for
+/// any other name: a link such as a ConfigMap's `..data`, which changes what program files lead
+/// to without naming them, an editor's test file, a folder. Then the whole folder is looked at.
+pub fn program_named(file_name: &str) -> Option<String> {
+    use crate::spec::name::{FileKind, classify};
+    let file = match file_name
+        .strip_prefix('.')
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+    {
+        // `.{file}.{random}.tmp`: the random part has no dot.
+        Some(middle) => middle.rsplit_once('.').map(|(file, _)| file)?,
+        None => file_name,
+    };
+    match classify(file) {
+        FileKind::Program { name, .. } if !name.is_empty() && !name.contains('/') => Some(name),
+        _ => None,
     }
 }
 
