@@ -92,7 +92,7 @@ impl Daemon {
         if let Some(program) = self.table.programs.get_mut(&name) {
             if !program.run {
                 program.run = true;
-                self.intents_dirty = true;
+                self.intent_changes.insert(name.clone());
             }
             if !already {
                 program.start_epoch += 1;
@@ -132,7 +132,7 @@ impl Daemon {
             && program.run
         {
             program.run = false;
-            self.intents_dirty = true;
+            self.intent_changes.insert(name.clone());
         }
         self.dirty.insert(name.clone());
         self.converge(now);
@@ -158,7 +158,7 @@ impl Daemon {
             program.run = true;
             program.restart_epoch += 1;
             program.start_epoch += 1;
-            self.intents_dirty = true;
+            self.intent_changes.insert(name.clone());
         }
         self.rerun_dependencies(&name, now);
         self.dirty.insert(name.clone());

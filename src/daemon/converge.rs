@@ -122,13 +122,13 @@ impl Daemon {
     /// program's generation, logs and publishes each change. Returns what changed.
     fn take_config_events(&mut self, events: Vec<ConfigEvent>) -> Vec<(String, ChangeKind)> {
         if !events.is_empty() {
-            self.intents_dirty = true;
-            self.generations_dirty = true;
             self.table_changed = true;
         }
         let mut changes = Vec::with_capacity(events.len());
         for event in events {
             self.dirty.insert(event.name.clone());
+            self.intent_changes.insert(event.name.clone());
+            self.generation_changes.insert(event.name.clone());
             self.changed_programs.insert(event.name.clone());
             self.api_sources.remove(&event.name);
             let text = match event.change.change {
@@ -245,10 +245,10 @@ impl Daemon {
             return;
         }
         self.track(&changes, Instant::now());
-        self.running_dirty = true;
         let time = unix_now();
         for change in changes {
             self.dirty.insert(change.name.clone());
+            self.running_changes.insert(change.name.clone());
             if !self.supervisor.has_job(&change.name) {
                 // Dropped by the supervisor (a removed program, stopped): its metadata goes.
                 self.jobs.remove(&change.name);
@@ -463,8 +463,8 @@ impl Daemon {
         let Some(program) = self.table.programs.get(name) else {
             return;
         };
-        // Its stop settings may have changed: the running record is compared again.
-        self.running_dirty = true;
+        // Its stop settings may have changed: its running record is compared again.
+        self.running_changes.insert(name.to_string());
         let generation = program.good_generation;
         let epochs = (program.start_epoch, program.restart_epoch);
         match self.jobs.get_mut(name) {
@@ -491,54 +491,55 @@ impl Daemon {
     }
 
     pub(super) fn persist(&mut self) {
-        if self.generations_dirty {
-            match self.state.save_generations(&self.generations) {
-                Ok(()) => self.generations_dirty = false,
-                Err(error) => tracing::error!(%error, "cannot save program generations"),
+        if !self.generation_changes.is_empty() {
+            let changed = std::mem::take(&mut self.generation_changes);
+            let names: Vec<&str> = changed.iter().map(String::as_str).collect();
+            if let Err(error) = self
+                .state
+                .save_generation_changes(&names, &self.generations)
+            {
+                tracing::error!(%error, "cannot save program generations");
+                self.generation_changes = changed;
             }
         }
-        if self.intents_dirty {
-            let intents: Intents = self
-                .table
-                .programs
+        if !self.intent_changes.is_empty() {
+            let changed = std::mem::take(&mut self.intent_changes);
+            let programs = &self.table.programs;
+            let changes: Vec<(String, Option<bool>)> = changed
                 .iter()
-                .map(|(name, program)| (name.clone(), program.run))
+                .map(|name| (name.clone(), programs.get(name).map(|program| program.run)))
                 .collect();
-            match self.state.save_intents(&intents) {
-                Ok(()) => self.intents_dirty = false,
-                Err(error) => tracing::error!(%error, "cannot save run intents"),
+            let whole = || {
+                programs
+                    .iter()
+                    .map(|(name, program)| (name.clone(), program.run))
+                    .collect::<Intents>()
+            };
+            if let Err(error) = self.state.save_intent_changes(&changes, whole) {
+                tracing::error!(%error, "cannot save run intents");
+                self.intent_changes = changed;
             }
         }
-        // This runs after every event: with 1,000 programs, rebuilding the record each time
-        // (strings, a /proc read for new pids) cost more than the event itself. Only after an
-        // event that changed a process or a job's spec (`running_dirty`), compare first,
-        // without allocating; rebuild only when a process or its stop settings changed.
-        if !std::mem::take(&mut self.running_dirty) || self.running_unchanged() {
+        if std::mem::take(&mut self.running_dirty) {
+            self.running_changes.clear();
+            self.persist_all_running();
+        } else if !self.running_changes.is_empty() {
+            let names = std::mem::take(&mut self.running_changes);
+            self.persist_running_of(&names);
+        }
+    }
+
+    /// `running.json` after an event that may have changed any process: compared whole,
+    /// without allocating; rebuilt only when a process or its stop settings changed.
+    fn persist_all_running(&mut self) {
+        if self.running_unchanged() {
             return;
         }
         let mut running = Running::new();
         for (name, pid) in self.supervisor.pids() {
-            let previous = self
-                .recorded_running
-                .get(name)
-                .filter(|record| record.pid == pid);
-            let start_time = match previous {
-                Some(record) => record.start_time,
-                None => match crate::supervisor::process_start_time(pid) {
-                    Some(start_time) => start_time,
-                    None => continue,
-                },
-            };
-            let (stopsignal, stopwaitsecs) = self.stop_settings(name);
-            running.insert(
-                name.to_string(),
-                RunningRecord {
-                    pid,
-                    start_time,
-                    stopsignal: stopsignal.to_string(),
-                    stopwaitsecs,
-                },
-            );
+            if let Some(record) = self.running_record(name, pid) {
+                running.insert(name.to_string(), record);
+            }
         }
         if running != self.recorded_running {
             match self.state.save_running(&running) {
@@ -546,6 +547,62 @@ impl Daemon {
                 Err(error) => tracing::error!(%error, "cannot record running processes"),
             }
         }
+    }
+
+    /// `running.json` after an event that changed these jobs alone (their process, their
+    /// spec): their records, appended to its journal.
+    fn persist_running_of(&mut self, names: &std::collections::BTreeSet<String>) {
+        let now = Instant::now();
+        let mut changes = Vec::new();
+        for name in names {
+            let pid = self.supervisor.view(name, now).and_then(|view| view.pid);
+            let record = pid.and_then(|pid| self.running_record(name, pid));
+            if self.recorded_running.get(name) != record.as_ref() {
+                changes.push((name.clone(), record));
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        for (name, record) in &changes {
+            match record {
+                Some(record) => {
+                    self.recorded_running.insert(name.clone(), record.clone());
+                }
+                None => {
+                    self.recorded_running.remove(name);
+                }
+            }
+        }
+        if let Err(error) = self
+            .state
+            .save_running_changes(&changes, &self.recorded_running)
+        {
+            tracing::error!(%error, "cannot record running processes");
+            // The next event compares every job with an empty record, and saves the whole.
+            self.recorded_running.clear();
+            self.running_dirty = true;
+        }
+    }
+
+    /// What `running.json` says of a job's process: its pid, its kernel start time (kept
+    /// from the last record of the same pid, else read from /proc), its stop settings.
+    fn running_record(&self, name: &str, pid: u32) -> Option<RunningRecord> {
+        let previous = self
+            .recorded_running
+            .get(name)
+            .filter(|record| record.pid == pid);
+        let start_time = match previous {
+            Some(record) => record.start_time,
+            None => crate::supervisor::process_start_time(pid)?,
+        };
+        let (stopsignal, stopwaitsecs) = self.stop_settings(name);
+        Some(RunningRecord {
+            pid,
+            start_time,
+            stopsignal: stopsignal.to_string(),
+            stopwaitsecs,
+        })
     }
 
     /// The stop signal and wait recorded for a process of this job (quick-starts included).

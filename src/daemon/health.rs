@@ -362,7 +362,7 @@ impl Daemon {
             {
                 tracing::info!(program = %name, "started: a program that depends on it is to start");
                 program.run = true;
-                self.intents_dirty = true;
+                self.intent_changes.insert(name.clone());
                 changed = true;
             }
         }
@@ -392,7 +392,7 @@ impl Daemon {
             {
                 if !program.run {
                     program.run = true;
-                    self.intents_dirty = true;
+                    self.intent_changes.insert(dependency.clone());
                 }
                 if ended {
                     program.start_epoch += 1;

@@ -204,7 +204,7 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
                 ),
             )
         })?;
-    let state = StateFiles::open(&config.state_dir)?;
+    let mut state = StateFiles::open(&config.state_dir)?;
     let leftovers = state.load_running()?;
     if !leftovers.is_empty() {
         let ended = persist::end_leftovers(&leftovers).await;
@@ -256,14 +256,15 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
         scanner,
         table: ProgramTable::default(),
         saved_intents,
-        intents_dirty: false,
+        intent_changes: std::collections::BTreeSet::new(),
         generations,
-        generations_dirty: false,
+        generation_changes: std::collections::BTreeSet::new(),
         table_changed: false,
         changed_programs: std::collections::BTreeSet::new(),
         dirty: std::collections::BTreeSet::new(),
         dirty_all: true,
         running_dirty: true,
+        running_changes: std::collections::BTreeSet::new(),
         recorded_running: Running::new(),
         jobs: BTreeMap::new(),
         supervisor,
@@ -307,10 +308,12 @@ pub struct Daemon {
     table: ProgramTable,
     /// Intents from the last run; `None` with a fresh state folder.
     saved_intents: Option<Intents>,
-    intents_dirty: bool,
+    /// The programs whose run intent may have changed since `intents.json` was saved.
+    intent_changes: std::collections::BTreeSet<String>,
     /// The last generation of every name ever seen, as `generations.json` keeps it.
     generations: persist::Generations,
-    generations_dirty: bool,
+    /// The programs whose generation changed since `generations.json` was saved.
+    generation_changes: std::collections::BTreeSet<String>,
     /// The table changed since the last converge (observed generations to bring along).
     table_changed: bool,
     /// The programs whose file changed since the last converge.
@@ -320,8 +323,11 @@ pub struct Daemon {
     dirty: std::collections::BTreeSet<String>,
     /// The next converge looks at every program (`converge::converge`).
     dirty_all: bool,
-    /// A process or a job's spec changed since `running.json` was last compared.
+    /// Compare every job with `running.json` after this event (the first one, a whole
+    /// converge, quick-starts); else only the jobs in `running_changes`.
     running_dirty: bool,
+    /// The jobs whose process or spec changed since `running.json` was compared.
+    running_changes: std::collections::BTreeSet<String>,
     recorded_running: Running,
     jobs: BTreeMap<String, JobMeta>,
     supervisor: Supervisor,
@@ -415,6 +421,10 @@ impl Daemon {
                     let changes = self.supervisor.on_deadline(Instant::now());
                     self.publish_changes(changes);
                     self.take_probe_outcomes(Instant::now());
+                    if self.quick.next_deadline().is_some() {
+                        // Quick-starts' processes come and go outside the program table.
+                        self.running_dirty = true;
+                    }
                     self.quick.on_deadline(&mut self.supervisor, Instant::now());
                     self.health_due(Instant::now());
                 }
@@ -496,6 +506,13 @@ impl Daemon {
             return;
         }
         let now = Instant::now();
+        if matches!(
+            request,
+            Request::QuickStart { .. } | Request::QuickStop { .. }
+        ) {
+            // Quick-starts' processes come and go outside the program table.
+            self.running_dirty = true;
+        }
         let outcome = match request {
             // The big reads are written straight to JSON from views of the state (`views`).
             Request::List { view } => self.list(now, view),

@@ -1,6 +1,8 @@
 //! Stable numeric program ids (SPEC §2): given when the daemon first sees a name, kept in the
 //! state folder (`ids.json`), never reused — a removed program's id is retired, and a program of
-//! the same name added later gets a new one. Never written into the user's files.
+//! the same name added later gets a new one. Never written into the user's files. A change of a
+//! few names (an API write) is appended to `ids.json.journal` ([`super::Journal`]); a sync of
+//! the whole folder rewrites the file.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -8,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::journal::Journal;
 use super::write::write_atomic;
 
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -22,6 +25,7 @@ struct IdFile {
 pub struct Ids {
     path: PathBuf,
     file: IdFile,
+    journal: Journal,
 }
 
 impl Ids {
@@ -41,7 +45,24 @@ impl Ids {
             },
             Err(error) => return Err(error),
         };
-        Ok(Ids { path, file })
+        let mut journal = Journal::of(&path, true);
+        let mut file = file;
+        for (name, id) in journal.replay::<u64>()? {
+            match id {
+                Some(id) => {
+                    file.next = file.next.max(id + 1);
+                    file.ids.insert(name, id);
+                }
+                None => {
+                    file.ids.remove(&name);
+                }
+            }
+        }
+        Ok(Ids {
+            path,
+            file,
+            journal,
+        })
     }
 
     pub fn get(&self, name: &str) -> Option<u64> {
@@ -60,22 +81,26 @@ impl Ids {
     /// are gone are retired. Saves when anything changed.
     pub fn sync<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
         let wanted: std::collections::BTreeSet<&str> = names.into_iter().collect();
-        let before = self.file.ids.len();
-        self.file
+        let gone: Vec<String> = self
+            .file
             .ids
-            .retain(|name, _| wanted.contains(name.as_str()));
-        let mut changed = self.file.ids.len() != before;
+            .keys()
+            .filter(|name| !wanted.contains(name.as_str()))
+            .cloned()
+            .collect();
+        let mut changes: Vec<(String, Option<u64>)> = Vec::new();
+        for name in gone {
+            self.file.ids.remove(&name);
+            changes.push((name, None));
+        }
         for name in wanted {
             if !self.file.ids.contains_key(name) {
                 self.file.ids.insert(name.to_string(), self.file.next);
+                changes.push((name.to_string(), Some(self.file.next)));
                 self.file.next += 1;
-                changed = true;
             }
         }
-        if changed {
-            self.save()?;
-        }
-        Ok(())
+        self.record(&changes)
     }
 
     /// Gives ids to the names that are `present` and have none, and retires those that are
@@ -84,25 +109,44 @@ impl Ids {
         &mut self,
         names: impl IntoIterator<Item = (&'a str, bool)>,
     ) -> io::Result<()> {
-        let mut changed = false;
+        let mut changes: Vec<(String, Option<u64>)> = Vec::new();
         for (name, present) in names {
             if !present {
-                changed |= self.file.ids.remove(name).is_some();
+                if self.file.ids.remove(name).is_some() {
+                    changes.push((name.to_string(), None));
+                }
             } else if !self.file.ids.contains_key(name) {
                 self.file.ids.insert(name.to_string(), self.file.next);
+                changes.push((name.to_string(), Some(self.file.next)));
                 self.file.next += 1;
-                changed = true;
             }
         }
-        if changed {
-            self.save()?;
-        }
-        Ok(())
+        self.record(&changes)
     }
 
-    fn save(&self) -> io::Result<()> {
+    /// Saves changes made to the map: appended to the journal, or, when the journal is due
+    /// for it or the changes are many, by rewriting the file.
+    fn record(&mut self, changes: &[(String, Option<u64>)]) -> io::Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if changes.len() > self.file.ids.len() / 2
+            || self.journal.wants_compaction(self.file.ids.len())
+        {
+            return self.save();
+        }
+        self.journal.append(
+            changes
+                .iter()
+                .map(|(name, id)| (name.as_str(), id.as_ref())),
+        )
+    }
+
+    /// Rewrites `ids.json` whole and empties its journal.
+    fn save(&mut self) -> io::Result<()> {
         let text = serde_json::to_string_pretty(&self.file).map_err(io::Error::other)?;
-        write_atomic(&self.path, &text)
+        write_atomic(&self.path, &text)?;
+        self.journal.compacted()
     }
 }
 
@@ -128,6 +172,33 @@ mod tests {
             Some(4),
             "a retired id is not given again"
         );
+    }
+
+    #[test]
+    fn ids_given_and_retired_a_few_at_a_time_survive_a_reload() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ids = Ids::load(dir.path()).expect("load");
+        ids.sync(["web", "worker"]).expect("sync");
+        ids.sync_some([("cron", true), ("web", false)])
+            .expect("some");
+        ids.sync_some([("web", true)]).expect("some");
+        assert!(dir.path().join("ids.json.journal").exists());
+        let mut reloaded = Ids::load(dir.path()).expect("reload");
+        assert_eq!(
+            (
+                reloaded.get("worker"),
+                reloaded.get("cron"),
+                reloaded.get("web")
+            ),
+            (Some(2), Some(3), Some(4))
+        );
+        reloaded.sync_some([("new", true)]).expect("some");
+        assert_eq!(reloaded.get("new"), Some(5), "next follows the journal");
+        reloaded
+            .sync(["new"])
+            .expect("a whole sync rewrites the file");
+        let again = Ids::load(dir.path()).expect("reload");
+        assert_eq!((again.get("new"), again.get("web")), (Some(5), None));
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! the stable program ids kept in the state folder. The store knows files, not processes.
 
 mod ids;
+mod journal;
 mod scan;
 mod watch;
 mod write;
 
 pub use ids::Ids;
+pub use journal::{COMPACT_AFTER, Journal, apply_changes};
 pub use scan::{
     Entry, Refreshed, Reuse, SETTLE, ScanStats, Scanner, Snapshot, scan, scan_protected,
 };
