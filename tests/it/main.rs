@@ -12,6 +12,7 @@ mod import;
 mod lifecycle;
 mod logs;
 mod property;
+mod scale;
 mod security;
 mod supervisorctl;
 mod support;
