@@ -3,6 +3,11 @@
 //! of links into `..data/`), and nothing in the folder can make a scan hang or exhaust memory: only
 //! regular files are opened, never more than [`MAX_FILE_BYTES`] + 1 bytes are read.
 //!
+//! [`Scanner::refresh`] reads the files of a few programs alone, for an API write or a watch hint
+//! that named them: what a scan would give for those names, at a cost that does not grow with the
+//! folder (while programs use `depends_on`, whose checks are over the whole folder, it asks for a
+//! scan instead).
+//!
 //! [`scan`] reads every file. A [`Scanner`] keeps, per file, what identifies the content it last
 //! read, and with [`Reuse::Unchanged`] gives back the previous [`Entry`] (text, spec, problems)
 //! of a file whose identity did not change, without opening it. The identity is the file's

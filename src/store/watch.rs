@@ -1,7 +1,13 @@
 //! Watching programs.d. inotify events are only hints (editors rename, ConfigMaps swap links,
 //! `git pull` rewrites many files): a burst of them becomes one "look again", after a short quiet
-//! time, and the caller rescans the whole folder. A slow periodic rescan is the safety net for what
-//! inotify cannot see (a symlink's target edited in another folder, a lost event).
+//! time. When every event of the burst named a program file, or the hidden temp file of an atomic
+//! write of one ([`program_named`]), the hint names those programs ([`Hint::Files`]) and the
+//! caller reads their files alone (the echo of the daemon's own API write, a `cp` or `mv` of a
+//! program file); any other event ([`Hint::Changed`]: a link such as a ConfigMap's `..data`,
+//! which changes what the program files lead to without naming them, an editor's test file, the
+//! folder itself, an overflow) has it rescan the whole folder. The kind of an event is never
+//! trusted: the named files are looked at as they are. A slow periodic rescan is the safety net
+//! for what inotify cannot see (a symlink's target edited in another folder, a lost event).
 //!
 //! The watch is an inotify instance of our own (no thread, no crate beyond nix), read through
 //! tokio's `AsyncFd` on the thread that polls [`FolderWatcher::next`] (the daemon's loop). Its mask
