@@ -515,7 +515,10 @@ impl Daemon {
                     .map(|(name, program)| (name.clone(), program.run))
                     .collect::<Intents>()
             };
-            if let Err(error) = self.state.save_intent_changes(&changes, whole) {
+            if let Err(error) = self
+                .state
+                .save_intent_changes(&changes, programs.len(), whole)
+            {
                 tracing::error!(%error, "cannot save run intents");
                 self.intent_changes = changed;
             }

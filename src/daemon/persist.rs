@@ -155,20 +155,19 @@ impl StateFiles {
         Ok(Some(intents))
     }
 
-    /// Saves the intents of these programs (`None`: gone); `whole` is every intent, for when
-    /// the file is rewritten.
+    /// Saves the intents of these programs (`None`: gone), of the `entries` programs there
+    /// are; `whole` makes every intent, called only when the file is rewritten.
     pub fn save_intent_changes(
         &mut self,
         changes: &[(String, Option<bool>)],
+        entries: usize,
         whole: impl FnOnce() -> Intents,
     ) -> io::Result<()> {
         if changes.is_empty() {
             return Ok(());
         }
-        let rewrite = |entries: usize| changes.len() > entries / 2;
-        let intents = whole();
-        if rewrite(intents.len()) || self.intents.wants_compaction(intents.len()) {
-            save_json(&self.dir.join("intents.json"), &intents)?;
+        if changes.len() > entries / 2 || self.intents.wants_compaction(entries) {
+            save_json(&self.dir.join("intents.json"), &whole())?;
             return self.intents.compacted();
         }
         self.intents.append(
