@@ -33,6 +33,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::resource::Resource;
@@ -194,30 +195,36 @@ pub(crate) fn prepare(
 
     // The environment: the daemon's (less what configures the daemon itself: its token, its
     // log filter, the CLI's URL), then the user's identity, then the program's own (which wins
-    // over all), then the daemon's mark (which finds leftovers after a crash).
-    let mut environment: BTreeMap<OsString, OsString> = std::env::vars_os()
-        .filter(|(key, _)| !is_daemon_variable(key))
+    // over all), then the daemon's mark (which finds leftovers after a crash). Borrowed, not
+    // copied: a crash loop spawns hundreds of times a second, and rebuilding the daemon's
+    // environment each time was a fifth of the cost of a spawn.
+    let mut environment: BTreeMap<&OsStr, &OsStr> = inherited_environment()
+        .iter()
+        .map(|(key, value)| (key.as_os_str(), value.as_os_str()))
         .collect();
-    let switch = match &process.user {
-        Some(user) => {
-            let resolved = resolve_user(user)?;
+    let resolved = match &process.user {
+        Some(user) => Some(resolve_user(user)?),
+        None => None,
+    };
+    let switch = match &resolved {
+        Some(resolved) => {
             for (key, value) in [
                 ("HOME", resolved.dir.as_os_str()),
                 ("USER", resolved.name.as_ref()),
                 ("LOGNAME", resolved.name.as_ref()),
                 ("SHELL", resolved.shell.as_os_str()),
             ] {
-                environment.insert(key.into(), value.to_owned());
+                environment.insert(OsStr::new(key), value);
             }
-            switch_for(&resolved)?
+            switch_for(resolved)?
         }
         None => None,
     };
     for (key, value) in &process.environment {
-        environment.insert(key.into(), value.into());
+        environment.insert(OsStr::new(key), OsStr::new(value));
     }
     if let Some((key, value)) = marker {
-        environment.insert(key.into(), value.into());
+        environment.insert(OsStr::new(key), OsStr::new(value));
     }
 
     let c_string = |bytes: &[u8]| {
@@ -282,6 +289,17 @@ pub const DAEMON_VARIABLE_PREFIX: &str = "HOODY_DAEMON_";
 pub fn is_daemon_variable(key: &OsStr) -> bool {
     key.as_bytes()
         .starts_with(DAEMON_VARIABLE_PREFIX.as_bytes())
+}
+
+/// The daemon's own environment less its [daemon variables](is_daemon_variable), read once:
+/// the daemon never changes its environment after it starts, and every spawn starts from it.
+fn inherited_environment() -> &'static [(OsString, OsString)] {
+    static INHERITED: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
+    INHERITED.get_or_init(|| {
+        std::env::vars_os()
+            .filter(|(key, _)| !is_daemon_variable(key))
+            .collect()
+    })
 }
 
 /// A NULL-terminated array of pointers into `strings`.

@@ -89,6 +89,7 @@ fn a_hundred_crash_loops_leave_the_api_answering_and_the_cpu_bounded() {
     let (mut requests, mut failures) = (0u64, Vec::new());
     let mut slowest = Duration::ZERO;
     let paths = ["/status", "/programs", "/health", "/status/slow3"];
+    const PACE: Duration = Duration::from_millis(100);
     while measured.elapsed() < window(12, 300) {
         let path = format!("/api/v1/daemon{}", paths[requests as usize % paths.len()]);
         let asked = Instant::now();
@@ -103,8 +104,13 @@ fn a_hundred_crash_loops_leave_the_api_answering_and_the_cpu_bounded() {
             )),
         }
         requests += 1;
-        // Paced, so the load is the crash loops and not this loop.
-        std::thread::sleep(Duration::from_millis(20));
+        // Paced on a fixed schedule, 10 requests a second whatever the answer times: the load
+        // is the crash loops. Sleeping a fixed 20 ms after each answer made this loop's share
+        // of the daemon's CPU grow with the daemon's speed (on an idle machine, 35 requests a
+        // second of which a quarter re-read 100 program files: a fifth of a core in a debug
+        // build, and the bound failed at 0.52 on CI).
+        let next = measured + PACE * u32::try_from(requests).unwrap_or(u32::MAX);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     let elapsed = measured.elapsed().as_secs_f64();
     let cpu = (cpu_seconds(daemon_pid) - cpu_before) / elapsed;
