@@ -15,6 +15,7 @@ mod logs;
 pub mod openapi;
 pub mod peer;
 pub mod rpc;
+pub mod schemas;
 pub mod tokens;
 
 pub use access::{Access, AccessConfig, Auth};
@@ -280,8 +281,38 @@ fn failure_response(failure: Failure) -> Response {
         FailureKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         FailureKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        FailureKind::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
     };
-    error(status, failure.code, &failure.message, failure.details)
+    let mut response = error(status, failure.code, &failure.message, failure.details);
+    if let Some(seconds) = failure.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// A write that may create something: a 201 answer carries a `Location`, where what it created
+/// (`data.id`) is read.
+async fn ask_creating(
+    state: &AppState,
+    access: &Access,
+    request: Request,
+    location: impl Fn(u64) -> String,
+) -> Response {
+    let reply = state.handle.ask_as(request, access.author()).await;
+    let created = reply
+        .as_ref()
+        .ok()
+        .filter(|answer| answer.created)
+        .and_then(|answer| answer.data.as_value())
+        .and_then(|data| data["id"].as_u64())
+        .and_then(|id| HeaderValue::from_str(&location(id)).ok());
+    let mut response = reply_response(reply);
+    if let Some(value) = created {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
 }
 
 fn reply_response(reply: Reply) -> Response {
@@ -530,8 +561,10 @@ async fn ready(State(state): State<AppState>, Extension(access): Extension<Acces
     ask(&state, Request::Ready { names }).await
 }
 
-async fn openapi_document() -> Response {
-    (StatusCode::OK, axum::Json(openapi::document())).into_response()
+/// The document states security as it is configured: bearer with tokens, none without.
+async fn openapi_document(State(state): State<AppState>) -> Response {
+    let secured = !state.access.tokens.is_empty();
+    (StatusCode::OK, axum::Json(openapi::document(secured))).into_response()
 }
 
 async fn list_programs(
@@ -546,32 +579,57 @@ async fn get_program(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
     id: Id,
+    headers: HeaderMap,
 ) -> Response {
     let id = try_response!(id_of(id));
-    let view = view_of(&access);
-    ask(&state, Request::Get { id, view }).await
+    read_program(&state, &access, id, &headers).await
 }
 
 async fn get_program_add(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
+    headers: HeaderMap,
 ) -> Response {
-    let request = Request::Get {
-        id: "add".to_string(),
-        view: view_of(&access),
-    };
-    ask(&state, request).await
+    read_program(&state, &access, "add".to_string(), &headers).await
 }
 
 async fn get_program_put(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
+    headers: HeaderMap,
 ) -> Response {
-    let request = Request::Get {
-        id: "put".to_string(),
-        view: view_of(&access),
-    };
-    ask(&state, request).await
+    read_program(&state, &access, "put".to_string(), &headers).await
+}
+
+/// `GET /programs/{id}`: the program, with its ETag (admin); 304 without a body when
+/// `If-None-Match` names that ETag (or is `*`).
+async fn read_program(
+    state: &AppState,
+    access: &Access,
+    id: String,
+    headers: &HeaderMap,
+) -> Response {
+    let view = view_of(access);
+    let reply = state.handle.ask(Request::Get { id, view }).await;
+    if let Ok(answer) = &reply
+        && let Some(etag) = &answer.etag
+        && headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|value| etag_listed(value, etag))
+        && let Ok(value) = HeaderValue::from_str(etag)
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, value)]).into_response();
+    }
+    reply_response(reply)
+}
+
+/// Whether an `If-None-Match` value (a list of ETags, weak ones included, or `*`) names
+/// `etag` (RFC 9110: the weak comparison).
+fn etag_listed(header: &str, etag: &str) -> bool {
+    let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    header.trim() == "*" || header.split(',').any(|tag| bare(tag) == bare(etag))
 }
 
 async fn add_program(
@@ -594,7 +652,11 @@ async fn add_program(
         }
     };
     let fields = try_response!(json_object(body, true).await);
-    ask_as(&state, &access, Request::Create { fields, format }).await
+    let request = Request::Create { fields, format };
+    ask_creating(&state, &access, request, |id| {
+        format!("{BASE}/programs/{id}")
+    })
+    .await
 }
 
 async fn edit_program(
@@ -646,15 +708,14 @@ async fn put_program(
             json!([{ "field": extra, "message": "unknown field; a put takes file and text" }]),
         );
     }
-    ask_as(
-        &state,
-        &access,
-        Request::Put {
-            file,
-            text,
-            if_match,
-        },
-    )
+    let request = Request::Put {
+        file,
+        text,
+        if_match,
+    };
+    ask_creating(&state, &access, request, |id| {
+        format!("{BASE}/programs/{id}")
+    })
     .await
 }
 
@@ -864,7 +925,11 @@ async fn quick_launch(
     body: Body,
 ) -> Response {
     let fields = try_response!(json_object(body, true).await);
-    ask_as(&state, &access, Request::QuickStart { fields }).await
+    let request = Request::QuickStart { fields };
+    ask_creating(&state, &access, request, |id| {
+        format!("{BASE}/quick-start/{id}/status")
+    })
+    .await
 }
 
 async fn quick_status(State(state): State<AppState>, id: Id) -> Response {
@@ -915,24 +980,48 @@ pub enum Listener {
 }
 
 impl Listener {
-    /// Binds. A unix socket is created with mode 0600, replacing a stale socket file.
+    /// Binds. A unix socket is created with mode 0600; an existing socket file is replaced only
+    /// when nothing answers on it (a stale one): a live daemon there is an error naming its pid
+    /// ([`unix_socket_holder`]), and its socket is left alone.
+    ///
+    /// The socket is moved to a high descriptor number ([`crate::supervisor::keep_high`]), so
+    /// no child of the daemon ever holds a copy: one between clone and exec when the daemon is
+    /// killed with SIGKILL would keep the port bound, and the next start could not listen.
     pub async fn bind(listen: &Listen) -> io::Result<Listener> {
         match listen {
             Listen::Tcp(address) => {
-                Ok(Listener::Tcp(tokio::net::TcpListener::bind(address).await?))
+                let listener = std::net::TcpListener::bind(address)?;
+                let listener = std::net::TcpListener::from(crate::supervisor::keep_high(
+                    std::os::fd::OwnedFd::from(listener),
+                ));
+                listener.set_nonblocking(true)?;
+                Ok(Listener::Tcp(tokio::net::TcpListener::from_std(listener)?))
             }
             Listen::Unix(path) => {
+                // Two daemons starting at once must not both find the socket stale and unlink
+                // each other's: the check and the bind are done holding a lock on the folder.
+                let _folder = lock_socket_folder(path)?;
                 if let Ok(metadata) = std::fs::symlink_metadata(path) {
                     use std::os::unix::fs::FileTypeExt;
                     if metadata.file_type().is_socket() {
+                        if let Some(holder) = unix_socket_holder(path) {
+                            return Err(io::Error::new(io::ErrorKind::AddrInUse, holder));
+                        }
                         std::fs::remove_file(path)?;
                     }
                 }
                 let previous =
                     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
-                let bound = tokio::net::UnixListener::bind(path);
+                let bound = std::os::unix::net::UnixListener::bind(path);
                 nix::sys::stat::umask(previous);
-                Ok(Listener::Unix(bound?, path.clone()))
+                let listener = std::os::unix::net::UnixListener::from(
+                    crate::supervisor::keep_high(std::os::fd::OwnedFd::from(bound?)),
+                );
+                listener.set_nonblocking(true)?;
+                Ok(Listener::Unix(
+                    tokio::net::UnixListener::from_std(listener)?,
+                    path.clone(),
+                ))
             }
         }
     }
@@ -986,6 +1075,53 @@ pub fn serve_on_thread(
             });
         })?;
     Ok(())
+}
+
+/// Who answers on a unix socket: `None` when nothing does (a stale socket file, safe to
+/// replace), else a message naming the process that holds it (its pid from `SO_PEERCRED`).
+fn unix_socket_holder(path: &std::path::Path) -> Option<String> {
+    let stream = std::os::unix::net::UnixStream::connect(path).ok()?;
+    let holder = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+        .map(|credentials| format!("pid {}", credentials.pid()))
+        .unwrap_or_else(|_| "a process".to_string());
+    Some(format!(
+        "another daemon ({holder}) is listening on unix:{}; its socket is left alone",
+        path.display()
+    ))
+}
+
+/// An exclusive lock on the folder of a unix socket, held while a stale socket is replaced. Only
+/// daemons take it, each for the moment of its bind; a folder that cannot be opened is not an
+/// error here (the bind will say what is wrong).
+fn lock_socket_folder(
+    path: &std::path::Path,
+) -> io::Result<Option<nix::fcntl::Flock<std::fs::File>>> {
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => std::path::Path::new("."),
+    };
+    let Ok(mut file) = std::fs::File::open(folder) else {
+        return Ok(None);
+    };
+    let give_up = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(Some(lock)),
+            Err((_, errno)) if errno != nix::errno::Errno::EWOULDBLOCK => {
+                return Err(io::Error::from(errno));
+            }
+            Err((returned, _)) if std::time::Instant::now() < give_up => {
+                file = returned;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("the folder {} stayed locked for 5 s", folder.display()),
+                ));
+            }
+        }
+    }
 }
 
 enum StdListener {

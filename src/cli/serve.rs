@@ -112,6 +112,10 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
         },
         budget: args.log_budget,
     };
+    config.cgroups = !args.no_cgroups;
+    // One daemon per folder, before anything else: a second daemon says who holds them.
+    let locks = daemon::Locks::take(&config.state_dir, &config.programs_dir)
+        .map_err(|error| error.to_string())?;
     let listener = Listener::bind(&listen)
         .await
         .map_err(|error| format!("cannot listen on {listen}: {error}"))?;
@@ -119,7 +123,7 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
         Some(address) => format!("http://{address}"),
         None => listen.to_string(),
     };
-    let (daemon, handle) = daemon::start(config.clone())
+    let (daemon, handle) = daemon::start(config.clone(), locks)
         .await
         .map_err(|error| error.to_string())?;
     tracing::info!(

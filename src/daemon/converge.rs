@@ -12,7 +12,7 @@ use crate::spec::{ProgramSpec, SystemUsers};
 use crate::store::{Refreshed, Reuse};
 use crate::supervisor::{ExitInfo, ProcessState, StateChange};
 
-use super::persist::{self, GenerationRecord, Intents, Running, RunningRecord};
+use super::persist::{self, GenerationRecord, Intents, RunningRecord};
 use super::programs::{ApplyContext, ChangeKind, ConfigEvent, Source};
 use super::request::Answer;
 use super::{Daemon, Event, JobMeta, phase_of, unix_now};
@@ -302,7 +302,8 @@ impl Daemon {
     }
 
     /// Reconciles what changed since the last converge. While boot waves run, some program
-    /// uses `depends_on`, some hold is in place or something asked for it (`dirty_all`: the
+    /// uses `depends_on`, some hold is in place, the last run's leftovers are being ended, or
+    /// something asked for it (`dirty_all`: the
     /// first converge, a full rescan, a health step, a request of an unusual kind), that is
     /// every program; else only the programs named by the events since (`dirty`: their file,
     /// their process's state, an operator's start or stop), since then reconcile's answer for
@@ -312,7 +313,8 @@ impl Daemon {
         let everything = self.dirty_all
             || self.boot != crate::reconcile::BootWaves::Done
             || self.table.depending() > 0
-            || !self.health.holds.is_empty();
+            || !self.health.holds.is_empty()
+            || !self.leftovers.is_empty();
         if everything {
             self.dirty_all = false;
             self.dirty.clear();
@@ -391,7 +393,14 @@ impl Daemon {
             let holds = crate::health::depends::holds(&desired, &observed);
             let (gate, wake) = self.boot.advance(&desired, &observed, &holds, now);
             self.boot_wake = wake;
-            let plan = reconcile(&desired, &observed, gate, &holds);
+            let mut plan = reconcile(&desired, &observed, gate, &holds);
+            // A program the last run left processes of starts once they are gone.
+            if !self.leftovers.is_empty() {
+                plan.retain(|action| {
+                    !matches!(action, Action::Start { .. } | Action::Restart { .. })
+                        || !self.leftovers.holds(action.name())
+                });
+            }
             if plan.is_empty() || pass == 3 {
                 self.keep_holds(holds, &desired, &observed);
                 if plan.is_empty() {
@@ -490,40 +499,65 @@ impl Daemon {
         }
     }
 
+    /// Saves the run intents that changed since they were last saved (appended to the
+    /// journal, or the whole file when it is due); on failure they stay to be saved.
+    pub(super) fn save_intents(&mut self) -> std::io::Result<()> {
+        if self.intent_changes.is_empty() {
+            return Ok(());
+        }
+        let changed = std::mem::take(&mut self.intent_changes);
+        let programs = &self.table.programs;
+        let changes: Vec<(String, Option<bool>)> = changed
+            .iter()
+            .map(|name| (name.clone(), programs.get(name).map(|program| program.run)))
+            .collect();
+        let whole = || {
+            programs
+                .iter()
+                .map(|(name, program)| (name.clone(), program.run))
+                .collect::<Intents>()
+        };
+        let saved = self
+            .state
+            .save_intent_changes(&changes, programs.len(), whole);
+        if saved.is_err() {
+            self.intent_changes = changed;
+        }
+        saved
+    }
+
     pub(super) fn persist(&mut self) {
-        if !self.generation_changes.is_empty() {
+        // Changes made by files and operators (a new program's boot intent, a disabled
+        // one's, generations), saved after the event: the entries it changed, appended to the
+        // journals; tried again after the next event when the disk was full.
+        let generations = if self.generation_changes.is_empty() {
+            Ok(())
+        } else {
             let changed = std::mem::take(&mut self.generation_changes);
             let names: Vec<&str> = changed.iter().map(String::as_str).collect();
-            if let Err(error) = self
+            let saved = self
                 .state
-                .save_generation_changes(&names, &self.generations)
-            {
-                tracing::error!(%error, "cannot save program generations");
+                .save_generation_changes(&names, &self.generations);
+            if saved.is_err() {
                 self.generation_changes = changed;
             }
-        }
-        if !self.intent_changes.is_empty() {
-            let changed = std::mem::take(&mut self.intent_changes);
-            let programs = &self.table.programs;
-            let changes: Vec<(String, Option<bool>)> = changed
-                .iter()
-                .map(|name| (name.clone(), programs.get(name).map(|program| program.run)))
-                .collect();
-            let whole = || {
-                programs
-                    .iter()
-                    .map(|(name, program)| (name.clone(), program.run))
-                    .collect::<Intents>()
-            };
-            if let Err(error) = self
-                .state
-                .save_intent_changes(&changes, programs.len(), whole)
-            {
-                tracing::error!(%error, "cannot save run intents");
-                self.intent_changes = changed;
+            saved
+        };
+        let intents = self.save_intents();
+        let failing = generations
+            .and(intents)
+            .and_then(|()| self.ids.save_unsaved())
+            .err();
+        match (&failing, self.state_failing) {
+            (Some(error), false) => {
+                tracing::error!(%error, "cannot save the state folder; trying again after each event")
             }
+            (None, true) => tracing::info!("the state folder is saved again"),
+            _ => {}
         }
-        if std::mem::take(&mut self.running_dirty) {
+        self.state_failing = failing.is_some();
+        // What the last run left is recorded with the rest until it is gone: compared whole.
+        if std::mem::take(&mut self.running_dirty) || !self.leftover_records.is_empty() {
             self.running_changes.clear();
             self.persist_all_running();
         } else if !self.running_changes.is_empty() {
@@ -538,7 +572,8 @@ impl Daemon {
         if self.running_unchanged() {
             return;
         }
-        let mut running = Running::new();
+        // What the last run left and is still being ended stays recorded.
+        let mut running = self.leftover_records.clone();
         for (name, pid) in self.supervisor.pids() {
             if let Some(record) = self.running_record(name, pid) {
                 running.insert(name.to_string(), record);
@@ -623,7 +658,14 @@ impl Daemon {
     /// Whether `recorded_running` already says what runs: the same jobs with the same pids
     /// and stop settings.
     pub(super) fn running_unchanged(&self) -> bool {
-        let mut count = 0;
+        let mut count = self.leftover_records.len();
+        if self
+            .leftover_records
+            .iter()
+            .any(|(name, record)| self.recorded_running.get(name) != Some(record))
+        {
+            return false;
+        }
         for (name, pid) in self.supervisor.pids() {
             count += 1;
             let Some(record) = self.recorded_running.get(name) else {

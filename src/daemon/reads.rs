@@ -62,13 +62,13 @@ impl Daemon {
                 })
                 .filter(|_| view.shows_logs())
                 .and_then(|_| supervisor.last_stderr(name));
-            StatusView::new(
+            self.with_leftovers(StatusView::new(
                 program,
                 job,
                 meta.map(|meta| meta.generation),
                 health,
                 last_stderr,
-            )
+            ))
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
             views::write_statuses(json, statuses)
@@ -169,7 +169,7 @@ impl Daemon {
         let job = self.supervisor.view(name, now);
         let meta = self.jobs.get(name);
         let health = self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
-        StatusView::new(
+        self.with_leftovers(StatusView::new(
             program,
             job,
             self.observed_generation(name),
@@ -177,7 +177,18 @@ impl Daemon {
             view.shows_logs()
                 .then(|| self.supervisor.last_stderr(name))
                 .flatten(),
-        )
+        ))
+    }
+
+    /// A program held back by what the last run left counts those processes too.
+    fn with_leftovers<'a>(&self, mut view: StatusView<'a>) -> StatusView<'a> {
+        if !self.leftovers.is_empty() {
+            let left = self.leftovers.processes(view.name);
+            view.processes = view
+                .processes
+                .saturating_add(u32::try_from(left).unwrap_or(u32::MAX));
+        }
+        view
     }
 
     /// A program's health for its status: judged by the spec its process runs with.
@@ -362,6 +373,15 @@ pub(super) fn program_fields(program: &Program, view: View) -> Map<String, Value
         }
     }
     fields.insert("name".into(), Value::from(program.entry.name.clone()));
+    // A size is always a string ("50MB", or "1000" bytes), whichever way the file wrote
+    // it, so a typed client reads one type.
+    for key in ["stdout_logfile_maxbytes", "stderr_logfile_maxbytes"] {
+        if let Some(value) = fields.get_mut(key)
+            && let Value::Number(bytes) = value
+        {
+            *value = Value::from(bytes.to_string());
+        }
+    }
     if !view.shows_secrets()
         && let Some(Value::Object(environment)) = fields.get_mut("environment")
     {

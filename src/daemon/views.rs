@@ -48,6 +48,8 @@ pub struct StatusView<'a> {
     /// The generation of the spec the job runs with; null without a job.
     pub observed_generation: Option<u64>,
     pub pid: Option<u32>,
+    /// Live processes of the program: its cgroup's (or those with its mark), counted now.
+    pub processes: u32,
     /// RUNNING and ready (SPEC §12).
     pub ready: bool,
     pub restarts: u32,
@@ -85,6 +87,7 @@ impl<'a> StatusView<'a> {
             restarts: 0,
             last_exit: None,
             last_error: None,
+            processes: 0,
         });
         StatusView {
             config_error: ConfigErrorView::of(program),
@@ -100,6 +103,7 @@ impl<'a> StatusView<'a> {
             name: &program.entry.name,
             observed_generation,
             pid: job.pid,
+            processes: job.processes,
             ready: health.ready,
             restarts: job.restarts,
             run: program.run,
@@ -165,6 +169,8 @@ impl StatusView<'_> {
         write_option(out, self.observed_generation);
         out.extend_from_slice(b",\"pid\":");
         write_option(out, self.pid.map(u64::from));
+        out.extend_from_slice(b",\"processes\":");
+        write_u64(out, u64::from(self.processes));
         out.extend_from_slice(b",\"ready\":");
         write_bool(out, self.ready);
         out.extend_from_slice(b",\"restarts\":");
@@ -471,6 +477,7 @@ mod tests {
                     name: ["web", "a.b-c_d", "weird\"name\\", "ünï"][variant % 4],
                     observed_generation: running.then_some(index as u64),
                     pid: running.then_some(u32::MAX - index as u32),
+                    processes: [0, 1, 2, u32::MAX][variant % 4],
                     restarts: (index * variant) as u32,
                     run: !running,
                     started_at: match variant {

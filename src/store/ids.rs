@@ -26,6 +26,9 @@ pub struct Ids {
     path: PathBuf,
     file: IdFile,
     journal: Journal,
+    /// A change that could not be saved yet (a full disk): saved at the next chance, by
+    /// rewriting the whole file.
+    unsaved: bool,
 }
 
 impl Ids {
@@ -62,7 +65,27 @@ impl Ids {
             path,
             file,
             journal,
+            unsaved: false,
         })
+    }
+
+    /// Gives `name` an id now, if it has none, and saves it: the API does this before it writes
+    /// a new program's file, so the id is on disk before the file is (a crash in between
+    /// leaves an id retired at the next scan, never two programs swapping ids). When the save
+    /// fails nothing changes. One line appended to the journal.
+    pub fn reserve(&mut self, name: &str) -> io::Result<u64> {
+        if let Some(id) = self.get(name) {
+            return Ok(id);
+        }
+        let id = self.file.next;
+        self.file.ids.insert(name.to_string(), id);
+        self.file.next += 1;
+        if let Err(error) = self.record(&[(name.to_string(), Some(id))]) {
+            self.file.ids.remove(name);
+            self.file.next = id;
+            return Err(error);
+        }
+        Ok(id)
     }
 
     pub fn get(&self, name: &str) -> Option<u64> {
@@ -124,28 +147,44 @@ impl Ids {
         self.record(&changes)
     }
 
+    /// Saves a change an earlier [`Ids::sync`] could not.
+    pub fn save_unsaved(&mut self) -> io::Result<()> {
+        if self.unsaved {
+            self.save()?;
+        }
+        Ok(())
+    }
+
     /// Saves changes made to the map: appended to the journal, or, when the journal is due
-    /// for it or the changes are many, by rewriting the file.
+    /// for it, the changes are many or an earlier change could not be saved, by rewriting the
+    /// file. A failure leaves the change unsaved (and the next save rewrites the file).
     fn record(&mut self, changes: &[(String, Option<u64>)]) -> io::Result<()> {
-        if changes.is_empty() {
+        if changes.is_empty() && !self.unsaved {
             return Ok(());
         }
-        if changes.len() > self.file.ids.len() / 2
+        let result = if self.unsaved
+            || changes.len() > self.file.ids.len() / 2
             || self.journal.wants_compaction(self.file.ids.len())
         {
-            return self.save();
+            self.save()
+        } else {
+            self.journal.append(
+                changes
+                    .iter()
+                    .map(|(name, id)| (name.as_str(), id.as_ref())),
+            )
+        };
+        if result.is_err() {
+            self.unsaved = true;
         }
-        self.journal.append(
-            changes
-                .iter()
-                .map(|(name, id)| (name.as_str(), id.as_ref())),
-        )
+        result
     }
 
     /// Rewrites `ids.json` whole and empties its journal.
     fn save(&mut self) -> io::Result<()> {
         let text = serde_json::to_string_pretty(&self.file).map_err(io::Error::other)?;
         write_atomic(&self.path, &text)?;
+        self.unsaved = false;
         self.journal.compacted()
     }
 }
@@ -199,6 +238,28 @@ mod tests {
             .expect("a whole sync rewrites the file");
         let again = Ids::load(dir.path()).expect("reload");
         assert_eq!((again.get("new"), again.get("web")), (Some(5), None));
+    }
+
+    #[test]
+    fn a_reserved_id_is_saved_first_and_nothing_changes_when_it_cannot_be() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ids = Ids::load(dir.path()).expect("load");
+        assert_eq!(ids.reserve("web").expect("reserve"), 1);
+        assert_eq!(ids.reserve("web").expect("again"), 1);
+        assert_eq!(Ids::load(dir.path()).expect("reload").get("web"), Some(1));
+        // The state folder gone: the save fails, and the id is not given.
+        let missing = dir.path().join("missing/ids.json");
+        let mut lost = Ids {
+            journal: Journal::of(&missing, true),
+            path: missing,
+            file: IdFile {
+                next: 2,
+                ids: BTreeMap::new(),
+            },
+            unsaved: false,
+        };
+        assert!(lost.reserve("db").is_err());
+        assert_eq!((lost.get("db"), lost.file.next), (None, 2));
     }
 
     #[test]

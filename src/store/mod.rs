@@ -13,7 +13,9 @@ pub use scan::{
     Entry, Refreshed, Reuse, SETTLE, ScanStats, Scanner, Snapshot, scan, scan_protected,
 };
 pub use watch::{FolderWatcher, Hint, WatchConfig, program_named};
-pub use write::{remove_durable, replace_unsynced, sync_dir, write_atomic};
+pub use write::{
+    is_own_temp, remove_durable, remove_stale_temps, replace_unsynced, sync_dir, write_atomic,
+};
 
 #[cfg(test)]
 mod tests;

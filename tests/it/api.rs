@@ -551,7 +551,7 @@ fn every_route_in_the_openapi_document_is_served() {
     let daemon = TestDaemon::start();
     let (code, document) = daemon.get("/openapi.json");
     assert_eq!(code, 200);
-    assert_eq!(document["openapi"], "3.0.3");
+    assert_eq!(document["openapi"], "3.1.0");
     let paths = document["paths"].as_object().expect("paths");
     assert!(paths.len() >= 20, "{}", paths.len());
     for (path, operations) in paths {
@@ -838,7 +838,7 @@ fn programs_named_like_routes_are_reachable_by_name() {
 }
 
 /// The keys of a program's status, wherever it is shown.
-const STATUS_KEYS: [&str; 21] = [
+const STATUS_KEYS: [&str; 22] = [
     "config_error",
     "enabled",
     "generation",
@@ -851,6 +851,7 @@ const STATUS_KEYS: [&str; 21] = [
     "name",
     "observed_generation",
     "pid",
+    "processes",
     "ready",
     "restarts",
     "run",
@@ -884,6 +885,7 @@ fn assert_status_shape(status: &Value) {
         );
     }
     assert!(status["restarts"].is_u64(), "restarts: {status}");
+    assert!(status["processes"].is_u64(), "processes: {status}");
     assert!(status["generation"].is_u64(), "generation: {status}");
     assert!(status["enabled"].is_boolean(), "enabled: {status}");
     assert!(status["run"].is_boolean(), "run: {status}");
