@@ -897,6 +897,7 @@ mod tests {
             "Unprocessable" => 422,
             "Internal" => 500,
             "Unavailable" => 503,
+            "InsufficientStorage" => 507,
             other => panic!("unknown FailureKind::{other}"),
         }
     }
