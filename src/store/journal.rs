@@ -132,6 +132,13 @@ impl Journal {
                 self.file.insert(file)
             }
         };
+        // A full filesystem refuses the change, as a rewrite of the file would: an append may
+        // still fit in the last page the journal already has, and whether a write is saved
+        // must not depend on that (SPEC §11: a full disk is a 507, every time).
+        let stat = nix::sys::statvfs::fstatvfs(&*file).map_err(io::Error::from)?;
+        if stat.blocks_free() == 0 {
+            return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+        }
         file.write_all(&text)?;
         if self.synced {
             file.sync_data()?;
