@@ -49,6 +49,10 @@ ROTATE_MAXBYTES = "50MB"
 ROTATE_BACKUPS = 30
 # A manager that needs longer than this (seconds) for one run of a scenario is run once.
 SLOW = 30.0
+# Fleets this big are started once per manager, and a manager not done after BIG_FLEET_TIMEOUT
+# seconds is left there (shown as "over 2 min").
+BIG_FLEET = 10_000
+BIG_FLEET_TIMEOUT = 120.0
 
 
 def log(message: str) -> None:
@@ -423,6 +427,33 @@ class Hoody(Manager):
 
     def status_rps(self, seconds, name):
         return wrk(f"{self.url}/api/v1/daemon/status/{name}", seconds, None, self.run)
+
+    def list_all(self, calls):
+        """`GET /programs` (every program with its fields, text and status), keep-alive."""
+        connection = self.connection()
+        timings = []
+        deadline = time.monotonic() + 5
+        for _ in range(calls):
+            began = time.perf_counter()
+            connection.request("GET", "/api/v1/daemon/programs")
+            response = connection.getresponse()
+            body = response.read()
+            timings.append(time.perf_counter() - began)
+            assert response.status == 200, body[:200]
+            if time.monotonic() > deadline:
+                break
+        connection.close()
+        return timings
+
+    def request(self, connection, method, path, body=None):
+        """One API call on a kept-alive connection: (seconds, status, parsed answer)."""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        began = time.perf_counter()
+        connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+        response = connection.getresponse()
+        text = response.read()
+        elapsed = time.perf_counter() - began
+        return elapsed, response.status, json.loads(text) if text else None
 
     # Convergence helpers (ours alone).
     def create(self, program: Program):
@@ -801,6 +832,13 @@ def scenario_fleet(manager: Manager, run: Run, count: int, repeat: int, results:
     work = run.fresh(f"{manager.key}-fleet{count}")
     stamp_file = work / "stamps.txt"
     programs = stamp_programs(run, work, count, stamp_file)
+    if count >= BIG_FLEET:
+        # This machine's hard limit on open files is 20,000: a log that rotates is a pipe and a
+        # file held by the manager per stream. hoody-daemon hands logs that never rotate to
+        # the program itself (direct mode) and holds nothing.
+        for program in programs:
+            program.extra = "stdout_logfile_maxbytes = 0\nstderr_logfile_maxbytes = 0"
+    timeout = min(cfg.start_timeout, BIG_FLEET_TIMEOUT) if count >= BIG_FLEET else cfg.start_timeout
     began = time.monotonic()
     manager.start(work, programs)
     try:
@@ -808,10 +846,13 @@ def scenario_fleet(manager: Manager, run: Run, count: int, repeat: int, results:
             log(f"{manager.name}: did not come up with {count} programs")
             return
         if count:
-            done = wait_for(lambda: count_lines(stamp_file) >= count, cfg.start_timeout, 0.002)
+            done = wait_for(lambda: count_lines(stamp_file) >= count, timeout, 0.002)
             elapsed = time.monotonic() - began
             if not done:
-                log(f"{manager.name}: only {count_lines(stamp_file)}/{count} running after {cfg.start_timeout}s")
+                running = count_lines(stamp_file)
+                log(f"{manager.name}: only {running}/{count} running after {timeout:.0f}s")
+                results[f"start{count}_over"].add(timeout)
+                results[f"start{count}_over"].note = f"{running:,} of {count:,} running after {timeout:.0f} s"
                 return
             results[f"start{count}"].add(elapsed)
             log(f"{manager.name}: {count} programs running after {elapsed:.3f}s")
@@ -847,6 +888,10 @@ def scenario_fleet(manager: Manager, run: Run, count: int, repeat: int, results:
             timings = manager.status_all(cfg.status_calls)
             if timings:
                 results[f"status{count}"].add(median(timings))
+            if isinstance(manager, Hoody):
+                timings = manager.list_all(cfg.status_calls)
+                if timings:
+                    results[f"list{count}"].add(median(timings))
             if isinstance(manager, Pm2) and repeat == 0:
                 results[f"jlist{count}"].add(manager.jlist_seconds())
         if extras:
@@ -1153,6 +1198,62 @@ def scenario_convergence(hoody: Hoody, run: Run, results: dict):
         finish(hoody, run, [stamp_file, *files])
 
 
+WRITE_KINDS = ("add", "edit", "disable", "enable", "remove")
+
+
+def scenario_writes(hoody: Hoody, run: Run, count: int, results: dict):
+    """API writes with `count` programs running: add a program (one that does not boot, so the
+    answer is the write, not a process start), edit it, disable, enable, remove it; each call
+    timed alone, 0.1 s apart (after the watch's echo of the write has been read), and the daemon's
+    CPU over all of them, echoes included."""
+    cfg = run.args
+    work = run.fresh(f"hoody-writes{count}")
+    stamp_file = work / "stamps.txt"
+    programs = stamp_programs(run, work, count, stamp_file)
+    for program in programs:
+        program.extra = "stdout_logfile_maxbytes = 0\nstderr_logfile_maxbytes = 0"
+    hoody.start(work, programs)
+    try:
+        if not hoody.ready(60) or not wait_for(lambda: count_lines(stamp_file) >= count, BIG_FLEET_TIMEOUT, 0.005):
+            log(f"writes: {count} programs did not start")
+            return
+        time.sleep(cfg.settle)
+        connection = hoody.connection()
+        base = "/api/v1/daemon/programs"
+        timings = {kind: [] for kind in WRITE_KINDS}
+        cpu0 = cpu_seconds(hoody.pid)
+        calls = 0
+        for index in range(cfg.write_rounds):
+            name = f"w{index}"
+            steps = (
+                ("add", "POST", f"{base}/add", {
+                    "name": name, "command": [str(run.stamp), str(work / "w.txt")], "boot": False,
+                    "stdout_logfile_maxbytes": 0, "stderr_logfile_maxbytes": 0,
+                }, 201),
+                ("edit", "POST", f"{base}/edit/{name}", {"startsecs": 1 + index % 5}, 200),
+                ("disable", "POST", f"{base}/{name}/disable", {}, 200),
+                ("enable", "POST", f"{base}/{name}/enable", {}, 200),
+                ("remove", "POST", f"{base}/remove/{name}", {}, 200),
+            )
+            for kind, method, path, body, expected in steps:
+                elapsed, status, answer = hoody.request(connection, method, path, body)
+                assert status == expected, (kind, status, answer)
+                timings[kind].append(elapsed)
+                calls += 1
+                time.sleep(0.1)
+        cpu = cpu_seconds(hoody.pid) - cpu0
+        connection.close()
+        for kind in WRITE_KINDS:
+            results[f"write_{kind}{count}"].add(median(timings[kind]))
+        every = [value for kind in WRITE_KINDS for value in timings[kind]]
+        results[f"write_all{count}"].add(median(every))
+        results[f"write_p90{count}"].add(percentile(every, 0.9))
+        results[f"write_cpu{count}"].add(cpu / calls)
+        log(f"writes with {count} programs: median {median(every) * 1e3:.2f} ms, daemon CPU {cpu / calls * 1e3:.2f} ms per write")
+    finally:
+        finish(hoody, run, [stamp_file])
+
+
 def idle_window(manager: Manager, seconds: float) -> tuple[float, float, float, float]:
     """(CPU seconds, context switches per 10 s, seconds with any switch per 10 s, wall seconds)
     of the manager's threads over a window, read every second."""
@@ -1416,7 +1517,9 @@ ROWS = [
     ("pss1000", "Memory, 1,000 programs: PSS", " MiB", 1, 1, False),
     ("anon1000", "Memory, 1,000 programs: anonymous (heap, stacks)", " MiB", 1, 1, False),
     ("start100", "Cold start, 100 programs", " s", 1, 3, False),
+    ("start500", "Cold start, 500 programs", " s", 1, 3, False),
     ("start1000", "Cold start, 1,000 programs", " s", 1, 3, False),
+    ("start10000", "Cold start, 10,000 programs (logs that never rotate; one run)", " s", 1, 3, False),
     ("restart_median", "Restart after kill -9: median", " ms", 1e3, 2, False),
     ("restart_p90", "Restart after kill -9: p90", " ms", 1e3, 2, False),
     ("log_wall", "Log capture: wall time", " s", 1, 2, False),
@@ -1434,6 +1537,10 @@ ROWS = [
     ("idle_switches", "Idle, 100 programs: context switches per 10 s (all threads)", "", 1, 1, False),
     ("status100", "Status of all, 100 programs", " ms", 1e3, 3, False),
     ("status1000", "Status of all, 1,000 programs", " ms", 1e3, 3, False),
+    ("status10000", "Status of all, 10,000 programs", " ms", 1e3, 3, False),
+    ("list100", "`GET /programs` (fields, text, status), 100 programs", " ms", 1e3, 3, False),
+    ("list1000", "`GET /programs` (fields, text, status), 1,000 programs", " ms", 1e3, 3, False),
+    ("list10000", "`GET /programs` (fields, text, status), 10,000 programs", " ms", 1e3, 3, False),
     ("rps", "Status of one: requests/s under load", "", 1, 0, True),
 ]
 
@@ -1467,6 +1574,10 @@ def report(results, versions, skipped, mach, cfg, started, limits, converge) -> 
     lines.append("|" + "---|" * (len(managers) + 2))
     for key, label, unit, scale, digits, higher in ROWS:
         cells = [fmt(results[manager].get(key), unit, scale, digits) for manager in managers]
+        for index, manager in enumerate(managers):
+            over = results[manager].get(f"{key}_over")
+            if cells[index] == "n/a" and over and over.values:
+                cells[index] = f"over {over.values[0]:.0f} s ({over.note.split(' running')[0]} running)"
         versus = ratio(results.get("hoody", {}).get(key), results.get("supervisord", {}).get(key), higher)
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {versus} |")
     lines.append("")
@@ -1506,6 +1617,23 @@ def report(results, versions, skipped, mach, cfg, started, limits, converge) -> 
         lines.append(f"| file dropped into programs.d → process running | {fmt(converge.get('drop_median'), ' ms', 1e3, 1)} | {fmt(converge.get('drop_p90'), ' ms', 1e3, 1)} |")
         lines.append(f"| `POST /programs/add` → process running | {fmt(converge.get('api_median'), ' ms', 1e3, 1)} | {fmt(converge.get('api_p90'), ' ms', 1e3, 1)} |")
         lines.append("")
+    ours = results.get("hoody", {})
+    sizes = [n for n in cfg.write_sizes if ours.get(f"write_all{n}")]
+    if sizes:
+        lines.append(
+            f"API writes, hoody-daemon alone: {cfg.write_rounds} rounds of add (a program that does not boot), edit, "
+            "disable, enable, remove, each call alone on a kept-alive connection, 0.1 s apart, with N programs running "
+            "(logs that never rotate). Median per call; the daemon's CPU per call includes the watch's echo of its own write."
+        )
+        lines.append("")
+        lines.append("| call | " + " | ".join(f"{n:,} programs" for n in sizes) + " |")
+        lines.append("|---|" + "---|" * len(sizes))
+        for kind in WRITE_KINDS:
+            lines.append(f"| `{kind}` | " + " | ".join(fmt(ours.get(f"write_{kind}{n}"), " ms", 1e3, 2) for n in sizes) + " |")
+        lines.append("| all, median | " + " | ".join(fmt(ours.get(f"write_all{n}"), " ms", 1e3, 2) for n in sizes) + " |")
+        lines.append("| all, p90 | " + " | ".join(fmt(ours.get(f"write_p90{n}"), " ms", 1e3, 2) for n in sizes) + " |")
+        lines.append("| daemon CPU per call | " + " | ".join(fmt(ours.get(f"write_cpu{n}"), " ms", 1e3, 2) for n in sizes) + " |")
+        lines.append("")
     if limits.get("spawn_floor"):
         lines.append(
             f"Restart floor: this script's own `posix_spawn` of the same program → its first line written: "
@@ -1529,12 +1657,12 @@ def report(results, versions, skipped, mach, cfg, started, limits, converge) -> 
                 f"{fmt(ours.get(f'health_{kind}_rss'), ' MiB', 1, 1)} | {probes} |"
             )
         lines.append("")
-    lines += targets(results.get("hoody"), results.get("supervisord"), limits, converge)
+    lines += targets(results.get("hoody"), results.get("supervisord"), limits, converge, results.get("horust"))
     lines.append(f"Command: `bench/run{' --quick' if cfg.quick else ''}`")
     return "\n".join(lines) + "\n"
 
 
-def targets(ours, theirs, limits, converge) -> list[str]:
+def targets(ours, theirs, limits, converge, horust_figures=None) -> list[str]:
     """Issue 7's targets, each met or missed, from this run's medians."""
     if not ours:
         return []
@@ -1570,7 +1698,26 @@ def targets(ours, theirs, limits, converge) -> list[str]:
     target("health (issue 15): idle with 100 programs without health fields ≤ 1 wake-up per 10 s", "n/a" if plain is None else f"{plain:.2f}", None if plain is None else plain <= 1)
     http = value(ours, "health_http_cpu_percent")
     target("health (issue 15): 100 programs with an http probe every 10 s < 1 % of a core", "n/a" if http is None else f"{http:.3f} %", None if http is None else http < 1)
-    return ["Targets of issue 7 (hoody-daemon, this run):", "", "| target | measured | verdict |", "|---|---|---|", *rows, ""]
+    rows.append("| **issue 20** | | |")
+    rss, horust = value(ours, "rss100"), value(horust_figures, "rss100")
+    target("RSS with 100 programs below horust's (same run)", "n/a" if None in (rss, horust) else f"{rss:.2f} MiB vs {horust:.2f} MiB", None if None in (rss, horust) else rss < horust)
+    a0, a100 = value(ours, "anon0"), value(ours, "anon100")
+    target("anonymous memory per idle program ≤ 4 KiB (0 → 100 programs)", "n/a" if None in (a0, a100) else f"{(a100 - a0) * 1024 / 100:.1f} KiB", None if None in (a0, a100) else (a100 - a0) * 1024 / 100 <= 4)
+    for count, factor in ((500, 10), (1000, 25)):
+        a, b = value(ours, f"start{count}"), value(theirs, f"start{count}")
+        target(f"cold start of {count:,} programs ≥ {factor}× faster than supervisord", "n/a" if None in (a, b) else f"{b / a:.1f}×", None if None in (a, b) else b / a >= factor)
+    r, p = value(ours, "restart_median"), value(ours, "restart_p90")
+    target("restart after kill -9: median ≤ 0.6 ms", "n/a" if r is None else f"{r * 1e3:.2f} ms", None if r is None else r <= 0.0006)
+    target("restart after kill -9: p90 ≤ 1 ms", "n/a" if p is None else f"{p * 1e3:.2f} ms", None if p is None else p <= 0.001)
+    w = value(ours, "write_all10000")
+    target("API write with 10,000 programs ≤ 5 ms median", "n/a" if w is None else f"{w * 1e3:.2f} ms", None if w is None else w <= 0.005)
+    w10, w10k = value(ours, "write_all10"), value(ours, "write_all10000")
+    target("API write costs the same at 10 and 10,000 programs (within 1 ms)", "n/a" if None in (w10, w10k) else f"{w10 * 1e3:.2f} → {w10k * 1e3:.2f} ms", None if None in (w10, w10k) else w10k - w10 <= 0.001)
+    lst = value(ours, "list1000")
+    target("`GET /programs` with 1,000 programs ≤ 5 ms", "n/a" if lst is None else f"{lst * 1e3:.2f} ms", None if lst is None else lst <= 0.005)
+    st = value(ours, "status10000")
+    target("status of all 10,000 programs ≤ 10 ms", "n/a" if st is None else f"{st * 1e3:.2f} ms", None if st is None else st <= 0.010)
+    return ["Targets of issues 7 and 20 (hoody-daemon, this run):", "", "| target | measured | verdict |", "|---|---|---|", *rows, ""]
 
 
 MANAGER_NOTES = {
@@ -1591,7 +1738,8 @@ def main():
     parser.add_argument("--skip", default="", help="comma-separated managers not to install or run")
     parser.add_argument("--no-install", action="store_true", help="do not install missing peers")
     parser.add_argument("--hoody-binary", default=None, help="use this hoody-daemon binary instead of building one (A/B runs)")
-    parser.add_argument("--scenarios", default="fleet,restart,logs,follow,converge,health", help="comma-separated: fleet,restart,logs,follow,converge,health")
+    parser.add_argument("--scenarios", default="fleet,restart,logs,follow,converge,health,writes", help="comma-separated: fleet,restart,logs,follow,converge,health,writes")
+    parser.add_argument("--sizes", dest="fleet_sizes", default=None, help="comma-separated fleet sizes (default 0,100,500,1000,10000; quick: 0,100)")
     parser.add_argument("--output", default=None, help="markdown file to write (default bench/results/latest.md, quick.md with --quick)")
     args = parser.parse_args()
     if args.quick:
@@ -1600,14 +1748,18 @@ def main():
         args.converge_count, args.settle = 5, 1.0
         args.health_window = 20.0
         args.sizes = [0, 100]  # 1,000 programs take supervisord about a minute to start
+        args.write_sizes, args.write_rounds = [10, 1000], 5
     else:
         args.repeats, args.log_repeats, args.log_bytes = 3, 3, GIB
         args.kills, args.idle, args.status_calls, args.rps_seconds = 50, 60.0, 30, 5
         args.converge_count, args.settle = 20, 2.0
         args.health_window = 60.0
-        args.sizes = [0, 100, 1000]
+        args.sizes = [0, 100, 500, 1000, BIG_FLEET]
+        args.write_sizes, args.write_rounds = [10, 1000, BIG_FLEET], 20
     args.start_timeout, args.restart_timeout, args.kill_gap = 120.0, 10.0, 0.15
     args.log_timeout, args.converge_background = 120.0, 100
+    if args.fleet_sizes:
+        args.sizes = [int(size) for size in args.fleet_sizes.split(",")]
     output = Path(args.output) if args.output else RESULTS / ("quick.md" if args.quick else "latest.md")
     scenarios = set(args.scenarios.split(","))
     skip = {name for name in args.skip.split(",") if name}
@@ -1653,9 +1805,11 @@ def main():
             log(f"==== {manager.name}")
             if "fleet" in scenarios:
                 for count in args.sizes:
-                    for repeat in range(args.repeats):
+                    for repeat in range(1 if count >= BIG_FLEET else args.repeats):
                         scenario_fleet(manager, run, count, repeat, figures, extras=(count == 100 and repeat == 0))
                         starts = figures[f"start{count}"].values if count else []
+                        if not starts and count:
+                            break  # did not start (or not in time): once says enough
                         if starts and starts[0] > SLOW:
                             log(f"{manager.name}: {count} programs took over {SLOW:.0f}s to start; one run only")
                             break
@@ -1696,6 +1850,9 @@ def main():
             scenario_convergence(hoody, run, converge)
         if "health" in scenarios and hoody:
             scenario_health(hoody, run, results["hoody"])
+        if "writes" in scenarios and hoody:
+            for count in args.write_sizes:
+                scenario_writes(hoody, run, count, results["hoody"])
         text = report(results, versions, skipped, machine(), args, started, limits, converge)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)

@@ -115,6 +115,7 @@ impl Daemon {
             // What it depends on starts first (SPEC §12), and a one-shot that ended runs again.
             self.rerun_dependencies(&name, now);
         }
+        self.dirty.insert(name.clone());
         self.converge(now);
         let answer = self.control_answer(&name, !already);
         self.reply_when(name, Until::Up, wait, answer, reply);
@@ -144,6 +145,7 @@ impl Daemon {
             let _ = reply.send(Err(failure));
             return;
         }
+        self.dirty.insert(name.clone());
         self.converge(now);
         let answer = self.control_answer(&name, active);
         self.reply_when(name, Until::Down, wait, answer, reply);
@@ -172,6 +174,7 @@ impl Daemon {
             program.start_epoch += 1;
         }
         self.rerun_dependencies(&name, now);
+        self.dirty.insert(name.clone());
         self.converge(now);
         let answer = self.control_answer(&name, true);
         self.reply_when(name, Until::Up, wait, answer, reply);
@@ -184,11 +187,12 @@ impl Daemon {
         let Some(program) = self.table.programs.get_mut(name) else {
             return Ok(());
         };
-        if program.run == run && !self.intents_dirty {
+        if program.run == run && self.intent_changes.is_empty() {
             return Ok(());
         }
         let before = program.run;
         program.run = run;
+        self.intent_changes.insert(name.to_string());
         match self.save_intents() {
             Ok(()) => Ok(()),
             Err(error) => {

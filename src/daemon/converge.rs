@@ -9,13 +9,45 @@ use std::time::{Instant, SystemTime};
 
 use crate::reconcile::{Action, Observed, lower_boot_priorities, reconcile};
 use crate::spec::{ProgramSpec, SystemUsers};
-use crate::store::Reuse;
+use crate::store::{Refreshed, Reuse};
 use crate::supervisor::{ExitInfo, ProcessState, StateChange};
 
 use super::persist::{self, GenerationRecord, Intents, RunningRecord};
-use super::programs::{ChangeKind, ConfigEvent, Source};
+use super::programs::{ApplyContext, ChangeKind, ConfigEvent, Source};
 use super::request::Answer;
 use super::{Daemon, Event, JobMeta, phase_of, unix_now};
+
+/// What the program table is told of the programs it takes in, from the daemon's records.
+struct TableInputs<'a> {
+    ids: &'a crate::store::Ids,
+    saved_intents: Option<&'a Intents>,
+    api_sources: &'a BTreeMap<String, Option<Arc<str>>>,
+    generations: &'a persist::Generations,
+}
+
+impl ApplyContext for TableInputs<'_> {
+    fn id_of(&self, name: &str) -> u64 {
+        self.ids.get(name).unwrap_or(0)
+    }
+
+    fn first_intent(&self, name: &str, spec: Option<&ProgramSpec>) -> bool {
+        match self.saved_intents.and_then(|intents| intents.get(name)) {
+            Some(run) => *run && spec.is_some_and(|spec| spec.enabled),
+            None => spec.is_some_and(|spec| spec.boot && spec.enabled),
+        }
+    }
+
+    fn first_generation(&self, name: &str, text: Option<&str>) -> u64 {
+        persist::first_generation(self.generations.get(name), text)
+    }
+
+    fn source_of(&self, name: &str) -> (Source, Option<Arc<str>>) {
+        match self.api_sources.get(name) {
+            Some(author) => (Source::Api, author.clone()),
+            None => (Source::File, None),
+        }
+    }
+}
 
 impl Daemon {
     // ---- programs.d ----------------------------------------------------------------------
@@ -41,31 +73,63 @@ impl Daemon {
         if let Err(error) = self.ids.sync(names) {
             tracing::error!(%error, "cannot save program ids");
         }
-        let ids = &self.ids;
-        let saved = &self.saved_intents;
-        let api_sources = &self.api_sources;
-        let generations = &self.generations;
-        let events = self.table.apply(
-            &snapshot,
-            |name| ids.get(name).unwrap_or(0),
-            |name, spec| match saved.as_ref().and_then(|intents| intents.get(name)) {
-                Some(run) => *run && spec.is_some_and(|spec| spec.enabled),
-                None => spec.is_some_and(|spec| spec.boot && spec.enabled),
-            },
-            |name, text| persist::first_generation(generations.get(name), text),
-            |name| match api_sources.get(name) {
-                Some(author) => (Source::Api, author.clone()),
-                None => (Source::File, None),
-            },
-            SystemTime::now(),
+        let inputs = TableInputs {
+            ids: &self.ids,
+            saved_intents: self.saved_intents.as_ref(),
+            api_sources: &self.api_sources,
+            generations: &self.generations,
+        };
+        let events = self.table.apply(&snapshot, &inputs, SystemTime::now());
+        self.take_config_events(events)
+    }
+
+    /// Reads the files of these programs alone into the program table: what an API write (its
+    /// own file) and a watch hint naming program files need, at a cost that does not grow with
+    /// the folder. Where that cannot stand for a scan (`depends_on` in use: its checks are over
+    /// the whole folder), it is a reusing scan. Returns what changed, as [`Daemon::rescan`].
+    pub(super) fn refresh(&mut self, names: &[String]) -> Vec<(String, ChangeKind)> {
+        let began = Instant::now();
+        let refreshed = self
+            .scanner
+            .refresh(&self.config.programs_dir, &SystemUsers, names);
+        let Refreshed::Entries(entries) = refreshed else {
+            return self.rescan(Reuse::Unchanged);
+        };
+        tracing::debug!(
+            files = entries.len(),
+            micros = began.elapsed().as_micros(),
+            "refreshed program files"
         );
+        let present = entries
+            .iter()
+            .map(|(name, entry)| (name.as_str(), entry.is_some()));
+        if let Err(error) = self.ids.sync_some(present) {
+            tracing::error!(%error, "cannot save program ids");
+        }
+        let inputs = TableInputs {
+            ids: &self.ids,
+            saved_intents: self.saved_intents.as_ref(),
+            api_sources: &self.api_sources,
+            generations: &self.generations,
+        };
+        let events = self
+            .table
+            .apply_entries(&entries, &inputs, SystemTime::now());
+        self.take_config_events(events)
+    }
+
+    /// After the table took in files: marks what must be saved, records each changed
+    /// program's generation, logs and publishes each change. Returns what changed.
+    fn take_config_events(&mut self, events: Vec<ConfigEvent>) -> Vec<(String, ChangeKind)> {
         if !events.is_empty() {
-            self.intents_dirty = true;
-            self.generations_dirty = true;
             self.table_changed = true;
         }
         let mut changes = Vec::with_capacity(events.len());
         for event in events {
+            self.dirty.insert(event.name.clone());
+            self.intent_changes.insert(event.name.clone());
+            self.generation_changes.insert(event.name.clone());
+            self.changed_programs.insert(event.name.clone());
             self.api_sources.remove(&event.name);
             let text = match event.change.change {
                 ChangeKind::Removed => None,
@@ -112,7 +176,19 @@ impl Daemon {
     /// default) runs that generation, so its `observed_generation` follows. Pointers first:
     /// the whole spec is compared only for a job given a new version, once.
     pub(super) fn sync_observed_generations(&mut self) {
-        for (name, meta) in &mut self.jobs {
+        let names: Vec<String> = self.jobs.keys().cloned().collect();
+        self.sync_observed_generations_of(names.iter().map(String::as_str));
+    }
+
+    /// [`Daemon::sync_observed_generations`] of these jobs alone (the programs that changed).
+    pub(super) fn sync_observed_generations_of<'a>(
+        &mut self,
+        names: impl Iterator<Item = &'a str>,
+    ) {
+        for name in names {
+            let Some(meta) = self.jobs.get_mut(name) else {
+                continue;
+            };
             let Some(program) = self.table.programs.get(name) else {
                 continue;
             };
@@ -171,6 +247,12 @@ impl Daemon {
         self.track(&changes, Instant::now());
         let time = unix_now();
         for change in changes {
+            self.dirty.insert(change.name.clone());
+            self.running_changes.insert(change.name.clone());
+            if !self.supervisor.has_job(&change.name) {
+                // Dropped by the supervisor (a removed program, stopped): its metadata goes.
+                self.jobs.remove(&change.name);
+            }
             let id = self
                 .table
                 .programs
@@ -196,26 +278,109 @@ impl Daemon {
         self.supervisor
             .statuses(now)
             .filter_map(|status| {
-                let meta = self.jobs.get(&status.name)?;
-                let succeeded = status.state == ProcessState::Exited
-                    && matches!(status.last_exit, Some(ExitInfo::Code(code)) if meta.spec.exitcodes.contains(&code));
-                Some((
-                    status.name.clone(),
-                    Observed {
-                        phase: phase_of(status.state),
-                        spec: Arc::clone(&meta.spec),
-                        start_epoch: meta.start_epoch,
-                        restart_epoch: meta.restart_epoch,
-                        ready: self.is_ready(&status.name, status.state, status.pid),
-                        succeeded,
-                        fatal: status.state == ProcessState::Fatal,
-                    },
-                ))
+                let observed = self.observed_of(&status)?;
+                Some((status.name, observed))
             })
             .collect()
     }
 
+    /// One job as reconcile sees it; `None` for a job the daemon keeps no metadata of (a
+    /// quick-start).
+    fn observed_of(&self, status: &crate::supervisor::JobStatus) -> Option<Observed> {
+        let meta = self.jobs.get(&status.name)?;
+        let succeeded = status.state == ProcessState::Exited
+            && matches!(status.last_exit, Some(ExitInfo::Code(code)) if meta.spec.exitcodes.contains(&code));
+        Some(Observed {
+            phase: phase_of(status.state),
+            spec: Arc::clone(&meta.spec),
+            start_epoch: meta.start_epoch,
+            restart_epoch: meta.restart_epoch,
+            ready: self.is_ready(&status.name, status.state, status.pid),
+            succeeded,
+            fatal: status.state == ProcessState::Fatal,
+        })
+    }
+
+    /// Reconciles what changed since the last converge. While boot waves run, some program
+    /// uses `depends_on`, some hold is in place, the last run's leftovers are being ended, or
+    /// something asked for it (`dirty_all`: the
+    /// first converge, a full rescan, a health step, a request of an unusual kind), that is
+    /// every program; else only the programs named by the events since (`dirty`: their file,
+    /// their process's state, an operator's start or stop), since then reconcile's answer for
+    /// any other program cannot have changed. So a write or a process exit costs the same with
+    /// 10 programs and with 10,000.
     pub(super) fn converge(&mut self, now: Instant) {
+        let everything = self.dirty_all
+            || self.boot != crate::reconcile::BootWaves::Done
+            || self.table.depending() > 0
+            || !self.health.holds.is_empty()
+            || !self.leftovers.is_empty();
+        if everything {
+            self.dirty_all = false;
+            self.dirty.clear();
+            self.converge_all(now);
+            self.changed_programs.clear();
+        } else {
+            self.converge_dirty(now);
+        }
+    }
+
+    /// [`Daemon::converge`] of the programs named in `dirty` alone.
+    fn converge_dirty(&mut self, now: Instant) {
+        self.boot_wake = None;
+        let holds = crate::health::Holds::new();
+        for _pass in 0..4 {
+            if self.dirty.is_empty() {
+                break;
+            }
+            let names = std::mem::take(&mut self.dirty);
+            let desired: BTreeMap<String, crate::reconcile::Desired> = names
+                .iter()
+                .filter_map(|name| {
+                    let want = self.table.programs.get(name)?.desired()?;
+                    Some((name.clone(), want))
+                })
+                .collect();
+            let observed: BTreeMap<String, Observed> = names
+                .iter()
+                .filter_map(|name| {
+                    let status = self.supervisor.status(name, now)?;
+                    Some((name.clone(), self.observed_of(&status)?))
+                })
+                .collect();
+            let plan = reconcile(&desired, &observed, crate::reconcile::Gate::Open, &holds);
+            if plan.is_empty() {
+                break;
+            }
+            for action in plan {
+                // Looked at again in the next pass: where the action left it.
+                self.dirty.insert(action.name().to_string());
+                self.apply(action, now);
+            }
+        }
+        if !self.changed_programs.is_empty() {
+            let names = std::mem::take(&mut self.changed_programs);
+            self.table_changed = false;
+            self.sync_observed_generations_of(names.iter().map(String::as_str));
+        }
+        #[cfg(debug_assertions)]
+        if self.dirty.is_empty() {
+            // The whole folder must agree: nothing left to do for any program.
+            let plan = reconcile(
+                &self.table.desired(),
+                &self.observed(now),
+                crate::reconcile::Gate::Open,
+                &holds,
+            );
+            debug_assert!(
+                plan.is_empty(),
+                "a converge of the changed programs left work for others: {:?}",
+                plan.iter().map(Action::name).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    fn converge_all(&mut self, now: Instant) {
         // A few passes: an action can make the next one possible (a boot wave opening, a
         // dependency started).
         for pass in 0..4 {
@@ -246,10 +411,16 @@ impl Daemon {
                 self.apply(action, now);
             }
         }
+        // What the actions marked is covered: every program was looked at.
+        self.dirty.clear();
+        self.running_dirty = true;
         if self.table_changed {
             self.table_changed = false;
             self.sync_observed_generations();
         }
+        // Forget the metadata of jobs the supervisor has dropped (removed programs).
+        let supervisor = &self.supervisor;
+        self.jobs.retain(|name, _| supervisor.has_job(name));
     }
 
     pub(super) fn apply(&mut self, action: Action, now: Instant) {
@@ -301,6 +472,8 @@ impl Daemon {
         let Some(program) = self.table.programs.get(name) else {
             return;
         };
+        // Its stop settings may have changed: its running record is compared again.
+        self.running_changes.insert(name.to_string());
         let generation = program.good_generation;
         let epochs = (program.start_epoch, program.restart_epoch);
         match self.jobs.get_mut(name) {
@@ -326,34 +499,51 @@ impl Daemon {
         }
     }
 
-    /// Saves every program's run intent now.
+    /// Saves the run intents that changed since they were last saved (appended to the
+    /// journal, or the whole file when it is due); on failure they stay to be saved.
     pub(super) fn save_intents(&mut self) -> std::io::Result<()> {
-        let intents: Intents = self
-            .table
-            .programs
+        if self.intent_changes.is_empty() {
+            return Ok(());
+        }
+        let changed = std::mem::take(&mut self.intent_changes);
+        let programs = &self.table.programs;
+        let changes: Vec<(String, Option<bool>)> = changed
             .iter()
-            .map(|(name, program)| (name.clone(), program.run))
+            .map(|name| (name.clone(), programs.get(name).map(|program| program.run)))
             .collect();
-        self.state.save_intents(&intents)?;
-        self.intents_dirty = false;
-        Ok(())
+        let whole = || {
+            programs
+                .iter()
+                .map(|(name, program)| (name.clone(), program.run))
+                .collect::<Intents>()
+        };
+        let saved = self
+            .state
+            .save_intent_changes(&changes, programs.len(), whole);
+        if saved.is_err() {
+            self.intent_changes = changed;
+        }
+        saved
     }
 
     pub(super) fn persist(&mut self) {
-        // Changes made by files (a new program's boot intent, a disabled one's, generations),
-        // saved after the event; tried again after the next one when the disk was full.
-        let generations = if self.generations_dirty {
-            self.state
-                .save_generations(&self.generations)
-                .map(|()| self.generations_dirty = false)
-        } else {
+        // Changes made by files and operators (a new program's boot intent, a disabled
+        // one's, generations), saved after the event: the entries it changed, appended to the
+        // journals; tried again after the next event when the disk was full.
+        let generations = if self.generation_changes.is_empty() {
             Ok(())
-        };
-        let intents = if self.intents_dirty {
-            self.save_intents()
         } else {
-            Ok(())
+            let changed = std::mem::take(&mut self.generation_changes);
+            let names: Vec<&str> = changed.iter().map(String::as_str).collect();
+            let saved = self
+                .state
+                .save_generation_changes(&names, &self.generations);
+            if saved.is_err() {
+                self.generation_changes = changed;
+            }
+            saved
         };
+        let intents = self.save_intents();
         let failing = generations
             .and(intents)
             .and_then(|()| self.ids.save_unsaved())
@@ -366,40 +556,28 @@ impl Daemon {
             _ => {}
         }
         self.state_failing = failing.is_some();
-        // Forget the metadata of jobs the supervisor has dropped (removed programs).
-        let supervisor = &self.supervisor;
-        self.jobs.retain(|name, _| supervisor.has_job(name));
+        // What the last run left is recorded with the rest until it is gone: compared whole.
+        if std::mem::take(&mut self.running_dirty) || !self.leftover_records.is_empty() {
+            self.running_changes.clear();
+            self.persist_all_running();
+        } else if !self.running_changes.is_empty() {
+            let names = std::mem::take(&mut self.running_changes);
+            self.persist_running_of(&names);
+        }
+    }
 
-        // This runs after every event: with 1,000 programs, rebuilding the record each time
-        // (strings, a /proc read for new pids) cost more than the event itself. Compare first,
-        // without allocating; rebuild only when a process or its stop settings changed.
+    /// `running.json` after an event that may have changed any process: compared whole,
+    /// without allocating; rebuilt only when a process or its stop settings changed.
+    fn persist_all_running(&mut self) {
         if self.running_unchanged() {
             return;
         }
         // What the last run left and is still being ended stays recorded.
         let mut running = self.leftover_records.clone();
         for (name, pid) in self.supervisor.pids() {
-            let previous = self
-                .recorded_running
-                .get(name)
-                .filter(|record| record.pid == pid);
-            let start_time = match previous {
-                Some(record) => record.start_time,
-                None => match crate::supervisor::process_start_time(pid) {
-                    Some(start_time) => start_time,
-                    None => continue,
-                },
-            };
-            let (stopsignal, stopwaitsecs) = self.stop_settings(name);
-            running.insert(
-                name.to_string(),
-                RunningRecord {
-                    pid,
-                    start_time,
-                    stopsignal: stopsignal.to_string(),
-                    stopwaitsecs,
-                },
-            );
+            if let Some(record) = self.running_record(name, pid) {
+                running.insert(name.to_string(), record);
+            }
         }
         if running != self.recorded_running {
             match self.state.save_running(&running) {
@@ -407,6 +585,62 @@ impl Daemon {
                 Err(error) => tracing::error!(%error, "cannot record running processes"),
             }
         }
+    }
+
+    /// `running.json` after an event that changed these jobs alone (their process, their
+    /// spec): their records, appended to its journal.
+    fn persist_running_of(&mut self, names: &std::collections::BTreeSet<String>) {
+        let now = Instant::now();
+        let mut changes = Vec::new();
+        for name in names {
+            let pid = self.supervisor.view(name, now).and_then(|view| view.pid);
+            let record = pid.and_then(|pid| self.running_record(name, pid));
+            if self.recorded_running.get(name) != record.as_ref() {
+                changes.push((name.clone(), record));
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        for (name, record) in &changes {
+            match record {
+                Some(record) => {
+                    self.recorded_running.insert(name.clone(), record.clone());
+                }
+                None => {
+                    self.recorded_running.remove(name);
+                }
+            }
+        }
+        if let Err(error) = self
+            .state
+            .save_running_changes(&changes, &self.recorded_running)
+        {
+            tracing::error!(%error, "cannot record running processes");
+            // The next event compares every job with an empty record, and saves the whole.
+            self.recorded_running.clear();
+            self.running_dirty = true;
+        }
+    }
+
+    /// What `running.json` says of a job's process: its pid, its kernel start time (kept
+    /// from the last record of the same pid, else read from /proc), its stop settings.
+    fn running_record(&self, name: &str, pid: u32) -> Option<RunningRecord> {
+        let previous = self
+            .recorded_running
+            .get(name)
+            .filter(|record| record.pid == pid);
+        let start_time = match previous {
+            Some(record) => record.start_time,
+            None => crate::supervisor::process_start_time(pid)?,
+        };
+        let (stopsignal, stopwaitsecs) = self.stop_settings(name);
+        Some(RunningRecord {
+            pid,
+            start_time,
+            stopsignal: stopsignal.to_string(),
+            stopwaitsecs,
+        })
     }
 
     /// The stop signal and wait recorded for a process of this job (quick-starts included).

@@ -362,7 +362,7 @@ impl Daemon {
             {
                 tracing::info!(program = %name, "started: a program that depends on it is to start");
                 program.run = true;
-                self.intents_dirty = true;
+                self.intent_changes.insert(name.clone());
                 changed = true;
             }
         }
@@ -372,6 +372,16 @@ impl Daemon {
     /// An operator start or restart of `name`: its dependencies that ended (EXITED, FATAL)
     /// run again, so a one-shot like a migration runs before the program it gates, every time.
     pub(super) fn rerun_dependencies(&mut self, name: &str, now: Instant) {
+        // Most programs depend on nothing: then the table is not looked at.
+        let depends = self
+            .table
+            .programs
+            .get(name)
+            .and_then(|program| program.last_good.as_ref())
+            .is_some_and(|spec| !spec.depends_on.is_empty());
+        if !depends {
+            return;
+        }
         let desired = self.table.desired();
         for dependency in dependencies_of(&desired, name) {
             let ended = self.supervisor.view(&dependency, now).is_some_and(|view| {
@@ -382,7 +392,7 @@ impl Daemon {
             {
                 if !program.run {
                     program.run = true;
-                    self.intents_dirty = true;
+                    self.intent_changes.insert(dependency.clone());
                 }
                 if ended {
                     program.start_epoch += 1;

@@ -213,7 +213,7 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
                 ),
             )
         })?;
-    let state = StateFiles::open(&config.state_dir);
+    let mut state = StateFiles::open(&config.state_dir);
     // Temp files of writes a crash interrupted (the daemon's own pattern only; the locks are
     // held, so no write of this daemon's is in flight).
     for folder in [&config.programs_dir, &config.state_dir] {
@@ -292,11 +292,16 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         scanner,
         table: ProgramTable::default(),
         saved_intents,
-        intents_dirty: false,
+        intent_changes: std::collections::BTreeSet::new(),
         state_failing: false,
         generations,
-        generations_dirty: false,
+        generation_changes: std::collections::BTreeSet::new(),
         table_changed: false,
+        changed_programs: std::collections::BTreeSet::new(),
+        dirty: std::collections::BTreeSet::new(),
+        dirty_all: true,
+        running_dirty: true,
+        running_changes: std::collections::BTreeSet::new(),
         recorded_running: Running::new(),
         leftovers,
         leftover_records,
@@ -344,14 +349,28 @@ pub struct Daemon {
     table: ProgramTable,
     /// Intents from the last run; `None` with a fresh state folder.
     saved_intents: Option<Intents>,
-    intents_dirty: bool,
+    /// The programs whose run intent may have changed since `intents.json` was saved.
+    intent_changes: std::collections::BTreeSet<String>,
     /// Saving intents or ids failed after the last event (said once, not after every event).
     state_failing: bool,
     /// The last generation of every name ever seen, as `generations.json` keeps it.
     generations: persist::Generations,
-    generations_dirty: bool,
+    /// The programs whose generation changed since `generations.json` was saved.
+    generation_changes: std::collections::BTreeSet<String>,
     /// The table changed since the last converge (observed generations to bring along).
     table_changed: bool,
+    /// The programs whose file changed since the last converge.
+    changed_programs: std::collections::BTreeSet<String>,
+    /// The programs an event named since the last converge (their file, their process, an
+    /// operator's intent): what the next converge reconciles, when it need not do them all.
+    dirty: std::collections::BTreeSet<String>,
+    /// The next converge looks at every program (`converge::converge`).
+    dirty_all: bool,
+    /// Compare every job with `running.json` after this event (the first one, a whole
+    /// converge, quick-starts); else only the jobs in `running_changes`.
+    running_dirty: bool,
+    /// The jobs whose process or spec changed since `running.json` was compared.
+    running_changes: std::collections::BTreeSet<String>,
     recorded_running: Running,
     /// What the last run left, being ended; the programs it holds back start when it is gone.
     leftovers: Leftovers,
@@ -422,9 +441,22 @@ impl Daemon {
             tokio::select! {
                 hint = watcher.next() => {
                     tracing::debug!(?hint, "rescanning programs.d");
-                    // The safety rescan reads every file: it is what catches a change the
-                    // files' identities cannot show (a user created or removed, store/scan.rs).
-                    self.rescan(hint.reuse());
+                    match hint {
+                        // Events that all named program files: those files alone.
+                        crate::store::Hint::Files(names) => {
+                            let names: Vec<String> = names.into_iter().collect();
+                            self.refresh(&names);
+                        }
+                        // The safety rescan reads every file: it is what catches a change the
+                        // files' identities cannot show (a user created or removed,
+                        // store/scan.rs). It also reconciles every program.
+                        hint => {
+                            if hint == crate::store::Hint::Safety {
+                                self.dirty_all = true;
+                            }
+                            self.rescan(hint.reuse());
+                        }
+                    }
                 }
                 _ = children.recv() => {
                     let changes = self.supervisor.reap(Instant::now());
@@ -436,9 +468,16 @@ impl Daemon {
                     let changes = self.supervisor.on_deadline(Instant::now());
                     self.publish_changes(changes);
                     self.take_probe_outcomes(Instant::now());
+                    if self.quick.next_deadline().is_some() {
+                        // Quick-starts' processes come and go outside the program table.
+                        self.running_dirty = true;
+                    }
                     self.quick.on_deadline(&mut self.supervisor, Instant::now());
                     for name in self.leftovers.on_deadline(Instant::now()) {
                         self.leftover_records.remove(&name);
+                        // The programs it held back may start now, and its record goes.
+                        self.dirty_all = true;
+                        self.running_dirty = true;
                     }
                     self.health_due(Instant::now());
                 }
@@ -459,6 +498,7 @@ impl Daemon {
                 _ = interrupt.recv() => self.on_signal("SIGINT"),
                 _ = hangup.recv() => {
                     tracing::info!("SIGHUP: rescanning programs.d");
+                    self.dirty_all = true;
                     self.rescan(Reuse::Nothing);
                 }
             }
@@ -520,6 +560,13 @@ impl Daemon {
             return;
         }
         let now = Instant::now();
+        if matches!(
+            request,
+            Request::QuickStart { .. } | Request::QuickStop { .. }
+        ) {
+            // Quick-starts' processes come and go outside the program table.
+            self.running_dirty = true;
+        }
         let outcome = match request {
             // The big reads are written straight to JSON from views of the state (`views`).
             Request::List { view } => self.list(now, view),
@@ -553,7 +600,10 @@ impl Daemon {
             Request::Processes { id } => self.processes(id.as_deref(), now),
             Request::Signal { id, signal } => self.signal_program(&id, signal),
             Request::ClearLogs { id } => self.clear_logs(&id),
-            Request::Rescan => Ok(self.rescan_now()),
+            Request::Rescan => {
+                self.dirty_all = true;
+                Ok(self.rescan_now())
+            }
             Request::QuickStart { fields } => {
                 self.quick
                     .launch(&fields, &self.config.log_dir, &mut self.supervisor, now)

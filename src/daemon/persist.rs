@@ -4,7 +4,10 @@
 //! §4), the processes it runs
 //! (`running.json`, pid plus kernel start time, so the next start after a crash ends the
 //! leftovers without ever hitting a reused pid). The lock that keeps two daemons off one
-//! state folder is `lock`'s.
+//! state folder is `lock`'s. Each file has a journal beside it ([`crate::store::Journal`]): the
+//! changes of one event are appended to it, and the file is rewritten only when the journal
+//! has grown as long as the file, so saving after an event costs the same with 10 programs and
+//! 10,000.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -15,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::StopSignal;
-use crate::store::write_atomic;
+use crate::store::{Journal, apply_changes, write_atomic};
 use crate::supervisor::Recorded;
 
 /// The run intent of every program the daemon knows.
@@ -87,6 +90,10 @@ pub fn first_generation(saved: Option<&GenerationRecord>, text: Option<&str>) ->
 
 pub struct StateFiles {
     dir: PathBuf,
+    intents: Journal,
+    generations: Journal,
+    /// Not synced, as `running.json` itself.
+    running: Journal,
 }
 
 impl StateFiles {
@@ -94,34 +101,108 @@ impl StateFiles {
     pub fn open(dir: &Path) -> StateFiles {
         StateFiles {
             dir: dir.to_path_buf(),
+            intents: Journal::of(&dir.join("intents.json"), true),
+            generations: Journal::of(&dir.join("generations.json"), true),
+            running: Journal::of(&dir.join("running.json"), false),
         }
     }
 
-    pub fn load_intents(&self) -> io::Result<Option<Intents>> {
-        load_json(&self.dir.join("intents.json"))
+    /// `None` with a fresh state folder (neither the file nor its journal).
+    pub fn load_intents(&mut self) -> io::Result<Option<Intents>> {
+        let base: Option<Intents> = load_json(&self.dir.join("intents.json"))?;
+        let changes = self.intents.replay::<bool>()?;
+        if base.is_none() && changes.is_empty() {
+            return Ok(None);
+        }
+        let mut intents = base.unwrap_or_default();
+        apply_changes(&mut intents, changes);
+        Ok(Some(intents))
     }
 
-    pub fn save_intents(&self, intents: &Intents) -> io::Result<()> {
-        save_json(&self.dir.join("intents.json"), intents)
+    /// Saves the intents of these programs (`None`: gone), of the `entries` programs there
+    /// are; `whole` makes every intent, called only when the file is rewritten.
+    pub fn save_intent_changes(
+        &mut self,
+        changes: &[(String, Option<bool>)],
+        entries: usize,
+        whole: impl FnOnce() -> Intents,
+    ) -> io::Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if changes.len() > entries / 2 || self.intents.wants_compaction(entries) {
+            save_json(&self.dir.join("intents.json"), &whole())?;
+            return self.intents.compacted();
+        }
+        self.intents.append(
+            changes
+                .iter()
+                .map(|(name, run)| (name.as_str(), run.as_ref())),
+        )
     }
 
-    pub fn load_generations(&self) -> io::Result<Generations> {
-        Ok(load_json(&self.dir.join("generations.json"))?.unwrap_or_default())
+    pub fn load_generations(&mut self) -> io::Result<Generations> {
+        let mut generations: Generations =
+            load_json(&self.dir.join("generations.json"))?.unwrap_or_default();
+        apply_changes(&mut generations, self.generations.replay()?);
+        Ok(generations)
     }
 
-    pub fn save_generations(&self, generations: &Generations) -> io::Result<()> {
-        save_json(&self.dir.join("generations.json"), generations)
+    /// Saves the generations of these programs (every name ever seen keeps its record).
+    pub fn save_generation_changes(
+        &mut self,
+        changed: &[&str],
+        generations: &Generations,
+    ) -> io::Result<()> {
+        if changed.is_empty() {
+            return Ok(());
+        }
+        if changed.len() > generations.len() / 2
+            || self.generations.wants_compaction(generations.len())
+        {
+            save_json(&self.dir.join("generations.json"), generations)?;
+            return self.generations.compacted();
+        }
+        self.generations.append(
+            changed
+                .iter()
+                .filter_map(|name| generations.get_key_value(*name))
+                .map(|(name, record)| (name.as_str(), Some(record))),
+        )
     }
 
-    pub fn load_running(&self) -> io::Result<Running> {
-        Ok(load_json(&self.dir.join("running.json"))?.unwrap_or_default())
+    pub fn load_running(&mut self) -> io::Result<Running> {
+        let mut running: Running = load_json(&self.dir.join("running.json"))?.unwrap_or_default();
+        apply_changes(&mut running, self.running.replay()?);
+        Ok(running)
     }
 
     /// Written after every change of the set of processes, so without fsync: the record only
     /// has to outlive a crash of the daemon (a power cut ends the processes it lists too).
-    pub fn save_running(&self, running: &Running) -> io::Result<()> {
+    pub fn save_running(&mut self, running: &Running) -> io::Result<()> {
         let text = serde_json::to_string_pretty(running).map_err(io::Error::other)?;
-        crate::store::replace_unsynced(&self.dir.join("running.json"), &text)
+        crate::store::replace_unsynced(&self.dir.join("running.json"), &text)?;
+        self.running.compacted()
+    }
+
+    /// Saves the records of these processes' jobs (`None`: no process any more); `whole` is
+    /// the record as it is now, for when the file is rewritten.
+    pub fn save_running_changes(
+        &mut self,
+        changes: &[(String, Option<RunningRecord>)],
+        whole: &Running,
+    ) -> io::Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if changes.len() > whole.len() / 2 || self.running.wants_compaction(whole.len()) {
+            return self.save_running(whole);
+        }
+        self.running.append(
+            changes
+                .iter()
+                .map(|(name, record)| (name.as_str(), record.as_ref())),
+        )
     }
 }
 

@@ -66,6 +66,19 @@ pub struct Program {
     pub start_epoch: u64,
     pub restart_epoch: u64,
     pub history: VecDeque<Change>,
+    /// The JSON of its fields as the API shows them, made at the first read that needs it
+    /// (`GET /programs`, `GET /programs/{id}`) and dropped with the entry it was made from:
+    /// every change of the file, whoever made it, comes in through [`ProgramTable::apply`] or
+    /// [`ProgramTable::apply_entries`], which give a changed program a new, empty cache.
+    pub fields_json: FieldsCache,
+}
+
+/// The JSON object of a program's fields, per view (environment values shown or redacted),
+/// each made once per version of the file.
+#[derive(Debug, Clone, Default)]
+pub struct FieldsCache {
+    pub full: std::cell::OnceCell<Box<str>>,
+    pub redacted: std::cell::OnceCell<Box<str>>,
 }
 
 impl Program {
@@ -101,30 +114,51 @@ pub struct ConfigEvent {
     pub log_diff: String,
 }
 
+/// What [`ProgramTable::apply`] asks of the daemon about the programs it takes in.
+pub trait ApplyContext {
+    /// The id of a name (the caller has synced the ids).
+    fn id_of(&self, name: &str) -> u64;
+    /// The run intent of a program seen for the first time.
+    fn first_intent(&self, name: &str, spec: Option<&ProgramSpec>) -> bool;
+    /// The generation of a program seen for the first time, from its file's text
+    /// (generations never go down for the life of a state folder).
+    fn first_generation(&self, name: &str, text: Option<&str>) -> u64;
+    /// Who made a program's change.
+    fn source_of(&self, name: &str) -> (Source, Option<Arc<str>>);
+}
+
+fn unix_seconds(now: SystemTime) -> f64 {
+    now.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|since| since.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 #[derive(Debug, Default)]
 pub struct ProgramTable {
     pub programs: BTreeMap<String, Program>,
+    /// How many programs' last good spec has a `depends_on`.
+    depending: usize,
+}
+
+/// Whether a program's last good version depends on others.
+fn depends(program: &Program) -> bool {
+    program
+        .last_good
+        .as_ref()
+        .is_some_and(|spec| !spec.depends_on.is_empty())
 }
 
 impl ProgramTable {
-    /// Takes in a new snapshot. `id_of` gives the id of a name (the caller has synced the ids),
-    /// `first_intent` the run intent of a program seen for the first time and
-    /// `first_generation` its generation (from its file's text: generations never go down for
-    /// the life of a state folder), `source_of` who made each program's change. Returns the
-    /// changes, each with its diff.
+    /// Takes in a new snapshot. `context` says the id of a name (the caller has synced the
+    /// ids), the run intent and generation of a program seen for the first time, and who made
+    /// each change. Returns the changes, each with its diff.
     pub fn apply(
         &mut self,
         snapshot: &Snapshot,
-        id_of: impl Fn(&str) -> u64,
-        first_intent: impl Fn(&str, Option<&ProgramSpec>) -> bool,
-        first_generation: impl Fn(&str, Option<&str>) -> u64,
-        source_of: impl Fn(&str) -> (Source, Option<Arc<str>>),
+        context: &impl ApplyContext,
         now: SystemTime,
     ) -> Vec<ConfigEvent> {
-        let time = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|since| since.as_secs_f64())
-            .unwrap_or(0.0);
+        let time = unix_seconds(now);
         let mut events = Vec::new();
         let gone: Vec<String> = self
             .programs
@@ -133,14 +167,73 @@ impl ProgramTable {
             .cloned()
             .collect();
         for name in gone {
-            if let Some(program) = self.programs.remove(&name) {
+            self.apply_one(&name, None, context, time, &mut events);
+        }
+        for (name, entry) in &snapshot.programs {
+            self.apply_one(name, Some(entry), context, time, &mut events);
+        }
+        events
+    }
+
+    /// Takes in the entries of some programs alone (`None`: its file is gone), as a snapshot
+    /// holding them would: what a refresh of the files of an API write or of a watch hint
+    /// gives. The programs not named are not looked at.
+    pub fn apply_entries(
+        &mut self,
+        entries: &[(String, Option<Entry>)],
+        context: &impl ApplyContext,
+        now: SystemTime,
+    ) -> Vec<ConfigEvent> {
+        let time = unix_seconds(now);
+        let mut events = Vec::new();
+        for (name, entry) in entries {
+            self.apply_one(name, entry.as_ref(), context, time, &mut events);
+        }
+        events
+    }
+
+    /// How many programs' last good version has a `depends_on` (while any does, every
+    /// converge looks at the whole table).
+    pub fn depending(&self) -> usize {
+        self.depending
+    }
+
+    /// One program's entry of the folder now (`None`: gone) into the table.
+    fn apply_one(
+        &mut self,
+        name: &str,
+        entry: Option<&Entry>,
+        context: &impl ApplyContext,
+        time: f64,
+        events: &mut Vec<ConfigEvent>,
+    ) {
+        let before = self.programs.get(name).is_some_and(depends);
+        self.apply_entry(name, entry, context, time, events);
+        let after = self.programs.get(name).is_some_and(depends);
+        match (before, after) {
+            (false, true) => self.depending += 1,
+            (true, false) => self.depending -= 1,
+            _ => {}
+        }
+    }
+
+    fn apply_entry(
+        &mut self,
+        name: &str,
+        entry: Option<&Entry>,
+        context: &impl ApplyContext,
+        time: f64,
+        events: &mut Vec<ConfigEvent>,
+    ) {
+        let Some(entry) = entry else {
+            if let Some(program) = self.programs.remove(name) {
                 let old = program.entry.text.as_deref().unwrap_or("");
-                let (source, by) = source_of(&name);
-                let diff = diff(&program.entry, old, "", &name);
+                let (source, by) = context.source_of(name);
+                let diff = diff(&program.entry, old, "", name);
                 events.push(ConfigEvent {
-                    name: name.clone(),
+                    name: name.to_string(),
                     id: program.id,
-                    log_diff: log_diff(&program.entry, old, "", &name, &diff),
+                    log_diff: log_diff(&program.entry, old, "", name, &diff),
                     change: Change {
                         time,
                         source,
@@ -152,91 +245,91 @@ impl ProgramTable {
                     },
                 });
             }
-        }
-        for (name, entry) in &snapshot.programs {
-            let problems: Vec<String> = entry.problems().iter().map(ToString::to_string).collect();
-            let good = entry.spec.as_ref().ok().cloned();
-            match self.programs.get_mut(name) {
-                None => {
-                    let generation = first_generation(name, entry.text.as_deref());
-                    let mut program = Program {
-                        id: id_of(name),
-                        entry: entry.clone(),
-                        run: first_intent(name, good.as_deref()),
-                        last_good: good.clone(),
-                        generation,
-                        good_generation: if good.is_some() { generation } else { 0 },
-                        start_epoch: 0,
-                        restart_epoch: 0,
-                        // Most programs only ever have their "created" entry: room for one,
-                        // not the four a first push would reserve (about 200 bytes each).
-                        history: VecDeque::with_capacity(1),
-                    };
-                    let (source, by) = source_of(name);
-                    let new = entry.text.as_deref().unwrap_or("");
-                    let diff = diff(entry, "", new, name);
-                    let change = Change {
-                        time,
-                        source,
-                        by,
-                        change: ChangeKind::Created,
-                        generation,
-                        diff,
-                        problems,
-                    };
-                    program.record(change.clone());
-                    events.push(ConfigEvent {
-                        name: name.clone(),
-                        id: program.id,
-                        log_diff: log_diff(entry, "", new, name, &change.diff),
-                        change,
-                    });
-                    self.programs.insert(name.clone(), program);
+            return;
+        };
+        let problems: Vec<String> = entry.problems().iter().map(ToString::to_string).collect();
+        let good = entry.spec.as_ref().ok().cloned();
+        match self.programs.get_mut(name) {
+            None => {
+                let generation = context.first_generation(name, entry.text.as_deref());
+                let mut program = Program {
+                    id: context.id_of(name),
+                    entry: entry.clone(),
+                    run: context.first_intent(name, good.as_deref()),
+                    last_good: good.clone(),
+                    generation,
+                    good_generation: if good.is_some() { generation } else { 0 },
+                    start_epoch: 0,
+                    restart_epoch: 0,
+                    // Most programs only ever have their "created" entry: room for one,
+                    // not the four a first push would reserve (about 200 bytes each).
+                    history: VecDeque::with_capacity(1),
+                    fields_json: FieldsCache::default(),
+                };
+                let (source, by) = context.source_of(name);
+                let new = entry.text.as_deref().unwrap_or("");
+                let diff = diff(entry, "", new, name);
+                let change = Change {
+                    time,
+                    source,
+                    by,
+                    change: ChangeKind::Created,
+                    generation,
+                    diff,
+                    problems,
+                };
+                program.record(change.clone());
+                events.push(ConfigEvent {
+                    name: name.to_string(),
+                    id: program.id,
+                    log_diff: log_diff(entry, "", new, name, &change.diff),
+                    change,
+                });
+                self.programs.insert(name.to_string(), program);
+            }
+            Some(program) => {
+                if program.entry == *entry {
+                    return;
                 }
-                Some(program) => {
-                    if program.entry == *entry {
-                        continue;
+                let old_text = program.entry.text.clone();
+                program.entry = entry.clone();
+                program.fields_json = FieldsCache::default();
+                program.generation += 1;
+                if let Some(spec) = good {
+                    if program.last_good.is_none() {
+                        // Its first valid version: "boot" means "when its file first appears",
+                        // and a file that never parsed has not really appeared yet.
+                        program.run = context.first_intent(name, Some(&spec));
                     }
-                    let old_text = program.entry.text.clone();
-                    program.entry = entry.clone();
-                    program.generation += 1;
-                    if let Some(spec) = good {
-                        if program.last_good.is_none() {
-                            // Its first valid version: "boot" means "when its file first appears",
-                            // and a file that never parsed has not really appeared yet.
-                            program.run = first_intent(name, Some(&spec));
-                        }
-                        if !spec.enabled {
-                            // Disabled means "may not run": the intent goes, so a later enable
-                            // never starts the program by itself (seed: enable is not start).
-                            program.run = false;
-                        }
-                        program.last_good = Some(spec);
-                        program.good_generation = program.generation;
+                    if !spec.enabled {
+                        // Disabled means "may not run": the intent goes, so a later enable
+                        // never starts the program by itself (seed: enable is not start).
+                        program.run = false;
                     }
-                    let (source, by) = source_of(name);
-                    let old = old_text.as_deref().unwrap_or("");
-                    let new = entry.text.as_deref().unwrap_or("");
-                    let change = Change {
-                        time,
-                        source,
-                        by,
-                        change: ChangeKind::Edited,
-                        generation: program.generation,
-                        diff: diff(entry, old, new, name),
-                        problems,
-                    };
-                    program.record(change.clone());
-                    events.push(ConfigEvent {
-                        name: name.clone(),
-                        id: program.id,
-                        log_diff: log_diff(entry, old, new, name, &change.diff),
-                        change,
-                    });
+                    program.last_good = Some(spec);
+                    program.good_generation = program.generation;
                 }
+                let (source, by) = context.source_of(name);
+                let old = old_text.as_deref().unwrap_or("");
+                let new = entry.text.as_deref().unwrap_or("");
+                let change = Change {
+                    time,
+                    source,
+                    by,
+                    change: ChangeKind::Edited,
+                    generation: program.generation,
+                    diff: diff(entry, old, new, name),
+                    problems,
+                };
+                program.record(change.clone());
+                events.push(ConfigEvent {
+                    name: name.to_string(),
+                    id: program.id,
+                    log_diff: log_diff(entry, old, new, name, &change.diff),
+                    change,
+                });
             }
         }
-        events
     }
 
     /// The desired state for reconcile: every program with a good spec.

@@ -16,26 +16,21 @@ use super::programs::Program;
 use super::request::{
     Answer, Failure, FailureKind, ProcessInfo, ProcessesAnswer, REDACTED, Reply, View,
 };
-use super::views::{
-    self, InOrder, OneProgramView, OneStatusView, ProgramView, ProgramsView, StatusView,
-};
+use super::views::{self, InOrder, OneStatusView, ProgramView, StatusView};
 use super::{Daemon, JobMeta, PROGRAM_SIZE, STATUS_SIZE};
 use crate::supervisor::{JobView, ProcessState};
 
 impl Daemon {
     /// Every program with its fields and status (`GET /programs`).
     pub(super) fn list(&self, now: Instant, view: View) -> Reply {
-        Answer::json(
-            &ProgramsView {
-                programs: self
-                    .table
-                    .programs
-                    .values()
-                    .map(|program| self.program_view(program, now, view))
-                    .collect(),
-            },
-            self.table.programs.len() * PROGRAM_SIZE,
-        )
+        let programs = self
+            .table
+            .programs
+            .values()
+            .map(|program| self.program_view(program, now, view));
+        Answer::written(self.table.programs.len() * PROGRAM_SIZE, |json| {
+            views::write_programs(json, programs)
+        })
     }
 
     /// The status of every program (`GET /status`), written by hand (`views`).
@@ -121,12 +116,13 @@ impl Daemon {
 
     pub(super) fn get(&self, id: &str, now: Instant, view: View) -> Reply {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
-        let mut answer = Answer::json(
-            &OneProgramView {
-                program: self.program_view(program, now, view),
-            },
-            PROGRAM_SIZE,
-        )?;
+        let one = self.program_view(program, now, view);
+        let mut answer = Answer::written(PROGRAM_SIZE, |json| {
+            json.extend_from_slice(b"{\"program\":");
+            one.write_json(json)?;
+            json.push(b'}');
+            Ok(())
+        })?;
         // The ETag is a hash of the text: only for who may see (and edit) it.
         if view.shows_secrets() {
             answer.etag = Some(Self::etag(program));
@@ -143,39 +139,8 @@ impl Daemon {
         now: Instant,
         view: View,
     ) -> ProgramView<'a> {
-        let mut fields = match &program.last_good {
-            Some(spec) => spec.to_fields(),
-            None => Map::new(),
-        };
-        // What the file says, in the form it was written (a command stays a string).
-        if program.problems().is_empty()
-            && let Some(text) = &program.entry.text
-            && let Ok(document) = crate::spec::parse(program.entry.format, text)
-        {
-            let (raw, _) = RawProgram::read_fields(&document.fields);
-            for (key, value) in raw.to_fields() {
-                fields.insert(key, value);
-            }
-        }
-        fields.insert("name".into(), Value::from(program.entry.name.clone()));
-        // A size is always a string ("50MB", or "1000" bytes), whichever way the file wrote
-        // it, so a typed client reads one type.
-        for key in ["stdout_logfile_maxbytes", "stderr_logfile_maxbytes"] {
-            if let Some(value) = fields.get_mut(key)
-                && let Value::Number(bytes) = value
-            {
-                *value = Value::from(bytes.to_string());
-            }
-        }
-        if !view.shows_secrets()
-            && let Some(Value::Object(environment)) = fields.get_mut("environment")
-        {
-            for value in environment.values_mut() {
-                *value = Value::from(REDACTED);
-            }
-        }
         ProgramView {
-            fields,
+            fields: fields_json(program, view),
             config_error: views::ConfigErrorView::of(program),
             file: program.entry.path.to_string_lossy(),
             format: program.entry.format,
@@ -372,6 +337,59 @@ impl Daemon {
                 )
             })
     }
+}
+
+/// The JSON object of a program's fields for this view, from its cache (made on first use:
+/// [`program_fields`] of this version of its file).
+pub(super) fn fields_json(program: &Program, view: View) -> &str {
+    let cell = if view.shows_secrets() {
+        &program.fields_json.full
+    } else {
+        &program.fields_json.redacted
+    };
+    cell.get_or_init(|| {
+        let fields = program_fields(program, view);
+        serde_json::to_string(&fields)
+            .unwrap_or_else(|_| "{}".to_string())
+            .into_boxed_str()
+    })
+}
+
+/// A program's fields as the API shows them: the last good spec's (defaults filled in), then
+/// what the file says in the form it was written (a command stays a string), and the name;
+/// environment values redacted unless the view shows secrets.
+pub(super) fn program_fields(program: &Program, view: View) -> Map<String, Value> {
+    let mut fields = match &program.last_good {
+        Some(spec) => spec.to_fields(),
+        None => Map::new(),
+    };
+    if program.problems().is_empty()
+        && let Some(text) = &program.entry.text
+        && let Ok(document) = crate::spec::parse(program.entry.format, text)
+    {
+        let (raw, _) = RawProgram::read_fields(&document.fields);
+        for (key, value) in raw.to_fields() {
+            fields.insert(key, value);
+        }
+    }
+    fields.insert("name".into(), Value::from(program.entry.name.clone()));
+    // A size is always a string ("50MB", or "1000" bytes), whichever way the file wrote
+    // it, so a typed client reads one type.
+    for key in ["stdout_logfile_maxbytes", "stderr_logfile_maxbytes"] {
+        if let Some(value) = fields.get_mut(key)
+            && let Value::Number(bytes) = value
+        {
+            *value = Value::from(bytes.to_string());
+        }
+    }
+    if !view.shows_secrets()
+        && let Some(Value::Object(environment)) = fields.get_mut("environment")
+    {
+        for value in environment.values_mut() {
+            *value = Value::from(REDACTED);
+        }
+    }
+    fields
 }
 
 pub(super) fn log_paths_json(spec: &ProgramSpec, log_dir: &Path) -> Value {

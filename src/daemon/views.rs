@@ -20,7 +20,6 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
 
 use crate::health::{Health, LastProbe};
 use crate::spec::{Format, Problem};
@@ -310,13 +309,14 @@ pub struct OneStatusView<'a> {
 }
 
 /// A program as the API shows it (`GET /programs/{id}`, an item of `GET /programs`): its fields,
-/// where it lives, its status and its config error.
-#[derive(Debug, Serialize)]
+/// where it lives, its status and its config error. Written by hand ([`ProgramView::write_json`]):
+/// its fields come as JSON already (the program's cache, `Program::fields_json`), and are
+/// written first, as a `#[serde(flatten)]` map of them was.
+#[derive(Debug)]
 pub struct ProgramView<'a> {
-    /// The file's fields (defaults filled in, values as written), `name` included. None of
-    /// them has the name of a key below.
-    #[serde(flatten)]
-    pub fields: Map<String, Value>,
+    /// The JSON object of the file's fields (defaults filled in, values as written), `name`
+    /// included. None of them has the name of a key below.
+    pub fields: &'a str,
     pub config_error: Option<ConfigErrorView<'a>>,
     pub file: Cow<'a, str>,
     pub format: Format,
@@ -326,20 +326,66 @@ pub struct ProgramView<'a> {
     pub status: StatusView<'a>,
     /// The file as written (comments included), for `hoody-daemon diff` and `get --file`:
     /// `null` when it is not a readable program file; absent from the redacted view.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<Option<&'a str>>,
 }
 
-/// `{"programs": [...]}`.
-#[derive(Debug, Serialize)]
-pub struct ProgramsView<'a> {
-    pub programs: Vec<ProgramView<'a>>,
+impl ProgramView<'_> {
+    /// `{fields…, "config_error": …, "file": …, "format": …, "generation": …, "id": …,
+    /// "observed_generation": …, "status": {…}, "text": …}`.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        let fields = self.fields.trim();
+        let inner = fields
+            .strip_prefix('{')
+            .and_then(|rest| rest.strip_suffix('}'))
+            .unwrap_or("");
+        out.push(b'{');
+        out.extend_from_slice(inner.as_bytes());
+        if !inner.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"config_error\":");
+        match &self.config_error {
+            Some(error) => serde_json::to_writer(&mut *out, error)?,
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"file\":");
+        serde_json::to_writer(&mut *out, &self.file)?;
+        out.extend_from_slice(b",\"format\":");
+        serde_json::to_writer(&mut *out, &self.format)?;
+        out.extend_from_slice(b",\"generation\":");
+        write_u64(out, self.generation);
+        out.extend_from_slice(b",\"id\":");
+        write_u64(out, self.id);
+        out.extend_from_slice(b",\"observed_generation\":");
+        write_option(out, self.observed_generation);
+        out.extend_from_slice(b",\"status\":");
+        self.status.write_json(out)?;
+        if let Some(text) = self.text {
+            out.extend_from_slice(b",\"text\":");
+            match text {
+                Some(text) => serde_json::to_writer(&mut *out, text)?,
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
 }
 
-/// `{"program": {...}}`.
-#[derive(Debug, Serialize)]
-pub struct OneProgramView<'a> {
-    pub program: ProgramView<'a>,
+/// `{"programs": [...]}`, each program written by [`ProgramView::write_json`].
+pub fn write_programs<'a>(
+    out: &mut Vec<u8>,
+    programs: impl Iterator<Item = ProgramView<'a>>,
+) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"programs\":[");
+    for (index, program) in programs.enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        program.write_json(out)?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(())
 }
 
 fn unix_seconds<S: Serializer>(
@@ -501,6 +547,88 @@ mod tests {
         let mut written = Vec::new();
         write_statuses(&mut written, std::iter::empty()).expect("write");
         assert_eq!(written, br#"{"statuses":[],"success":true}"#);
+    }
+
+    /// What `ProgramView::write_json` replaces: the fields as a flattened map, then the rest.
+    #[derive(Serialize)]
+    struct SerdeProgram<'a> {
+        #[serde(flatten)]
+        fields: serde_json::Map<String, serde_json::Value>,
+        config_error: &'a Option<ConfigErrorView<'a>>,
+        file: &'a str,
+        format: Format,
+        generation: u64,
+        id: u64,
+        observed_generation: Option<u64>,
+        status: &'a StatusView<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        text: Option<Option<&'a str>>,
+    }
+
+    #[test]
+    fn hand_written_program_json_is_what_serde_writes() {
+        let problems = [Problem::file("a \"quoted\" problem")];
+        let probes = [];
+        let waiting = ["db".to_string(), "cache".to_string()];
+        let statuses = views(&problems, &probes, &waiting);
+        let fields = [
+            r#"{"autorestart":"unexpected","command":"sleep 1","environment":{"A":"<redacted>"},"name":"web"}"#,
+            r#"{"name":"ünï \"x\""}"#,
+            "{}",
+        ];
+        let texts = [
+            None,
+            Some(None),
+            Some(Some("command = \"sleep 1\"\n# é \t\n")),
+        ];
+        let mut written_all = Vec::new();
+        let mut serialized_all = Vec::new();
+        for (index, status) in statuses.iter().take(9).enumerate() {
+            let view = ProgramView {
+                fields: fields[index % fields.len()],
+                config_error: (index % 2 == 0).then(|| ConfigErrorView {
+                    message: "m".to_string(),
+                    problems: &problems,
+                    running_generation: 3,
+                }),
+                file: Cow::Borrowed("/etc/programs.d/web \"1\".toml"),
+                format: [Format::Toml, Format::Yaml][index % 2],
+                generation: index as u64,
+                id: u64::MAX - index as u64,
+                observed_generation: (index % 3 == 0).then_some(7),
+                status: status.clone(),
+                text: texts[index % texts.len()],
+            };
+            let mut written = Vec::new();
+            view.write_json(&mut written).expect("write");
+            let serialized = serde_json::to_vec(&SerdeProgram {
+                fields: serde_json::from_str(view.fields).expect("fields"),
+                config_error: &view.config_error,
+                file: &view.file,
+                format: view.format,
+                generation: view.generation,
+                id: view.id,
+                observed_generation: view.observed_generation,
+                status: &view.status,
+                text: view.text,
+            })
+            .expect("serialize");
+            assert_eq!(
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&serialized)
+            );
+            written_all.push(view);
+            serialized_all.push(serialized);
+        }
+        let mut written = Vec::new();
+        write_programs(&mut written, written_all.into_iter()).expect("write");
+        let mut expected = b"{\"programs\":[".to_vec();
+        expected.extend_from_slice(&serialized_all.join(&b',')[..]);
+        expected.extend_from_slice(b"]}");
+        assert_eq!(
+            String::from_utf8_lossy(&written),
+            String::from_utf8_lossy(&expected)
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The writes to programs.d: create, edit (a merge), put (a whole file), remove, enable and
-//! disable. Each validates, writes atomically, rescans and reconciles before it answers, so the
-//! answer carries the change as it took effect.
+//! disable. Each validates, writes atomically, reads back the written program's files (not the
+//! folder: the cost of a write does not grow with the number of programs) and reconciles before
+//! it answers, so the answer carries the change as it took effect.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use tokio::sync::oneshot;
 
 use crate::spec::name::{check_name, quote_short};
 use crate::spec::{Format, ProgramSpec, RawProgram, SystemUsers, merge_patch};
-use crate::store::{self, Reuse};
+use crate::store;
 
 use super::Daemon;
 use super::control::Until;
@@ -81,7 +82,7 @@ impl Daemon {
         self.reserve_id(&name)?;
         store::write_atomic(&path, &text).map_err(|error| write_failure(&path, &error))?;
         self.api_sources.insert(name.clone(), self.author.clone());
-        self.rescan(Reuse::Unchanged);
+        self.refresh(std::slice::from_ref(&name));
         self.converge(now);
         let program = self.table.programs.get(&name).ok_or_else(|| {
             Failure::new(
@@ -218,7 +219,7 @@ impl Daemon {
         }
         store::write_atomic(&path, &new_text).map_err(|error| write_failure(&path, &error))?;
         self.api_sources.insert(name.clone(), self.author.clone());
-        self.rescan(Reuse::Unchanged);
+        self.refresh(std::slice::from_ref(&name));
         self.converge(now);
         let program = self
             .table
@@ -306,7 +307,7 @@ impl Daemon {
             store::remove_durable(other).map_err(|error| write_failure(other, &error))?;
         }
         self.api_sources.insert(name.clone(), self.author.clone());
-        self.rescan(Reuse::Unchanged);
+        self.refresh(std::slice::from_ref(&name));
         self.converge(now);
         let program = self.table.programs.get(&name).ok_or_else(|| {
             Failure::new(
@@ -371,7 +372,7 @@ impl Daemon {
             }
         }
         self.api_sources.insert(name.clone(), self.author.clone());
-        self.rescan(Reuse::Unchanged);
+        self.refresh(std::slice::from_ref(&name));
         self.converge(now);
         let answer =
             Answer::ok(json!({ "id": program_id, "name": name, "diff": diff, "removed": true }));

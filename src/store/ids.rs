@@ -1,6 +1,8 @@
 //! Stable numeric program ids (SPEC §2): given when the daemon first sees a name, kept in the
 //! state folder (`ids.json`), never reused — a removed program's id is retired, and a program of
-//! the same name added later gets a new one. Never written into the user's files.
+//! the same name added later gets a new one. Never written into the user's files. A change of a
+//! few names (an API write) is appended to `ids.json.journal` ([`super::Journal`]); a sync of
+//! the whole folder rewrites the file.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -8,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::journal::Journal;
 use super::write::write_atomic;
 
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -22,7 +25,9 @@ struct IdFile {
 pub struct Ids {
     path: PathBuf,
     file: IdFile,
-    /// A change that could not be saved yet (a full disk): saved at the next chance.
+    journal: Journal,
+    /// A change that could not be saved yet (a full disk): saved at the next chance, by
+    /// rewriting the whole file.
     unsaved: bool,
 }
 
@@ -43,9 +48,23 @@ impl Ids {
             },
             Err(error) => return Err(error),
         };
+        let mut journal = Journal::of(&path, true);
+        let mut file = file;
+        for (name, id) in journal.replay::<u64>()? {
+            match id {
+                Some(id) => {
+                    file.next = file.next.max(id + 1);
+                    file.ids.insert(name, id);
+                }
+                None => {
+                    file.ids.remove(&name);
+                }
+            }
+        }
         Ok(Ids {
             path,
             file,
+            journal,
             unsaved: false,
         })
     }
@@ -53,7 +72,7 @@ impl Ids {
     /// Gives `name` an id now, if it has none, and saves it: the API does this before it writes
     /// a new program's file, so the id is on disk before the file is (a crash in between
     /// leaves an id retired at the next scan, never two programs swapping ids). When the save
-    /// fails nothing changes.
+    /// fails nothing changes. One line appended to the journal.
     pub fn reserve(&mut self, name: &str) -> io::Result<u64> {
         if let Some(id) = self.get(name) {
             return Ok(id);
@@ -61,7 +80,7 @@ impl Ids {
         let id = self.file.next;
         self.file.ids.insert(name.to_string(), id);
         self.file.next += 1;
-        if let Err(error) = self.save() {
+        if let Err(error) = self.record(&[(name.to_string(), Some(id))]) {
             self.file.ids.remove(name);
             self.file.next = id;
             return Err(error);
@@ -85,38 +104,88 @@ impl Ids {
     /// are gone are retired. Saves when anything changed.
     pub fn sync<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
         let wanted: std::collections::BTreeSet<&str> = names.into_iter().collect();
-        let before = self.file.ids.len();
-        self.file
+        let gone: Vec<String> = self
+            .file
             .ids
-            .retain(|name, _| wanted.contains(name.as_str()));
-        let mut changed = self.file.ids.len() != before;
+            .keys()
+            .filter(|name| !wanted.contains(name.as_str()))
+            .cloned()
+            .collect();
+        let mut changes: Vec<(String, Option<u64>)> = Vec::new();
+        for name in gone {
+            self.file.ids.remove(&name);
+            changes.push((name, None));
+        }
         for name in wanted {
             if !self.file.ids.contains_key(name) {
                 self.file.ids.insert(name.to_string(), self.file.next);
+                changes.push((name.to_string(), Some(self.file.next)));
                 self.file.next += 1;
-                changed = true;
             }
         }
-        if changed || self.unsaved {
-            self.unsaved = true;
-            self.save()?;
-            self.unsaved = false;
+        self.record(&changes)
+    }
+
+    /// Gives ids to the names that are `present` and have none, and retires those that are
+    /// not: what [`Ids::sync`] does, for these names alone. Saves when anything changed.
+    pub fn sync_some<'a>(
+        &mut self,
+        names: impl IntoIterator<Item = (&'a str, bool)>,
+    ) -> io::Result<()> {
+        let mut changes: Vec<(String, Option<u64>)> = Vec::new();
+        for (name, present) in names {
+            if !present {
+                if self.file.ids.remove(name).is_some() {
+                    changes.push((name.to_string(), None));
+                }
+            } else if !self.file.ids.contains_key(name) {
+                self.file.ids.insert(name.to_string(), self.file.next);
+                changes.push((name.to_string(), Some(self.file.next)));
+                self.file.next += 1;
+            }
         }
-        Ok(())
+        self.record(&changes)
     }
 
     /// Saves a change an earlier [`Ids::sync`] could not.
     pub fn save_unsaved(&mut self) -> io::Result<()> {
         if self.unsaved {
             self.save()?;
-            self.unsaved = false;
         }
         Ok(())
     }
 
-    fn save(&self) -> io::Result<()> {
+    /// Saves changes made to the map: appended to the journal, or, when the journal is due
+    /// for it, the changes are many or an earlier change could not be saved, by rewriting the
+    /// file. A failure leaves the change unsaved (and the next save rewrites the file).
+    fn record(&mut self, changes: &[(String, Option<u64>)]) -> io::Result<()> {
+        if changes.is_empty() && !self.unsaved {
+            return Ok(());
+        }
+        let result = if self.unsaved
+            || changes.len() > self.file.ids.len() / 2
+            || self.journal.wants_compaction(self.file.ids.len())
+        {
+            self.save()
+        } else {
+            self.journal.append(
+                changes
+                    .iter()
+                    .map(|(name, id)| (name.as_str(), id.as_ref())),
+            )
+        };
+        if result.is_err() {
+            self.unsaved = true;
+        }
+        result
+    }
+
+    /// Rewrites `ids.json` whole and empties its journal.
+    fn save(&mut self) -> io::Result<()> {
         let text = serde_json::to_string_pretty(&self.file).map_err(io::Error::other)?;
-        write_atomic(&self.path, &text)
+        write_atomic(&self.path, &text)?;
+        self.unsaved = false;
+        self.journal.compacted()
     }
 }
 
@@ -145,6 +214,33 @@ mod tests {
     }
 
     #[test]
+    fn ids_given_and_retired_a_few_at_a_time_survive_a_reload() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ids = Ids::load(dir.path()).expect("load");
+        ids.sync(["web", "worker"]).expect("sync");
+        ids.sync_some([("cron", true), ("web", false)])
+            .expect("some");
+        ids.sync_some([("web", true)]).expect("some");
+        assert!(dir.path().join("ids.json.journal").exists());
+        let mut reloaded = Ids::load(dir.path()).expect("reload");
+        assert_eq!(
+            (
+                reloaded.get("worker"),
+                reloaded.get("cron"),
+                reloaded.get("web")
+            ),
+            (Some(2), Some(3), Some(4))
+        );
+        reloaded.sync_some([("new", true)]).expect("some");
+        assert_eq!(reloaded.get("new"), Some(5), "next follows the journal");
+        reloaded
+            .sync(["new"])
+            .expect("a whole sync rewrites the file");
+        let again = Ids::load(dir.path()).expect("reload");
+        assert_eq!((again.get("new"), again.get("web")), (Some(5), None));
+    }
+
+    #[test]
     fn a_reserved_id_is_saved_first_and_nothing_changes_when_it_cannot_be() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut ids = Ids::load(dir.path()).expect("load");
@@ -152,8 +248,10 @@ mod tests {
         assert_eq!(ids.reserve("web").expect("again"), 1);
         assert_eq!(Ids::load(dir.path()).expect("reload").get("web"), Some(1));
         // The state folder gone: the save fails, and the id is not given.
+        let missing = dir.path().join("missing/ids.json");
         let mut lost = Ids {
-            path: dir.path().join("missing/ids.json"),
+            journal: Journal::of(&missing, true),
+            path: missing,
             file: IdFile {
                 next: 2,
                 ids: BTreeMap::new(),

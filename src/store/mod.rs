@@ -2,13 +2,17 @@
 //! the stable program ids kept in the state folder. The store knows files, not processes.
 
 mod ids;
+mod journal;
 mod scan;
 mod watch;
 mod write;
 
 pub use ids::Ids;
-pub use scan::{Entry, Reuse, SETTLE, ScanStats, Scanner, Snapshot, scan, scan_protected};
-pub use watch::{FolderWatcher, Hint, WatchConfig};
+pub use journal::{COMPACT_AFTER, Journal, apply_changes};
+pub use scan::{
+    Entry, Refreshed, Reuse, SETTLE, ScanStats, Scanner, Snapshot, scan, scan_protected,
+};
+pub use watch::{FolderWatcher, Hint, WatchConfig, program_named};
 pub use write::{
     is_own_temp, remove_durable, remove_stale_temps, replace_unsynced, sync_dir, write_atomic,
 };

@@ -3,6 +3,11 @@
 //! of links into `..data/`), and nothing in the folder can make a scan hang or exhaust memory: only
 //! regular files are opened, never more than [`MAX_FILE_BYTES`] + 1 bytes are read.
 //!
+//! [`Scanner::refresh`] reads the files of a few programs alone, for an API write or a watch hint
+//! that named them: what a scan would give for those names, at a cost that does not grow with the
+//! folder (while programs use `depends_on`, whose checks are over the whole folder, it asks for a
+//! scan instead).
+//!
 //! [`scan`] reads every file. A [`Scanner`] keeps, per file, what identifies the content it last
 //! read, and with [`Reuse::Unchanged`] gives back the previous [`Entry`] (text, spec, problems)
 //! of a file whose identity did not change, without opening it. The identity is the file's
@@ -35,7 +40,7 @@
 //! missing or dangling link, a folder or FIFO named like a program, and a name defined by two
 //! files are looked at again by every scan (they cost a `stat`, not a read).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Read as _;
@@ -150,6 +155,18 @@ impl FileId {
     }
 }
 
+/// What [`Scanner::refresh`] found.
+#[derive(Debug)]
+pub enum Refreshed {
+    /// The entry of each name asked for, as a scan would give it (`None`: no file defines that
+    /// program any more), in name order.
+    Entries(Vec<(String, Option<Entry>)>),
+    /// Looking at these files alone cannot say what a scan would: the folder was never scanned
+    /// (or is another one), cannot be opened, or programs of it use `depends_on` (whose checks
+    /// are over the whole folder). The caller scans the folder.
+    NeedsScan,
+}
+
 /// A file read by an earlier scan, and what it gave.
 #[derive(Debug, Clone)]
 struct Known {
@@ -167,6 +184,9 @@ pub struct Scanner {
     protected: ProtectedFolders,
     /// By program name: the settled files of the last scan.
     known: HashMap<String, Known>,
+    /// The programs whose file, as last read, has a `depends_on`: while there is any, a
+    /// [`Scanner::refresh`] is a scan (the dependency checks are over the whole folder).
+    depending: BTreeSet<String>,
 }
 
 impl Scanner {
@@ -278,9 +298,111 @@ impl Scanner {
         }
         // Already in order, with no name twice: built in one pass.
         snapshot.programs = entries.into_iter().collect();
+        self.depending = snapshot
+            .programs
+            .iter()
+            .filter(|(_, entry)| depends(entry))
+            .map(|(name, _)| name.clone())
+            .collect();
         check_dependencies(&mut snapshot);
         (snapshot, stats)
     }
+
+    /// Reads the files of these programs alone (each of `NAME.toml`, `NAME.yaml`, `NAME.yml`
+    /// that exists), as the last scan's snapshot would have them after a scan now: what an API
+    /// write or a watch hint naming program files needs, at the cost of those files whatever the
+    /// size of the folder. Every named file is read (none is reused), and what was read is kept
+    /// for the next reusing scan as [`Scanner::scan`] keeps it.
+    pub fn refresh(&mut self, dir: &Path, users: &dyn UserDb, names: &[String]) -> Refreshed {
+        if self.dir != dir || !self.depending.is_empty() {
+            return Refreshed::NeedsScan;
+        }
+        let Ok(folder) = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY)
+            .open(dir)
+        else {
+            return Refreshed::NeedsScan;
+        };
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as i128);
+        let mut names: Vec<&String> = names.iter().collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut found = Vec::with_capacity(names.len());
+        let mut kept = Vec::new();
+        for name in names {
+            // The files a listing would show for this name, in the scan's order (file name).
+            let files: Vec<(String, Format)> = crate::spec::name::EXTENSIONS
+                .iter()
+                .map(|extension| format!("{name}.{extension}"))
+                .filter_map(|file_name| match classify(&file_name) {
+                    FileKind::Program { name: stem, format } if stem == *name => {
+                        Some((file_name, format))
+                    }
+                    _ => None,
+                })
+                .filter(|(file_name, _)| {
+                    fstatat(&folder, file_name.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW).is_ok()
+                })
+                .collect();
+            let entry = match files.as_slice() {
+                [] => None,
+                [(file_name, format)] => {
+                    let file = File {
+                        folder: &folder,
+                        dir,
+                        name: file_name,
+                        format: *format,
+                    };
+                    match read_entry(name, file, users, &self.protected, None) {
+                        Outcome::Skip => None,
+                        Outcome::Looked(entry) => Some(entry),
+                        Outcome::Reused(known) => Some(known.entry),
+                        Outcome::Read(file, entry) => {
+                            if let Some(file) = file.filter(|file| file.settled(now)) {
+                                kept.push((
+                                    name.clone(),
+                                    Known {
+                                        file,
+                                        entry: entry.clone(),
+                                    },
+                                ));
+                            }
+                            Some(entry)
+                        }
+                    }
+                }
+                more => {
+                    let mut sorted = more.to_vec();
+                    sorted.sort_unstable();
+                    let paths: Vec<(PathBuf, Format)> = sorted
+                        .into_iter()
+                        .map(|(file_name, format)| (dir.join(file_name), format))
+                        .collect();
+                    conflict(name, &paths)
+                }
+            };
+            if entry.as_ref().is_some_and(depends) {
+                return Refreshed::NeedsScan;
+            }
+            found.push((name.clone(), entry));
+        }
+        for (name, _) in &found {
+            self.known.remove(name);
+        }
+        self.known.extend(kept);
+        Refreshed::Entries(found)
+    }
+}
+
+/// Whether a file, as read, has a `depends_on` (the checks of which are over the folder).
+fn depends(entry: &Entry) -> bool {
+    entry
+        .spec
+        .as_ref()
+        .is_ok_and(|spec| !spec.depends_on.is_empty())
 }
 
 /// The checks no single file can make (SPEC §12): a `depends_on` naming no program of the

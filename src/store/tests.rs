@@ -560,7 +560,9 @@ fn the_safety_rescan_reads_every_file_and_a_change_hint_only_the_changed_ones() 
             let hint = tokio::time::timeout_at(deadline, watcher.next())
                 .await
                 .expect("a hint");
-            if hint == Hint::Changed {
+            if hint != Hint::Safety {
+                // The events named p0.toml alone: the hint says so.
+                assert_eq!(hint, Hint::Files(["p0".to_string()].into()));
                 let (snapshot, stats) = scanner.scan(path, &SystemUsers, hint.reuse());
                 assert_eq!(stats, ScanStats { read: 1, reused: 4 });
                 assert_eq!(command_of(&snapshot, "p0"), argv(&["sleep", "100"]));
@@ -738,10 +740,9 @@ fn the_watcher_watches_the_folder_a_symlink_leads_to_and_follows_a_repointed_lin
         let hint = tokio::time::timeout(safety * 5, harness.watcher.next())
             .await
             .expect("a hint");
-        assert_eq!(
-            hint,
-            Hint::Changed,
-            "an edit in the new target wakes the watch before the next safety rescan"
+        assert!(
+            matches!(hint, Hint::Changed | Hint::Files(_)),
+            "an edit in the new target wakes the watch before the next safety rescan: {hint:?}"
         );
     });
 }
@@ -784,4 +785,117 @@ fn a_file_that_is_no_program_document_keeps_no_text() {
         }
     }
     assert_eq!(snapshot.programs["empty"].text.as_deref(), Some(""));
+}
+
+/// What a watch hint narrows a rescan to: program files, and the temp files of atomic writes
+/// of them; anything else (a ConfigMap's `..data` link, an editor's test file) is the folder.
+#[test]
+fn events_name_programs_only_through_program_files_and_their_temp_files() {
+    let table = [
+        ("web.toml", Some("web")),
+        ("worker.yaml", Some("worker")),
+        ("a.b-c.yml", Some("a.b-c")),
+        (".web.toml.Ab12Cd.tmp", Some("web")),
+        (".worker.yaml.x9.tmp", Some("worker")),
+        ("..data", None),
+        ("..data_tmp", None),
+        ("..2026_12_01_12_00_00.123", None),
+        ("4913", None),
+        ("web.toml~", None),
+        (".web.toml.swp", None),
+        (".web.toml.tmp", None),
+        ("README.md", None),
+        (".toml", None),
+    ];
+    for (file, expected) in table {
+        assert_eq!(
+            crate::store::program_named(file).as_deref(),
+            expected,
+            "{file}"
+        );
+    }
+}
+
+/// A refresh of some names gives, for each, what a whole scan gives now: edited, added,
+/// removed, a name defined by two files, a file that is not valid.
+#[test]
+fn a_refresh_of_some_files_gives_what_a_scan_gives_for_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path();
+    for index in 0..5 {
+        write(
+            path,
+            &format!("p{index}.toml"),
+            &format!("command = \"sleep {index}\"\n"),
+        );
+    }
+    let mut scanner = Scanner::new();
+    let names = |list: &[&str]| list.iter().map(|name| name.to_string()).collect::<Vec<_>>();
+    assert!(
+        matches!(
+            scanner.refresh(path, &SystemUsers, &names(&["p0"])),
+            Refreshed::NeedsScan
+        ),
+        "a folder never scanned is scanned"
+    );
+    scanner.scan(path, &SystemUsers, Reuse::Nothing);
+
+    write(path, "p0.toml", "command = \"sleep 100\"\n");
+    write(path, "new.yaml", "command: sleep 7\n");
+    fs::remove_file(path.join("p1.toml")).expect("remove");
+    write(path, "p2.yaml", "command: sleep 2\n");
+    write(path, "p3.toml", "command = [\n");
+    let asked = names(&["p3", "p0", "new", "p1", "p2", "never"]);
+    let Refreshed::Entries(entries) = scanner.refresh(path, &SystemUsers, &asked) else {
+        panic!("a refresh");
+    };
+    let whole = scan(path, &SystemUsers);
+    let expected: Vec<(String, Option<Entry>)> = ["never", "new", "p0", "p1", "p2", "p3"]
+        .into_iter()
+        .map(|name| (name.to_string(), whole.programs.get(name).cloned()))
+        .collect();
+    assert_eq!(entries, expected);
+    assert_eq!(command_of(&whole, "new"), argv(&["sleep", "7"]));
+    assert!(whole.programs["p2"].spec.is_err(), "two files define p2");
+    assert!(whole.programs["p3"].spec.is_err(), "p3 does not parse");
+}
+
+/// `depends_on` is checked over the whole folder: while any program uses it, a refresh is a
+/// scan.
+#[test]
+fn a_refresh_is_a_scan_while_dependencies_are_in_use() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path();
+    write(path, "db.toml", "command = \"sleep 1\"\n");
+    write(path, "web.toml", "command = \"sleep 1\"\n");
+    let mut scanner = Scanner::new();
+    scanner.scan(path, &SystemUsers, Reuse::Nothing);
+    let web = vec!["web".to_string()];
+    write(
+        path,
+        "web.toml",
+        "command = \"sleep 1\"\ndepends_on = [\"db\"]\n",
+    );
+    assert!(
+        matches!(
+            scanner.refresh(path, &SystemUsers, &web),
+            Refreshed::NeedsScan
+        ),
+        "a file that now depends on another"
+    );
+    scanner.scan(path, &SystemUsers, Reuse::Unchanged);
+    let db = vec!["db".to_string()];
+    fs::remove_file(path.join("db.toml")).expect("remove");
+    assert!(
+        matches!(
+            scanner.refresh(path, &SystemUsers, &db),
+            Refreshed::NeedsScan
+        ),
+        "a program others depend on, removed"
+    );
+    let whole = scanner.scan(path, &SystemUsers, Reuse::Unchanged).0;
+    assert!(
+        whole.programs["web"].spec.is_err(),
+        "web names a program that is gone"
+    );
 }

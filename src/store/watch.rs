@@ -1,7 +1,13 @@
 //! Watching programs.d. inotify events are only hints (editors rename, ConfigMaps swap links,
 //! `git pull` rewrites many files): a burst of them becomes one "look again", after a short quiet
-//! time, and the caller rescans the whole folder. A slow periodic rescan is the safety net for what
-//! inotify cannot see (a symlink's target edited in another folder, a lost event).
+//! time. When every event of the burst named a program file, or the hidden temp file of an atomic
+//! write of one ([`program_named`]), the hint names those programs ([`Hint::Files`]) and the
+//! caller reads their files alone (the echo of the daemon's own API write, a `cp` or `mv` of a
+//! program file); any other event ([`Hint::Changed`]: a link such as a ConfigMap's `..data`,
+//! which changes what the program files lead to without naming them, an editor's test file, the
+//! folder itself, an overflow) has it rescan the whole folder. The kind of an event is never
+//! trusted: the named files are looked at as they are. A slow periodic rescan is the safety net
+//! for what inotify cannot see (a symlink's target edited in another folder, a lost event).
 //!
 //! The watch is an inotify instance of our own (no thread, no crate beyond nix), read through
 //! tokio's `AsyncFd` on the thread that polls [`FolderWatcher::next`] (the daemon's loop). Its mask
@@ -28,6 +34,7 @@
 //! [`FolderWatcher::next`] is cancel-safe: the burst in progress, the retry and the safety
 //! deadline are kept in the watcher, not in the future, and reading events never awaits.
 
+use std::collections::BTreeSet;
 use std::io;
 use std::os::fd::{AsFd as _, AsRawFd, RawFd};
 use std::os::unix::fs::MetadataExt;
@@ -63,10 +70,14 @@ impl Default for WatchConfig {
 }
 
 /// Why the folder should be scanned again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hint {
-    /// Something in the folder changed.
+    /// Something in the folder changed: anything, so the whole folder is looked at.
     Changed,
+    /// Every event of the burst named a program file of the folder (or the hidden temp file of
+    /// an atomic write of one): these program names, whose files alone need looking at
+    /// ([`Scanner::refresh`](super::Scanner::refresh)).
+    Files(BTreeSet<String>),
     /// The periodic safety rescan.
     Safety,
 }
@@ -77,9 +88,9 @@ impl Hint {
     /// rescan reads every file: a lost event would show in the identities too, but a user
     /// created for a file's `user` field, or a write the identity cannot show
     /// (`store/scan.rs`), only in a new read.
-    pub fn reuse(self) -> Reuse {
+    pub fn reuse(&self) -> Reuse {
         match self {
-            Hint::Changed => Reuse::Unchanged,
+            Hint::Changed | Hint::Files(_) => Reuse::Unchanged,
             Hint::Safety => Reuse::Nothing,
         }
     }
@@ -128,6 +139,9 @@ pub struct FolderWatcher {
     /// The burst in progress: when it began and when its last event came. Kept here, not in
     /// the future, so [`FolderWatcher::next`] is cancel-safe inside `select!`.
     burst: Option<(Instant, Instant)>,
+    /// The program names the burst's events named; `None` once one named anything else (or
+    /// nothing: the folder itself, an overflow), so the whole folder is looked at.
+    names: Option<BTreeSet<String>>,
 }
 
 impl FolderWatcher {
@@ -144,6 +158,7 @@ impl FolderWatcher {
             config,
             next_safety: Instant::now() + config.safety,
             burst: None,
+            names: Some(BTreeSet::new()),
         };
         let queue = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
             .map_err(io::Error::from)
@@ -175,11 +190,12 @@ impl FolderWatcher {
             tokio::select! {
                 ready = readable(self.queue.as_ref()) => {
                     let watched = self.watched.map(|watched| watched.watch);
-                    let taken = ready.and_then(|guard| take_events(guard, watched));
+                    let taken = ready.and_then(|guard| take_events(guard, watched, &mut self.names));
                     let changed = match taken {
                         Ok(Taken { changed, lost }) => {
                             if lost {
                                 self.watched = None;
+                                self.names = None;
                             }
                             changed
                         }
@@ -188,6 +204,7 @@ impl FolderWatcher {
                             tracing::warn!(%error, "cannot read inotify events; changes are seen at the periodic rescan only");
                             self.queue = None;
                             self.watched = None;
+                            self.names = None;
                             true
                         }
                     };
@@ -201,12 +218,19 @@ impl FolderWatcher {
                 }
                 () = sleep_until_some(settle_at) => {
                     self.burst = None;
+                    let names = self.names.replace(BTreeSet::new());
+                    let before = self.watched.map(|watched| watched.folder);
                     // A watch lost here schedules a retry; the rescan reports the folder.
                     let _ = self.ensure_watch();
-                    return Hint::Changed;
+                    let same_folder = before.is_some() && before == self.watched.map(|watched| watched.folder);
+                    return match names {
+                        Some(names) if same_folder && !names.is_empty() => Hint::Files(names),
+                        _ => Hint::Changed,
+                    };
                 }
                 () = sleep_until_some(retry_at) => {
                     if self.ensure_watch().is_ok() {
+                        self.names = Some(BTreeSet::new());
                         return Hint::Changed;
                     }
                 }
@@ -234,6 +258,7 @@ impl FolderWatcher {
     fn safety_hint(&mut self) -> Hint {
         // The full rescan covers any burst in progress.
         self.burst = None;
+        self.names = Some(BTreeSet::new());
         self.next_safety = Instant::now() + self.config.safety;
         Hint::Safety
     }
@@ -296,6 +321,7 @@ struct Taken {
 fn take_events(
     mut guard: AsyncFdReadyGuard<'_, Queue>,
     watched: Option<WatchDescriptor>,
+    names: &mut Option<BTreeSet<String>>,
 ) -> io::Result<Taken> {
     let mut taken = Taken {
         changed: false,
@@ -308,6 +334,17 @@ fn take_events(
                     if !event.mask.contains(AddWatchFlags::IN_IGNORED) {
                         // Anything asked for, and `IN_Q_OVERFLOW` (which names no watch).
                         taken.changed = true;
+                        let named = event
+                            .name
+                            .as_deref()
+                            .and_then(|name| name.to_str())
+                            .and_then(program_named);
+                        match (named, names.as_mut()) {
+                            (Some(name), Some(names)) => {
+                                names.insert(name);
+                            }
+                            _ => *names = None,
+                        }
                     } else if Some(event.wd) == watched {
                         taken.lost = true;
                         taken.changed = true;
@@ -319,6 +356,26 @@ fn take_events(
             Ok(Err(error)) if error.kind() == io::ErrorKind::Interrupted => {}
             Ok(Err(error)) => return Err(error),
         }
+    }
+}
+
+/// The program an event's file name is about: a program file (`web.toml`), or the hidden temp
+/// file of an atomic write of one (`.web.toml.XXXXXX.tmp`, [`super::write_atomic`]). `None` for
+/// any other name: a link such as a ConfigMap's `..data`, which changes what program files lead
+/// to without naming them, an editor's test file, a folder. Then the whole folder is looked at.
+pub fn program_named(file_name: &str) -> Option<String> {
+    use crate::spec::name::{FileKind, classify};
+    let file = match file_name
+        .strip_prefix('.')
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+    {
+        // `.{file}.{random}.tmp`: the random part has no dot.
+        Some(middle) => middle.rsplit_once('.').map(|(file, _)| file)?,
+        None => file_name,
+    };
+    match classify(file) {
+        FileKind::Program { name, .. } if !name.is_empty() && !name.contains('/') => Some(name),
+        _ => None,
     }
 }
 

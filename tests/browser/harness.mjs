@@ -295,13 +295,27 @@ export class Daemon {
   }
 
   collectRecorded() {
+    const remember = (entry) => {
+      if (entry?.pid && !this.seen.has(entry.pid)) this.seen.set(entry.pid, startTime(entry.pid));
+    };
     try {
       const recorded = JSON.parse(fs.readFileSync(path.join(this.stateDir, 'running.json'), 'utf8'));
-      for (const entry of Object.values(recorded)) {
-        if (entry?.pid && !this.seen.has(entry.pid)) this.seen.set(entry.pid, startTime(entry.pid));
-      }
+      for (const entry of Object.values(recorded)) remember(entry);
     } catch {
       // No record yet.
+    }
+    // The changes since running.json was written: one {"name", "value"} line each.
+    try {
+      const journal = fs.readFileSync(path.join(this.stateDir, 'running.json.journal'), 'utf8');
+      for (const line of journal.split('\n')) {
+        try {
+          remember(JSON.parse(line)?.value);
+        } catch {
+          // A line cut short (the last one).
+        }
+      }
+    } catch {
+      // No journal.
     }
   }
 

@@ -13,6 +13,7 @@ mod lifecycle;
 mod logs;
 mod openapi;
 mod property;
+mod scale;
 mod security;
 mod supervision;
 mod supervisorctl;

@@ -404,19 +404,31 @@ impl TestDaemon {
         self.launch();
     }
 
-    /// The pids of the daemon's programs recorded in its state folder.
+    /// The pids of the daemon's programs recorded in its state folder: `running.json`, then
+    /// the changes its journal holds (one `{"name", "value"}` line each, no value: gone).
     fn recorded_pids(&self) -> Vec<u32> {
         let text = fs::read_to_string(self.state.join("running.json")).unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        value
-            .as_object()
-            .map(|map| {
-                map.values()
-                    .filter_map(|record| record["pid"].as_u64())
-                    .filter_map(|pid| u32::try_from(pid).ok())
-                    .collect()
-            })
-            .unwrap_or_default()
+        let mut records = value.as_object().cloned().unwrap_or_default();
+        let journal =
+            fs::read_to_string(self.state.join("running.json.journal")).unwrap_or_default();
+        for line in journal.lines() {
+            let Ok(change) = serde_json::from_str::<Value>(line) else {
+                break;
+            };
+            let Some(name) = change["name"].as_str() else {
+                continue;
+            };
+            match change.get("value") {
+                Some(record) => records.insert(name.to_string(), record.clone()),
+                None => records.remove(name),
+            };
+        }
+        records
+            .values()
+            .filter_map(|record| record["pid"].as_u64())
+            .filter_map(|pid| u32::try_from(pid).ok())
+            .collect()
     }
 }
 
