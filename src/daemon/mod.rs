@@ -21,6 +21,7 @@
 
 mod control;
 mod converge;
+mod events;
 mod health;
 mod persist;
 mod programs;
@@ -103,7 +104,7 @@ impl DaemonConfig {
 }
 
 /// One event of the event stream (`GET /events`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Event {
     /// A program's file changed.
