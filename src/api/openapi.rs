@@ -281,9 +281,22 @@ pub fn routes() -> Vec<RouteDoc> {
         },
         RouteDoc {
             method: get.clone(),
-            path: "/events",
-            summary: "Server-sent events of every config and state change",
+            path: "/metrics",
+            summary: "Prometheus text format 0.0.4 (text/plain): every program's up, state, ready, restarts, start time, exit code, CPU seconds, memory and processes, the programs per state and the daemon's process_* figures; with serve --metrics-compat supervisord also supervisord_exporter's names. Read on request, never on a timer",
             query: &[],
+            body: None,
+            answers: &[200],
+            role: Role::Read,
+        },
+        RouteDoc {
+            method: get.clone(),
+            path: "/events",
+            summary: "Server-sent events of every config, state and health change, each with an id: a reconnect with Last-Event-ID (or ?last_event_id=) first gets the events it missed, or an event: reset when they are no longer kept",
+            query: &[(
+                "last_event_id",
+                "string",
+                "resume after this event id (the Last-Event-ID header does the same)",
+            )],
             body: None,
             answers: &[200],
             role: Role::Read,
@@ -360,6 +373,15 @@ pub fn root_routes() -> Vec<RouteDoc> {
             body: None,
             answers: &[200, 304, 404],
             role: Role::Public,
+        },
+        RouteDoc {
+            method: Method::GET,
+            path: "/metrics",
+            summary: "The same as /api/v1/daemon/metrics, where Prometheus looks by default (role read: a scrape config gives a read token as its bearer_token)",
+            query: &[],
+            body: None,
+            answers: &[200],
+            role: Role::Read,
         },
         RouteDoc {
             method: Method::POST,
@@ -680,11 +702,16 @@ mod tests {
     #[test]
     fn every_route_states_a_role_and_the_dashboard_is_public() {
         let root = root_routes();
-        // The dashboard's routes are public; the supervisord bridge's are not.
+        // The dashboard's routes are public; the supervisord bridge's and /metrics are not.
         assert!(
             root.iter()
                 .filter(|route| !super::super::rpc::is_bridge_path(route.path))
+                .filter(|route| route.path != "/metrics")
                 .all(|route| route.role == Role::Public)
+        );
+        assert!(
+            root.iter()
+                .any(|route| route.path == "/metrics" && route.role == Role::Read)
         );
         assert!(
             root.iter()

@@ -112,6 +112,7 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
         },
         budget: args.log_budget,
     };
+    config.metrics_compat = args.metrics_compat.unwrap_or_default();
     let listener = Listener::bind(&listen)
         .await
         .map_err(|error| format!("cannot listen on {listen}: {error}"))?;

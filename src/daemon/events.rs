@@ -89,10 +89,6 @@ impl Ring {
         published
     }
 
-    pub fn latest(&self) -> u64 {
-        self.latest
-    }
-
     /// The events after `last_event_id` (the header's text, as the client sent it).
     pub fn since(&self, last_event_id: &str) -> Since {
         let reset = Since::Reset {
@@ -161,7 +157,7 @@ mod tests {
             assert_eq!(published.id, 1_001 + index);
         }
         // The ring holds 1003, 1004, 1005.
-        assert_eq!(ring.latest(), 1_005);
+        assert_eq!(ring.latest, 1_005);
         let table: &[(&str, Option<&[u64]>)] = &[
             ("1005", Some(&[])),
             ("1004", Some(&[1_005])),

@@ -67,6 +67,7 @@ impl Daemon {
                 })
                 .filter(|_| view.shows_logs())
                 .and_then(|_| supervisor.last_stderr(name));
+            let usage = self.usage_of(name, job.as_ref(), now);
             StatusView::new(
                 program,
                 job,
@@ -74,6 +75,7 @@ impl Daemon {
                 health,
                 last_stderr,
             )
+            .with_usage(usage)
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
             views::write_statuses(json, statuses)
@@ -195,6 +197,7 @@ impl Daemon {
         let job = self.supervisor.view(name, now);
         let meta = self.jobs.get(name);
         let health = self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
+        let usage = self.usage_of(name, job.as_ref(), now);
         StatusView::new(
             program,
             job,
@@ -204,10 +207,11 @@ impl Daemon {
                 .then(|| self.supervisor.last_stderr(name))
                 .flatten(),
         )
+        .with_usage(usage)
     }
 
     /// A program's health for its status: judged by the spec its process runs with.
-    fn health_of<'a>(
+    pub(super) fn health_of<'a>(
         &'a self,
         program: &'a Program,
         job: Option<&JobView<'_>>,

@@ -197,19 +197,33 @@ pub fn children(pid: u32) -> Vec<u32> {
     children
 }
 
-/// `root` and every live descendant of it (breadth first, each once, at most [`MAX_TREE`]).
-/// A descendant whose parent died was re-parented to the daemon (a subreaper) and is no
-/// longer found this way; the program's cgroup or marks find those.
-pub fn tree(root: u32) -> Vec<u32> {
-    let mut found = vec![root];
+/// The stats of `root` and of every live descendant of it (breadth first, each once, at most
+/// [`MAX_TREE`]); empty when `root` is gone. A single-threaded process's children are read
+/// from its one task's file, without listing its tasks. A descendant whose parent died was
+/// re-parented to the daemon (a subreaper) and is no longer found this way; the program's
+/// cgroup or marks find those.
+pub fn tree_stats(root: u32) -> Vec<Stat> {
+    let Some(first) = read_stat(root) else {
+        return Vec::new();
+    };
+    let mut found = vec![first];
     let mut seen: std::collections::HashSet<u32> = std::iter::once(root).collect();
     let mut next = 0;
     while next < found.len() && found.len() < MAX_TREE {
-        let pid = found[next];
+        let parent = found[next];
         next += 1;
-        for child in children(pid) {
-            if seen.insert(child) {
-                found.push(child);
+        let children = if parent.num_threads <= 1 {
+            fs::read_to_string(format!("/proc/{0}/task/{0}/children", parent.pid))
+                .map(|text| parse_pids(&text))
+                .unwrap_or_default()
+        } else {
+            children(parent.pid)
+        };
+        for child in children {
+            if seen.insert(child)
+                && let Some(stat) = read_stat(child)
+            {
+                found.push(stat);
             }
         }
     }
@@ -256,8 +270,9 @@ mod tests {
 
     #[test]
     fn stat_lines_are_parsed_field_by_field() {
-        let table: &[(&str, Option<(u32, u8, u32, u32, u64, u64, u64, u64)>)] = &[
-            // pid, state, ppid, pgrp, utime, stime, starttime, rss
+        // pid, state, ppid, pgrp, utime, stime, starttime, rss
+        type Fields = (u32, u8, u32, u32, u64, u64, u64, u64);
+        let table: &[(&str, Option<Fields>)] = &[
             (SLEEP, Some((4242, b'S', 4200, 4242, 3, 1, 123456, 216))),
             // A name with spaces and parentheses: the fields start after the last ')'.
             (
@@ -273,7 +288,10 @@ mod tests {
             ("garbage", None),
             // Cut short before the resident set.
             ("1 (init) S 0 1 1 0 -1 0 0 0 0 0 1 2 3 4 20 0 1 0 5 6", None),
-            ("x (init) S 0 1 1 0 -1 0 0 0 0 0 1 2 3 4 20 0 1 0 5 6 7", None),
+            (
+                "x (init) S 0 1 1 0 -1 0 0 0 0 0 1 2 3 4 20 0 1 0 5 6 7",
+                None,
+            ),
         ];
         for (text, expected) in table {
             let parsed = parse_stat(text).map(|stat| {
@@ -296,8 +314,8 @@ mod tests {
         assert_eq!(sleep.vsize, 8_761_344);
         assert_eq!(sleep.num_threads, 1);
         // Negative child times (never in practice) count as none.
-        let negative = parse_stat("5 (x) S 1 5 5 0 -1 0 0 0 0 0 1 1 -4 -1 20 0 1 0 5 6 7")
-            .expect("parses");
+        let negative =
+            parse_stat("5 (x) S 1 5 5 0 -1 0 0 0 0 0 1 1 -4 -1 20 0 1 0 5 6 7").expect("parses");
         assert_eq!((negative.cutime, negative.cstime), (0, 0));
     }
 
@@ -380,7 +398,8 @@ mod tests {
         let stat = read_stat(own).expect("own stat");
         assert_eq!(stat.pid, own);
         assert!(stat.rss_pages > 0);
-        assert!(tree(own).contains(&own));
+        assert!(tree_stats(own).iter().any(|stat| stat.pid == own));
+        assert!(tree_stats(u32::MAX).is_empty());
         assert!(read_stat(u32::MAX).is_none());
         let units = Units::of_this_system();
         assert!(units.ticks_per_second > 0 && units.page_size >= 4096);

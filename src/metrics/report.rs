@@ -37,6 +37,8 @@ impl Compat {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgramFigures<'a> {
     pub name: &'a str,
+    /// The file's `description` (a label of `hoody_daemon_program_info`).
+    pub description: &'a str,
     pub state: ProcessState,
     pub ready: bool,
     pub restarts: u32,
@@ -87,6 +89,18 @@ pub fn render(programs: &[ProgramFigures<'_>], daemon: &DaemonFigures, compat: C
         }
     };
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
+    out.family(
+        "hoody_daemon_program_info",
+        Kind::Gauge,
+        "Each program, with its description as a label; always 1.",
+    );
+    for program in programs {
+        out.sample(
+            "hoody_daemon_program_info",
+            &[("name", program.name), ("description", program.description)],
+            1.0,
+        );
+    }
     each(
         &mut out,
         "hoody_daemon_program_up",
@@ -358,6 +372,7 @@ mod tests {
     fn program(name: &str, state: ProcessState) -> ProgramFigures<'_> {
         ProgramFigures {
             name,
+            description: "",
             state,
             ready: state == ProcessState::Running,
             restarts: 0,
@@ -400,6 +415,7 @@ mod tests {
             exit_code: Some(1),
             supervisord_exit_status: 1,
             config_error: true,
+            description: "says \"hi\"\\\nbye",
             ..program("we\"ird\\name", ProcessState::Fatal)
         };
         let stopped = program("idle", ProcessState::Stopped);
@@ -487,6 +503,14 @@ mod tests {
                     "hoody_daemon_programs{state=\"FATAL\"} 1",
                 ],
             ),
+            (
+                "hoody_daemon_program_info",
+                &[
+                    "hoody_daemon_program_info{name=\"web\",description=\"\"} 1",
+                    "hoody_daemon_program_info{name=\"we\\\"ird\\\\name\",description=\"says \\\"hi\\\"\\\\\\nbye\"} 1",
+                    "hoody_daemon_program_info{name=\"idle\",description=\"\"} 1",
+                ],
+            ),
             ("process_open_fds", &["process_open_fds 9"]),
             ("process_max_fds", &["process_max_fds 1024"]),
             (
@@ -506,12 +530,15 @@ mod tests {
         assert_eq!(states.len(), 3 * 7);
         assert!(states.contains(&"hoody_daemon_program_state{name=\"web\",state=\"RUNNING\"} 1"));
         assert!(states.contains(&"hoody_daemon_program_state{name=\"web\",state=\"FATAL\"} 0"));
-        assert!(states.contains(
-            &"hoody_daemon_program_state{name=\"we\\\"ird\\\\name\",state=\"FATAL\"} 1"
-        ));
+        assert!(
+            states.contains(
+                &"hoody_daemon_program_state{name=\"we\\\"ird\\\\name\",state=\"FATAL\"} 1"
+            )
+        );
         // Every family has its TYPE line once, before its samples.
         assert_eq!(
-            text.matches("# TYPE hoody_daemon_program_up gauge\n").count(),
+            text.matches("# TYPE hoody_daemon_program_up gauge\n")
+                .count(),
             1
         );
         assert!(text.contains("# TYPE hoody_daemon_program_restarts_total counter\n"));
