@@ -110,6 +110,7 @@ pub mod budget;
 pub mod console;
 mod job;
 mod leftover;
+pub mod limits;
 pub mod lines;
 mod logfile;
 pub mod logread;
