@@ -451,6 +451,9 @@ fn reason(code: u16) -> &'static str {
 fn schemas() -> Value {
     let scalar =
         json!({ "oneOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] });
+    // Sizes (`256MB` or bytes) and CPUs (`0.5`, `"50%"`, `"500m"`), SPEC §14.
+    let size = json!({ "oneOf": [{ "type": "integer" }, { "type": "string" }], "nullable": true });
+    let cpus = json!({ "oneOf": [{ "type": "number" }, { "type": "string" }], "nullable": true });
     let flag = json!({ "oneOf": [{ "type": "boolean" }, { "type": "string" }], "nullable": true });
     let environment = json!({
         "type": "object",
@@ -555,6 +558,9 @@ fn schemas() -> Value {
                 "ready_log_line": { "type": "string", "nullable": true },
                 "notify": flag,
                 "watchdog_sec": seconds,
+                "max_memory_restart": size,
+                "memory_max": size,
+                "cpu_max": cpus,
                 "depends_on": depends_on
             }
         },
