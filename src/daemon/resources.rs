@@ -5,9 +5,10 @@
 //! (`metrics::cpu`).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::metrics::procfs::{self, Stat, Units, Usage};
+use crate::metrics::procfs::{self, ProcDir, Stat, Units, Usage};
 use crate::metrics::report::{self, DaemonFigures, ProgramFigures};
 use crate::metrics::{Identity, Samples};
 use crate::supervisor::{ExitInfo, JobView, ProcessState};
@@ -22,6 +23,9 @@ pub(super) struct Resources {
     /// Reads are `&self` (a status changes nothing a reconcile looks at), and the readings
     /// are the loop's own bookkeeping: a cell, only ever borrowed inside one call.
     samples: RefCell<Samples>,
+    /// The `/proc/PID` folder of each program's main process, opened at the first read of its
+    /// figures and kept while that process lives (reads open files relative to it).
+    dirs: RefCell<HashMap<String, ProcDir>>,
     /// The next look at the memory of the programs with `max_memory_restart`; `None` while
     /// no running program sets it (no wake-up at all).
     pub memory_check_at: Option<Instant>,
@@ -32,6 +36,7 @@ impl Resources {
         Resources {
             units: Units::of_this_system(),
             samples: RefCell::new(Samples::default()),
+            dirs: RefCell::new(HashMap::new()),
             memory_check_at: None,
         }
     }
@@ -62,10 +67,24 @@ pub struct ProgramUsage {
 }
 
 impl Daemon {
-    /// The live processes of a program whose main process is `pid`, with their stats: the
-    /// process tree under it.
-    fn program_stats(&self, pid: u32) -> Vec<Stat> {
-        procfs::tree_stats(pid)
+    /// The live processes of program `name` whose main process is `pid`, with their stats:
+    /// the process tree under it.
+    fn program_stats(&self, name: &str, pid: u32) -> Vec<Stat> {
+        let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() else {
+            return procfs::tree_stats(pid);
+        };
+        if dirs.get(name).is_none_or(|dir| dir.pid != pid) {
+            match ProcDir::open(pid) {
+                Some(dir) => {
+                    dirs.insert(name.to_string(), dir);
+                }
+                None => {
+                    dirs.remove(name);
+                    return Vec::new();
+                }
+            }
+        }
+        dirs.get(name).map(ProcDir::tree_stats).unwrap_or_default()
     }
 
     /// A program's figures now; `None` without a live process.
@@ -79,9 +98,12 @@ impl Daemon {
             if let Ok(mut samples) = self.resources.samples.try_borrow_mut() {
                 samples.forget(name);
             }
+            if let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() {
+                dirs.remove(name);
+            }
             return None;
         };
-        let stats = self.program_stats(pid);
+        let stats = self.program_stats(name, pid);
         let main = stats.iter().find(|stat| stat.pid == pid)?;
         let units = &self.resources.units;
         let usage = Usage::sum(&stats);
@@ -149,7 +171,7 @@ impl Daemon {
                 continue;
             }
             let Some(pid) = job.pid else { continue };
-            let stats = self.program_stats(pid);
+            let stats = self.program_stats(name, pid);
             let held = Usage::sum(&stats).memory_bytes(&self.resources.units);
             if held > limit {
                 over.push((name.to_string(), held, limit));

@@ -85,6 +85,11 @@ impl Exposition {
 
 /// A label value: `\` → `\\`, `"` → `\"`, line feed → `\n`; everything else (any UTF-8) as it is.
 pub fn escape_label_value(text: &str, out: &mut String) {
+    // Names, states and most descriptions need nothing: copied at once.
+    if !text.contains(['\\', '"', '\n']) {
+        out.push_str(text);
+        return;
+    }
     for character in text.chars() {
         match character {
             '\\' => out.push_str("\\\\"),
@@ -115,7 +120,7 @@ pub fn write_value(value: f64, out: &mut String) {
     } else if value == f64::NEG_INFINITY {
         out.push_str("-Inf");
     } else if value.fract() == 0.0 && value.abs() < 9.007_199_254_740_992e15 {
-        let _ = write!(out, "{}", value as i64);
+        out.push_str(itoa::Buffer::new().format(value as i64));
     } else {
         // Rust writes the shortest text that reads back as the same number, never with an
         // exponent; Go reads that.
