@@ -60,31 +60,52 @@ impl Stat {
 pub fn parse_stat(text: &str) -> Option<Stat> {
     let (head, rest) = text.rsplit_once(')')?;
     let pid = head.split_once('(')?.0.trim().parse().ok()?;
-    // Field 3 (the state) is the first after the name.
-    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
-    let field = |number: usize| -> Option<&str> { fields.get(number.checked_sub(3)?).copied() };
-    let number = |number: usize| -> Option<u64> {
-        let text = field(number)?;
-        // cutime and cstime are signed in the kernel's format (never negative in practice).
+    // cutime and cstime are signed in the kernel's format (never negative in practice).
+    let number = |text: &str| -> Option<u64> {
         text.parse::<u64>()
             .ok()
             .or_else(|| text.parse::<i64>().ok().map(|value| value.max(0) as u64))
     };
-    let state = *field(3)?.as_bytes().first()?;
-    Some(Stat {
+    // One pass over the fields after the name (field 3, the state, is the first); nothing is
+    // collected: a status of 1,000 programs parses 1,000 of these.
+    let mut stat = Stat {
         pid,
-        state,
-        ppid: u32::try_from(number(4)?).ok()?,
-        pgrp: u32::try_from(number(5)?).ok()?,
-        utime: number(14)?,
-        stime: number(15)?,
-        cutime: number(16)?,
-        cstime: number(17)?,
-        num_threads: number(20)?,
-        starttime: number(22)?,
-        vsize: number(23)?,
-        rss_pages: number(24)?,
-    })
+        state: 0,
+        ppid: 0,
+        pgrp: 0,
+        utime: 0,
+        stime: 0,
+        cutime: 0,
+        cstime: 0,
+        num_threads: 0,
+        starttime: 0,
+        vsize: 0,
+        rss_pages: 0,
+    };
+    let mut last = 0;
+    for (index, field) in rest.split_ascii_whitespace().enumerate() {
+        let number_field = index + 3;
+        match number_field {
+            3 => stat.state = *field.as_bytes().first()?,
+            4 => stat.ppid = u32::try_from(number(field)?).ok()?,
+            5 => stat.pgrp = u32::try_from(number(field)?).ok()?,
+            14 => stat.utime = number(field)?,
+            15 => stat.stime = number(field)?,
+            16 => stat.cutime = number(field)?,
+            17 => stat.cstime = number(field)?,
+            20 => stat.num_threads = number(field)?,
+            22 => stat.starttime = number(field)?,
+            23 => stat.vsize = number(field)?,
+            24 => {
+                stat.rss_pages = number(field)?;
+                last = 24;
+                break;
+            }
+            _ => {}
+        }
+    }
+    // Cut short before the resident set: not a stat line.
+    (last == 24).then_some(stat)
 }
 
 /// Parses a `children` file: pids separated by spaces.
