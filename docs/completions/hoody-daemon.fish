@@ -63,6 +63,7 @@ complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l url 
 complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l token-file -d 'A file holding the bearer token [default: $HOODY_DAEMON_TOKEN]. For `serve`: the token every request must send; for the client commands: the token to send' -r -F
 complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l log-timestamps -d 'Prefix every stored log line with its time (RFC 3339 UTC, milliseconds): the default of each program\'s `log_timestamps`'
 complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l log-console -d 'Copy every program\'s output to this process\'s stdout (stderr lines to stderr) as `NAME | line`, for `docker logs`; a program opts out with `console = false`'
+complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l no-cgroups -d 'Never make cgroups: follow programs\' processes by the marks in their environment, as where no cgroup can be made (for tests and diagnosis; docs/RELIABILITY.md)'
 complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -l json -d 'Print the API\'s `data` as JSON (for scripts) instead of tables and messages'
 complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c hoody-daemon -n "__fish_hoody_daemon_using_subcommand validate" -l url -d 'The daemon\'s address: http://HOST:PORT or unix:/path/to.sock' -r

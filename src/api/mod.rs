@@ -282,8 +282,15 @@ fn failure_response(failure: Failure) -> Response {
         FailureKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         FailureKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        FailureKind::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
     };
-    error(status, failure.code, &failure.message, failure.details)
+    let mut response = error(status, failure.code, &failure.message, failure.details);
+    if let Some(seconds) = failure.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 fn reply_response(reply: Reply) -> Response {
@@ -1022,24 +1029,48 @@ pub enum Listener {
 }
 
 impl Listener {
-    /// Binds. A unix socket is created with mode 0600, replacing a stale socket file.
+    /// Binds. A unix socket is created with mode 0600; an existing socket file is replaced only
+    /// when nothing answers on it (a stale one): a live daemon there is an error naming its pid
+    /// ([`unix_socket_holder`]), and its socket is left alone.
+    ///
+    /// The socket is moved to a high descriptor number ([`crate::supervisor::keep_high`]), so
+    /// no child of the daemon ever holds a copy: one between clone and exec when the daemon is
+    /// killed with SIGKILL would keep the port bound, and the next start could not listen.
     pub async fn bind(listen: &Listen) -> io::Result<Listener> {
         match listen {
             Listen::Tcp(address) => {
-                Ok(Listener::Tcp(tokio::net::TcpListener::bind(address).await?))
+                let listener = std::net::TcpListener::bind(address)?;
+                let listener = std::net::TcpListener::from(crate::supervisor::keep_high(
+                    std::os::fd::OwnedFd::from(listener),
+                ));
+                listener.set_nonblocking(true)?;
+                Ok(Listener::Tcp(tokio::net::TcpListener::from_std(listener)?))
             }
             Listen::Unix(path) => {
+                // Two daemons starting at once must not both find the socket stale and unlink
+                // each other's: the check and the bind are done holding a lock on the folder.
+                let _folder = lock_socket_folder(path)?;
                 if let Ok(metadata) = std::fs::symlink_metadata(path) {
                     use std::os::unix::fs::FileTypeExt;
                     if metadata.file_type().is_socket() {
+                        if let Some(holder) = unix_socket_holder(path) {
+                            return Err(io::Error::new(io::ErrorKind::AddrInUse, holder));
+                        }
                         std::fs::remove_file(path)?;
                     }
                 }
                 let previous =
                     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
-                let bound = tokio::net::UnixListener::bind(path);
+                let bound = std::os::unix::net::UnixListener::bind(path);
                 nix::sys::stat::umask(previous);
-                Ok(Listener::Unix(bound?, path.clone()))
+                let listener = std::os::unix::net::UnixListener::from(
+                    crate::supervisor::keep_high(std::os::fd::OwnedFd::from(bound?)),
+                );
+                listener.set_nonblocking(true)?;
+                Ok(Listener::Unix(
+                    tokio::net::UnixListener::from_std(listener)?,
+                    path.clone(),
+                ))
             }
         }
     }
@@ -1093,6 +1124,53 @@ pub fn serve_on_thread(
             });
         })?;
     Ok(())
+}
+
+/// Who answers on a unix socket: `None` when nothing does (a stale socket file, safe to
+/// replace), else a message naming the process that holds it (its pid from `SO_PEERCRED`).
+fn unix_socket_holder(path: &std::path::Path) -> Option<String> {
+    let stream = std::os::unix::net::UnixStream::connect(path).ok()?;
+    let holder = nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+        .map(|credentials| format!("pid {}", credentials.pid()))
+        .unwrap_or_else(|_| "a process".to_string());
+    Some(format!(
+        "another daemon ({holder}) is listening on unix:{}; its socket is left alone",
+        path.display()
+    ))
+}
+
+/// An exclusive lock on the folder of a unix socket, held while a stale socket is replaced. Only
+/// daemons take it, each for the moment of its bind; a folder that cannot be opened is not an
+/// error here (the bind will say what is wrong).
+fn lock_socket_folder(
+    path: &std::path::Path,
+) -> io::Result<Option<nix::fcntl::Flock<std::fs::File>>> {
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => std::path::Path::new("."),
+    };
+    let Ok(mut file) = std::fs::File::open(folder) else {
+        return Ok(None);
+    };
+    let give_up = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(Some(lock)),
+            Err((_, errno)) if errno != nix::errno::Errno::EWOULDBLOCK => {
+                return Err(io::Error::from(errno));
+            }
+            Err((returned, _)) if std::time::Instant::now() < give_up => {
+                file = returned;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("the folder {} stayed locked for 5 s", folder.display()),
+                ));
+            }
+        }
+    }
 }
 
 enum StdListener {

@@ -141,7 +141,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Create a program: writes programs.d/NAME.toml (or .yaml)",
             query: &[("format", "string", "toml (default) or yaml")],
             body: Some("NewProgram"),
-            answers: &[201, 400, 409, 413],
+            answers: &[201, 400, 409, 413, 507],
             role: Role::Admin,
         },
         RouteDoc {
@@ -150,7 +150,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Change fields: a JSON merge patch (RFC 7396) of the program's fields, all the way down: a field given is set, null resets a field to its default, an object (environment) merges per key and null removes a key; renaming is refused; honours If-Match",
             query: &[],
             body: Some("ProgramFields"),
-            answers: &[200, 400, 404, 409, 412, 413],
+            answers: &[200, 400, 404, 409, 412, 413, 507],
             role: Role::Admin,
         },
         RouteDoc {
@@ -159,7 +159,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Create or replace a program's whole file from its text (comments kept); validated like a file; honours If-Match",
             query: &[],
             body: Some("ProgramFile"),
-            answers: &[200, 201, 400, 409, 412, 413],
+            answers: &[200, 201, 400, 409, 412, 413, 507],
             role: Role::Admin,
         },
         RouteDoc {
@@ -186,7 +186,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Set enabled = true in the file (never starts it)",
             query: &[WAIT],
             body: None,
-            answers: &[200, 400, 404, 409],
+            answers: &[200, 400, 404, 409, 507],
             role: Role::Admin,
         },
         RouteDoc {
@@ -195,7 +195,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Set enabled = false in the file and stop it",
             query: &[WAIT],
             body: None,
-            answers: &[200, 400, 404, 409],
+            answers: &[200, 400, 404, 409, 507],
             role: Role::Admin,
         },
         RouteDoc {
@@ -204,7 +204,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Start the process (409 if not enabled; 422 start_failed if it ends without running, the status in error.details.status)",
             query: &[WAIT],
             body: None,
-            answers: &[200, 404, 409, 422],
+            answers: &[200, 404, 409, 422, 503, 507],
             role: Role::Operate,
         },
         RouteDoc {
@@ -213,7 +213,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Stop the process",
             query: &[WAIT],
             body: None,
-            answers: &[200, 404, 409],
+            answers: &[200, 404, 409, 507],
             role: Role::Operate,
         },
         RouteDoc {
@@ -222,7 +222,7 @@ pub fn routes() -> Vec<RouteDoc> {
             summary: "Stop then start the process (422 start_failed if it ends without running)",
             query: &[WAIT],
             body: None,
-            answers: &[200, 404, 409, 422],
+            answers: &[200, 404, 409, 422, 503, 507],
             role: Role::Operate,
         },
         RouteDoc {
@@ -442,7 +442,10 @@ fn reason(code: u16) -> &'static str {
             "start_failed: the program did not start (FATAL); error.details.status is its status, with last_error and last_stderr"
         }
         503 => {
-            "Not ready (or shutting down); error.details.not_ready names the programs, with a token"
+            "Not now: not ready (/ready: error.details.not_ready names the programs, with a token), processes the last run left still being stopped (a start: Retry-After), or shutting down"
+        }
+        507 => {
+            "A file the write needs (the program's file, ids, intents) cannot be saved: disk full; nothing changed"
         }
         _ => "",
     }

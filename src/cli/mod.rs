@@ -245,6 +245,10 @@ pub struct ServeArgs {
     /// other Host gets 403 (DNS rebinding).
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
+    /// Never make cgroups: follow programs' processes by the marks in their environment, as
+    /// where no cgroup can be made (for tests and diagnosis; docs/RELIABILITY.md).
+    #[arg(long, hide = true)]
+    pub no_cgroups: bool,
     /// Also write another exporter's metric names on GET /metrics, so existing dashboards
     /// keep working: `supervisord` (supervisord_exporter's supervisor_process_info,
     /// supervisor_process_uptime, supervisord_up, and node_exporter's node_supervisord_*).

@@ -113,6 +113,10 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
         budget: args.log_budget,
     };
     config.metrics_compat = args.metrics_compat.unwrap_or_default();
+    config.cgroups = !args.no_cgroups;
+    // One daemon per folder, before anything else: a second daemon says who holds them.
+    let locks = daemon::Locks::take(&config.state_dir, &config.programs_dir)
+        .map_err(|error| error.to_string())?;
     let listener = Listener::bind(&listen)
         .await
         .map_err(|error| format!("cannot listen on {listen}: {error}"))?;
@@ -120,7 +124,7 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
         Some(address) => format!("http://{address}"),
         None => listen.to_string(),
     };
-    let (daemon, handle) = daemon::start(config.clone())
+    let (daemon, handle) = daemon::start(config.clone(), locks)
         .await
         .map_err(|error| error.to_string())?;
     tracing::info!(

@@ -55,7 +55,8 @@ impl Daemon {
     }
 
     /// Looks a program up for start/restart: it must also be enabled (seed: start of a program
-    /// that is not enabled fails).
+    /// that is not enabled fails), and not held back by processes the last run left (503 with
+    /// `Retry-After`: they are being stopped, with their grace).
     pub(super) fn startable(&self, id: &str) -> Result<String, Failure> {
         let (name, spec) = self.controllable(id)?;
         if !spec.enabled {
@@ -63,6 +64,18 @@ impl Daemon {
                 Failure::new(FailureKind::Conflict, "not_enabled", "program not enabled")
                     .with_details(json!({ "name": name, "hint": "enable it first" })),
             );
+        }
+        if let Some(wait) = self.leftovers.retry_after(&name, Instant::now()) {
+            let seconds = wait.as_secs_f64().ceil() as u64;
+            return Err(Failure::new(
+                FailureKind::Unavailable,
+                "recovering",
+                format!(
+                    "processes the last run of the daemon left are still being stopped; {name} starts once they are gone (at most {seconds} s)"
+                ),
+            )
+            .with_details(json!({ "name": name, "retry_after": seconds }))
+            .with_retry_after(seconds));
         }
         Ok(name)
     }
@@ -89,14 +102,14 @@ impl Daemon {
             state,
             Some(ProcessState::Starting | ProcessState::Running | ProcessState::Backoff)
         );
-        if let Some(program) = self.table.programs.get_mut(&name) {
-            if !program.run {
-                program.run = true;
-                self.intents_dirty = true;
-            }
-            if !already {
-                program.start_epoch += 1;
-            }
+        if let Err(failure) = self.set_intent(&name, true) {
+            let _ = reply.send(Err(failure));
+            return;
+        }
+        if let Some(program) = self.table.programs.get_mut(&name)
+            && !already
+        {
+            program.start_epoch += 1;
         }
         if !already {
             // What it depends on starts first (SPEC §12), and a one-shot that ended runs again.
@@ -127,11 +140,9 @@ impl Daemon {
             .map(|status| status.state);
         let active =
             state.is_some_and(|state| state.has_process() || state == ProcessState::Backoff);
-        if let Some(program) = self.table.programs.get_mut(&name)
-            && program.run
-        {
-            program.run = false;
-            self.intents_dirty = true;
+        if let Err(failure) = self.set_intent(&name, false) {
+            let _ = reply.send(Err(failure));
+            return;
         }
         self.converge(now);
         let answer = self.control_answer(&name, active);
@@ -152,16 +163,44 @@ impl Daemon {
                 return;
             }
         };
+        if let Err(failure) = self.set_intent(&name, true) {
+            let _ = reply.send(Err(failure));
+            return;
+        }
         if let Some(program) = self.table.programs.get_mut(&name) {
-            program.run = true;
             program.restart_epoch += 1;
             program.start_epoch += 1;
-            self.intents_dirty = true;
         }
         self.rerun_dependencies(&name, now);
         self.converge(now);
         let answer = self.control_answer(&name, true);
         self.reply_when(name, Until::Up, wait, answer, reply);
+    }
+
+    /// Sets a program's run intent and saves the intents before anything acts on it: an
+    /// acknowledged start or stop survives a crash. When they cannot be saved (507 on a full
+    /// disk) the intent is put back and nothing changes.
+    fn set_intent(&mut self, name: &str, run: bool) -> Result<(), Failure> {
+        let Some(program) = self.table.programs.get_mut(name) else {
+            return Ok(());
+        };
+        if program.run == run && !self.intents_dirty {
+            return Ok(());
+        }
+        let before = program.run;
+        program.run = run;
+        match self.save_intents() {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                if let Some(program) = self.table.programs.get_mut(name) {
+                    program.run = before;
+                }
+                Err(super::writes::state_failure(
+                    &self.config.state_dir.join("intents.json"),
+                    &error,
+                ))
+            }
+        }
     }
 
     /// Sends a signal to the program's main process (`Request::Signal`: `POST

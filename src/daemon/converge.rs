@@ -12,7 +12,7 @@ use crate::spec::{ProgramSpec, SystemUsers};
 use crate::store::Reuse;
 use crate::supervisor::{ExitInfo, ProcessState, StateChange};
 
-use super::persist::{self, GenerationRecord, Intents, Running, RunningRecord};
+use super::persist::{self, GenerationRecord, Intents, RunningRecord};
 use super::programs::{ChangeKind, ConfigEvent, Source};
 use super::request::Answer;
 use super::{Daemon, Event, JobMeta, phase_of, unix_now};
@@ -234,7 +234,14 @@ impl Daemon {
             let holds = crate::health::depends::holds(&desired, &observed);
             let (gate, wake) = self.boot.advance(&desired, &observed, &holds, now);
             self.boot_wake = wake;
-            let plan = reconcile(&desired, &observed, gate, &holds);
+            let mut plan = reconcile(&desired, &observed, gate, &holds);
+            // A program the last run left processes of starts once they are gone.
+            if !self.leftovers.is_empty() {
+                plan.retain(|action| {
+                    !matches!(action, Action::Start { .. } | Action::Restart { .. })
+                        || !self.leftovers.holds(action.name())
+                });
+            }
             if plan.is_empty() || pass == 3 {
                 self.keep_holds(holds, &desired, &observed);
                 if plan.is_empty() {
@@ -325,25 +332,46 @@ impl Daemon {
         }
     }
 
+    /// Saves every program's run intent now.
+    pub(super) fn save_intents(&mut self) -> std::io::Result<()> {
+        let intents: Intents = self
+            .table
+            .programs
+            .iter()
+            .map(|(name, program)| (name.clone(), program.run))
+            .collect();
+        self.state.save_intents(&intents)?;
+        self.intents_dirty = false;
+        Ok(())
+    }
+
     pub(super) fn persist(&mut self) {
-        if self.generations_dirty {
-            match self.state.save_generations(&self.generations) {
-                Ok(()) => self.generations_dirty = false,
-                Err(error) => tracing::error!(%error, "cannot save program generations"),
+        // Changes made by files (a new program's boot intent, a disabled one's, generations),
+        // saved after the event; tried again after the next one when the disk was full.
+        let generations = if self.generations_dirty {
+            self.state
+                .save_generations(&self.generations)
+                .map(|()| self.generations_dirty = false)
+        } else {
+            Ok(())
+        };
+        let intents = if self.intents_dirty {
+            self.save_intents()
+        } else {
+            Ok(())
+        };
+        let failing = generations
+            .and(intents)
+            .and_then(|()| self.ids.save_unsaved())
+            .err();
+        match (&failing, self.state_failing) {
+            (Some(error), false) => {
+                tracing::error!(%error, "cannot save the state folder; trying again after each event")
             }
+            (None, true) => tracing::info!("the state folder is saved again"),
+            _ => {}
         }
-        if self.intents_dirty {
-            let intents: Intents = self
-                .table
-                .programs
-                .iter()
-                .map(|(name, program)| (name.clone(), program.run))
-                .collect();
-            match self.state.save_intents(&intents) {
-                Ok(()) => self.intents_dirty = false,
-                Err(error) => tracing::error!(%error, "cannot save run intents"),
-            }
-        }
+        self.state_failing = failing.is_some();
         // Forget the metadata of jobs the supervisor has dropped (removed programs).
         let supervisor = &self.supervisor;
         self.jobs.retain(|name, _| supervisor.has_job(name));
@@ -354,7 +382,8 @@ impl Daemon {
         if self.running_unchanged() {
             return;
         }
-        let mut running = Running::new();
+        // What the last run left and is still being ended stays recorded.
+        let mut running = self.leftover_records.clone();
         for (name, pid) in self.supervisor.pids() {
             let previous = self
                 .recorded_running
@@ -401,7 +430,14 @@ impl Daemon {
     /// Whether `recorded_running` already says what runs: the same jobs with the same pids
     /// and stop settings.
     pub(super) fn running_unchanged(&self) -> bool {
-        let mut count = 0;
+        let mut count = self.leftover_records.len();
+        if self
+            .leftover_records
+            .iter()
+            .any(|(name, record)| self.recorded_running.get(name) != Some(record))
+        {
+            return false;
+        }
         for (name, pid) in self.supervisor.pids() {
             count += 1;
             let Some(record) = self.recorded_running.get(name) else {

@@ -23,6 +23,7 @@ mod control;
 mod converge;
 mod events;
 mod health;
+pub mod lock;
 mod persist;
 mod programs;
 mod quick;
@@ -47,10 +48,13 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::reconcile::{BootWaves, Phase};
 use crate::spec::{ProgramSpec, ProtectedFolders};
 use crate::store::{FolderWatcher, Ids, Reuse, Scanner, WatchConfig};
-use crate::supervisor::{ProcessState, Supervisor, SupervisorConfig};
+use crate::supervisor::cgroup::Cgroups;
+use crate::supervisor::marks::Marks;
+use crate::supervisor::{Leftovers, ProcessState, Supervisor, SupervisorConfig};
 
 use control::{Until, Waiter};
 pub use events::{Published, Since};
+pub use lock::Locks;
 use persist::{Intents, Running, StateFiles};
 use programs::ProgramTable;
 pub use programs::{Change, ChangeKind, Source};
@@ -66,6 +70,9 @@ pub struct DaemonConfig {
     pub state_dir: PathBuf,
     pub log_dir: PathBuf,
     pub watch: WatchConfig,
+    /// Give each program a cgroup where one can be made (`serve --no-cgroups` turns it off,
+    /// to use the fallback of marks: docs/RELIABILITY.md).
+    pub cgroups: bool,
     /// Timestamps, console copy and budget of logs (SPEC §13).
     pub logs: crate::supervisor::LogSettings,
     /// Other exporters' names on `GET /metrics` (`serve --metrics-compat`).
@@ -86,6 +93,7 @@ impl DaemonConfig {
             state_dir: home.join("state"),
             log_dir: home.join("logs"),
             watch: WatchConfig::default(),
+            cgroups: true,
             logs: crate::supervisor::LogSettings::default(),
             metrics_compat: crate::metrics::Compat::None,
         }
@@ -195,9 +203,10 @@ pub enum Ending {
     Forced,
 }
 
-/// Opens the state folder, ends what a crashed run left behind, and returns the daemon ready to
-/// [`Daemon::run`], with the handle to talk to it.
-pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
+/// Opens the state folder (whose lock, and programs.d's, the caller holds), looks for what a
+/// crashed run left behind (ended in the background: the daemon serves meanwhile), makes the
+/// cgroup tree, and returns the daemon ready to [`Daemon::run`], with the handle to talk to it.
+pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Handle)> {
     // Not world-writable (SPEC §10): 0750; a folder that exists keeps its mode.
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -212,30 +221,54 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
                 ),
             )
         })?;
-    let state = StateFiles::open(&config.state_dir)?;
-    let leftovers = state.load_running()?;
-    if !leftovers.is_empty() {
-        let ended = persist::end_leftovers(&leftovers).await;
-        if !ended.is_empty() {
-            tracing::warn!(programs = ?ended, "ended processes left by the previous run");
+    let state = StateFiles::open(&config.state_dir);
+    // Temp files of writes a crash interrupted (the daemon's own pattern only; the locks are
+    // held, so no write of this daemon's is in flight).
+    for folder in [&config.programs_dir, &config.state_dir] {
+        for path in crate::store::remove_stale_temps(folder) {
+            tracing::info!(path = %path.display(), "removed the temp file of an interrupted write");
         }
     }
-    // What running.json could not hold: a process forked in the instant before a crash, or a
-    // grandchild that left its program's process group. Every process the daemon starts
-    // carries the mark; holding the state folder's lock, any marked process is a leftover.
-    let (key, value) = persist::marker(&config.state_dir);
-    let marked = persist::marked_processes(&format!("{key}={value}"));
-    if !marked.is_empty() {
-        tracing::warn!(pids = ?marked.iter().map(|(pid, _)| pid).collect::<Vec<_>>(), "ending unrecorded processes left by the previous run");
-        persist::end_marked(&marked).await;
-    }
+    let running = state.load_running()?;
+    let marks = Marks::new(&config.state_dir);
+    let previous_tree = Cgroups::recorded(&config.state_dir);
+    let cgroups = if config.cgroups {
+        match Cgroups::create(&config.state_dir) {
+            Ok(cgroups) => {
+                tracing::info!(cgroup = %cgroups.path().display(), "each program runs in a cgroup of its own");
+                Some(cgroups)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot make cgroups; programs are followed by the marks in their environment (docs/RELIABILITY.md)");
+                None
+            }
+        }
+    } else {
+        tracing::info!(
+            "cgroups off (--no-cgroups): programs are followed by the marks in their environment"
+        );
+        None
+    };
+    let leftovers = Leftovers::find(
+        &persist::recorded(&running),
+        previous_tree,
+        cgroups.as_ref(),
+        &marks,
+        Instant::now(),
+    );
     if !leftovers.is_empty() {
-        state.save_running(&Running::new())?;
+        tracing::warn!(programs = ?leftovers.names().collect::<Vec<_>>(), "the last run left processes; they are being stopped, and these programs start once they are gone");
     }
+    // The records of what is still pending stay in running.json until it is gone, so a crash
+    // meanwhile finds it again with its stop settings.
+    let leftover_records: Running = running
+        .into_iter()
+        .filter(|(name, _)| leftovers.holds(name))
+        .collect();
     let saved_intents = state.load_intents()?;
     let generations = state.load_generations()?;
     let ids = Ids::load(&config.state_dir)?;
-    let quick = quick::QuickStarts::open(&config.state_dir, &config.log_dir)?;
+    let mut quick = quick::QuickStarts::open(&config.state_dir, &config.log_dir)?;
     if let Err(error) = crate::supervisor::become_subreaper() {
         tracing::warn!(%error, "cannot become a child subreaper; orphaned grandchildren go to init");
     }
@@ -249,26 +282,32 @@ pub async fn start(config: DaemonConfig) -> io::Result<(Daemon, Handle)> {
     let health = health::HealthState::new();
     let supervisor = Supervisor::new(SupervisorConfig {
         log_dir: config.log_dir.clone(),
-        marker: Some(persist::marker(&config.state_dir)),
+        marks: Some(marks),
+        cgroups,
         logs: crate::supervisor::LogOptions::start(&config.logs)?,
         health: Some(health.sender.clone()),
         notify_dir: Some(notify_dir),
     });
+    quick.skip_past(leftovers.names());
     let git_work_tree = git_work_tree(&config.programs_dir);
     let scanner = Scanner::protecting(config.protected_folders());
     let daemon = Daemon {
         git_work_tree,
         config,
+        _locks: locks,
         state,
         ids,
         scanner,
         table: ProgramTable::default(),
         saved_intents,
         intents_dirty: false,
+        state_failing: false,
         generations,
         generations_dirty: false,
         table_changed: false,
         recorded_running: Running::new(),
+        leftovers,
+        leftover_records,
         jobs: BTreeMap::new(),
         supervisor,
         boot: BootWaves::Done,
@@ -303,6 +342,8 @@ struct Shutdown {
 
 pub struct Daemon {
     config: DaemonConfig,
+    /// Held for the daemon's life: one daemon per state folder and per programs.d.
+    _locks: Locks,
     /// The git work tree programs.d is in, if any (looked up once, at start): enable and
     /// disable, which write the file, then say that `start`/`stop` change no file.
     git_work_tree: Option<PathBuf>,
@@ -314,12 +355,18 @@ pub struct Daemon {
     /// Intents from the last run; `None` with a fresh state folder.
     saved_intents: Option<Intents>,
     intents_dirty: bool,
+    /// Saving intents or ids failed after the last event (said once, not after every event).
+    state_failing: bool,
     /// The last generation of every name ever seen, as `generations.json` keeps it.
     generations: persist::Generations,
     generations_dirty: bool,
     /// The table changed since the last converge (observed generations to bring along).
     table_changed: bool,
     recorded_running: Running,
+    /// What the last run left, being ended; the programs it holds back start when it is gone.
+    leftovers: Leftovers,
+    /// Their records from running.json, kept there until they are gone.
+    leftover_records: Running,
     jobs: BTreeMap<String, JobMeta>,
     supervisor: Supervisor,
     boot: BootWaves,
@@ -404,6 +451,9 @@ impl Daemon {
                     self.publish_changes(changes);
                     self.take_probe_outcomes(Instant::now());
                     self.quick.on_deadline(&mut self.supervisor, Instant::now());
+                    for name in self.leftovers.on_deadline(Instant::now()) {
+                        self.leftover_records.remove(&name);
+                    }
                     self.health_due(Instant::now());
                     self.check_memory(Instant::now());
                 }
@@ -451,6 +501,7 @@ impl Daemon {
             self.boot_wake,
             self.resources.memory_check_at,
             self.quick.next_deadline(),
+            self.leftovers.next_deadline(),
             self.health.next_deadline(),
         ]
         .into_iter()

@@ -3,20 +3,20 @@
 //! (`generations.json`, so a generation never goes down for the life of a state folder, SPEC
 //! §4), the processes it runs
 //! (`running.json`, pid plus kernel start time, so the next start after a crash ends the
-//! leftovers without ever hitting a reused pid), and the lock that keeps two daemons off one
-//! state folder.
+//! leftovers without ever hitting a reused pid). The lock that keeps two daemons off one
+//! state folder is `lock`'s.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
+use crate::spec::StopSignal;
 use crate::store::write_atomic;
-use crate::supervisor::{ProcessGroupSignal, process_start_time, signal_leftover_group};
+use crate::supervisor::Recorded;
 
 /// The run intent of every program the daemon knows.
 pub type Intents = BTreeMap<String, bool>;
@@ -32,6 +32,20 @@ pub struct RunningRecord {
 }
 
 pub type Running = BTreeMap<String, RunningRecord>;
+
+/// The records as the supervisor's search for leftovers takes them.
+pub fn recorded(running: &Running) -> Vec<Recorded> {
+    running
+        .iter()
+        .map(|(name, record)| Recorded {
+            name: name.clone(),
+            pid: record.pid,
+            start_time: record.start_time,
+            stop_signal: StopSignal::parse(&record.stopsignal).unwrap_or(StopSignal::Term),
+            grace: Duration::from_secs_f64(record.stopwaitsecs.clamp(0.0, 86_400.0)),
+        })
+        .collect()
+}
 
 /// The last generation of a program and a hash of the file text it was given for, kept for
 /// every name ever seen (a removed program's too, so a file of that name that comes back goes
@@ -71,67 +85,16 @@ pub fn first_generation(saved: Option<&GenerationRecord>, text: Option<&str>) ->
     }
 }
 
-/// How long a start waits for the state folder's lock before it says another daemon has it.
-const LOCK_PATIENCE: Duration = Duration::from_secs(5);
-
 pub struct StateFiles {
     dir: PathBuf,
-    // Held for the daemon's life: the kernel drops it when the process ends, even by SIGKILL.
-    _lock: Flock<fs::File>,
 }
 
 impl StateFiles {
-    /// Creates the state folder if needed (0700: it holds the records of every program) and
-    /// locks it. A folder that exists keeps its mode; one that others can read gets a warning.
-    pub fn open(dir: &Path) -> io::Result<StateFiles> {
-        create_private_dir(dir)?;
-        if let Ok(metadata) = fs::metadata(dir) {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = metadata.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                tracing::warn!(
-                    folder = %dir.display(),
-                    mode = format!("{mode:04o}"),
-                    "the state folder can be read by other users; chmod 0700 it"
-                );
-            }
-        }
-        let lock_path = dir.join("lock");
-        let file = {
-            use std::os::unix::fs::OpenOptionsExt;
-            fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .mode(0o600)
-                .open(&lock_path)?
-        };
-        // A daemon killed a moment ago may still have a child between fork and exec, holding a
-        // copy of the lock until its exec closes it: a held lock is only an error if it stays.
-        let give_up = std::time::Instant::now() + LOCK_PATIENCE;
-        let mut file = file;
-        let lock = loop {
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => break lock,
-                Err((returned, errno)) => {
-                    if std::time::Instant::now() >= give_up {
-                        return Err(io::Error::new(
-                            io::ErrorKind::WouldBlock,
-                            format!(
-                                "another hoody-daemon is using the state folder {} ({errno})",
-                                dir.display()
-                            ),
-                        ));
-                    }
-                    file = returned;
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-        };
-        Ok(StateFiles {
+    /// The state folder, which the daemon has locked (`lock::Locks`).
+    pub fn open(dir: &Path) -> StateFiles {
+        StateFiles {
             dir: dir.to_path_buf(),
-            _lock: lock,
-        })
+        }
     }
 
     pub fn load_intents(&self) -> io::Result<Option<Intents>> {
@@ -187,122 +150,6 @@ fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<Option<T>>
 fn save_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
     write_atomic(path, &text)
-}
-
-/// The environment variable every process of this daemon carries: the state folder, which one
-/// daemon at a time holds (its lock).
-pub fn marker(state_dir: &Path) -> (String, String) {
-    (
-        "HOODY_DAEMON_STATE_DIR".to_string(),
-        state_dir.to_string_lossy().into_owned(),
-    )
-}
-
-/// Live processes (not zombies) whose environment holds `entry` (`KEY=value`) exactly, with
-/// their start times; this process excluded. Processes whose environment cannot be read (of
-/// another user, for a daemon that is not root) are not found: they cannot be ours either.
-pub fn marked_processes(entry: &str) -> Vec<(u32, u64)> {
-    let Ok(listing) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let me = std::process::id();
-    listing
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != me)
-        .filter(|pid| {
-            fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
-                environ
-                    .split(|byte| *byte == 0)
-                    .any(|variable| variable == entry.as_bytes())
-            })
-        })
-        .filter_map(|pid| Some((pid, live_start_time(pid)?)))
-        .collect()
-}
-
-/// The start time of a process that is alive and not a zombie.
-fn live_start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let state = stat.rsplit_once(')')?.1.split_whitespace().next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    process_start_time(pid)
-}
-
-/// Ends marked leftovers one process at a time (they may be in any process group): SIGTERM,
-/// then SIGKILL to what is left after 10 s. A pid whose start time changed is another process
-/// by now and is left alone.
-pub async fn end_marked(processes: &[(u32, u64)]) {
-    use nix::sys::signal::{Signal, kill};
-    let send = |pid: u32, start_time: u64, signal: Signal| {
-        if live_start_time(pid) == Some(start_time)
-            && let Ok(raw) = i32::try_from(pid)
-        {
-            let _ = kill(nix::unistd::Pid::from_raw(raw), signal);
-        }
-    };
-    for (pid, start_time) in processes {
-        send(*pid, *start_time, Signal::SIGTERM);
-    }
-    let kill_at = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left: Vec<&(u32, u64)> = processes
-            .iter()
-            .filter(|(pid, start_time)| live_start_time(*pid) == Some(*start_time))
-            .collect();
-        if left.is_empty() {
-            return;
-        }
-        if Instant::now() >= kill_at {
-            for (pid, start_time) in left {
-                send(*pid, *start_time, Signal::SIGKILL);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Ends what the last run left behind: each recorded process group whose leader is either gone
-/// or still the very process recorded (same start time) gets its stop signal, then SIGKILL after
-/// its stopwaitsecs. A pid now used by another process is left alone. Returns the names ended.
-pub async fn end_leftovers(running: &Running) -> Vec<String> {
-    let mut pending: Vec<(&String, &RunningRecord, Instant)> = Vec::new();
-    let now = Instant::now();
-    for (name, record) in running {
-        let current = process_start_time(record.pid);
-        if current.is_some_and(|start_time| start_time != record.start_time) {
-            tracing::info!(program = %name, pid = record.pid, "pid reused by another process; left alone");
-            continue;
-        }
-        let signal = crate::spec::StopSignal::parse(&record.stopsignal)
-            .unwrap_or(crate::spec::StopSignal::Term);
-        if signal_leftover_group(record.pid, ProcessGroupSignal::Stop(signal)) {
-            tracing::warn!(program = %name, pid = record.pid, "ending a process left by the last run");
-            let grace = Duration::from_secs_f64(record.stopwaitsecs.clamp(0.0, 86_400.0));
-            pending.push((name, record, now + grace));
-        }
-    }
-    let mut ended = Vec::new();
-    while !pending.is_empty() {
-        let now = Instant::now();
-        pending.retain(|(name, record, kill_at)| {
-            if !signal_leftover_group(record.pid, ProcessGroupSignal::Probe) {
-                ended.push((*name).clone());
-                return false;
-            }
-            if now >= *kill_at {
-                signal_leftover_group(record.pid, ProcessGroupSignal::Kill);
-            }
-            true
-        });
-        if !pending.is_empty() {
-            // Leftovers are not our children: nothing wakes us when they go, so look again soon.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    ended
 }
 
 #[cfg(test)]

@@ -83,6 +83,14 @@ fn remove_logs(path: &Path) {
 }
 
 impl QuickStarts {
+    /// Quick-starts of this run get ids after those of `names` (jobs the last run left
+    /// processes of), so none shares a cgroup or a record with a leftover.
+    pub fn skip_past<'a>(&mut self, names: impl Iterator<Item = &'a str>) {
+        if let Some(last) = names.filter_map(id_of).max() {
+            self.next_id = self.next_id.max(last);
+        }
+    }
+
     /// The quick-starts of a daemon on this state folder: ids continue after the last one an
     /// earlier daemon gave, and the logs its runs left behind are deleted.
     pub fn open(state_dir: &Path, log_dir: &Path) -> io::Result<QuickStarts> {

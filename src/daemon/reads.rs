@@ -68,14 +68,16 @@ impl Daemon {
                 .filter(|_| view.shows_logs())
                 .and_then(|_| supervisor.last_stderr(name));
             let usage = self.usage_of(name, job.as_ref(), now);
-            StatusView::new(
-                program,
-                job,
-                meta.map(|meta| meta.generation),
-                health,
-                last_stderr,
+            self.with_leftovers(
+                StatusView::new(
+                    program,
+                    job,
+                    meta.map(|meta| meta.generation),
+                    health,
+                    last_stderr,
+                )
+                .with_usage(usage),
             )
-            .with_usage(usage)
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
             views::write_statuses(json, statuses)
@@ -198,16 +200,29 @@ impl Daemon {
         let meta = self.jobs.get(name);
         let health = self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
         let usage = self.usage_of(name, job.as_ref(), now);
-        StatusView::new(
-            program,
-            job,
-            self.observed_generation(name),
-            health,
-            view.shows_logs()
-                .then(|| self.supervisor.last_stderr(name))
-                .flatten(),
+        self.with_leftovers(
+            StatusView::new(
+                program,
+                job,
+                self.observed_generation(name),
+                health,
+                view.shows_logs()
+                    .then(|| self.supervisor.last_stderr(name))
+                    .flatten(),
+            )
+            .with_usage(usage),
         )
-        .with_usage(usage)
+    }
+
+    /// A program held back by what the last run left counts those processes too.
+    fn with_leftovers<'a>(&self, mut view: StatusView<'a>) -> StatusView<'a> {
+        if !self.leftovers.is_empty() {
+            let left = self.leftovers.processes(view.name);
+            view.processes = view
+                .processes
+                .saturating_add(u32::try_from(left).unwrap_or(u32::MAX));
+        }
+        view
     }
 
     /// A program's health for its status: judged by the spec its process runs with.

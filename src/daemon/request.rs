@@ -321,9 +321,14 @@ pub enum FailureKind {
     /// Understood and carried out, but it could not succeed: a start that ended without the
     /// program running (HTTP 422, `start_failed`).
     Unprocessable,
-    /// The daemon could not do it: a disk error, shutting down (HTTP 500/503).
+    /// The daemon could not do it: a bug or an unexpected error (HTTP 500).
     Internal,
+    /// Not now: shutting down, or waiting for what the last run left (HTTP 503, with
+    /// `Retry-After` when [`Failure::retry_after`] says when).
     Unavailable,
+    /// A file the write needs could not be saved: the disk (or a quota) is full (HTTP 507).
+    /// Nothing changed.
+    InsufficientStorage,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -333,6 +338,8 @@ pub struct Failure {
     pub code: &'static str,
     pub message: String,
     pub details: Value,
+    /// Seconds after which the request may succeed (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl Failure {
@@ -342,7 +349,13 @@ impl Failure {
             code,
             message: message.into(),
             details: Value::Null,
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u64) -> Failure {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn with_details(mut self, details: Value) -> Failure {

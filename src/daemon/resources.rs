@@ -63,15 +63,19 @@ pub struct ProgramUsage {
     /// Two decimals (the kernel counts in ticks of 10 ms).
     pub cpu_seconds: f64,
     pub memory_bytes: u64,
-    pub processes: u32,
 }
 
 impl Daemon {
     /// The live processes of program `name` whose main process is `pid`, with their stats:
-    /// the process tree under it.
+    /// its cgroup's members where it has a cgroup (`setsid` and double forks included), else
+    /// the process tree under its main process.
     fn program_stats(&self, name: &str, pid: u32) -> Vec<Stat> {
+        let members = self.supervisor.cgroup_members(name);
         let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() else {
-            return procfs::tree_stats(pid);
+            return match members {
+                Some(members) => procfs::stats_of(&members),
+                None => procfs::tree_stats(pid),
+            };
         };
         if dirs.get(name).is_none_or(|dir| dir.pid != pid) {
             match ProcDir::open(pid) {
@@ -84,7 +88,13 @@ impl Daemon {
                 }
             }
         }
-        dirs.get(name).map(ProcDir::tree_stats).unwrap_or_default()
+        let Some(dir) = dirs.get(name) else {
+            return Vec::new();
+        };
+        match members {
+            Some(members) => dir.with_members(&members),
+            None => dir.tree_stats(),
+        }
     }
 
     /// A program's figures now; `None` without a live process.
@@ -124,7 +134,6 @@ impl Daemon {
             cpu_percent,
             cpu_seconds: (cpu_seconds * 100.0).round() / 100.0,
             memory_bytes: usage.memory_bytes(units),
-            processes: usage.processes,
         })
     }
 
@@ -199,13 +208,14 @@ impl Daemon {
             let health =
                 self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
             let usage = self.usage_of(name, job.as_ref(), now).unwrap_or_default();
-            let (state, restarts, started_at, last_exit, uptime) = match &job {
+            let (state, restarts, started_at, last_exit, uptime, processes) = match &job {
                 Some(job) => (
                     job.state,
                     job.restarts,
                     job.started_at,
                     job.last_exit,
                     job.uptime_seconds,
+                    job.processes,
                 ),
                 None => (
                     crate::supervisor::ProcessState::Stopped,
@@ -213,6 +223,7 @@ impl Daemon {
                     None,
                     None,
                     None,
+                    0,
                 ),
             };
             figures.push(ProgramFigures {
@@ -238,7 +249,7 @@ impl Daemon {
                 },
                 cpu_seconds: usage.cpu_seconds,
                 memory_bytes: usage.memory_bytes,
-                processes: usage.processes,
+                processes,
                 config_error: !program.problems().is_empty(),
                 uptime_seconds: uptime,
             });

@@ -7,10 +7,13 @@ use std::time::Instant;
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::supervisor::{JobStatus, ProcessState};
+use crate::supervisor::{JobStatus, ProcessState, cgroup};
 
 use super::request::{Answer, Reply};
 use super::{Daemon, Ending, Shutdown};
+
+/// How long the daemon's end waits for killed leftovers to go before it leaves their cgroups.
+const CLOSE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Daemon {
     // ---- shutdown ------------------------------------------------------------------------
@@ -25,6 +28,7 @@ impl Daemon {
         if shutdown.force {
             let changes = self.supervisor.kill_all(Instant::now());
             self.publish_changes(changes);
+            self.leftovers.kill_all();
         }
     }
 
@@ -69,8 +73,16 @@ impl Daemon {
 
     pub(super) fn finished(&mut self) -> Option<Ending> {
         let shutdown = self.shutdown.as_ref()?;
-        if self.supervisor.has_processes() || self.supervisor.is_busy() {
+        if self.supervisor.has_processes()
+            || self.supervisor.is_busy()
+            || !self.leftovers.is_empty()
+        {
             return None;
+        }
+        // Whatever outlived its program (killasgroup = false) ends with the daemon, and the
+        // cgroups go.
+        if self.supervisor.close(CLOSE_PATIENCE) {
+            let _ = std::fs::remove_file(self.config.state_dir.join(cgroup::RECORD));
         }
         let ending = if shutdown.force {
             Ending::Forced

@@ -56,7 +56,7 @@ pub struct StatusView<'a> {
     /// The generation of the spec the job runs with; null without a job.
     pub observed_generation: Option<u64>,
     pub pid: Option<u32>,
-    /// Live processes of the program, counted now.
+    /// Live processes of the program: its cgroup's (or those with its mark), counted now.
     pub processes: u32,
     /// RUNNING and ready (SPEC §12).
     pub ready: bool,
@@ -95,6 +95,7 @@ impl<'a> StatusView<'a> {
             restarts: 0,
             last_exit: None,
             last_error: None,
+            processes: 0,
         });
         StatusView {
             config_error: ConfigErrorView::of(program),
@@ -113,7 +114,7 @@ impl<'a> StatusView<'a> {
             name: &program.entry.name,
             observed_generation,
             pid: job.pid,
-            processes: 0,
+            processes: job.processes,
             ready: health.ready,
             restarts: job.restarts,
             run: program.run,
@@ -128,13 +129,13 @@ impl<'a> StatusView<'a> {
 }
 
 impl StatusView<'_> {
-    /// The program's resource figures, read now (`None`: no live process).
+    /// The program's resource figures, read now (`None`: no live process). `processes` is
+    /// the supervisor's count (its cgroup's members, or its marked processes).
     pub fn with_usage(mut self, usage: Option<super::resources::ProgramUsage>) -> Self {
         if let Some(usage) = usage {
             self.cpu_percent = Some(usage.cpu_percent);
             self.cpu_seconds = Some(usage.cpu_seconds);
             self.memory_bytes = Some(usage.memory_bytes);
-            self.processes = usage.processes;
         }
         self
     }
@@ -458,7 +459,6 @@ mod tests {
                     cpu_percent: running.then_some([0.0, 12.5, 250.0, 1e-7][index % 4]),
                     cpu_seconds: running.then_some([0.0, 1.0, 3600.25, 0.01][variant % 4]),
                     memory_bytes: running.then_some([0, 52_428_800, u64::MAX][index % 3]),
-                    processes: [0, 1, 3, u32::MAX][variant % 4],
                     enabled: running,
                     generation: (index * 10 + variant) as u64,
                     id: u64::MAX - variant as u64,
@@ -472,6 +472,7 @@ mod tests {
                     name: ["web", "a.b-c_d", "weird\"name\\", "ünï"][variant % 4],
                     observed_generation: running.then_some(index as u64),
                     pid: running.then_some(u32::MAX - index as u32),
+                    processes: [0, 1, 2, u32::MAX][variant % 4],
                     restarts: (index * variant) as u32,
                     run: !running,
                     started_at: match variant {

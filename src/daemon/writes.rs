@@ -78,6 +78,7 @@ impl Daemon {
             .config
             .programs_dir
             .join(format!("{name}.{}", format.extension()));
+        self.reserve_id(&name)?;
         store::write_atomic(&path, &text).map_err(|error| write_failure(&path, &error))?;
         self.api_sources.insert(name.clone(), self.author.clone());
         self.rescan(Reuse::Unchanged);
@@ -295,6 +296,9 @@ impl Daemon {
                 || file.to_string(),
                 |old| old.to_string_lossy().into_owned(),
             );
+        if created {
+            self.reserve_id(&name)?;
+        }
         store::write_atomic(&path, text).map_err(|error| write_failure(&path, &error))?;
         for other in &others {
             store::remove_durable(other).map_err(|error| write_failure(other, &error))?;
@@ -333,6 +337,13 @@ impl Daemon {
         }
         answer.etag = Some(Self::etag(program));
         Ok(answer)
+    }
+
+    /// The id of a program the API is about to create, saved before its file is written.
+    fn reserve_id(&mut self, name: &str) -> Result<u64, Failure> {
+        self.ids
+            .reserve(name)
+            .map_err(|error| state_failure(&self.config.state_dir.join("ids.json"), &error))
     }
 
     pub(super) fn remove(
@@ -478,6 +489,9 @@ pub(super) fn problems_failure(problems: Vec<crate::spec::Problem>) -> Failure {
 }
 
 pub(super) fn write_failure(path: &Path, error: &io::Error) -> Failure {
+    if is_full(error) {
+        return storage_failure(path, error);
+    }
     let kind = match error.kind() {
         io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied => {
             FailureKind::Conflict
@@ -491,5 +505,47 @@ pub(super) fn write_failure(path: &Path, error: &io::Error) -> Failure {
         kind,
         "write_failed",
         format!("cannot write {}: {error}", path.display()),
+    )
+}
+
+/// A full disk or quota (ENOSPC, EDQUOT): the write is refused with 507, and nothing changed.
+pub(super) fn is_full(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::ENOSPC) | Some(libc::EDQUOT)
+    ) || matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// 507 `insufficient_storage`: a file the write needs (the program's file, ids, intents) could
+/// not be saved. Nothing changed.
+pub(super) fn storage_failure(path: &Path, error: &io::Error) -> Failure {
+    tracing::error!(path = %path.display(), %error, "a write is refused: the disk is full");
+    Failure::new(
+        FailureKind::InsufficientStorage,
+        "insufficient_storage",
+        format!(
+            "cannot save {}: {error}; nothing was changed",
+            path.display()
+        ),
+    )
+    .with_details(serde_json::json!({ "path": path.to_string_lossy() }))
+}
+
+/// A file of the state folder could not be saved: 507 when the disk is full, else 500.
+pub(super) fn state_failure(path: &Path, error: &io::Error) -> Failure {
+    if is_full(error) {
+        return storage_failure(path, error);
+    }
+    tracing::error!(path = %path.display(), %error, "cannot save the state folder");
+    Failure::new(
+        FailureKind::Internal,
+        "state_write_failed",
+        format!(
+            "cannot save {}: {error}; nothing was changed",
+            path.display()
+        ),
     )
 }

@@ -293,6 +293,23 @@ impl ProcDir {
         parse_stat(text)
     }
 
+    /// The stats of the process and of `members` (a cgroup's processes; the process itself
+    /// among them or not): no tree walk.
+    pub fn with_members(&self, members: &[u32]) -> Vec<Stat> {
+        let Some(root) = self.stat() else {
+            return Vec::new();
+        };
+        let mut found = Vec::with_capacity(members.len().max(1));
+        found.push(root);
+        found.extend(
+            members
+                .iter()
+                .filter(|pid| **pid != self.pid)
+                .filter_map(|pid| read_stat(*pid)),
+        );
+        found
+    }
+
     /// The stats of the process and of every live descendant (see [`tree_stats`]).
     pub fn tree_stats(&self) -> Vec<Stat> {
         let Some(root) = self.stat() else {

@@ -22,6 +22,8 @@ struct IdFile {
 pub struct Ids {
     path: PathBuf,
     file: IdFile,
+    /// A change that could not be saved yet (a full disk): saved at the next chance.
+    unsaved: bool,
 }
 
 impl Ids {
@@ -41,7 +43,30 @@ impl Ids {
             },
             Err(error) => return Err(error),
         };
-        Ok(Ids { path, file })
+        Ok(Ids {
+            path,
+            file,
+            unsaved: false,
+        })
+    }
+
+    /// Gives `name` an id now, if it has none, and saves it: the API does this before it writes
+    /// a new program's file, so the id is on disk before the file is (a crash in between
+    /// leaves an id retired at the next scan, never two programs swapping ids). When the save
+    /// fails nothing changes.
+    pub fn reserve(&mut self, name: &str) -> io::Result<u64> {
+        if let Some(id) = self.get(name) {
+            return Ok(id);
+        }
+        let id = self.file.next;
+        self.file.ids.insert(name.to_string(), id);
+        self.file.next += 1;
+        if let Err(error) = self.save() {
+            self.file.ids.remove(name);
+            self.file.next = id;
+            return Err(error);
+        }
+        Ok(id)
     }
 
     pub fn get(&self, name: &str) -> Option<u64> {
@@ -72,8 +97,19 @@ impl Ids {
                 changed = true;
             }
         }
-        if changed {
+        if changed || self.unsaved {
+            self.unsaved = true;
             self.save()?;
+            self.unsaved = false;
+        }
+        Ok(())
+    }
+
+    /// Saves a change an earlier [`Ids::sync`] could not.
+    pub fn save_unsaved(&mut self) -> io::Result<()> {
+        if self.unsaved {
+            self.save()?;
+            self.unsaved = false;
         }
         Ok(())
     }
@@ -106,6 +142,26 @@ mod tests {
             Some(4),
             "a retired id is not given again"
         );
+    }
+
+    #[test]
+    fn a_reserved_id_is_saved_first_and_nothing_changes_when_it_cannot_be() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut ids = Ids::load(dir.path()).expect("load");
+        assert_eq!(ids.reserve("web").expect("reserve"), 1);
+        assert_eq!(ids.reserve("web").expect("again"), 1);
+        assert_eq!(Ids::load(dir.path()).expect("reload").get("web"), Some(1));
+        // The state folder gone: the save fails, and the id is not given.
+        let mut lost = Ids {
+            path: dir.path().join("missing/ids.json"),
+            file: IdFile {
+                next: 2,
+                ids: BTreeMap::new(),
+            },
+            unsaved: false,
+        };
+        assert!(lost.reserve("db").is_err());
+        assert_eq!((lost.get("db"), lost.file.next), (None, 2));
     }
 
     #[test]

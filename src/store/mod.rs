@@ -9,7 +9,9 @@ mod write;
 pub use ids::Ids;
 pub use scan::{Entry, Reuse, SETTLE, ScanStats, Scanner, Snapshot, scan, scan_protected};
 pub use watch::{FolderWatcher, Hint, WatchConfig};
-pub use write::{remove_durable, replace_unsynced, sync_dir, write_atomic};
+pub use write::{
+    is_own_temp, remove_durable, remove_stale_temps, replace_unsynced, sync_dir, write_atomic,
+};
 
 #[cfg(test)]
 mod tests;

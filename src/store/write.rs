@@ -59,6 +59,39 @@ fn replace(path: &Path, text: &str, durability: Durability) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether `name` is one of this module's temp files: `.<file>.<6 letters or digits>.tmp`, as
+/// [`write_atomic`] names them (tempfile's random part is 6 characters). A crash in the middle
+/// of a write leaves one behind.
+pub fn is_own_temp(name: &str) -> bool {
+    let Some(inner) = name
+        .strip_prefix('.')
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+    else {
+        return false;
+    };
+    let Some((file, random)) = inner.rsplit_once('.') else {
+        return false;
+    };
+    !file.is_empty() && random.len() == 6 && random.bytes().all(|byte| byte.is_ascii_alphanumeric())
+}
+
+/// Removes the temp files of interrupted writes ([`is_own_temp`], regular files only) from
+/// `dir`, at a start, when no write of the daemon's can be in flight (it holds the folder's
+/// lock). Returns what was removed; a folder that cannot be read or written (read-only, a
+/// ConfigMap) removes nothing.
+pub fn remove_stale_temps(dir: &Path) -> Vec<PathBuf> {
+    let Ok(listing) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    listing
+        .flatten()
+        .filter(|entry| entry.file_name().to_str().is_some_and(is_own_temp))
+        .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
+        .map(|entry| entry.path())
+        .filter(|path| fs::remove_file(path).is_ok())
+        .collect()
+}
+
 /// Removes a file and makes the removal durable.
 pub fn remove_durable(path: &Path) -> io::Result<()> {
     fs::remove_file(path)?;
@@ -108,6 +141,37 @@ mod tests {
         assert_eq!(names, ["web.toml"]);
         remove_durable(&path).expect("remove");
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn only_the_temp_files_of_interrupted_writes_are_removed() {
+        let table = [
+            (".web.toml.a1B2c3.tmp", true),
+            (".ids.json.XyZ019.tmp", true),
+            (".web.toml.tmp", false), // a tool's, not ours (no random part)
+            (".web.toml.a1B2c.tmp", false), // five characters
+            (".web.toml.a1B2c-.tmp", false),
+            ("web.toml.a1B2c3.tmp", false), // not hidden
+            (".web.toml.a1B2c3.tmp~", false),
+            ("..a1B2c3.tmp", false), // no file name
+            (".web.toml.swp", false),
+        ];
+        for (name, ours) in table {
+            assert_eq!(is_own_temp(name), ours, "{name}");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, _) in table {
+            fs::write(dir.path().join(name), "x").expect("write");
+        }
+        fs::create_dir(dir.path().join(".sub.toml.a1B2c3.tmp")).expect("folder");
+        let mut removed: Vec<String> = remove_stale_temps(dir.path())
+            .iter()
+            .filter_map(|path| Some(path.file_name()?.to_str()?.to_string()))
+            .collect();
+        removed.sort();
+        assert_eq!(removed, [".ids.json.XyZ019.tmp", ".web.toml.a1B2c3.tmp"]);
+        assert!(dir.path().join(".web.toml.tmp").exists());
+        assert!(dir.path().join(".sub.toml.a1B2c3.tmp").is_dir());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde::{Serialize, Serializer};
 
 use crate::spec::ProgramSpec;
 
+use super::cgroup::Leaf;
 use super::logs::{SharedWriter, lock, tail_since};
 use super::state::{
     ExitInfo, IMMEDIATE_RESTARTS_PER_WINDOW, ProcessState, RESTART_WINDOW, format_uptime,
@@ -103,6 +104,8 @@ pub(crate) struct Job {
     pub budget: RestartBudget,
     /// The log files of the current process, for the write problems status shows.
     pub logs: Vec<SharedWriter>,
+    /// The program's cgroup, from its first start until the job is forgotten.
+    pub leaf: Option<Leaf>,
     /// The file the current (or last) process's stderr goes to, and its length when that
     /// process started: what [`Job::last_stderr`] reads. `None` without one (`"none"`, not a
     /// regular file) or when the last start never ran a process.
@@ -136,6 +139,7 @@ impl Job {
             after_stop: AfterStop::Nothing,
             budget: RestartBudget::new(),
             logs: Vec::new(),
+            leaf: None,
             stderr_log: None,
             notify: None,
         }
@@ -175,7 +179,7 @@ impl Job {
     }
 
     pub fn status(&self, now: Instant) -> JobStatus {
-        let view = self.view(now);
+        let view = self.view(now, usize::from(self.pid.is_some()));
         JobStatus {
             name: self.spec.name.clone(),
             state: view.state,
@@ -189,8 +193,9 @@ impl Job {
         }
     }
 
-    /// The status, borrowed: nothing is copied but a log write problem (rare).
-    pub fn view(&self, now: Instant) -> JobView<'_> {
+    /// The status, borrowed: nothing is copied but a log write problem (rare). `processes`:
+    /// how many live processes the program has, counted by the supervisor.
+    pub fn view(&self, now: Instant, processes: usize) -> JobView<'_> {
         let uptime_seconds = match (self.state.has_process(), self.started) {
             (true, Some(started)) => Some(now.saturating_duration_since(started).as_secs()),
             _ => None,
@@ -212,6 +217,7 @@ impl Job {
             restarts: self.restarts,
             last_exit: self.last_exit,
             last_error,
+            processes: u32::try_from(processes).unwrap_or(u32::MAX),
         }
     }
 }
@@ -231,6 +237,9 @@ pub struct JobView<'a> {
     pub last_exit: Option<ExitInfo>,
     /// The job's last error, or else the last write problem of one of its log files.
     pub last_error: Option<Cow<'a, str>>,
+    /// Live processes of the program (its cgroup's, or those with its mark; else its main
+    /// process), counted when the view is made.
+    pub processes: u32,
 }
 
 /// What status shows of a job (SPEC §5). The daemon adds the id and generations.

@@ -70,7 +70,8 @@
 //!   `max_bytes`, so files are `max_bytes` long and no byte is lost or duplicated.
 //! - A failed write (disk full…) never blocks the program: the pipe keeps being drained, the
 //!   bytes are counted as dropped, the error is reported once (tracing warning, and the job's
-//!   `last_error`), and writing resumes as soon as the file accepts data again.
+//!   `last_error`), and writing resumes as soon as the file accepts data again; then
+//!   `last_error` clears, and the daemon's log says how many bytes were dropped.
 //!
 //! # Line mode (timestamps, the console copy)
 //!
@@ -756,12 +757,8 @@ impl LogWriter {
                 dropped = self.dropped,
                 "log writes resumed after: {error}"
             );
-            // Kept as a record (output was lost), in the past tense: nothing is failing now.
-            self.problem = Some(format!(
-                "log \"{}\" resumed after: {error} ({} bytes dropped)",
-                self.path.display(),
-                self.dropped
-            ));
+            // Nothing is failing now: status stops saying so (what was lost is in the log).
+            self.problem = None;
         }
     }
 

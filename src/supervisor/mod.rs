@@ -5,8 +5,11 @@
 //!
 //! Files: [`state`] (states, transitions, restart policy: pure), `job` (the runtime handle of
 //! one program), `spawn` (clone/exec, user switch), `reap` (the child table and the `waitid`
-//! loop), [`logs`] (direct log files, capture, rotation, tail), `probe` (exec health probes:
-//! short processes run for a program, reaped here too), `tests` (real processes; they
+//! loop), [`cgroup`] (a cgroup v2 leaf per program), [`marks`] (the fallback: marks in the
+//! environment), `contain` (what a stop, an exit, a removal do with all of a program's
+//! processes), `leftover` (the last run's processes after a crash; the forced shutdown),
+//! [`logs`] (direct log files, capture, rotation, tail), `probe` (exec health probes: short
+//! processes run for a program, reaped here too), `tests` (real processes; they
 //! live in the library's test binary because reaping with `waitid(P_ALL)` would steal the
 //! children of `std::process::Command`s run by other integration tests in a shared binary).
 //!
@@ -50,14 +53,19 @@
 //!   machine), so it never ended FATAL. BACKOFF says why in `last_error` (`retry 2 of 3: exit
 //!   code 3 before startsecs (1s)`), cleared once a start succeeds. With `autorestart = false`
 //!   an expected exit before `startsecs` is a finished one-shot: EXITED, not a failed start.
-//! - **Stop.** STOPPING, `stopsignal` to the process group (`stopasgroup`) or the pid; after
-//!   `stopwaitsecs`, SIGKILL to the group (`killasgroup`) or the pid; STOPPED once reaped.
-//!   Whenever a main process ends (stop or crash) and `killasgroup` is set, what is left of its
-//!   process group is SIGKILLed, like systemd's `KillMode=control-group`: no grandchild
-//!   survives its program. This is done while the leader is still an unreaped zombie, so the
-//!   group id cannot have been reused. (A descendant that leaves the group with `setsid` or
-//!   `setpgid` escapes this; only cgroups would catch it.) Stopping a BACKOFF job cancels
-//!   the retry → STOPPED.
+//! - **Stop.** STOPPING, `stopsignal` to the process group and to the program's processes
+//!   that left it (`stopasgroup`: its cgroup's, or the marked ones, looked up before the
+//!   group is signalled) or to the pid; after `stopwaitsecs`, SIGKILL to the whole program
+//!   (`killasgroup`: the group and `cgroup.kill`) or the pid; STOPPED once reaped. Whenever a
+//!   main process ends (stop or crash), what the program has left is counted and, with
+//!   `killasgroup`, SIGKILLed — its process group, its cgroup, its marked processes — like
+//!   systemd's `KillMode=control-group`: no descendant survives its program, `setsid` and
+//!   double forks included. This is done while the leader is still an unreaped zombie (a hook
+//!   of the reaper), so the group id cannot have been reused. An exit that was not asked for
+//!   and left processes sets `last_error` ("left 2 processes; does it daemonize? run it in the
+//!   foreground"). With `killasgroup = false` what it left keeps running (and is counted) until
+//!   the job is removed or the daemon ends ([`Supervisor::close`]). Stopping a BACKOFF job
+//!   cancels the retry → STOPPED.
 //! - **Spawn errors** (missing binary or folder, unknown user, permission, not root) → FATAL at
 //!   once, with `last_error` naming the program and the cause; never a panic.
 //! - **Logs**: see [`logs`]. A log that never rotates (`maxbytes = 0`) is opened by the
@@ -107,7 +115,10 @@
 //! ```
 
 pub mod budget;
+pub mod cgroup;
+mod clone3;
 pub mod console;
+mod contain;
 mod job;
 mod leftover;
 pub mod limits;
@@ -115,6 +126,7 @@ pub mod lines;
 mod logfile;
 pub mod logread;
 pub mod logs;
+pub mod marks;
 mod probe;
 mod reap;
 mod spawn;
@@ -136,18 +148,21 @@ use crate::health::HealthMessage;
 use crate::health::notify::{NotifyDir, NotifySocket};
 use crate::spec::{LogSpec, ProgramSpec, Stream, UserSpec};
 
+use cgroup::Cgroups;
+use contain::Containment;
 use job::{AfterStop, Job};
 use logs::{LineWatch, LogWriter, SharedWriter, Tap};
+use marks::Marks;
 use probe::ProbeRun;
 use spawn::Output;
 
+pub use contain::{Counts, Mechanism};
 pub use job::{JobStatus, JobView, LAST_STDERR_BYTES, LAST_STDERR_LINES, RestartBudget};
-pub use leftover::{ProcessGroupSignal, signal_leftover_group};
+pub use leftover::{Leftovers, Recorded};
 pub use logs::{rotated_path, tail};
 pub use probe::ProbeOutcome;
 pub use reap::{become_subreaper, process_start_time};
-pub(crate) use spawn::keep_high;
-pub use spawn::{DAEMON_VARIABLE_PREFIX, SpawnError, is_daemon_variable};
+pub use spawn::{DAEMON_VARIABLE_PREFIX, SpawnError, is_daemon_variable, keep_high};
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
     format_uptime, parse_signal, should_restart,
@@ -158,9 +173,11 @@ pub use state::{
 pub struct SupervisorConfig {
     /// Where "auto" logs go: `<log_dir>/<name>.stdout.log`.
     pub log_dir: PathBuf,
-    /// Set in every process's environment, over the program's own: the daemon marks its
-    /// children so that the next run finds them after a crash (see `daemon::persist`).
-    pub marker: Option<(String, String)>,
+    /// Set in every process's environment, over the program's own: what finds a program's
+    /// processes without a cgroup, and the last run's after a crash ([`marks`]).
+    pub marks: Option<Marks>,
+    /// A cgroup per program ([`cgroup`]), where the daemon could make its tree.
+    pub cgroups: Option<Cgroups>,
     /// Timestamps, console copy and budget (SPEC §13).
     pub logs: LogOptions,
     /// Where health messages (a ready line seen, an sd_notify datagram) go; without it, no
@@ -246,7 +263,18 @@ const WRITERS_SWEEP_MIN: usize = 64;
 /// Everything but the jobs, so a job can be borrowed while this is.
 #[derive(Debug)]
 struct Context {
-    config: SupervisorConfig,
+    log_dir: PathBuf,
+    /// Where health messages go (see [`SupervisorConfig::health`]).
+    health: Option<mpsc::Sender<HealthMessage>>,
+    /// See [`SupervisorConfig::notify_dir`].
+    notify_dir: Option<PathBuf>,
+    /// See [`SupervisorConfig::logs`].
+    logs: LogOptions,
+    /// Where each program's processes are found ([`contain`]).
+    containment: Containment,
+    /// Jobs gone whose cgroup could not be removed yet (killed processes still going): tried
+    /// again at each reap.
+    doomed: Vec<String>,
     /// Live processes → their job.
     pids: HashMap<u32, String>,
     /// Open log files by path, shared by every pipe that writes to them.
@@ -280,7 +308,15 @@ impl Supervisor {
         Supervisor {
             jobs: BTreeMap::new(),
             context: Context {
-                config,
+                log_dir: config.log_dir,
+                logs: config.logs,
+                health: config.health,
+                notify_dir: config.notify_dir,
+                containment: Containment {
+                    cgroups: config.cgroups,
+                    marks: config.marks,
+                },
+                doomed: Vec::new(),
                 pids: HashMap::new(),
                 writers: HashMap::new(),
                 sweep_writers_at: WRITERS_SWEEP_MIN,
@@ -383,6 +419,7 @@ impl Supervisor {
             job.after_stop = AfterStop::Remove;
         } else {
             self.jobs.remove(name);
+            self.context.forget(name);
         }
         changes
     }
@@ -395,14 +432,35 @@ impl Supervisor {
     }
 
     fn collect_exits(&mut self, now: Instant) -> Vec<StateChange> {
+        // What each ended main process left behind, counted while it is still a zombie.
+        let mut left: HashMap<i32, usize> = HashMap::new();
         let exits = {
-            let pids = &self.context.pids;
-            let probes = &self.context.probes;
-            reap::children().reap(|pid| {
+            let context = &self.context;
+            let jobs = &self.jobs;
+            let job_of = |pid: i32| {
                 u32::try_from(pid)
-                    .is_ok_and(|pid| pids.contains_key(&pid) || probes.contains_key(&pid))
-            })
+                    .ok()
+                    .and_then(|pid| context.pids.get(&pid))
+                    .and_then(|name| jobs.get(name))
+            };
+            let probe =
+                |pid: i32| u32::try_from(pid).is_ok_and(|pid| context.probes.contains_key(&pid));
+            reap::children().reap(
+                |pid| job_of(pid).is_some() || probe(pid),
+                |pid, kill_group| match job_of(pid) {
+                    Some(job) => {
+                        left.insert(pid, context.end_rest(job, pid, kill_group));
+                    }
+                    // An exec probe, or another supervisor's child (tests): its group, as
+                    // it asked.
+                    None if kill_group => {
+                        let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
+                    None => {}
+                },
+            )
         };
+        self.context.retry_doomed();
         let mut changes = Vec::new();
         for (pid, exit) in exits {
             let Ok(pid) = u32::try_from(pid) else {
@@ -425,8 +483,13 @@ impl Supervisor {
                 continue;
             };
             tracing::info!(program = %name, pid, %exit, "process ended");
-            if self.context.on_exit(job, exit, now, &mut changes) {
+            let left = i32::try_from(pid)
+                .ok()
+                .and_then(|pid| left.get(&pid).copied())
+                .unwrap_or(0);
+            if self.context.on_exit(job, exit, left, now, &mut changes) {
                 self.jobs.remove(&name);
+                self.context.forget(&name);
             }
         }
         self.context.alive_at = Some(now);
@@ -551,7 +614,33 @@ impl Supervisor {
     /// A job's status borrowed from it: [`Supervisor::status`] without the copies, for answers
     /// that show every job.
     pub fn view(&self, name: &str, now: Instant) -> Option<JobView<'_>> {
-        self.jobs.get(name).map(|job| job.view(now))
+        let job = self.jobs.get(name)?;
+        let processes = match self.context.containment.count(name, job.leaf.as_ref()) {
+            Some(count) => count,
+            None => usize::from(job.pid.is_some()),
+        };
+        Some(job.view(now, processes))
+    }
+
+    /// The processes in a job's cgroup (one `pread` of its `cgroup.procs`), for its figures
+    /// (SPEC §14); `None` when it has no cgroup (marks or process groups only).
+    pub fn cgroup_members(&self, name: &str) -> Option<Vec<u32>> {
+        self.jobs
+            .get(name)?
+            .leaf
+            .as_ref()
+            .map(cgroup::Leaf::members)
+    }
+
+    /// The cgroup folder of a job, when it has one (for its limits and OOM counts).
+    pub fn cgroup_path(&self, name: &str) -> Option<PathBuf> {
+        let job = self.jobs.get(name)?;
+        job.leaf.as_ref()?;
+        self.context
+            .containment
+            .cgroups
+            .as_ref()
+            .map(|cgroups| cgroups.leaf_path(name))
     }
 
     /// The last stderr lines of a job's last process when it exited or failed (EXITED,
@@ -583,9 +672,32 @@ impl Supervisor {
     /// Every job's status borrowed, with its name, in name order (each view is made as the
     /// iterator reaches it).
     pub fn views(&self, now: Instant) -> impl Iterator<Item = (&str, JobView<'_>)> + '_ {
-        self.jobs
-            .iter()
-            .map(move |(name, job)| (name.as_str(), job.view(now)))
+        // Computed on request: one scan of the marks for all jobs, or each job's cgroup.
+        let counts = self.context.containment.counts();
+        self.jobs.iter().map(move |(name, job)| {
+            let processes = match &counts {
+                Counts::Scanned(counts) => counts.get(name).copied().unwrap_or(0),
+                Counts::PerJob => match &job.leaf {
+                    Some(leaf) => leaf.count(),
+                    None => usize::from(job.pid.is_some()),
+                },
+            };
+            (name.as_str(), job.view(now, processes))
+        })
+    }
+
+    /// How this supervisor finds the processes of a program.
+    pub fn mechanism(&self) -> Mechanism {
+        self.context.containment.mechanism()
+    }
+
+    /// The daemon ends: whatever is left of any program (processes that outlived their main
+    /// one with `killasgroup = false`, killed processes still going) is killed, and the cgroups
+    /// are removed, waiting at most `patience`. Returns whether everything is gone.
+    pub fn close(&mut self, patience: std::time::Duration) -> bool {
+        self.jobs.clear();
+        self.context.doomed.clear();
+        self.context.containment.close(patience)
     }
 
     /// Some job is between two steady states (STARTING, STOPPING, BACKOFF, or a held-back
@@ -722,7 +834,7 @@ impl Context {
         job.deferred = false;
         job.stop_requested = None;
         job.killed = false;
-        match self.spawn_process(&job.spec) {
+        match self.spawn_process(&job.spec, &mut job.leaf) {
             Ok(Spawned {
                 pid,
                 logs,
@@ -769,19 +881,43 @@ impl Context {
         }
     }
 
-    /// Opens the logs, makes the pipes (and, with `notify`, the notify socket), spawns, and
-    /// starts capturing. Also says where the process's stderr goes (a regular file) and how
-    /// long that file was before it started, for [`Job::last_stderr`].
-    fn spawn_process(&mut self, spec: &ProgramSpec) -> Result<Spawned, SpawnError> {
+    /// Opens the logs, makes the pipes (and, with `notify`, the notify socket), spawns (into
+    /// the program's cgroup, made at its first start and kept in `leaf`), and starts capturing.
+    /// Also says where the process's stderr goes (a regular file) and how long that file was
+    /// before it started, for [`Job::last_stderr`].
+    fn spawn_process(
+        &mut self,
+        spec: &ProgramSpec,
+        leaf: &mut Option<cgroup::Leaf>,
+    ) -> Result<Spawned, SpawnError> {
+        // A leaf that was killed and is empty now is made afresh (`Leaf::mark_killed`).
+        if let (Some(old), Some(cgroups)) = (leaf.as_ref(), &self.containment.cgroups)
+            && !old.reusable()
+        {
+            *leaf = None;
+            cgroups.remove_leaf(&spec.name);
+        }
+        if leaf.is_none()
+            && let Some(cgroups) = &self.containment.cgroups
+        {
+            // A program of this name removed a moment ago: its cgroup is this one's now, and is
+            // no longer to be cleared.
+            self.doomed.retain(|doomed| *doomed != spec.name);
+            *leaf = Some(
+                cgroups
+                    .leaf(&spec.name)
+                    .map_err(|error| SpawnError::Cgroup(logs::describe(&error)))?,
+            );
+        }
         let process = &spec.process;
-        let log_dir = self.config.log_dir.clone();
+        let log_dir = self.log_dir.clone();
         let stdout_path = spec.log_path(&log_dir, Stream::Stdout);
         // `None` with redirect_stderr: stderr goes where stdout goes.
         let stderr_path = spec.log_path(&log_dir, Stream::Stderr);
         // One file for both streams, and one of them rotates it: both go through the writer.
         // A ready line must pass through the daemon to be seen: its streams are captured even
         // when they never rotate.
-        let watch_lines = process.ready_log_line.is_some() && self.config.health.is_some();
+        let watch_lines = process.ready_log_line.is_some() && self.health.is_some();
         let shared_and_rotated = stdout_path.is_some()
             && stdout_path == stderr_path
             && (process.stdout.max_bytes > 0 || process.stderr.max_bytes > 0);
@@ -790,10 +926,8 @@ impl Context {
         } else {
             stderr_path.clone()
         };
-        let timestamps = process
-            .log_timestamps
-            .unwrap_or(self.config.logs.timestamps);
-        let console = self.config.logs.console.clone().filter(|_| process.console);
+        let timestamps = process.log_timestamps.unwrap_or(self.logs.timestamps);
+        let console = self.logs.console.clone().filter(|_| process.console);
         let looked_at = timestamps || console.is_some();
         let must_capture = shared_and_rotated || watch_lines || looked_at;
         let owner = process.user.as_ref();
@@ -879,7 +1013,18 @@ impl Context {
             }
             None => process,
         };
-        let prepared = spawn::prepare(process, stdout, stderr, self.config.marker.as_ref())?;
+        let marks = self
+            .containment
+            .marks
+            .as_ref()
+            .map(|marks| marks.environment(&spec.name));
+        let prepared = spawn::prepare(
+            process,
+            stdout,
+            stderr,
+            marks.as_ref().map_or(&[][..], |marks| &marks[..]),
+            leaf.as_ref().map(cgroup::Leaf::join),
+        )?;
         let pid = {
             let mut table = reap::children();
             let pid = prepared.spawn()?;
@@ -892,7 +1037,7 @@ impl Context {
         // closed with `prepared`: EOF comes when the program (and whatever inherited its
         // output) is gone.
         for (read, writer) in captures {
-            let watch = match (&process.ready_log_line, &self.config.health) {
+            let watch = match (&process.ready_log_line, &self.health) {
                 (Some(line), Some(sender)) if watch_lines => Some(logs::ReadyWatch {
                     line: LineWatch::new(line),
                     name: spec.name.clone(),
@@ -903,7 +1048,7 @@ impl Context {
             };
             tokio::spawn(logs::capture(read, writer, watch));
         }
-        let notify = match (notify, &self.config.health) {
+        let notify = match (notify, &self.health) {
             (Some(socket), Some(sender)) => Some(
                 socket
                     .listen(spec.name.clone(), pid, sender.clone())
@@ -926,7 +1071,7 @@ impl Context {
     ) -> Result<NotifySocket, SpawnError> {
         let error = |error: std::io::Error| SpawnError::Notify(error.to_string());
         if self.notify.is_none() {
-            let Some(location) = &self.config.notify_dir else {
+            let Some(location) = &self.notify_dir else {
                 return Err(SpawnError::Notify(
                     "this supervisor has no folder for notify sockets".to_string(),
                 ));
@@ -961,11 +1106,21 @@ impl Context {
             argv: argv.to_vec(),
             ..job.spec.process.clone()
         };
+        // A probe carries the daemon's mark (a crash finds it) under a name of its own: it is
+        // not one of the program's processes (`processes`, what an exit leaves), nor in its
+        // cgroup.
+        let probe_name = format!("{}:probe", job.spec.name);
+        let marks = self
+            .containment
+            .marks
+            .as_ref()
+            .map(|marks| marks.environment(&probe_name));
         let prepared = spawn::prepare(
             &process,
             Output::Pipe(write),
             None,
-            self.config.marker.as_ref(),
+            marks.as_ref().map_or(&[][..], |marks| &marks[..]),
+            None,
         )?;
         let pid = {
             let mut table = reap::children();
@@ -1032,7 +1187,7 @@ impl Context {
                 reason: logs::describe(&error),
                 path: path.clone(),
             })?;
-            if let Some(budget) = &self.config.logs.budget {
+            if let Some(budget) = &self.logs.budget {
                 budget.register(&path, 0);
             }
             return Ok(Sink::Direct(file));
@@ -1078,7 +1233,7 @@ impl Context {
             LogWriter::open(path, log.max_bytes, log.backups, owner).map_err(log_error)?;
         opened.set_timestamps(timestamps);
         if opened.is_regular() {
-            opened.set_budget(self.config.logs.budget.clone());
+            opened.set_budget(self.logs.budget.clone());
         }
         let writer = Arc::new(Mutex::new(opened));
         self.writers
@@ -1100,7 +1255,17 @@ impl Context {
                 }
                 job.stop_requested = Some(now);
                 let signal = job.spec.stopsignal.to_nix();
+                // The processes that left the group (setsid) hear it too: looked up first, so
+                // that what the group forks in answer (a shell's trap) is not signalled.
+                let outside = match job.pid {
+                    Some(pid) if job.spec.stopasgroup => {
+                        self.containment
+                            .outside_group(&job.spec.name, job.leaf.as_ref(), pid)
+                    }
+                    _ => Vec::new(),
+                };
                 send(job, signal, job.spec.stopasgroup);
+                self.containment.signal(&outside, signal);
                 job.killed = signal == Signal::SIGKILL;
             }
             ProcessState::Backoff => {
@@ -1118,11 +1283,23 @@ impl Context {
         &mut self,
         job: &mut Job,
         exit: ExitInfo,
+        left: usize,
         now: Instant,
         changes: &mut Vec<StateChange>,
     ) -> bool {
         job.pid = None;
         job.last_exit = Some(exit);
+        // Processes the main one left: a program that daemonizes (its main process forks the
+        // real server and exits), said in `last_error` unless the exit was asked for.
+        let hint = (left > 0).then(|| left_behind(left, job.spec.killasgroup));
+        if let Some(hint) = &hint {
+            if job.state == ProcessState::Stopping {
+                tracing::info!(program = %job.spec.name, %exit, "stopped; {hint}");
+            } else {
+                tracing::warn!(program = %job.spec.name, %exit, "{hint}");
+                job.last_error = Some(hint.clone());
+            }
+        }
         job.stopped_at = Some(SystemTime::now());
         // The notify socket goes with its process.
         job.notify = None;
@@ -1143,7 +1320,8 @@ impl Context {
             {
                 // A one-shot run that did its job: not a failed start, whatever startsecs says.
                 job.failed_starts = 0;
-                job.last_error = None;
+                // What it left (a daemonized server) is still worth saying.
+                job.last_error = hint.clone();
                 let reason = format!("{exit} (expected; autorestart = false)");
                 transition(job, ProcessState::Exited, reason, changes);
             }
@@ -1151,18 +1329,26 @@ impl Context {
                 job.failed_starts += 1;
                 let reason = format!("{exit} before startsecs ({:?})", job.spec.startsecs);
                 transition(job, ProcessState::Backoff, reason, changes);
-                // BACKOFF says why it waits (the FATAL message below replaces it).
-                job.last_error = Some(state::backoff_reason(
+                // BACKOFF says why it waits, and what it left (the FATAL message below
+                // replaces it).
+                let mut waits = state::backoff_reason(
                     job.failed_starts,
                     job.spec.startretries,
                     exit,
                     job.spec.startsecs,
-                ));
+                );
+                if let Some(hint) = &hint {
+                    waits = format!("{waits}; {hint}");
+                }
+                job.last_error = Some(waits);
                 if job.failed_starts > job.spec.startretries {
-                    let message = format!(
+                    let mut message = format!(
                         "exited too quickly ({exit}) {} times in a row; gave up (startretries = {})",
                         job.failed_starts, job.spec.startretries
                     );
+                    if let Some(hint) = &hint {
+                        message = format!("{message}; {hint}");
+                    }
                     job.last_error = Some(message.clone());
                     transition(job, ProcessState::Fatal, message, changes);
                 } else {
@@ -1266,10 +1452,65 @@ impl Context {
                     "did not stop in time; sending SIGKILL"
                 );
                 send(job, Signal::SIGKILL, job.spec.killasgroup);
+                if job.spec.killasgroup {
+                    self.containment.kill(&job.spec.name, job.leaf.as_ref());
+                }
                 job.killed = true;
             }
             ProcessState::Stopped | ProcessState::Running | ProcessState::Fatal => {}
         }
+    }
+}
+
+/// What status says of processes a main process left behind.
+fn left_behind(left: usize, ended: bool) -> String {
+    let processes = if left == 1 { "process" } else { "processes" };
+    let fate = if ended {
+        "they were ended"
+    } else {
+        "they keep running: killasgroup = false"
+    };
+    format!("left {left} {processes}; does it daemonize? run it in the foreground ({fate})")
+}
+
+impl Context {
+    /// A main process has ended and is still a zombie (its pid, and so its group id, cannot
+    /// be reused): counts what the program has left and, with `killasgroup`, ends it — the
+    /// process group, and the whole cgroup or every marked process. Returns the count.
+    fn end_rest(&self, job: &Job, pid: i32, kill_group: bool) -> usize {
+        let main = u32::try_from(pid).unwrap_or(0);
+        let left = self
+            .containment
+            .members(&job.spec.name, job.leaf.as_ref())
+            .iter()
+            .filter(|member| member.pid != main)
+            .count();
+        if kill_group {
+            // ESRCH: nobody is left in the group, the usual case.
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            // With a cgroup, also what the program moved into cgroups of its own.
+            let below = job.leaf.as_ref().is_some_and(cgroup::Leaf::has_children);
+            if left > 0 || below {
+                self.containment.kill(&job.spec.name, job.leaf.as_ref());
+            }
+        }
+        left
+    }
+
+    /// A job was dropped: what it left is ended and its cgroup removed (later, if its killed
+    /// processes are still going).
+    fn forget(&mut self, name: &str) {
+        if !self.containment.release(name) {
+            self.doomed.push(name.to_string());
+        }
+    }
+
+    fn retry_doomed(&mut self) {
+        if self.doomed.is_empty() {
+            return;
+        }
+        let containment = &self.containment;
+        self.doomed.retain(|name| !containment.release(name));
     }
 }
 

@@ -17,7 +17,6 @@ use std::io;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 
 use super::state::ExitInfo;
@@ -63,9 +62,14 @@ impl ChildTable {
     /// `is_mine` claims (including exits parked for them by another supervisor).
     ///
     /// Each ended child is first looked at with `WNOWAIT`: while it is an unreaped zombie its
-    /// pid, and so its process group id, cannot be reused, which makes the `killasgroup`
-    /// SIGKILL of what is left of its group safe. Then it is reaped for real.
-    pub fn reap(&mut self, is_mine: impl Fn(i32) -> bool) -> Vec<(i32, ExitInfo)> {
+    /// pid, and so its process group id, cannot be reused. `at_end(pid, kill_group)` runs for
+    /// each registered child in that moment, so the `killasgroup` SIGKILL of what is left of
+    /// its group is safe (and what it left can be counted first). Then it is reaped for real.
+    pub fn reap(
+        &mut self,
+        is_mine: impl Fn(i32) -> bool,
+        mut at_end: impl FnMut(i32, bool),
+    ) -> Vec<(i32, ExitInfo)> {
         let mut exits = Vec::new();
         loop {
             let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
@@ -85,9 +89,8 @@ impl ChildTable {
                 _ => None,
             };
             let known = self.live.remove(&pid.as_raw());
-            if known == Some(true) {
-                // ESRCH: nobody is left in the group, the usual case.
-                let _ = killpg(pid, Signal::SIGKILL);
+            if let Some(kill_group) = known {
+                at_end(pid.as_raw(), kill_group);
             }
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) => {

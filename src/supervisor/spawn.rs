@@ -9,15 +9,18 @@
 //! How a child is made (what a boot of a thousand programs spends its time on):
 //! `clone(CLONE_VM | CLONE_VFORK | CLONE_FILES)`, as glibc's `posix_spawn` does, so neither
 //! the page tables nor the descriptor table are copied; the daemon's thread waits until the
-//! child has exec'd or failed to. The child's first step, `close_range(low, ~0,
-//! CLOSE_RANGE_UNSHARE)`, gives it a private descriptor table holding only the descriptors
+//! child has exec'd or failed to. The child's first step joins its program's cgroup (a write of
+//! `0` to the `cgroup.procs` the daemon opened, see `cgroup.rs`) where there is one; the next,
+//! `close_range(low, ~0, CLOSE_RANGE_UNSHARE)`, gives it a private descriptor table holding only the descriptors
 //! below `low` (one past its three streams). The daemon keeps its long-lived descriptors (log
-//! files, the read ends of pipes) at [`HIGH_FDS`] and above ([`keep_high`]), so a child never
-//! copies, nor closes at exec, the four descriptors of every other program: with `fork` or
-//! `posix_spawn` that made a boot of N programs cost N² descriptor operations. Then: `dup2` of
-//! its three streams onto 0–2, close-on-exec for everything above, `setpgid`, `umask`, the user
-//! switch (raw system calls: glibc's wrappers would signal the daemon's other threads), `chdir`
-//! (after the switch: the folder is entered with the program's user's rights), every signal back to its
+//! files, the read ends of pipes, the listening socket, the folder locks) at [`HIGH_FDS`] and
+//! above ([`keep_high`]), so a child never copies, nor closes at exec, the four descriptors of
+//! every other program (with `fork` or `posix_spawn` that made a boot of N programs cost N²
+//! descriptor operations), nor the listener (which it would keep open after a kill -9 of the
+//! daemon until its exec). Then: `dup2` of its three streams onto 0–2, `close_range` of
+//! everything above, `setpgid`, `umask`, the user switch (raw system calls: glibc's wrappers
+//! would signal the daemon's other threads), `chdir` (after the switch: the folder is entered
+//! with the program's user's rights), every signal back to its
 //! default action and none blocked, and `execve` of each candidate path. An error is left in
 //! memory shared with the daemon before `_exit(127)`.
 //!
@@ -33,6 +36,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::resource::Resource;
@@ -80,6 +84,8 @@ pub enum SpawnError {
     Log { path: PathBuf, reason: String },
     #[error("cannot create a pipe for the output: {0}")]
     Pipe(String),
+    #[error("cannot put the process into its cgroup: {0}")]
+    Cgroup(String),
     #[error("cannot make the notify socket: {0}")]
     Notify(String),
 }
@@ -109,7 +115,12 @@ pub(crate) const HIGH_FDS: i32 = 256;
 /// Moves a long-lived descriptor to [`HIGH_FDS`] or above (close-on-exec). Where that is not
 /// possible (a limit on open files below it) the descriptor stays where it is: children then
 /// copy more of the table, nothing else changes.
-pub(crate) fn keep_high(fd: OwnedFd) -> OwnedFd {
+///
+/// The daemon's listening socket and its folder locks live up there too, so that a child never
+/// holds a copy of them: a child between clone and exec outlives a daemon killed by SIGKILL,
+/// and with a copy of the listener it kept the port bound, so the next start could not listen
+/// ("Address already in use").
+pub fn keep_high(fd: OwnedFd) -> OwnedFd {
     if fd.as_raw_fd() >= HIGH_FDS {
         return fd;
     }
@@ -138,15 +149,28 @@ pub(crate) struct Prepared {
     stdio: [OwnedFd; 3],
     umask: Option<libc::mode_t>,
     switch: Option<Switch>,
+    /// The program's cgroup: the child is cloned into it, or joins it first thing.
+    cgroup: Option<Join>,
+}
+
+/// How a child gets into its program's cgroup: cloned into the folder `dir` (`clone3`), or,
+/// without one or where that is refused, by writing `0` to `procs` (its `cgroup.procs`) as its
+/// first step. Both descriptors belong to the caller and stay open until the spawn returns.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Join {
+    pub dir: Option<libc::c_int>,
+    pub procs: libc::c_int,
 }
 
 /// Checks the spec against the system and prepares the spawn. `stderr = None` sends stderr
-/// where stdout goes (`redirect_stderr`).
+/// where stdout goes (`redirect_stderr`). `marks` are set in the environment over everything
+/// else; `cgroup` is the cgroup the child joins.
 pub(crate) fn prepare(
     process: &ProcessSpec,
     stdout: Output,
     stderr: Option<Output>,
-    marker: Option<&(String, String)>,
+    marks: &[(&str, &str)],
+    cgroup: Option<Join>,
 ) -> Result<Prepared, SpawnError> {
     let (program, _) = process.argv.split_first().ok_or(SpawnError::EmptyCommand)?;
     if let Some(directory) = &process.directory {
@@ -194,30 +218,36 @@ pub(crate) fn prepare(
 
     // The environment: the daemon's (less what configures the daemon itself: its token, its
     // log filter, the CLI's URL), then the user's identity, then the program's own (which wins
-    // over all), then the daemon's mark (which finds leftovers after a crash).
-    let mut environment: BTreeMap<OsString, OsString> = std::env::vars_os()
-        .filter(|(key, _)| !is_daemon_variable(key))
+    // over all), then the daemon's marks (which find its processes: marks.rs). Borrowed, not
+    // copied: a crash loop spawns hundreds of times a second, and rebuilding the daemon's
+    // environment each time was a fifth of the cost of a spawn.
+    let mut environment: BTreeMap<&OsStr, &OsStr> = inherited_environment()
+        .iter()
+        .map(|(key, value)| (key.as_os_str(), value.as_os_str()))
         .collect();
-    let switch = match &process.user {
-        Some(user) => {
-            let resolved = resolve_user(user)?;
+    let resolved = match &process.user {
+        Some(user) => Some(resolve_user(user)?),
+        None => None,
+    };
+    let switch = match &resolved {
+        Some(resolved) => {
             for (key, value) in [
                 ("HOME", resolved.dir.as_os_str()),
                 ("USER", resolved.name.as_ref()),
                 ("LOGNAME", resolved.name.as_ref()),
                 ("SHELL", resolved.shell.as_os_str()),
             ] {
-                environment.insert(key.into(), value.to_owned());
+                environment.insert(OsStr::new(key), value);
             }
-            switch_for(&resolved)?
+            switch_for(resolved)?
         }
         None => None,
     };
     for (key, value) in &process.environment {
-        environment.insert(key.into(), value.into());
+        environment.insert(OsStr::new(key), OsStr::new(value));
     }
-    if let Some((key, value)) = marker {
-        environment.insert(key.into(), value.into());
+    for (key, value) in marks {
+        environment.insert(OsStr::new(key), OsStr::new(value));
     }
 
     let c_string = |bytes: &[u8]| {
@@ -268,6 +298,7 @@ pub(crate) fn prepare(
         stdio,
         umask: process.umask.map(|mask| mask as libc::mode_t),
         switch,
+        cgroup,
     })
 }
 
@@ -275,13 +306,24 @@ pub(crate) fn prepare(
 /// (`HOODY_DAEMON_TOKEN`, `HOODY_DAEMON_LOG`, `HOODY_DAEMON_URL`, `HOODY_DAEMON_STATE_DIR` of a
 /// daemon that started this one…): none of them is passed on to a program from the daemon's
 /// own environment. A program that needs one names it in its `environment`; the daemon's marks
-/// (`SupervisorConfig::marker`) are added after this filter, on purpose.
+/// (`SupervisorConfig::marks`) are added after this filter, on purpose.
 pub const DAEMON_VARIABLE_PREFIX: &str = "HOODY_DAEMON_";
 
 /// Whether an inherited variable configures the daemon (see [`DAEMON_VARIABLE_PREFIX`]).
 pub fn is_daemon_variable(key: &OsStr) -> bool {
     key.as_bytes()
         .starts_with(DAEMON_VARIABLE_PREFIX.as_bytes())
+}
+
+/// The daemon's own environment less its [daemon variables](is_daemon_variable), read once:
+/// the daemon never changes its environment after it starts, and every spawn starts from it.
+fn inherited_environment() -> &'static [(OsString, OsString)] {
+    static INHERITED: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
+    INHERITED.get_or_init(|| {
+        std::env::vars_os()
+            .filter(|(key, _)| !is_daemon_variable(key))
+            .collect()
+    })
 }
 
 /// A NULL-terminated array of pointers into `strings`.
@@ -299,7 +341,7 @@ fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
 /// made with `IN_CLOEXEC`). Kernels before 5.11 refuse the flag; nothing is lost then but that
 /// guard.
 fn close_inherited() {
-    // SAFETY: a raw syscall on plain integers; async-signal-safe, so the child calls it too.
+    // SAFETY: a raw syscall on plain integers.
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
@@ -307,6 +349,16 @@ fn close_inherited() {
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         );
+    }
+}
+
+/// Closes every descriptor above stderr (in the child, on its private table). Where the kernel
+/// has no `close_range` (before 5.9) they close at exec, as everything the daemon opens is
+/// close-on-exec.
+fn close_above_stderr() {
+    // SAFETY: a raw syscall on plain integers; async-signal-safe.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
     }
 }
 
@@ -382,10 +434,15 @@ static SHARE_FILES: AtomicBool = AtomicBool::new(true);
 /// The child's `error` when it could not unshare the descriptor table (not an errno).
 const CANNOT_UNSHARE: libc::c_int = -1;
 
+/// The child's `stage` when it could not join its cgroup (its `error` is the errno).
+const JOINING: libc::c_int = 1;
+
 /// How one clone went wrong.
 pub(super) enum Attempt {
     /// The child could not unshare the descriptor table; it touched nothing.
     CannotUnshare,
+    /// The child could not join its cgroup.
+    CannotJoin(io::Error),
     /// `chdir` into the working folder failed (as the program's user).
     Chdir(io::Error),
     Failed(io::Error),
@@ -402,6 +459,11 @@ struct ChildContext<'a> {
     last_signal: libc::c_int,
     /// Written by the child before `_exit(127)`: the errno of what failed.
     error: libc::c_int,
+    /// Written by the child: [`JOINING`] while it joins its cgroup.
+    stage: libc::c_int,
+    /// The `cgroup.procs` the child writes `0` to first, when it was not cloned into its
+    /// cgroup.
+    join: Option<libc::c_int>,
     /// Written by the child when `chdir` (after the user switch) is what failed.
     chdir_failed: bool,
 }
@@ -444,6 +506,8 @@ impl Prepared {
             low: libc::c_uint::try_from(low).unwrap_or(libc::c_uint::MAX),
             last_signal: libc::SIGRTMAX(),
             error: 0,
+            stage: 0,
+            join: None,
             chdir_failed: false,
         };
         let mut flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD;
@@ -459,11 +523,29 @@ impl Prepared {
             // signal stays blocked until the child has reset them all (and here until the
             // clone returns).
             let _blocked = BlockedSignals::all();
-            // SAFETY: `child` runs on `stack` with a pointer to `context`; both live until
-            // clone returns, which with CLONE_VFORK is after the child has exec'd or exited.
-            // The child makes only system calls on values prepared above (see `child`).
-            // CLONE_VM | CLONE_VFORK is what glibc's posix_spawn does.
-            unsafe { libc::clone(child, top.cast(), flags, (&raw mut context).cast()) }
+            let argument: *mut libc::c_void = (&raw mut context).cast();
+            // Born in its cgroup where the kernel lets us (clone3.rs says why it matters).
+            let cloned = match self.cgroup.and_then(|join| join.dir) {
+                // SAFETY: as below; `stack` and `context` outlive the call.
+                Some(dir) => unsafe {
+                    super::clone3::clone_into(flags, &mut stack, dir, child, argument)
+                },
+                None => Err(None),
+            };
+            match cloned {
+                Ok(pid) => pid,
+                Err(Some(errno)) => {
+                    return Err(Attempt::Failed(io::Error::from_raw_os_error(errno)));
+                }
+                Err(None) => {
+                    context.join = self.cgroup.map(|join| join.procs);
+                    // SAFETY: `child` runs on `stack` with a pointer to `context`; both live
+                    // until clone returns, which with CLONE_VFORK is after the child has exec'd
+                    // or exited. The child makes only system calls on values prepared above
+                    // (see `child`). CLONE_VM | CLONE_VFORK is what glibc's posix_spawn does.
+                    unsafe { libc::clone(child, top.cast(), flags, (&raw mut context).cast()) }
+                }
+            }
         };
         if pid < 0 {
             return Err(Attempt::Failed(io::Error::last_os_error()));
@@ -471,6 +553,8 @@ impl Prepared {
         // SAFETY: the child wrote `error`, if at all, before it exited, and clone returned only
         // after that; the volatile read keeps the compiler from assuming it is still 0.
         let error = unsafe { std::ptr::read_volatile(&raw const context.error) };
+        // SAFETY: as for `error`.
+        let stage = unsafe { std::ptr::read_volatile(&raw const context.stage) };
         // SAFETY: as above: written by the child before it exited, read after clone returned.
         let chdir_failed = unsafe { std::ptr::read_volatile(&raw const context.chdir_failed) };
         drop(stack);
@@ -479,6 +563,8 @@ impl Prepared {
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
             return Err(if error == CANNOT_UNSHARE {
                 Attempt::CannotUnshare
+            } else if stage == JOINING {
+                Attempt::CannotJoin(io::Error::from_raw_os_error(error))
             } else if chdir_failed {
                 Attempt::Chdir(io::Error::from_raw_os_error(error))
             } else {
@@ -492,6 +578,7 @@ impl Prepared {
     fn attempt_error(&self, attempt: Attempt) -> SpawnError {
         match attempt {
             Attempt::Failed(error) => self.error(error),
+            Attempt::CannotJoin(error) => SpawnError::Cgroup(describe(&error)),
             Attempt::Chdir(error) => {
                 let path = self.directory_path.clone().unwrap_or_default();
                 let reason = describe(&error);
@@ -565,10 +652,20 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
     // descriptors, C strings and pointer arrays the daemon prepared before the clone and
     // keeps alive; see the module docs for the order and why.
     unsafe {
+        // Not cloned into its cgroup (clone3 refused): into it before anything else, so that
+        // nothing it starts is ever outside. "0" moves the writing process. The descriptor is
+        // the daemon's (the table is still shared); writing to it changes no table.
+        if let Some(procs) = context.join {
+            context.stage = JOINING;
+            if libc::write(procs, b"0".as_ptr().cast(), 1) != 1 {
+                child_failed(context);
+            }
+            context.stage = 0;
+        }
         // A private descriptor table with only the descriptors below `low`; a kernel without
         // CLOSE_RANGE_UNSHARE (before 5.9) copies the whole table and close-on-exec does the
-        // rest. If neither works, nothing has been touched: the daemon retries without
-        // CLONE_FILES.
+        // rest. If neither works, nothing has been touched (but the cgroup it joined, where it
+        // exits): the daemon retries without CLONE_FILES.
         if context.share_files
             && libc::syscall(
                 libc::SYS_close_range,
@@ -586,9 +683,10 @@ extern "C" fn child(argument: *mut libc::c_void) -> libc::c_int {
                 child_failed(context);
             }
         }
-        // Whatever is left above stderr closes at exec, even a descriptor some library opened
-        // without O_CLOEXEC after the daemon started (cheap: the table is small by now).
-        close_inherited();
+        // Whatever was copied above stderr is closed now rather than at exec: with many
+        // descriptors below `HIGH_FDS` (hundreds of connections) the copy can hold the
+        // listening socket, which must not outlive the daemon in a child that has not exec'd.
+        close_above_stderr();
         if libc::setpgid(0, 0) != 0 {
             child_failed(context);
         }

@@ -50,7 +50,8 @@ impl Harness {
         fs::set_permissions(folder.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let supervisor = Supervisor::new(SupervisorConfig {
             log_dir: folder.path().join("logs"),
-            marker: None,
+            marks: None,
+            cgroups: None,
             logs: Default::default(),
             health: None,
             notify_dir: None,
@@ -775,8 +776,14 @@ async fn both_clone_paths_give_the_program_only_its_three_streams() {
     for share_files in [true, false] {
         let spec = harness.spec("fds", "exec sleep 30", "");
         let out = fs::File::create(harness.path("stdout")).unwrap();
-        let prepared =
-            spawn::prepare(&spec.process, spawn::Output::File(out.into()), None, None).unwrap();
+        let prepared = spawn::prepare(
+            &spec.process,
+            spawn::Output::File(out.into()),
+            None,
+            &[],
+            None,
+        )
+        .unwrap();
         let pid = {
             let mut table = reap::children();
             let pid = prepared.clone_child(share_files).ok().unwrap();
@@ -800,7 +807,10 @@ async fn both_clone_paths_give_the_program_only_its_three_streams() {
         descriptors.sort();
         let mine = i32::try_from(pid).unwrap();
         kill(Pid::from_raw(mine), Signal::SIGKILL).unwrap();
-        while reap::children().reap(|pid| pid == mine).is_empty() {
+        while reap::children()
+            .reap(|pid| pid == mine, |_, _| {})
+            .is_empty()
+        {
             assert!(Instant::now() < deadline, "the program was not reaped");
             tokio::time::sleep(POLL).await;
         }
@@ -1658,7 +1668,8 @@ fn health_harness() -> (
     let notify_dir = harness.path("notify");
     harness.supervisor = Supervisor::new(SupervisorConfig {
         log_dir: harness.path("logs"),
-        marker: None,
+        marks: None,
+        cgroups: None,
         logs: Default::default(),
         health: Some(sender),
         notify_dir: Some(notify_dir),
@@ -1873,4 +1884,114 @@ async fn a_notify_socket_is_made_for_each_process_and_removed_with_it() {
     assert!(sockets().is_empty());
     drop(harness);
     assert!(!folder.exists(), "the folder goes with the supervisor");
+}
+
+/// Removes a test's cgroup tree (and ends what is in it) when dropped, even when the test fails.
+struct TreeGuard(cgroup::Cgroups);
+
+impl Drop for TreeGuard {
+    fn drop(&mut self) {
+        self.0.close(Duration::from_secs(10));
+    }
+}
+
+/// A child spawned into its cgroup: cloned into it, or, once the cgroup was killed (Linux
+/// SIGKILLs children cloned into a cgroup that was ever `cgroup.kill`ed), joined by a write.
+/// A leaf found already there (a program made again while its old cgroup lingers) counts as
+/// killed.
+#[tokio::test(flavor = "current_thread")]
+async fn a_child_joins_its_cgroup_whether_the_cgroup_was_killed_or_not() {
+    assert!(
+        geteuid().is_root(),
+        "this test makes cgroups: run it as root with a cgroup v2 hierarchy (CI does)"
+    );
+    let harness = Harness::new();
+    let state = harness.path(&format!("state-{}", std::process::id()));
+    fs::create_dir_all(&state).unwrap();
+    let tree = TreeGuard(cgroup::Cgroups::create(&state).expect("a writable cgroup v2 hierarchy"));
+    let spec = harness.spec("joined", "exec sleep 1000", "");
+    let spawn_into = |leaf: &cgroup::Leaf| {
+        let out = fs::File::create(harness.path("stdout")).unwrap();
+        let prepared = spawn::prepare(
+            &spec.process,
+            spawn::Output::File(out.into()),
+            None,
+            &[],
+            Some(leaf.join()),
+        )
+        .unwrap();
+        let mut table = reap::children();
+        let pid = prepared.spawn().unwrap();
+        table.register(i32::try_from(pid).unwrap(), false);
+        pid
+    };
+    let runs_inside = |pid: u32, leaf: &cgroup::Leaf| {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let name = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            if name.starts_with("Name:\tsleep") && leaf.members() == [pid] {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{pid} does not run sleep in its cgroup: {:?}, {name:.40}",
+                leaf.members()
+            );
+            std::thread::sleep(POLL);
+        }
+    };
+    let end = |pid: u32| {
+        let raw = i32::try_from(pid).unwrap();
+        let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
+        let deadline = Instant::now() + TIMEOUT;
+        while reap::children()
+            .reap(|other| other == raw, |_, _| {})
+            .is_empty()
+        {
+            assert!(Instant::now() < deadline, "{pid} was not reaped");
+            std::thread::sleep(POLL);
+        }
+    };
+
+    let fresh = tree.0.leaf("joined").unwrap();
+    assert!(!fresh.was_killed());
+    let first = spawn_into(&fresh);
+    runs_inside(first, &fresh);
+    tree.0.kill("joined");
+    fresh.mark_killed();
+    let deadline = Instant::now() + TIMEOUT;
+    while !fresh.members().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "cgroup.kill left {:?}",
+            fresh.members()
+        );
+        std::thread::sleep(POLL);
+    }
+    end(first);
+    // The same leaf, killed: the next child still runs (it joins by the write).
+    let second = spawn_into(&fresh);
+    runs_inside(second, &fresh);
+    let started = process_start_time(second).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        alive(second, started),
+        "a child of a killed cgroup was killed"
+    );
+    end(second);
+    // Found again (as after a removal and a new program of the same name): taken as killed.
+    drop(fresh);
+    let again = tree.0.leaf("joined").unwrap();
+    assert!(again.was_killed());
+    let third = spawn_into(&again);
+    runs_inside(third, &again);
+    end(third);
+    drop(again);
+    // Made afresh once empty: cloned into again.
+    assert!(tree.0.remove_leaf("joined"));
+    let remade = tree.0.leaf("joined").unwrap();
+    assert!(!remade.was_killed());
+    let fourth = spawn_into(&remade);
+    runs_inside(fourth, &remade);
+    end(fourth);
 }

@@ -49,6 +49,7 @@ fn pid_in(status: &Value) -> Option<u32> {
 
 #[test]
 fn a_hundred_crash_loops_leave_the_api_answering_and_the_cpu_bounded() {
+    let _storm = crate::support::storm();
     let daemon = TestDaemon::start();
     let daemon_pid = daemon.pid().expect("daemon pid");
     let started = Instant::now();
@@ -89,6 +90,7 @@ fn a_hundred_crash_loops_leave_the_api_answering_and_the_cpu_bounded() {
     let (mut requests, mut failures) = (0u64, Vec::new());
     let mut slowest = Duration::ZERO;
     let paths = ["/status", "/programs", "/health", "/status/slow3"];
+    const PACE: Duration = Duration::from_millis(100);
     while measured.elapsed() < window(12, 300) {
         let path = format!("/api/v1/daemon{}", paths[requests as usize % paths.len()]);
         let asked = Instant::now();
@@ -103,8 +105,13 @@ fn a_hundred_crash_loops_leave_the_api_answering_and_the_cpu_bounded() {
             )),
         }
         requests += 1;
-        // Paced, so the load is the crash loops and not this loop.
-        std::thread::sleep(Duration::from_millis(20));
+        // Paced on a fixed schedule, 10 requests a second whatever the answer times: the load
+        // is the crash loops. Sleeping a fixed 20 ms after each answer made this loop's share
+        // of the daemon's CPU grow with the daemon's speed (on an idle machine, 35 requests a
+        // second of which a quarter re-read 100 program files: a fifth of a core in a debug
+        // build, and the bound failed at 0.52 on CI).
+        let next = measured + PACE * u32::try_from(requests).unwrap_or(u32::MAX);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     let elapsed = measured.elapsed().as_secs_f64();
     let cpu = (cpu_seconds(daemon_pid) - cpu_before) / elapsed;
@@ -565,12 +572,16 @@ fn a_full_log_disk_keeps_programs_running_reports_and_recovers() {
         || fs::metadata(&log).is_ok_and(|meta| meta.len() > size_when_full + 256 * 1024),
         || daemon.log(),
     );
-    // The problem stays on record (output was dropped), in the past tense.
+    // The problem clears once the disk has room again (the daemon's log keeps the count of
+    // dropped bytes).
     let recovered = daemon.wait_status("chatty", "the error to be over", |status| {
-        status["last_error"]
-            .as_str()
-            .is_some_and(|error| error.contains("resumed after"))
+        status["last_error"].is_null()
     });
+    assert!(
+        daemon.log_contains("log writes resumed after"),
+        "the daemon's log records the drop\n{}",
+        daemon.log()
+    );
     assert_eq!(
         pid_in(&recovered),
         Some(pid),
@@ -692,4 +703,371 @@ fn forks_closed_pipes_and_a_gigabyte_without_newlines_leave_the_daemon_small() {
 #[ignore = "soak: 8 GiB through the log pipe; HOODY_SOAK=1 … -- --include-ignored"]
 fn soak_eight_gigabytes_without_newlines_leave_the_daemon_small() {
     misbehaving_programs_leave_the_daemon_small(8);
+}
+
+/// SPEC §11: a restart never fails to listen because a child of the dead daemon held its
+/// socket. A hundred rounds on one fixed port: the daemon spawns all the time (crash loops at
+/// the restart budget), is killed with SIGKILL at a random instant, and is started again at
+/// once on the same port; every restart must listen. (Before the fix, a child between clone and
+/// exec kept a copy of the listening socket: 2 restarts in 35 failed with "Address already in
+/// use" in the issue's runs, 18 in 100 here with twice this churn.)
+#[test]
+fn a_hundred_kill9_restarts_with_spawning_churn_all_listen() {
+    let _storm = crate::support::storm();
+    let port = crate::support::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut daemon = TestDaemon::start_with(&["--listen", &listen], None);
+    let mut random = Random::new("a_hundred_kill9_restarts");
+    for index in 0..6 {
+        daemon.put(
+            &format!("churn{index}.toml"),
+            "command = \"sh -c 'exit 1'\"\nboot = true\nstartsecs = 0\nautorestart = true\nstopwaitsecs = 1\n",
+        );
+    }
+    daemon.wait_status("churn0", "restarting", |status| {
+        status["restarts"]
+            .as_u64()
+            .is_some_and(|restarts| restarts > 5)
+    });
+    let rounds = if soak() { 1000 } else { 100 };
+    let mut failures = Vec::new();
+    for round in 0..rounds {
+        std::thread::sleep(Duration::from_millis(20 + random.below(150)));
+        daemon.kill9();
+        if let Err(error) = daemon.try_restart() {
+            let log = daemon.log();
+            let said = log
+                .lines()
+                .rev()
+                .find(|line| line.contains("hoody-daemon:"));
+            failures.push(format!("round {round}: {error}: {}", said.unwrap_or("")));
+            // Wait until it can listen again, so the next rounds still count.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while daemon.try_restart().is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "the port stayed taken\n{}",
+                    daemon.log()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {rounds} restarts did not listen: {failures:?}\n{}",
+        failures.len(),
+        daemon.log()
+    );
+    let (code, _) = daemon.get("/health");
+    assert_eq!(code, 200);
+    eprintln!("figures: {rounds} kill -9 + restart rounds on port {port}, all listened");
+}
+
+/// SPEC §11: the API is up at once after a crash. The last run left a program that ignores
+/// SIGTERM with `stopwaitsecs = 60`; the next start answers `/health` and `GET /status` while
+/// that leftover gets its grace in the background, starts the other programs, answers a start of
+/// the held one with 503 and `Retry-After`, and starts it (once) when its leftover is gone.
+#[test]
+fn after_a_crash_the_api_answers_at_once_while_leftovers_get_their_grace() {
+    let mut daemon = TestDaemon::start();
+    let stubborn = format!("sleep {}", unique());
+    let other = format!("sleep {}", unique());
+    daemon.put(
+        "stubborn.toml",
+        &format!(
+            "command = [\"sh\", \"-c\", \"trap '' TERM; exec {stubborn}\"]\nboot = true\nstartsecs = 0\nstopwaitsecs = 60\n"
+        ),
+    );
+    daemon.put(
+        "other.toml",
+        &format!("command = \"{other}\"\nboot = true\nstartsecs = 0\n"),
+    );
+    let leftover = pid_in(&daemon.wait_state("stubborn", "RUNNING")).expect("pid");
+    let old_other = pid_in(&daemon.wait_state("other", "RUNNING")).expect("pid");
+    daemon.kill9();
+    assert!(alive(leftover), "the programs outlive the daemon");
+
+    let began = Instant::now();
+    daemon.restart();
+    let (health, _) = daemon.get("/health");
+    let listening = began.elapsed();
+    let (code, body) = daemon.get("/status");
+    let status_after = began.elapsed();
+    assert_eq!((health, code), (200, 200), "{body}");
+    // Answered during the leftover's grace, not after it.
+    assert!(alive(leftover), "the leftover was not given its grace");
+    let held = daemon.status("stubborn");
+    assert_eq!(
+        held["status"], "STOPPED",
+        "held until its leftover is gone: {held}"
+    );
+    assert_eq!(held["processes"], 1, "the leftover is counted: {held}");
+    // A start of it waits: 503 with Retry-After.
+    let response = daemon
+        .client
+        .request("POST", "/api/v1/daemon/programs/stubborn/start", None, &[])
+        .expect("start");
+    assert_eq!(response.status, 503, "{}", response.json());
+    assert_eq!(response.json()["error"]["code"], "recovering");
+    let retry: u64 = response
+        .header("retry-after")
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry), "Retry-After: {retry}");
+    // The other program is not held: its leftover ended at once, and it runs again.
+    let again = daemon.wait_status("other", "RUNNING again", |status| {
+        status["status"] == "RUNNING" && pid_in(status).is_some_and(|pid| pid != old_other)
+    });
+    assert_eq!(
+        processes_running(&other),
+        vec![pid_in(&again).expect("pid")]
+    );
+    assert!(alive(leftover), "still in its grace");
+    assert!(
+        processes_running(&stubborn) == [leftover],
+        "never started twice"
+    );
+
+    // The leftover goes (here: killed by the test, as its grace would end in 60 s): the held
+    // program starts, once.
+    signal(leftover, nix::sys::signal::Signal::SIGKILL);
+    let started = daemon.wait_state("stubborn", "RUNNING");
+    let pid = pid_in(&started).expect("pid");
+    assert_ne!(pid, leftover);
+    wait_until(
+        "one stubborn",
+        30,
+        || processes_running(&stubborn) == [pid],
+        || format!("{:?}\n{}", processes_running(&stubborn), daemon.log()),
+    );
+    eprintln!(
+        "figures: restart after kill -9 with a 60 s leftover pending: /health {} ms, GET /status {} ms after the start",
+        listening.as_millis(),
+        status_after.as_millis()
+    );
+    // The held program ignores SIGTERM: stop it with SIGKILL so the daemon's drop is quick.
+    signal(pid, nix::sys::signal::Signal::SIGKILL);
+}
+
+/// Writes a file as big as the file system takes: it is full afterwards.
+fn fill(folder: &Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = folder.join("filler");
+    let mut file = fs::File::create(&path).expect("filler");
+    let block = vec![0u8; 64 * 1024];
+    loop {
+        if file.write_all(&block).is_err() {
+            break;
+        }
+    }
+    // The last partial block.
+    while file.write_all(&[0u8; 512]).is_ok() {}
+    let _ = file.sync_all();
+    path
+}
+
+fn ids_of(daemon: &TestDaemon) -> BTreeMap<String, u64> {
+    statuses(daemon)
+        .into_iter()
+        .map(|(name, status)| (name, status["id"].as_u64().unwrap_or(0)))
+        .collect()
+}
+
+fn tmpfs_or_fail<'a>(path: &'a Path, size: &str) -> Tmpfs<'a> {
+    assert!(
+        is_root(),
+        "this test mounts a tmpfs: run it as root (CI does)"
+    );
+    Tmpfs::mount(path, size).expect("mount a tmpfs (needs CAP_SYS_ADMIN)")
+}
+
+/// A daemon whose folder `which` (`state` or `programs.d`) is a small tmpfs, mounted outside
+/// the daemon's temporary root and reached through a symlink, so that dropping the daemon (its
+/// root removed) never meets a mount point; the mount is dropped after the daemon.
+fn daemon_on_tmpfs<'a>(mount_at: &'a Path, which: &str, size: &str) -> (Tmpfs<'a>, TestDaemon) {
+    let mount = tmpfs_or_fail(mount_at, size);
+    let root = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(mount_at, root.path().join(which)).expect("symlink");
+    if which != "programs.d" {
+        fs::create_dir(root.path().join("programs.d")).expect("programs.d");
+    }
+    (mount, TestDaemon::start_in(root, &[], None))
+}
+
+/// SPEC §11: nothing acknowledged is lost on a full state folder. Every write that cannot save
+/// its ids or intents answers 507 and changes nothing; after a kill -9 and a restart on a
+/// folder with room again, every acknowledged write is there, no id moved.
+#[test]
+fn a_full_state_folder_answers_507_and_loses_nothing_after_a_kill9() {
+    let holder = tempfile::tempdir().expect("tempdir");
+    let state = holder.path().join("state");
+    let (mount, mut daemon) = daemon_on_tmpfs(&state, "state", "256k");
+    let lines: Vec<String> = (0..3).map(|_| format!("sleep {}", unique())).collect();
+    for (index, line) in lines.iter().enumerate() {
+        let body =
+            json!({ "name": format!("p{index}"), "command": line, "boot": true, "startsecs": 0 });
+        let (code, answer) = daemon.post("/programs/add", Some(body));
+        assert_eq!(code, 201, "{answer}");
+    }
+    for index in 0..3 {
+        daemon.wait_state(&format!("p{index}"), "RUNNING");
+    }
+    let (code, answer) = daemon.post("/programs/p1/stop", None);
+    assert_eq!(code, 200, "{answer}");
+    let ids_before = ids_of(&daemon);
+
+    let filler = fill(&state);
+    // A create needs a new id: 507, no file, no program.
+    let (code, answer) = daemon.post(
+        "/programs/add",
+        Some(json!({ "name": "late", "command": "sleep 1", "boot": true })),
+    );
+    assert_eq!(code, 507, "{answer}");
+    assert_eq!(answer["error"]["code"], "insufficient_storage", "{answer}");
+    assert!(
+        !daemon.programs.join("late.toml").exists(),
+        "nothing written"
+    );
+    assert!(!statuses(&daemon).contains_key("late"));
+    // A stop and a start change the intents: 507, nothing changes.
+    let (code, answer) = daemon.post("/programs/p0/stop", None);
+    assert_eq!(code, 507, "{answer}");
+    assert_eq!(
+        daemon.state_of("p0"),
+        "RUNNING",
+        "a refused stop stops nothing"
+    );
+    let (code, answer) = daemon.post("/programs/p1/start", None);
+    assert_eq!(code, 507, "{answer}");
+    assert_eq!(
+        daemon.state_of("p1"),
+        "STOPPED",
+        "a refused start starts nothing"
+    );
+    // Reads still answer.
+    let (code, _) = daemon.get("/status");
+    assert_eq!(code, 200);
+
+    daemon.kill9();
+    fs::remove_file(&filler).expect("make room");
+    daemon.restart();
+    daemon.wait_state("p0", "RUNNING");
+    daemon.wait_state("p2", "RUNNING");
+    assert_eq!(
+        daemon.state_of("p1"),
+        "STOPPED",
+        "the acknowledged stop holds"
+    );
+    assert_eq!(ids_of(&daemon), ids_before, "no id changed");
+    for (index, line) in lines.iter().enumerate() {
+        let expected = usize::from(index != 1);
+        wait_until(
+            &format!("{expected} of {line}"),
+            30,
+            || processes_running(line).len() == expected,
+            || daemon.log(),
+        );
+    }
+    eprintln!(
+        "figures: full state folder: 3 writes refused with 507, 0 changes, 0 lost after kill -9"
+    );
+    drop(daemon);
+    drop(mount);
+}
+
+/// SPEC §11: a full programs.d answers 507 (not 500) and changes nothing; after a kill -9 the
+/// files are whole and the programs as acknowledged.
+#[test]
+fn a_full_programs_folder_answers_507_and_loses_nothing_after_a_kill9() {
+    let holder = tempfile::tempdir().expect("tempdir");
+    let programs = holder.path().join("programs.d");
+    let (mount, mut daemon) = daemon_on_tmpfs(&programs, "programs.d", "256k");
+    let line = format!("sleep {}", unique());
+    let (code, answer) = daemon.post(
+        "/programs/add",
+        Some(json!({ "name": "web", "command": line, "boot": true, "startsecs": 0 })),
+    );
+    assert_eq!(code, 201, "{answer}");
+    daemon.wait_state("web", "RUNNING");
+    let text = fs::read_to_string(programs.join("web.toml")).expect("web.toml");
+    let ids_before = ids_of(&daemon);
+
+    let filler = fill(&programs);
+    let (code, answer) = daemon.post(
+        "/programs/add",
+        Some(json!({ "name": "db", "command": "sleep 1" })),
+    );
+    assert_eq!(
+        (code, &answer["error"]["code"]),
+        (507, &json!("insufficient_storage")),
+        "{answer}"
+    );
+    let (code, answer) = daemon.post(
+        "/programs/edit/web",
+        Some(json!({ "description": "not saved" })),
+    );
+    assert_eq!(code, 507, "{answer}");
+    let (code, answer) = daemon.post("/programs/web/disable", None);
+    assert_eq!(code, 507, "{answer}");
+    assert_eq!(
+        fs::read_to_string(programs.join("web.toml")).expect("read"),
+        text
+    );
+    assert_eq!(daemon.state_of("web"), "RUNNING");
+
+    daemon.kill9();
+    fs::remove_file(&filler).expect("make room");
+    daemon.restart();
+    daemon.wait_state("web", "RUNNING");
+    assert_eq!(ids_of(&daemon), ids_before);
+    let names: Vec<String> = fs::read_dir(&programs)
+        .expect("list")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["web.toml"], "no temp file, no half-written file");
+    assert_eq!(
+        fs::read_to_string(programs.join("web.toml")).expect("read"),
+        text
+    );
+    wait_until(
+        "one web",
+        30,
+        || processes_running(&line).len() == 1,
+        || daemon.log(),
+    );
+    drop(daemon);
+    drop(mount);
+}
+
+/// SPEC §11: the temp files of writes a crash interrupted are removed at the next start; only
+/// the daemon's own pattern (`.NAME.toml.XXXXXX.tmp`), nothing of anyone else's.
+#[test]
+fn temp_files_of_interrupted_writes_are_removed_at_start() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let programs = root.path().join("programs.d");
+    fs::create_dir(&programs).expect("programs.d");
+    let ours = [".web.toml.Ab3dE9.tmp", ".db.yaml.000000.tmp"];
+    let theirs = [
+        ".web.toml.tmp",
+        "notes.tmp",
+        ".web.toml.swp",
+        ".x.toml.Ab3dE.tmp",
+    ];
+    for name in ours.iter().chain(&theirs) {
+        fs::write(programs.join(name), "command = \"sleep 1\"\n").expect("write");
+    }
+    let state = root.path().join("state");
+    fs::create_dir(&state).expect("state");
+    fs::write(state.join(".intents.json.q1W2e3.tmp"), "{").expect("write");
+    let daemon = TestDaemon::start_in(root, &[], None);
+    for name in ours {
+        assert!(!programs.join(name).exists(), "{name} is left");
+    }
+    for name in theirs {
+        assert!(programs.join(name).exists(), "{name} was removed");
+    }
+    assert!(!state.join(".intents.json.q1W2e3.tmp").exists());
+    assert!(daemon.log_contains("removed the temp file of an interrupted write"));
 }

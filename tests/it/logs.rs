@@ -697,8 +697,11 @@ fn four_hundred_idle_followers_cost_little_and_status_stays_fast() {
         let asked = Instant::now();
         let (code, _) = daemon.get("/status");
         assert_eq!(code, 200);
+        // The same bound as above: what this guards is the starvation found before (tens of
+        // seconds), not a speed, which the benchmark measures. A 2 s bound here failed at
+        // 2.01 s on a machine with a load of 7 while the flood still wrote.
         assert!(
-            asked.elapsed() < Duration::from_secs(2),
+            asked.elapsed() < Duration::from_secs(10),
             "GET /status took {:?} once the 400 followers had settled",
             asked.elapsed()
         );

@@ -14,6 +14,7 @@ mod logs;
 mod metrics;
 mod property;
 mod security;
+mod supervision;
 mod supervisorctl;
 mod support;
 mod trips;

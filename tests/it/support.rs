@@ -164,6 +164,13 @@ impl TestDaemon {
     }
 
     fn launch(&mut self) {
+        self.spawn_daemon();
+        if let Err(exit) = self.wait_listening() {
+            panic!("the daemon did not start: {exit}\n{}", self.log());
+        }
+    }
+
+    fn spawn_daemon(&mut self) {
         let _ = fs::remove_file(self.state.join("api.address"));
         let log = fs::OpenOptions::new()
             .create(true)
@@ -218,15 +225,42 @@ impl TestDaemon {
             }
         }
         self.child = Some(command.spawn().expect("start hoody-daemon"));
+    }
+
+    /// Waits until the daemon just launched listens (it wrote `api.address`) and points the
+    /// client at it; an error when it exits first (with its exit status).
+    fn wait_listening(&mut self) -> Result<(), String> {
         let address = self.state.join("api.address");
-        wait_until(
-            "the daemon to listen",
-            20,
-            || fs::read_to_string(&address).is_ok_and(|text| text.ends_with('\n')),
-            || self.log(),
-        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if fs::read_to_string(&address).is_ok_and(|text| text.ends_with('\n')) {
+                break;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(format!("it exited ({status}) before it listened"));
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out after 20 s waiting for the daemon to listen\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let url = fs::read_to_string(&address).expect("address");
         self.client.endpoint = Endpoint::parse(url.trim()).expect("address");
+        Ok(())
+    }
+
+    /// Starts the daemon again on the same folders; an error (with the daemon's exit status)
+    /// when it exits instead of listening.
+    pub fn try_restart(&mut self) -> Result<(), String> {
+        assert!(self.child.is_none(), "restart after terminate or kill9");
+        self.spawn_daemon();
+        self.wait_listening()
     }
 
     /// Where the daemon's stdout goes (empty unless `--log-console` copies programs there).
@@ -252,6 +286,11 @@ impl TestDaemon {
             .find(|index| text.is_char_boundary(*index))
             .unwrap_or(0);
         format!("--- daemon log (tail)\n{}", &text[start..])
+    }
+
+    /// Whether the daemon's whole log (every run on these folders) holds `text`.
+    pub fn log_contains(&self, text: &str) -> bool {
+        fs::read_to_string(&self.stderr).is_ok_and(|log| log.contains(text))
     }
 
     pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
@@ -404,6 +443,17 @@ impl Drop for TestDaemon {
                 );
             }
         }
+        remove_cgroups(&self.state);
+    }
+}
+
+/// Ends everything in the cgroup tree a daemon recorded in its state folder and removes it:
+/// after a kill -9 (or a daemon that could not clean up) the tree would stay on the host.
+pub fn remove_cgroups(state: &Path) {
+    if let Some(tree) = hoody_daemon::supervisor::cgroup::Cgroups::recorded(state)
+        && !tree.close(Duration::from_secs(10))
+    {
+        eprintln!("could not remove the cgroup {}", tree.path().display());
     }
 }
 
@@ -578,6 +628,16 @@ impl Random {
     pub fn below(&mut self, bound: u64) -> u64 {
         self.next() % bound.max(1)
     }
+}
+
+/// Held by the tests that load the machine on purpose (crash storms, spawn churn) for their
+/// whole run: two of them at once on 2 cores starved each other's daemons past their timing
+/// (a start judged by `startsecs` a second late).
+pub fn storm() -> std::sync::MutexGuard<'static, ()> {
+    static STORM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    STORM
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether the long (soak) variants run: `HOODY_SOAK=1`.
