@@ -661,3 +661,74 @@ fn a_reconnect_with_last_event_id_gets_the_missed_events() {
         "{latest}: {data}"
     );
 }
+
+/// The folder of the daemon's cgroup tree (`state/cgroup`), when it made one.
+fn cgroup_tree(daemon: &TestDaemon) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(daemon.state.join("cgroup")).ok()?;
+    Some(PathBuf::from(text.trim_end()))
+}
+
+#[test]
+fn memory_max_and_cpu_max_are_set_in_the_cgroup_or_say_why_not() {
+    let daemon = TestDaemon::start();
+    daemon.put(
+        "capped.toml",
+        "command = 'sleep 1000'\nboot = true\nstartsecs = 0\nmemory_max = \"64MB\"\ncpu_max = \"50%\"\n",
+    );
+    let status = daemon.wait_state("capped", "RUNNING");
+    let tree = cgroup_tree(&daemon);
+    let delegated = tree.as_ref().is_some_and(|tree| {
+        let available =
+            std::fs::read_to_string(tree.join("cgroup.controllers")).unwrap_or_default();
+        let available: Vec<&str> = available.split_whitespace().collect();
+        available.contains(&"memory") && available.contains(&"cpu")
+    });
+    match (&tree, delegated) {
+        (Some(tree), true) => {
+            // Enforced by the kernel: the limits are in the program's own cgroup.
+            let leaf = tree.join("capped.program");
+            let memory = std::fs::read_to_string(leaf.join("memory.max")).expect("memory.max");
+            assert_eq!(memory.trim(), (64u64 << 20).to_string());
+            let cpu = std::fs::read_to_string(leaf.join("cpu.max")).expect("cpu.max");
+            assert_eq!(cpu.trim(), "50000 100000");
+            assert!(status["last_error"].is_null(), "{status}");
+        }
+        (Some(tree), false) => {
+            // This machine: a v2 hierarchy without controllers for the daemon. The program
+            // runs, and says why its limits are not enforced.
+            let error = status["last_error"].as_str().unwrap_or_default();
+            assert!(
+                error.starts_with("memory_max and cpu_max not enforced:")
+                    && error.contains("not delegated")
+                    && error.contains(&tree.display().to_string()),
+                "{status}"
+            );
+        }
+        (None, _) => {
+            let error = status["last_error"].as_str().unwrap_or_default();
+            assert!(error.contains("no cgroup of their own"), "{status}");
+        }
+    }
+}
+
+#[test]
+fn limits_without_a_cgroup_say_so() {
+    let daemon = TestDaemon::start_with(&["--no-cgroups"], None);
+    daemon.put(
+        "capped.toml",
+        "command = 'sleep 1000'\nboot = true\nstartsecs = 0\nmemory_max = \"1GB\"\n",
+    );
+    let status = daemon.wait_state("capped", "RUNNING");
+    let error = status["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("memory_max not enforced: this daemon gives programs no cgroup"),
+        "{status}"
+    );
+    // A program without limits has no such error.
+    daemon.put(
+        "free.toml",
+        "command = 'sleep 1000'\nboot = true\nstartsecs = 0\n",
+    );
+    let free = daemon.wait_state("free", "RUNNING");
+    assert!(free["last_error"].is_null(), "{free}");
+}
