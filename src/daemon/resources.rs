@@ -83,8 +83,12 @@ impl Daemon {
                     dirs.insert(name.to_string(), dir);
                 }
                 None => {
+                    // Gone, or out of descriptors (a fleet past its limit): read by path.
                     dirs.remove(name);
-                    return Vec::new();
+                    return match members {
+                        Some(members) => procfs::stats_of(&members),
+                        None => procfs::tree_stats(pid),
+                    };
                 }
             }
         }
