@@ -108,11 +108,9 @@ fn lines_param(params: &HashMap<String, String>) -> Result<usize, Response> {
     }
 }
 
-fn follow_param(params: &HashMap<String, String>) -> bool {
-    matches!(
-        params.get("follow").map(String::as_str),
-        Some("true" | "1" | "yes")
-    )
+/// `follow=true|false` (or 1/0, yes/no); anything else is a 400 naming the parameter.
+fn follow_param(params: &HashMap<String, String>) -> Result<bool, Response> {
+    super::flag(params, "follow", false)
 }
 
 /// One program's log paths (`daemon::reads::log_paths_json`), as sources to read.
@@ -215,7 +213,11 @@ pub async fn respond(
     };
     let sources = sources_of(&paths, streams);
     let notes = missing_logs(&paths, streams);
-    if follow_param(params) {
+    let follow = match follow_param(params) {
+        Ok(follow) => follow,
+        Err(response) => return response,
+    };
+    if follow {
         let hub = match followers.hub() {
             Ok(hub) => hub,
             Err(response) => return response,
@@ -235,6 +237,9 @@ pub async fn respond(
             Err(response) => return response,
         };
         data.insert("lines".into(), json!(merged));
+        // The same keys as the other forms, so a typed client reads one shape.
+        data.insert("stdout".into(), Value::Null);
+        data.insert("stderr".into(), Value::Null);
     } else {
         for stream in ["stdout", "stderr"] {
             let text = match sources.iter().find(|source| source.stream == stream) {
@@ -307,7 +312,11 @@ pub async fn respond_all(
         .iter()
         .flat_map(|paths| missing_logs(paths, Streams::All))
         .collect();
-    if follow_param(params) {
+    let follow = match follow_param(params) {
+        Ok(follow) => follow,
+        Err(response) => return response,
+    };
+    if follow {
         let hub = match followers.hub() {
             Ok(hub) => hub,
             Err(response) => return response,

@@ -15,6 +15,7 @@ mod logs;
 pub mod openapi;
 pub mod peer;
 pub mod rpc;
+pub mod schemas;
 pub mod tokens;
 
 pub use access::{Access, AccessConfig, Auth};
@@ -293,6 +294,29 @@ fn failure_response(failure: Failure) -> Response {
     response
 }
 
+/// A write that may create something: a 201 answer carries a `Location`, where what it created
+/// (`data.id`) is read.
+async fn ask_creating(
+    state: &AppState,
+    access: &Access,
+    request: Request,
+    location: impl Fn(u64) -> String,
+) -> Response {
+    let reply = state.handle.ask_as(request, access.author()).await;
+    let created = reply
+        .as_ref()
+        .ok()
+        .filter(|answer| answer.created)
+        .and_then(|answer| answer.data.as_value())
+        .and_then(|data| data["id"].as_u64())
+        .and_then(|id| HeaderValue::from_str(&location(id)).ok());
+    let mut response = reply_response(reply);
+    if let Some(value) = created {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
 fn reply_response(reply: Reply) -> Response {
     match reply {
         Ok(answer) => answer_response(answer),
@@ -552,8 +576,10 @@ async fn ready(State(state): State<AppState>, Extension(access): Extension<Acces
     ask(&state, Request::Ready { names }).await
 }
 
-async fn openapi_document() -> Response {
-    (StatusCode::OK, axum::Json(openapi::document())).into_response()
+/// The document states security as it is configured: bearer with tokens, none without.
+async fn openapi_document(State(state): State<AppState>) -> Response {
+    let secured = !state.access.tokens.is_empty();
+    (StatusCode::OK, axum::Json(openapi::document(secured))).into_response()
 }
 
 async fn list_programs(
@@ -568,32 +594,57 @@ async fn get_program(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
     id: Id,
+    headers: HeaderMap,
 ) -> Response {
     let id = try_response!(id_of(id));
-    let view = view_of(&access);
-    ask(&state, Request::Get { id, view }).await
+    read_program(&state, &access, id, &headers).await
 }
 
 async fn get_program_add(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
+    headers: HeaderMap,
 ) -> Response {
-    let request = Request::Get {
-        id: "add".to_string(),
-        view: view_of(&access),
-    };
-    ask(&state, request).await
+    read_program(&state, &access, "add".to_string(), &headers).await
 }
 
 async fn get_program_put(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
+    headers: HeaderMap,
 ) -> Response {
-    let request = Request::Get {
-        id: "put".to_string(),
-        view: view_of(&access),
-    };
-    ask(&state, request).await
+    read_program(&state, &access, "put".to_string(), &headers).await
+}
+
+/// `GET /programs/{id}`: the program, with its ETag (admin); 304 without a body when
+/// `If-None-Match` names that ETag (or is `*`).
+async fn read_program(
+    state: &AppState,
+    access: &Access,
+    id: String,
+    headers: &HeaderMap,
+) -> Response {
+    let view = view_of(access);
+    let reply = state.handle.ask(Request::Get { id, view }).await;
+    if let Ok(answer) = &reply
+        && let Some(etag) = &answer.etag
+        && headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|value| etag_listed(value, etag))
+        && let Ok(value) = HeaderValue::from_str(etag)
+    {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, value)]).into_response();
+    }
+    reply_response(reply)
+}
+
+/// Whether an `If-None-Match` value (a list of ETags, weak ones included, or `*`) names
+/// `etag` (RFC 9110: the weak comparison).
+fn etag_listed(header: &str, etag: &str) -> bool {
+    let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
+    header.trim() == "*" || header.split(',').any(|tag| bare(tag) == bare(etag))
 }
 
 async fn add_program(
@@ -616,7 +667,11 @@ async fn add_program(
         }
     };
     let fields = try_response!(json_object(body, true).await);
-    ask_as(&state, &access, Request::Create { fields, format }).await
+    let request = Request::Create { fields, format };
+    ask_creating(&state, &access, request, |id| {
+        format!("{BASE}/programs/{id}")
+    })
+    .await
 }
 
 async fn edit_program(
@@ -668,15 +723,14 @@ async fn put_program(
             json!([{ "field": extra, "message": "unknown field; a put takes file and text" }]),
         );
     }
-    ask_as(
-        &state,
-        &access,
-        Request::Put {
-            file,
-            text,
-            if_match,
-        },
-    )
+    let request = Request::Put {
+        file,
+        text,
+        if_match,
+    };
+    ask_creating(&state, &access, request, |id| {
+        format!("{BASE}/programs/{id}")
+    })
     .await
 }
 
@@ -886,7 +940,11 @@ async fn quick_launch(
     body: Body,
 ) -> Response {
     let fields = try_response!(json_object(body, true).await);
-    ask_as(&state, &access, Request::QuickStart { fields }).await
+    let request = Request::QuickStart { fields };
+    ask_creating(&state, &access, request, |id| {
+        format!("{BASE}/quick-start/{id}/status")
+    })
+    .await
 }
 
 async fn quick_status(State(state): State<AppState>, id: Id) -> Response {

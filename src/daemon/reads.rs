@@ -162,6 +162,15 @@ impl Daemon {
             }
         }
         fields.insert("name".into(), Value::from(program.entry.name.clone()));
+        // A size is always a string ("50MB", or "1000" bytes), whichever way the file wrote
+        // it, so a typed client reads one type.
+        for key in ["stdout_logfile_maxbytes", "stderr_logfile_maxbytes"] {
+            if let Some(value) = fields.get_mut(key)
+                && let Value::Number(bytes) = value
+            {
+                *value = Value::from(bytes.to_string());
+            }
+        }
         if !view.shows_secrets()
             && let Some(Value::Object(environment)) = fields.get_mut("environment")
         {

@@ -101,6 +101,8 @@ impl Daemon {
             "file": path.to_string_lossy(),
             "diff": diff,
             "generation": program.generation,
+            "changed": true,
+            "created": true,
         }));
         answer.message = "Created".to_string();
         answer.created = true;
@@ -209,7 +211,7 @@ impl Daemon {
                 .get(&name)
                 .ok_or_else(|| Failure::not_found(id))?;
             let mut answer = Answer::ok(
-                json!({ "id": program.id, "name": name, "diff": "", "generation": program.generation, "changed": false }),
+                json!({ "id": program.id, "name": name, "file": program.entry.path.to_string_lossy(), "diff": "", "generation": program.generation, "changed": false, "created": false }),
             );
             answer.etag = Some(Self::etag(program));
             return Ok((answer, false));
@@ -225,7 +227,7 @@ impl Daemon {
             .ok_or_else(|| Failure::not_found(id))?;
         let diff = programs::diff(&program.entry, &old_text, &new_text, &name);
         let mut answer = Answer::ok(
-            json!({ "id": program.id, "name": name, "diff": diff, "generation": program.generation, "changed": true }),
+            json!({ "id": program.id, "name": name, "file": program.entry.path.to_string_lossy(), "diff": diff, "generation": program.generation, "changed": true, "created": false }),
         );
         answer.etag = Some(Self::etag(program));
         Ok((answer, true))

@@ -551,7 +551,7 @@ fn every_route_in_the_openapi_document_is_served() {
     let daemon = TestDaemon::start();
     let (code, document) = daemon.get("/openapi.json");
     assert_eq!(code, 200);
-    assert_eq!(document["openapi"], "3.0.3");
+    assert_eq!(document["openapi"], "3.1.0");
     let paths = document["paths"].as_object().expect("paths");
     assert!(paths.len() >= 20, "{}", paths.len());
     for (path, operations) in paths {

@@ -12,6 +12,7 @@ mod import;
 mod lifecycle;
 mod logs;
 mod metrics;
+mod openapi;
 mod property;
 mod security;
 mod supervision;
