@@ -66,6 +66,7 @@ pub const ERROR_CODES: &[(u16, &[&str])] = &[
             "serialize_failed",
             "signal_failed",
             "state_write_failed",
+            "unexpected_answer",
             "write_failed",
         ],
     ),
@@ -915,6 +916,7 @@ mod tests {
             "Unprocessable" => 422,
             "Internal" => 500,
             "Unavailable" => 503,
+            "InsufficientStorage" => 507,
             other => panic!("unknown FailureKind::{other}"),
         }
     }

@@ -628,7 +628,7 @@ export interface components {
         Error500: {
             error: {
                 /** @enum {string} */
-                code: "clear_failed" | "log_unreadable" | "follow_unavailable" | "lost_write" | "serialize_failed" | "signal_failed" | "state_write_failed" | "write_failed";
+                code: "clear_failed" | "log_unreadable" | "follow_unavailable" | "lost_write" | "serialize_failed" | "signal_failed" | "state_write_failed" | "unexpected_answer" | "write_failed";
                 details: components["schemas"]["ErrorDetails"];
             };
             message: string;
@@ -656,7 +656,7 @@ export interface components {
             statusCode: 507;
         };
         /** @enum {string} */
-        ErrorCode: "body_too_large" | "clear_failed" | "follow_unavailable" | "forbidden" | "forbidden_host" | "forbidden_origin" | "insufficient_storage" | "invalid_fields" | "invalid_header" | "invalid_id" | "invalid_json" | "invalid_query" | "log_unreadable" | "lost_write" | "method_not_allowed" | "name_taken" | "no_route" | "no_valid_version" | "not_enabled" | "not_found" | "not_ready" | "not_running" | "recovering" | "serialize_failed" | "shutting_down" | "signal_failed" | "stale" | "start_failed" | "state_write_failed" | "timeout" | "unauthorized" | "unreadable_file" | "unsupported_media_type" | "write_failed";
+        ErrorCode: "body_too_large" | "clear_failed" | "follow_unavailable" | "forbidden" | "forbidden_host" | "forbidden_origin" | "insufficient_storage" | "invalid_fields" | "invalid_header" | "invalid_id" | "invalid_json" | "invalid_query" | "log_unreadable" | "lost_write" | "method_not_allowed" | "name_taken" | "no_route" | "no_valid_version" | "not_enabled" | "not_found" | "not_ready" | "not_running" | "recovering" | "serialize_failed" | "shutting_down" | "signal_failed" | "stale" | "start_failed" | "state_write_failed" | "timeout" | "unauthorized" | "unexpected_answer" | "unreadable_file" | "unsupported_media_type" | "write_failed";
         /** @description What the error is about: null, the problems of each field ([{field, message}]), or an object naming what was refused */
         ErrorDetails: null | components["schemas"]["FieldProblem"][] | {
             column?: number;
