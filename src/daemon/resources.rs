@@ -25,7 +25,7 @@ pub(super) struct Resources {
     samples: RefCell<Samples>,
     /// The `/proc/PID` folder of each program's main process, opened at the first read of its
     /// figures and kept while that process lives (reads open files relative to it).
-    dirs: RefCell<HashMap<String, ProcDir>>,
+    dirs: RefCell<HashMap<String, Kept>>,
     /// The next look at the memory of the programs with `max_memory_restart`; `None` while
     /// no running program sets it (no wake-up at all).
     pub memory_check_at: Option<Instant>,
@@ -40,6 +40,15 @@ impl Resources {
             memory_check_at: None,
         }
     }
+}
+
+/// What is kept of a program's main process between reads.
+#[derive(Debug)]
+enum Kept {
+    /// Read once, by path.
+    Seen(u32),
+    /// Read more than once: its `/proc/PID` folder, kept open.
+    Open(ProcDir),
 }
 
 /// How often the memory of a program with `max_memory_restart` is looked at.
@@ -77,23 +86,29 @@ impl Daemon {
                 None => procfs::tree_stats(pid),
             };
         };
-        if dirs.get(name).is_none_or(|dir| dir.pid != pid) {
-            match ProcDir::open(pid) {
+        let by_path = |members: Option<Vec<u32>>| match members {
+            Some(members) => procfs::stats_of(&members),
+            None => procfs::tree_stats(pid),
+        };
+        match dirs.get(name) {
+            Some(Kept::Open(dir)) if dir.pid == pid => {}
+            // Its second read: a process that lives long enough to be read twice gets its
+            // folder kept (a crash loop's short-lived processes are read by path, without the
+            // opens and duplications of keeping one).
+            Some(Kept::Seen(seen)) if *seen == pid => match ProcDir::open(pid) {
                 Some(dir) => {
-                    dirs.insert(name.to_string(), dir);
+                    dirs.insert(name.to_string(), Kept::Open(dir));
                 }
-                None => {
-                    // Gone, or out of descriptors (a fleet past its limit): read by path.
-                    dirs.remove(name);
-                    return match members {
-                        Some(members) => procfs::stats_of(&members),
-                        None => procfs::tree_stats(pid),
-                    };
-                }
+                // Gone, or out of descriptors (a fleet past its limit): read by path.
+                None => return by_path(members),
+            },
+            _ => {
+                dirs.insert(name.to_string(), Kept::Seen(pid));
+                return by_path(members);
             }
         }
-        let Some(dir) = dirs.get(name) else {
-            return Vec::new();
+        let Some(Kept::Open(dir)) = dirs.get(name) else {
+            return by_path(members);
         };
         match members {
             Some(members) => dir.with_members(&members),
