@@ -1,6 +1,6 @@
 //! Metrics and resources (SPEC §14) with real processes: memory and CPU of a program and of its
 //! children in status; `GET /metrics` parsed by the real Prometheus parser of PyPI's
-//! `prometheus_client` (which `.ci/run` installs into `target/metrics-venv`), for running,
+//! `prometheus_client` (which `scripts/test-tools`, run by `.ci/run` and `scripts/test`, installs into `target/metrics-venv`), for running,
 //! stopped and crash-looping programs; `max_memory_restart` restarting a growing program; an
 //! event stream that resumes from `Last-Event-ID`.
 
@@ -23,7 +23,7 @@ const MIB: u64 = 1 << 20;
 /// A sample as the parser read it: its name, labels and value.
 type Sample = (String, BTreeMap<String, String>, f64);
 
-/// The Python of the venv `.ci/run` makes: `HOODY_TEST_METRICS_PYTHON`, or
+/// The Python of the venv `scripts/test-tools` makes: `HOODY_TEST_METRICS_PYTHON`, or
 /// `target/metrics-venv/bin/python`, with `prometheus_client` importable.
 fn parser_python() -> PathBuf {
     let path = std::env::var_os("HOODY_TEST_METRICS_PYTHON")
@@ -36,7 +36,7 @@ fn parser_python() -> PathBuf {
     assert!(
         importable,
         "prometheus_client is missing at {}: /metrics is checked with the real Prometheus parser. \
-         Install it as .ci/run does:\n  \
+         Install it as scripts/test-tools does:\n  \
          python3 -m venv target/metrics-venv && target/metrics-venv/bin/pip install prometheus_client==0.26.0\n\
          (or point HOODY_TEST_METRICS_PYTHON at a python that has it)",
         path.display()
