@@ -1359,6 +1359,51 @@ def scenario_health(hoody: Hoody, run: Run, results: dict):
                 target.close()
 
 
+def scenario_metrics(hoody: Hoody, run: Run, results: dict):
+    """Metrics (SPEC §14), hoody-daemon alone: status of all with its resource figures and a
+    `GET /metrics` scrape, at 100 and 1,000 programs (time per call and the daemon's CPU per
+    call), and the idle cost with nobody scraping (it must not move: nothing is sampled)."""
+    cfg = run.args
+    for count in (100, 1000):
+        work = run.fresh(f"hoody-metrics{count}")
+        stamp_file = work / "stamps.txt"
+        programs = stamp_programs(run, work, count, stamp_file)
+        hoody.start(work, programs)
+        try:
+            if not hoody.ready(60) or not wait_for(lambda: count_lines(stamp_file) >= count, cfg.start_timeout):
+                log(f"metrics {count}: the programs did not come up")
+                return
+            time.sleep(cfg.settle)
+            if count == 100:
+                cpu, switches, wakeups, wall = idle_window(hoody, cfg.idle)
+                results["metrics_idle_wakeups"].add(wakeups)
+                results["metrics_idle_switches"].add(switches)
+                log(f"metrics: idle {wall:.0f}s with nobody scraping: {switches:.1f} switches, {wakeups:.1f} wake-ups per 10 s")
+            for key, path in (("status", "/api/v1/daemon/status"), ("scrape", "/metrics")):
+                connection = hoody.connection()
+                timings = []
+                size = 0
+                cpu0 = cpu_seconds(hoody.pid)
+                deadline = time.monotonic() + 5
+                while len(timings) < cfg.status_calls and (time.monotonic() < deadline or len(timings) < 5):
+                    began = time.perf_counter()
+                    connection.request("GET", path)
+                    response = connection.getresponse()
+                    body = response.read()
+                    timings.append(time.perf_counter() - began)
+                    assert response.status == 200, body[:200]
+                    size = len(body)
+                cpu1 = cpu_seconds(hoody.pid)
+                connection.close()
+                results[f"metrics_{key}{count}"].add(median(timings))
+                results[f"metrics_{key}{count}_cpu"].add((cpu1 - cpu0) / len(timings))
+                results[f"metrics_{key}{count}_bytes"].add(size)
+                log(f"metrics {count}: GET {path}: median {median(timings) * 1e3:.3f} ms over {len(timings)} calls, "
+                    f"daemon CPU {(cpu1 - cpu0) / len(timings) * 1e3:.3f} ms per call, {size} bytes")
+        finally:
+            finish(hoody, run, [stamp_file])
+
+
 # ---- setup --------------------------------------------------------------------------------------------
 
 
@@ -1657,6 +1702,26 @@ def report(results, versions, skipped, mach, cfg, started, limits, converge) -> 
                 f"{fmt(ours.get(f'health_{kind}_rss'), ' MiB', 1, 1)} | {probes} |"
             )
         lines.append("")
+    if ours.get("metrics_scrape1000") or ours.get("metrics_status100"):
+        lines.append(f"Metrics, hoody-daemon alone (programs that each run one process; idle window {cfg.idle:g} s):")
+        lines.append("")
+        lines.append("| call | time, median | daemon CPU per call | bytes |")
+        lines.append("|---|---|---|---|")
+        for key, label in (
+            ("status100", "`GET /status`, 100 programs (with cpu/memory/processes)"),
+            ("status1000", "`GET /status`, 1,000 programs (with cpu/memory/processes)"),
+            ("scrape100", "`GET /metrics`, 100 programs"),
+            ("scrape1000", "`GET /metrics`, 1,000 programs"),
+        ):
+            lines.append(
+                f"| {label} | {fmt(ours.get(f'metrics_{key}'), ' ms', 1e3, 3)} | "
+                f"{fmt(ours.get(f'metrics_{key}_cpu'), ' ms', 1e3, 3)} | {fmt(ours.get(f'metrics_{key}_bytes'), '', 1, 0)} |"
+            )
+        lines.append(
+            f"| idle, 100 programs, nobody scraping | wake-ups per 10 s: {fmt(ours.get('metrics_idle_wakeups'), '', 1, 1)} | "
+            f"context switches per 10 s: {fmt(ours.get('metrics_idle_switches'), '', 1, 1)} | |"
+        )
+        lines.append("")
     lines += targets(results.get("hoody"), results.get("supervisord"), limits, converge, results.get("horust"))
     lines.append(f"Command: `bench/run{' --quick' if cfg.quick else ''}`")
     return "\n".join(lines) + "\n"
@@ -1738,7 +1803,7 @@ def main():
     parser.add_argument("--skip", default="", help="comma-separated managers not to install or run")
     parser.add_argument("--no-install", action="store_true", help="do not install missing peers")
     parser.add_argument("--hoody-binary", default=None, help="use this hoody-daemon binary instead of building one (A/B runs)")
-    parser.add_argument("--scenarios", default="fleet,restart,logs,follow,converge,health,writes", help="comma-separated: fleet,restart,logs,follow,converge,health,writes")
+    parser.add_argument("--scenarios", default="fleet,restart,logs,follow,converge,health,writes,metrics", help="comma-separated: fleet,restart,logs,follow,converge,health,writes,metrics")
     parser.add_argument("--sizes", dest="fleet_sizes", default=None, help="comma-separated fleet sizes (default 0,100,500,1000,10000; quick: 0,100)")
     parser.add_argument("--output", default=None, help="markdown file to write (default bench/results/latest.md, quick.md with --quick)")
     args = parser.parse_args()
@@ -1853,6 +1918,8 @@ def main():
         if "writes" in scenarios and hoody:
             for count in args.write_sizes:
                 scenario_writes(hoody, run, count, results["hoody"])
+        if "metrics" in scenarios and hoody:
+            scenario_metrics(hoody, run, results["hoody"])
         text = report(results, versions, skipped, machine(), args, started, limits, converge)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)

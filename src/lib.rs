@@ -6,6 +6,7 @@ pub mod cli;
 pub mod daemon;
 pub mod health;
 pub mod import;
+pub mod metrics;
 pub mod reconcile;
 pub mod spec;
 pub mod store;

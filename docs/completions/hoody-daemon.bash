@@ -25,6 +25,9 @@ _hoody__daemon() {
             hoody__daemon,diff)
                 cmd="hoody__daemon__subcmd__diff"
                 ;;
+            hoody__daemon,events)
+                cmd="hoody__daemon__subcmd__events"
+                ;;
             hoody__daemon,help)
                 cmd="hoody__daemon__subcmd__help"
                 ;;
@@ -78,6 +81,9 @@ _hoody__daemon() {
                 ;;
             hoody__daemon__subcmd__help,diff)
                 cmd="hoody__daemon__subcmd__help__subcmd__diff"
+                ;;
+            hoody__daemon__subcmd__help,events)
+                cmd="hoody__daemon__subcmd__help__subcmd__events"
                 ;;
             hoody__daemon__subcmd__help,help)
                 cmd="hoody__daemon__subcmd__help__subcmd__help"
@@ -347,7 +353,7 @@ _hoody__daemon() {
 
     case "${cmd}" in
         hoody__daemon)
-            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status ls start stop restart history logs ready diff apply import completions man help"
+            opts="-h -V --url --token-file --json --help --version serve validate programs quick-start status ls start stop restart history logs events ready diff apply import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -434,8 +440,34 @@ _hoody__daemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        hoody__daemon__subcmd__events)
+            opts="-h --since --url --token-file --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         hoody__daemon__subcmd__help)
-            opts="serve validate programs quick-start status ls start stop restart history logs ready diff apply import completions man help"
+            opts="serve validate programs quick-start status ls start stop restart history logs events ready diff apply import completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -477,6 +509,20 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__daemon__subcmd__help__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        hoody__daemon__subcmd__help__subcmd__events)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2221,7 +2267,7 @@ _hoody__daemon() {
             return 0
             ;;
         hoody__daemon__subcmd__serve)
-            opts="-h --programs-dir --state-dir --log-dir --listen --log-timestamps --log-console --log-console-format --log-budget --tokens-file --allow-origin --allow-host --no-cgroups --url --token-file --json --help"
+            opts="-h --programs-dir --state-dir --log-dir --listen --log-timestamps --log-console --log-console-format --log-budget --tokens-file --allow-origin --allow-host --no-cgroups --metrics-compat --url --token-file --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2260,6 +2306,10 @@ _hoody__daemon() {
                     return 0
                     ;;
                 --allow-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-compat)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -40,7 +40,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures_util::Stream;
 use peer::{Peer, Transport};
 use serde_json::{Map, Value, json};
 
@@ -138,6 +137,7 @@ pub fn router(handle: Handle, config: AccessConfig) -> Router {
         .route("/status", get(all_status))
         .route("/status/{id}", get(one_status))
         .route("/events", get(events))
+        .route("/metrics", get(metrics))
         .route("/logs", get(all_logs))
         .route("/quick-start", get(quick_list).post(quick_launch))
         .route("/quick-start/{id}/status", get(quick_status))
@@ -148,6 +148,8 @@ pub fn router(handle: Handle, config: AccessConfig) -> Router {
         .route("/dashboard/{file}", get(dashboard::file))
         .nest(BASE, api)
         // The supervisord bridge, at the root where supervisorctl asks for it.
+        // Where Prometheus scrapes by default.
+        .route("/metrics", get(metrics))
         .route("/RPC2", post(rpc::rpc2))
         .route("/logtail/{id}", get(rpc::logtail))
         .route("/logtail/{id}/{stream}", get(rpc::logtail_stream))
@@ -331,6 +333,19 @@ fn answer_response(answer: Answer) -> Response {
     let mut response = match answer.data {
         Data::Value(data) => envelope(status, &answer.message, data),
         Data::Json(data) => envelope_json(status, &answer.message, data),
+        Data::Text(text) => (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            text,
+        )
+            .into_response(),
+        // Only the event stream asks for these, and it reads them itself.
+        Data::Events(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unexpected_answer",
+            "the daemon answered with events where none were asked for",
+            Value::Null,
+        ),
     };
     if let Some(etag) = answer
         .etag
@@ -944,31 +959,123 @@ async fn quick_stop(State(state): State<AppState>, id: Id, params: Params) -> Re
     ask(&state, Request::QuickStop { id, wait }).await
 }
 
-async fn events(
-    State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+/// `GET /metrics` (both paths): the loop writes the text; sent with the format's type.
+async fn metrics(State(state): State<AppState>) -> Response {
+    match state.handle.ask(Request::Metrics).await {
+        Ok(Answer {
+            data: Data::Text(text),
+            ..
+        }) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        Ok(answer) => answer_response(answer),
+        Err(failure) => failure_response(failure),
+    }
+}
+
+/// What an event stream has still to send before the live events.
+struct EventStream {
+    /// Missed events (or a reset), sent first.
+    replay: std::collections::VecDeque<SseEvent>,
+    /// Live events up to this id were in the replay: not sent twice.
+    sent_through: u64,
+    receiver: tokio::sync::broadcast::Receiver<Arc<crate::daemon::Published>>,
+}
+
+fn sse_of(published: &crate::daemon::Published) -> SseEvent {
+    let data = serde_json::to_string(&published.event).unwrap_or_default();
+    SseEvent::default()
+        .event(published.kind())
+        .id(published.id.to_string())
+        .data(data)
+}
+
+/// `GET /events`: every event with its `id:`. A client that reconnects with `Last-Event-ID`
+/// (an `EventSource` does it by itself) or `?last_event_id=` first gets the events it missed
+/// from the daemon's ring, or `event: reset` when the ring no longer has them; then the live
+/// ones. The stream subscribes before it asks for the missed ones, so nothing falls between.
+async fn events(State(state): State<AppState>, headers: HeaderMap, params: Params) -> Response {
+    let params = try_response!(params_of(params));
     let receiver = state.handle.subscribe();
-    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        let event = match receiver.recv().await {
-            Ok(event) => {
-                let kind = match event.as_ref() {
-                    crate::daemon::Event::Config { .. } => "config",
-                    crate::daemon::Event::State { .. } => "state",
-                    crate::daemon::Event::Health { .. } => "health",
-                };
-                let data = serde_json::to_string(event.as_ref()).unwrap_or_default();
-                SseEvent::default().event(kind).data(data)
+    let last_event_id = headers
+        .get("last-event-id")
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .or_else(|| params.get("last_event_id").cloned());
+    let mut replay = std::collections::VecDeque::new();
+    let mut sent_through = 0;
+    if let Some(last_event_id) = last_event_id {
+        let answer = state
+            .handle
+            .ask(Request::EventsSince {
+                last_event_id: last_event_id.clone(),
+            })
+            .await;
+        match answer {
+            Ok(Answer {
+                data: Data::Events(crate::daemon::Since::Missed(missed)),
+                ..
+            }) => {
+                sent_through = missed
+                    .last()
+                    .map(|published| published.id)
+                    .or_else(|| last_event_id.trim().parse().ok())
+                    .unwrap_or(0);
+                replay.extend(missed.iter().map(|published| sse_of(published)));
             }
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                // A slow reader missed events: say so, so it can re-read the state.
-                let data = json!({ "type": "lagged", "missed": missed }).to_string();
-                SseEvent::default().event("lagged").data(data)
+            Ok(Answer {
+                data: Data::Events(crate::daemon::Since::Reset { latest }),
+                ..
+            }) => {
+                // The id moves on to the latest: a client that reconnects after re-reading
+                // the state resumes from there.
+                let data = json!({
+                    "type": "reset",
+                    "last_event_id": last_event_id,
+                    "reason": "the events after this id are no longer kept (or the id is not one of this daemon's run): read the state again",
+                })
+                .to_string();
+                replay.push_back(
+                    SseEvent::default()
+                        .event("reset")
+                        .id(latest.to_string())
+                        .data(data),
+                );
+                sent_through = latest;
             }
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-        };
-        Some((Ok(event), receiver))
+            Ok(answer) => return answer_response(answer),
+            Err(failure) => return failure_response(failure),
+        }
+    }
+    let stream = EventStream {
+        replay,
+        sent_through,
+        receiver,
+    };
+    let stream = futures_util::stream::unfold(stream, |mut stream| async move {
+        if let Some(event) = stream.replay.pop_front() {
+            return Some((Ok::<_, Infallible>(event), stream));
+        }
+        loop {
+            let event = match stream.receiver.recv().await {
+                Ok(published) if published.id <= stream.sent_through => continue,
+                Ok(published) => sse_of(&published),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    // A slow reader missed events: say so, so it can re-read the state (or
+                    // reconnect with the last id it has, while the ring still holds the rest).
+                    let data = json!({ "type": "lagged", "missed": missed }).to_string();
+                    SseEvent::default().event("lagged").data(data)
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            };
+            return Some((Ok(event), stream));
+        }
     });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 // ---- serving -----------------------------------------------------------------------------

@@ -57,6 +57,8 @@ pub enum Sent {
     Stream,
     /// A JSON document that is not the envelope (`/openapi.json`).
     Document,
+    /// Plain text that is not JSON: the Prometheus text format (`/metrics`).
+    Text,
     /// Not JSON (the dashboard's files, the supervisord bridge): outside the document.
     Other,
 }
@@ -210,6 +212,13 @@ const ALL_LOGS_QUERY: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The query of the event stream.
+const EVENTS_QUERY: &[(&str, &str, &str)] = &[(
+    "last_event_id",
+    "string",
+    "resume after this event id (the Last-Event-ID header does the same)",
+)];
+
 const WAIT: (&str, &str, &str) = (
     "wait",
     "boolean",
@@ -344,8 +353,12 @@ pub fn routes() -> Vec<RouteDoc> {
             .sent(Sent::EnvelopeOrStream)
             .answers(&[200, 404, 409, 500])
             .role(Role::Operate),
+        RouteDoc::get("/metrics", "getMetrics")
+            .summary("Prometheus text format 0.0.4 (text/plain): every program's up, state, ready, restarts, start time, exit code, CPU seconds, memory and processes, the programs per state and the daemon's process_* figures; with serve --metrics-compat supervisord also supervisord_exporter's names. Read when scraped, never on a timer; also served at /metrics")
+            .sent(Sent::Text),
         RouteDoc::get("/events", "getEvents")
-            .summary("Server-sent events of every config, state and health change: `event:` config, state, health or lagged; `data:` the event as JSON (the Event schema)")
+            .summary("Server-sent events of every config, state and health change, each with an `id:`: `event:` config, state, health, lagged or reset; `data:` the event as JSON (the Event schema). A reconnect with Last-Event-ID (or ?last_event_id=) first gets the events it missed, or `event: reset` when they are no longer kept")
+            .query(EVENTS_QUERY)
             .data("Event")
             .sent(Sent::Stream)
             .local(),
@@ -395,6 +408,9 @@ pub fn root_routes() -> Vec<RouteDoc> {
             .sent(Sent::Other)
             .answers(&[200, 304, 404])
             .role(Role::Public),
+        RouteDoc::get("/metrics", "rootMetrics")
+            .summary("The same as /api/v1/daemon/metrics, where Prometheus looks by default (role read: a scrape config gives a read token as its bearer credentials)")
+            .sent(Sent::Other),
         RouteDoc::post("/RPC2", "rpc2")
             .summary("supervisord's XML-RPC interface (supervisorctl, Ansible, exporters): a text/xml methodCall, answered by a methodResponse; each method needs its own role (read for get*, operate for start/stop/signal/logs/reloadConfig, admin for clearing logs). Basic auth with the token as password is accepted here")
             .sent(Sent::Other)
@@ -541,6 +557,9 @@ fn success(route: &RouteDoc, code: u16) -> Value {
             }
         }),
         Sent::Document => json!({ "application/json": { "schema": { "type": "object" } } }),
+        Sent::Text => json!({ "text/plain": {
+            "schema": { "type": "string", "description": "Prometheus text exposition format 0.0.4 (Content-Type: text/plain; version=0.0.4; charset=utf-8); docs/METRICS.md lists the families" }
+        } }),
         Sent::Other => json!({}),
     };
     let mut response = json!({ "description": reason(code), "content": content });
@@ -683,11 +702,16 @@ mod tests {
     #[test]
     fn every_route_states_a_role_and_the_dashboard_is_public() {
         let root = root_routes();
-        // The dashboard's routes are public; the supervisord bridge's are not.
+        // The dashboard's routes are public; the supervisord bridge's and /metrics are not.
         assert!(
             root.iter()
                 .filter(|route| !super::super::rpc::is_bridge_path(route.path))
+                .filter(|route| route.path != "/metrics")
                 .all(|route| route.role == Role::Public)
+        );
+        assert!(
+            root.iter()
+                .any(|route| route.path == "/metrics" && route.role == Role::Read)
         );
         assert!(
             root.iter()

@@ -66,6 +66,7 @@ pub const ERROR_CODES: &[(u16, &[&str])] = &[
             "serialize_failed",
             "signal_failed",
             "state_write_failed",
+            "unexpected_answer",
             "write_failed",
         ],
     ),
@@ -278,6 +279,9 @@ fn request_field_properties() -> Value {
         "ready_log_line": nullable(string()),
         "notify": flag,
         "watchdog_sec": seconds,
+        "max_memory_restart": size,
+        "memory_max": size,
+        "cpu_max": { "anyOf": [{ "type": "number" }, { "type": "string" }, { "type": "null" }], "description": "CPUs: 0.5, 2, \"50%\" or \"500m\"" },
         "depends_on": depends_on
     })
 }
@@ -399,6 +403,9 @@ fn program_field_properties() -> Value {
         "ready_log_line": string(),
         "notify": boolean(),
         "watchdog_sec": seconds,
+        "max_memory_restart": size,
+        "memory_max": size,
+        "cpu_max": { "type": "number", "description": "CPUs (cgroup v2 cpu.max)" },
         "depends_on": depends_on
     })
 }
@@ -680,6 +687,8 @@ fn statuses(put: &mut impl FnMut(&str, Value)) {
         "Status",
         exact(json!({
             "config_error": nullable(reference("ConfigError")),
+            "cpu_percent": { "type": ["number", "null"], "minimum": 0, "description": "CPU over the interval since the last read of this status (or since start), 100 = one CPU; null without a process (SPEC §14)" },
+            "cpu_seconds": { "type": ["number", "null"], "minimum": 0, "description": "CPU time of the live processes and the children they reaped; null without a process" },
             "enabled": boolean(),
             "generation": integer(),
             "health": nullable(health()),
@@ -688,6 +697,7 @@ fn statuses(put: &mut impl FnMut(&str, Value)) {
             "last_exit": nullable(reference("ExitInfo")),
             "last_probe": nullable(reference("LastProbe")),
             "last_stderr": { "type": ["string", "null"], "description": "EXITED, BACKOFF or FATAL: the last lines its last process wrote to stderr; null otherwise, and always for a read token (it is log content)" },
+            "memory_bytes": { "type": ["integer", "null"], "minimum": 0, "description": "Resident memory of every live process of the program; null without a process" },
             "name": string(),
             "observed_generation": { "type": ["integer", "null"] },
             "pid": { "type": ["integer", "null"] },
@@ -772,15 +782,24 @@ fn events(put: &mut impl FnMut(&str, Value)) {
         })),
     );
     put(
+        "ResetEvent",
+        exact(json!({
+            "type": { "type": "string", "const": "reset" },
+            "last_event_id": { "type": "string", "description": "The Last-Event-ID the client gave" },
+            "reason": string()
+        })),
+    );
+    put(
         "Event",
         json!({
-            "description": "One event of GET /events (its `event:` is the type)",
-            "oneOf": [reference("ConfigEvent"), reference("StateEvent"), reference("HealthEvent"), reference("LaggedEvent")],
+            "description": "One event of GET /events (its `event:` is the type; its `id:` the event's id, for Last-Event-ID)",
+            "oneOf": [reference("ConfigEvent"), reference("StateEvent"), reference("HealthEvent"), reference("LaggedEvent"), reference("ResetEvent")],
             "discriminator": { "propertyName": "type", "mapping": {
                 "config": "#/components/schemas/ConfigEvent",
                 "state": "#/components/schemas/StateEvent",
                 "health": "#/components/schemas/HealthEvent",
-                "lagged": "#/components/schemas/LaggedEvent"
+                "lagged": "#/components/schemas/LaggedEvent",
+                "reset": "#/components/schemas/ResetEvent"
             } }
         }),
     );

@@ -18,6 +18,7 @@ use crate::store;
 
 pub mod client;
 mod docs;
+mod events;
 mod gitops;
 mod import;
 mod logs;
@@ -121,6 +122,17 @@ pub enum Command {
     /// Print the last lines of every program (or of those named), merged in time order, as
     /// `NAME stream | line`; `-f` keeps printing new lines.
     Logs(AllLogsArgs),
+    /// Follow the daemon's events (config, state and health changes) as they happen, one line
+    /// each: `ID  TIME  KIND  NAME  what` (`--json`: `{id, event, data}` a line).
+    ///
+    /// Runs until the daemon closes the stream (Ctrl-C to stop). `--since ID` resumes after an
+    /// event id printed before: the events missed since come first, or a `reset` line when the
+    /// daemon no longer keeps them (it keeps the last 1,000).
+    Events {
+        /// Resume after this event id (sent as Last-Event-ID).
+        #[arg(long, value_name = "ID")]
+        since: Option<String>,
+    },
     /// Whether every program that should run is ready (GET /ready): exit 0 when it is.
     ///
     /// Ready means RUNNING and, for a program with a health check, a ready_log_line or
@@ -237,6 +249,15 @@ pub struct ServeArgs {
     /// where no cgroup can be made (for tests and diagnosis; docs/RELIABILITY.md).
     #[arg(long, hide = true)]
     pub no_cgroups: bool,
+    /// Also write another exporter's metric names on GET /metrics, so existing dashboards
+    /// keep working: `supervisord` (supervisord_exporter's supervisor_process_info,
+    /// supervisor_process_uptime, supervisord_up, and node_exporter's node_supervisord_*).
+    #[arg(long, value_name = "EXPORTER", value_parser = parse_compat)]
+    pub metrics_compat: Option<crate::metrics::Compat>,
+}
+
+fn parse_compat(text: &str) -> Result<crate::metrics::Compat, String> {
+    crate::metrics::Compat::parse(text)
 }
 
 /// `--log-console-format`.
@@ -277,8 +298,8 @@ pub enum ImportCommand {
     ///
     /// script + args + interpreter become the command, cwd the directory, the apps' order the
     /// priority; PM2's defaults are written (autorestart = "true", stopsignal = "INT",
-    /// stopwaitsecs = 1.6, startretries = 16); max_memory_restart is kept as
-    /// x-pm2-max_memory_restart. A .config.js is run by node, as pm2 runs it: import only files
+    /// stopwaitsecs = 1.6, startretries = 16); max_memory_restart is kept as it is (it means
+    /// the same here). A .config.js is run by node, as pm2 runs it: import only files
     /// you trust.
     Pm2 {
         /// The ecosystem file, or pm2 jlist's output (- reads standard input).
@@ -563,6 +584,8 @@ pub fn run(cli: Cli) -> ExitCode {
             session::Session::open(&global).and_then(|session| logs::all(&session, &args))
         }
         Command::Ready { wait } => ready::ready(&global, wait),
+        Command::Events { since } => session::Session::open(&global)
+            .and_then(|session| events::follow(&session, since.as_deref())),
         Command::QuickStart(command) => quick::run(&global, command),
         Command::Diff { dir, exit_code } => gitops::diff(&global, &dir, exit_code),
         Command::Apply {

@@ -209,6 +209,39 @@ pub fn utc_time(seconds: f64) -> String {
     )
 }
 
+/// Bytes as `512K`, `48.2M`, `1.5G` (binary units, as `ps`, `top` and PM2 show memory);
+/// `-` for nothing.
+pub fn bytes(value: &Value) -> String {
+    let Some(bytes) = value.as_u64() else {
+        return "-".to_string();
+    };
+    const UNITS: [(u64, &str); 4] = [
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    for (unit, suffix) in UNITS {
+        if bytes >= unit {
+            let amount = bytes as f64 / unit as f64;
+            return if amount >= 100.0 {
+                format!("{amount:.0}{suffix}")
+            } else {
+                format!("{amount:.1}{suffix}")
+            };
+        }
+    }
+    format!("{bytes}B")
+}
+
+/// A CPU percentage as `12.5%`; `-` for nothing.
+pub fn percent(value: &Value) -> String {
+    match value.as_f64() {
+        Some(percent) => format!("{percent:.1}%"),
+        None => "-".to_string(),
+    }
+}
+
 /// How a process last ended, as `exit 1` or `signal KILL`.
 pub fn last_exit(value: &Value) -> Option<String> {
     if let Some(code) = value.get("code").and_then(Value::as_i64) {
@@ -222,6 +255,25 @@ pub fn last_exit(value: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_and_percentages_read_like_top() {
+        let table = [
+            (Value::Null, "-"),
+            (Value::from(0), "0B"),
+            (Value::from(1023), "1023B"),
+            (Value::from(1024), "1.0K"),
+            (Value::from(52_428_800), "50.0M"),
+            (Value::from(150u64 << 20), "150M"),
+            (Value::from(3u64 << 29), "1.5G"),
+        ];
+        for (value, text) in table {
+            assert_eq!(bytes(&value), text, "{value}");
+        }
+        assert_eq!(percent(&Value::from(12.5)), "12.5%");
+        assert_eq!(percent(&Value::from(0)), "0.0%");
+        assert_eq!(percent(&Value::Null), "-");
+    }
 
     #[test]
     fn tables_align_and_trim() {

@@ -397,7 +397,8 @@ fn status(session: &Session, id: Option<&str>) -> Result<(), CliError> {
 /// The table `status` prints.
 pub fn status_table(statuses: &[Value]) -> Table {
     let mut table = Table::new(&[
-        "ID", "NAME", "STATUS", "READY", "HEALTH", "PID", "UPTIME", "RESTARTS", "INFO",
+        "ID", "NAME", "STATUS", "READY", "HEALTH", "PID", "UPTIME", "RESTARTS", "CPU", "MEM",
+        "INFO",
     ]);
     for status in statuses {
         let state = output::text(&status["status"]);
@@ -445,6 +446,8 @@ pub fn status_table(statuses: &[Value]) -> Table {
             output::text(&status["pid"]).into(),
             output::text(&status["uptime"]).into(),
             output::text(&status["restarts"]).into(),
+            output::percent(&status["cpu_percent"]).into(),
+            output::bytes(&status["memory_bytes"]).into(),
             info.into(),
         ]);
     }

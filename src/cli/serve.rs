@@ -112,6 +112,7 @@ async fn run(args: ServeArgs) -> Result<Ending, String> {
         },
         budget: args.log_budget,
     };
+    config.metrics_compat = args.metrics_compat.unwrap_or_default();
     config.cgroups = !args.no_cgroups;
     // One daemon per folder, before anything else: a second daemon says who holds them.
     let locks = daemon::Locks::take(&config.state_dir, &config.programs_dir)

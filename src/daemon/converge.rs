@@ -205,7 +205,13 @@ impl Daemon {
         }
     }
 
-    pub(super) fn publish_config(&self, event: ConfigEvent) {
+    /// Gives an event its id, keeps it in the ring, and sends it to the streams.
+    pub(super) fn publish(&mut self, event: Event) {
+        let published = self.ring.push(event);
+        let _ = self.events.send(published);
+    }
+
+    pub(super) fn publish_config(&mut self, event: ConfigEvent) {
         let ConfigEvent {
             name,
             id,
@@ -230,14 +236,14 @@ impl Daemon {
         for problem in &change.problems {
             tracing::error!(program = %name, "{problem}; {effect}");
         }
-        let _ = self.events.send(Arc::new(Event::Config {
+        self.publish(Event::Config {
             id,
             name,
             change: change.change,
             source: change.source,
             generation: change.generation,
             problems: change.problems,
-        }));
+        });
     }
 
     pub(super) fn publish_changes(&mut self, changes: Vec<StateChange>) {
@@ -261,14 +267,14 @@ impl Daemon {
             if self.quick.owns(&change.name) {
                 self.quick.on_state(&change, Instant::now());
             }
-            let _ = self.events.send(Arc::new(Event::State {
+            self.publish(Event::State {
                 id,
                 name: change.name,
                 from: change.from,
                 to: change.to,
                 reason: change.reason,
                 time,
-            }));
+            });
         }
     }
 

@@ -10,7 +10,6 @@
 //! whether it has `depends_on` when the loop converges.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
@@ -512,7 +511,7 @@ impl Daemon {
     }
 
     /// Publishes a `health` event: the program's health, readiness and what it waits for now.
-    pub(super) fn publish_health(&self, name: &str, reason: &str) {
+    pub(super) fn publish_health(&mut self, name: &str, reason: &str) {
         let now = Instant::now();
         let Some(program) = self.table.programs.get(name) else {
             return;
@@ -529,7 +528,7 @@ impl Daemon {
             self.health.monitored.get(name),
             program.run,
         );
-        let _ = self.events.send(Arc::new(Event::Health {
+        self.publish(Event::Health {
             id: program.id,
             name: name.to_string(),
             health: health.health,
@@ -537,7 +536,7 @@ impl Daemon {
             waiting_for: health.waiting_for.to_vec(),
             reason: reason.to_string(),
             time: unix_now(),
-        }));
+        });
     }
 
     // ---- GET /ready ----------------------------------------------------------------------

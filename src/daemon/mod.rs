@@ -21,6 +21,7 @@
 
 mod control;
 mod converge;
+mod events;
 mod health;
 pub mod lock;
 mod persist;
@@ -28,6 +29,7 @@ mod programs;
 mod quick;
 mod reads;
 pub mod request;
+mod resources;
 mod shutdown;
 mod views;
 mod writes;
@@ -51,6 +53,7 @@ use crate::supervisor::marks::Marks;
 use crate::supervisor::{Leftovers, ProcessState, Supervisor, SupervisorConfig};
 
 use control::{Until, Waiter};
+pub use events::{Published, Since};
 pub use lock::Locks;
 use persist::{Intents, Running, StateFiles};
 use programs::ProgramTable;
@@ -72,6 +75,8 @@ pub struct DaemonConfig {
     pub cgroups: bool,
     /// Timestamps, console copy and budget of logs (SPEC §13).
     pub logs: crate::supervisor::LogSettings,
+    /// Other exporters' names on `GET /metrics` (`serve --metrics-compat`).
+    pub metrics_compat: crate::metrics::Compat,
 }
 
 impl DaemonConfig {
@@ -90,6 +95,7 @@ impl DaemonConfig {
             watch: WatchConfig::default(),
             cgroups: true,
             logs: crate::supervisor::LogSettings::default(),
+            metrics_compat: crate::metrics::Compat::None,
         }
     }
 
@@ -111,7 +117,7 @@ impl DaemonConfig {
 }
 
 /// One event of the event stream (`GET /events`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Event {
     /// A program's file changed.
@@ -150,7 +156,7 @@ pub enum Event {
 #[derive(Clone)]
 pub struct Handle {
     requests: mpsc::Sender<Envelope>,
-    events: broadcast::Sender<Arc<Event>>,
+    events: broadcast::Sender<Arc<Published>>,
 }
 
 impl Handle {
@@ -181,7 +187,9 @@ impl Handle {
         answer.await.map_err(|_| unavailable())?
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    /// The live events from now on. To resume after an id, subscribe first, then ask for
+    /// [`Request::EventsSince`] (`events` module).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.events.subscribe()
     }
 }
@@ -313,6 +321,8 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         author: None,
         waiters: Vec::new(),
         events: events.clone(),
+        ring: events::Ring::new(events::base_id(), events::RING_CAPACITY),
+        resources: resources::Resources::new(),
         inbox,
         shutdown: None,
         quick,
@@ -385,7 +395,11 @@ pub struct Daemon {
     /// Who made the request being handled (set around `handle`).
     author: Option<Arc<str>>,
     waiters: Vec<Waiter>,
-    events: broadcast::Sender<Arc<Event>>,
+    events: broadcast::Sender<Arc<Published>>,
+    /// The last events with their ids, for clients that reconnect (`events`).
+    ring: events::Ring,
+    /// Units of /proc and the `cpu_percent` readings (`resources`).
+    resources: resources::Resources,
     inbox: mpsc::Receiver<Envelope>,
     shutdown: Option<Shutdown>,
     quick: quick::QuickStarts,
@@ -393,10 +407,10 @@ pub struct Daemon {
     health: health::HealthState,
 }
 
-/// About how many bytes of JSON one program's status takes (330 with a short name, no config
+/// About how many bytes of JSON one program's status takes (410 with a short name, no config
 /// error and no health check), and one program with its fields, file text and status: the
 /// first size of the buffers the big reads are written into.
-const STATUS_SIZE: usize = 370;
+const STATUS_SIZE: usize = 450;
 const PROGRAM_SIZE: usize = 1024;
 
 fn unix_now() -> f64 {
@@ -480,6 +494,7 @@ impl Daemon {
                         self.running_dirty = true;
                     }
                     self.health_due(Instant::now());
+                    self.check_memory(Instant::now());
                 }
                 Some(message) = self.health.inbox.recv() => {
                     // A ping or a status text changes nothing a reconcile looks at.
@@ -524,6 +539,7 @@ impl Daemon {
         [
             self.supervisor.next_deadline(),
             self.boot_wake,
+            self.resources.memory_check_at,
             self.quick.next_deadline(),
             self.leftovers.next_deadline(),
             self.health.next_deadline(),
@@ -542,6 +558,7 @@ impl Daemon {
         }
         self.persist();
         self.answer_waiters();
+        self.watch_memory(now);
     }
 
     // ---- requests ------------------------------------------------------------------------
@@ -577,6 +594,10 @@ impl Daemon {
             Request::LogPaths { id } => self.log_paths(&id),
             Request::AllLogPaths { ids } => self.all_log_paths(&ids),
             Request::Ready { names } => self.readiness(names),
+            Request::EventsSince { last_event_id } => {
+                Ok(Answer::with(Data::Events(self.ring.since(&last_event_id))))
+            }
+            Request::Metrics => Ok(self.metrics(now)),
             Request::Create { fields, format } => self.create(fields, format, now),
             Request::Edit {
                 id,

@@ -62,13 +62,17 @@ impl Daemon {
                 })
                 .filter(|_| view.shows_logs())
                 .and_then(|_| supervisor.last_stderr(name));
-            self.with_leftovers(StatusView::new(
-                program,
-                job,
-                meta.map(|meta| meta.generation),
-                health,
-                last_stderr,
-            ))
+            let usage = self.usage_of(name, job.as_ref(), now);
+            self.with_leftovers(
+                StatusView::new(
+                    program,
+                    job,
+                    meta.map(|meta| meta.generation),
+                    health,
+                    last_stderr,
+                )
+                .with_usage(usage),
+            )
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
             views::write_statuses(json, statuses)
@@ -169,15 +173,19 @@ impl Daemon {
         let job = self.supervisor.view(name, now);
         let meta = self.jobs.get(name);
         let health = self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
-        self.with_leftovers(StatusView::new(
-            program,
-            job,
-            self.observed_generation(name),
-            health,
-            view.shows_logs()
-                .then(|| self.supervisor.last_stderr(name))
-                .flatten(),
-        ))
+        let usage = self.usage_of(name, job.as_ref(), now);
+        self.with_leftovers(
+            StatusView::new(
+                program,
+                job,
+                self.observed_generation(name),
+                health,
+                view.shows_logs()
+                    .then(|| self.supervisor.last_stderr(name))
+                    .flatten(),
+            )
+            .with_usage(usage),
+        )
     }
 
     /// A program held back by what the last run left counts those processes too.
@@ -192,7 +200,7 @@ impl Daemon {
     }
 
     /// A program's health for its status: judged by the spec its process runs with.
-    fn health_of<'a>(
+    pub(super) fn health_of<'a>(
         &'a self,
         program: &'a Program,
         job: Option<&JobView<'_>>,

@@ -137,6 +137,13 @@ pub enum Request {
     Ready {
         names: bool,
     },
+    /// The events published after `last_event_id` (an SSE `Last-Event-ID`), from the ring of
+    /// the last ones: [`Data::Events`].
+    EventsSince {
+        last_event_id: String,
+    },
+    /// The Prometheus text of `GET /metrics`: [`Data::Text`].
+    Metrics,
     /// Stop every program (in reverse priority order) and end the loop; `force` kills at once.
     Shutdown {
         force: bool,
@@ -158,6 +165,8 @@ impl Request {
                 | Request::AllLogPaths { .. }
                 | Request::Processes { .. }
                 | Request::Ready { .. }
+                | Request::EventsSince { .. }
+                | Request::Metrics
                 | Request::QuickList
                 | Request::QuickStatus { .. }
                 | Request::QuickLogPaths { .. }
@@ -231,6 +240,10 @@ pub enum Data {
     /// straight to bytes: for the status of 1,000 programs, building a `Value` tree (a `String`
     /// key and a map node per field) cost more than everything else (docs/PERFORMANCE.md).
     Json(Vec<u8>),
+    /// Text sent as it is, outside the envelope (`GET /metrics`).
+    Text(String),
+    /// What a reconnecting event stream missed.
+    Events(super::Since),
 }
 
 impl Data {
@@ -238,7 +251,7 @@ impl Data {
     pub fn as_value(&self) -> Option<&Value> {
         match self {
             Data::Value(value) => Some(value),
-            Data::Json(_) => None,
+            Data::Json(_) | Data::Text(_) | Data::Events(_) => None,
         }
     }
 
@@ -278,6 +291,10 @@ impl Answer {
             )
         })?;
         Ok(Answer::with_data(Data::Json(json)))
+    }
+
+    pub fn with(data: Data) -> Answer {
+        Answer::with_data(data)
     }
 
     fn with_data(data: Data) -> Answer {

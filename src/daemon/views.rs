@@ -32,6 +32,11 @@ use super::programs::Program;
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusView<'a> {
     pub config_error: Option<ConfigErrorView<'a>>,
+    /// CPU over the interval since the last read (or since start), 100 = one CPU; null
+    /// without a process (SPEC §14, `daemon/resources.rs`).
+    pub cpu_percent: Option<f64>,
+    /// CPU time of the live processes and the children they reaped; null without a process.
+    pub cpu_seconds: Option<f64>,
     pub enabled: bool,
     pub generation: u64,
     /// `starting`, `healthy`, `unhealthy`; null without a health check or a process (§12).
@@ -44,6 +49,8 @@ pub struct StatusView<'a> {
     /// EXITED, BACKOFF or FATAL: the last lines its last process wrote to stderr (read from
     /// the log when asked: [`crate::supervisor::Supervisor::last_stderr`]); else null.
     pub last_stderr: Option<String>,
+    /// RSS of every live process of the program; null without a process.
+    pub memory_bytes: Option<u64>,
     pub name: &'a str,
     /// The generation of the spec the job runs with; null without a job.
     pub observed_generation: Option<u64>,
@@ -91,6 +98,8 @@ impl<'a> StatusView<'a> {
         });
         StatusView {
             config_error: ConfigErrorView::of(program),
+            cpu_percent: None,
+            cpu_seconds: None,
             enabled: program.last_good.as_ref().is_some_and(|spec| spec.enabled),
             generation: program.generation,
             health: health.health,
@@ -100,6 +109,7 @@ impl<'a> StatusView<'a> {
             last_exit: job.last_exit,
             last_probe: health.last_probe,
             last_stderr,
+            memory_bytes: None,
             name: &program.entry.name,
             observed_generation,
             pid: job.pid,
@@ -118,6 +128,17 @@ impl<'a> StatusView<'a> {
 }
 
 impl StatusView<'_> {
+    /// The program's resource figures, read now (`None`: no live process). `processes` is
+    /// the supervisor's count (its cgroup's members, or its marked processes).
+    pub fn with_usage(mut self, usage: Option<super::resources::ProgramUsage>) -> Self {
+        if let Some(usage) = usage {
+            self.cpu_percent = Some(usage.cpu_percent);
+            self.cpu_seconds = Some(usage.cpu_seconds);
+            self.memory_bytes = Some(usage.memory_bytes);
+        }
+        self
+    }
+
     /// Writes what `Serialize` writes (same keys, same order, same text), with the keys as
     /// literals and the scalars written directly; strings and the rare objects (last exit,
     /// config error) still go through serde_json, which escapes them.
@@ -127,6 +148,10 @@ impl StatusView<'_> {
             Some(error) => serde_json::to_writer(&mut *out, error)?,
             None => out.extend_from_slice(b"null"),
         }
+        out.extend_from_slice(b",\"cpu_percent\":");
+        write_float(out, self.cpu_percent)?;
+        out.extend_from_slice(b",\"cpu_seconds\":");
+        write_float(out, self.cpu_seconds)?;
         out.extend_from_slice(b",\"enabled\":");
         write_bool(out, self.enabled);
         out.extend_from_slice(b",\"generation\":");
@@ -163,6 +188,8 @@ impl StatusView<'_> {
             Some(text) => serde_json::to_writer(&mut *out, text)?,
             None => out.extend_from_slice(b"null"),
         }
+        out.extend_from_slice(b",\"memory_bytes\":");
+        write_option(out, self.memory_bytes);
         out.extend_from_slice(b",\"name\":");
         serde_json::to_writer(&mut *out, self.name)?;
         out.extend_from_slice(b",\"observed_generation\":");
@@ -234,6 +261,17 @@ fn write_bool(out: &mut Vec<u8>, value: bool) {
 /// A number in decimal, with the crate serde_json writes numbers with.
 fn write_u64(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// A number with a fraction, as serde_json writes it (null when absent).
+fn write_float(out: &mut Vec<u8>, value: Option<f64>) -> serde_json::Result<()> {
+    match value {
+        Some(value) => serde_json::to_writer(&mut *out, &value),
+        None => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+    }
 }
 
 fn write_option(out: &mut Vec<u8>, value: Option<u64>) {
@@ -464,6 +502,9 @@ mod tests {
                         problems,
                         running_generation: 7,
                     }),
+                    cpu_percent: running.then_some([0.0, 12.5, 250.0, 1e-7][index % 4]),
+                    cpu_seconds: running.then_some([0.0, 1.0, 3600.25, 0.01][variant % 4]),
+                    memory_bytes: running.then_some([0, 52_428_800, u64::MAX][index % 3]),
                     enabled: running,
                     generation: (index * 10 + variant) as u64,
                     id: u64::MAX - variant as u64,

@@ -6,8 +6,8 @@
 //! `env_NAME` over it, as `pm2 start --env NAME`); `autorestart`, `out_file`, `error_file`,
 //! `min_uptime`, `max_restarts`, `kill_timeout`, `stop_exit_codes`, `treekill`, `uid` their
 //! counterparts; the array's order the `priority` (10, 20, 30 …: first starts first).
-//! `max_memory_restart` is kept as `x-pm2-max_memory_restart` (hoody-daemon does not restart
-//! on memory yet) and reported. PM2's defaults are written where they differ from
+//! `max_memory_restart` is kept as it is (`"300M"`: hoody-daemon reads PM2's sizes), or as
+//! `x-pm2-max_memory_restart`, reported, when it is not a size it reads. PM2's defaults are written where they differ from
 //! hoody-daemon's: `autorestart = "true"`, `stopsignal = "INT"` with `stopwaitsecs = 1.6`
 //! (PM2's SIGINT and 1600 ms kill timeout), `startretries = 16`; `boot` is PM2's `autostart`
 //! (true), or for `pm2 jlist` whether the process is online.
@@ -573,12 +573,27 @@ impl App {
             .get("max_memory_restart")
             .filter(|limit| !limit.is_null())
         {
-            program
-                .fields
-                .insert("x-pm2-max_memory_restart".into(), limit.clone());
-            program.unmapped.push(format!(
-                "max_memory_restart = {limit}: kept as x-pm2-max_memory_restart; hoody-daemon does not restart on memory use yet"
-            ));
+            // PM2's sizes (`300M`, `1G`, bytes) are read as hoody-daemon's; its `K` too.
+            let bytes = match limit {
+                Value::String(text) => crate::spec::parse_size(text).ok(),
+                Value::Number(number) => number.as_u64(),
+                _ => None,
+            };
+            match bytes {
+                Some(bytes) if bytes >= 1 << 20 => {
+                    program
+                        .fields
+                        .insert("max_memory_restart".into(), limit.clone());
+                }
+                _ => {
+                    program
+                        .fields
+                        .insert("x-pm2-max_memory_restart".into(), limit.clone());
+                    program.unmapped.push(format!(
+                        "max_memory_restart = {limit}: kept as x-pm2-max_memory_restart; not a size of at least 1MB"
+                    ));
+                }
+            }
         }
         match fields.get("instances") {
             None | Some(Value::Null) => {}

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 use super::health::{RawDependsOn, RawHealthcheck, read_depends_on, read_ready_log_line};
 use super::name::{check_name, quote_short};
 use super::{
-    AutoRestart, FIELDS, LogSpec, LogTarget, Problem, ProcessSpec, ProgramSpec, StopSignal, UserDb,
-    defaults,
+    AutoRestart, FIELDS, Limits, LogSpec, LogTarget, Problem, ProcessSpec, ProgramSpec, StopSignal,
+    UserDb, defaults,
 };
 
 /// The longest time setting accepted: a day.
@@ -76,6 +76,9 @@ pub struct RawProgram {
     pub notify: Option<bool>,
     pub watchdog_sec: Option<f64>,
     pub depends_on: Option<RawDependsOn>,
+    pub max_memory_restart: Option<u64>,
+    pub memory_max: Option<u64>,
+    pub cpu_max: Option<f64>,
     /// Top-level `x-…` fields: the user's own, kept and ignored.
     pub extensions: BTreeMap<String, Value>,
 }
@@ -156,6 +159,9 @@ impl RawProgram {
             "notify" => self.notify = Some(boolean(value)?),
             "watchdog_sec" => self.watchdog_sec = Some(seconds(value)?),
             "depends_on" => self.depends_on = Some(read_depends_on(value)?),
+            "max_memory_restart" => self.max_memory_restart = Some(memory_limit(value)?),
+            "memory_max" => self.memory_max = Some(memory_limit(value)?),
+            "cpu_max" => self.cpu_max = Some(cpus(value)?),
             unknown => return Err(unknown_field(unknown)),
         }
         Ok(())
@@ -275,6 +281,11 @@ impl RawProgram {
             delay_seconds: duration(self.delay_seconds.unwrap_or(0.0)),
             healthcheck,
             depends_on,
+            limits: Limits {
+                max_memory_restart: self.max_memory_restart,
+                memory_max: self.memory_max,
+                cpu_max: self.cpu_max,
+            },
             process: ProcessSpec {
                 argv,
                 user,
@@ -341,6 +352,9 @@ impl RawProgram {
             notify: Some(process.notify),
             watchdog_sec: Some(process.watchdog.map_or(0.0, |period| period.as_secs_f64())),
             depends_on: (!spec.depends_on.is_empty()).then(|| RawDependsOn::of(&spec.depends_on)),
+            max_memory_restart: spec.limits.max_memory_restart,
+            memory_max: spec.limits.memory_max,
+            cpu_max: spec.limits.cpu_max,
             extensions: BTreeMap::new(),
         }
     }
@@ -445,6 +459,12 @@ impl RawProgram {
         );
         put("notify", self.notify.map(Value::from));
         put("watchdog_sec", self.watchdog_sec.map(seconds_to_json));
+        put(
+            "max_memory_restart",
+            self.max_memory_restart.map(size_to_json),
+        );
+        put("memory_max", self.memory_max.map(size_to_json));
+        put("cpu_max", self.cpu_max.map(seconds_to_json));
         put(
             "healthcheck",
             self.healthcheck.as_ref().map(RawHealthcheck::to_json),
@@ -784,6 +804,61 @@ fn size(value: &Value) -> FieldResult<u64> {
         return Err(format!("{bytes} bytes is over the limit of 1TB"));
     }
     Ok(bytes)
+}
+
+/// The smallest memory limit accepted: below it no program starts (and a typo such as
+/// `"256"` for 256 MB is caught).
+const MIN_MEMORY_LIMIT: u64 = 1 << 20;
+
+/// A memory limit: a size as for logs (`256MB`, `1GB`, bytes), at least 1 MiB.
+fn memory_limit(value: &Value) -> FieldResult<u64> {
+    let bytes = size(value)?;
+    if bytes < MIN_MEMORY_LIMIT {
+        return Err(format!(
+            "{bytes} bytes is below the smallest limit of 1MB (write a unit: \"256MB\")"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The most CPUs a `cpu_max` may name.
+const MAX_CPUS: f64 = 4096.0;
+
+/// CPUs as `cpu_max` takes them: a number of CPUs (`0.5`, `2`), a percentage of one CPU
+/// (`"50%"`, `"150%"`, as systemd's `CPUQuota=`) or millicores (`"500m"`, as Kubernetes).
+pub fn parse_cpus(text: &str) -> Result<f64, String> {
+    cpus(&Value::from(text))
+}
+
+fn cpus(value: &Value) -> FieldResult<f64> {
+    let error = || {
+        format!(
+            "expected CPUs such as 0.5, 2, \"50%\" or \"500m\", found {}",
+            describe(value)
+        )
+    };
+    let cpus = match value {
+        Value::Number(number) => number.as_f64().ok_or_else(error)?,
+        Value::String(text) => {
+            let text = text.trim();
+            let (number, scale) = if let Some(percent) = text.strip_suffix('%') {
+                (percent, 0.01)
+            } else if let Some(milli) = text.strip_suffix('m') {
+                (milli, 0.001)
+            } else {
+                (text, 1.0)
+            };
+            number.trim().parse::<f64>().map_err(|_| error())? * scale
+        }
+        _ => return Err(error()),
+    };
+    // The kernel's smallest quota is 1 ms per 100 ms period: 0.01 CPU.
+    if !cpus.is_finite() || !(0.01..=MAX_CPUS).contains(&cpus) {
+        return Err(format!(
+            "{cpus} CPUs is out of range: from 0.01 (\"1%\") to {MAX_CPUS}"
+        ));
+    }
+    Ok(cpus)
 }
 
 fn umask(value: &Value) -> FieldResult<u32> {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use document::{
     Document, MAX_FILE_BYTES, decode, edit, json_to_toml, line_column, parse, render,
 };
-pub use fields::{RawProgram, parse_size, seconds_to_json};
+pub use fields::{RawProgram, parse_cpus, parse_size, seconds_to_json};
 pub use folders::ProtectedFolders;
 pub use health::{Condition, Healthcheck, HttpTarget, OnUnhealthy, Probe, TcpTarget};
 pub use patch::merge_patch;
@@ -61,6 +61,9 @@ pub const FIELDS: &[&str] = &[
     "ready_log_line",
     "notify",
     "watchdog_sec",
+    "max_memory_restart",
+    "memory_max",
+    "cpu_max",
     "environment",
     "healthcheck",
 ];
@@ -350,7 +353,30 @@ pub struct ProgramSpec {
     pub healthcheck: Option<Healthcheck>,
     /// What must hold of other programs before this one is spawned.
     pub depends_on: BTreeMap<String, Condition>,
+    /// What it may use (SPEC §14).
+    #[serde(default)]
+    pub limits: Limits,
     pub process: ProcessSpec,
+}
+
+/// What a program may use (SPEC §14). None of them shapes the process: an edit applies to the
+/// running program without a restart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Restarted gracefully when its processes together hold more resident memory (bytes);
+    /// checked every few seconds, only for programs that set it.
+    pub max_memory_restart: Option<u64>,
+    /// cgroup v2 `memory.max` of its cgroup (bytes): the kernel's hard limit (OOM kill past it).
+    pub memory_max: Option<u64>,
+    /// cgroup v2 `cpu.max` of its cgroup, in CPUs (0.5: half of one; 2: two).
+    pub cpu_max: Option<f64>,
+}
+
+impl Limits {
+    /// A limit the kernel enforces through the program's cgroup.
+    pub fn needs_cgroup(&self) -> bool {
+        self.memory_max.is_some() || self.cpu_max.is_some()
+    }
 }
 
 /// Defaults (SPEC §3).

@@ -891,6 +891,7 @@ fn arbitrary_spec() -> impl Strategy<Value = ProgramSpec> {
                 delay_seconds: Duration::from_millis(delay),
                 healthcheck,
                 depends_on,
+                limits: crate::spec::Limits::default(),
                 process: ProcessSpec {
                     argv,
                     user: user.and_then(|name| TestUsers.by_name(name)),

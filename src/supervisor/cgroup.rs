@@ -14,14 +14,15 @@
 //! ```
 //!
 //! The tree itself never holds a process, so cgroup v2's "no internal processes" rule never
-//! stands in the way of enabling controllers for the leaves (memory and cpu limits, which a
-//! later version adds): the tree's `cgroup.subtree_control` can take any controller its parent
+//! stands in the way of enabling controllers for the leaves (the memory and cpu limits of
+//! `memory_max` and `cpu_max`, [`super::limits`]): the tree's `cgroup.subtree_control` can take any controller its parent
 //! gives it. The parent, the daemon's own cgroup, can give controllers only when it holds no
 //! process itself (unless it is the root of the hierarchy): a daemon that wants limits moves
 //! itself into a leaf of its own first (a systemd service with `Delegate=yes`, or a container
-//! whose PID 1 is the daemon in its namespace's root cgroup, both hold just the daemon). Today
-//! no controller is enabled: the leaves are used for membership, counting and killing, which
-//! need none.
+//! whose PID 1 is the daemon in its namespace's root cgroup, both hold just the daemon). No
+//! controller is enabled until a program sets `memory_max` or `cpu_max`
+//! ([`super::limits::apply`] enables the one it needs): membership, counting and killing need
+//! none.
 //!
 //! Leaves are named `<program>.program`: interface files are `<controller>.<name>`, and no
 //! controller is called like a program, so a program named `memory` or `cgroup.procs` cannot

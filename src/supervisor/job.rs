@@ -106,6 +106,9 @@ pub(crate) struct Job {
     pub logs: Vec<SharedWriter>,
     /// The program's cgroup, from its first start until the job is forgotten.
     pub leaf: Option<Leaf>,
+    /// The OOM kills its cgroup had counted when the current process started (`memory_max`:
+    /// an exit with more is reported as an OOM kill).
+    pub oom_kills: u64,
     /// The file the current (or last) process's stderr goes to, and its length when that
     /// process started: what [`Job::last_stderr`] reads. `None` without one (`"none"`, not a
     /// regular file) or when the last start never ran a process.
@@ -140,6 +143,7 @@ impl Job {
             budget: RestartBudget::new(),
             logs: Vec::new(),
             leaf: None,
+            oom_kills: 0,
             stderr_log: None,
             notify: None,
         }

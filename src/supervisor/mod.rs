@@ -121,6 +121,7 @@ pub mod console;
 mod contain;
 mod job;
 mod leftover;
+pub mod limits;
 pub mod lines;
 mod logfile;
 pub mod logread;
@@ -247,6 +248,10 @@ struct Spawned {
     notify: Option<crate::health::notify::NotifyGuard>,
     /// Where its stderr goes (a regular file) and that file's length before it started.
     stderr_log: Option<(PathBuf, u64)>,
+    /// Why its `memory_max` / `cpu_max` could not be set (it runs without them).
+    limits_problem: Option<String>,
+    /// Its cgroup's OOM kill count before it started.
+    oom_kills: u64,
 }
 
 /// The jobs, by program name, and what they share.
@@ -401,6 +406,13 @@ impl Supervisor {
     /// next start; use [`Supervisor::restart`] to apply them now.
     pub fn update_spec(&mut self, spec: Arc<ProgramSpec>) {
         if let Some(job) = self.jobs.get_mut(&spec.name) {
+            // New limits apply to the running program at once, as systemd applies them.
+            if job.spec.limits != spec.limits
+                && let Some(problem) = self.context.apply_limits(&spec, job.leaf.as_ref())
+            {
+                tracing::warn!(program = %spec.name, "{problem}");
+                job.last_error = Some(problem);
+            }
             apply_spec(job, spec);
         }
     }
@@ -621,6 +633,27 @@ impl Supervisor {
         Some(job.view(now, processes))
     }
 
+    /// The processes in a job's cgroup (one `pread` of its `cgroup.procs`), for its figures
+    /// (SPEC §14); `None` when it has no cgroup (marks or process groups only).
+    pub fn cgroup_members(&self, name: &str) -> Option<Vec<u32>> {
+        self.jobs
+            .get(name)?
+            .leaf
+            .as_ref()
+            .map(cgroup::Leaf::members)
+    }
+
+    /// The cgroup folder of a job, when it has one (for its limits and OOM counts).
+    pub fn cgroup_path(&self, name: &str) -> Option<PathBuf> {
+        let job = self.jobs.get(name)?;
+        job.leaf.as_ref()?;
+        self.context
+            .containment
+            .cgroups
+            .as_ref()
+            .map(|cgroups| cgroups.leaf_path(name))
+    }
+
     /// The last stderr lines of a job's last process when it exited or failed (EXITED,
     /// BACKOFF, FATAL), read from its log now: at most [`LAST_STDERR_LINES`] lines and
     /// [`LAST_STDERR_BYTES`] bytes, only what that process wrote. `None` otherwise, and for a
@@ -818,7 +851,14 @@ impl Context {
                 logs,
                 notify,
                 stderr_log,
+                limits_problem,
+                oom_kills,
             }) => {
+                job.oom_kills = oom_kills;
+                if let Some(problem) = limits_problem {
+                    tracing::warn!(program = %job.spec.name, "{problem}");
+                    job.last_error = Some(problem);
+                }
                 job.pid = Some(pid);
                 job.started = Some(now);
                 job.started_at = Some(SystemTime::now());
@@ -887,6 +927,22 @@ impl Context {
                     .map_err(|error| SpawnError::Cgroup(logs::describe(&error)))?,
             );
         }
+        let limits_problem = if leaf.is_some() {
+            self.apply_limits(spec, leaf.as_ref())
+        } else if spec.limits.needs_cgroup() {
+            Some(limits::not_enforced(
+                &spec.limits,
+                "this daemon gives programs no cgroup of their own here (no writable cgroup v2 hierarchy, or serve --no-cgroups; docs/RELIABILITY.md)",
+            ))
+        } else {
+            None
+        };
+        let oom_kills = match (leaf.as_ref(), &self.containment.cgroups) {
+            (Some(_), Some(cgroups)) if spec.limits.memory_max.is_some() => {
+                limits::oom_kills(&cgroups.leaf_path(&spec.name))
+            }
+            _ => 0,
+        };
         let process = &spec.process;
         let log_dir = self.log_dir.clone();
         let stdout_path = spec.log_path(&log_dir, Stream::Stdout);
@@ -1039,7 +1095,20 @@ impl Context {
             logs: writers,
             notify,
             stderr_log,
+            limits_problem,
+            oom_kills,
         })
+    }
+
+    /// Sets (or lifts) the program's `memory_max` and `cpu_max` in its cgroup before its
+    /// process is cloned into it (SPEC §14). Where they cannot be set, says why: the program
+    /// runs without them.
+    fn apply_limits(&self, spec: &ProgramSpec, leaf: Option<&cgroup::Leaf>) -> Option<String> {
+        let path = leaf.and(self.containment.cgroups.as_ref())?;
+        let path = path.leaf_path(&spec.name);
+        limits::apply(&path, &spec.limits)
+            .err()
+            .map(|why| limits::not_enforced(&spec.limits, &why))
     }
 
     /// A notify socket for a new process of this program, usable by its user.
@@ -1267,6 +1336,23 @@ impl Context {
     ) -> bool {
         job.pid = None;
         job.last_exit = Some(exit);
+        // The kernel's OOM killer ended it (its cgroup's memory_max): said as such.
+        if let (Some(limit), Some(cgroups), Some(_)) = (
+            job.spec.limits.memory_max,
+            &self.containment.cgroups,
+            job.leaf.as_ref(),
+        ) {
+            let kills = limits::oom_kills(&cgroups.leaf_path(&job.spec.name));
+            if kills > job.oom_kills {
+                let message = format!(
+                    "OOM kill: the kernel ended it at memory_max ({} MB) ({exit})",
+                    limit >> 20
+                );
+                tracing::warn!(program = %job.spec.name, "{message}");
+                job.last_error = Some(message);
+                job.oom_kills = kills;
+            }
+        }
         // Processes the main one left: a program that daemonizes (its main process forks the
         // real server and exits), said in `last_error` unless the exit was asked for.
         let hint = (left > 0).then(|| left_behind(left, job.spec.killasgroup));

@@ -838,8 +838,10 @@ fn programs_named_like_routes_are_reachable_by_name() {
 }
 
 /// The keys of a program's status, wherever it is shown.
-const STATUS_KEYS: [&str; 22] = [
+const STATUS_KEYS: [&str; 25] = [
     "config_error",
+    "cpu_percent",
+    "cpu_seconds",
     "enabled",
     "generation",
     "health",
@@ -848,6 +850,7 @@ const STATUS_KEYS: [&str; 22] = [
     "last_exit",
     "last_probe",
     "last_stderr",
+    "memory_bytes",
     "name",
     "observed_generation",
     "pid",
@@ -885,7 +888,19 @@ fn assert_status_shape(status: &Value) {
         );
     }
     assert!(status["restarts"].is_u64(), "restarts: {status}");
+    // SPEC §14: figures while a process lives, null without one.
     assert!(status["processes"].is_u64(), "processes: {status}");
+    let alive = status["pid"].is_u64();
+    for key in ["cpu_percent", "cpu_seconds"] {
+        assert!(
+            status[key].is_null() || (alive && status[key].is_f64()),
+            "{key}: {status}"
+        );
+    }
+    assert!(
+        status["memory_bytes"].is_null() || (alive && status["memory_bytes"].is_u64()),
+        "memory_bytes: {status}"
+    );
     assert!(status["generation"].is_u64(), "generation: {status}");
     assert!(status["enabled"].is_boolean(), "enabled: {status}");
     assert!(status["run"].is_boolean(), "run: {status}");

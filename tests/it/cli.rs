@@ -390,7 +390,8 @@ ID  NAME   STATUS    PID    UPTIME   ENABLED  BOOT  PRIORITY  COMMAND
     assert_eq!(
         cells(status.lines().next().unwrap_or_default()),
         [
-            "ID", "NAME", "STATUS", "READY", "HEALTH", "PID", "UPTIME", "RESTARTS", "INFO"
+            "ID", "NAME", "STATUS", "READY", "HEALTH", "PID", "UPTIME", "RESTARTS", "CPU", "MEM",
+            "INFO"
         ],
         "{status}"
     );

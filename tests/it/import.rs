@@ -376,7 +376,8 @@ fn pm2_ecosystem_json_and_yaml() {
         assert_eq!(string(&api, "stopsignal"), "INT", "{file}");
         assert_eq!(api["stopwaitsecs"].as_float(), Some(1.6), "{file}");
         assert_eq!(api["priority"].as_integer(), Some(10), "{file}");
-        assert_eq!(string(&api, "x-pm2-max_memory_restart"), "300M", "{file}");
+        // PM2's size is hoody-daemon's (SPEC §14): enforced, not kept aside.
+        assert_eq!(string(&api, "max_memory_restart"), "300M", "{file}");
         let worker = toml(&out.join("worker.toml"));
         assert_eq!(
             argv(&worker),
@@ -392,8 +393,8 @@ fn pm2_ecosystem_json_and_yaml() {
         assert_eq!(worker["stopwaitsecs"].as_integer(), Some(5), "{file}");
         assert_eq!(worker["priority"].as_integer(), Some(20), "{file}");
         assert!(
-            report.contains("api: max_memory_restart = \"300M\": kept as x-pm2-max_memory_restart"),
-            "{file}: {report}"
+            !report.contains("max_memory_restart"),
+            "{file}: mapped, so not reported: {report}"
         );
         if file == "ecosystem.json" {
             for expected in [
@@ -559,10 +560,7 @@ fn pm2_jlist_output_from_a_file_and_from_stdin() {
         assert_eq!(api["boot"].as_bool(), Some(true));
         // pm2's default log folder gives way to hoody-daemon's "auto".
         assert!(api.get("stdout_logfile").is_none(), "{api}");
-        assert_eq!(
-            api["x-pm2-max_memory_restart"].as_integer(),
-            Some(314_572_800)
-        );
+        assert_eq!(api["max_memory_restart"].as_integer(), Some(314_572_800));
         let worker = toml(&out.join("worker.toml"));
         assert_eq!(argv(&worker), ["python3", "/srv/shop/app/worker.py"]);
         assert_eq!(worker["boot"].as_bool(), Some(false), "stopped in pm2");

@@ -11,6 +11,7 @@ mod hostile;
 mod import;
 mod lifecycle;
 mod logs;
+mod metrics;
 mod openapi;
 mod property;
 mod scale;

@@ -828,6 +828,16 @@ fn every_answer_matches_the_document() {
         "method": "get", "path": "/events", "status": 200,
         "content_type": "text/event-stream", "body": null,
     }));
+    // The Prometheus text of /metrics: its content type is what the document says.
+    let metrics = samples
+        .client
+        .request("GET", &format!("{BASE}/metrics"), None, &[])
+        .expect("GET /metrics");
+    assert_eq!(metrics.status, 200);
+    samples.list.push(json!({
+        "method": "get", "path": "/metrics", "status": 200,
+        "content_type": metrics.header("content-type").unwrap_or(""), "body": null,
+    }));
     assert!(samples.list.len() > 80, "{}", samples.list.len());
     samples.validate_every_operation(&daemon);
 }

@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Server-sent events of every config, state and health change: `event:` config, state, health or lagged; `data:` the event as JSON (the Event schema) */
+        /** Server-sent events of every config, state and health change, each with an `id:`: `event:` config, state, health, lagged or reset; `data:` the event as JSON (the Event schema). A reconnect with Last-Event-ID (or ?last_event_id=) first gets the events it missed, or `event: reset` when they are no longer kept */
         get: operations["getEvents"];
         put?: never;
         post?: never;
@@ -47,6 +47,23 @@ export interface paths {
         };
         /** The last lines of every program (or those named), merged in time order: data.lines [{program, stream, line, time}]; follow=true streams server-sent events */
         get: operations["getLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/daemon/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus text format 0.0.4 (text/plain): every program's up, state, ready, restarts, start time, exit code, CPU seconds, memory and processes, the programs per state and the daemon's process_* figures; with serve --metrics-compat supervisord also supervisord_exporter's names. Read when scraped, never on a timer; also served at /metrics */
+        get: operations["getMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -611,7 +628,7 @@ export interface components {
         Error500: {
             error: {
                 /** @enum {string} */
-                code: "clear_failed" | "log_unreadable" | "follow_unavailable" | "lost_write" | "serialize_failed" | "signal_failed" | "state_write_failed" | "write_failed";
+                code: "clear_failed" | "log_unreadable" | "follow_unavailable" | "lost_write" | "serialize_failed" | "signal_failed" | "state_write_failed" | "unexpected_answer" | "write_failed";
                 details: components["schemas"]["ErrorDetails"];
             };
             message: string;
@@ -639,7 +656,7 @@ export interface components {
             statusCode: 507;
         };
         /** @enum {string} */
-        ErrorCode: "body_too_large" | "clear_failed" | "follow_unavailable" | "forbidden" | "forbidden_host" | "forbidden_origin" | "insufficient_storage" | "invalid_fields" | "invalid_header" | "invalid_id" | "invalid_json" | "invalid_query" | "log_unreadable" | "lost_write" | "method_not_allowed" | "name_taken" | "no_route" | "no_valid_version" | "not_enabled" | "not_found" | "not_ready" | "not_running" | "recovering" | "serialize_failed" | "shutting_down" | "signal_failed" | "stale" | "start_failed" | "state_write_failed" | "timeout" | "unauthorized" | "unreadable_file" | "unsupported_media_type" | "write_failed";
+        ErrorCode: "body_too_large" | "clear_failed" | "follow_unavailable" | "forbidden" | "forbidden_host" | "forbidden_origin" | "insufficient_storage" | "invalid_fields" | "invalid_header" | "invalid_id" | "invalid_json" | "invalid_query" | "log_unreadable" | "lost_write" | "method_not_allowed" | "name_taken" | "no_route" | "no_valid_version" | "not_enabled" | "not_found" | "not_ready" | "not_running" | "recovering" | "serialize_failed" | "shutting_down" | "signal_failed" | "stale" | "start_failed" | "state_write_failed" | "timeout" | "unauthorized" | "unexpected_answer" | "unreadable_file" | "unsupported_media_type" | "write_failed";
         /** @description What the error is about: null, the problems of each field ([{field, message}]), or an object naming what was refused */
         ErrorDetails: null | components["schemas"]["FieldProblem"][] | {
             column?: number;
@@ -666,8 +683,8 @@ export interface components {
             /** @description 409 not_running: the program's state; 422 start_failed: its whole status */
             status?: ("STOPPED" | "STARTING" | "RUNNING" | "BACKOFF" | "STOPPING" | "EXITED" | "FATAL") | components["schemas"]["Status"];
         };
-        /** @description One event of GET /events (its `event:` is the type) */
-        Event: components["schemas"]["ConfigEvent"] | components["schemas"]["StateEvent"] | components["schemas"]["HealthEvent"] | components["schemas"]["LaggedEvent"];
+        /** @description One event of GET /events (its `event:` is the type; its `id:` the event's id, for Last-Event-ID) */
+        Event: components["schemas"]["ConfigEvent"] | components["schemas"]["StateEvent"] | components["schemas"]["HealthEvent"] | components["schemas"]["LaggedEvent"] | components["schemas"]["ResetEvent"];
         /** @description How the last process ended: its exit code, or the signal that killed it */
         ExitInfo: {
             code: number;
@@ -756,6 +773,8 @@ export interface components {
             boot?: boolean | string | null;
             command: string | string[];
             console?: boolean | string | null;
+            /** @description CPUs: 0.5, 2, "50%" or "500m" */
+            cpu_max?: number | string | null;
             delay_seconds?: number | string | null;
             depends_on?: string[] | {
                 [key: string]: "started" | "ready" | "completed_successfully";
@@ -783,6 +802,8 @@ export interface components {
             } | null;
             killasgroup?: boolean | string | null;
             log_timestamps?: boolean | string | null;
+            max_memory_restart?: number | string | null;
+            memory_max?: number | string | null;
             name: string;
             notify?: boolean | string | null;
             priority?: number | null;
@@ -831,6 +852,8 @@ export interface components {
             config_error: components["schemas"]["ConfigError"] | null;
             /** @description A copy of the output goes to the daemon's --log-console */
             console?: boolean;
+            /** @description CPUs (cgroup v2 cpu.max) */
+            cpu_max?: number;
             delay_seconds?: number;
             depends_on?: string[] | {
                 [key: string]: "started" | "ready" | "completed_successfully";
@@ -862,6 +885,10 @@ export interface components {
             killasgroup?: boolean;
             /** @description Each stored line starts with its time (absent: the daemon's --log-timestamps) */
             log_timestamps?: boolean;
+            /** @description 50MB, 512KB, 1GB, or a number of bytes ("1000") */
+            max_memory_restart?: string;
+            /** @description 50MB, 512KB, 1GB, or a number of bytes ("1000") */
+            memory_max?: string;
             name: string;
             notify?: boolean;
             /** @description The generation the process runs with; null without a process */
@@ -902,6 +929,8 @@ export interface components {
             boot?: boolean | string | null;
             command?: string | string[] | null;
             console?: boolean | string | null;
+            /** @description CPUs: 0.5, 2, "50%" or "500m" */
+            cpu_max?: number | string | null;
             delay_seconds?: number | string | null;
             depends_on?: string[] | {
                 [key: string]: "started" | "ready" | "completed_successfully";
@@ -929,6 +958,8 @@ export interface components {
             } | null;
             killasgroup?: boolean | string | null;
             log_timestamps?: boolean | string | null;
+            max_memory_restart?: number | string | null;
+            memory_max?: number | string | null;
             name?: string;
             notify?: boolean | string | null;
             priority?: number | null;
@@ -1020,6 +1051,16 @@ export interface components {
             /** @constant */
             removed: true;
         };
+        ResetEvent: {
+            /** @description The Last-Event-ID the client gave */
+            last_event_id: string;
+            reason: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "reset";
+        };
         SignalRequest: {
             /** @description A signal's name with or without SIG, in any case (HUP, SIGUSR1, term), or its number (1) */
             signal: string | number;
@@ -1052,6 +1093,10 @@ export interface components {
         };
         Status: {
             config_error: components["schemas"]["ConfigError"] | null;
+            /** @description CPU over the interval since the last read of this status (or since start), 100 = one CPU; null without a process (SPEC §14) */
+            cpu_percent: number | null;
+            /** @description CPU time of the live processes and the children they reaped; null without a process */
+            cpu_seconds: number | null;
             enabled: boolean;
             generation: number;
             health: ("starting" | "healthy" | "unhealthy") | null;
@@ -1061,6 +1106,8 @@ export interface components {
             last_probe: components["schemas"]["LastProbe"] | null;
             /** @description EXITED, BACKOFF or FATAL: the last lines its last process wrote to stderr; null otherwise, and always for a read token (it is log content) */
             last_stderr: string | null;
+            /** @description Resident memory of every live process of the program; null without a process */
+            memory_bytes: number | null;
             name: string;
             observed_generation: number | null;
             pid: number | null;
@@ -1261,7 +1308,10 @@ export type $defs = Record<string, never>;
 export interface operations {
     getEvents: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description resume after this event id (the Last-Event-ID header does the same) */
+                last_event_id?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1277,6 +1327,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
         };
@@ -1344,6 +1395,29 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -143,12 +143,14 @@ fn every_mapped_key() {
             "stdout_logfile": "/srv/api/logs/out.log",
             "stderr_logfile": "none",
             "user": "nobody",
-            "x-pm2-max_memory_restart": "300M",
+            "max_memory_restart": "300M",
         })
     );
     assert!(
-        program.unmapped.iter().any(|line| line
-            .starts_with("max_memory_restart = \"300M\": kept as x-pm2-max_memory_restart")),
+        program
+            .unmapped
+            .iter()
+            .all(|line| !line.starts_with("max_memory_restart")),
         "{:?}",
         program.unmapped
     );
@@ -328,7 +330,7 @@ fn jlist_processes() {
             "stopwaitsecs": 1.6,
             "priority": 10,
             "stderr_logfile": "/var/log/api/err.log",
-            "x-pm2-max_memory_restart": 314_572_800_u64,
+            "max_memory_restart": 314_572_800_u64,
         })
     );
     let notes = api.notes.join("\n");

@@ -1,0 +1,298 @@
+//! What each program costs, read when asked (SPEC §14): `cpu_percent`, `cpu_seconds`,
+//! `memory_bytes` and `processes` of a status, and the text of `GET /metrics`. Nothing here
+//! runs on a timer: a status or a scrape reads `/proc` for the programs it shows
+//! (`metrics::procfs`), and the percentages are measured between two such reads
+//! (`metrics::cpu`).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::metrics::procfs::{self, ProcDir, Stat, Units, Usage};
+use crate::metrics::report::{self, DaemonFigures, ProgramFigures};
+use crate::metrics::{Identity, Samples};
+use crate::supervisor::{ExitInfo, JobView, ProcessState};
+
+use super::Daemon;
+use super::request::{Answer, Data};
+
+/// The units of /proc and the readings `cpu_percent` is measured from.
+#[derive(Debug)]
+pub(super) struct Resources {
+    units: Units,
+    /// Reads are `&self` (a status changes nothing a reconcile looks at), and the readings
+    /// are the loop's own bookkeeping: a cell, only ever borrowed inside one call.
+    samples: RefCell<Samples>,
+    /// The `/proc/PID` folder of each program's main process, opened at the first read of its
+    /// figures and kept while that process lives (reads open files relative to it).
+    dirs: RefCell<HashMap<String, Kept>>,
+    /// The next look at the memory of the programs with `max_memory_restart`; `None` while
+    /// no running program sets it (no wake-up at all).
+    pub memory_check_at: Option<Instant>,
+}
+
+impl Resources {
+    pub fn new() -> Resources {
+        Resources {
+            units: Units::of_this_system(),
+            samples: RefCell::new(Samples::default()),
+            dirs: RefCell::new(HashMap::new()),
+            memory_check_at: None,
+        }
+    }
+}
+
+/// What is kept of a program's main process between reads.
+#[derive(Debug)]
+enum Kept {
+    /// Read once, by path.
+    Seen(u32),
+    /// Read more than once: its `/proc/PID` folder, kept open.
+    Open(ProcDir),
+}
+
+/// How often the memory of a program with `max_memory_restart` is looked at.
+pub const MEMORY_CHECK_INTERVAL: Duration = Duration::from_secs(3);
+
+/// A size for a message: `68.2MB`.
+fn megabytes(bytes: u64) -> String {
+    let megabytes = bytes as f64 / f64::from(1 << 20);
+    if megabytes >= 100.0 {
+        format!("{megabytes:.0}MB")
+    } else {
+        format!("{megabytes:.1}MB")
+    }
+}
+
+/// One program's figures now.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ProgramUsage {
+    /// Of one CPU (200 = two CPUs busy), one decimal.
+    pub cpu_percent: f64,
+    /// Two decimals (the kernel counts in ticks of 10 ms).
+    pub cpu_seconds: f64,
+    pub memory_bytes: u64,
+}
+
+impl Daemon {
+    /// The live processes of program `name` whose main process is `pid`, with their stats:
+    /// its cgroup's members where it has a cgroup (`setsid` and double forks included), else
+    /// the process tree under its main process.
+    fn program_stats(&self, name: &str, pid: u32) -> Vec<Stat> {
+        let members = self.supervisor.cgroup_members(name);
+        let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() else {
+            return match members {
+                Some(members) => procfs::stats_of(&members),
+                None => procfs::tree_stats(pid),
+            };
+        };
+        let by_path = |members: Option<Vec<u32>>| match members {
+            Some(members) => procfs::stats_of(&members),
+            None => procfs::tree_stats(pid),
+        };
+        match dirs.get(name) {
+            Some(Kept::Open(dir)) if dir.pid == pid => {}
+            // Its second read: a process that lives long enough to be read twice gets its
+            // folder kept (a crash loop's short-lived processes are read by path, without the
+            // opens and duplications of keeping one).
+            Some(Kept::Seen(seen)) if *seen == pid => match ProcDir::open(pid) {
+                Some(dir) => {
+                    dirs.insert(name.to_string(), Kept::Open(dir));
+                }
+                // Gone, or out of descriptors (a fleet past its limit): read by path.
+                None => return by_path(members),
+            },
+            _ => {
+                dirs.insert(name.to_string(), Kept::Seen(pid));
+                return by_path(members);
+            }
+        }
+        let Some(Kept::Open(dir)) = dirs.get(name) else {
+            return by_path(members);
+        };
+        match members {
+            Some(members) => dir.with_members(&members),
+            None => dir.tree_stats(),
+        }
+    }
+
+    /// A program's figures now; `None` without a live process.
+    pub(super) fn usage_of(
+        &self,
+        name: &str,
+        job: Option<&JobView<'_>>,
+        now: Instant,
+    ) -> Option<ProgramUsage> {
+        let Some((job, pid)) = job.and_then(|job| Some((job, job.pid?))) else {
+            if let Ok(mut samples) = self.resources.samples.try_borrow_mut() {
+                samples.forget(name);
+            }
+            if let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() {
+                dirs.remove(name);
+            }
+            return None;
+        };
+        let stats = self.program_stats(name, pid);
+        let main = stats.iter().find(|stat| stat.pid == pid)?;
+        let units = &self.resources.units;
+        let usage = Usage::sum(&stats);
+        let cpu_seconds = usage.cpu_seconds(units);
+        let uptime = job
+            .started_at
+            .and_then(|started| SystemTime::now().duration_since(started).ok())
+            .unwrap_or_default();
+        let identity = Identity {
+            pid,
+            start_ticks: main.starttime,
+        };
+        let cpu_percent = match self.resources.samples.try_borrow_mut() {
+            Ok(mut samples) => samples.percent(name, identity, cpu_seconds, uptime, now),
+            Err(_) => 0.0,
+        };
+        Some(ProgramUsage {
+            cpu_percent,
+            cpu_seconds: (cpu_seconds * 100.0).round() / 100.0,
+            memory_bytes: usage.memory_bytes(units),
+        })
+    }
+
+    /// The running programs that set `max_memory_restart`, with their limit.
+    fn memory_watched(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
+        self.jobs.iter().filter_map(|(name, meta)| {
+            let limit = meta.spec.limits.max_memory_restart?;
+            Some((name.as_str(), limit))
+        })
+    }
+
+    /// After each event: a look is due every [`MEMORY_CHECK_INTERVAL`] while a program with
+    /// `max_memory_restart` has a job; no deadline at all otherwise.
+    pub(super) fn watch_memory(&mut self, now: Instant) {
+        let watched = self.memory_watched().any(|(name, _)| {
+            self.supervisor
+                .view(name, now)
+                .is_some_and(|job| job.pid.is_some())
+        });
+        match (watched, self.resources.memory_check_at) {
+            (true, None) => self.resources.memory_check_at = Some(now + MEMORY_CHECK_INTERVAL),
+            (false, Some(_)) => self.resources.memory_check_at = None,
+            _ => {}
+        }
+    }
+
+    /// At its deadline: each running program over its `max_memory_restart` is restarted
+    /// gracefully (stopsignal, grace, start), with a `last_error` that says why.
+    pub(super) fn check_memory(&mut self, now: Instant) {
+        match self.resources.memory_check_at {
+            Some(due) if due <= now => {}
+            _ => return,
+        }
+        self.resources.memory_check_at = Some(now + MEMORY_CHECK_INTERVAL);
+        if self.shutdown.is_some() {
+            return;
+        }
+        let mut over = Vec::new();
+        for (name, limit) in self.memory_watched() {
+            let Some(job) = self.supervisor.view(name, now) else {
+                continue;
+            };
+            if !matches!(job.state, ProcessState::Running | ProcessState::Starting) {
+                continue;
+            }
+            let Some(pid) = job.pid else { continue };
+            let stats = self.program_stats(name, pid);
+            let held = Usage::sum(&stats).memory_bytes(&self.resources.units);
+            if held > limit {
+                over.push((name.to_string(), held, limit));
+            }
+        }
+        for (name, held, limit) in over {
+            let reason = format!(
+                "max_memory_restart: its processes held {} of memory, over the limit of {}; restarted",
+                megabytes(held),
+                megabytes(limit)
+            );
+            let changes = self.supervisor.restart_for(&name, &reason, now);
+            self.publish_changes(changes);
+        }
+    }
+
+    /// `GET /metrics`: every program of the table (quick-start runs are not programs), read
+    /// now, and the daemon's own process.
+    pub(super) fn metrics(&self, now: Instant) -> Answer {
+        let mut figures = Vec::with_capacity(self.table.programs.len());
+        for program in self.table.programs.values() {
+            let name = program.entry.name.as_str();
+            let job = self.supervisor.view(name, now);
+            let meta = self.jobs.get(name);
+            let health =
+                self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
+            let usage = self.usage_of(name, job.as_ref(), now).unwrap_or_default();
+            let (state, restarts, started_at, last_exit, uptime, processes) = match &job {
+                Some(job) => (
+                    job.state,
+                    job.restarts,
+                    job.started_at,
+                    job.last_exit,
+                    job.uptime_seconds,
+                    job.processes,
+                ),
+                None => (
+                    crate::supervisor::ProcessState::Stopped,
+                    0,
+                    None,
+                    None,
+                    None,
+                    0,
+                ),
+            };
+            figures.push(ProgramFigures {
+                name,
+                description: program
+                    .last_good
+                    .as_ref()
+                    .map_or("", |spec| spec.description.as_str()),
+                state,
+                ready: health.ready,
+                restarts,
+                started_at: started_at
+                    .and_then(|time| time.duration_since(SystemTime::UNIX_EPOCH).ok())
+                    .map(|since| since.as_secs_f64()),
+                exit_code: last_exit.map(|exit| match exit {
+                    ExitInfo::Code(code) => i64::from(code),
+                    ExitInfo::Signal(signal) => 128 + i64::from(signal),
+                }),
+                supervisord_exit_status: match last_exit {
+                    Some(ExitInfo::Code(code)) => i64::from(code),
+                    Some(ExitInfo::Signal(_)) => -1,
+                    None => 0,
+                },
+                cpu_seconds: usage.cpu_seconds,
+                memory_bytes: usage.memory_bytes,
+                processes,
+                config_error: !program.problems().is_empty(),
+                uptime_seconds: uptime,
+            });
+        }
+        let text = report::render(&figures, &self.own_figures(), self.config.metrics_compat);
+        Answer::with(Data::Text(text))
+    }
+
+    /// The daemon's own `process_*` figures.
+    fn own_figures(&self) -> DaemonFigures {
+        let units = &self.resources.units;
+        let own = procfs::read_stat(std::process::id());
+        DaemonFigures {
+            cpu_seconds: own.map_or(0.0, |stat| {
+                (stat.utime + stat.stime) as f64 / units.ticks_per_second as f64
+            }),
+            resident_bytes: own.map_or(0, |stat| stat.rss_pages.saturating_mul(units.page_size)),
+            virtual_bytes: own.map_or(0, |stat| stat.vsize),
+            open_fds: procfs::own_open_fds(),
+            max_fds: procfs::own_max_fds(),
+            start_time: own.and_then(|stat| {
+                procfs::boot_time_seconds()
+                    .map(|boot| boot + stat.starttime as f64 / units.ticks_per_second as f64)
+            }),
+        }
+    }
+}
