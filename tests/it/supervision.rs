@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{TestDaemon, alive, binary, processes_running, signal, unique, wait_until};
+use crate::support::{
+    TestDaemon, alive, binary, cmdline, processes_running, signal, unique, wait_until,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mechanism {
@@ -64,6 +66,9 @@ case $1 in
   exit)
     setsid sh -c "$grandchild" "$pids" "$seconds" &
     sleep "$2"; exit "$3" ;;
+  exit-when)
+    setsid sh -c "$grandchild" "$pids" "$seconds" &
+    while [ ! -e "$2" ]; do sleep 0.02; done; exit "$3" ;;
 esac
 "#,
     )
@@ -154,13 +159,14 @@ fn stop_ends_a_setsid_grandchild(mechanism: Mechanism) {
     let daemon = daemon(mechanism);
     let pids = daemon.root.path().join("web.pids");
     let seconds = unique();
+    let main_seconds = unique();
     daemon.put(
         "web.toml",
         &escaper_program(
             &daemon,
             &pids,
             seconds,
-            &format!("run {}", unique()),
+            &format!("run {main_seconds}"),
             "startsecs = 0\nstopwaitsecs = 2",
         ),
     );
@@ -176,6 +182,13 @@ fn stop_ends_a_setsid_grandchild(mechanism: Mechanism) {
     let grandchild = pids_in(&pids)[0];
     assert_eq!(processes_running(&format!("sleep {seconds}")), [grandchild]);
     let main = status["pid"].as_u64().expect("pid") as u32;
+    // Its /proc is read once it has exec'd its sleep (settled, not mid-exec).
+    wait_until(
+        "the main process to exec its sleep",
+        30,
+        || cmdline(main) == format!("sleep {main_seconds}"),
+        || daemon.log(),
+    );
     assert_contained(&daemon, main, "web", mechanism);
     assert_contained(&daemon, grandchild, "web", mechanism);
 
@@ -209,13 +222,17 @@ fn a_main_exit_ends_what_it_left(mechanism: Mechanism) {
     let daemon = daemon(mechanism);
     let pids = daemon.root.path().join("job.pids");
     let seconds = unique();
+    // The main process exits (code 3) once the test has looked at the grandchild: with a fixed
+    // half second, a loaded machine let it exit first, and the grandchild was gone (its
+    // environ empty) when the test read it.
+    let go = daemon.root.path().join("job.go");
     daemon.put(
         "job.toml",
         &escaper_program(
             &daemon,
             &pids,
             seconds,
-            "exit 0.5 3",
+            &format!("exit-when {} 3", go.display()),
             "startsecs = 0\nautorestart = false",
         ),
     );
@@ -226,7 +243,15 @@ fn a_main_exit_ends_what_it_left(mechanism: Mechanism) {
         || daemon.log(),
     );
     let grandchild = pids_in(&pids)[0];
+    // Read its /proc only once it has exec'd its sleep (settled, not mid-exec).
+    wait_until(
+        "the grandchild to exec its sleep",
+        30,
+        || cmdline(grandchild) == format!("sleep {seconds}"),
+        || daemon.log(),
+    );
     assert_contained(&daemon, grandchild, "job", mechanism);
+    fs::write(&go, "").expect("let the main process exit");
     let exited = daemon.wait_state("job", "EXITED");
     wait_gone(
         &daemon,
