@@ -874,8 +874,18 @@ async fn program_logs(
     params: Params,
 ) -> Response {
     let id = try_response!(id_of(id));
+    one_log(state, socket, Request::LogPaths { id }, params).await
+}
+
+/// The logs of one program or quick-start run: its paths from the loop, then read or followed.
+async fn one_log(
+    state: AppState,
+    socket: Option<axum::Extension<PeerSocket>>,
+    request: Request,
+    params: Params,
+) -> Response {
     let params = try_response!(params_of(params));
-    let paths = state.handle.ask(Request::LogPaths { id }).await;
+    let paths = state.handle.ask(request).await;
     logs::respond(
         paths,
         &params,
@@ -919,15 +929,7 @@ async fn quick_logs(
     params: Params,
 ) -> Response {
     let id = try_response!(id_of(id));
-    let params = try_response!(params_of(params));
-    let paths = state.handle.ask(Request::QuickLogPaths { id }).await;
-    logs::respond(
-        paths,
-        &params,
-        &state.followers,
-        socket.map(|found| found.0),
-    )
-    .await
+    one_log(state, socket, Request::QuickLogPaths { id }, params).await
 }
 
 async fn quick_list(State(state): State<AppState>) -> Response {
