@@ -5,7 +5,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -446,16 +446,42 @@ fn one_programs_two_streams_come_as_one_list_in_time_order() {
     );
 }
 
-/// The bytes of a log and its rotated files, read oldest first: a file that rotation moves
-/// during the look is missed once, never counted twice.
-fn log_total(path: &Path, backups: u32) -> u64 {
-    let mut total = 0;
-    for number in (1..=backups).rev() {
-        let mut name = path.as_os_str().to_os_string();
-        name.push(format!(".{number}"));
-        total += fs::metadata(&name).map_or(0, |metadata| metadata.len());
+/// The bytes the logs (each with its rotated files) held at one instant, or less, never more.
+///
+/// A look at many files is not one instant: the daemon deletes the oldest rotated files of
+/// one log while it writes to another, so adding up sizes read one after the other can count
+/// bytes that were never all there at once (CI saw 8 KB too many). So every file is opened
+/// and its size read through the open descriptor, then, once all are open, each one that still
+/// has a name is kept. A kept file existed at the instant the second pass began (a deleted file
+/// never comes back) and held at least the size read (a log file only grows or is renamed), so
+/// the sum is at most what the logs held at that instant. Files are told apart by inode: one
+/// renamed during the look (`file.1` to `file.2`) is counted once.
+fn logs_at_one_instant(paths: &[PathBuf], backups: u32) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut open: Vec<(fs::File, u64)> = Vec::new();
+    for path in paths {
+        for number in (0..=backups).rev() {
+            let mut name = path.as_os_str().to_os_string();
+            if number > 0 {
+                name.push(format!(".{number}"));
+            }
+            if let Ok(file) = fs::File::open(&name) {
+                let size = file.metadata().map_or(0, |metadata| metadata.len());
+                open.push((file, size));
+            }
+        }
     }
-    total + fs::metadata(path).map_or(0, |metadata| metadata.len())
+    let mut kept: std::collections::HashMap<(u64, u64), u64> = std::collections::HashMap::new();
+    for (file, size) in &open {
+        let Ok(metadata) = file.metadata() else {
+            continue;
+        };
+        if metadata.nlink() > 0 {
+            let seen = kept.entry((metadata.dev(), metadata.ino())).or_insert(0);
+            *seen = (*seen).max(*size);
+        }
+    }
+    kept.values().sum()
 }
 
 #[test]
@@ -474,12 +500,11 @@ fn the_log_budget_holds_with_three_chatty_programs() {
             ),
         );
     }
-    let total = || -> u64 {
-        ["one", "two", "three"]
-            .iter()
-            .map(|name| log_total(&daemon.logs.join(format!("{name}.stdout.log")), BACKUPS))
-            .sum()
-    };
+    let paths: Vec<PathBuf> = ["one", "two", "three"]
+        .iter()
+        .map(|name| daemon.logs.join(format!("{name}.stdout.log")))
+        .collect();
+    let total = || logs_at_one_instant(&paths, BACKUPS);
     let mut most = 0;
     let done = |name: &str| {
         fs::read_to_string(daemon.logs.join(format!("{name}.stdout.log")))
