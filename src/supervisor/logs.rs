@@ -260,7 +260,7 @@ pub(crate) struct LogWriter {
     budget: Option<Arc<Budget>>,
     /// The user of the program that opened it: a rotation creates the next file with no more
     /// rights than that user has (`logfile`).
-    owner: Option<UserSpec>,
+    owner: Option<Box<UserSpec>>,
 }
 
 /// What one drain achieved.
@@ -316,7 +316,7 @@ impl LogWriter {
             timestamps: false,
             at_line_start: metadata.len() == 0 || !regular,
             budget: None,
-            owner: owner.cloned(),
+            owner: owner.cloned().map(Box::new),
         })
     }
 
@@ -392,7 +392,7 @@ impl LogWriter {
                     &self.path,
                     self.max_bytes,
                     self.backups,
-                    self.owner.as_ref(),
+                    self.owner.as_deref(),
                 )?
             };
         }
@@ -815,7 +815,7 @@ impl LogWriter {
         self.file = keep_open(logfile::open(
             &self.path,
             Continue::Empty,
-            self.owner.as_ref(),
+            self.owner.as_deref(),
         )?);
         self.size = 0;
         self.rotate_at_least = 0;
