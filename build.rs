@@ -25,7 +25,10 @@ fn main() {
     for script in ["hot.ld", "cold.ld"] {
         let path = Path::new(&root).join("link").join(script);
         if path.exists() {
-            println!("cargo:rustc-link-arg-bin=hoody-daemon=-Wl,-T,{}", path.display());
+            println!(
+                "cargo:rustc-link-arg-bin=hoody-daemon=-Wl,-T,{}",
+                path.display()
+            );
         }
     }
 }

@@ -205,10 +205,17 @@ impl Daemon {
         }
     }
 
-    /// Gives an event its id, keeps it in the ring, and sends it to the streams.
+    /// Gives an event its id, keeps it in the ring, and sends it to the streams (the ring
+    /// keeps events from the first one a stream received: `Ring::unheard`).
     pub(super) fn publish(&mut self, event: Event) {
         let published = self.ring.push(event);
-        let _ = self.events.send(published);
+        if self
+            .events
+            .send(published.clone())
+            .is_ok_and(|streams| streams > 0)
+        {
+            self.ring.heard(&published);
+        }
     }
 
     pub(super) fn publish_config(&mut self, event: ConfigEvent) {

@@ -18,12 +18,16 @@
 //! A turn moves at most [`DRAIN_BUDGET`] in all before the task yields to the loop; a pipe at
 //! its end (every writer gone, drained) leaves the set and is closed.
 //!
+//! A panic while one pipe is drained (a bug) ends the capture of that pipe alone, as it ended
+//! that pipe's task before: `panic = "unwind"` stays in the release profile for this.
+//!
 //! A pipe watched for a ready line tells the health inbox with `try_send`; when the inbox is
 //! full, a small task waits to deliver it (the one case that must wait: the drain of every
 //! other pipe must not).
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use nix::errno::Errno;
@@ -151,10 +155,16 @@ impl Shared {
             let Some(Some(member)) = members.slots.get_mut(slot) else {
                 continue;
             };
-            let drained = {
+            // A panic in one pipe's drain ends that pipe's capture, not the others' (each pipe
+            // had a task of its own before, and a panicking task ended alone).
+            let drained = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let line = member.watch.as_mut().map(|watch| &mut watch.line);
                 lock(&member.writer).drain_pipe(&member.pipe, DRAIN_BUDGET, true, line)
-            };
+            }))
+            .unwrap_or_else(|_| {
+                tracing::error!(path = %lock(&member.writer).path().display(), "capture of a log pipe failed (a bug): it stops");
+                Drained::Eof
+            });
             if member.watch.as_ref().is_some_and(|watch| watch.line.seen())
                 && let Some(watch) = member.watch.take()
             {
