@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::metrics::procfs::{self, ProcDir, Stat, Units, Usage};
 use crate::metrics::report::{self, DaemonFigures, ProgramFigures};
 use crate::metrics::{Identity, Samples};
-use crate::supervisor::{ExitInfo, JobView, ProcessState};
+use crate::supervisor::{Counts, ExitInfo, JobView, ProcessState, Processes};
 
 use super::Daemon;
 use super::request::{Answer, Data};
@@ -76,19 +76,15 @@ pub struct ProgramUsage {
 
 impl Daemon {
     /// The live processes of program `name` whose main process is `pid`, with their stats:
-    /// its cgroup's members where it has a cgroup (`setsid` and double forks included), else
-    /// the process tree under its main process.
-    fn program_stats(&self, name: &str, pid: u32) -> Vec<Stat> {
-        let members = self.supervisor.cgroup_members(name);
-        let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() else {
-            return match members {
-                Some(members) => procfs::stats_of(&members),
-                None => procfs::tree_stats(pid),
-            };
-        };
-        let by_path = |members: Option<Vec<u32>>| match members {
-            Some(members) => procfs::stats_of(&members),
+    /// `members`, its cgroup's members, where it has a cgroup (`setsid` and double forks
+    /// included), else the process tree under its main process.
+    fn program_stats(&self, name: &str, pid: u32, members: Option<&[u32]>) -> Vec<Stat> {
+        let by_path = || match members {
+            Some(members) => procfs::stats_of(members),
             None => procfs::tree_stats(pid),
+        };
+        let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() else {
+            return by_path();
         };
         match dirs.get(name) {
             Some(Kept::Open(dir)) if dir.pid == pid => {}
@@ -100,27 +96,49 @@ impl Daemon {
                     dirs.insert(name.to_string(), Kept::Open(dir));
                 }
                 // Gone, or out of descriptors (a fleet past its limit): read by path.
-                None => return by_path(members),
+                None => return by_path(),
             },
             _ => {
                 dirs.insert(name.to_string(), Kept::Seen(pid));
-                return by_path(members);
+                return by_path();
             }
         }
         let Some(Kept::Open(dir)) = dirs.get(name) else {
-            return by_path(members);
+            return by_path();
         };
         match members {
-            Some(members) => dir.with_members(&members),
+            Some(members) => dir.with_members(members),
             None => dir.tree_stats(),
         }
     }
 
-    /// A program's figures now; `None` without a live process.
-    pub(super) fn usage_of(
+    /// A program's processes and its figures, read now for its status: how many live
+    /// processes it has (its cgroup's members are read once, for both), and its figures
+    /// (`None` without a live process). `counts`: [`Supervisor::process_counts`] for a status
+    /// of all programs, `None` for one.
+    ///
+    /// [`Supervisor::process_counts`]: crate::supervisor::Supervisor::process_counts
+    pub(super) fn figures_of(
         &self,
         name: &str,
         job: Option<&JobView<'_>>,
+        counts: Option<&Counts>,
+        now: Instant,
+    ) -> (u32, Option<ProgramUsage>) {
+        let processes = match job {
+            Some(_) => self.supervisor.processes(name, counts),
+            None => Processes::Count(0),
+        };
+        let usage = self.usage_of(name, job, processes.members(), now);
+        (u32::try_from(processes.count()).unwrap_or(u32::MAX), usage)
+    }
+
+    /// A program's figures now; `None` without a live process.
+    fn usage_of(
+        &self,
+        name: &str,
+        job: Option<&JobView<'_>>,
+        members: Option<&[u32]>,
         now: Instant,
     ) -> Option<ProgramUsage> {
         let Some((job, pid)) = job.and_then(|job| Some((job, job.pid?))) else {
@@ -132,7 +150,7 @@ impl Daemon {
             }
             return None;
         };
-        let stats = self.program_stats(name, pid);
+        let stats = self.program_stats(name, pid, members);
         let main = stats.iter().find(|stat| stat.pid == pid)?;
         let units = &self.resources.units;
         let usage = Usage::sum(&stats);
@@ -199,7 +217,8 @@ impl Daemon {
                 continue;
             }
             let Some(pid) = job.pid else { continue };
-            let stats = self.program_stats(name, pid);
+            let processes = self.supervisor.processes(name, None);
+            let stats = self.program_stats(name, pid, processes.members());
             let held = Usage::sum(&stats).memory_bytes(&self.resources.units);
             if held > limit {
                 over.push((name.to_string(), held, limit));
@@ -220,30 +239,24 @@ impl Daemon {
     /// now, and the daemon's own process.
     pub(super) fn metrics(&self, now: Instant) -> Answer {
         let mut figures = Vec::with_capacity(self.table.programs.len());
+        let counts = self.supervisor.process_counts();
         for program in self.table.programs.values() {
             let name = program.entry.name.as_str();
             let job = self.supervisor.view(name, now);
             let meta = self.jobs.get(name);
             let health =
                 self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
-            let usage = self.usage_of(name, job.as_ref(), now).unwrap_or_default();
-            let (state, restarts, started_at, last_exit, uptime, processes) = match &job {
+            let (processes, usage) = self.figures_of(name, job.as_ref(), Some(&counts), now);
+            let usage = usage.unwrap_or_default();
+            let (state, restarts, started_at, last_exit, uptime) = match &job {
                 Some(job) => (
                     job.state,
                     job.restarts,
                     job.started_at,
                     job.last_exit,
                     job.uptime_seconds,
-                    job.processes,
                 ),
-                None => (
-                    crate::supervisor::ProcessState::Stopped,
-                    0,
-                    None,
-                    None,
-                    None,
-                    0,
-                ),
+                None => (crate::supervisor::ProcessState::Stopped, 0, None, None, None),
             };
             figures.push(ProgramFigures {
                 name,
