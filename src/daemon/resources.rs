@@ -23,9 +23,15 @@ pub(super) struct Resources {
     /// Reads are `&self` (a status changes nothing a reconcile looks at), and the readings
     /// are the loop's own bookkeeping: a cell, only ever borrowed inside one call.
     samples: RefCell<Samples>,
-    /// The `/proc/PID` folder of each program's main process, opened at the first read of its
-    /// figures and kept while that process lives (reads open files relative to it).
+    /// The `/proc/PID` folder of each program's main process, opened at the second read of
+    /// its figures and kept while that process lives (reads open files relative to it).
     dirs: RefCell<HashMap<String, Kept>>,
+    /// How many of `dirs` are open, and how many may be: kept descriptors are a speed-up, and
+    /// never take more than a quarter of the daemon's descriptor limit (10,000 programs with
+    /// a cgroup each already hold half of a limit of 20,000; past the budget, figures are read
+    /// by path, and the API can still accept connections).
+    kept: std::cell::Cell<usize>,
+    kept_budget: usize,
     /// The next look at the memory of the programs with `max_memory_restart`; `None` while
     /// no running program sets it (no wake-up at all).
     pub memory_check_at: Option<Instant>,
@@ -37,6 +43,9 @@ impl Resources {
             units: Units::of_this_system(),
             samples: RefCell::new(Samples::default()),
             dirs: RefCell::new(HashMap::new()),
+            kept: std::cell::Cell::new(0),
+            kept_budget: usize::try_from(procfs::own_max_fds().unwrap_or(1024) / 4 / 2)
+                .unwrap_or(usize::MAX),
             memory_check_at: None,
         }
     }
@@ -86,20 +95,30 @@ impl Daemon {
         let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() else {
             return by_path();
         };
+        let kept = &self.resources.kept;
+        // Keeps the count of open folders right whatever replaces an entry.
+        let put = |dirs: &mut HashMap<String, Kept>, value: Kept| {
+            let opens = matches!(value, Kept::Open(_));
+            let closes = matches!(dirs.insert(name.to_string(), value), Some(Kept::Open(_)));
+            kept.set(kept.get() + usize::from(opens) - usize::from(closes));
+        };
         match dirs.get(name) {
             Some(Kept::Open(dir)) if dir.pid == pid => {}
             // Its second read: a process that lives long enough to be read twice gets its
             // folder kept (a crash loop's short-lived processes are read by path, without the
-            // opens and duplications of keeping one).
-            Some(Kept::Seen(seen)) if *seen == pid => match ProcDir::open(pid) {
-                Some(dir) => {
-                    dirs.insert(name.to_string(), Kept::Open(dir));
+            // opens and duplications of keeping one), while the budget allows.
+            Some(Kept::Seen(seen))
+                if *seen == pid && kept.get() < self.resources.kept_budget =>
+            {
+                match ProcDir::open(pid) {
+                    Some(dir) => put(&mut dirs, Kept::Open(dir)),
+                    // Gone, or out of descriptors (a fleet past its limit): read by path.
+                    None => return by_path(),
                 }
-                // Gone, or out of descriptors (a fleet past its limit): read by path.
-                None => return by_path(),
-            },
+            }
+            Some(Kept::Seen(seen)) if *seen == pid => return by_path(),
             _ => {
-                dirs.insert(name.to_string(), Kept::Seen(pid));
+                put(&mut dirs, Kept::Seen(pid));
                 return by_path();
             }
         }
@@ -133,6 +152,20 @@ impl Daemon {
         (u32::try_from(processes.count()).unwrap_or(u32::MAX), usage)
     }
 
+    /// Drops what was kept to read a program's figures (its readings, its kept `/proc`
+    /// folder): when its process ends, so that no descriptor outlives it.
+    pub(super) fn forget_figures(&self, name: &str) {
+        if let Ok(mut samples) = self.resources.samples.try_borrow_mut() {
+            samples.forget(name);
+        }
+        if let Ok(mut dirs) = self.resources.dirs.try_borrow_mut()
+            && let Some(Kept::Open(_)) = dirs.remove(name)
+        {
+            let kept = &self.resources.kept;
+            kept.set(kept.get().saturating_sub(1));
+        }
+    }
+
     /// A program's figures now; `None` without a live process.
     fn usage_of(
         &self,
@@ -142,12 +175,7 @@ impl Daemon {
         now: Instant,
     ) -> Option<ProgramUsage> {
         let Some((job, pid)) = job.and_then(|job| Some((job, job.pid?))) else {
-            if let Ok(mut samples) = self.resources.samples.try_borrow_mut() {
-                samples.forget(name);
-            }
-            if let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() {
-                dirs.remove(name);
-            }
+            self.forget_figures(name);
             return None;
         };
         let stats = self.program_stats(name, pid, members);
