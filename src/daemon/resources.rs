@@ -26,12 +26,15 @@ pub(super) struct Resources {
     /// The `/proc/PID` folder of each program's main process, opened at the second read of
     /// its figures and kept while that process lives (reads open files relative to it).
     dirs: RefCell<HashMap<String, Kept>>,
-    /// How many of `dirs` are open, and how many may be: kept descriptors are a speed-up, and
-    /// never take more than a quarter of the daemon's descriptor limit (10,000 programs with
-    /// a cgroup each already hold half of a limit of 20,000; past the budget, figures are read
-    /// by path, and the API can still accept connections).
+    /// How many of `dirs` are open, and how many may be. Kept descriptors are a speed-up:
+    /// they never take more than a quarter of the daemon's descriptor limit, and none is kept
+    /// once the daemon holds half of it (10,000 programs with a cgroup each already hold
+    /// nearly all of a limit of 20,000). Past that, figures are read by path, and the API can
+    /// still accept connections.
     kept: std::cell::Cell<usize>,
     kept_budget: usize,
+    /// No descriptor is kept at or above this number (half the limit).
+    kept_below: u64,
     /// The next look at the memory of the programs with `max_memory_restart`; `None` while
     /// no running program sets it (no wake-up at all).
     pub memory_check_at: Option<Instant>,
@@ -44,8 +47,10 @@ impl Resources {
             samples: RefCell::new(Samples::default()),
             dirs: RefCell::new(HashMap::new()),
             kept: std::cell::Cell::new(0),
+            // Two descriptors per kept folder.
             kept_budget: usize::try_from(procfs::own_max_fds().unwrap_or(1024) / 4 / 2)
                 .unwrap_or(usize::MAX),
+            kept_below: procfs::own_max_fds().unwrap_or(1024) / 2,
             memory_check_at: None,
         }
     }
@@ -58,6 +63,8 @@ enum Kept {
     Seen(u32),
     /// Read more than once: its `/proc/PID` folder, kept open.
     Open(ProcDir),
+    /// Read more than once, but over the budget of kept descriptors: read by path.
+    ByPath(u32),
 }
 
 /// How often the memory of a program with `max_memory_restart` is looked at.
@@ -111,12 +118,23 @@ impl Daemon {
                 if *seen == pid && kept.get() < self.resources.kept_budget =>
             {
                 match ProcDir::open(pid) {
-                    Some(dir) => put(&mut dirs, Kept::Open(dir)),
+                    Some(dir) if dir.highest_fd() < self.resources.kept_below => {
+                        put(&mut dirs, Kept::Open(dir));
+                    }
+                    // The daemon holds many descriptors already: not this one.
+                    Some(_) => {
+                        put(&mut dirs, Kept::ByPath(pid));
+                        return by_path();
+                    }
                     // Gone, or out of descriptors (a fleet past its limit): read by path.
                     None => return by_path(),
                 }
             }
-            Some(Kept::Seen(seen)) if *seen == pid => return by_path(),
+            Some(Kept::Seen(seen)) if *seen == pid => {
+                put(&mut dirs, Kept::ByPath(pid));
+                return by_path();
+            }
+            Some(Kept::ByPath(seen)) if *seen == pid => return by_path(),
             _ => {
                 put(&mut dirs, Kept::Seen(pid));
                 return by_path();
