@@ -114,9 +114,7 @@ impl Daemon {
             // Its second read: a process that lives long enough to be read twice gets its
             // folder kept (a crash loop's short-lived processes are read by path, without the
             // opens and duplications of keeping one), while the budget allows.
-            Some(Kept::Seen(seen))
-                if *seen == pid && kept.get() < self.resources.kept_budget =>
-            {
+            Some(Kept::Seen(seen)) if *seen == pid && kept.get() < self.resources.kept_budget => {
                 match ProcDir::open(pid) {
                     Some(dir) if dir.highest_fd() < self.resources.kept_below => {
                         put(&mut dirs, Kept::Open(dir));
@@ -302,7 +300,13 @@ impl Daemon {
                     job.last_exit,
                     job.uptime_seconds,
                 ),
-                None => (crate::supervisor::ProcessState::Stopped, 0, None, None, None),
+                None => (
+                    crate::supervisor::ProcessState::Stopped,
+                    0,
+                    None,
+                    None,
+                    None,
+                ),
             };
             figures.push(ProgramFigures {
                 name,

@@ -217,7 +217,10 @@ fn descriptors_kept_for_figures_close_when_the_process_ends() {
         assert!(status["memory_bytes"].as_u64().is_some(), "{status}");
     }
     let kept = kept_proc_descriptors(&daemon, pid);
-    assert!(!kept.is_empty(), "nothing kept for /proc/{pid} after three reads");
+    assert!(
+        !kept.is_empty(),
+        "nothing kept for /proc/{pid} after three reads"
+    );
 
     // Stopped with nobody reading its status (a read would drop them too): what was kept
     // goes with the process.
