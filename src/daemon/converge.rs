@@ -205,10 +205,17 @@ impl Daemon {
         }
     }
 
-    /// Gives an event its id, keeps it in the ring, and sends it to the streams.
+    /// Gives an event its id, keeps it in the ring, and sends it to the streams (the ring
+    /// keeps events from the first one a stream received: `Ring::unheard`).
     pub(super) fn publish(&mut self, event: Event) {
         let published = self.ring.push(event);
-        let _ = self.events.send(published);
+        if self
+            .events
+            .send(published.clone())
+            .is_ok_and(|streams| streams > 0)
+        {
+            self.ring.heard(&published);
+        }
     }
 
     pub(super) fn publish_config(&mut self, event: ConfigEvent) {
@@ -220,13 +227,13 @@ impl Daemon {
         } = event;
         match change.change {
             ChangeKind::Created => {
-                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program added\n{}", log_diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program added\n{}", log_diff.text())
             }
             ChangeKind::Edited => {
-                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), generation = change.generation, "program changed\n{}", log_diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), generation = change.generation, "program changed\n{}", log_diff.text())
             }
             ChangeKind::Removed => {
-                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program removed\n{}", log_diff)
+                tracing::info!(program = %name, id, source = ?change.source, by = change.by.as_deref().unwrap_or("-"), "program removed\n{}", log_diff.text())
             }
         }
         let effect = match self.table.programs.get(&name) {

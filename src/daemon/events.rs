@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use super::Event;
 
-/// How many events the ring keeps: about 200 KiB when full (an event and its names take a
+/// How many events the ring keeps (once a stream has received one: [`Ring::unheard`]): about 200 KiB when full (an event and its names take a
 /// couple of hundred bytes), which a crash loop of a few programs fills in minutes, a quiet
 /// daemon in days.
 pub const RING_CAPACITY: usize = 1_000;
@@ -63,30 +63,61 @@ pub struct Ring {
     latest: u64,
     capacity: usize,
     events: VecDeque<Arc<Published>>,
+    /// Whether events are kept (see [`Ring::unheard`]).
+    keeping: bool,
 }
 
 impl Ring {
+    /// A ring that keeps every event from the first.
+    #[cfg(test)]
     pub fn new(base: u64, capacity: usize) -> Ring {
+        Ring {
+            keeping: true,
+            ..Ring::unheard(base, capacity)
+        }
+    }
+
+    /// A ring that keeps nothing until [`Ring::heard`]: a client learns ids only from a
+    /// stream, so until a stream has received an event no client can resume after one, and
+    /// keeping them would be memory for nobody (a boot of N programs publishes about 3N).
+    /// Once one has, every event is kept, since any client may come back.
+    pub fn unheard(base: u64, capacity: usize) -> Ring {
         Ring {
             base,
             latest: base,
             capacity: capacity.max(1),
             events: VecDeque::new(),
+            keeping: false,
         }
     }
 
-    /// Gives the event its id and keeps it (dropping the oldest past the capacity).
+    /// Gives the event its id and keeps it (dropping the oldest past the capacity), if the
+    /// ring keeps events yet.
     pub fn push(&mut self, event: Event) -> Arc<Published> {
         self.latest += 1;
         let published = Arc::new(Published {
             id: self.latest,
             event,
         });
+        if self.keeping {
+            self.keep(published.clone());
+        }
+        published
+    }
+
+    /// `published`, the last event pushed, reached a stream: from it on, events are kept.
+    pub fn heard(&mut self, published: &Arc<Published>) {
+        if !self.keeping {
+            self.keeping = true;
+            self.keep(published.clone());
+        }
+    }
+
+    fn keep(&mut self, published: Arc<Published>) {
         if self.events.len() == self.capacity {
             self.events.pop_front();
         }
-        self.events.push_back(published.clone());
-        published
+        self.events.push_back(published);
     }
 
     /// The events after `last_event_id` (the header's text, as the client sent it).
@@ -182,6 +213,31 @@ mod tests {
             );
         }
         assert_eq!(ring.since("1"), Since::Reset { latest: 1_005 });
+    }
+
+    /// Until a stream has received an event, nothing is kept (no client holds an id to
+    /// resume after); from the first event a stream received, everything is.
+    #[test]
+    fn an_unheard_ring_keeps_events_from_the_first_a_stream_received() {
+        let mut ring = Ring::unheard(1_000, 10);
+        for index in 0..3 {
+            ring.push(event(index));
+        }
+        assert_eq!(ring.events.len(), 0);
+        assert_eq!(ids(&ring.since("1003")), Some(vec![]));
+        assert_eq!(ring.since("1002"), Since::Reset { latest: 1_003 });
+        let heard = ring.push(event(3));
+        ring.heard(&heard);
+        ring.heard(&heard);
+        ring.push(event(4));
+        let later = ring.push(event(5));
+        ring.heard(&later);
+        assert_eq!(ids(&ring.since("1004")), Some(vec![1_005, 1_006]));
+        assert_eq!(ids(&ring.since("1005")), Some(vec![1_006]));
+        // 1004 is the oldest kept: a client that saw 1003 missed only what is kept; one that
+        // saw 1002 missed 1003, which the ring did not keep.
+        assert_eq!(ids(&ring.since("1003")), Some(vec![1_004, 1_005, 1_006]));
+        assert_eq!(ring.since("1002"), Since::Reset { latest: 1_006 });
     }
 
     #[test]

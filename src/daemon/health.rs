@@ -168,7 +168,9 @@ impl Daemon {
     pub(super) fn retrack(&mut self, spec: &ProgramSpec, now: Instant) {
         let name = &spec.name;
         let steps = match self.health.monitored.get_mut(name) {
-            Some(monitored) => monitored.tracker.set_check(spec.healthcheck.as_ref(), now),
+            Some(monitored) => monitored
+                .tracker
+                .set_check(spec.healthcheck.as_deref(), now),
             None => {
                 // A check added to a program whose process had none: it gets a tracker now.
                 let Some(view) = self.supervisor.view(name, now) else {

@@ -321,7 +321,7 @@ pub async fn start(config: DaemonConfig, locks: Locks) -> io::Result<(Daemon, Ha
         author: None,
         waiters: Vec::new(),
         events: events.clone(),
-        ring: events::Ring::new(events::base_id(), events::RING_CAPACITY),
+        ring: events::Ring::unheard(events::base_id(), events::RING_CAPACITY),
         resources: resources::Resources::new(),
         inbox,
         shutdown: None,

@@ -47,9 +47,67 @@ pub struct Change {
     pub change: ChangeKind,
     pub generation: u64,
     /// Unified diff of the file, old to new.
-    pub diff: String,
+    pub diff: Diff,
     /// The file's problems after the change; empty when it is valid.
     pub problems: Vec<String>,
+}
+
+/// A change's unified diff. A creation keeps the file's text (shared with the entry while it
+/// lasts) and writes its diff when it is read: at a boot of N programs, N diffs of whole files
+/// were made and kept, each about as long as its file, for a history that is rarely read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Diff {
+    Text(String),
+    /// From nothing to `text`; `file` names it in the headers.
+    Created {
+        file: Box<str>,
+        text: Arc<str>,
+    },
+}
+
+impl Diff {
+    /// The diff's text.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Diff::Text(text) => std::borrow::Cow::Borrowed(text),
+            Diff::Created { file, text } => std::borrow::Cow::Owned(unified(file, "", text)),
+        }
+    }
+}
+
+impl Serialize for Diff {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text())
+    }
+}
+
+/// The diff the daemon's own log shows (see [`log_diff`]), made only when the log line is
+/// written.
+#[derive(Debug, Clone)]
+pub enum LogDiff {
+    Text(String),
+    /// A creation: from nothing to `text` (environment values redacted when it names any).
+    Created {
+        format: crate::spec::Format,
+        file: Box<str>,
+        text: Arc<str>,
+    },
+}
+
+impl LogDiff {
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            LogDiff::Text(text) => std::borrow::Cow::Borrowed(text),
+            LogDiff::Created { format, file, text } => {
+                let shown = if text.contains("environment") {
+                    std::borrow::Cow::Owned(redact_environment(*format, text))
+                } else {
+                    std::borrow::Cow::Borrowed(&**text)
+                };
+                std::borrow::Cow::Owned(unified(file, "", &shown))
+            }
+        }
+    }
 }
 
 /// One program of the folder.
@@ -111,7 +169,7 @@ pub struct ConfigEvent {
     pub id: u64,
     pub change: Change,
     /// The diff the daemon's own log shows: `change.diff` with environment values redacted.
-    pub log_diff: String,
+    pub log_diff: LogDiff,
 }
 
 /// What [`ProgramTable::apply`] asks of the daemon about the programs it takes in.
@@ -135,7 +193,9 @@ fn unix_seconds(now: SystemTime) -> f64 {
 
 #[derive(Debug, Default)]
 pub struct ProgramTable {
-    pub programs: BTreeMap<String, Program>,
+    /// Boxed: a B-tree node holds 11 entries and is about half full after a boot in name
+    /// order; an inline `Program` (216 bytes) left half of each node empty.
+    pub programs: BTreeMap<String, Box<Program>>,
     /// How many programs' last good spec has a `depends_on`.
     depending: usize,
 }
@@ -207,9 +267,15 @@ impl ProgramTable {
         time: f64,
         events: &mut Vec<ConfigEvent>,
     ) {
-        let before = self.programs.get(name).is_some_and(depends);
+        let before = self
+            .programs
+            .get(name)
+            .is_some_and(|program| depends(program));
         self.apply_entry(name, entry, context, time, events);
-        let after = self.programs.get(name).is_some_and(depends);
+        let after = self
+            .programs
+            .get(name)
+            .is_some_and(|program| depends(program));
         match (before, after) {
             (false, true) => self.depending += 1,
             (true, false) => self.depending -= 1,
@@ -233,14 +299,14 @@ impl ProgramTable {
                 events.push(ConfigEvent {
                     name: name.to_string(),
                     id: program.id,
-                    log_diff: log_diff(&program.entry, old, "", name, &diff),
+                    log_diff: LogDiff::Text(log_diff(&program.entry, old, "", name, &diff)),
                     change: Change {
                         time,
                         source,
                         by,
                         change: ChangeKind::Removed,
                         generation: program.generation + 1,
-                        diff,
+                        diff: Diff::Text(diff),
                         problems: Vec::new(),
                     },
                 });
@@ -267,25 +333,32 @@ impl ProgramTable {
                     fields_json: FieldsCache::default(),
                 };
                 let (source, by) = context.source_of(name);
-                let new = entry.text.as_deref().unwrap_or("");
-                let diff = diff(entry, "", new, name);
+                let text = entry.text.clone().unwrap_or_else(|| Arc::from(""));
+                let file: Box<str> = file_name(entry, name).into();
                 let change = Change {
                     time,
                     source,
                     by,
                     change: ChangeKind::Created,
                     generation,
-                    diff,
+                    diff: Diff::Created {
+                        file: file.clone(),
+                        text: text.clone(),
+                    },
                     problems,
                 };
                 program.record(change.clone());
                 events.push(ConfigEvent {
                     name: name.to_string(),
                     id: program.id,
-                    log_diff: log_diff(entry, "", new, name, &change.diff),
+                    log_diff: LogDiff::Created {
+                        format: entry.format,
+                        file,
+                        text,
+                    },
                     change,
                 });
-                self.programs.insert(name.to_string(), program);
+                self.programs.insert(name.to_string(), Box::new(program));
             }
             Some(program) => {
                 if program.entry == *entry {
@@ -318,14 +391,14 @@ impl ProgramTable {
                     by,
                     change: ChangeKind::Edited,
                     generation: program.generation,
-                    diff: diff(entry, old, new, name),
+                    diff: Diff::Text(diff(entry, old, new, name)),
                     problems,
                 };
                 program.record(change.clone());
                 events.push(ConfigEvent {
                     name: name.to_string(),
                     id: program.id,
-                    log_diff: log_diff(entry, old, new, name, &change.diff),
+                    log_diff: LogDiff::Text(log_diff(entry, old, new, name, &change.diff.text())),
                     change,
                 });
             }
@@ -346,7 +419,10 @@ impl ProgramTable {
             return Some(program);
         }
         let id: u64 = id_or_name.parse().ok()?;
-        self.programs.values().find(|program| program.id == id)
+        self.programs
+            .values()
+            .map(|program| &**program)
+            .find(|program| program.id == id)
     }
 }
 
@@ -397,11 +473,20 @@ pub fn redact_environment(format: crate::spec::Format, text: &str) -> String {
 
 /// The unified diff of a program file, with `a/` and `b/` headers naming it.
 pub fn diff(entry: &Entry, old: &str, new: &str, name: &str) -> String {
-    let file = entry
+    unified(&file_name(entry, name), old, new)
+}
+
+/// The name of a program's file in its diffs' headers.
+fn file_name(entry: &Entry, name: &str) -> String {
+    entry
         .path
         .file_name()
         .map(|file| file.to_string_lossy().into_owned())
-        .unwrap_or_else(|| name.to_string());
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// The unified diff of `file`'s text, old to new, with `a/` and `b/` headers.
+fn unified(file: &str, old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .header(&format!("a/{file}"), &format!("b/{file}"))

@@ -232,7 +232,12 @@ impl Daemon {
     pub(super) fn processes(&self, id: Option<&str>, now: Instant) -> Reply {
         let programs: Vec<&Program> = match id {
             Some(id) => vec![self.table.find(id).ok_or_else(|| Failure::not_found(id))?],
-            None => self.table.programs.values().collect(),
+            None => self
+                .table
+                .programs
+                .values()
+                .map(|program| &**program)
+                .collect(),
         };
         let answer = ProcessesAnswer {
             shutting_down: self.shutdown.is_some(),

@@ -94,7 +94,7 @@ impl Daemon {
         let diff = program
             .history
             .back()
-            .map(|change| change.diff.clone())
+            .map(|change| change.diff.text().into_owned())
             .unwrap_or_default();
         let mut answer = Answer::ok(json!({
             "id": program.id,

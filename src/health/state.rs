@@ -188,7 +188,7 @@ impl Tracker {
         }
         let process = &spec.process;
         Some(Tracker {
-            check: spec.healthcheck.clone().map(CheckState::new),
+            check: spec.healthcheck.as_deref().cloned().map(CheckState::new),
             line: process.ready_log_line.is_some(),
             notify: process.notify,
             // Armed once start-up is over (systemd: READY=1), or at the first ping.

@@ -279,7 +279,7 @@ impl RawProgram {
             killasgroup: self.killasgroup.unwrap_or(true),
             priority: self.priority.unwrap_or(defaults::PRIORITY),
             delay_seconds: duration(self.delay_seconds.unwrap_or(0.0)),
-            healthcheck,
+            healthcheck: healthcheck.map(Box::new),
             depends_on,
             limits: Limits {
                 max_memory_restart: self.max_memory_restart,
@@ -347,7 +347,7 @@ impl RawProgram {
             log_timestamps: process.log_timestamps,
             console: Some(process.console),
             environment: Some(process.environment.clone()),
-            healthcheck: spec.healthcheck.as_ref().map(RawHealthcheck::of),
+            healthcheck: spec.healthcheck.as_deref().map(RawHealthcheck::of),
             ready_log_line: process.ready_log_line.clone(),
             notify: Some(process.notify),
             watchdog_sec: Some(process.watchdog.map_or(0.0, |period| period.as_secs_f64())),

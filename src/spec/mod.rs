@@ -349,8 +349,9 @@ pub struct ProgramSpec {
     pub killasgroup: bool,
     pub priority: i32,
     pub delay_seconds: Duration,
-    /// Probes that tell whether the program is healthy (and, at the first pass, ready).
-    pub healthcheck: Option<Healthcheck>,
+    /// Probes that tell whether the program is healthy (and, at the first pass, ready). Boxed:
+    /// most programs have none, and a spec is kept per program.
+    pub healthcheck: Option<Box<Healthcheck>>,
     /// What must hold of other programs before this one is spawned.
     pub depends_on: BTreeMap<String, Condition>,
     /// What it may use (SPEC §14).

@@ -889,7 +889,7 @@ fn arbitrary_spec() -> impl Strategy<Value = ProgramSpec> {
                 killasgroup,
                 priority,
                 delay_seconds: Duration::from_millis(delay),
-                healthcheck,
+                healthcheck: healthcheck.map(Box::new),
                 depends_on,
                 limits: crate::spec::Limits::default(),
                 process: ProcessSpec {

@@ -42,9 +42,9 @@
 //! # Captured logs (rotation on)
 //!
 //! Why it is built this way (capture is benchmarked against `cat > file`):
-//! - The read end of each pipe is non-blocking and driven by tokio's `AsyncFd`, one small task
-//!   per pipe, spawned with `tokio::spawn` (under the daemon's `current_thread` runtime it runs on
-//!   the same thread as everything else; no `LocalSet` needed).
+//! - The read end of each pipe is non-blocking and a member of the supervisor's one epoll set
+//!   of captures, which one task drains on the loop's thread (`captures.rs`: no task or
+//!   reactor registration per pipe).
 //! - Data moves with `splice(2)` pipe → file, so it never crosses into user space. The pipe
 //!   keeps the kernel's default size (64 KiB). It used to be raised to 1 MiB (`F_SETPIPE_SZ`)
 //!   for fewer wakes; measured with bench/run, that was no cheaper (median 0.63 against 0.47
@@ -148,8 +148,15 @@ pub(crate) fn watch_raw(pipe: OwnedFd) -> io::Result<RawPipe> {
 /// A log pipe and what looks at its lines as they pass.
 #[derive(Debug)]
 pub(crate) struct CapturePipe {
-    fd: AsyncFd<OwnedFd>,
-    tap: Option<Mutex<Tap>>,
+    fd: OwnedFd,
+    /// Boxed: most pipes have none.
+    tap: Option<Box<Mutex<Tap>>>,
+}
+
+impl CapturePipe {
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
 }
 
 /// What sees the complete lines of one pipe as they pass through capture: the console copy.
@@ -253,7 +260,7 @@ pub(crate) struct LogWriter {
     budget: Option<Arc<Budget>>,
     /// The user of the program that opened it: a rotation creates the next file with no more
     /// rights than that user has (`logfile`).
-    owner: Option<UserSpec>,
+    owner: Option<Box<UserSpec>>,
 }
 
 /// What one drain achieved.
@@ -309,7 +316,7 @@ impl LogWriter {
             timestamps: false,
             at_line_start: metadata.len() == 0 || !regular,
             budget: None,
-            owner: owner.cloned(),
+            owner: owner.cloned().map(Box::new),
         })
     }
 
@@ -385,7 +392,7 @@ impl LogWriter {
                     &self.path,
                     self.max_bytes,
                     self.backups,
-                    self.owner.as_ref(),
+                    self.owner.as_deref(),
                 )?
             };
         }
@@ -425,7 +432,7 @@ impl LogWriter {
         waking: bool,
         watch: Option<&mut LineWatch>,
     ) -> Drained {
-        let fd = pipe.fd.get_ref().as_fd();
+        let fd = pipe.fd.as_fd();
         match &pipe.tap {
             Some(tap) => {
                 let mut tap = tap.lock().unwrap_or_else(PoisonError::into_inner);
@@ -808,7 +815,7 @@ impl LogWriter {
         self.file = keep_open(logfile::open(
             &self.path,
             Continue::Empty,
-            self.owner.as_ref(),
+            self.owner.as_deref(),
         )?);
         self.size = 0;
         self.rotate_at_least = 0;
@@ -859,19 +866,13 @@ pub(crate) fn output_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((read, write))
 }
 
-/// Registers the read end of a log pipe with the loop (it must be non-blocking). Needs a tokio
-/// runtime with IO enabled.
-pub(crate) fn watch(pipe: OwnedFd, tap: Option<Tap>) -> io::Result<Pipe> {
-    // SAFETY: the AsyncFd takes the OwnedFd, which keeps the descriptor open and unchanged
-    // until the AsyncFd is dropped; nothing else closes or replaces it.
-    let registered = unsafe { AsyncFd::register_with_interest(pipe, Interest::READABLE) };
-    match registered {
-        Ok(fd) => Ok(Arc::new(CapturePipe {
-            fd,
-            tap: tap.map(Mutex::new),
-        })),
-        Err(error) => Err(error.into_parts().1),
-    }
+/// The read end of a log pipe (it must be non-blocking), with what looks at its lines, ready
+/// to be given to the supervisor's set of captures (`captures.rs`).
+pub(crate) fn capture_pipe(pipe: OwnedFd, tap: Option<Tap>) -> Pipe {
+    Arc::new(CapturePipe {
+        fd: pipe,
+        tap: tap.map(|tap| Box::new(Mutex::new(tap))),
+    })
 }
 
 /// Looks for a program's `ready_log_line` in the lines that pass through a capture (SPEC §12).
@@ -894,6 +895,11 @@ impl LineWatch {
             seen: false,
             carry: Vec::new(),
         }
+    }
+
+    /// Whether the line was seen.
+    pub fn seen(&self) -> bool {
+        self.seen
     }
 
     /// Whether a line of `chunk` (with what came before it on the same line) holds the needle;
@@ -966,51 +972,6 @@ pub(crate) struct ReadyWatch {
     pub name: String,
     pub pid: u32,
     pub sender: tokio::sync::mpsc::Sender<crate::health::HealthMessage>,
-}
-
-/// Moves a pipe into its log until every writer has closed it; with a `watch`, its lines are
-/// read (not spliced) until the ready line is seen, and the loop is told.
-pub(crate) async fn capture(pipe: Pipe, writer: SharedWriter, mut watch: Option<ReadyWatch>) {
-    loop {
-        let mut guard = match pipe.fd.readable().await {
-            Ok(guard) => guard,
-            Err(error) => {
-                tracing::error!(path = %lock(&writer).path().display(), error = %error, "log pipe failed");
-                return;
-            }
-        };
-        let drained = match &mut watch {
-            None => lock(&writer).drain_pipe(&pipe, DRAIN_BUDGET, true, None),
-            Some(ready) => {
-                let drained =
-                    lock(&writer).drain_pipe(&pipe, DRAIN_BUDGET, true, Some(&mut ready.line));
-                if ready.line.seen
-                    && let Some(ready) = watch.take()
-                {
-                    // Seen: the rest of this pipe is spliced again (or stays in line mode,
-                    // when the daemon looks at its lines anyway).
-                    drop(guard);
-                    let _ = ready
-                        .sender
-                        .send(crate::health::HealthMessage::LogLine {
-                            name: ready.name,
-                            pid: ready.pid,
-                        })
-                        .await;
-                    continue;
-                }
-                drained
-            }
-        };
-        match drained {
-            Drained::Empty => guard.clear_ready(),
-            Drained::Eof => return,
-            Drained::Budget => {
-                drop(guard);
-                tokio::task::yield_now().await;
-            }
-        }
-    }
 }
 
 /// The last `lines` lines of a log, reading backwards from its end in chunks (a 50 MB file costs
@@ -1366,7 +1327,7 @@ mod tests {
         let path = folder.path().join("x.log");
         let writer = Arc::new(Mutex::new(LogWriter::open(&path, 0, 0, None).unwrap()));
         let (read, write) = output_pipe().unwrap();
-        let pipe = watch(read, None).unwrap();
+        let pipe = capture_pipe(read, None);
         lock(&writer).feed(&pipe);
         nix::unistd::write(&write, b"one\n").unwrap();
         // A writer still holds the pipe: it feeds the file (and what it held is moved).
@@ -1378,11 +1339,16 @@ mod tests {
         assert!(!lock(&writer).is_fed());
         assert_eq!(std::fs::read(&path).unwrap(), b"one\ntwo\n");
         // The capture finds the end too, and stops.
-        let capture = tokio::spawn(capture(pipe, writer.clone(), None));
-        tokio::time::timeout(std::time::Duration::from_secs(10), capture)
-            .await
-            .unwrap()
-            .unwrap();
+        let captures = super::super::captures::Captures::start().unwrap();
+        captures.add(pipe, writer.clone()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while captures.len() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the capture never ended"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
         assert!(!lock(&writer).is_fed());
         assert_eq!(std::fs::read(&path).unwrap(), b"one\ntwo\n");
     }

@@ -115,6 +115,7 @@
 //! ```
 
 pub mod budget;
+mod captures;
 pub mod cgroup;
 mod clone3;
 pub mod console;
@@ -148,6 +149,7 @@ use crate::health::HealthMessage;
 use crate::health::notify::{NotifyDir, NotifySocket};
 use crate::spec::{LogSpec, ProgramSpec, Stream, UserSpec};
 
+use captures::Captures;
 use cgroup::Cgroups;
 use contain::Containment;
 use job::{AfterStop, Job};
@@ -257,7 +259,9 @@ struct Spawned {
 /// The jobs, by program name, and what they share.
 #[derive(Debug)]
 pub struct Supervisor {
-    jobs: BTreeMap<String, Job>,
+    /// Boxed: a B-tree node is about half full after a boot in name order, and an inline
+    /// `Job` (over 300 bytes) left half of each node empty.
+    jobs: BTreeMap<String, Box<Job>>,
     context: Context,
 }
 
@@ -298,6 +302,8 @@ struct Context {
     probe_outcomes: Vec<ProbeOutcome>,
     /// The notify folder, once a program with `notify = true` has started.
     notify: Option<NotifyDir>,
+    /// Every captured log pipe, drained by one task; made with the first captured start.
+    captures: Option<Captures>,
 }
 
 /// At most this many automatic starts in one turn of the loop. Each spawn waits until its child
@@ -329,6 +335,7 @@ impl Supervisor {
                 probes: HashMap::new(),
                 probe_outcomes: Vec::new(),
                 notify: None,
+                captures: None,
             },
         }
     }
@@ -342,7 +349,7 @@ impl Supervisor {
         let job = self
             .jobs
             .entry(spec.name.clone())
-            .or_insert_with(|| Job::new(spec.clone()));
+            .or_insert_with(|| Box::new(Job::new(spec.clone())));
         match job.state {
             ProcessState::Starting | ProcessState::Running => {
                 if job.spec.process == spec.process {
@@ -545,7 +552,7 @@ impl Supervisor {
             .map(|run| run.deadline);
         self.jobs
             .values()
-            .filter_map(Job::deadline)
+            .filter_map(|job| job.deadline())
             .chain(probes)
             .min()
     }
@@ -1001,7 +1008,17 @@ impl Context {
         } else {
             None
         };
-        let mut captures = Vec::new();
+        if self.captures.is_none() && (captured(&stdout_sink) || captured(&stderr_sink)) {
+            let started = Captures::start().map_err(|error| {
+                SpawnError::Pipe(format!(
+                    "cannot watch log pipes: {}",
+                    logs::describe(&error)
+                ))
+            })?;
+            self.captures = Some(started);
+        }
+        let captures = self.captures.clone();
+        let mut slots = Vec::new();
         let mut writers = Vec::new();
         let mut output = |sink: Sink, stream: Stream| -> Result<Output, SpawnError> {
             match sink {
@@ -1014,9 +1031,13 @@ impl Context {
                     let tap = console
                         .clone()
                         .map(|console| Tap::new(&spec.name, stream, Some(console)));
-                    let read = logs::watch(read, tap).map_err(pipe_error)?;
+                    let read = logs::capture_pipe(read, tap);
                     logs::lock(&writer).feed(&read);
-                    captures.push((read, writer.clone()));
+                    // Made above for a captured sink. In the set before the spawn: a spawn
+                    // that fails closes the write end, and the set forgets the pipe at its end.
+                    if let Some(captures) = &captures {
+                        slots.push(captures.add(read, writer.clone()).map_err(pipe_error)?);
+                    }
                     writers.push(writer);
                     Ok(Output::Pipe(write))
                 }
@@ -1072,17 +1093,21 @@ impl Context {
         // The child's ends of the pipes (and the daemon's copies of direct log files) were
         // closed with `prepared`: EOF comes when the program (and whatever inherited its
         // output) is gone.
-        for (read, writer) in captures {
-            let watch = match (&process.ready_log_line, &self.health) {
-                (Some(line), Some(sender)) if watch_lines => Some(logs::ReadyWatch {
-                    line: LineWatch::new(line),
-                    name: spec.name.clone(),
-                    pid,
-                    sender: sender.clone(),
-                }),
-                _ => None,
-            };
-            tokio::spawn(logs::capture(read, writer, watch));
+        if let (Some(line), Some(sender), Some(captures)) =
+            (&process.ready_log_line, &self.health, &self.captures)
+            && watch_lines
+        {
+            for slot in slots {
+                captures.watch(
+                    slot,
+                    logs::ReadyWatch {
+                        line: LineWatch::new(line),
+                        name: spec.name.clone(),
+                        pid,
+                        sender: sender.clone(),
+                    },
+                );
+            }
         }
         let notify = match (notify, &self.health) {
             (Some(socket), Some(sender)) => Some(
