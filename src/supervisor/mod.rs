@@ -119,6 +119,7 @@ pub mod cgroup;
 mod clone3;
 pub mod console;
 mod contain;
+mod deadlines;
 mod job;
 mod leftover;
 pub mod limits;
@@ -150,6 +151,7 @@ use crate::spec::{LogSpec, ProgramSpec, Stream, UserSpec};
 
 use cgroup::Cgroups;
 use contain::Containment;
+use deadlines::Deadlines;
 use job::{AfterStop, Job};
 use logs::{LineWatch, LogWriter, SharedWriter, Tap};
 use marks::Marks;
@@ -258,6 +260,10 @@ struct Spawned {
 #[derive(Debug)]
 pub struct Supervisor {
     jobs: BTreeMap<String, Job>,
+    /// The deadline of every job that waits for one ([`Job::deadline`]), kept by
+    /// [`schedule`] after each change of a job: the loop's next wake-up without a scan of
+    /// every job.
+    deadlines: Deadlines<String>,
     context: Context,
 }
 
@@ -294,6 +300,8 @@ struct Context {
     automatic_starts: u32,
     /// Exec probes that run now, by pid.
     probes: HashMap<u32, ProbeRun>,
+    /// The timeouts of the probes not killed yet, by pid.
+    probe_deadlines: Deadlines<u32>,
     /// Results of exec probes not yet taken by the daemon.
     probe_outcomes: Vec<ProbeOutcome>,
     /// The notify folder, once a program with `notify = true` has started.
@@ -311,6 +319,7 @@ impl Supervisor {
         spawn::prepare_daemon_process();
         Supervisor {
             jobs: BTreeMap::new(),
+            deadlines: Deadlines::default(),
             context: Context {
                 log_dir: config.log_dir,
                 logs: config.logs,
@@ -327,6 +336,7 @@ impl Supervisor {
                 alive_at: None,
                 automatic_starts: 0,
                 probes: HashMap::new(),
+                probe_deadlines: Deadlines::default(),
                 probe_outcomes: Vec::new(),
                 notify: None,
             },
@@ -367,6 +377,7 @@ impl Supervisor {
                     .fresh_start(job, now, "start requested", &mut changes);
             }
         }
+        schedule(&mut self.deadlines, job);
         changes
     }
 
@@ -378,6 +389,7 @@ impl Supervisor {
             job.after_stop = AfterStop::Nothing;
             self.context
                 .begin_stop(job, now, "stop requested", &mut changes);
+            schedule(&mut self.deadlines, job);
         }
         changes
     }
@@ -397,6 +409,7 @@ impl Supervisor {
             ProcessState::Stopping => job.after_stop = AfterStop::Start(spec),
             _ => return self.start(spec, now),
         }
+        schedule(&mut self.deadlines, job);
         changes
     }
 
@@ -414,6 +427,7 @@ impl Supervisor {
                 job.last_error = Some(problem);
             }
             apply_spec(job, spec);
+            schedule(&mut self.deadlines, job);
         }
     }
 
@@ -428,8 +442,10 @@ impl Supervisor {
             .begin_stop(job, now, "program removed", &mut changes);
         if job.state == ProcessState::Stopping {
             job.after_stop = AfterStop::Remove;
+            schedule(&mut self.deadlines, job);
         } else {
             self.jobs.remove(name);
+            self.deadlines.remove(name);
             self.context.forget(name);
         }
         changes
@@ -478,6 +494,7 @@ impl Supervisor {
                 continue;
             };
             if let Some(run) = self.context.probes.remove(&pid) {
+                self.context.probe_deadlines.remove(&pid);
                 let cancelled = run.cancelled;
                 let outcome = run.finish(exit);
                 tracing::debug!(program = %outcome.name, probe = pid, ok = outcome.ok, output = %outcome.output, "exec probe ended");
@@ -500,7 +517,10 @@ impl Supervisor {
                 .unwrap_or(0);
             if self.context.on_exit(job, exit, left, now, &mut changes) {
                 self.jobs.remove(&name);
+                self.deadlines.remove(name.as_str());
                 self.context.forget(&name);
+            } else {
+                schedule(&mut self.deadlines, job);
             }
         }
         self.context.alive_at = Some(now);
@@ -514,40 +534,68 @@ impl Supervisor {
         self.context.automatic_starts = 0;
         let mut changes = self.collect_exits(now);
         // The longest-due first: with the turn's starts limited, none waits behind the others.
-        let mut due: Vec<(Instant, &String)> = self
-            .jobs
-            .iter()
-            .filter_map(|(name, job)| job.deadline().filter(|at| *at <= now).map(|at| (at, name)))
-            .collect();
-        due.sort();
-        let due: Vec<String> = due.into_iter().map(|(_, name)| name.clone()).collect();
-        for name in due {
+        for name in self.deadlines.due(now) {
             if let Some(job) = self.jobs.get_mut(&name) {
                 self.context.deadline_reached(job, now, &mut changes);
+                schedule(&mut self.deadlines, job);
             }
         }
-        for (pid, run) in &mut self.context.probes {
-            if !run.killed && run.deadline <= now {
+        for pid in self.context.probe_deadlines.due(now) {
+            self.context.probe_deadlines.remove(&pid);
+            if let Some(run) = self.context.probes.get_mut(&pid)
+                && !run.killed
+            {
                 tracing::debug!(program = %run.name, probe = pid, "exec probe timed out; killing its process group");
-                kill_probe(*pid, run);
+                kill_probe(pid, run);
             }
         }
         changes
     }
 
-    /// The earliest instant at which [`Supervisor::on_deadline`] has something to do.
+    /// The earliest instant at which [`Supervisor::on_deadline`] has something to do. O(1):
+    /// read from the deadlines kept in order, not from a scan of the jobs.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let probes = self
+        #[cfg(debug_assertions)]
+        self.check_deadlines();
+        [self.deadlines.next(), self.context.probe_deadlines.next()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Debug builds: the deadlines kept are exactly what a scan of every job and probe finds
+    /// (a change of a job that forgot [`schedule`] would make the loop sleep through it).
+    #[cfg(debug_assertions)]
+    fn check_deadlines(&self) {
+        let kept: Vec<(&str, Instant)> = self
+            .deadlines
+            .entries()
+            .map(|(name, at)| (name.as_str(), at))
+            .collect();
+        let scanned: Vec<(&str, Instant)> = self
+            .jobs
+            .iter()
+            .filter_map(|(name, job)| job.deadline().map(|at| (name.as_str(), at)))
+            .collect();
+        assert_eq!(kept, scanned, "the jobs' deadlines kept differ from a scan");
+        let mut probes: Vec<(u32, Instant)> = self
             .context
             .probes
-            .values()
-            .filter(|run| !run.killed)
-            .map(|run| run.deadline);
-        self.jobs
-            .values()
-            .filter_map(Job::deadline)
-            .chain(probes)
-            .min()
+            .iter()
+            .filter(|(_, run)| !run.killed)
+            .map(|(pid, run)| (*pid, run.deadline))
+            .collect();
+        probes.sort();
+        let kept: Vec<(u32, Instant)> = self
+            .context
+            .probe_deadlines
+            .entries()
+            .map(|(pid, at)| (*pid, at))
+            .collect();
+        assert_eq!(
+            kept, probes,
+            "the probes' deadlines kept differ from a scan"
+        );
     }
 
     /// Runs an exec probe for the program's current process: `argv` as the program's user, in
@@ -589,6 +637,7 @@ impl Supervisor {
                 run.cancelled = true;
                 if !run.killed {
                     kill_probe(*pid, run);
+                    self.context.probe_deadlines.remove(pid);
                 }
             }
         }
@@ -615,6 +664,7 @@ impl Supervisor {
         self.context
             .begin_stop(job, now, &format!("restart: {reason}"), &mut changes);
         job.after_stop = AfterStop::Recover(job.spec.clone(), reason.to_string());
+        schedule(&mut self.deadlines, job);
         changes
     }
 
@@ -707,6 +757,8 @@ impl Supervisor {
     /// are removed, waiting at most `patience`. Returns whether everything is gone.
     pub fn close(&mut self, patience: std::time::Duration) -> bool {
         self.jobs.clear();
+        self.deadlines.clear();
+        self.context.probe_deadlines.clear();
         self.context.doomed.clear();
         self.context.containment.close(patience)
     }
@@ -777,6 +829,13 @@ impl Drop for Supervisor {
             }
         }
     }
+}
+
+/// Keeps the job's entry in `deadlines` equal to [`Job::deadline`]: called after every change
+/// of a job (a start, a stop, an exit, a deadline acted on, a new spec). No allocation when
+/// the deadline did not move, as for a restart with `startsecs = 0`.
+fn schedule(deadlines: &mut Deadlines<String>, job: &Job) {
+    deadlines.set(job.spec.name.as_str(), job.deadline());
 }
 
 fn apply_spec(job: &mut Job, spec: Arc<ProgramSpec>) {
@@ -1180,6 +1239,7 @@ impl Context {
         };
         let output = probe::SharedOutput::default();
         let reader = tokio::spawn(probe::read_output(read.clone(), output.clone()));
+        self.probe_deadlines.set(&pid, Some(now + timeout));
         self.probes.insert(
             pid,
             ProbeRun {
