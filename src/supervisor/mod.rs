@@ -163,7 +163,7 @@ pub use job::{JobStatus, JobView, LAST_STDERR_BYTES, LAST_STDERR_LINES, RestartB
 pub use leftover::{Leftovers, Recorded};
 pub use logs::{rotated_path, tail};
 pub use probe::ProbeOutcome;
-pub use reap::{become_subreaper, process_start_time};
+pub use reap::{ChildSignal, become_subreaper, block_child_signal, process_start_time};
 pub use spawn::{DAEMON_VARIABLE_PREFIX, SpawnError, is_daemon_variable, keep_high};
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
@@ -1163,9 +1163,18 @@ impl Context {
     /// process is cloned into it (SPEC §14). Where they cannot be set, says why: the program
     /// runs without them.
     fn apply_limits(&self, spec: &ProgramSpec, leaf: Option<&cgroup::Leaf>) -> Option<String> {
-        let path = leaf.and(self.containment.cgroups.as_ref())?;
-        let path = path.leaf_path(&spec.name);
-        limits::apply(&path, &spec.limits)
+        let leaf = leaf?;
+        let cgroups = self.containment.cgroups.as_ref()?;
+        // No limit asked for and none ever written here: the kernel's defaults are there
+        // already (two `open`s that fail with ENOENT saved on every start, restarts included).
+        if !spec.limits.needs_cgroup() && !leaf.may_be_limited() {
+            return None;
+        }
+        let path = cgroups.leaf_path(&spec.name);
+        let applied = limits::apply(&path, &spec.limits);
+        // A lift that failed is tried again at the next start.
+        leaf.set_limited(spec.limits.needs_cgroup() || applied.is_err());
+        applied
             .err()
             .map(|why| limits::not_enforced(&spec.limits, &why))
     }

@@ -189,14 +189,7 @@ pub(crate) fn prepare(
         }
     }
     let pipe_error = |error: io::Error| SpawnError::Pipe(describe(&error));
-    let null = || -> Result<OwnedFd, SpawnError> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-            .map_err(pipe_error)?;
-        Ok(file.into())
-    };
+    let null = || -> Result<OwnedFd, SpawnError> { dev_null().map_err(pipe_error) };
     let fd_of = |output: Output| match output {
         Output::Null => None,
         Output::Pipe(fd) | Output::File(fd) => Some(fd),
@@ -324,6 +317,22 @@ fn inherited_environment() -> &'static [(OsString, OsString)] {
             .filter(|(key, _)| !is_daemon_variable(key))
             .collect()
     })
+}
+
+/// A new descriptor of `/dev/null` (read and write) for a child's stdin or a discarded stream:
+/// a copy (`F_DUPFD_CLOEXEC`) of one the daemon opened once and keeps at a high number, where
+/// an `open` of the path each time cost a lookup of it at every start (about 10 µs here).
+fn dev_null() -> io::Result<OwnedFd> {
+    static NULL: OnceLock<OwnedFd> = OnceLock::new();
+    let kept = match NULL.get() {
+        Some(kept) => kept,
+        None => {
+            let file = File::options().read(true).write(true).open("/dev/null")?;
+            NULL.get_or_init(|| keep_high(file.into()))
+        }
+    };
+    // Below HIGH_FDS like every descriptor a child takes (it copies only those).
+    kept.try_clone()
 }
 
 /// A NULL-terminated array of pointers into `strings`.
