@@ -96,6 +96,7 @@ impl<K: Ord + Clone> Deadlines<K> {
     }
 
     /// Every key with its deadline, in key order (what a check against a scan compares).
+    #[cfg(any(test, debug_assertions))]
     pub fn entries(&self) -> impl Iterator<Item = (&K, Instant)> {
         self.by_key.iter().map(|(key, at)| (key, *at))
     }

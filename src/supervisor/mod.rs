@@ -455,7 +455,11 @@ impl Supervisor {
     /// taken just before: every process not collected was alive then.
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
         self.context.automatic_starts = 0;
-        self.collect_exits(now)
+        let changes = self.collect_exits(now);
+        if self.context.automatic_starts > 0 {
+            yield_to_children();
+        }
+        changes
     }
 
     fn collect_exits(&mut self, now: Instant) -> Vec<StateChange> {
@@ -544,10 +548,14 @@ impl Supervisor {
             self.context.probe_deadlines.remove(&pid);
             if let Some(run) = self.context.probes.get_mut(&pid)
                 && !run.killed
+                && run.deadline <= now
             {
                 tracing::debug!(program = %run.name, probe = pid, "exec probe timed out; killing its process group");
                 kill_probe(pid, run);
             }
+        }
+        if self.context.automatic_starts > 0 {
+            yield_to_children();
         }
         changes
     }
@@ -1644,6 +1652,19 @@ impl Context {
         }
         let containment = &self.containment;
         self.doomed.retain(|name| !containment.release(name));
+    }
+}
+
+/// Gives the CPU away once (`sched_yield`) after a turn that restarted programs, before the
+/// daemon's bookkeeping of it (events, the state folder, answers). The clone returns when the
+/// child's `execve` has replaced its memory, not when it is done: woken on the same CPU, the
+/// daemon preempted the child there and made it wait for all of that before its program ran
+/// (docs/PERFORMANCE.md, "Restart after kill -9"). With nothing else runnable on this CPU it
+/// returns at once.
+fn yield_to_children() {
+    // SAFETY: sched_yield takes no argument and cannot fail in a way that matters here.
+    unsafe {
+        libc::sched_yield();
     }
 }
 
