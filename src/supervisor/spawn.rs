@@ -876,3 +876,97 @@ fn switch_for(user: &User) -> Result<Option<Switch>, SpawnError> {
         groups,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inherited(pairs: &[(&str, &str)]) -> Vec<Inherited> {
+        pairs
+            .iter()
+            .map(|(key, value)| Inherited {
+                key: OsString::from(key),
+                value: OsString::from(value),
+                entry: CString::new(format!("{key}={value}")).unwrap(),
+            })
+            .collect()
+    }
+
+    /// The merged `envp` is what one map of the inherited variables with the overrides put
+    /// over them holds, in key order (the environment a program was given before the merge).
+    #[test]
+    fn the_environment_merge_is_one_map_in_key_order() {
+        let cases: &[(&[(&str, &str)], &[(&str, &str)], &[&str])] = &[
+            (&[], &[], &[]),
+            (&[("A", "1"), ("B", "2")], &[], &["A=1", "B=2"]),
+            (&[], &[("X", "9")], &["X=9"]),
+            (
+                &[("A", "1"), ("C", "3")],
+                &[("B", "2")],
+                &["A=1", "B=2", "C=3"],
+            ),
+            (
+                &[("A", "1"), ("B", "2")],
+                &[("B", "new")],
+                &["A=1", "B=new"],
+            ),
+            (
+                &[("B", "2")],
+                &[("A", "0"), ("C", "4")],
+                &["A=0", "B=2", "C=4"],
+            ),
+            (
+                &[("HOME", "/root"), ("PATH", "/bin"), ("USER", "root")],
+                &[("HOME", "/home/u"), ("USER", "u"), ("ZZ", "z")],
+                &["HOME=/home/u", "PATH=/bin", "USER=u", "ZZ=z"],
+            ),
+            (
+                &[("A", "1"), ("A_B", "2")],
+                &[("A", "x")],
+                &["A=x", "A_B=2"],
+            ),
+        ];
+        for (base, over, expected) in cases {
+            let base = inherited(base);
+            let overrides: BTreeMap<&OsStr, &OsStr> = over
+                .iter()
+                .map(|(key, value)| (OsStr::new(*key), OsStr::new(*value)))
+                .collect();
+            let own: Vec<CString> = overrides
+                .iter()
+                .map(|(key, value)| {
+                    CString::new([key.as_bytes(), b"=", value.as_bytes()].concat()).unwrap()
+                })
+                .collect();
+            let pointers = merged_environment(&base, &overrides, &own);
+            assert_eq!(pointers.last(), Some(&std::ptr::null()), "NULL-terminated");
+            let merged: Vec<String> = pointers[..pointers.len() - 1]
+                .iter()
+                // SAFETY: each pointer is into a CString of `base` or `own`, alive here.
+                .map(|pointer| unsafe { std::ffi::CStr::from_ptr(*pointer) })
+                .map(|entry| entry.to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(
+                merged,
+                *expected,
+                "{base:?} with {over:?}",
+                base = base.iter().map(|v| &v.key).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn the_inherited_environment_is_sorted_without_the_daemons_variables() {
+        let inherited = inherited_environment();
+        assert!(inherited.windows(2).all(|pair| pair[0].key < pair[1].key));
+        assert!(
+            inherited
+                .iter()
+                .all(|variable| !is_daemon_variable(&variable.key))
+        );
+        for variable in inherited {
+            let entry = [variable.key.as_bytes(), b"=", variable.value.as_bytes()].concat();
+            assert_eq!(variable.entry.as_bytes(), &entry[..]);
+        }
+    }
+}
