@@ -617,8 +617,21 @@ fn read_events(
     daemon: &TestDaemon,
     path: &str,
     seconds: u64,
+    found: impl FnMut(&str) -> bool,
+) -> bool {
+    read_events_opened(daemon, path, seconds, || {}, found)
+}
+
+/// [`read_events`], calling `opened` once the answer's head has come (the daemon subscribes
+/// the stream before it answers, so whatever happens after `opened` is in the stream).
+fn read_events_opened(
+    daemon: &TestDaemon,
+    path: &str,
+    seconds: u64,
+    opened: impl FnOnce(),
     mut found: impl FnMut(&str) -> bool,
 ) -> bool {
+    let mut opened = Some(opened);
     let Endpoint::Tcp(host) = &daemon.client.endpoint else {
         panic!("tcp")
     };
@@ -639,6 +652,11 @@ fn read_events(
             Ok(0) => return false,
             Ok(_) => {
                 let complete = std::mem::take(&mut line);
+                if complete.trim_end().is_empty()
+                    && let Some(opened) = opened.take()
+                {
+                    opened();
+                }
                 if let Some(data) = complete.trim_end().strip_prefix("data: ")
                     && found(data)
                 {
@@ -657,8 +675,11 @@ fn events_stream_config_and_state_changes() {
     let daemon = TestDaemon::start();
     let client = daemon.client.clone();
     let number = unique();
+    // The program is added once the stream is open (a fixed wait let a loaded machine
+    // subscribe after the events).
+    let (go, ready) = std::sync::mpsc::channel::<()>();
     let writer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+        ready.recv().expect("the stream opened");
         let body = json!({ "name": "evented", "command": format!("sleep {number}"), "boot": true, "startsecs": 0 });
         client
             .request("POST", "/api/v1/daemon/programs/add", Some(&body), &[])
@@ -667,7 +688,8 @@ fn events_stream_config_and_state_changes() {
     });
     let mut seen_config = false;
     let mut seen_running = false;
-    let done = read_events(&daemon, "/events", 20, |data| {
+    let opened = move || go.send(()).expect("the writer waits");
+    let done = read_events_opened(&daemon, "/events", 20, opened, |data| {
         let event: Value = serde_json::from_str(data).unwrap_or(Value::Null);
         if event["type"] == "config" && event["name"] == "evented" && event["source"] == "api" {
             seen_config = true;
@@ -725,7 +747,8 @@ fn logs_give_the_last_lines_and_follow_across_rotations() {
     read_events(
         &daemon,
         "/programs/chatty/logs?follow=true&stream=stdout&lines=1",
-        20,
+        // A deadline only bounds a failure: the lines come as fast as a loaded machine forks.
+        60,
         |data| {
             if let Some(number) = data.strip_prefix("line-").and_then(|n| n.parse().ok()) {
                 followed.push(number);
@@ -802,7 +825,8 @@ fn a_log_that_never_rotates_is_the_programs_own_file_and_reads_and_follows_the_s
     read_events(
         &daemon,
         "/programs/direct/logs?follow=true&lines=1",
-        20,
+        // A deadline only bounds a failure: the lines come as fast as a loaded machine forks.
+        60,
         |data| {
             if let Some(number) = data.strip_prefix("line-").and_then(|n| n.parse().ok()) {
                 out.push(number);

@@ -732,12 +732,14 @@ fn slow_clients_are_dropped_by_the_read_timeouts_and_block_no_one() {
                 Err(_) => dropped_at[4] = Some(began.elapsed()),
             }
         }
-        // Meanwhile everyone else is served at once.
+        // Meanwhile everyone else is served. A request the slow clients held up would wait
+        // for their drop (READ_TIMEOUT, 10 s); 5 s leaves room for a loaded CI machine.
         let asked = Instant::now();
         assert!(health_ok(&daemon));
         assert!(
-            asked.elapsed() < Duration::from_secs(2),
-            "a normal request waited"
+            asked.elapsed() < Duration::from_secs(5),
+            "a normal request waited {:?}",
+            asked.elapsed()
         );
         quick_answers += 1;
         std::thread::sleep(Duration::from_millis(400));
