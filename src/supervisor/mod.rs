@@ -9,7 +9,8 @@
 //! environment), `contain` (what a stop, an exit, a removal do with all of a program's
 //! processes), `leftover` (the last run's processes after a crash; the forced shutdown),
 //! [`logs`] (direct log files, capture, rotation, tail), `probe` (exec health probes: short
-//! processes run for a program, reaped here too), `tests` (real processes; they
+//! processes run for a program, reaped here too), `deadlines` (the jobs' and probes' deadlines
+//! in order: pure), `tests` (real processes; they
 //! live in the library's test binary because reaping with `waitid(P_ALL)` would steal the
 //! children of `std::process::Command`s run by other integration tests in a shared binary).
 //!
@@ -24,15 +25,20 @@
 //!   `setgid`, `setuid`, every signal reset, `execve`). With `user` set, HOME, USER, LOGNAME
 //!   and SHELL are that user's; the program's `environment` still wins. A daemon that is not
 //!   root asked for another user fails that program (FATAL, `last_error`) without spawning.
-//! - **Reaping: one mechanism.** tokio's `signal(SignalKind::child())` wakes the loop, which
-//!   calls [`Supervisor::reap`]: `waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT)` then `waitpid(pid)`
+//! - **Reaping: one mechanism.** A SIGCHLD wakes the loop, which calls
+//!   [`Supervisor::reap`]. The daemon blocks SIGCHLD in every thread ([`block_child_signal`],
+//!   first thing in `serve`) and reads it from a signalfd on its own reactor ([`ChildSignal`]):
+//!   no handler, and no hop through the API thread's runtime, which tokio's `signal()` made
+//!   (the tests' supervisors, in a shared test binary, use tokio's). The reap is `waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT)` then `waitpid(pid)`
 //!   until no child has ended, mapping pids to jobs; unknown pids (orphaned grandchildren: the
 //!   daemon is a child subreaper, see [`become_subreaper`]) are just reaped. It cannot race
 //!   the spawn, which waits for its child only when exec fails, synchronously, on the same
 //!   thread and under the same child-table lock as the reaper, so the reaper never runs in
 //!   between. Nothing else in the process may wait for children.
 //! - **Time is an input.** No method reads the clock to decide anything: each takes `now`.
-//!   [`Supervisor::next_deadline`] tells the loop when to call [`Supervisor::on_deadline`]
+//!   [`Supervisor::next_deadline`] (O(1): the jobs' deadlines are kept in order by
+//!   `deadlines`, updated after each change of a job; debug builds check them against a scan)
+//!   tells the loop when to call [`Supervisor::on_deadline`]
 //!   (STARTING → RUNNING after `startsecs`, a BACKOFF retry, SIGKILL after `stopwaitsecs`, a
 //!   held-back restart): no periodic tick, no polling. (`started_at`, wall-clock time for
 //!   display only, is read at spawn.)

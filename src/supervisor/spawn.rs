@@ -892,11 +892,15 @@ mod tests {
             .collect()
     }
 
+    /// Inherited variables, overrides, the `envp` expected.
+    type Case = (&'static [Pair], &'static [Pair], &'static [&'static str]);
+    type Pair = (&'static str, &'static str);
+
     /// The merged `envp` is what one map of the inherited variables with the overrides put
     /// over them holds, in key order (the environment a program was given before the merge).
     #[test]
     fn the_environment_merge_is_one_map_in_key_order() {
-        let cases: &[(&[(&str, &str)], &[(&str, &str)], &[&str])] = &[
+        let cases: &[Case] = &[
             (&[], &[], &[]),
             (&[("A", "1"), ("B", "2")], &[], &["A=1", "B=2"]),
             (&[], &[("X", "9")], &["X=9"]),
