@@ -247,6 +247,61 @@ fn save_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A restart among a few programs appends to the journal (the file is not rewritten, no
+    /// new inode); a big record that mostly changed at once is rewritten; both load back the
+    /// same records.
+    #[test]
+    fn few_changes_are_journalled_and_a_mostly_changed_big_record_is_rewritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let record = |pid| RunningRecord {
+            pid,
+            start_time: u64::from(pid) * 10,
+            stopsignal: "TERM".to_string(),
+            stopwaitsecs: 10.0,
+        };
+        let mut state = StateFiles::open(dir.path());
+        let mut whole = Running::from([("web".to_string(), record(100))]);
+        state.save_running(&whole).expect("save");
+        let file = dir.path().join("running.json");
+        let inode =
+            |path: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(path).expect("stat"));
+        let first = inode(&file);
+        // The one program restarted: one of one record changed.
+        whole.insert("web".to_string(), record(101));
+        state
+            .save_running_changes(&[("web".to_string(), Some(record(101)))], &whole)
+            .expect("append");
+        assert_eq!(inode(&file), first, "rewritten for one change");
+        assert_eq!(state.running.lines(), 1);
+        assert_eq!(
+            StateFiles::open(dir.path()).load_running().expect("load"),
+            whole
+        );
+        // A boot wave: 100 programs of 100 changed.
+        let changes: Vec<(String, Option<RunningRecord>)> = (0..100)
+            .map(|index| (format!("p{index}"), Some(record(1000 + index))))
+            .collect();
+        let mut big = Running::new();
+        for (name, record) in &changes {
+            big.insert(name.clone(), record.clone().expect("record"));
+        }
+        state.save_running_changes(&changes, &big).expect("rewrite");
+        assert_ne!(
+            inode(&file),
+            first,
+            "a mostly changed big record is rewritten"
+        );
+        assert_eq!(
+            state.running.lines(),
+            0,
+            "the journal is emptied by the rewrite"
+        );
+        assert_eq!(
+            StateFiles::open(dir.path()).load_running().expect("load"),
+            big
+        );
+    }
+
     #[test]
     fn a_generation_never_goes_down_across_runs() {
         let text = "command = \"sleep 1\"\n";
