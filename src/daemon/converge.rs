@@ -259,6 +259,10 @@ impl Daemon {
                 // Dropped by the supervisor (a removed program, stopped): its metadata goes.
                 self.jobs.remove(&change.name);
             }
+            if !change.to.has_process() {
+                // Its process ended: what was kept to read its figures goes with it.
+                self.forget_figures(&change.name);
+            }
             let id = self
                 .table
                 .programs

@@ -46,6 +46,7 @@ impl Daemon {
                 .map(|(name, monitored)| (name.as_str(), monitored)),
         );
         let supervisor = &self.supervisor;
+        let counts = supervisor.process_counts();
         let statuses = self.table.programs.values().map(|program| {
             let name = program.entry.name.as_str();
             let job = views.get(name);
@@ -62,7 +63,7 @@ impl Daemon {
                 })
                 .filter(|_| view.shows_logs())
                 .and_then(|_| supervisor.last_stderr(name));
-            let usage = self.usage_of(name, job.as_ref(), now);
+            let (processes, usage) = self.figures_of(name, job.as_ref(), Some(&counts), now);
             self.with_leftovers(
                 StatusView::new(
                     program,
@@ -71,7 +72,7 @@ impl Daemon {
                     health,
                     last_stderr,
                 )
-                .with_usage(usage),
+                .with_usage(processes, usage),
             )
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
@@ -173,7 +174,7 @@ impl Daemon {
         let job = self.supervisor.view(name, now);
         let meta = self.jobs.get(name);
         let health = self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
-        let usage = self.usage_of(name, job.as_ref(), now);
+        let (processes, usage) = self.figures_of(name, job.as_ref(), None, now);
         self.with_leftovers(
             StatusView::new(
                 program,
@@ -184,7 +185,7 @@ impl Daemon {
                     .then(|| self.supervisor.last_stderr(name))
                     .flatten(),
             )
-            .with_usage(usage),
+            .with_usage(processes, usage),
         )
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::metrics::procfs::{self, ProcDir, Stat, Units, Usage};
 use crate::metrics::report::{self, DaemonFigures, ProgramFigures};
 use crate::metrics::{Identity, Samples};
-use crate::supervisor::{ExitInfo, JobView, ProcessState};
+use crate::supervisor::{Counts, ExitInfo, JobView, ProcessState, Processes};
 
 use super::Daemon;
 use super::request::{Answer, Data};
@@ -23,9 +23,18 @@ pub(super) struct Resources {
     /// Reads are `&self` (a status changes nothing a reconcile looks at), and the readings
     /// are the loop's own bookkeeping: a cell, only ever borrowed inside one call.
     samples: RefCell<Samples>,
-    /// The `/proc/PID` folder of each program's main process, opened at the first read of its
-    /// figures and kept while that process lives (reads open files relative to it).
+    /// The `/proc/PID` folder of each program's main process, opened at the second read of
+    /// its figures and kept while that process lives (reads open files relative to it).
     dirs: RefCell<HashMap<String, Kept>>,
+    /// How many of `dirs` are open, and how many may be. Kept descriptors are a speed-up:
+    /// they never take more than a quarter of the daemon's descriptor limit, and none is kept
+    /// once the daemon holds half of it (10,000 programs with a cgroup each already hold
+    /// nearly all of a limit of 20,000). Past that, figures are read by path, and the API can
+    /// still accept connections.
+    kept: std::cell::Cell<usize>,
+    kept_budget: usize,
+    /// No descriptor is kept at or above this number (half the limit).
+    kept_below: u64,
     /// The next look at the memory of the programs with `max_memory_restart`; `None` while
     /// no running program sets it (no wake-up at all).
     pub memory_check_at: Option<Instant>,
@@ -37,6 +46,11 @@ impl Resources {
             units: Units::of_this_system(),
             samples: RefCell::new(Samples::default()),
             dirs: RefCell::new(HashMap::new()),
+            kept: std::cell::Cell::new(0),
+            // Two descriptors per kept folder.
+            kept_budget: usize::try_from(procfs::own_max_fds().unwrap_or(1024) / 4 / 2)
+                .unwrap_or(usize::MAX),
+            kept_below: procfs::own_max_fds().unwrap_or(1024) / 2,
             memory_check_at: None,
         }
     }
@@ -49,6 +63,8 @@ enum Kept {
     Seen(u32),
     /// Read more than once: its `/proc/PID` folder, kept open.
     Open(ProcDir),
+    /// Read more than once, but over the budget of kept descriptors: read by path.
+    ByPath(u32),
 }
 
 /// How often the memory of a program with `max_memory_restart` is looked at.
@@ -76,63 +92,109 @@ pub struct ProgramUsage {
 
 impl Daemon {
     /// The live processes of program `name` whose main process is `pid`, with their stats:
-    /// its cgroup's members where it has a cgroup (`setsid` and double forks included), else
-    /// the process tree under its main process.
-    fn program_stats(&self, name: &str, pid: u32) -> Vec<Stat> {
-        let members = self.supervisor.cgroup_members(name);
-        let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() else {
-            return match members {
-                Some(members) => procfs::stats_of(&members),
-                None => procfs::tree_stats(pid),
-            };
-        };
-        let by_path = |members: Option<Vec<u32>>| match members {
-            Some(members) => procfs::stats_of(&members),
+    /// `members`, its cgroup's members, where it has a cgroup (`setsid` and double forks
+    /// included), else the process tree under its main process.
+    fn program_stats(&self, name: &str, pid: u32, members: Option<&[u32]>) -> Vec<Stat> {
+        let by_path = || match members {
+            Some(members) => procfs::stats_of(members),
             None => procfs::tree_stats(pid),
+        };
+        let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() else {
+            return by_path();
+        };
+        let kept = &self.resources.kept;
+        // Keeps the count of open folders right whatever replaces an entry.
+        let put = |dirs: &mut HashMap<String, Kept>, value: Kept| {
+            let opens = matches!(value, Kept::Open(_));
+            let closes = matches!(dirs.insert(name.to_string(), value), Some(Kept::Open(_)));
+            kept.set(kept.get() + usize::from(opens) - usize::from(closes));
         };
         match dirs.get(name) {
             Some(Kept::Open(dir)) if dir.pid == pid => {}
             // Its second read: a process that lives long enough to be read twice gets its
             // folder kept (a crash loop's short-lived processes are read by path, without the
-            // opens and duplications of keeping one).
-            Some(Kept::Seen(seen)) if *seen == pid => match ProcDir::open(pid) {
-                Some(dir) => {
-                    dirs.insert(name.to_string(), Kept::Open(dir));
+            // opens and duplications of keeping one), while the budget allows.
+            Some(Kept::Seen(seen)) if *seen == pid && kept.get() < self.resources.kept_budget => {
+                match ProcDir::open(pid) {
+                    Some(dir) if dir.highest_fd() < self.resources.kept_below => {
+                        put(&mut dirs, Kept::Open(dir));
+                    }
+                    // The daemon holds many descriptors already: not this one.
+                    Some(_) => {
+                        put(&mut dirs, Kept::ByPath(pid));
+                        return by_path();
+                    }
+                    // Gone, or out of descriptors (a fleet past its limit): read by path.
+                    None => return by_path(),
                 }
-                // Gone, or out of descriptors (a fleet past its limit): read by path.
-                None => return by_path(members),
-            },
+            }
+            Some(Kept::Seen(seen)) if *seen == pid => {
+                put(&mut dirs, Kept::ByPath(pid));
+                return by_path();
+            }
+            Some(Kept::ByPath(seen)) if *seen == pid => return by_path(),
             _ => {
-                dirs.insert(name.to_string(), Kept::Seen(pid));
-                return by_path(members);
+                put(&mut dirs, Kept::Seen(pid));
+                return by_path();
             }
         }
         let Some(Kept::Open(dir)) = dirs.get(name) else {
-            return by_path(members);
+            return by_path();
         };
         match members {
-            Some(members) => dir.with_members(&members),
+            Some(members) => dir.with_members(members),
             None => dir.tree_stats(),
         }
     }
 
-    /// A program's figures now; `None` without a live process.
-    pub(super) fn usage_of(
+    /// A program's processes and its figures, read now for its status: how many live
+    /// processes it has (its cgroup's members are read once, for both), and its figures
+    /// (`None` without a live process). `counts`: [`Supervisor::process_counts`] for a status
+    /// of all programs, `None` for one.
+    ///
+    /// [`Supervisor::process_counts`]: crate::supervisor::Supervisor::process_counts
+    pub(super) fn figures_of(
         &self,
         name: &str,
         job: Option<&JobView<'_>>,
+        counts: Option<&Counts>,
+        now: Instant,
+    ) -> (u32, Option<ProgramUsage>) {
+        let processes = match job {
+            Some(_) => self.supervisor.processes(name, counts),
+            None => Processes::Count(0),
+        };
+        let usage = self.usage_of(name, job, processes.members(), now);
+        (u32::try_from(processes.count()).unwrap_or(u32::MAX), usage)
+    }
+
+    /// Drops what was kept to read a program's figures (its readings, its kept `/proc`
+    /// folder): when its process ends, so that no descriptor outlives it.
+    pub(super) fn forget_figures(&self, name: &str) {
+        if let Ok(mut samples) = self.resources.samples.try_borrow_mut() {
+            samples.forget(name);
+        }
+        if let Ok(mut dirs) = self.resources.dirs.try_borrow_mut()
+            && let Some(Kept::Open(_)) = dirs.remove(name)
+        {
+            let kept = &self.resources.kept;
+            kept.set(kept.get().saturating_sub(1));
+        }
+    }
+
+    /// A program's figures now; `None` without a live process.
+    fn usage_of(
+        &self,
+        name: &str,
+        job: Option<&JobView<'_>>,
+        members: Option<&[u32]>,
         now: Instant,
     ) -> Option<ProgramUsage> {
         let Some((job, pid)) = job.and_then(|job| Some((job, job.pid?))) else {
-            if let Ok(mut samples) = self.resources.samples.try_borrow_mut() {
-                samples.forget(name);
-            }
-            if let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() {
-                dirs.remove(name);
-            }
+            self.forget_figures(name);
             return None;
         };
-        let stats = self.program_stats(name, pid);
+        let stats = self.program_stats(name, pid, members);
         let main = stats.iter().find(|stat| stat.pid == pid)?;
         let units = &self.resources.units;
         let usage = Usage::sum(&stats);
@@ -199,7 +261,8 @@ impl Daemon {
                 continue;
             }
             let Some(pid) = job.pid else { continue };
-            let stats = self.program_stats(name, pid);
+            let processes = self.supervisor.processes(name, None);
+            let stats = self.program_stats(name, pid, processes.members());
             let held = Usage::sum(&stats).memory_bytes(&self.resources.units);
             if held > limit {
                 over.push((name.to_string(), held, limit));
@@ -220,21 +283,22 @@ impl Daemon {
     /// now, and the daemon's own process.
     pub(super) fn metrics(&self, now: Instant) -> Answer {
         let mut figures = Vec::with_capacity(self.table.programs.len());
+        let counts = self.supervisor.process_counts();
         for program in self.table.programs.values() {
             let name = program.entry.name.as_str();
             let job = self.supervisor.view(name, now);
             let meta = self.jobs.get(name);
             let health =
                 self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
-            let usage = self.usage_of(name, job.as_ref(), now).unwrap_or_default();
-            let (state, restarts, started_at, last_exit, uptime, processes) = match &job {
+            let (processes, usage) = self.figures_of(name, job.as_ref(), Some(&counts), now);
+            let usage = usage.unwrap_or_default();
+            let (state, restarts, started_at, last_exit, uptime) = match &job {
                 Some(job) => (
                     job.state,
                     job.restarts,
                     job.started_at,
                     job.last_exit,
                     job.uptime_seconds,
-                    job.processes,
                 ),
                 None => (
                     crate::supervisor::ProcessState::Stopped,
@@ -242,7 +306,6 @@ impl Daemon {
                     None,
                     None,
                     None,
-                    0,
                 ),
             };
             figures.push(ProgramFigures {

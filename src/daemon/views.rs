@@ -94,7 +94,6 @@ impl<'a> StatusView<'a> {
             restarts: 0,
             last_exit: None,
             last_error: None,
-            processes: 0,
         });
         StatusView {
             config_error: ConfigErrorView::of(program),
@@ -113,7 +112,7 @@ impl<'a> StatusView<'a> {
             name: &program.entry.name,
             observed_generation,
             pid: job.pid,
-            processes: job.processes,
+            processes: 0,
             ready: health.ready,
             restarts: job.restarts,
             run: program.run,
@@ -128,9 +127,14 @@ impl<'a> StatusView<'a> {
 }
 
 impl StatusView<'_> {
-    /// The program's resource figures, read now (`None`: no live process). `processes` is
-    /// the supervisor's count (its cgroup's members, or its marked processes).
-    pub fn with_usage(mut self, usage: Option<super::resources::ProgramUsage>) -> Self {
+    /// The program's live processes (the supervisor's count: its cgroup's members, or its
+    /// marked processes) and its resource figures, read now (`None`: no live process).
+    pub fn with_usage(
+        mut self,
+        processes: u32,
+        usage: Option<super::resources::ProgramUsage>,
+    ) -> Self {
+        self.processes = processes;
         if let Some(usage) = usage {
             self.cpu_percent = Some(usage.cpu_percent);
             self.cpu_seconds = Some(usage.cpu_seconds);

@@ -267,6 +267,14 @@ impl ProcDir {
         })
     }
 
+    /// The highest descriptor number it holds (the kernel gives the lowest free number: a
+    /// measure of how many the daemon holds).
+    pub fn highest_fd(&self) -> u64 {
+        use std::os::fd::AsRawFd;
+        let stat = self.stat.as_ref().map_or(0, |stat| stat.as_raw_fd());
+        u64::try_from(self.dir.as_raw_fd().max(stat)).unwrap_or(u64::MAX)
+    }
+
     fn read<'a>(&self, name: &str, buffer: &'a mut [u8]) -> Option<&'a str> {
         let file = openat(
             &self.dir,

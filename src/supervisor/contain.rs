@@ -51,6 +51,33 @@ pub enum Counts {
     Scanned(BTreeMap<String, usize>),
 }
 
+/// The live processes of a job, found for a status or its figures
+/// ([`super::Supervisor::processes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processes {
+    /// The members of its cgroup: `setsid` and double-forked descendants included.
+    Members(Vec<u32>),
+    /// How many it has (its marks, or its main process): its figures follow its process tree.
+    Count(usize),
+}
+
+impl Processes {
+    pub fn count(&self) -> usize {
+        match self {
+            Processes::Members(members) => members.len(),
+            Processes::Count(count) => *count,
+        }
+    }
+
+    /// The cgroup's members, when it has a cgroup.
+    pub fn members(&self) -> Option<&[u32]> {
+        match self {
+            Processes::Members(members) => Some(members),
+            Processes::Count(_) => None,
+        }
+    }
+}
+
 impl Containment {
     pub fn mechanism(&self) -> Mechanism {
         match (&self.cgroups, &self.marks) {

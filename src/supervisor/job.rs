@@ -183,7 +183,7 @@ impl Job {
     }
 
     pub fn status(&self, now: Instant) -> JobStatus {
-        let view = self.view(now, usize::from(self.pid.is_some()));
+        let view = self.view(now);
         JobStatus {
             name: self.spec.name.clone(),
             state: view.state,
@@ -197,9 +197,10 @@ impl Job {
         }
     }
 
-    /// The status, borrowed: nothing is copied but a log write problem (rare). `processes`:
-    /// how many live processes the program has, counted by the supervisor.
-    pub fn view(&self, now: Instant, processes: usize) -> JobView<'_> {
+    /// The status, borrowed: nothing is copied but a log write problem (rare). How many
+    /// processes the program has is asked apart ([`super::Supervisor::processes`]): it costs
+    /// a read of its cgroup, which most users of a view do not need.
+    pub fn view(&self, now: Instant) -> JobView<'_> {
         let uptime_seconds = match (self.state.has_process(), self.started) {
             (true, Some(started)) => Some(now.saturating_duration_since(started).as_secs()),
             _ => None,
@@ -221,7 +222,6 @@ impl Job {
             restarts: self.restarts,
             last_exit: self.last_exit,
             last_error,
-            processes: u32::try_from(processes).unwrap_or(u32::MAX),
         }
     }
 }
@@ -241,9 +241,6 @@ pub struct JobView<'a> {
     pub last_exit: Option<ExitInfo>,
     /// The job's last error, or else the last write problem of one of its log files.
     pub last_error: Option<Cow<'a, str>>,
-    /// Live processes of the program (its cgroup's, or those with its mark; else its main
-    /// process), counted when the view is made.
-    pub processes: u32,
 }
 
 /// What status shows of a job (SPEC §5). The daemon adds the id and generations.

@@ -164,7 +164,7 @@ use marks::Marks;
 use probe::ProbeRun;
 use spawn::Output;
 
-pub use contain::{Counts, Mechanism};
+pub use contain::{Counts, Mechanism, Processes};
 pub use job::{JobStatus, JobView, LAST_STDERR_BYTES, LAST_STDERR_LINES, RestartBudget};
 pub use leftover::{Leftovers, Recorded};
 pub use logs::{rotated_path, tail};
@@ -687,24 +687,35 @@ impl Supervisor {
     }
 
     /// A job's status borrowed from it: [`Supervisor::status`] without the copies, for answers
-    /// that show every job.
+    /// that show every job. Its processes are not counted here: [`Supervisor::processes`].
     pub fn view(&self, name: &str, now: Instant) -> Option<JobView<'_>> {
-        let job = self.jobs.get(name)?;
-        let processes = match self.context.containment.count(name, job.leaf.as_ref()) {
-            Some(count) => count,
-            None => usize::from(job.pid.is_some()),
-        };
-        Some(job.view(now, processes))
+        Some(self.jobs.get(name)?.view(now))
     }
 
-    /// The processes in a job's cgroup (one `pread` of its `cgroup.procs`), for its figures
-    /// (SPEC §14); `None` when it has no cgroup (marks or process groups only).
-    pub fn cgroup_members(&self, name: &str) -> Option<Vec<u32>> {
-        self.jobs
-            .get(name)?
-            .leaf
-            .as_ref()
-            .map(cgroup::Leaf::members)
+    /// How the processes of every job are found for a status of all of them: one scan of the
+    /// marks for all jobs (marks), or nothing up front (each job's cgroup, or its main
+    /// process).
+    pub fn process_counts(&self) -> Counts {
+        self.context.containment.counts()
+    }
+
+    /// The live processes of a job, found now (SPEC §11, §14): its cgroup's members (one
+    /// `pread` of its `cgroup.procs`, which its figures are then read from), else the count
+    /// of its marks (from `counts` when that is a scan of all of them), else its main process.
+    /// `counts`: [`Supervisor::process_counts`] for a status of all, `None` for one job.
+    pub fn processes(&self, name: &str, counts: Option<&Counts>) -> Processes {
+        let Some(job) = self.jobs.get(name) else {
+            return Processes::Count(0);
+        };
+        if let Some(leaf) = &job.leaf {
+            return Processes::Members(leaf.members());
+        }
+        Processes::Count(match (counts, self.mechanism()) {
+            (Some(Counts::Scanned(counts)), _) => counts.get(name).copied().unwrap_or(0),
+            (None, Mechanism::Marks) => self.context.containment.count(name, None).unwrap_or(0),
+            // No cgroup of its own (cgroups could not be made for it) and no marks.
+            _ => usize::from(job.pid.is_some()),
+        })
     }
 
     /// The cgroup folder of a job, when it has one (for its limits and OOM counts).
@@ -745,20 +756,11 @@ impl Supervisor {
     }
 
     /// Every job's status borrowed, with its name, in name order (each view is made as the
-    /// iterator reaches it).
+    /// iterator reaches it; processes are asked apart, [`Supervisor::processes`]).
     pub fn views(&self, now: Instant) -> impl Iterator<Item = (&str, JobView<'_>)> + '_ {
-        // Computed on request: one scan of the marks for all jobs, or each job's cgroup.
-        let counts = self.context.containment.counts();
-        self.jobs.iter().map(move |(name, job)| {
-            let processes = match &counts {
-                Counts::Scanned(counts) => counts.get(name).copied().unwrap_or(0),
-                Counts::PerJob => match &job.leaf {
-                    Some(leaf) => leaf.count(),
-                    None => usize::from(job.pid.is_some()),
-                },
-            };
-            (name.as_str(), job.view(now, processes))
-        })
+        self.jobs
+            .iter()
+            .map(move |(name, job)| (name.as_str(), job.view(now)))
     }
 
     /// How this supervisor finds the processes of a program.

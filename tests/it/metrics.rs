@@ -182,6 +182,57 @@ fn memory_of_a_program_and_of_its_children_is_counted() {
     assert_eq!(stopped["processes"], 0, "{stopped}");
 }
 
+/// The daemon's descriptors open on `/proc/PID` of `pid` (the folder and its `stat` kept to
+/// read a program's figures).
+fn kept_proc_descriptors(daemon: &TestDaemon, pid: u64) -> Vec<String> {
+    let daemon_pid = daemon.pid().expect("the daemon runs");
+    let folder = format!("/proc/{pid}");
+    std::fs::read_dir(format!("/proc/{daemon_pid}/fd"))
+        .expect("the daemon's descriptors")
+        .flatten()
+        .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+        .map(|target| target.display().to_string())
+        // `/proc/PID`, `/proc/PID/stat`, or either with ` (deleted)` once the process is gone.
+        .filter(|target| {
+            target
+                .strip_prefix(&folder)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', ' ']))
+        })
+        .collect()
+}
+
+#[test]
+fn descriptors_kept_for_figures_close_when_the_process_ends() {
+    let daemon = TestDaemon::start();
+    daemon.put(
+        "sleeper.toml",
+        "command = ['sleep', '1000']\nboot = true\nstartsecs = 0\n",
+    );
+    let running = daemon.wait_state("sleeper", "RUNNING");
+    let pid = running["pid"].as_u64().expect("pid");
+    // Read twice (and once more): the second read keeps its `/proc/PID` folder open.
+    for _ in 0..3 {
+        let status = daemon.status("sleeper");
+        assert_eq!(status["pid"].as_u64(), Some(pid), "{status}");
+        assert!(status["memory_bytes"].as_u64().is_some(), "{status}");
+    }
+    let kept = kept_proc_descriptors(&daemon, pid);
+    assert!(
+        !kept.is_empty(),
+        "nothing kept for /proc/{pid} after three reads"
+    );
+
+    // Stopped with nobody reading its status (a read would drop them too): what was kept
+    // goes with the process.
+    daemon.post("/programs/sleeper/stop", None);
+    wait_until(
+        "the kept descriptors closed",
+        20,
+        || kept_proc_descriptors(&daemon, pid).is_empty(),
+        || format!("still open: {:?}", kept_proc_descriptors(&daemon, pid)),
+    );
+}
+
 #[test]
 fn cpu_seconds_of_a_busy_loop_grow() {
     let daemon = TestDaemon::start();
