@@ -20,11 +20,13 @@ as it can (128 KiB writes) and notes when it began.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import http.client
 import json
 import os
 import platform
 import re
+import select
 import shutil
 import signal
 import socket
@@ -237,6 +239,62 @@ def wait_for(predicate, timeout: float, interval: float = 0.002):
         if time.monotonic() > deadline:
             return None
         time.sleep(interval)
+
+
+IN_MODIFY = 0x2
+
+
+class Growth:
+    """Waits for a file to be written without polling it: an inotify watch (through ctypes) on
+    the file, made before the action that makes it grow (`with Growth(path) as growth: kill;
+    growth.wait(predicate, timeout)`). The waiting script then takes no CPU until the program
+    has written its line, where a poll every 0.2 ms woke it 5,000 times a second on the same two
+    cores as the manager and the program it measures (a wake-up here costs about 45 µs of a
+    CPU; see docs/PERFORMANCE.md, "Restart after kill -9"). Where inotify is missing, or with
+    `poll=True` (`--restart-poll`: the method of the runs before), it polls every 0.2 ms as
+    before. The figure itself is the program's own timestamp either way."""
+
+    def __init__(self, path: Path, poll: bool = False):
+        self.path = path
+        self.fd = -1
+        if poll:
+            return
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+            if fd >= 0 and libc.inotify_add_watch(fd, os.fsencode(str(path)), IN_MODIFY) < 0:
+                os.close(fd)
+                fd = -1
+            self.fd = fd
+        except (OSError, AttributeError):
+            self.fd = -1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def wait(self, predicate, timeout: float):
+        if self.fd < 0:
+            return wait_for(predicate, timeout, 0.0002)
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            # The 50 ms bound only limits how long a lost event could make us wait.
+            ready, _, _ = select.select([self.fd], [], [], min(left, 0.05))
+            if ready:
+                try:
+                    os.read(self.fd, 65536)
+                except BlockingIOError:
+                    pass
 
 
 def free_port() -> int:
@@ -927,9 +985,10 @@ def scenario_restart(manager: Manager, run: Run, results: dict):
                 log(f"{manager.name}: pid {pid} is not our program; stopping this scenario")
                 break
             run.program_pids.add(pid)
-            killed_at = time.time_ns()
-            os.kill(pid, signal.SIGKILL)
-            seen = wait_for(lambda: count_lines(stamp_file) > len(lines), cfg.restart_timeout, 0.0002)
+            with Growth(stamp_file, cfg.restart_poll) as growth:
+                killed_at = time.time_ns()
+                os.kill(pid, signal.SIGKILL)
+                seen = growth.wait(lambda: count_lines(stamp_file) > len(lines), cfg.restart_timeout)
             if not seen:
                 log(f"{manager.name}: no restart within {cfg.restart_timeout}s")
                 break
@@ -1498,18 +1557,60 @@ def spawn_floor(run: Run, results: dict):
     work = run.fresh("spawn-floor")
     stamp_file = work / "stamps.txt"
     latencies = []
+    stamp_file.touch()
     for _ in range(50):
         lines = count_lines(stamp_file)
-        began = time.time_ns()
-        pid = os.posix_spawn(str(run.stamp), [str(run.stamp), str(stamp_file)], os.environ)
-        run.program_pids.add(pid)
-        if wait_for(lambda: count_lines(stamp_file) > lines, 5, 0.0002):
+        with Growth(stamp_file, run.args.restart_poll) as growth:
+            began = time.time_ns()
+            pid = os.posix_spawn(str(run.stamp), [str(run.stamp), str(stamp_file)], os.environ)
+            run.program_pids.add(pid)
+            seen = growth.wait(lambda: count_lines(stamp_file) > lines, 5)
+        if seen:
             latencies.append((int(read_lines(stamp_file)[lines].split()[1]) - began) / 1e9)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         run.program_pids.discard(pid)
     results["spawn_floor"].add(median(latencies))
     log(f"spawn floor: median {median(latencies) * 1e3:.3f} ms")
+
+
+def restart_floor(run: Run, results: dict):
+    """bench/restarter.c (sigwaitinfo, waitpid, vfork + execve) restarting the stamp, killed as
+    in the restart scenario: what kill -9 → new process costs here with no manager work."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    work = run.fresh("restart-floor")
+    binary = work / "restarter"
+    if not compiler or subprocess.run([compiler, "-O2", "-o", str(binary), str(HERE / "restarter.c")], capture_output=True).returncode:
+        log("restart floor: cannot build bench/restarter.c")
+        return
+    stamp_file = work / "stamps.txt"
+    process = subprocess.Popen([str(binary), str(run.stamp), str(stamp_file)], stdin=subprocess.DEVNULL, start_new_session=True)
+    latencies = []
+    try:
+        if not wait_for(lambda: count_lines(stamp_file) >= 1, 10):
+            return
+        time.sleep(0.5)
+        for _ in range(run.args.kills):
+            lines = read_lines(stamp_file)
+            pid = int(lines[-1].split()[0])
+            run.program_pids.add(pid)
+            with Growth(stamp_file, run.args.restart_poll) as growth:
+                killed_at = time.time_ns()
+                os.kill(pid, signal.SIGKILL)
+                seen = growth.wait(lambda: count_lines(stamp_file) > len(lines), run.args.restart_timeout)
+            if not seen:
+                break
+            latencies.append((int(read_lines(stamp_file)[len(lines)].split()[1]) - killed_at) / 1e9)
+            time.sleep(run.args.kill_gap)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        run.remember_pids(stamp_file)
+        run.end_leftovers()
+    if latencies:
+        results["restart_floor"].add(median(latencies))
+        results["restart_floor_p90"].add(percentile(latencies, 0.9))
+        log(f"restart floor: median {median(latencies) * 1e3:.3f} ms")
 
 
 def machine() -> dict:
@@ -1693,6 +1794,11 @@ def report(results, versions, skipped, mach, cfg, started, limits, converge) -> 
             f"Restart floor: this script's own `posix_spawn` of the same program → its first line written: "
             f"{fmt(limits['spawn_floor'], ' ms', 1e3, 3)} (median of 50). The program is bench/stamp.c built with {cfg.stamp_kind}."
         )
+        if limits.get("restart_floor"):
+            lines.append(
+                f"Kill -9 → restarted by bench/restarter.c (sigwaitinfo, waitpid, vfork + execve; no manager work): "
+                f"median {fmt(limits['restart_floor'], ' ms', 1e3, 3)}, p90 {fmt(limits['restart_floor_p90'], ' ms', 1e3, 3)} ({cfg.kills} kills, as above)."
+            )
         lines.append("")
     ours = results.get("hoody", {})
     if ours.get("health_http_cpu") or ours.get("health_plain_cpu"):
@@ -1814,6 +1920,7 @@ def main():
     parser.add_argument("--hoody-binary", default=None, help="use this hoody-daemon binary instead of building one (A/B runs)")
     parser.add_argument("--scenarios", default="fleet,restart,logs,follow,converge,health,writes,metrics", help="comma-separated: fleet,restart,logs,follow,converge,health,writes,metrics")
     parser.add_argument("--sizes", dest="fleet_sizes", default=None, help="comma-separated fleet sizes (default 0,100,500,1000,10000; quick: 0,100)")
+    parser.add_argument("--restart-poll", action="store_true", help="restart and its floor: wait for the new line by polling every 0.2 ms (the method of runs before 2026-12-01 16:30) instead of inotify")
     parser.add_argument("--output", default=None, help="markdown file to write (default bench/results/latest.md, quick.md with --quick)")
     args = parser.parse_args()
     if args.quick:
@@ -1914,6 +2021,7 @@ def main():
         limits = Figures()
         if "restart" in scenarios:
             spawn_floor(run, limits)
+            restart_floor(run, limits)
         if "logs" in scenarios:
             for _ in range(args.log_repeats):
                 physical_limits(run, limits)

@@ -12,6 +12,12 @@ use crate::supervisor::console::ConsoleFormat;
 pub const TOKEN_VARIABLE: &str = "HOODY_DAEMON_TOKEN";
 
 pub fn serve(args: ServeArgs) -> u8 {
+    // Before any thread exists, so that every thread inherits it: the loop reads SIGCHLD from
+    // a signalfd (`supervisor::ChildSignal`), which only hears a signal no thread takes.
+    if let Err(error) = crate::supervisor::block_child_signal() {
+        eprintln!("hoody-daemon: cannot block SIGCHLD: {error}");
+        return exit::ERROR;
+    }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -439,7 +439,9 @@ impl Daemon {
         if let Some(error) = watch_error {
             tracing::warn!(%error, "cannot watch the programs folder now; until it can be watched, changes are seen at the periodic rescan only");
         }
-        let mut children = signal(SignalKind::child())?;
+        // SIGCHLD from a signalfd on this loop's reactor (SIGCHLD is blocked in every thread:
+        // `serve` blocks it before any thread exists).
+        let children = crate::supervisor::ChildSignal::new()?;
         let mut terminate = signal(SignalKind::terminate())?;
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut hangup = signal(SignalKind::hangup())?;
@@ -472,7 +474,10 @@ impl Daemon {
                         }
                     }
                 }
-                _ = children.recv() => {
+                woke = children.recv() => {
+                    if let Err(error) = woke {
+                        tracing::error!(%error, "cannot read SIGCHLD; reaping anyway");
+                    }
                     let changes = self.supervisor.reap(Instant::now());
                     self.publish_changes(changes);
                     self.take_probe_outcomes(Instant::now());

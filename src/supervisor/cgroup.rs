@@ -81,6 +81,10 @@ pub struct Leaf {
     procs: OwnedFd,
     /// `cgroup.kill` was written to it: children are no longer cloned into it (below).
     killed: std::sync::atomic::AtomicBool,
+    /// It may hold a `memory.max` or `cpu.max` other than the default (written by this daemon,
+    /// or a leaf of the last run): a program without limits lifts them. False for a leaf made
+    /// here and never given one, so a start without limits writes nothing.
+    limited: std::sync::atomic::AtomicBool,
 }
 
 impl Cgroups {
@@ -206,6 +210,7 @@ impl Cgroups {
             dir: keep_high(dir.into()),
             procs: keep_high(procs.into()),
             killed: std::sync::atomic::AtomicBool::new(existed),
+            limited: std::sync::atomic::AtomicBool::new(existed),
         })
     }
 
@@ -309,6 +314,16 @@ impl Leaf {
     pub fn mark_killed(&self) {
         self.killed
             .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the leaf may hold limits (see the field).
+    pub fn may_be_limited(&self) -> bool {
+        self.limited.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_limited(&self, limited: bool) {
+        self.limited
+            .store(limited, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn was_killed(&self) -> bool {

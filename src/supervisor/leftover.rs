@@ -337,6 +337,7 @@ impl Supervisor {
                     .kill(&job.spec.name, job.leaf.as_ref());
                 job.killed = true;
             }
+            super::schedule(&mut self.deadlines, job);
         }
         changes
     }

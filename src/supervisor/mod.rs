@@ -9,7 +9,8 @@
 //! environment), `contain` (what a stop, an exit, a removal do with all of a program's
 //! processes), `leftover` (the last run's processes after a crash; the forced shutdown),
 //! [`logs`] (direct log files, capture, rotation, tail), `probe` (exec health probes: short
-//! processes run for a program, reaped here too), `tests` (real processes; they
+//! processes run for a program, reaped here too), `deadlines` (the jobs' and probes' deadlines
+//! in order: pure), `tests` (real processes; they
 //! live in the library's test binary because reaping with `waitid(P_ALL)` would steal the
 //! children of `std::process::Command`s run by other integration tests in a shared binary).
 //!
@@ -24,15 +25,20 @@
 //!   `setgid`, `setuid`, every signal reset, `execve`). With `user` set, HOME, USER, LOGNAME
 //!   and SHELL are that user's; the program's `environment` still wins. A daemon that is not
 //!   root asked for another user fails that program (FATAL, `last_error`) without spawning.
-//! - **Reaping: one mechanism.** tokio's `signal(SignalKind::child())` wakes the loop, which
-//!   calls [`Supervisor::reap`]: `waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT)` then `waitpid(pid)`
+//! - **Reaping: one mechanism.** A SIGCHLD wakes the loop, which calls
+//!   [`Supervisor::reap`]. The daemon blocks SIGCHLD in every thread ([`block_child_signal`],
+//!   first thing in `serve`) and reads it from a signalfd on its own reactor ([`ChildSignal`]):
+//!   no handler, and no hop through the API thread's runtime, which tokio's `signal()` made
+//!   (the tests' supervisors, in a shared test binary, use tokio's). The reap is `waitid(P_ALL, WEXITED|WNOHANG|WNOWAIT)` then `waitpid(pid)`
 //!   until no child has ended, mapping pids to jobs; unknown pids (orphaned grandchildren: the
 //!   daemon is a child subreaper, see [`become_subreaper`]) are just reaped. It cannot race
 //!   the spawn, which waits for its child only when exec fails, synchronously, on the same
 //!   thread and under the same child-table lock as the reaper, so the reaper never runs in
 //!   between. Nothing else in the process may wait for children.
 //! - **Time is an input.** No method reads the clock to decide anything: each takes `now`.
-//!   [`Supervisor::next_deadline`] tells the loop when to call [`Supervisor::on_deadline`]
+//!   [`Supervisor::next_deadline`] (O(1): the jobs' deadlines are kept in order by
+//!   `deadlines`, updated after each change of a job; debug builds check them against a scan)
+//!   tells the loop when to call [`Supervisor::on_deadline`]
 //!   (STARTING → RUNNING after `startsecs`, a BACKOFF retry, SIGKILL after `stopwaitsecs`, a
 //!   held-back restart): no periodic tick, no polling. (`started_at`, wall-clock time for
 //!   display only, is read at spawn.)
@@ -120,6 +126,7 @@ pub mod cgroup;
 mod clone3;
 pub mod console;
 mod contain;
+mod deadlines;
 mod job;
 mod leftover;
 pub mod limits;
@@ -152,6 +159,7 @@ use crate::spec::{LogSpec, ProgramSpec, Stream, UserSpec};
 use captures::Captures;
 use cgroup::Cgroups;
 use contain::Containment;
+use deadlines::Deadlines;
 use job::{AfterStop, Job};
 use logs::{LineWatch, LogWriter, SharedWriter, Tap};
 use marks::Marks;
@@ -163,7 +171,7 @@ pub use job::{JobStatus, JobView, LAST_STDERR_BYTES, LAST_STDERR_LINES, RestartB
 pub use leftover::{Leftovers, Recorded};
 pub use logs::{rotated_path, tail};
 pub use probe::ProbeOutcome;
-pub use reap::{become_subreaper, process_start_time};
+pub use reap::{ChildSignal, become_subreaper, block_child_signal, process_start_time};
 pub use spawn::{DAEMON_VARIABLE_PREFIX, SpawnError, is_daemon_variable, keep_high};
 pub use state::{
     ALLOWED_TRANSITIONS, ExitInfo, ProcessState, Uptime, backoff_delay, can_transition,
@@ -262,6 +270,10 @@ pub struct Supervisor {
     /// Boxed: a B-tree node is about half full after a boot in name order, and an inline
     /// `Job` (over 300 bytes) left half of each node empty.
     jobs: BTreeMap<String, Box<Job>>,
+    /// The deadline of every job that waits for one ([`Job::deadline`]), kept by
+    /// [`schedule`] after each change of a job: the loop's next wake-up without a scan of
+    /// every job.
+    deadlines: Deadlines<String>,
     context: Context,
 }
 
@@ -298,6 +310,8 @@ struct Context {
     automatic_starts: u32,
     /// Exec probes that run now, by pid.
     probes: HashMap<u32, ProbeRun>,
+    /// The timeouts of the probes not killed yet, by pid.
+    probe_deadlines: Deadlines<u32>,
     /// Results of exec probes not yet taken by the daemon.
     probe_outcomes: Vec<ProbeOutcome>,
     /// The notify folder, once a program with `notify = true` has started.
@@ -317,6 +331,7 @@ impl Supervisor {
         spawn::prepare_daemon_process();
         Supervisor {
             jobs: BTreeMap::new(),
+            deadlines: Deadlines::default(),
             context: Context {
                 log_dir: config.log_dir,
                 logs: config.logs,
@@ -333,6 +348,7 @@ impl Supervisor {
                 alive_at: None,
                 automatic_starts: 0,
                 probes: HashMap::new(),
+                probe_deadlines: Deadlines::default(),
                 probe_outcomes: Vec::new(),
                 notify: None,
                 captures: None,
@@ -374,6 +390,7 @@ impl Supervisor {
                     .fresh_start(job, now, "start requested", &mut changes);
             }
         }
+        schedule(&mut self.deadlines, job);
         changes
     }
 
@@ -385,6 +402,7 @@ impl Supervisor {
             job.after_stop = AfterStop::Nothing;
             self.context
                 .begin_stop(job, now, "stop requested", &mut changes);
+            schedule(&mut self.deadlines, job);
         }
         changes
     }
@@ -404,6 +422,7 @@ impl Supervisor {
             ProcessState::Stopping => job.after_stop = AfterStop::Start(spec),
             _ => return self.start(spec, now),
         }
+        schedule(&mut self.deadlines, job);
         changes
     }
 
@@ -421,6 +440,7 @@ impl Supervisor {
                 job.last_error = Some(problem);
             }
             apply_spec(job, spec);
+            schedule(&mut self.deadlines, job);
         }
     }
 
@@ -435,8 +455,10 @@ impl Supervisor {
             .begin_stop(job, now, "program removed", &mut changes);
         if job.state == ProcessState::Stopping {
             job.after_stop = AfterStop::Remove;
+            schedule(&mut self.deadlines, job);
         } else {
             self.jobs.remove(name);
+            self.deadlines.remove(name);
             self.context.forget(name);
         }
         changes
@@ -446,7 +468,11 @@ impl Supervisor {
     /// taken just before: every process not collected was alive then.
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
         self.context.automatic_starts = 0;
-        self.collect_exits(now)
+        let changes = self.collect_exits(now);
+        if self.context.automatic_starts > 0 {
+            yield_to_children();
+        }
+        changes
     }
 
     fn collect_exits(&mut self, now: Instant) -> Vec<StateChange> {
@@ -485,6 +511,7 @@ impl Supervisor {
                 continue;
             };
             if let Some(run) = self.context.probes.remove(&pid) {
+                self.context.probe_deadlines.remove(&pid);
                 let cancelled = run.cancelled;
                 let outcome = run.finish(exit);
                 tracing::debug!(program = %outcome.name, probe = pid, ok = outcome.ok, output = %outcome.output, "exec probe ended");
@@ -507,7 +534,10 @@ impl Supervisor {
                 .unwrap_or(0);
             if self.context.on_exit(job, exit, left, now, &mut changes) {
                 self.jobs.remove(&name);
+                self.deadlines.remove(name.as_str());
                 self.context.forget(&name);
+            } else {
+                schedule(&mut self.deadlines, job);
             }
         }
         self.context.alive_at = Some(now);
@@ -521,40 +551,72 @@ impl Supervisor {
         self.context.automatic_starts = 0;
         let mut changes = self.collect_exits(now);
         // The longest-due first: with the turn's starts limited, none waits behind the others.
-        let mut due: Vec<(Instant, &String)> = self
-            .jobs
-            .iter()
-            .filter_map(|(name, job)| job.deadline().filter(|at| *at <= now).map(|at| (at, name)))
-            .collect();
-        due.sort();
-        let due: Vec<String> = due.into_iter().map(|(_, name)| name.clone()).collect();
-        for name in due {
+        for name in self.deadlines.due(now) {
             if let Some(job) = self.jobs.get_mut(&name) {
                 self.context.deadline_reached(job, now, &mut changes);
+                schedule(&mut self.deadlines, job);
             }
         }
-        for (pid, run) in &mut self.context.probes {
-            if !run.killed && run.deadline <= now {
+        for pid in self.context.probe_deadlines.due(now) {
+            self.context.probe_deadlines.remove(&pid);
+            if let Some(run) = self.context.probes.get_mut(&pid)
+                && !run.killed
+                && run.deadline <= now
+            {
                 tracing::debug!(program = %run.name, probe = pid, "exec probe timed out; killing its process group");
-                kill_probe(*pid, run);
+                kill_probe(pid, run);
             }
+        }
+        if self.context.automatic_starts > 0 {
+            yield_to_children();
         }
         changes
     }
 
-    /// The earliest instant at which [`Supervisor::on_deadline`] has something to do.
+    /// The earliest instant at which [`Supervisor::on_deadline`] has something to do. O(1):
+    /// read from the deadlines kept in order, not from a scan of the jobs.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let probes = self
+        #[cfg(debug_assertions)]
+        self.check_deadlines();
+        [self.deadlines.next(), self.context.probe_deadlines.next()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Debug builds: the deadlines kept are exactly what a scan of every job and probe finds
+    /// (a change of a job that forgot [`schedule`] would make the loop sleep through it).
+    #[cfg(debug_assertions)]
+    fn check_deadlines(&self) {
+        let kept: Vec<(&str, Instant)> = self
+            .deadlines
+            .entries()
+            .map(|(name, at)| (name.as_str(), at))
+            .collect();
+        let scanned: Vec<(&str, Instant)> = self
+            .jobs
+            .iter()
+            .filter_map(|(name, job)| job.deadline().map(|at| (name.as_str(), at)))
+            .collect();
+        assert_eq!(kept, scanned, "the jobs' deadlines kept differ from a scan");
+        let mut probes: Vec<(u32, Instant)> = self
             .context
             .probes
-            .values()
-            .filter(|run| !run.killed)
-            .map(|run| run.deadline);
-        self.jobs
-            .values()
-            .filter_map(|job| job.deadline())
-            .chain(probes)
-            .min()
+            .iter()
+            .filter(|(_, run)| !run.killed)
+            .map(|(pid, run)| (*pid, run.deadline))
+            .collect();
+        probes.sort();
+        let kept: Vec<(u32, Instant)> = self
+            .context
+            .probe_deadlines
+            .entries()
+            .map(|(pid, at)| (*pid, at))
+            .collect();
+        assert_eq!(
+            kept, probes,
+            "the probes' deadlines kept differ from a scan"
+        );
     }
 
     /// Runs an exec probe for the program's current process: `argv` as the program's user, in
@@ -596,6 +658,7 @@ impl Supervisor {
                 run.cancelled = true;
                 if !run.killed {
                     kill_probe(*pid, run);
+                    self.context.probe_deadlines.remove(pid);
                 }
             }
         }
@@ -622,6 +685,7 @@ impl Supervisor {
         self.context
             .begin_stop(job, now, &format!("restart: {reason}"), &mut changes);
         job.after_stop = AfterStop::Recover(job.spec.clone(), reason.to_string());
+        schedule(&mut self.deadlines, job);
         changes
     }
 
@@ -716,6 +780,8 @@ impl Supervisor {
     /// are removed, waiting at most `patience`. Returns whether everything is gone.
     pub fn close(&mut self, patience: std::time::Duration) -> bool {
         self.jobs.clear();
+        self.deadlines.clear();
+        self.context.probe_deadlines.clear();
         self.context.doomed.clear();
         self.context.containment.close(patience)
     }
@@ -786,6 +852,13 @@ impl Drop for Supervisor {
             }
         }
     }
+}
+
+/// Keeps the job's entry in `deadlines` equal to [`Job::deadline`]: called after every change
+/// of a job (a start, a stop, an exit, a deadline acted on, a new spec). No allocation when
+/// the deadline did not move, as for a restart with `startsecs = 0`.
+fn schedule(deadlines: &mut Deadlines<String>, job: &Job) {
+    deadlines.set(job.spec.name.as_str(), job.deadline());
 }
 
 fn apply_spec(job: &mut Job, spec: Arc<ProgramSpec>) {
@@ -1131,9 +1204,18 @@ impl Context {
     /// process is cloned into it (SPEC §14). Where they cannot be set, says why: the program
     /// runs without them.
     fn apply_limits(&self, spec: &ProgramSpec, leaf: Option<&cgroup::Leaf>) -> Option<String> {
-        let path = leaf.and(self.containment.cgroups.as_ref())?;
-        let path = path.leaf_path(&spec.name);
-        limits::apply(&path, &spec.limits)
+        let leaf = leaf?;
+        let cgroups = self.containment.cgroups.as_ref()?;
+        // No limit asked for and none ever written here: the kernel's defaults are there
+        // already (two `open`s that fail with ENOENT saved on every start, restarts included).
+        if !spec.limits.needs_cgroup() && !leaf.may_be_limited() {
+            return None;
+        }
+        let path = cgroups.leaf_path(&spec.name);
+        let applied = limits::apply(&path, &spec.limits);
+        // A lift that failed is tried again at the next start.
+        leaf.set_limited(spec.limits.needs_cgroup() || applied.is_err());
+        applied
             .err()
             .map(|why| limits::not_enforced(&spec.limits, &why))
     }
@@ -1207,6 +1289,7 @@ impl Context {
         };
         let output = probe::SharedOutput::default();
         let reader = tokio::spawn(probe::read_output(read.clone(), output.clone()));
+        self.probe_deadlines.set(&pid, Some(now + timeout));
         self.probes.insert(
             pid,
             ProbeRun {
@@ -1602,6 +1685,19 @@ impl Context {
         }
         let containment = &self.containment;
         self.doomed.retain(|name| !containment.release(name));
+    }
+}
+
+/// Gives the CPU away once (`sched_yield`) after a turn that restarted programs, before the
+/// daemon's bookkeeping of it (events, the state folder, answers). The clone returns when the
+/// child's `execve` has replaced its memory, not when it is done: woken on the same CPU, the
+/// daemon preempted the child there and made it wait for all of that before its program ran
+/// (docs/PERFORMANCE.md, "Restart after kill -9"). With nothing else runnable on this CPU it
+/// returns at once.
+fn yield_to_children() {
+    // SAFETY: sched_yield takes no argument and cannot fail in a way that matters here.
+    unsafe {
+        libc::sched_yield();
     }
 }
 

@@ -128,6 +128,97 @@ impl ChildTable {
     }
 }
 
+/// Blocks SIGCHLD in the calling thread, and so in every thread it starts from now on (a new
+/// thread inherits its creator's mask). Call it first thing in the process, before any thread
+/// exists: [`ChildSignal`] only hears a SIGCHLD that no thread takes (a thread that does not
+/// block it would receive it and, SIGCHLD being ignored by default, drop it). Children get an
+/// empty mask before they exec (`spawn`), so programs never inherit it.
+pub fn block_child_signal() -> io::Result<()> {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGCHLD);
+    set.thread_block().map_err(io::Error::from)
+}
+
+/// The loop's wake-up when a child ends: SIGCHLD read from a `signalfd` registered with the
+/// loop's own reactor. With tokio's `signal()` each SIGCHLD ran a handler that wrote to a
+/// socket which every runtime of the process watches: the API thread often woke first, read
+/// it, and woke the loop through its runtime's eventfd, a second turn of the reactor and two
+/// context switches between a child's exit and its restart (docs/PERFORMANCE.md, "Restart
+/// after kill -9"). SIGCHLD must be blocked in every thread ([`block_child_signal`]).
+pub struct ChildSignal {
+    fd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+}
+
+impl ChildSignal {
+    /// Blocks SIGCHLD in this thread too (see [`block_child_signal`]) and opens the signalfd
+    /// (non-blocking, close-on-exec, kept at a high descriptor). Needs a tokio runtime.
+    pub fn new() -> io::Result<ChildSignal> {
+        use std::os::fd::FromRawFd;
+        block_child_signal()?;
+        let mut set = nix::sys::signal::SigSet::empty();
+        set.add(nix::sys::signal::Signal::SIGCHLD);
+        // SAFETY: signalfd(-1, …) makes a new descriptor from a valid sigset; nothing else
+        // owns it.
+        let raw =
+            unsafe { libc::signalfd(-1, set.as_ref(), libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` was just returned by signalfd and is owned by nobody else.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+        let fd = super::spawn::keep_high(fd);
+        // SAFETY: the AsyncFd takes the OwnedFd, which keeps the descriptor open and unchanged
+        // until the AsyncFd is dropped; nothing else closes or replaces it.
+        let registered = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+        };
+        match registered {
+            Ok(fd) => Ok(ChildSignal { fd }),
+            Err(error) => Err(error.into_parts().1),
+        }
+    }
+
+    /// Waits until at least one SIGCHLD came since the last call, and takes every one that is
+    /// pending (they coalesce: the caller reaps every ended child, not one per signal).
+    /// Cancel-safe: nothing is taken in a poll that returns pending.
+    pub async fn recv(&self) -> io::Result<()> {
+        loop {
+            let mut ready = self.fd.readable().await?;
+            if drain(ready.get_inner())? {
+                ready.clear_ready();
+                return Ok(());
+            }
+            // Readiness without a signal (woken by an earlier one already taken).
+            ready.clear_ready();
+        }
+    }
+}
+
+/// Reads every pending `signalfd_siginfo` until the descriptor would block. Returns whether
+/// any was there.
+fn drain(fd: &std::os::fd::OwnedFd) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    const INFO: usize = std::mem::size_of::<libc::signalfd_siginfo>();
+    let mut buffer = [0u8; INFO * 8];
+    let mut any = false;
+    loop {
+        // SAFETY: reads at most `buffer.len()` bytes into the buffer, which lives across the
+        // call.
+        let read = unsafe { libc::read(fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
+        if read > 0 {
+            any = true;
+            continue;
+        }
+        let error = io::Error::last_os_error();
+        return match error.kind() {
+            _ if read == 0 => Ok(any),
+            io::ErrorKind::WouldBlock => Ok(any),
+            io::ErrorKind::Interrupted => continue,
+            _ => Err(error),
+        };
+    }
+}
+
 /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`): orphaned descendants of
 /// the programs (a double-forked daemon, the children of a killed shell) are re-parented to us
 /// instead of to PID 1, so the reaping loop collects them and no zombie is left behind.

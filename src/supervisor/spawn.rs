@@ -139,7 +139,8 @@ pub(crate) struct Prepared {
     directory_path: Option<PathBuf>,
     /// Paths to `execve`, in order: the program itself, or each `PATH` entry joined to it.
     candidates: Vec<CString>,
-    /// Own the strings the pointer arrays point into.
+    /// Own the strings the pointer arrays point into (but the daemon's own environment, which
+    /// lives as long as the process).
     _argv: Vec<CString>,
     _envp: Vec<CString>,
     argv_ptrs: Vec<*const libc::c_char>,
@@ -189,14 +190,7 @@ pub(crate) fn prepare(
         }
     }
     let pipe_error = |error: io::Error| SpawnError::Pipe(describe(&error));
-    let null = || -> Result<OwnedFd, SpawnError> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .open("/dev/null")
-            .map_err(pipe_error)?;
-        Ok(file.into())
-    };
+    let null = || -> Result<OwnedFd, SpawnError> { dev_null().map_err(pipe_error) };
     let fd_of = |output: Output| match output {
         Output::Null => None,
         Output::Pipe(fd) | Output::File(fd) => Some(fd),
@@ -218,13 +212,12 @@ pub(crate) fn prepare(
 
     // The environment: the daemon's (less what configures the daemon itself: its token, its
     // log filter, the CLI's URL), then the user's identity, then the program's own (which wins
-    // over all), then the daemon's marks (which find its processes: marks.rs). Borrowed, not
-    // copied: a crash loop spawns hundreds of times a second, and rebuilding the daemon's
-    // environment each time was a fifth of the cost of a spawn.
-    let mut environment: BTreeMap<&OsStr, &OsStr> = inherited_environment()
-        .iter()
-        .map(|(key, value)| (key.as_os_str(), value.as_os_str()))
-        .collect();
+    // over all), then the daemon's marks (which find its processes: marks.rs). The daemon's
+    // part was made into C strings once (`inherited_environment`); only what a program sets
+    // over it is built at each start (a crash loop spawns hundreds of times a second: building
+    // the whole map and every string each time was a sixth of a restart's work before the
+    // clone).
+    let mut overrides: BTreeMap<&OsStr, &OsStr> = BTreeMap::new();
     let resolved = match &process.user {
         Some(user) => Some(resolve_user(user)?),
         None => None,
@@ -237,17 +230,17 @@ pub(crate) fn prepare(
                 ("LOGNAME", resolved.name.as_ref()),
                 ("SHELL", resolved.shell.as_os_str()),
             ] {
-                environment.insert(OsStr::new(key), value);
+                overrides.insert(OsStr::new(key), value);
             }
             switch_for(resolved)?
         }
         None => None,
     };
     for (key, value) in &process.environment {
-        environment.insert(OsStr::new(key), OsStr::new(value));
+        overrides.insert(OsStr::new(key), OsStr::new(value));
     }
     for (key, value) in marks {
-        environment.insert(OsStr::new(key), OsStr::new(value));
+        overrides.insert(OsStr::new(key), OsStr::new(value));
     }
 
     let c_string = |bytes: &[u8]| {
@@ -261,17 +254,27 @@ pub(crate) fn prepare(
         .iter()
         .map(|arg| c_string(arg.as_bytes()))
         .collect::<Result<Vec<_>, _>>()?;
-    let envp = environment
+    let own = overrides
         .iter()
         .map(|(key, value)| c_string(&[key.as_bytes(), b"=", value.as_bytes()].concat()))
         .collect::<Result<Vec<_>, _>>()?;
+    let inherited = inherited_environment();
+    let envp_ptrs = merged_environment(inherited, &overrides, &own);
     // As execvp does: a name with a slash is a path; otherwise each entry of the program's
     // PATH (glibc's default when there is none), an empty entry meaning the working folder.
     let candidates = if program.contains('/') {
         vec![c_string(program.as_bytes())?]
     } else {
-        let search = environment
-            .get(OsStr::new("PATH"))
+        let path = OsStr::new("PATH");
+        let search = overrides
+            .get(path)
+            .copied()
+            .or_else(|| {
+                inherited
+                    .binary_search_by(|variable| variable.key.as_os_str().cmp(path))
+                    .ok()
+                    .map(|found| inherited[found].value.as_os_str())
+            })
             .map_or(b"/bin:/usr/bin".as_slice(), |path| path.as_bytes());
         search
             .split(|byte| *byte == b':')
@@ -291,9 +294,9 @@ pub(crate) fn prepare(
         directory_path: process.directory.clone(),
         candidates,
         argv_ptrs: pointers(&argv),
-        envp_ptrs: pointers(&envp),
+        envp_ptrs,
         _argv: argv,
-        _envp: envp,
+        _envp: own,
         directory,
         stdio,
         umask: process.umask.map(|mask| mask as libc::mode_t),
@@ -315,15 +318,73 @@ pub fn is_daemon_variable(key: &OsStr) -> bool {
         .starts_with(DAEMON_VARIABLE_PREFIX.as_bytes())
 }
 
-/// The daemon's own environment less its [daemon variables](is_daemon_variable), read once:
-/// the daemon never changes its environment after it starts, and every spawn starts from it.
-fn inherited_environment() -> &'static [(OsString, OsString)] {
-    static INHERITED: OnceLock<Vec<(OsString, OsString)>> = OnceLock::new();
+/// One variable of the daemon's own environment, with its `KEY=VALUE` C string.
+struct Inherited {
+    key: OsString,
+    value: OsString,
+    entry: CString,
+}
+
+/// The daemon's own environment less its [daemon variables](is_daemon_variable), in key order
+/// (a key given twice keeps its last value), read once: the daemon never changes its
+/// environment after it starts, and every spawn starts from it.
+fn inherited_environment() -> &'static [Inherited] {
+    static INHERITED: OnceLock<Vec<Inherited>> = OnceLock::new();
     INHERITED.get_or_init(|| {
-        std::env::vars_os()
+        let variables: BTreeMap<OsString, OsString> = std::env::vars_os()
             .filter(|(key, _)| !is_daemon_variable(key))
+            .collect();
+        variables
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let entry = CString::new([key.as_bytes(), b"=", value.as_bytes()].concat()).ok()?;
+                Some(Inherited { key, value, entry })
+            })
             .collect()
     })
+}
+
+/// The NULL-terminated `envp` of a child: the inherited variables and the `overrides` (whose
+/// C strings are `own`, in the same order) merged in key order, an override replacing the
+/// inherited variable of its name: what one map of both would hold, without building it.
+fn merged_environment(
+    inherited: &[Inherited],
+    overrides: &BTreeMap<&OsStr, &OsStr>,
+    own: &[CString],
+) -> Vec<*const libc::c_char> {
+    let mut pointers = Vec::with_capacity(inherited.len() + own.len() + 1);
+    let mut own = overrides.keys().zip(own).peekable();
+    for variable in inherited {
+        while let Some((key, entry)) = own.peek() {
+            if **key >= variable.key.as_os_str() {
+                break;
+            }
+            pointers.push(entry.as_ptr());
+            own.next();
+        }
+        if !overrides.contains_key(variable.key.as_os_str()) {
+            pointers.push(variable.entry.as_ptr());
+        }
+    }
+    pointers.extend(own.map(|(_, entry)| entry.as_ptr()));
+    pointers.push(std::ptr::null());
+    pointers
+}
+
+/// A new descriptor of `/dev/null` (read and write) for a child's stdin or a discarded stream:
+/// a copy (`F_DUPFD_CLOEXEC`) of one the daemon opened once and keeps at a high number, where
+/// an `open` of the path each time cost a lookup of it at every start (about 10 µs here).
+fn dev_null() -> io::Result<OwnedFd> {
+    static NULL: OnceLock<OwnedFd> = OnceLock::new();
+    let kept = match NULL.get() {
+        Some(kept) => kept,
+        None => {
+            let file = File::options().read(true).write(true).open("/dev/null")?;
+            NULL.get_or_init(|| keep_high(file.into()))
+        }
+    };
+    // Below HIGH_FDS like every descriptor a child takes (it copies only those).
+    kept.try_clone()
 }
 
 /// A NULL-terminated array of pointers into `strings`.
@@ -471,6 +532,11 @@ struct ChildContext<'a> {
 /// Bytes of stack the child runs on (it calls a handful of system-call wrappers).
 const CHILD_STACK: usize = 64 * 1024;
 
+thread_local! {
+    /// The child's stack, kept between spawns on the thread that spawns (the loop's).
+    static CHILD_STACKS: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl Prepared {
     /// Clones and execs (see the module docs). Call it with the child table locked (see
     /// `reap`): a child whose exec failed is waited for here, not by the reaper.
@@ -514,7 +580,12 @@ impl Prepared {
         if share_files {
             flags |= libc::CLONE_FILES;
         }
-        let mut stack = vec![0u8; CHILD_STACK];
+        // The stack of the last clone on this thread, reused: a new one was a 64 KiB `calloc`
+        // (zeroed) at every start. What the last child left on it does not matter.
+        let mut stack = CHILD_STACKS.take();
+        if stack.len() != CHILD_STACK {
+            stack = vec![0u8; CHILD_STACK];
+        }
         // The stack grows down: the child starts at its top, 16-byte aligned.
         let top = stack.as_mut_ptr_range().end;
         let top = top.wrapping_sub(top as usize % 16);
@@ -557,7 +628,7 @@ impl Prepared {
         let stage = unsafe { std::ptr::read_volatile(&raw const context.stage) };
         // SAFETY: as above: written by the child before it exited, read after clone returned.
         let chdir_failed = unsafe { std::ptr::read_volatile(&raw const context.chdir_failed) };
-        drop(stack);
+        CHILD_STACKS.set(stack);
         if error != 0 {
             // The child exited with 127; the table is locked, so no reaper took it.
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
@@ -804,4 +875,102 @@ fn switch_for(user: &User) -> Result<Option<Switch>, SpawnError> {
         gid: user.gid.as_raw(),
         groups,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inherited(pairs: &[(&str, &str)]) -> Vec<Inherited> {
+        pairs
+            .iter()
+            .map(|(key, value)| Inherited {
+                key: OsString::from(key),
+                value: OsString::from(value),
+                entry: CString::new(format!("{key}={value}")).unwrap(),
+            })
+            .collect()
+    }
+
+    /// Inherited variables, overrides, the `envp` expected.
+    type Case = (&'static [Pair], &'static [Pair], &'static [&'static str]);
+    type Pair = (&'static str, &'static str);
+
+    /// The merged `envp` is what one map of the inherited variables with the overrides put
+    /// over them holds, in key order (the environment a program was given before the merge).
+    #[test]
+    fn the_environment_merge_is_one_map_in_key_order() {
+        let cases: &[Case] = &[
+            (&[], &[], &[]),
+            (&[("A", "1"), ("B", "2")], &[], &["A=1", "B=2"]),
+            (&[], &[("X", "9")], &["X=9"]),
+            (
+                &[("A", "1"), ("C", "3")],
+                &[("B", "2")],
+                &["A=1", "B=2", "C=3"],
+            ),
+            (
+                &[("A", "1"), ("B", "2")],
+                &[("B", "new")],
+                &["A=1", "B=new"],
+            ),
+            (
+                &[("B", "2")],
+                &[("A", "0"), ("C", "4")],
+                &["A=0", "B=2", "C=4"],
+            ),
+            (
+                &[("HOME", "/root"), ("PATH", "/bin"), ("USER", "root")],
+                &[("HOME", "/home/u"), ("USER", "u"), ("ZZ", "z")],
+                &["HOME=/home/u", "PATH=/bin", "USER=u", "ZZ=z"],
+            ),
+            (
+                &[("A", "1"), ("A_B", "2")],
+                &[("A", "x")],
+                &["A=x", "A_B=2"],
+            ),
+        ];
+        for (base, over, expected) in cases {
+            let base = inherited(base);
+            let overrides: BTreeMap<&OsStr, &OsStr> = over
+                .iter()
+                .map(|(key, value)| (OsStr::new(*key), OsStr::new(*value)))
+                .collect();
+            let own: Vec<CString> = overrides
+                .iter()
+                .map(|(key, value)| {
+                    CString::new([key.as_bytes(), b"=", value.as_bytes()].concat()).unwrap()
+                })
+                .collect();
+            let pointers = merged_environment(&base, &overrides, &own);
+            assert_eq!(pointers.last(), Some(&std::ptr::null()), "NULL-terminated");
+            let merged: Vec<String> = pointers[..pointers.len() - 1]
+                .iter()
+                // SAFETY: each pointer is into a CString of `base` or `own`, alive here.
+                .map(|pointer| unsafe { std::ffi::CStr::from_ptr(*pointer) })
+                .map(|entry| entry.to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(
+                merged,
+                *expected,
+                "{base:?} with {over:?}",
+                base = base.iter().map(|v| &v.key).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn the_inherited_environment_is_sorted_without_the_daemons_variables() {
+        let inherited = inherited_environment();
+        assert!(inherited.windows(2).all(|pair| pair[0].key < pair[1].key));
+        assert!(
+            inherited
+                .iter()
+                .all(|variable| !is_daemon_variable(&variable.key))
+        );
+        for variable in inherited {
+            let entry = [variable.key.as_bytes(), b"=", variable.value.as_bytes()].concat();
+            assert_eq!(variable.entry.as_bytes(), &entry[..]);
+        }
+    }
 }

@@ -180,7 +180,20 @@ fn stop_ends_a_setsid_grandchild(mechanism: Mechanism) {
         || daemon.log(),
     );
     let grandchild = pids_in(&pids)[0];
-    assert_eq!(processes_running(&format!("sleep {seconds}")), [grandchild]);
+    // It writes its pid, then execs its sleep: /proc is read once it has (settled).
+    wait_until(
+        "the grandchild to exec its sleep",
+        30,
+        || processes_running(&format!("sleep {seconds}")) == [grandchild],
+        || {
+            format!(
+                "running: {:?}, grandchild {grandchild}: {:?}\n{}",
+                processes_running(&format!("sleep {seconds}")),
+                cmdline(grandchild),
+                daemon.log()
+            )
+        },
+    );
     let main = status["pid"].as_u64().expect("pid") as u32;
     // Its /proc is read once it has exec'd its sleep (settled, not mid-exec).
     wait_until(
