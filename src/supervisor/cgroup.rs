@@ -77,7 +77,9 @@ pub struct Cgroups {
 /// the child joins by writing `0`).
 #[derive(Debug)]
 pub struct Leaf {
-    dir: OwnedFd,
+    /// The leaf's folder, opened again for each spawn ([`Leaf::join`]): only `cgroup.procs`,
+    /// read by every status, is kept open.
+    path: PathBuf,
     procs: OwnedFd,
     /// `cgroup.kill` was written to it: children are no longer cloned into it (below).
     killed: std::sync::atomic::AtomicBool,
@@ -196,18 +198,8 @@ impl Cgroups {
                     format!("cannot open {}/cgroup.procs: {error}", path.display()),
                 )
             })?;
-        let dir = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_CLOEXEC | libc::O_DIRECTORY)
-            .open(&path)
-            .map_err(|error| {
-                io::Error::new(
-                    error.kind(),
-                    format!("cannot open {}: {error}", path.display()),
-                )
-            })?;
         Ok(Leaf {
-            dir: keep_high(dir.into()),
+            path,
             procs: keep_high(procs.into()),
             killed: std::sync::atomic::AtomicBool::new(existed),
             limited: std::sync::atomic::AtomicBool::new(existed),
@@ -300,9 +292,20 @@ impl Leaf {
 
     /// What the spawn needs: the folder to clone into (not after a `cgroup.kill`, see
     /// [`Leaf::was_killed`]), and the `cgroup.procs` a child writes `0` to otherwise.
+    /// The folder is opened here, for this spawn: one that cannot be opened is joined through
+    /// `cgroup.procs`.
     pub(crate) fn join(&self) -> super::spawn::Join {
+        let dir = (!self.was_killed())
+            .then(|| {
+                fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_CLOEXEC | libc::O_DIRECTORY)
+                    .open(&self.path)
+                    .ok()
+            })
+            .flatten();
         super::spawn::Join {
-            dir: (!self.was_killed()).then(|| self.dir.as_raw_fd()),
+            dir: dir.map(OwnedFd::from),
             procs: self.procs.as_raw_fd(),
         }
     }
@@ -333,7 +336,7 @@ impl Leaf {
     /// Whether cgroups the program made live below the leaf (a folder's link count is 2 plus
     /// its sub-folders).
     pub fn has_children(&self) -> bool {
-        nix::sys::stat::fstat(&self.dir).is_ok_and(|stat| stat.st_nlink > 2)
+        nix::sys::stat::stat(&self.path).is_ok_and(|stat| stat.st_nlink > 2)
     }
 
     /// False when the leaf was killed and is empty now: better removed and made again, so

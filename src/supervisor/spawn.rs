@@ -156,10 +156,12 @@ pub(crate) struct Prepared {
 
 /// How a child gets into its program's cgroup: cloned into the folder `dir` (`clone3`), or,
 /// without one or where that is refused, by writing `0` to `procs` (its `cgroup.procs`) as its
-/// first step. Both descriptors belong to the caller and stay open until the spawn returns.
-#[derive(Debug, Clone, Copy)]
+/// first step. The folder is opened for this spawn alone (a descriptor kept per program would
+/// be two per program with `procs`: 10,000 programs took a limit of 20,000); `procs` belongs
+/// to the caller and stays open until the spawn returns.
+#[derive(Debug)]
 pub(crate) struct Join {
-    pub dir: Option<libc::c_int>,
+    pub dir: Option<OwnedFd>,
     pub procs: libc::c_int,
 }
 
@@ -596,7 +598,8 @@ impl Prepared {
             let _blocked = BlockedSignals::all();
             let argument: *mut libc::c_void = (&raw mut context).cast();
             // Born in its cgroup where the kernel lets us (clone3.rs says why it matters).
-            let cloned = match self.cgroup.and_then(|join| join.dir) {
+            let dir = self.cgroup.as_ref().and_then(|join| join.dir.as_ref());
+            let cloned = match dir.map(AsRawFd::as_raw_fd) {
                 // SAFETY: as below; `stack` and `context` outlive the call.
                 Some(dir) => unsafe {
                     super::clone3::clone_into(flags, &mut stack, dir, child, argument)
@@ -609,7 +612,7 @@ impl Prepared {
                     return Err(Attempt::Failed(io::Error::from_raw_os_error(errno)));
                 }
                 Err(None) => {
-                    context.join = self.cgroup.map(|join| join.procs);
+                    context.join = self.cgroup.as_ref().map(|join| join.procs);
                     // SAFETY: `child` runs on `stack` with a pointer to `context`; both live
                     // until clone returns, which with CLONE_VFORK is after the child has exec'd
                     // or exited. The child makes only system calls on values prepared above

@@ -715,8 +715,12 @@ fn four_hundred_idle_followers_cost_little_and_status_stays_fast() {
         .unwrap_or(0)
         .saturating_sub(baseline);
     eprintln!("400 idle followers: +{added} KiB RSS, slowest GET /status {slowest:?}");
+    // 11–14 MiB alone, 17 MiB once in a loaded full run: hyper's buffers and frames (about
+    // 16 KiB a connection), the initial lines each has queued, and the peak of the 4 KiB reads
+    // of followers woken together, which the allocator keeps. The bug this guards against
+    // took 1.1 GB (it grew with the output: 40 MB went by here).
     assert!(
-        added < 16 * 1024,
+        added < 24 * 1024,
         "400 idle followers added {added} KiB (RSS {baseline} KiB → {settled:?})"
     );
     // Generous bounds (this is a debug build on a shared machine; the figure of a release
