@@ -3,56 +3,28 @@
 //! stream. `--since ID` resumes after an event id (sent as `Last-Event-ID`): the events missed
 //! since come first, or a `reset` line when the daemon no longer has them.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use serde_json::{Value, json};
 
 use super::output;
 use super::session::{CliError, Session};
+use super::sse::{self, Item};
 
 pub fn follow(session: &Session, since: Option<&str>) -> Result<(), CliError> {
-    let mut headers = vec![("Accept", "text/event-stream")];
-    if let Some(since) = since {
-        headers.push(("Last-Event-ID", since));
-    }
-    let mut response = session
-        .client
-        .request_stream("GET", "/api/v1/daemon/events", &headers)
-        .map_err(|error| session.transport_error(&error))?;
-    if response.status != 200 {
-        let whole = response
-            .into_response()
-            .map_err(|error| session.transport_error(&error))?;
-        return session.answer(whole).map(|_| ());
-    }
-    let mut event = String::new();
-    let mut id = String::new();
-    let mut data: Vec<String> = Vec::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = response
-            .body
-            .read_line(&mut line)
-            .map_err(|error| session.transport_error(&error))?;
-        if read == 0 {
-            return Ok(());
-        }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            if !data.is_empty() {
-                print_event(session.json, &id, &event, &data.join("\n"))?;
-            }
-            event.clear();
-            data.clear();
-        } else if let Some(value) = line.strip_prefix("event:") {
-            event = value.trim_start().to_string();
-        } else if let Some(value) = line.strip_prefix("id:") {
-            id = value.trim_start().to_string();
-        } else if let Some(value) = line.strip_prefix("data:") {
-            data.push(value.strip_prefix(' ').unwrap_or(value).to_string());
-        }
-    }
+    let headers: Vec<(&str, &str)> = since
+        .map(|since| ("Last-Event-ID", since))
+        .into_iter()
+        .collect();
+    sse::follow(
+        session,
+        "/api/v1/daemon/events",
+        &headers,
+        |item| match item {
+            Item::Event { id, event, data } => print_event(session.json, &id, &event, &data),
+            Item::Comment(_) => Ok(()),
+        },
+    )
 }
 
 fn print_event(json: bool, id: &str, event: &str, text: &str) -> Result<(), CliError> {

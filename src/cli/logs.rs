@@ -7,11 +7,12 @@
 //! `web stdout | 2026-12-01T08:00:00.123Z hello`. What a program keeps no log of
 //! (`stdout_logfile = "none"`) is said on stderr.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 use serde_json::{Value, json};
 
 use super::session::{CliError, Session, segment};
+use super::sse::{self, Item};
 use super::{AllLogsArgs, LogStream, LogsArgs};
 use crate::api::BASE;
 
@@ -131,45 +132,16 @@ fn print_notes(data: &Value) {
 }
 
 fn follow(session: &Session, path: &str, label: Label) -> Result<(), CliError> {
-    let mut response = session
-        .client
-        .request_stream("GET", path, &[("Accept", "text/event-stream")])
-        .map_err(|error| session.transport_error(&error))?;
-    if response.status != 200 {
-        let whole = response
-            .into_response()
-            .map_err(|error| session.transport_error(&error))?;
-        return session.answer(whole).map(|_| ());
-    }
-    let mut event = String::new();
-    let mut data: Vec<String> = Vec::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = response
-            .body
-            .read_line(&mut line)
-            .map_err(|error| session.transport_error(&error))?;
-        if read == 0 {
-            // The daemon went away (shut down); what was followed has ended.
-            return Ok(());
-        }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            if !data.is_empty() {
-                emit(session, &event, &data.join("\n"), label)?;
+    sse::follow(session, path, &[], |item| match item {
+        Item::Event { event, data, .. } => emit(session, &event, &data, label),
+        Item::Comment(comment) => {
+            if let Some(why) = comment.strip_prefix(" dropped:") {
+                // The daemon ended this follower (it did not keep up); say why.
+                eprintln!("hoody-daemon: follow ended: dropped:{why}");
             }
-            event.clear();
-            data.clear();
-        } else if let Some(value) = line.strip_prefix("event:") {
-            event = value.trim_start().to_string();
-        } else if let Some(value) = line.strip_prefix("data:") {
-            data.push(value.strip_prefix(' ').unwrap_or(value).to_string());
-        } else if let Some(comment) = line.strip_prefix(": dropped:") {
-            // The daemon ended this follower (it did not keep up); say why.
-            eprintln!("hoody-daemon: follow ended: dropped:{comment}");
+            Ok(())
         }
-    }
+    })
 }
 
 fn emit(session: &Session, event: &str, text: &str, label: Label) -> Result<(), CliError> {

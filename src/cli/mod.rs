@@ -28,6 +28,7 @@ mod quick;
 mod ready;
 mod serve;
 mod session;
+mod sse;
 
 pub use session::CliError;
 

@@ -783,3 +783,101 @@ fn limits_without_a_cgroup_say_so() {
     let free = daemon.wait_state("free", "RUNNING");
     assert!(free["last_error"].is_null(), "{free}");
 }
+
+/// `hoody-daemon events` running as a child: its stdout's lines, read on a thread of their
+/// own so the test can wait for one with a deadline. Killed when dropped.
+struct EventsCommand {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl EventsCommand {
+    fn start(daemon: &TestDaemon, extra: &[&str]) -> EventsCommand {
+        let mut child = Command::new(crate::support::binary())
+            .args(["--url", &daemon.url(), "events", "--json"])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("hoody-daemon events");
+        let stdout = child.stdout.take().expect("stdout");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        EventsCommand { child, lines }
+    }
+
+    /// The printed events, until one is a state change of `name` into `to` (`poke` is called
+    /// while nothing comes, so a stream that opened late still sees a change).
+    fn until_state(&self, name: &str, to: &str, mut poke: impl FnMut()) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        loop {
+            assert!(Instant::now() < deadline, "no {name} -> {to}: {seen:?}");
+            match self.lines.recv_timeout(Duration::from_millis(500)) {
+                Ok(line) => {
+                    let event: Value = serde_json::from_str(&line)
+                        .unwrap_or_else(|_| panic!("not a JSON line: {line:?}"));
+                    let done = event["event"] == "state"
+                        && event["data"]["name"] == name
+                        && event["data"]["to"] == to;
+                    seen.push(event);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => poke(),
+                Err(error) => panic!("hoody-daemon events ended ({error}): {seen:?}"),
+            }
+        }
+    }
+}
+
+impl Drop for EventsCommand {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_events_command_prints_each_event_and_resumes_after_an_id() {
+    let daemon = TestDaemon::start();
+    daemon.put(
+        "ticker.toml",
+        "command = [\"sleep\", \"1000\"]\nboot = true\nstartsecs = 0\n",
+    );
+    daemon.wait_state("ticker", "RUNNING");
+    let restart = || {
+        let (code, body) = daemon.post("/programs/ticker/restart", None);
+        assert_eq!(code, 200, "{body}");
+    };
+    let first = EventsCommand::start(&daemon, &[]);
+    let seen = first.until_state("ticker", "RUNNING", restart);
+    let last = seen.last().expect("an event");
+    let id = last["id"].as_u64().expect("a numeric id");
+    drop(first);
+
+    // Changes while nobody follows; then `--since` the last id seen: they come first.
+    daemon.post("/programs/ticker/stop", None);
+    daemon.wait_state("ticker", "STOPPED");
+    let resumed = EventsCommand::start(&daemon, &["--since", &id.to_string()]);
+    let missed = resumed.until_state("ticker", "STOPPED", || {});
+    assert!(
+        missed
+            .iter()
+            .all(|event| event["id"].as_u64().is_some_and(|later| later > id)),
+        "{missed:?}"
+    );
+    assert!(
+        missed
+            .iter()
+            .any(|event| event["event"] == "state" && event["data"]["to"] == "STOPPING"),
+        "{missed:?}"
+    );
+}
