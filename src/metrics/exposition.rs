@@ -55,6 +55,12 @@ impl Exposition {
         self.out.push('\n');
     }
 
+    /// A family of one sample without labels: its `# HELP` and `# TYPE` lines and the value.
+    pub fn single(&mut self, name: &str, kind: Kind, help: &str, value: f64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+
     /// One sample: `name{labels} value`.
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
         debug_assert!(is_metric_name(name), "{name}");

@@ -212,67 +212,59 @@ pub fn render(programs: &[ProgramFigures<'_>], daemon: &DaemonFigures, compat: C
 }
 
 fn write_daemon(out: &mut Exposition, daemon: &DaemonFigures) {
-    out.family(
+    out.single(
         "process_cpu_seconds_total",
         Kind::Counter,
         "Total user and system CPU time spent in seconds.",
+        daemon.cpu_seconds,
     );
-    out.sample("process_cpu_seconds_total", &[], daemon.cpu_seconds);
-    out.family(
+    out.single(
         "process_resident_memory_bytes",
         Kind::Gauge,
         "Resident memory size in bytes.",
-    );
-    out.sample(
-        "process_resident_memory_bytes",
-        &[],
         daemon.resident_bytes as f64,
     );
-    out.family(
+    out.single(
         "process_virtual_memory_bytes",
         Kind::Gauge,
         "Virtual memory size in bytes.",
-    );
-    out.sample(
-        "process_virtual_memory_bytes",
-        &[],
         daemon.virtual_bytes as f64,
     );
     if let Some(fds) = daemon.open_fds {
-        out.family(
+        out.single(
             "process_open_fds",
             Kind::Gauge,
             "Number of open file descriptors.",
+            fds as f64,
         );
-        out.sample("process_open_fds", &[], fds as f64);
     }
     if let Some(fds) = daemon.max_fds {
-        out.family(
+        out.single(
             "process_max_fds",
             Kind::Gauge,
             "Maximum number of open file descriptors.",
+            fds as f64,
         );
-        out.sample("process_max_fds", &[], fds as f64);
     }
     if let Some(start) = daemon.start_time {
-        out.family(
+        out.single(
             "process_start_time_seconds",
             Kind::Gauge,
             "Start time of the process since unix epoch in seconds.",
+            start,
         );
-        out.sample("process_start_time_seconds", &[], start);
     }
 }
 
 /// supervisord_exporter's and node_exporter's names; the group of a program is itself (a
 /// hoody-daemon program is supervisord's one-process group).
 fn write_supervisord(out: &mut Exposition, programs: &[ProgramFigures<'_>]) {
-    out.family(
+    out.single(
         "supervisord_up",
         Kind::Gauge,
         "Supervisord XML-RPC connection status (1 if up, 0 if down).",
+        1.0,
     );
-    out.sample("supervisord_up", &[], 1.0);
     out.family(
         "supervisor_process_info",
         Kind::Gauge,
