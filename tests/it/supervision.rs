@@ -632,3 +632,41 @@ fn status_counts_every_process_of_a_program() {
         .unwrap_or_default();
     assert_eq!(listed[0]["processes"], 4, "{all}");
 }
+
+/// The daemon takes SIGCHLD from a signalfd, so it keeps SIGCHLD blocked in every thread; its
+/// programs must not inherit that mask (a blocked SIGCHLD breaks any program that waits for its
+/// own children by the signal: a shell's traps, nginx's master).
+#[test]
+fn programs_start_with_no_signal_blocked_though_the_daemon_blocks_sigchld() {
+    let status_field = |pid: u32, name: &str| -> u64 {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        let line = status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} in {status}"));
+        u64::from_str_radix(line.split_whitespace().nth(1).expect("a mask"), 16).expect("hex")
+    };
+    let daemon = TestDaemon::start();
+    let daemon_pid = daemon.pid().expect("the daemon's pid");
+    let sigchld = 1u64 << (libc::SIGCHLD - 1);
+    assert_ne!(
+        status_field(daemon_pid, "SigBlk:") & sigchld,
+        0,
+        "the daemon does not block SIGCHLD: this test would show nothing"
+    );
+    daemon.put(
+        "plain.toml",
+        "command = [\"sleep\", \"1000\"]\nboot = true\nstartsecs = 0\n",
+    );
+    daemon.wait_state("plain", "RUNNING");
+    let pid = daemon.pid_of("plain").expect("a pid");
+    // The mask is the one `sleep` was given once it has exec'd.
+    wait_until(
+        "the program exec'd its sleep",
+        30,
+        || crate::support::cmdline(pid).starts_with("sleep"),
+        || daemon.log(),
+    );
+    assert_eq!(status_field(pid, "SigBlk:"), 0);
+    assert_eq!(status_field(pid, "SigIgn:") & 0x7fff_ffff, 0);
+}
