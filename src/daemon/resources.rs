@@ -42,15 +42,15 @@ pub(super) struct Resources {
 
 impl Resources {
     pub fn new() -> Resources {
+        let max_fds = procfs::own_max_fds().unwrap_or(1024);
         Resources {
             units: Units::of_this_system(),
             samples: RefCell::new(Samples::default()),
             dirs: RefCell::new(HashMap::new()),
             kept: std::cell::Cell::new(0),
             // Two descriptors per kept folder.
-            kept_budget: usize::try_from(procfs::own_max_fds().unwrap_or(1024) / 4 / 2)
-                .unwrap_or(usize::MAX),
-            kept_below: procfs::own_max_fds().unwrap_or(1024) / 2,
+            kept_budget: usize::try_from(max_fds / 4 / 2).unwrap_or(usize::MAX),
+            kept_below: max_fds / 2,
             memory_check_at: None,
         }
     }
