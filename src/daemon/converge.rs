@@ -655,7 +655,7 @@ impl Daemon {
         Some(RunningRecord {
             pid,
             start_time,
-            stopsignal: stopsignal.to_string(),
+            stopsignal: stopsignal.into(),
             stopwaitsecs,
         })
     }

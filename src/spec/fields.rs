@@ -288,7 +288,7 @@ impl RawProgram {
             },
             process: ProcessSpec {
                 argv,
-                user,
+                user: user.map(Box::new),
                 directory: self.directory.clone(),
                 environment: self.environment.clone().unwrap_or_default(),
                 umask: self.umask,

@@ -308,8 +308,9 @@ fn user_spec(user: nix::unistd::User) -> UserSpec {
 pub struct ProcessSpec {
     /// The program and its arguments; never empty.
     pub argv: Vec<String>,
-    /// Run as this user; `None` runs as the daemon's user.
-    pub user: Option<UserSpec>,
+    /// Run as this user; `None` runs as the daemon's user. Boxed: most programs run as the
+    /// daemon's user, and every spec would carry its 80 bytes.
+    pub user: Option<Box<UserSpec>>,
     /// Working folder; `None` is the daemon's.
     pub directory: Option<PathBuf>,
     /// Added to the daemon's environment.

@@ -894,7 +894,7 @@ fn arbitrary_spec() -> impl Strategy<Value = ProgramSpec> {
                 limits: crate::spec::Limits::default(),
                 process: ProcessSpec {
                     argv,
-                    user: user.and_then(|name| TestUsers.by_name(name)),
+                    user: user.and_then(|name| TestUsers.by_name(name)).map(Box::new),
                     directory: directory.map(PathBuf::from),
                     environment: environment.into_iter().collect::<BTreeMap<_, _>>(),
                     umask,

@@ -15,6 +15,7 @@
 //! x86-64 and AArch64; elsewhere, and where the kernel or a seccomp profile refuses `clone3`
 //! (Docker's default answers ENOSYS), [`clone_into`] says so and the spawn falls back.
 
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `struct clone_args` of `<linux/sched.h>`, up to `cgroup` (`CLONE_ARGS_SIZE_VER2`).
@@ -54,7 +55,7 @@ pub type Entry = extern "C" fn(*mut libc::c_void) -> libc::c_int;
 /// and `stack` must stay alive as long.
 pub unsafe fn clone_into(
     flags: libc::c_int,
-    stack: &mut [u8],
+    stack: &mut [MaybeUninit<u8>],
     cgroup: libc::c_int,
     entry: Entry,
     argument: *mut libc::c_void,

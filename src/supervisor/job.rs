@@ -113,8 +113,9 @@ pub(crate) struct Job {
     /// process started: what [`Job::last_stderr`] reads. `None` without one (`"none"`, not a
     /// regular file) or when the last start never ran a process.
     pub stderr_log: Option<(PathBuf, u64)>,
-    /// The current process's notify socket (`notify = true`), removed with the process.
-    pub notify: Option<crate::health::notify::NotifyGuard>,
+    /// The current process's notify socket (`notify = true`), removed with the process. Boxed:
+    /// most programs have none, and every job would carry its 32 bytes.
+    pub notify: Option<Box<crate::health::notify::NotifyGuard>>,
 }
 
 /// `last_stderr` shows at most this many lines…

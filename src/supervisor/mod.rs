@@ -295,8 +295,9 @@ struct Context {
     /// Jobs gone whose cgroup could not be removed yet (killed processes still going): tried
     /// again at each reap.
     doomed: Vec<String>,
-    /// Live processes → their job.
-    pids: HashMap<u32, String>,
+    /// Live processes → their job, by the spec it was started with (whose name is the job's
+    /// key): a shared pointer, where a copy of the name was an allocation per process.
+    pids: HashMap<u32, Arc<ProgramSpec>>,
     /// Open log files by path, shared by every pipe that writes to them.
     writers: HashMap<PathBuf, Weak<Mutex<LogWriter>>>,
     /// `writers` is swept of closed files when it reaches this size (then set to twice what
@@ -485,7 +486,7 @@ impl Supervisor {
                 u32::try_from(pid)
                     .ok()
                     .and_then(|pid| context.pids.get(&pid))
-                    .and_then(|name| jobs.get(name))
+                    .and_then(|spec| jobs.get(&spec.name))
             };
             let probe =
                 |pid: i32| u32::try_from(pid).is_ok_and(|pid| context.probes.contains_key(&pid));
@@ -520,10 +521,11 @@ impl Supervisor {
                 }
                 continue;
             }
-            let Some(name) = self.context.pids.remove(&pid) else {
+            let Some(spec) = self.context.pids.remove(&pid) else {
                 continue;
             };
-            let Some(job) = self.jobs.get_mut(&name) else {
+            let name = &spec.name;
+            let Some(job) = self.jobs.get_mut(name) else {
                 tracing::error!(pid, program = %name, "reaped a process of a job that is gone");
                 continue;
             };
@@ -533,9 +535,9 @@ impl Supervisor {
                 .and_then(|pid| left.get(&pid).copied())
                 .unwrap_or(0);
             if self.context.on_exit(job, exit, left, now, &mut changes) {
-                self.jobs.remove(&name);
+                self.jobs.remove(name);
                 self.deadlines.remove(name.as_str());
-                self.context.forget(&name);
+                self.context.forget(name);
             } else {
                 schedule(&mut self.deadlines, job);
             }
@@ -946,8 +948,8 @@ impl Context {
                 job.started_at = Some(SystemTime::now());
                 job.logs = logs;
                 job.stderr_log = stderr_log;
-                job.notify = notify;
-                self.pids.insert(pid, job.spec.name.clone());
+                job.notify = notify.map(Box::new);
+                self.pids.insert(pid, Arc::clone(&job.spec));
                 transition(
                     job,
                     ProcessState::Starting,
@@ -1046,7 +1048,7 @@ impl Context {
         let console = self.logs.console.clone().filter(|_| process.console);
         let looked_at = timestamps || console.is_some();
         let must_capture = shared_and_rotated || watch_lines || looked_at;
-        let owner = process.user.as_ref();
+        let owner = process.user.as_deref();
         let stdout_sink = self.sink(
             stdout_path,
             &process.stdout,

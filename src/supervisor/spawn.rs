@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -535,8 +536,11 @@ struct ChildContext<'a> {
 const CHILD_STACK: usize = 64 * 1024;
 
 thread_local! {
-    /// The child's stack, kept between spawns on the thread that spawns (the loop's).
-    static CHILD_STACKS: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The child's stack, kept between spawns on the thread that spawns (the loop's). Left
+    /// uninitialized: a zeroed one (`calloc`) made all 64 KiB resident at the first spawn, where
+    /// the child touches a page or two (docs/PERFORMANCE.md, "Memory" under issue 20).
+    static CHILD_STACKS: std::cell::Cell<Option<Box<[MaybeUninit<u8>]>>> =
+        const { std::cell::Cell::new(None) };
 }
 
 impl Prepared {
@@ -582,12 +586,12 @@ impl Prepared {
         if share_files {
             flags |= libc::CLONE_FILES;
         }
-        // The stack of the last clone on this thread, reused: a new one was a 64 KiB `calloc`
-        // (zeroed) at every start. What the last child left on it does not matter.
-        let mut stack = CHILD_STACKS.take();
-        if stack.len() != CHILD_STACK {
-            stack = vec![0u8; CHILD_STACK];
-        }
+        // The stack of the last clone on this thread, reused (a new one was a 64 KiB `calloc` at
+        // every start), and never zeroed: the child only pushes onto it, so what was there
+        // before does not matter.
+        let mut stack = CHILD_STACKS
+            .take()
+            .unwrap_or_else(|| Box::new_uninit_slice(CHILD_STACK));
         // The stack grows down: the child starts at its top, 16-byte aligned.
         let top = stack.as_mut_ptr_range().end;
         let top = top.wrapping_sub(top as usize % 16);
@@ -631,7 +635,7 @@ impl Prepared {
         let stage = unsafe { std::ptr::read_volatile(&raw const context.stage) };
         // SAFETY: as above: written by the child before it exited, read after clone returned.
         let chdir_failed = unsafe { std::ptr::read_volatile(&raw const context.chdir_failed) };
-        CHILD_STACKS.set(stack);
+        CHILD_STACKS.set(Some(stack));
         if error != 0 {
             // The child exited with 127; the table is locked, so no reaper took it.
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);

@@ -1066,13 +1066,13 @@ async fn spawn_errors_end_fatal_with_a_clear_last_error() {
         ),
     ));
     let mut spec = (*harness.spec("unknown-user", "true", "")).clone();
-    spec.process.user = Some(UserSpec {
+    spec.process.user = Some(Box::new(UserSpec {
         name: "no-such-user-hoody".to_string(),
         uid: 4_000_000,
         gid: 4_000_000,
         home: PathBuf::from("/"),
         shell: PathBuf::from("/bin/sh"),
-    });
+    }));
     cases.push((
         Arc::new(spec),
         "user \"no-such-user-hoody\" does not exist".to_string(),
