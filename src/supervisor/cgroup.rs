@@ -615,6 +615,25 @@ mod tests {
     }
 
     #[test]
+    fn read_all_reads_short_and_long_lists_whole() {
+        // A file stands in for `cgroup.procs` (`pread` from the start either way): none, one
+        // process (the small first buffer), and lists past it and past several growths.
+        let folder = tempfile::tempdir().expect("tempdir");
+        for count in [0usize, 1, 15, 16, 17, 600, 20_000] {
+            let text: String = (0..count).map(|index| format!("{}\n", 4_000_000 + index)).collect();
+            let path = folder.path().join(format!("procs-{count}"));
+            fs::write(&path, &text).expect("write");
+            let file = OwnedFd::from(fs::File::open(&path).expect("open"));
+            assert_eq!(read_all(&file), text.as_bytes(), "{count} lines");
+            assert_eq!(parse_pids(&read_all(&file)).len(), count);
+        }
+        let usage = folder.path().join("cpu.stat");
+        fs::write(&usage, "usage_usec 42\nuser_usec 40\n").expect("write");
+        let file = OwnedFd::from(fs::File::open(&usage).expect("open"));
+        assert_eq!(cpu_usage_usec(&file), Some(42));
+    }
+
+    #[test]
     fn members_and_populated_are_parsed() {
         assert_eq!(parse_pids(b"12\n345\n"), [12, 345]);
         assert_eq!(parse_pids(b""), Vec::<u32>::new());
