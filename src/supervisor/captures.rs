@@ -12,9 +12,9 @@
 //! How a wake goes: tokio says the set is readable (edge-triggered); the task asks the set
 //! which pipes are ready (`epoll_wait` with no timeout), drains each into its writer as the
 //! capture task did ([`LogWriter::drain_pipe`](super::logs::LogWriter::drain_pipe), which may
-//! end on a short move), and asks again; only an answer of none clears tokio's readiness, so
-//! nothing that became ready meanwhile is missed. Pipes are members level-triggered: one still
-//! holding bytes (a short move raced a write, or the turn's budget ran out) is reported again.
+//! end on a short move), and clears tokio's readiness when every reported pipe was emptied
+//! (why that misses nothing: [`run`]); otherwise it yields and asks again. Pipes are members
+//! level-triggered: one still holding bytes (the turn's budget ran out) is reported again.
 //! A turn moves at most [`DRAIN_BUDGET`] in all before the task yields to the loop; a pipe at
 //! its end (every writer gone, drained) leaves the set and is closed.
 //!
@@ -147,19 +147,24 @@ impl Shared {
     }
 
     /// Drains the pipes of `events`, at most [`DRAIN_BUDGET`] bytes in all (a pipe not reached
-    /// stays ready and comes back in the next answer).
-    fn drain(&self, events: &[EpollEvent]) {
+    /// stays ready and comes back in the next answer). True when every pipe of `events` was
+    /// emptied or ended: none of them holds a byte that is not to wake the set again.
+    fn drain(&self, events: &[EpollEvent]) -> bool {
         let mut members = self.members();
         for event in events {
             let slot = usize::try_from(event.data()).unwrap_or(usize::MAX);
             let Some(Some(member)) = members.slots.get_mut(slot) else {
                 continue;
             };
+            // A move shorter than asked ends a drain (the pipe was emptied, and a later write
+            // wakes the set again), except on a pipe whose writers have all gone: no wake-up
+            // comes after its end, so it is drained until the kernel says it is at its end.
+            let waking = !event.events().contains(EpollFlags::EPOLLHUP);
             // A panic in one pipe's drain ends that pipe's capture, not the others' (each pipe
             // had a task of its own before, and a panicking task ended alone).
             let drained = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let line = member.watch.as_mut().map(|watch| &mut watch.line);
-                lock(&member.writer).drain_pipe(&member.pipe, DRAIN_BUDGET, true, line)
+                lock(&member.writer).drain_pipe(&member.pipe, DRAIN_BUDGET, waking, line)
             }))
             .unwrap_or_else(|_| {
                 tracing::error!(path = %lock(&member.writer).path().display(), "capture of a log pipe failed (a bug): it stops");
@@ -182,9 +187,10 @@ impl Shared {
                     }
                     members.free.push(slot);
                 }
-                Drained::Budget => return,
+                Drained::Budget => return false,
             }
         }
+        true
     }
 }
 
@@ -203,8 +209,22 @@ fn tell(watch: ReadyWatch) {
     }
 }
 
-/// The set's task: waits for the set, drains what it reports, and asks again until it
-/// reports nothing (then tokio's readiness is cleared). Runs as long as the runtime does.
+/// The set's task: waits for the set, asks it which pipes are ready and drains them. Runs as
+/// long as the runtime does.
+///
+/// A wake costs the reactor's `epoll_wait`, one `epoll_wait` on the set and the moves: tokio's
+/// readiness is cleared right after a turn that emptied every pipe the set reported, without
+/// asking the set again. That loses nothing, because the readiness guard is held from before
+/// the set was asked until it is cleared:
+/// - a pipe written after the set was asked wakes the set (each write to a polled pipe wakes
+///   its readers, and the set's wait-queue callback wakes whoever polls the set, here the
+///   reactor, whether or not the pipe was already on the set's ready list): that readiness
+///   reaches tokio after the guard was taken, so `clear_ready` leaves it (tokio clears only
+///   the readiness of the guard's own tick) or it comes at the reactor's next turn;
+/// - a pipe whose writers had all gone when the set was asked gets no wake-up after its end:
+///   it is drained to the kernel's "end of file" ([`Shared::drain`]), not to a short move;
+/// - a pipe that was ready but not reported (a full batch) or not emptied (a turn's budget,
+///   a ready line seen) keeps the readiness: the set is asked again after a yield.
 async fn run(shared: Arc<Shared>) {
     let mut events = vec![EpollEvent::empty(); BATCH];
     loop {
@@ -232,9 +252,13 @@ async fn run(shared: Arc<Shared>) {
             guard.clear_ready();
             continue;
         }
-        drop(guard);
-        shared.drain(&events[..ready]);
-        tokio::task::yield_now().await;
+        let emptied = shared.drain(&events[..ready]);
+        if emptied && ready < BATCH {
+            guard.clear_ready();
+        } else {
+            drop(guard);
+            tokio::task::yield_now().await;
+        }
     }
 }
 
