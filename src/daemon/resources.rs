@@ -1,8 +1,9 @@
 //! What each program costs, read when asked (SPEC §14): `cpu_percent`, `cpu_seconds`,
 //! `memory_bytes` and `processes` of a status, and the text of `GET /metrics`. Nothing here
-//! runs on a timer: a status or a scrape reads `/proc` for the programs it shows
-//! (`metrics::procfs`), and the percentages are measured between two such reads
-//! (`metrics::cpu`).
+//! runs on a timer: a status or a scrape reads the figures of the programs it shows (a
+//! program with a cgroup: its `cpu.stat` and its members' `statm`, `metrics::leaf`; else
+//! each process's `/proc/PID/stat`, `metrics::procfs`), and the percentages are measured
+//! between two such reads (`metrics::cpu`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -340,7 +340,8 @@ impl Leaf {
     /// The `usage_usec` of the leaf's `cpu.stat` just before its last spawn; `None` when it
     /// could not be read.
     pub fn cpu_base(&self) -> Option<u64> {
-        Some(self.cpu_base.load(std::sync::atomic::Ordering::Relaxed)).filter(|base| *base != NO_BASE)
+        Some(self.cpu_base.load(std::sync::atomic::Ordering::Relaxed))
+            .filter(|base| *base != NO_BASE)
     }
 
     /// Notes that `cgroup.kill` was written to the leaf. Linux 6.18 (at least) SIGKILLs every
@@ -620,7 +621,9 @@ mod tests {
         // process (the small first buffer), and lists past it and past several growths.
         let folder = tempfile::tempdir().expect("tempdir");
         for count in [0usize, 1, 15, 16, 17, 600, 20_000] {
-            let text: String = (0..count).map(|index| format!("{}\n", 4_000_000 + index)).collect();
+            let text: String = (0..count)
+                .map(|index| format!("{}\n", 4_000_000 + index))
+                .collect();
             let path = folder.path().join(format!("procs-{count}"));
             fs::write(&path, &text).expect("write");
             let file = OwnedFd::from(fs::File::open(&path).expect("open"));

@@ -342,7 +342,10 @@ fn cpu_of_a_programs_children_is_summed_even_after_they_left_its_tree() {
     // Without a cgroup of its own (no writable cgroup v2 hierarchy here) a program's figures
     // follow its process tree, and an orphan's time is not in it (docs/METRICS.md).
     if cgroup_tree(&daemon).is_some() {
-        assert!(cpu >= 0.45, "cpu_seconds {cpu}: the orphan's 0.5 s: {status}");
+        assert!(
+            cpu >= 0.45,
+            "cpu_seconds {cpu}: the orphan's 0.5 s: {status}"
+        );
     }
 
     // A live child that burns CPU while the main process sleeps: the sum grows.
@@ -382,7 +385,10 @@ fn a_program_without_a_cgroup_still_gets_figures() {
     });
     assert_eq!(status["processes"], 1, "{status}");
     let memory = status["memory_bytes"].as_u64().unwrap_or_default();
-    assert!(memory < 30 * MIB + 200 * MIB, "memory_bytes {memory}: {status}");
+    assert!(
+        memory < 30 * MIB + 200 * MIB,
+        "memory_bytes {memory}: {status}"
+    );
 }
 
 #[test]
