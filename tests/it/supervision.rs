@@ -389,7 +389,14 @@ fn the_daemons_sigterm_ends_everything(mechanism: Mechanism) {
     );
     daemon.wait_status("keeper", "RUNNING", |status| status["status"] == "RUNNING");
     let grandchildren: Vec<u32> = pid_files.iter().flat_map(|pids| pids_in(pids)).collect();
-    assert_eq!(processes_running(&format!("sleep {seconds}")).len(), 3);
+    // A grandchild's pid is written by the shell that forked it, maybe before it has exec'd
+    // `sleep`: wait for the three to be sleeping.
+    wait_until(
+        "three grandchildren sleeping",
+        30,
+        || processes_running(&format!("sleep {seconds}")).len() == 3,
+        || daemon.log(),
+    );
 
     let code = daemon.terminate();
     assert_eq!(code, Some(0), "{}", daemon.log());
