@@ -1,13 +1,15 @@
 //! What each program costs, read when asked (SPEC §14): `cpu_percent`, `cpu_seconds`,
 //! `memory_bytes` and `processes` of a status, and the text of `GET /metrics`. Nothing here
-//! runs on a timer: a status or a scrape reads `/proc` for the programs it shows
-//! (`metrics::procfs`), and the percentages are measured between two such reads
-//! (`metrics::cpu`).
+//! runs on a timer: a status or a scrape reads the figures of the programs it shows (a
+//! program with a cgroup: its `cpu.stat` and its members' `statm`, `metrics::leaf`; else
+//! each process's `/proc/PID/stat`, `metrics::procfs`), and the percentages are measured
+//! between two such reads (`metrics::cpu`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::metrics::leaf::{self, LeafFiles};
 use crate::metrics::procfs::{self, ProcDir, Stat, Units, Usage};
 use crate::metrics::report::{self, DaemonFigures, ProgramFigures};
 use crate::metrics::{Identity, Samples};
@@ -23,8 +25,9 @@ pub(super) struct Resources {
     /// Reads are `&self` (a status changes nothing a reconcile looks at), and the readings
     /// are the loop's own bookkeeping: a cell, only ever borrowed inside one call.
     samples: RefCell<Samples>,
-    /// The `/proc/PID` folder of each program's main process, opened at the second read of
-    /// its figures and kept while that process lives (reads open files relative to it).
+    /// What is kept open to read each program's figures (the `/proc/PID` folder of its main
+    /// process, or its cgroup's `cpu.stat` and the process's `statm`), opened at the second
+    /// read of its figures and kept while that process lives.
     dirs: RefCell<HashMap<String, Kept>>,
     /// How many of `dirs` are open, and how many may be. Kept descriptors are a speed-up:
     /// they never take more than a quarter of the daemon's descriptor limit, and none is kept
@@ -48,7 +51,7 @@ impl Resources {
             samples: RefCell::new(Samples::default()),
             dirs: RefCell::new(HashMap::new()),
             kept: std::cell::Cell::new(0),
-            // Two descriptors per kept folder.
+            // Two descriptors per kept entry.
             kept_budget: usize::try_from(max_fds / 4 / 2).unwrap_or(usize::MAX),
             kept_below: max_fds / 2,
             memory_check_at: None,
@@ -61,8 +64,11 @@ impl Resources {
 enum Kept {
     /// Read once, by path.
     Seen(u32),
-    /// Read more than once: its `/proc/PID` folder, kept open.
+    /// Read more than once, without a cgroup: its `/proc/PID` folder, kept open.
     Open(ProcDir),
+    /// Read more than once, with a cgroup: its `cpu.stat` and the process's `statm`, kept
+    /// open.
+    Leaf(LeafFiles),
     /// Read more than once, but over the budget of kept descriptors: read by path.
     ByPath(u32),
 }
@@ -90,34 +96,68 @@ pub struct ProgramUsage {
     pub memory_bytes: u64,
 }
 
+/// A program's CPU time and memory, read now.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    cpu_seconds: f64,
+    memory_bytes: u64,
+}
+
+impl Kept {
+    /// The process it is of.
+    fn pid(&self) -> u32 {
+        match self {
+            Kept::Seen(pid) | Kept::ByPath(pid) => *pid,
+            Kept::Open(dir) => dir.pid,
+            Kept::Leaf(files) => files.pid,
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        matches!(self, Kept::Open(_) | Kept::Leaf(_))
+    }
+
+    fn highest_fd(&self) -> u64 {
+        match self {
+            Kept::Open(dir) => dir.highest_fd(),
+            Kept::Leaf(files) => files.highest_fd(),
+            Kept::Seen(_) | Kept::ByPath(_) => 0,
+        }
+    }
+}
+
 impl Daemon {
-    /// The live processes of program `name` whose main process is `pid`, with their stats:
-    /// `members`, its cgroup's members, where it has a cgroup (`setsid` and double forks
-    /// included), else the process tree under its main process.
-    fn program_stats(&self, name: &str, pid: u32, members: Option<&[u32]>) -> Vec<Stat> {
-        let by_path = || match members {
-            Some(members) => procfs::stats_of(members),
-            None => procfs::tree_stats(pid),
-        };
+    /// Reads a program's figures either from files kept open for its main process `pid`
+    /// (`read`, given what is kept) or by path (`by_path`). A process that lives long enough
+    /// to be read twice gets its files kept (`open`, at its second read: a crash loop's
+    /// short-lived processes are read by path, without the opens of keeping them), while the
+    /// budget of kept descriptors allows.
+    fn with_kept<R>(
+        &self,
+        name: &str,
+        pid: u32,
+        open: impl FnOnce() -> Option<Kept>,
+        by_path: impl Fn() -> R,
+        read: impl FnOnce(&Kept) -> R,
+    ) -> R {
         let Ok(mut dirs) = self.resources.dirs.try_borrow_mut() else {
             return by_path();
         };
         let kept = &self.resources.kept;
-        // Keeps the count of open folders right whatever replaces an entry.
+        // Keeps the count of open entries right whatever replaces an entry.
         let put = |dirs: &mut HashMap<String, Kept>, value: Kept| {
-            let opens = matches!(value, Kept::Open(_));
-            let closes = matches!(dirs.insert(name.to_string(), value), Some(Kept::Open(_)));
+            let opens = value.is_open();
+            let closes = dirs
+                .insert(name.to_string(), value)
+                .is_some_and(|old| old.is_open());
             kept.set(kept.get() + usize::from(opens) - usize::from(closes));
         };
         match dirs.get(name) {
-            Some(Kept::Open(dir)) if dir.pid == pid => {}
-            // Its second read: a process that lives long enough to be read twice gets its
-            // folder kept (a crash loop's short-lived processes are read by path, without the
-            // opens and duplications of keeping one), while the budget allows.
+            Some(entry) if entry.is_open() && entry.pid() == pid => {}
             Some(Kept::Seen(seen)) if *seen == pid && kept.get() < self.resources.kept_budget => {
-                match ProcDir::open(pid) {
-                    Some(dir) if dir.highest_fd() < self.resources.kept_below => {
-                        put(&mut dirs, Kept::Open(dir));
+                match open() {
+                    Some(entry) if entry.highest_fd() < self.resources.kept_below => {
+                        put(&mut dirs, entry);
                     }
                     // The daemon holds many descriptors already: not this one.
                     Some(_) => {
@@ -138,13 +178,71 @@ impl Daemon {
                 return by_path();
             }
         }
-        let Some(Kept::Open(dir)) = dirs.get(name) else {
-            return by_path();
-        };
-        match members {
-            Some(members) => dir.with_members(members),
-            None => dir.tree_stats(),
+        match dirs.get(name) {
+            Some(entry) => read(entry),
+            None => by_path(),
         }
+    }
+
+    /// The live processes of program `name` whose main process is `pid`, with their stats:
+    /// `members`, its cgroup's members, where it has a cgroup (`setsid` and double forks
+    /// included), else the process tree under its main process.
+    fn program_stats(&self, name: &str, pid: u32, members: Option<&[u32]>) -> Vec<Stat> {
+        let by_path = || match members {
+            Some(members) => procfs::stats_of(members),
+            None => procfs::tree_stats(pid),
+        };
+        self.with_kept(
+            name,
+            pid,
+            || ProcDir::open(pid).map(Kept::Open),
+            by_path,
+            |entry| match (entry, members) {
+                (Kept::Open(dir), Some(members)) => dir.with_members(members),
+                (Kept::Open(dir), None) => dir.tree_stats(),
+                _ => by_path(),
+            },
+        )
+    }
+
+    /// A program's CPU time and memory now; `None` when its main process `pid` is gone.
+    /// With a cgroup (`members`) whose `cpu.stat` was read at the spawn: the cgroup's CPU
+    /// since then and each member's `statm` (`metrics::leaf`); else each process's `stat`.
+    fn read_figures(&self, name: &str, pid: u32, members: Option<&[u32]>) -> Option<Reading> {
+        let units = &self.resources.units;
+        if let (Some(members), Some(base)) = (members, self.supervisor.cpu_base(name)) {
+            let by_path = || {
+                let resident = leaf::read_resident(pid)?;
+                let usage = leaf::read_usage_usec(&self.supervisor.cgroup_path(name)?)?;
+                Some((usage, resident))
+            };
+            let (usage, main_resident) = self.with_kept(
+                name,
+                pid,
+                || LeafFiles::open(&self.supervisor.cgroup_path(name)?, pid).map(Kept::Leaf),
+                by_path,
+                |entry| match entry {
+                    Kept::Leaf(files) => Some((files.usage_usec()?, files.resident()?)),
+                    _ => by_path(),
+                },
+            )?;
+            let resident = members
+                .iter()
+                .filter(|member| **member != pid)
+                .filter_map(|member| leaf::read_resident(*member))
+                .fold(main_resident, u64::saturating_add);
+            return Some(Reading {
+                cpu_seconds: usage.saturating_sub(base) as f64 / 1e6,
+                memory_bytes: resident.saturating_mul(units.page_size),
+            });
+        }
+        let stats = self.program_stats(name, pid, members);
+        stats.iter().find(|stat| stat.pid == pid)?;
+        let usage = Usage::sum(&stats);
+        Some(Reading {
+            cpu_seconds: usage.cpu_seconds(units),
+            memory_bytes: usage.memory_bytes(units),
+        })
     }
 
     /// A program's processes and its figures, read now for its status: how many live
@@ -168,14 +266,14 @@ impl Daemon {
         (u32::try_from(processes.count()).unwrap_or(u32::MAX), usage)
     }
 
-    /// Drops what was kept to read a program's figures (its readings, its kept `/proc`
-    /// folder): when its process ends, so that no descriptor outlives it.
+    /// Drops what was kept to read a program's figures (its readings, its kept files): when
+    /// its process ends, so that no descriptor outlives it.
     pub(super) fn forget_figures(&self, name: &str) {
         if let Ok(mut samples) = self.resources.samples.try_borrow_mut() {
             samples.forget(name);
         }
         if let Ok(mut dirs) = self.resources.dirs.try_borrow_mut()
-            && let Some(Kept::Open(_)) = dirs.remove(name)
+            && dirs.remove(name).is_some_and(|old| old.is_open())
         {
             let kept = &self.resources.kept;
             kept.set(kept.get().saturating_sub(1));
@@ -194,19 +292,20 @@ impl Daemon {
             self.forget_figures(name);
             return None;
         };
-        let stats = self.program_stats(name, pid, members);
-        let main = stats.iter().find(|stat| stat.pid == pid)?;
-        let units = &self.resources.units;
-        let usage = Usage::sum(&stats);
-        let cpu_seconds = usage.cpu_seconds(units);
+        let reading = self.read_figures(name, pid, members)?;
+        let since_spawn = job
+            .started_at
+            .and_then(|started| started.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .unwrap_or_default();
         let uptime = job
             .started_at
             .and_then(|started| SystemTime::now().duration_since(started).ok())
             .unwrap_or_default();
         let identity = Identity {
             pid,
-            start_ticks: main.starttime,
+            started: u64::try_from(since_spawn.as_nanos()).unwrap_or(u64::MAX),
         };
+        let cpu_seconds = reading.cpu_seconds;
         let cpu_percent = match self.resources.samples.try_borrow_mut() {
             Ok(mut samples) => samples.percent(name, identity, cpu_seconds, uptime, now),
             Err(_) => 0.0,
@@ -214,7 +313,7 @@ impl Daemon {
         Some(ProgramUsage {
             cpu_percent,
             cpu_seconds: (cpu_seconds * 100.0).round() / 100.0,
-            memory_bytes: usage.memory_bytes(units),
+            memory_bytes: reading.memory_bytes,
         })
     }
 
@@ -262,8 +361,10 @@ impl Daemon {
             }
             let Some(pid) = job.pid else { continue };
             let processes = self.supervisor.processes(name, None);
-            let stats = self.program_stats(name, pid, processes.members());
-            let held = Usage::sum(&stats).memory_bytes(&self.resources.units);
+            let Some(reading) = self.read_figures(name, pid, processes.members()) else {
+                continue;
+            };
+            let held = reading.memory_bytes;
             if held > limit {
                 over.push((name.to_string(), held, limit));
             }

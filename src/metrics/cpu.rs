@@ -21,8 +21,9 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Identity {
     pub pid: u32,
-    /// The process's start, in clock ticks after boot (from its stat).
-    pub start_ticks: u64,
+    /// When the process was spawned (nanoseconds since the epoch, from its job): a pid
+    /// given again to a later process of the program is another process.
+    pub started: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,11 +135,11 @@ mod tests {
 
     const A: Identity = Identity {
         pid: 10,
-        start_ticks: 5,
+        started: 5,
     };
     const B: Identity = Identity {
         pid: 11,
-        start_ticks: 900,
+        started: 900,
     };
 
     #[test]

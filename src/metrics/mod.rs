@@ -1,5 +1,6 @@
 //! What programs cost and how it is shown (SPEC §14): reading a process tree's CPU time and
-//! memory from `/proc` (`procfs`), `cpu_percent` between two reads (`cpu`), the Prometheus
+//! memory from `/proc` (`procfs`), or a program's from its cgroup and its members' `statm`
+//! (`leaf`), `cpu_percent` between two reads (`cpu`), the Prometheus
 //! text format (`exposition`) and the families of `GET /metrics` (`report`). The parsers,
 //! the percentage, the writer and the families are pure, tested with tables; the daemon's
 //! loop does the reading when a status or a scrape asks (`daemon/resources.rs`), never on a
@@ -7,6 +8,7 @@
 
 pub mod cpu;
 pub mod exposition;
+pub mod leaf;
 pub mod procfs;
 pub mod report;
 

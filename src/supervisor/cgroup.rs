@@ -87,7 +87,14 @@ pub struct Leaf {
     /// or a leaf of the last run): a program without limits lifts them. False for a leaf made
     /// here and never given one, so a start without limits writes nothing.
     limited: std::sync::atomic::AtomicBool,
+    /// The leaf's `cpu.stat` `usage_usec` read just before the last spawn into it
+    /// ([`Leaf::join`]): the program's `cpu_seconds` count from there (SPEC §14).
+    /// [`NO_BASE`] when it could not be read (the figures then come from `/proc/PID/stat`).
+    cpu_base: std::sync::atomic::AtomicU64,
 }
+
+/// [`Leaf::cpu_base`] when the leaf's `cpu.stat` could not be read.
+const NO_BASE: u64 = u64::MAX;
 
 impl Cgroups {
     /// Makes (or takes back, after a crash) the tree of the daemon whose state folder is
@@ -203,6 +210,7 @@ impl Cgroups {
             procs: keep_high(procs.into()),
             killed: std::sync::atomic::AtomicBool::new(existed),
             limited: std::sync::atomic::AtomicBool::new(existed),
+            cpu_base: std::sync::atomic::AtomicU64::new(NO_BASE),
         })
     }
 
@@ -304,10 +312,36 @@ impl Leaf {
                     .ok()
             })
             .flatten();
+        // The CPU the leaf has counted so far (earlier runs, and whatever of them is left):
+        // read before the clone, so all the new process uses is after it.
+        let base = match &dir {
+            Some(dir) => nix::fcntl::openat(
+                dir,
+                "cpu.stat",
+                nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok()
+            .and_then(|file| cpu_usage_usec(&file)),
+            None => fs::File::open(self.path.join("cpu.stat"))
+                .ok()
+                .and_then(|file| cpu_usage_usec(&OwnedFd::from(file))),
+        };
+        self.cpu_base.store(
+            base.unwrap_or(NO_BASE),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         super::spawn::Join {
             dir: dir.map(OwnedFd::from),
             procs: self.procs.as_raw_fd(),
         }
+    }
+
+    /// The `usage_usec` of the leaf's `cpu.stat` just before its last spawn; `None` when it
+    /// could not be read.
+    pub fn cpu_base(&self) -> Option<u64> {
+        Some(self.cpu_base.load(std::sync::atomic::Ordering::Relaxed))
+            .filter(|base| *base != NO_BASE)
     }
 
     /// Notes that `cgroup.kill` was written to the leaf. Linux 6.18 (at least) SIGKILLs every
@@ -348,25 +382,57 @@ impl Leaf {
 
 /// `cgroup.procs` read from its start with `pread` (a seq file: offset 0 lists it afresh).
 /// A read that left room for another line (a pid is at most 8 bytes with its newline) was the
-/// last: the usual one process costs one system call.
+/// last: the usual one process costs one system call. The first read goes into a small
+/// buffer on the stack (a 4 KiB one, zeroed at each call, was a third of a status's
+/// user-space instructions); a leaf of more than a few processes continues into a growing one.
 fn read_all(fd: &OwnedFd) -> Vec<u8> {
-    const BUFFER: usize = 4096;
+    const FIRST: usize = 128;
     const LONGEST_LINE: usize = 8;
-    let mut text = Vec::new();
-    let mut buffer = [0u8; BUFFER];
+    let mut first = [0u8; FIRST];
+    let count = match pread_retrying(fd, &mut first, 0) {
+        Some(count) => count,
+        None => return Vec::new(),
+    };
+    let mut text = first[..count].to_vec();
+    if count <= FIRST - LONGEST_LINE {
+        return text;
+    }
+    let mut room = 4096;
     loop {
-        match nix::sys::uio::pread(fd, &mut buffer, text.len() as libc::off_t) {
-            Ok(0) => return text,
-            Ok(count) => {
-                text.extend_from_slice(&buffer[..count]);
-                if count <= BUFFER - LONGEST_LINE {
+        let filled = text.len();
+        text.resize(filled + room, 0);
+        match pread_retrying(fd, &mut text[filled..], filled as libc::off_t) {
+            Some(count) => {
+                text.truncate(filled + count);
+                if count == 0 || count <= room - LONGEST_LINE {
                     return text;
                 }
             }
+            None => {
+                text.truncate(filled);
+                return text;
+            }
+        }
+        room = room.saturating_mul(2).min(1 << 20);
+    }
+}
+
+/// One `pread`, again after a signal; `None` on an error.
+fn pread_retrying(fd: &OwnedFd, buffer: &mut [u8], offset: libc::off_t) -> Option<usize> {
+    loop {
+        match nix::sys::uio::pread(fd, buffer, offset) {
+            Ok(count) => return Some(count),
             Err(nix::errno::Errno::EINTR) => {}
-            Err(_) => return text,
+            Err(_) => return None,
         }
     }
+}
+
+/// `usage_usec` of an open `cpu.stat` (read from its start).
+fn cpu_usage_usec(fd: &OwnedFd) -> Option<u64> {
+    let mut buffer = [0u8; 256];
+    let count = pread_retrying(fd, &mut buffer, 0)?;
+    crate::metrics::leaf::parse_usage_usec(buffer.get(..count)?)
 }
 
 /// rmdir of a cgroup, its child cgroups first. False when one is still populated.
@@ -547,6 +613,27 @@ mod tests {
         // FNV-1a of the empty string: the offset basis (the hash must never change between
         // versions, or a start would not find the last run's tree).
         assert_eq!(tree_name(Path::new("")), "hoody-cbf29ce484222325");
+    }
+
+    #[test]
+    fn read_all_reads_short_and_long_lists_whole() {
+        // A file stands in for `cgroup.procs` (`pread` from the start either way): none, one
+        // process (the small first buffer), and lists past it and past several growths.
+        let folder = tempfile::tempdir().expect("tempdir");
+        for count in [0usize, 1, 15, 16, 17, 600, 20_000] {
+            let text: String = (0..count)
+                .map(|index| format!("{}\n", 4_000_000 + index))
+                .collect();
+            let path = folder.path().join(format!("procs-{count}"));
+            fs::write(&path, &text).expect("write");
+            let file = OwnedFd::from(fs::File::open(&path).expect("open"));
+            assert_eq!(read_all(&file), text.as_bytes(), "{count} lines");
+            assert_eq!(parse_pids(&read_all(&file)).len(), count);
+        }
+        let usage = folder.path().join("cpu.stat");
+        fs::write(&usage, "usage_usec 42\nuser_usec 40\n").expect("write");
+        let file = OwnedFd::from(fs::File::open(&usage).expect("open"));
+        assert_eq!(cpu_usage_usec(&file), Some(42));
     }
 
     #[test]

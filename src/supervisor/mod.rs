@@ -727,6 +727,13 @@ impl Supervisor {
         })
     }
 
+    /// Where a job's `cpu_seconds` count from: its cgroup's `usage_usec` just before its
+    /// process was cloned into it ([`cgroup::Leaf::cpu_base`]); `None` without a cgroup or
+    /// when its `cpu.stat` could not be read (the figures then come from `/proc/PID/stat`).
+    pub fn cpu_base(&self, name: &str) -> Option<u64> {
+        self.jobs.get(name)?.leaf.as_ref()?.cpu_base()
+    }
+
     /// The cgroup folder of a job, when it has one (for its limits and OOM counts).
     pub fn cgroup_path(&self, name: &str) -> Option<PathBuf> {
         let job = self.jobs.get(name)?;

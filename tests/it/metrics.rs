@@ -222,14 +222,172 @@ fn descriptors_kept_for_figures_close_when_the_process_ends() {
         "nothing kept for /proc/{pid} after three reads"
     );
 
+    // With a cgroup, its `cpu.stat` is kept open too (the program's CPU is read from it).
+    let with_cgroup = cgroup_tree(&daemon).is_some();
+    if with_cgroup {
+        assert_eq!(
+            kept_cpu_stat_descriptors(&daemon, "sleeper").len(),
+            1,
+            "the cgroup's cpu.stat kept after three reads"
+        );
+    }
+
     // Stopped with nobody reading its status (a read would drop them too): what was kept
     // goes with the process.
     daemon.post("/programs/sleeper/stop", None);
     wait_until(
         "the kept descriptors closed",
         20,
-        || kept_proc_descriptors(&daemon, pid).is_empty(),
-        || format!("still open: {:?}", kept_proc_descriptors(&daemon, pid)),
+        || {
+            kept_proc_descriptors(&daemon, pid).is_empty()
+                && kept_cpu_stat_descriptors(&daemon, "sleeper").is_empty()
+        },
+        || {
+            format!(
+                "still open: {:?} {:?}",
+                kept_proc_descriptors(&daemon, pid),
+                kept_cpu_stat_descriptors(&daemon, "sleeper")
+            )
+        },
+    );
+}
+
+/// The daemon's descriptors open on the `cpu.stat` of program `name`'s cgroup.
+fn kept_cpu_stat_descriptors(daemon: &TestDaemon, name: &str) -> Vec<String> {
+    let daemon_pid = daemon.pid().expect("the daemon runs");
+    let file = format!("/{name}.program/cpu.stat");
+    std::fs::read_dir(format!("/proc/{daemon_pid}/fd"))
+        .expect("the daemon's descriptors")
+        .flatten()
+        .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+        .map(|target| target.display().to_string())
+        .filter(|target| target.ends_with(&file))
+        .collect()
+}
+
+/// The CPU time a process has used itself (its `/proc/PID/stat`), in seconds.
+fn own_cpu_seconds(pid: u32) -> f64 {
+    let units = hoody_daemon::metrics::Units::of_this_system();
+    let stat = hoody_daemon::metrics::procfs::read_stat(pid).expect("the process runs");
+    (stat.utime + stat.stime) as f64 / units.ticks_per_second as f64
+}
+
+#[test]
+fn a_restarted_program_counts_its_cpu_seconds_from_its_new_start() {
+    let daemon = TestDaemon::start();
+    daemon.put(
+        "busy.toml",
+        "command = ['sh', '-c', 'while :; do :; done']\nboot = true\nstartsecs = 0\n",
+    );
+    let first = daemon.wait_status("busy", "half a second of CPU", |status| {
+        status["cpu_seconds"].as_f64().is_some_and(|cpu| cpu >= 0.5)
+    });
+    let old_pid = first["pid"].as_u64().expect("pid");
+    let (code, body) = daemon.post("/programs/busy/restart", None);
+    assert_eq!(code, 200, "{body}");
+    let again = daemon.wait_status("busy", "a new process", |status| {
+        status["status"] == "RUNNING" && status["pid"].as_u64().is_some_and(|pid| pid != old_pid)
+    });
+    let pid = again["pid"]
+        .as_u64()
+        .and_then(|pid| u32::try_from(pid).ok())
+        .expect("pid");
+    // The new process is the program's only one (the loop is the shell itself): what the
+    // status counts is at most what it has used itself, read after the status (its CPU in
+    // the cgroup before `exec` is in its own stat too). The old process's half second and
+    // more are not in it.
+    let cpu = again["cpu_seconds"].as_f64().expect("cpu_seconds");
+    let own = own_cpu_seconds(pid);
+    assert!(
+        (0.0..=own + 0.05).contains(&cpu),
+        "cpu_seconds {cpu} of the new process, which used {own} s itself; the old one showed {}: {again}",
+        first["cpu_seconds"]
+    );
+    assert_eq!(again["processes"], 1, "{again}");
+}
+
+#[test]
+fn cpu_of_a_programs_children_is_summed_even_after_they_left_its_tree() {
+    let daemon = TestDaemon::start();
+    let done = daemon.root.path().join("orphan-done");
+    // A child that burns half a second of CPU and exits after its parent (a subshell) has
+    // gone: the daemon, its subreaper, reaps it, so no process of the program ever counts it
+    // among its children's times. It ran in the program's cgroup: its time stays counted.
+    let script = daemon.root.path().join("burn.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import time\nstart = time.process_time()\nwhile time.process_time() - start < 0.5: pass\nopen({:?}, 'w').close()\n",
+            done.display().to_string()
+        ),
+    )
+    .expect("write burn.py");
+    daemon.put(
+        "parent.toml",
+        &format!(
+            "command = ['sh', '-c', '(python3 {} &); exec sleep 1000']\nboot = true\nstartsecs = 0\n",
+            script.display()
+        ),
+    );
+    wait_until(
+        "the orphan burned its CPU and ended",
+        30,
+        || done.exists(),
+        || format!("{}\n{}", daemon.status("parent"), daemon.log()),
+    );
+    let status = daemon.wait_status("parent", "only the sleep left", |status| {
+        status["processes"] == 1
+    });
+    let cpu = status["cpu_seconds"].as_f64().expect("cpu_seconds");
+    // Without a cgroup of its own (no writable cgroup v2 hierarchy here) a program's figures
+    // follow its process tree, and an orphan's time is not in it (docs/METRICS.md).
+    if cgroup_tree(&daemon).is_some() {
+        assert!(
+            cpu >= 0.45,
+            "cpu_seconds {cpu}: the orphan's 0.5 s: {status}"
+        );
+    }
+
+    // A live child that burns CPU while the main process sleeps: the sum grows.
+    daemon.put(
+        "family.toml",
+        "command = ['sh', '-c', 'sh -c \"while :; do :; done\" & wait']\nboot = true\nstartsecs = 0\n",
+    );
+    let status = daemon.wait_status("family", "its child's CPU", |status| {
+        status["processes"] == 2 && status["cpu_seconds"].as_f64().is_some_and(|cpu| cpu >= 0.3)
+    });
+    let pid = status["pid"]
+        .as_u64()
+        .and_then(|pid| u32::try_from(pid).ok())
+        .expect("pid");
+    assert!(
+        own_cpu_seconds(pid) < 0.3,
+        "the main process itself only waits: {status}"
+    );
+}
+
+#[test]
+fn a_program_without_a_cgroup_still_gets_figures() {
+    let daemon = TestDaemon::start_with(&["--no-cgroups"], None);
+    assert!(cgroup_tree(&daemon).is_none(), "--no-cgroups made a tree");
+    daemon.put(
+        "holder.toml",
+        &format!(
+            "{}boot = true\nstartsecs = 0\n",
+            python("held = b'x' * (30 << 20)\nwhile True: pass")
+        ),
+    );
+    let status = daemon.wait_status("holder", "30 MiB and some CPU", |status| {
+        status["memory_bytes"]
+            .as_u64()
+            .is_some_and(|memory| memory >= 30 * MIB)
+            && status["cpu_seconds"].as_f64().is_some_and(|cpu| cpu >= 0.2)
+    });
+    assert_eq!(status["processes"], 1, "{status}");
+    let memory = status["memory_bytes"].as_u64().unwrap_or_default();
+    assert!(
+        memory < 30 * MIB + 200 * MIB,
+        "memory_bytes {memory}: {status}"
     );
 }
 
