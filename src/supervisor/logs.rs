@@ -45,7 +45,9 @@
 //! - The read end of each pipe is non-blocking and a member of the supervisor's one epoll set
 //!   of captures, which one task drains on the loop's thread (`captures.rs`: no task or
 //!   reactor registration per pipe).
-//! - Data moves with `splice(2)` pipe → file, so it never crosses into user space. The pipe
+//! - Data moves with `splice(2)` pipe → file, so it never crosses into user space; through
+//!   the loop thread's relay pipe (`relay.rs`: the program's pipe is free again before the copy
+//!   into the page cache, so the program writes while the daemon copies). The pipe
 //!   keeps the kernel's default size (64 KiB). It used to be raised to 1 MiB (`F_SETPIPE_SZ`)
 //!   for fewer wakes; measured with bench/run, that was no cheaper (median 0.63 against 0.47
 //!   CPU-s per GiB over 15 runs each, both bimodal on the test VM; docs/PERFORMANCE.md), and
@@ -103,6 +105,7 @@ use super::budget::Budget;
 use super::console::Console;
 use super::lines::{LineSplitter, stamp};
 use super::logfile::{self, Continue};
+use super::relay::{self, Through};
 use super::spawn::keep_high;
 use super::stamp::{prefix, unix_millis};
 use crate::spec::{Stream, UserSpec};
@@ -491,7 +494,7 @@ impl LogWriter {
                     Some(lines) => (self.copy(pipe, room, Some(lines)), room.min(COPY_BUFFER)),
                     None => {
                         let asked = if self.use_splice {
-                            room
+                            relay::asked(room)
                         } else {
                             room.min(COPY_BUFFER)
                         };
@@ -645,6 +648,32 @@ impl LogWriter {
 
     fn step(&mut self, pipe: BorrowedFd<'_>, len: usize) -> Step {
         if self.use_splice {
+            // Through the relay (the program's pipe is free again before the copy into the
+            // page cache: `relay.rs`), or straight where there is none.
+            match relay::through(pipe, self.file.as_fd(), self.size, len) {
+                Through::Moved {
+                    written,
+                    error: None,
+                    ..
+                } => return Step::Moved(written),
+                Through::Moved {
+                    taken,
+                    written,
+                    error: Some(error),
+                } => {
+                    // What was written counts; the rest is lost.
+                    self.size += written as u64;
+                    if let Some(budget) = &self.budget {
+                        budget.wrote(written as u64);
+                    }
+                    return Step::WriteFailed(error, taken - written);
+                }
+                Through::Empty => return Step::Empty,
+                Through::Eof => return Step::Eof,
+                Through::Interrupted => return Step::Interrupted,
+                Through::ReadFailed(error) => return Step::ReadFailed(error),
+                Through::Unavailable => {}
+            }
             let mut offset = self.size as libc::loff_t;
             match splice(
                 pipe,

@@ -137,6 +137,7 @@ pub mod logs;
 pub mod marks;
 mod probe;
 mod reap;
+mod relay;
 mod spawn;
 pub mod stamp;
 pub mod state;
