@@ -1005,6 +1005,20 @@ def scenario_restart(manager: Manager, run: Run, results: dict):
         finish(manager, run, [stamp_file])
 
 
+def settle_page_cache(run: Run) -> None:
+    """Before a log run: dirty pages written out, and with `--drop-caches` (root) the clean page
+    cache dropped too, so that every manager's 1 GiB (and each floor's) lands in free memory
+    instead of making the kernel reclaim and compact a full cache first: on a machine whose
+    memory is all cache, that reclaim is most of the CPU a log run costs, and how much of it a
+    run meets depends on what ran before."""
+    os.sync()
+    if run.args.drop_caches:
+        try:
+            Path("/proc/sys/vm/drop_caches").write_text("1\n")
+        except OSError as error:
+            log(f"--drop-caches: {error}")
+
+
 def size_bytes(text: str) -> int:
     """A size as program files write it (`50MB`: MB is 2^20, as in supervisord and hoody-daemon)."""
     units = {"KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
@@ -1056,7 +1070,7 @@ def scenario_logs(manager: Manager, run: Run, results: dict, rotate: bool = Fals
         # A stamp and its space before every line start (the last line may be partial).
         starts = cfg.log_bytes // 100 + (1 if cfg.log_bytes % 100 else 0)
         expected = cfg.log_bytes + 25 * starts
-    os.sync()
+    settle_page_cache(run)
     manager.start(work, [program])
     try:
         if not manager.ready(60):
@@ -1206,14 +1220,14 @@ def physical_limits(run: Run, results: dict):
     floor = run.fresh("limit-build") / "logfloor"
     modes = ["direct", "cat"]
     if compiler and not subprocess.run([compiler, "-O2", "-o", str(floor), str(HERE / "logfloor.c")], capture_output=True).returncode:
-        modes.append("splice")
+        modes += ["splice", "relay"]
     else:
         log("log floor: cannot build bench/logfloor.c")
     for mode in modes:
         work = run.fresh(f"limit-{mode}")
         stamp_file = work / "stamps.txt"
         out = work / "out.log"
-        os.sync()
+        settle_page_cache(run)
         producer_argv = [str(run.stamp), "-p", str(cfg.log_bytes), str(stamp_file), "0"]
         with open(out, "wb") as sink:
             if mode == "direct":
@@ -1221,11 +1235,12 @@ def physical_limits(run: Run, results: dict):
                 _, _, usage = os.wait4(producer.pid, 0)
                 producer.returncode = 0
                 cpu = usage.ru_utime + usage.ru_stime
-            elif mode == "splice":
+            elif mode in ("splice", "relay"):
                 # The floor reports its own CPU (not the producer's, its child) on stderr.
                 maxbytes = str(size_bytes(ROTATE_MAXBYTES))
+                relay = ["-r"] if mode == "relay" else []
                 done = subprocess.run(
-                    [str(floor), str(out), maxbytes, str(ROTATE_BACKUPS), *producer_argv],
+                    [str(floor), *relay, str(out), maxbytes, str(ROTATE_BACKUPS), *producer_argv],
                     stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=cfg.log_timeout, start_new_session=True,
                 )
                 cpu = float(done.stderr.split()[-1])
@@ -1241,11 +1256,11 @@ def physical_limits(run: Run, results: dict):
                 cpu = usage.ru_utime + usage.ru_stime
         ended_ns = time.time_ns()
         go = [line for line in read_lines(stamp_file) if line.startswith("go ")]
-        assert logged_bytes(out, ROTATE_BACKUPS if mode == "splice" else 0) == cfg.log_bytes
+        assert logged_bytes(out, ROTATE_BACKUPS if mode in ("splice", "relay") else 0) == cfg.log_bytes
         wall = (ended_ns - int(go[0].split()[1])) / 1e9
         results[f"{mode}_wall"].add(wall)
         results[f"{mode}_cpu"].add(cpu / gib)
-        who = {"direct": "producer", "cat": "cat", "splice": "logfloor"}[mode]
+        who = {"direct": "producer", "cat": "cat", "splice": "logfloor", "relay": "logfloor -r"}[mode]
         log(f"limit {mode}: {gib:.2f} GiB in {wall:.2f}s, {who} cpu {cpu:.2f}s")
         shutil.rmtree(work, ignore_errors=True)
 
@@ -1786,6 +1801,10 @@ def report(results, versions, skipped, mach, cfg, started, limits, converge) -> 
         f"| producer → pipe → bench/logfloor.c (epoll_wait + splice) → rotating {ROTATE_MAXBYTES} files | "
         f"{fmt(limits.get('splice_wall'), ' s')} | {fmt(limits.get('splice_cpu'), ' s')} (logfloor's own CPU: the captured path's floor) |"
     )
+    lines.append(
+        f"| producer → pipe → bench/logfloor.c -r (pipe → relay pipe → file, as hoody-daemon moves) → rotating {ROTATE_MAXBYTES} files | "
+        f"{fmt(limits.get('relay_wall'), ' s')} | {fmt(limits.get('relay_cpu'), ' s')} (logfloor's own CPU) |"
+    )
     for key, label in (
         ("log", "hoody-daemon, log that never rotates"),
         ("log_rot", f"hoody-daemon, rotating {ROTATE_MAXBYTES} files (captured)"),
@@ -1952,6 +1971,7 @@ def main():
     parser.add_argument("--scenarios", default="fleet,restart,logs,follow,converge,health,writes,metrics", help="comma-separated: fleet,restart,logs,follow,converge,health,writes,metrics")
     parser.add_argument("--sizes", dest="fleet_sizes", default=None, help="comma-separated fleet sizes (default 0,100,500,1000,10000; quick: 0,100)")
     parser.add_argument("--restart-poll", action="store_true", help="restart and its floor: wait for the new line by polling every 0.2 ms (the method of runs before 2026-12-01 16:30) instead of inotify")
+    parser.add_argument("--drop-caches", action="store_true", help="log runs: drop the clean page cache before each (root; slows every other user of the machine for a while)")
     parser.add_argument("--output", default=None, help="markdown file to write (default bench/results/latest.md, quick.md with --quick)")
     args = parser.parse_args()
     if args.quick:

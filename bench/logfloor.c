@@ -6,7 +6,11 @@
  * new one opened, as hoody-daemon and supervisord rotate. No event loop, no other pipe, no
  * state: one thread, one pipe.
  *
- *   logfloor FILE MAXBYTES BACKUPS PROGRAM ARG...   runs PROGRAM until it ends; 0 when its
+ * With -r, each wake first moves the pipe's pages into a second pipe (splice pipe → pipe moves
+ * page references, no copy) and then that pipe into the file: the program's pipe is free again
+ * before the copy into the page cache, which splice otherwise makes under the pipe's lock.
+ *
+ *   logfloor [-r] FILE MAXBYTES BACKUPS PROGRAM ARG...   runs PROGRAM until it ends; 0 when its
  *                                                   stdout was moved to its end, and then
  *                                                   "cpu SECONDS" (its own, not PROGRAM's)
  *                                                   on stderr */
@@ -14,6 +18,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -36,7 +41,21 @@ static int rotate(const char *path, int backups) {
     return open_log(path);
 }
 
+/* Moves the `held` bytes of `relay` into the file at `*size`. */
+static int flush(int relay, int file, long long *size, ssize_t held) {
+    while (held > 0) {
+        loff_t offset = *size;
+        ssize_t moved = splice(relay, 0, file, &offset, (size_t)held, SPLICE_F_MOVE);
+        if (moved <= 0) return -1;
+        *size += moved;
+        held -= moved;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    int use_relay = argc > 1 && strcmp(argv[1], "-r") == 0;
+    if (use_relay) { argv++; argc--; }
     if (argc < 5) return 2;
     const char *path = argv[1];
     long long maxbytes = atoll(argv[2]);
@@ -55,6 +74,8 @@ int main(int argc, char **argv) {
     int epoll = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event event = { .events = EPOLLIN, .data.fd = pipefd[0] };
     if (file < 0 || epoll < 0 || epoll_ctl(epoll, EPOLL_CTL_ADD, pipefd[0], &event) < 0) return 1;
+    int relay[2];
+    if (use_relay && pipe2(relay, O_CLOEXEC) < 0) return 1;
     long long size = 0;
     for (;;) {
         if (epoll_wait(epoll, &event, 1, -1) < 0) continue;
@@ -66,9 +87,15 @@ int main(int argc, char **argv) {
             }
             loff_t offset = size;
             size_t asked = (size_t)(maxbytes - size);
-            ssize_t moved = splice(pipefd[0], 0, file, &offset, asked, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            ssize_t moved;
+            if (use_relay) {
+                moved = splice(pipefd[0], 0, relay[1], 0, asked, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (moved > 0 && flush(relay[0], file, &size, moved) < 0) return 1;
+            } else {
+                moved = splice(pipefd[0], 0, file, &offset, asked, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (moved > 0) size += moved;
+            }
             if (moved > 0) {
-                size += moved;
                 /* Less than asked: the pipe was emptied, and the next write wakes epoll_wait
                  * (unless every writer has gone: then drain to the end). */
                 if ((size_t)moved < asked && !(event.events & EPOLLHUP)) break;
