@@ -335,9 +335,10 @@ fn requests(put: &mut impl FnMut(&str, Value)) {
             "required": ["command"],
             "properties": {
                 "command": { "anyOf": [{ "type": "string" }, strings()] },
-                "directory": string(),
-                "environment": { "type": "object", "additionalProperties": scalar },
-                "user": { "type": ["string", "integer"] },
+                // As in a program's fields, null is the same as absent.
+                "directory": nullable(string()),
+                "environment": nullable(json!({ "type": "object", "additionalProperties": scalar })),
+                "user": { "type": ["string", "integer", "null"] },
                 "timeout_seconds": { "type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 86400 }
             },
             "additionalProperties": false

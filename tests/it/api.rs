@@ -468,6 +468,28 @@ fn quick_start_reports_exit_code_and_output_and_can_be_stopped() {
         Some(json!({ "command": "sleep 1", "timeout_seconds": -1 })),
     );
     assert_eq!(code, 400, "{body}");
+    // Null is the same as absent (as in a program's fields, and as the OpenAPI document says);
+    // a null command is still a missing one.
+    let (code, body) = daemon.post(
+        "/quick-start",
+        Some(json!({
+            "command": "pwd",
+            "directory": null,
+            "environment": null,
+            "user": null,
+            "timeout_seconds": null
+        })),
+    );
+    assert_eq!(code, 201, "{body}");
+    let id = body["data"]["id"].as_u64().expect("id");
+    wait_until(
+        "the null-field quick-start to exit 0",
+        30,
+        || daemon.get(&format!("/quick-start/{id}/status")).1["data"]["status"]["exit_code"] == 0,
+        || daemon.log(),
+    );
+    let (code, body) = daemon.post("/quick-start", Some(json!({ "command": null })));
+    assert!(code == 400 || code == 422, "{code} {body}");
 }
 
 #[test]

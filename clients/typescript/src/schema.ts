@@ -996,12 +996,12 @@ export interface components {
         };
         QuickStart: {
             command: string | string[];
-            directory?: string;
+            directory?: string | null;
             environment?: {
                 [key: string]: string | number | boolean;
-            };
+            } | null;
             timeout_seconds?: number | null;
-            user?: string | number;
+            user?: string | number | null;
         };
         QuickStartLaunched: {
             id: number;
