@@ -1216,13 +1216,8 @@ def physical_limits(run: Run, results: dict):
     for log capture."""
     cfg = run.args
     gib = cfg.log_bytes / GIB
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    floor = run.fresh("limit-build") / "logfloor"
-    modes = ["direct", "cat"]
-    if compiler and not subprocess.run([compiler, "-O2", "-o", str(floor), str(HERE / "logfloor.c")], capture_output=True).returncode:
-        modes += ["splice", "relay"]
-    else:
-        log("log floor: cannot build bench/logfloor.c")
+    floor = floor_binary(run, "logfloor")
+    modes = ["direct", "cat"] + (["splice", "relay"] if floor else [])
     for mode in modes:
         work = run.fresh(f"limit-{mode}")
         stamp_file = work / "stamps.txt"
@@ -1574,6 +1569,19 @@ def install_peers(skip: set[str]):
     return notes
 
 
+def floor_binary(run: Run, name: str) -> Path | None:
+    """bench/NAME.c built once per run (the floors are run again at each repeat), or None (and
+    said) when it cannot be built."""
+    binary = run.stamp.parent / name
+    if binary.exists():
+        return binary
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler and not subprocess.run([compiler, "-O2", "-o", str(binary), str(HERE / f"{name}.c")], capture_output=True).returncode:
+        return binary
+    log(f"floor: cannot build bench/{name}.c")
+    return None
+
+
 def compile_stamp(run: Run):
     run.stamp.parent.mkdir(parents=True)
     compiler = shutil.which("cc") or shutil.which("gcc")
@@ -1619,12 +1627,10 @@ def spawn_floor(run: Run, results: dict):
 def restart_floor(run: Run, results: dict):
     """bench/restarter.c (sigwaitinfo, waitpid, vfork + execve) restarting the stamp, killed as
     in the restart scenario: what kill -9 → new process costs here with no manager work."""
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    work = run.fresh("restart-floor")
-    binary = work / "restarter"
-    if not compiler or subprocess.run([compiler, "-O2", "-o", str(binary), str(HERE / "restarter.c")], capture_output=True).returncode:
-        log("restart floor: cannot build bench/restarter.c")
+    binary = floor_binary(run, "restarter")
+    if not binary:
         return
+    work = run.fresh("restart-floor")
     stamp_file = work / "stamps.txt"
     process = subprocess.Popen([str(binary), str(run.stamp), str(stamp_file)], stdin=subprocess.DEVNULL, start_new_session=True)
     latencies = []
