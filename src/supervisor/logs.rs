@@ -661,11 +661,7 @@ impl LogWriter {
                     written,
                     error: Some(error),
                 } => {
-                    // What was written counts; the rest is lost.
-                    self.size += written as u64;
-                    if let Some(budget) = &self.budget {
-                        budget.wrote(written as u64);
-                    }
+                    self.written_before_failing(written);
                     return Step::WriteFailed(error, taken - written);
                 }
                 Through::Empty => return Step::Empty,
@@ -730,13 +726,21 @@ impl LogWriter {
                 Ok(more) => written += more,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    // What was written counts; the rest is lost.
-                    self.size += written as u64;
+                    self.written_before_failing(written);
                     return Step::WriteFailed(error, count - written);
                 }
             }
         }
         Step::Moved(count)
+    }
+
+    /// A move the file refused part of: what was written before counts (in the file's size and
+    /// the log budget); the rest is lost, and the caller says so.
+    fn written_before_failing(&mut self, written: usize) {
+        self.size += written as u64;
+        if let Some(budget) = &self.budget {
+            budget.wrote(written as u64);
+        }
     }
 
     /// Empties the pipe into nothing, counting the bytes (a ready line is still looked for).
