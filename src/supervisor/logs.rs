@@ -217,6 +217,14 @@ pub(crate) fn lock(writer: &SharedWriter) -> MutexGuard<'_, LogWriter> {
     writer.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What status shows of a file whose writes fail.
+fn problem_text(path: &Path, error: &str, dropped: u64) -> String {
+    format!(
+        "cannot write log \"{}\": {error} ({dropped} bytes dropped)",
+        path.display()
+    )
+}
+
 /// `file.N`.
 pub fn rotated_path(path: &Path, number: u32) -> PathBuf {
     let mut name = OsString::from(path.as_os_str());
@@ -235,7 +243,9 @@ pub(crate) fn describe(error: &io::Error) -> String {
 /// One log file being written: its size, its rotation settings, and how writes are going.
 #[derive(Debug)]
 pub(crate) struct LogWriter {
-    path: PathBuf,
+    /// Shared with the supervisor's table of writers, which is keyed by it (a copy of the
+    /// path per writer there was an allocation per log file).
+    path: Arc<Path>,
     file: File,
     /// Where the next byte goes (and, for a regular file, its length).
     size: u64,
@@ -247,11 +257,9 @@ pub(crate) struct LogWriter {
     use_splice: bool,
     /// Do not retry a failed rotation before the file has grown this much.
     rotate_at_least: u64,
-    /// The write error being lived with, while it lasts.
-    failing: Option<String>,
-    dropped: u64,
-    /// What status shows: the last error and the bytes lost to it.
-    problem: Option<String>,
+    /// How writes went wrong, once they have: boxed, most files never have a problem (its
+    /// 56 bytes inline were in every writer).
+    trouble: Option<Box<Trouble>>,
     /// The pipes that feed this file, while their capture runs.
     pipes: Vec<Weak<CapturePipe>>,
     /// Prefix each line with its time (SPEC §13).
@@ -264,6 +272,17 @@ pub(crate) struct LogWriter {
     /// The user of the program that opened it: a rotation creates the next file with no more
     /// rights than that user has (`logfile`).
     owner: Option<Box<UserSpec>>,
+}
+
+/// What went wrong with a log file's writes, kept from the first problem on.
+#[derive(Debug, Default)]
+struct Trouble {
+    /// The write error being lived with, while it lasts.
+    failing: Option<String>,
+    /// Bytes lost to failed writes over the writer's life.
+    dropped: u64,
+    /// What status shows: the last error and the bytes lost to it.
+    problem: Option<String>,
 }
 
 /// What one drain achieved.
@@ -304,7 +323,7 @@ impl LogWriter {
         let metadata = file.metadata()?;
         let regular = metadata.is_file();
         Ok(LogWriter {
-            path: path.to_path_buf(),
+            path: Arc::from(path),
             file,
             size: if regular { metadata.len() } else { 0 },
             regular,
@@ -312,9 +331,7 @@ impl LogWriter {
             backups,
             use_splice: regular,
             rotate_at_least: 0,
-            failing: None,
-            dropped: 0,
-            problem: None,
+            trouble: None,
             pipes: Vec::new(),
             timestamps: false,
             at_line_start: metadata.len() == 0 || !regular,
@@ -345,6 +362,11 @@ impl LogWriter {
         &self.path
     }
 
+    /// The path, shared: the key of the supervisor's table of writers.
+    pub fn shared_path(&self) -> Arc<Path> {
+        Arc::clone(&self.path)
+    }
+
     /// A regular file (not a tty, a FIFO or `/dev/null`).
     pub fn is_regular(&self) -> bool {
         self.regular
@@ -372,7 +394,14 @@ impl LogWriter {
 
     /// The last write problem of this file, for the job's status.
     pub fn problem(&self) -> Option<String> {
-        self.problem.clone()
+        self.trouble
+            .as_ref()
+            .and_then(|trouble| trouble.problem.clone())
+    }
+
+    /// What went wrong, made at the first problem.
+    fn trouble(&mut self) -> &mut Trouble {
+        self.trouble.get_or_insert_with(Box::default)
     }
 
     /// If the file at our path is no longer the one we hold (deleted, moved away by an outside
@@ -386,8 +415,15 @@ impl LogWriter {
         };
         if !same {
             *self = LogWriter {
-                dropped: self.dropped,
-                problem: self.problem.take(),
+                // The same path, still shared with the table's key.
+                path: Arc::clone(&self.path),
+                // What was dropped and the last problem stay; the new file is not failing.
+                trouble: self.trouble.take().map(|trouble| {
+                    Box::new(Trouble {
+                        failing: None,
+                        ..*trouble
+                    })
+                }),
                 pipes: std::mem::take(&mut self.pipes),
                 timestamps: self.timestamps,
                 budget: self.budget.take(),
@@ -405,6 +441,8 @@ impl LogWriter {
     /// Notes a pipe that feeds this file from now on (until its capture ends).
     pub fn feed(&mut self, pipe: &Pipe) {
         self.pipes.retain(|pipe| pipe.strong_count() > 0);
+        // Most files have one pipe: room for it alone, not the four a first push reserves.
+        self.pipes.reserve_exact(1);
         self.pipes.push(Arc::downgrade(pipe));
     }
 
@@ -413,14 +451,14 @@ impl LogWriter {
     /// all closed it but whose capture has not run since does not count: what it holds is
     /// drained here, now, to its end (its capture then finds the end too and stops).
     pub fn is_fed(&mut self) -> bool {
-        for pipe in std::mem::take(&mut self.pipes) {
-            let Some(live) = pipe.upgrade() else {
-                continue;
-            };
-            if self.drain_pipe(&live, DRAIN_BUDGET, false, None) != Drained::Eof {
-                self.pipes.push(pipe);
-            }
-        }
+        // In place: the list keeps its (exact) room.
+        let mut pipes = std::mem::take(&mut self.pipes);
+        pipes.retain(|pipe| {
+            pipe.upgrade().is_some_and(|live| {
+                self.drain_pipe(&live, DRAIN_BUDGET, false, None) != Drained::Eof
+            })
+        });
+        self.pipes = pipes;
         !self.pipes.is_empty()
     }
 
@@ -525,7 +563,7 @@ impl LogWriter {
                     continue;
                 }
                 Step::WriteFailed(error, lost) => {
-                    self.dropped += lost as u64;
+                    self.trouble().dropped += lost as u64;
                     self.write_failed(&error);
                     // Keep the program running: throw away what is waiting, try again next wake.
                     return self.discard(pipe, watch);
@@ -764,41 +802,43 @@ impl LogWriter {
                 Err(_) => break Drained::Eof,
             }
         };
-        self.dropped += discarded;
-        self.problem = self.failing.as_ref().map(|error| self.problem_text(error));
+        let path = Arc::clone(&self.path);
+        let trouble = self.trouble();
+        trouble.dropped += discarded;
+        trouble.problem = trouble
+            .failing
+            .as_ref()
+            .map(|error| problem_text(&path, error, trouble.dropped));
         outcome
-    }
-
-    fn problem_text(&self, error: &str) -> String {
-        format!(
-            "cannot write log \"{}\": {error} ({} bytes dropped)",
-            self.path.display(),
-            self.dropped
-        )
     }
 
     fn write_failed(&mut self, error: &io::Error) {
         let error = describe(error);
-        if self.failing.as_deref() != Some(error.as_str()) {
+        let path = Arc::clone(&self.path);
+        let trouble = self.trouble();
+        if trouble.failing.as_deref() != Some(error.as_str()) {
             tracing::warn!(
-                path = %self.path.display(),
+                path = %path.display(),
                 error = %error,
                 "log write failed; output is dropped until writes succeed again"
             );
         }
-        self.problem = Some(self.problem_text(&error));
-        self.failing = Some(error);
+        trouble.problem = Some(problem_text(&path, &error, trouble.dropped));
+        trouble.failing = Some(error);
     }
 
     fn recovered(&mut self) {
-        if let Some(error) = self.failing.take() {
+        let Some(trouble) = self.trouble.as_deref_mut() else {
+            return;
+        };
+        if let Some(error) = trouble.failing.take() {
             tracing::info!(
                 path = %self.path.display(),
-                dropped = self.dropped,
+                dropped = trouble.dropped,
                 "log writes resumed after: {error}"
             );
             // Nothing is failing now: status stops saying so (what was lost is in the log).
-            self.problem = None;
+            trouble.problem = None;
         }
     }
 
@@ -818,10 +858,8 @@ impl LogWriter {
     fn rotate_failed(&mut self, error: &io::Error) {
         let error = describe(error);
         tracing::warn!(path = %self.path.display(), error = %error, "cannot rotate log");
-        self.problem = Some(format!(
-            "cannot rotate log \"{}\": {error}",
-            self.path.display()
-        ));
+        let problem = format!("cannot rotate log \"{}\": {error}", self.path.display());
+        self.trouble().problem = Some(problem);
         // Keep writing to the big file; try again after another `max_bytes`.
         self.rotate_at_least = self.size.saturating_add(self.max_bytes);
     }

@@ -299,8 +299,9 @@ struct Context {
     /// Live processes → their job, by the spec it was started with (whose name is the job's
     /// key): a shared pointer, where a copy of the name was an allocation per process.
     pids: HashMap<u32, Arc<ProgramSpec>>,
-    /// Open log files by path, shared by every pipe that writes to them.
-    writers: HashMap<PathBuf, Weak<Mutex<LogWriter>>>,
+    /// Open log files by path, shared by every pipe that writes to them. Keyed by the
+    /// writer's own path (shared).
+    writers: HashMap<Arc<Path>, Weak<Mutex<LogWriter>>>,
     /// `writers` is swept of closed files when it reaches this size (then set to twice what
     /// is left): a sweep per start made a boot of N programs cost N² steps.
     sweep_writers_at: usize,
@@ -1402,9 +1403,9 @@ impl Context {
         if opened.is_regular() {
             opened.set_budget(self.logs.budget.clone());
         }
+        let key = opened.shared_path();
         let writer = Arc::new(Mutex::new(opened));
-        self.writers
-            .insert(path.to_path_buf(), Arc::downgrade(&writer));
+        self.writers.insert(key, Arc::downgrade(&writer));
         Ok(writer)
     }
 

@@ -970,7 +970,11 @@ async fn burst(bytes: u64, max_bytes: &str, captured: bool) {
     harness.start(spec);
     let log = harness.log("burst", Stream::Stdout);
     assert_eq!(
-        harness.supervisor.context.writers.contains_key(&log),
+        harness
+            .supervisor
+            .context
+            .writers
+            .contains_key(log.as_path()),
         captured
     );
     let length = |log: &Path| fs::metadata(log).map(|meta| meta.len()).unwrap_or(0);
@@ -1366,8 +1370,20 @@ async fn a_log_that_never_rotates_is_the_programs_own_stdout_and_stderr() {
     let mut expected = vec![identity(&err)];
     expected.extend(numbered("err", LINES));
     assert!(harness.lines(&err) == expected, "split stderr");
-    assert!(!harness.supervisor.context.writers.contains_key(&out));
-    assert!(!harness.supervisor.context.writers.contains_key(&err));
+    assert!(
+        !harness
+            .supervisor
+            .context
+            .writers
+            .contains_key(out.as_path())
+    );
+    assert!(
+        !harness
+            .supervisor
+            .context
+            .writers
+            .contains_key(err.as_path())
+    );
 
     // redirect_stderr: fd 2 is a copy of fd 1, so the two streams interleave exactly as written.
     let out = harness.log("joined", Stream::Stdout);
@@ -1383,7 +1399,13 @@ async fn a_log_that_never_rotates_is_the_programs_own_stdout_and_stderr() {
     for path in [&piped_out, &piped_err] {
         let text = harness.read(path);
         assert!(text.starts_with("pipe:["), "{path:?}: {text}");
-        assert!(harness.supervisor.context.writers.contains_key(path));
+        assert!(
+            harness
+                .supervisor
+                .context
+                .writers
+                .contains_key(path.as_path())
+        );
     }
     for name in ["split", "joined", "piped"] {
         assert_eq!(harness.status(name).last_error, None, "{name}");
