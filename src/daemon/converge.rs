@@ -56,9 +56,13 @@ impl Daemon {
     /// changed (program, kind of change).
     pub(super) fn rescan(&mut self, reuse: Reuse) -> Vec<(String, ChangeKind)> {
         let began = Instant::now();
-        let (snapshot, stats) = self
-            .scanner
-            .scan(&self.config.programs_dir, &SystemUsers, reuse);
+        // What is read again unchanged is shared with the table, not kept twice.
+        let table = &self.table.programs;
+        let (snapshot, stats) =
+            self.scanner
+                .scan_sharing(&self.config.programs_dir, &SystemUsers, reuse, &|name| {
+                    table.get(name).map(|program| &program.entry)
+                });
         tracing::debug!(
             ?reuse,
             read = stats.read,
@@ -89,9 +93,12 @@ impl Daemon {
     /// the whole folder), it is a reusing scan. Returns what changed, as [`Daemon::rescan`].
     pub(super) fn refresh(&mut self, names: &[String]) -> Vec<(String, ChangeKind)> {
         let began = Instant::now();
-        let refreshed = self
-            .scanner
-            .refresh(&self.config.programs_dir, &SystemUsers, names);
+        let table = &self.table.programs;
+        let refreshed =
+            self.scanner
+                .refresh_sharing(&self.config.programs_dir, &SystemUsers, names, &|name| {
+                    table.get(name).map(|program| &program.entry)
+                });
         let Refreshed::Entries(entries) = refreshed else {
             return self.rescan(Reuse::Unchanged);
         };

@@ -205,6 +205,21 @@ impl Scanner {
     /// Reads the program files of `dir`, reusing the entries of unchanged files as `reuse`
     /// allows, and remembers what it read for the next scan.
     pub fn scan(&mut self, dir: &Path, users: &dyn UserDb, reuse: Reuse) -> (Snapshot, ScanStats) {
+        self.scan_sharing(dir, users, reuse, &|_| None)
+    }
+
+    /// [`Scanner::scan`], where `current` is what the caller holds of a program now (the
+    /// daemon's table): a file read again whose entry equals it gives the caller's entry back
+    /// (its text and spec shared), and that is what the scanner keeps for the next scan. A
+    /// full rescan reads every file again: without this, each settled file's text and spec
+    /// were kept twice from the first safety rescan on, once by the table and once here.
+    pub fn scan_sharing<'a>(
+        &mut self,
+        dir: &Path,
+        users: &dyn UserDb,
+        reuse: Reuse,
+        current: &dyn Fn(&str) -> Option<&'a Entry>,
+    ) -> (Snapshot, ScanStats) {
         let mut previous = std::mem::take(&mut self.known);
         if reuse == Reuse::Nothing || self.dir != dir {
             previous.clear();
@@ -281,6 +296,7 @@ impl Scanner {
                     }
                     Outcome::Read(file, entry) => {
                         stats.read += 1;
+                        let entry = shared(entry, current(&name));
                         if let Some(file) = file.filter(|file| file.settled(now)) {
                             let known = Known {
                                 file,
@@ -314,6 +330,18 @@ impl Scanner {
     /// size of the folder. Every named file is read (none is reused), and what was read is kept
     /// for the next reusing scan as [`Scanner::scan`] keeps it.
     pub fn refresh(&mut self, dir: &Path, users: &dyn UserDb, names: &[String]) -> Refreshed {
+        self.refresh_sharing(dir, users, names, &|_| None)
+    }
+
+    /// [`Scanner::refresh`], sharing what is unchanged with `current` as
+    /// [`Scanner::scan_sharing`] does.
+    pub fn refresh_sharing<'a>(
+        &mut self,
+        dir: &Path,
+        users: &dyn UserDb,
+        names: &[String],
+        current: &dyn Fn(&str) -> Option<&'a Entry>,
+    ) -> Refreshed {
         if self.dir != dir || !self.depending.is_empty() {
             return Refreshed::NeedsScan;
         }
@@ -361,6 +389,7 @@ impl Scanner {
                         Outcome::Looked(entry) => Some(entry),
                         Outcome::Reused(known) => Some(known.entry),
                         Outcome::Read(file, entry) => {
+                            let entry = shared(entry, current(name));
                             if let Some(file) = file.filter(|file| file.settled(now)) {
                                 kept.push((
                                     name.clone(),
@@ -394,6 +423,15 @@ impl Scanner {
         }
         self.known.extend(kept);
         Refreshed::Entries(found)
+    }
+}
+
+/// The caller's entry when the one just read equals it (the same text, spec or problems):
+/// kept and handed on instead of a second copy.
+fn shared(read: Entry, current: Option<&Entry>) -> Entry {
+    match current {
+        Some(current) if *current == read => current.clone(),
+        _ => read,
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fs;
 use std::os::unix::fs::{MetadataExt as _, symlink};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
@@ -445,6 +446,59 @@ fn a_rescan_reads_no_unchanged_file_and_gives_what_a_full_scan_gives() {
     let (snapshot, stats) = scanner.scan(path, &SystemUsers, Reuse::Unchanged);
     assert_eq!(stats, ScanStats { read: 1, reused: 2 });
     assert_eq!(snapshot, scan(path, &SystemUsers));
+}
+
+#[test]
+fn a_file_read_again_unchanged_shares_the_callers_entry_and_keeps_that_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path();
+    write(path, "web.toml", "command = \"sleep 1\"\n");
+    write(path, "other.toml", "command = \"sleep 9\"\n");
+    // What the daemon's table holds: the entries of an earlier scan.
+    let held = scan(path, &SystemUsers).programs;
+    let current = |name: &str| held.get(name);
+    let same = |a: &Entry, b: &Entry| {
+        let (Ok(a_spec), Ok(b_spec)) = (&a.spec, &b.spec) else {
+            return false;
+        };
+        Arc::ptr_eq(a_spec, b_spec)
+            && a.text
+                .as_ref()
+                .zip(b.text.as_ref())
+                .is_some_and(|(a, b)| Arc::ptr_eq(a, b))
+    };
+    settled_scanner(path, 2);
+
+    // A full rescan reads both files again and hands back the held entries…
+    let mut scanner = Scanner::new();
+    let (snapshot, stats) = scanner.scan_sharing(path, &SystemUsers, Reuse::Nothing, &current);
+    assert_eq!(stats, ScanStats { read: 2, reused: 0 });
+    assert_eq!(snapshot, scan(path, &SystemUsers));
+    for name in ["web", "other"] {
+        assert!(same(&snapshot.programs[name], &held[name]), "{name}");
+    }
+    // …and keeps those: a reusing scan gives them again.
+    let (snapshot, stats) = scanner.scan(path, &SystemUsers, Reuse::Unchanged);
+    assert_eq!(stats, ScanStats { read: 0, reused: 2 });
+    for name in ["web", "other"] {
+        assert!(same(&snapshot.programs[name], &held[name]), "{name}");
+    }
+
+    // A changed file gives what it says now, not the held entry.
+    write(path, "web.toml", "command = \"sleep 2\"\n");
+    let (snapshot, _) = scanner.scan_sharing(path, &SystemUsers, Reuse::Nothing, &current);
+    assert_eq!(command_of(&snapshot, "web"), argv(&["sleep", "2"]));
+    assert!(!same(&snapshot.programs["web"], &held["web"]));
+    assert!(same(&snapshot.programs["other"], &held["other"]));
+
+    // A refresh of a file that did not change shares it as well.
+    let names = ["other".to_string()];
+    let Refreshed::Entries(entries) = scanner.refresh_sharing(path, &SystemUsers, &names, &current)
+    else {
+        panic!("a refresh without depends_on needs no scan");
+    };
+    let refreshed = entries[0].1.as_ref().expect("other is there");
+    assert!(same(refreshed, &held["other"]));
 }
 
 #[test]
