@@ -505,7 +505,9 @@ fn tail_and_tail_f() {
         || readers() > before,
         || daemon.log(),
     );
-    following.interrupt();
+    if let Err(why) = following.interrupt() {
+        panic!("tail -f of a quiet log did not end on Ctrl-C: {why}");
+    }
     wait_until(
         "the follower to close the log after tail -f ended",
         20,
