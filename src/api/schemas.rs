@@ -164,6 +164,10 @@ fn serialized(value: impl serde::Serialize) -> String {
 }
 
 /// An object whose every property is always there.
+/// The keys of a status read from the kernel at each request (SPEC §14), which a program
+/// object's status leaves out.
+const FIGURES: [&str; 4] = ["cpu_percent", "cpu_seconds", "memory_bytes", "processes"];
+
 fn exact(properties: Value) -> Value {
     let required: Vec<&String> = properties
         .as_object()
@@ -449,7 +453,7 @@ fn answers(put: &mut impl FnMut(&str, Value)) {
             "generation": integer(),
             "id": integer(),
             "observed_generation": { "type": ["integer", "null"], "description": "The generation the process runs with; null without a process" },
-            "status": reference("Status"),
+            "status": reference("ProgramStatus"),
             "text": { "type": ["string", "null"], "description": "The file as written (admin only); null when it is not a readable program file" }
         }),
     );
@@ -684,36 +688,47 @@ fn statuses(put: &mut impl FnMut(&str, Value)) {
             "output": { "type": "string", "description": "At most 1 KiB" }
         })),
     );
-    put(
-        "Status",
-        exact(json!({
-            "config_error": nullable(reference("ConfigError")),
-            "cpu_percent": { "type": ["number", "null"], "minimum": 0, "description": "CPU over the interval since the last read of this status (or since start), 100 = one CPU; null without a process (SPEC §14)" },
-            "cpu_seconds": { "type": ["number", "null"], "minimum": 0, "description": "CPU time of the live processes and the children they reaped; null without a process" },
-            "enabled": boolean(),
-            "generation": integer(),
-            "health": nullable(health()),
-            "id": integer(),
-            "last_error": { "type": ["string", "null"] },
-            "last_exit": nullable(reference("ExitInfo")),
-            "last_probe": nullable(reference("LastProbe")),
-            "last_stderr": { "type": ["string", "null"], "description": "EXITED, BACKOFF or FATAL: the last lines its last process wrote to stderr; null otherwise, and always for a read token (it is log content)" },
-            "memory_bytes": { "type": ["integer", "null"], "minimum": 0, "description": "Resident memory of every live process of the program; null without a process" },
-            "name": string(),
-            "observed_generation": { "type": ["integer", "null"] },
-            "pid": { "type": ["integer", "null"] },
-            "processes": { "type": "integer", "minimum": 0, "description": "Every live process of the program: its cgroup's members, or those with its mark; with what the daemon's last run left still being stopped" },
-            "ready": boolean(),
-            "restarts": integer(),
-            "run": { "type": "boolean", "description": "The operator's run intent" },
-            "started_at": { "type": ["integer", "null"], "description": "Unix seconds" },
-            "status": process_state(),
-            "status_text": { "type": ["string", "null"], "description": "The last STATUS= sent over sd_notify" },
-            "uptime": { "type": ["string", "null"], "description": "H:MM:SS" },
-            "uptime_seconds": { "type": ["integer", "null"] },
-            "waiting_for": strings()
-        })),
+    let status = json!({
+        "config_error": nullable(reference("ConfigError")),
+        "cpu_percent": { "type": ["number", "null"], "minimum": 0, "description": "CPU over the interval since the last read of this status (or since start), 100 = one CPU; null without a process (SPEC §14)" },
+        "cpu_seconds": { "type": ["number", "null"], "minimum": 0, "description": "CPU time of the live processes and the children they reaped; null without a process" },
+        "enabled": boolean(),
+        "generation": integer(),
+        "health": nullable(health()),
+        "id": integer(),
+        "last_error": { "type": ["string", "null"] },
+        "last_exit": nullable(reference("ExitInfo")),
+        "last_probe": nullable(reference("LastProbe")),
+        "last_stderr": { "type": ["string", "null"], "description": "EXITED, BACKOFF or FATAL: the last lines its last process wrote to stderr; null otherwise, and always for a read token (it is log content)" },
+        "memory_bytes": { "type": ["integer", "null"], "minimum": 0, "description": "Resident memory of every live process of the program; null without a process" },
+        "name": string(),
+        "observed_generation": { "type": ["integer", "null"] },
+        "pid": { "type": ["integer", "null"] },
+        "processes": { "type": "integer", "minimum": 0, "description": "Every live process of the program: its cgroup's members, or those with its mark; with what the daemon's last run left still being stopped" },
+        "ready": boolean(),
+        "restarts": integer(),
+        "run": { "type": "boolean", "description": "The operator's run intent" },
+        "started_at": { "type": ["integer", "null"], "description": "Unix seconds" },
+        "status": process_state(),
+        "status_text": { "type": ["string", "null"], "description": "The last STATUS= sent over sd_notify" },
+        "uptime": { "type": ["string", "null"], "description": "H:MM:SS" },
+        "uptime_seconds": { "type": ["integer", "null"] },
+        "waiting_for": strings()
+    });
+    // A program object's status: the same without the figures read from the kernel, which
+    // only the status routes read (docs/METRICS.md, "In status").
+    let mut program_status = status.clone();
+    if let Some(properties) = program_status.as_object_mut() {
+        for key in FIGURES {
+            properties.remove(key);
+        }
+    }
+    put("Status", exact(status));
+    let mut program_status = exact(program_status);
+    program_status["description"] = json!(
+        "A program's status inside a program object: the status of GET /status/{id} without cpu_percent, cpu_seconds, memory_bytes and processes (read from the kernel, only by the status routes)"
     );
+    put("ProgramStatus", program_status);
     put(
         "QuickStartStatus",
         exact(json!({

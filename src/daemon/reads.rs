@@ -20,6 +20,16 @@ use super::views::{self, InOrder, OneStatusView, ProgramView, StatusView};
 use super::{Daemon, JobMeta, PROGRAM_SIZE, STATUS_SIZE};
 use crate::supervisor::{JobView, ProcessState};
 
+/// Whether a status reads the resource figures (`cpu_percent`, `cpu_seconds`,
+/// `memory_bytes`, `processes`) from the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Figures {
+    /// The status routes, and the status a write answers with.
+    Read,
+    /// A program object (`GET /programs`, `GET /programs/{id}`): its fields and state only.
+    Left,
+}
+
 impl Daemon {
     /// Every program with its fields and status (`GET /programs`).
     pub(super) fn list(&self, now: Instant, view: View) -> Reply {
@@ -84,7 +94,7 @@ impl Daemon {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
         Answer::json(
             &OneStatusView {
-                status: self.status_view(program, now, view),
+                status: self.status_view(program, now, view, Figures::Read),
                 success: true,
             },
             STATUS_SIZE,
@@ -152,7 +162,9 @@ impl Daemon {
             generation: program.generation,
             id: program.id,
             observed_generation: self.observed_generation(&program.entry.name),
-            status: self.status_view(program, now, view),
+            // The live figures are the status routes' (SPEC §14): a program object carries
+            // its state, not three or four kernel reads per running program.
+            status: self.status_view(program, now, view, Figures::Left),
             text: view
                 .shows_secrets()
                 .then_some(program.entry.text.as_deref()),
@@ -163,39 +175,45 @@ impl Daemon {
         self.jobs.get(name).map(|meta| meta.generation)
     }
 
-    /// A program's status; `last_stderr` only for a view that shows logs.
+    /// A program's status; `last_stderr` only for a view that shows logs, the resource
+    /// figures only when `figures` says to read them.
     pub(super) fn status_view<'a>(
         &'a self,
         program: &'a Program,
         now: Instant,
         view: View,
+        figures: Figures,
     ) -> StatusView<'a> {
         let name = &program.entry.name;
         let job = self.supervisor.view(name, now);
         let meta = self.jobs.get(name);
         let health = self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
-        let (processes, usage) = self.figures_of(name, job.as_ref(), None, now);
-        self.with_leftovers(
-            StatusView::new(
-                program,
-                job,
-                self.observed_generation(name),
-                health,
-                view.shows_logs()
-                    .then(|| self.supervisor.last_stderr(name))
-                    .flatten(),
-            )
-            .with_usage(processes, usage),
-        )
+        let figures = match figures {
+            Figures::Read => Some(self.figures_of(name, job.as_ref(), None, now)),
+            Figures::Left => None,
+        };
+        let status = StatusView::new(
+            program,
+            job,
+            self.observed_generation(name),
+            health,
+            view.shows_logs()
+                .then(|| self.supervisor.last_stderr(name))
+                .flatten(),
+        );
+        match figures {
+            Some((processes, usage)) => self.with_leftovers(status.with_usage(processes, usage)),
+            None => status,
+        }
     }
 
     /// A program held back by what the last run left counts those processes too.
     fn with_leftovers<'a>(&self, mut view: StatusView<'a>) -> StatusView<'a> {
-        if !self.leftovers.is_empty() {
+        if let Some(processes) = view.processes.as_mut()
+            && !self.leftovers.is_empty()
+        {
             let left = self.leftovers.processes(view.name);
-            view.processes = view
-                .processes
-                .saturating_add(u32::try_from(left).unwrap_or(u32::MAX));
+            *processes = processes.saturating_add(u32::try_from(left).unwrap_or(u32::MAX));
         }
         view
     }
@@ -225,7 +243,8 @@ impl Daemon {
     /// A program's status as a value, to add to the answer of a write (start, stop…: roles
     /// that read logs).
     pub(super) fn status_value(&self, program: &Program, now: Instant) -> Value {
-        serde_json::to_value(self.status_view(program, now, View::Redacted)).unwrap_or(Value::Null)
+        serde_json::to_value(self.status_view(program, now, View::Redacted, Figures::Read))
+            .unwrap_or(Value::Null)
     }
 
     /// Every program's process, or one's (`Request::Processes`), for the supervisord bridge.

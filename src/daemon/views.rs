@@ -28,15 +28,23 @@ use crate::supervisor::{ExitInfo, JobView, ProcessState, Uptime};
 use super::health::HealthView;
 use super::programs::Program;
 
-/// One program's status (`GET /status/{id}`, an item of `GET /status`).
+/// One program's status (`GET /status/{id}`, an item of `GET /status`), and the status inside
+/// a program object (`GET /programs`, `GET /programs/{id}`), which has no resource figures.
+///
+/// The four figures read from the kernel (`cpu_percent`, `cpu_seconds`, `memory_bytes`,
+/// `processes`) are `None` when they were not read — a program object's status: they are then
+/// absent from the JSON, not null (null is "no live process"). Reading them costs three or
+/// four system calls per running program, most of a list's time (docs/METRICS.md, "In status").
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusView<'a> {
     pub config_error: Option<ConfigErrorView<'a>>,
     /// CPU over the interval since the last read (or since start), 100 = one CPU; null
     /// without a process (SPEC §14, `daemon/resources.rs`).
-    pub cpu_percent: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<Option<f64>>,
     /// CPU time of the live processes and the children they reaped; null without a process.
-    pub cpu_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<Option<f64>>,
     pub enabled: bool,
     pub generation: u64,
     /// `starting`, `healthy`, `unhealthy`; null without a health check or a process (§12).
@@ -50,13 +58,15 @@ pub struct StatusView<'a> {
     /// the log when asked: [`crate::supervisor::Supervisor::last_stderr`]); else null.
     pub last_stderr: Option<String>,
     /// RSS of every live process of the program; null without a process.
-    pub memory_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<Option<u64>>,
     pub name: &'a str,
     /// The generation of the spec the job runs with; null without a job.
     pub observed_generation: Option<u64>,
     pub pid: Option<u32>,
     /// Live processes of the program: its cgroup's (or those with its mark), counted now.
-    pub processes: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes: Option<u32>,
     /// RUNNING and ready (SPEC §12).
     pub ready: bool,
     pub restarts: u32,
@@ -77,7 +87,7 @@ pub struct StatusView<'a> {
 
 impl<'a> StatusView<'a> {
     /// A program without a job (never started, or removed from the supervisor) is STOPPED with
-    /// nothing to show.
+    /// nothing to show. Without [`StatusView::with_usage`], no figures (a program object's).
     pub fn new(
         program: &'a Program,
         job: Option<JobView<'a>>,
@@ -112,7 +122,7 @@ impl<'a> StatusView<'a> {
             name: &program.entry.name,
             observed_generation,
             pid: job.pid,
-            processes: 0,
+            processes: None,
             ready: health.ready,
             restarts: job.restarts,
             run: program.run,
@@ -128,18 +138,17 @@ impl<'a> StatusView<'a> {
 
 impl StatusView<'_> {
     /// The program's live processes (the supervisor's count: its cgroup's members, or its
-    /// marked processes) and its resource figures, read now (`None`: no live process).
+    /// marked processes) and its resource figures, read now (`usage` `None`: no live
+    /// process, shown as nulls).
     pub fn with_usage(
         mut self,
         processes: u32,
         usage: Option<super::resources::ProgramUsage>,
     ) -> Self {
-        self.processes = processes;
-        if let Some(usage) = usage {
-            self.cpu_percent = Some(usage.cpu_percent);
-            self.cpu_seconds = Some(usage.cpu_seconds);
-            self.memory_bytes = Some(usage.memory_bytes);
-        }
+        self.processes = Some(processes);
+        self.cpu_percent = Some(usage.as_ref().map(|usage| usage.cpu_percent));
+        self.cpu_seconds = Some(usage.as_ref().map(|usage| usage.cpu_seconds));
+        self.memory_bytes = Some(usage.map(|usage| usage.memory_bytes));
         self
     }
 
@@ -152,10 +161,14 @@ impl StatusView<'_> {
             Some(error) => serde_json::to_writer(&mut *out, error)?,
             None => out.extend_from_slice(b"null"),
         }
-        out.extend_from_slice(b",\"cpu_percent\":");
-        write_float(out, self.cpu_percent)?;
-        out.extend_from_slice(b",\"cpu_seconds\":");
-        write_float(out, self.cpu_seconds)?;
+        if let Some(cpu_percent) = self.cpu_percent {
+            out.extend_from_slice(b",\"cpu_percent\":");
+            write_float(out, cpu_percent)?;
+        }
+        if let Some(cpu_seconds) = self.cpu_seconds {
+            out.extend_from_slice(b",\"cpu_seconds\":");
+            write_float(out, cpu_seconds)?;
+        }
         out.extend_from_slice(b",\"enabled\":");
         write_bool(out, self.enabled);
         out.extend_from_slice(b",\"generation\":");
@@ -192,16 +205,20 @@ impl StatusView<'_> {
             Some(text) => serde_json::to_writer(&mut *out, text)?,
             None => out.extend_from_slice(b"null"),
         }
-        out.extend_from_slice(b",\"memory_bytes\":");
-        write_option(out, self.memory_bytes);
+        if let Some(memory_bytes) = self.memory_bytes {
+            out.extend_from_slice(b",\"memory_bytes\":");
+            write_option(out, memory_bytes);
+        }
         out.extend_from_slice(b",\"name\":");
         serde_json::to_writer(&mut *out, self.name)?;
         out.extend_from_slice(b",\"observed_generation\":");
         write_option(out, self.observed_generation);
         out.extend_from_slice(b",\"pid\":");
         write_option(out, self.pid.map(u64::from));
-        out.extend_from_slice(b",\"processes\":");
-        write_u64(out, u64::from(self.processes));
+        if let Some(processes) = self.processes {
+            out.extend_from_slice(b",\"processes\":");
+            write_u64(out, u64::from(processes));
+        }
         out.extend_from_slice(b",\"ready\":");
         write_bool(out, self.ready);
         out.extend_from_slice(b",\"restarts\":");
@@ -490,6 +507,8 @@ mod tests {
         for (index, state) in states.into_iter().enumerate() {
             for (variant, uptime) in uptimes.into_iter().enumerate() {
                 let running = variant % 2 == 1;
+                // A program object's status has no figures: absent, not null.
+                let read = variant != 4;
                 views.push(StatusView {
                     health: [
                         None,
@@ -506,9 +525,12 @@ mod tests {
                         problems,
                         running_generation: 7,
                     }),
-                    cpu_percent: running.then_some([0.0, 12.5, 250.0, 1e-7][index % 4]),
-                    cpu_seconds: running.then_some([0.0, 1.0, 3600.25, 0.01][variant % 4]),
-                    memory_bytes: running.then_some([0, 52_428_800, u64::MAX][index % 3]),
+                    cpu_percent: read
+                        .then_some(running.then_some([0.0, 12.5, 250.0, 1e-7][index % 4])),
+                    cpu_seconds: read
+                        .then_some(running.then_some([0.0, 1.0, 3600.25, 0.01][variant % 4])),
+                    memory_bytes: read
+                        .then_some(running.then_some([0, 52_428_800, u64::MAX][index % 3])),
                     enabled: running,
                     generation: (index * 10 + variant) as u64,
                     id: u64::MAX - variant as u64,
@@ -522,7 +544,7 @@ mod tests {
                     name: ["web", "a.b-c_d", "weird\"name\\", "ünï"][variant % 4],
                     observed_generation: running.then_some(index as u64),
                     pid: running.then_some(u32::MAX - index as u32),
-                    processes: [0, 1, 2, u32::MAX][variant % 4],
+                    processes: read.then_some([0, 1, 2, u32::MAX][variant % 4]),
                     restarts: (index * variant) as u32,
                     run: !running,
                     started_at: match variant {

@@ -83,6 +83,19 @@ impl<'a> Supervisorctl<'a> {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Ctrl-C as a terminal gives it: a run started in the background by a shell without
+        // job control (`.ci/run &`, nohup) inherits SIGINT ignored, and Python then never
+        // turns SIGINT into the KeyboardInterrupt that ends `tail -f`.
+        // SAFETY (test): only sigaction, async-signal-safe, between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, || {
+                nix::sys::signal::signal(
+                    nix::sys::signal::Signal::SIGINT,
+                    nix::sys::signal::SigHandler::SigDfl,
+                )?;
+                Ok(())
+            });
+        }
         command
     }
 
@@ -170,18 +183,31 @@ impl Following {
         }
     }
 
-    /// Ctrl-C, and the exit it makes.
-    fn interrupt(mut self) -> Option<i32> {
+    /// Ctrl-C, and the exit it makes: `Err` says what happened instead (still running after
+    /// 20 s, or ended by a signal), with what supervisorctl wrote to stderr.
+    fn interrupt(mut self) -> Result<i32, String> {
         crate::support::signal(self.child.id(), nix::sys::signal::Signal::SIGINT);
         let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        let status = loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
+                break Some(status);
             }
             if Instant::now() > deadline {
-                return None;
+                break None;
             }
             std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        if status.is_some()
+            && let Some(mut pipe) = self.child.stderr.take()
+        {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        match status {
+            Some(status) => status
+                .code()
+                .ok_or_else(|| format!("ended by a signal ({status}); stderr: {stderr}")),
+            None => Err("still running 20 s after SIGINT".to_string()),
         }
     }
 }
@@ -459,10 +485,9 @@ fn tail_and_tail_f() {
         followed.windows(2).all(|pair| pair[1] == pair[0] + 1),
         "lost or repeated lines: {followed:?}"
     );
-    assert!(
-        following.interrupt().is_some(),
-        "tail -f did not end on Ctrl-C"
-    );
+    if let Err(why) = following.interrupt() {
+        panic!("tail -f did not end on Ctrl-C: {why}");
+    }
     let stderr_following = ctl.follow(&["tail", "-f", "web", "stderr"]);
     stderr_following.read_until("a stderr line", |line| line.starts_with("err "));
     drop(stderr_following);
@@ -480,7 +505,9 @@ fn tail_and_tail_f() {
         || readers() > before,
         || daemon.log(),
     );
-    following.interrupt();
+    if let Err(why) = following.interrupt() {
+        panic!("tail -f of a quiet log did not end on Ctrl-C: {why}");
+    }
     wait_until(
         "the follower to close the log after tail -f ended",
         20,

@@ -898,7 +898,7 @@ export interface components {
             redirect_stderr?: boolean;
             startretries?: number;
             startsecs?: number;
-            status: components["schemas"]["Status"];
+            status: components["schemas"]["ProgramStatus"];
             /** @description auto, none, or a path */
             stderr_logfile?: string;
             stderr_logfile_backups?: number;
@@ -993,6 +993,36 @@ export interface components {
         };
         ProgramOne: {
             program: components["schemas"]["Program"];
+        };
+        /** @description A program's status inside a program object: the status of GET /status/{id} without cpu_percent, cpu_seconds, memory_bytes and processes (read from the kernel, only by the status routes) */
+        ProgramStatus: {
+            config_error: components["schemas"]["ConfigError"] | null;
+            enabled: boolean;
+            generation: number;
+            health: ("starting" | "healthy" | "unhealthy") | null;
+            id: number;
+            last_error: string | null;
+            last_exit: components["schemas"]["ExitInfo"] | null;
+            last_probe: components["schemas"]["LastProbe"] | null;
+            /** @description EXITED, BACKOFF or FATAL: the last lines its last process wrote to stderr; null otherwise, and always for a read token (it is log content) */
+            last_stderr: string | null;
+            name: string;
+            observed_generation: number | null;
+            pid: number | null;
+            ready: boolean;
+            restarts: number;
+            /** @description The operator's run intent */
+            run: boolean;
+            /** @description Unix seconds */
+            started_at: number | null;
+            /** @enum {string} */
+            status: "STOPPED" | "STARTING" | "RUNNING" | "BACKOFF" | "STOPPING" | "EXITED" | "FATAL";
+            /** @description The last STATUS= sent over sd_notify */
+            status_text: string | null;
+            /** @description H:MM:SS */
+            uptime: string | null;
+            uptime_seconds: number | null;
+            waiting_for: string[];
         };
         QuickStart: {
             command: string | string[];
