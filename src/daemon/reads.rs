@@ -30,14 +30,65 @@ pub(super) enum Figures {
     Left,
 }
 
+/// The program table, the supervisor's jobs, their metadata and the monitored programs are
+/// all sorted by name: a read of every program walks them together, one pass alongside the
+/// table ([`InOrder`]) instead of a search of each map per program, which was a tenth of a
+/// status of all and a sixth of the list's time (their string comparisons).
+struct Walk<'a> {
+    jobs: InOrder<'a, JobView<'a>, Walked<'a, JobView<'a>>>,
+    metas: InOrder<'a, &'a JobMeta, Walked<'a, &'a JobMeta>>,
+    monitored: InOrder<'a, &'a Monitored, Walked<'a, &'a Monitored>>,
+}
+
+/// One of the maps a [`Walk`] goes through, by name (boxed: the iterators' types cannot be
+/// named; three dynamic calls per program).
+type Walked<'a, V> = Box<dyn Iterator<Item = (&'a str, V)> + 'a>;
+
+fn walk(daemon: &Daemon, now: Instant) -> Walk<'_> {
+    Walk {
+        jobs: InOrder::new(Box::new(daemon.supervisor.views(now))),
+        metas: InOrder::new(Box::new(
+            daemon.jobs.iter().map(|(name, meta)| (name.as_str(), meta)),
+        )),
+        monitored: InOrder::new(Box::new(
+            daemon
+                .health
+                .monitored
+                .iter()
+                .map(|(name, monitored)| (name.as_str(), monitored)),
+        )),
+    }
+}
+
+impl<'a> Walk<'a> {
+    /// What there is of `name`; names must be asked in ascending order (the table's).
+    fn next(
+        &mut self,
+        name: &str,
+    ) -> (
+        Option<JobView<'a>>,
+        Option<&'a JobMeta>,
+        Option<&'a Monitored>,
+    ) {
+        (
+            self.jobs.get(name),
+            self.metas.get(name),
+            self.monitored.get(name),
+        )
+    }
+}
+
 impl Daemon {
-    /// Every program with its fields and status (`GET /programs`).
+    /// Every program with its fields and status (`GET /programs`): the table walked with
+    /// the jobs as the status of all walks them.
     pub(super) fn list(&self, now: Instant, view: View) -> Reply {
-        let programs = self
-            .table
-            .programs
-            .values()
-            .map(|program| self.program_view(program, now, view));
+        let mut walk = walk(self, now);
+        let programs = self.table.programs.values().map(|program| {
+            let (job, meta, monitored) = walk.next(&program.entry.name);
+            let observed_generation = meta.map(|meta| meta.generation);
+            let status = self.walked_status(program, job, meta, monitored, view);
+            self.program_view_of(program, view, observed_generation, status)
+        });
         Answer::written(self.table.programs.len() * PROGRAM_SIZE, |json| {
             views::write_programs(json, programs)
         })
@@ -45,49 +96,50 @@ impl Daemon {
 
     /// The status of every program (`GET /status`), written by hand (`views`).
     pub(super) fn status_all(&self, now: Instant, view: View) -> Reply {
-        // The program table, the jobs and their metadata are all sorted by name: walk them
-        // together.
-        let mut views = InOrder::new(self.supervisor.views(now));
-        let mut metas = InOrder::new(self.jobs.iter().map(|(name, meta)| (name.as_str(), meta)));
-        let mut monitored = InOrder::new(
-            self.health
-                .monitored
-                .iter()
-                .map(|(name, monitored)| (name.as_str(), monitored)),
-        );
-        let supervisor = &self.supervisor;
-        let counts = supervisor.process_counts();
+        let mut walk = walk(self, now);
+        let counts = self.supervisor.process_counts();
         let statuses = self.table.programs.values().map(|program| {
             let name = program.entry.name.as_str();
-            let job = views.get(name);
-            let meta = metas.get(name);
-            let health = self.health_of(program, job.as_ref(), meta, monitored.get(name));
-            // Only a program that exited or failed has stderr to show: read for those alone.
-            let last_stderr = job
-                .as_ref()
-                .filter(|job| {
-                    matches!(
-                        job.state,
-                        ProcessState::Exited | ProcessState::Backoff | ProcessState::Fatal
-                    )
-                })
-                .filter(|_| view.shows_logs())
-                .and_then(|_| supervisor.last_stderr(name));
+            let (job, meta, monitored) = walk.next(name);
             let (processes, usage) = self.figures_of(name, job.as_ref(), Some(&counts), now);
             self.with_leftovers(
-                StatusView::new(
-                    program,
-                    job,
-                    meta.map(|meta| meta.generation),
-                    health,
-                    last_stderr,
-                )
-                .with_usage(processes, usage),
+                self.walked_status(program, job, meta, monitored, view)
+                    .with_usage(processes, usage),
             )
         });
         Answer::written(self.table.programs.len() * STATUS_SIZE, |json| {
             views::write_statuses(json, statuses)
         })
+    }
+
+    /// A program's status from what a [`Walk`] found for it, without the figures.
+    fn walked_status<'a>(
+        &'a self,
+        program: &'a Program,
+        job: Option<JobView<'a>>,
+        meta: Option<&'a JobMeta>,
+        monitored: Option<&'a Monitored>,
+        view: View,
+    ) -> StatusView<'a> {
+        let health = self.health_of(program, job.as_ref(), meta, monitored);
+        // Only a program that exited or failed has stderr to show: read for those alone.
+        let last_stderr = job
+            .as_ref()
+            .filter(|job| {
+                matches!(
+                    job.state,
+                    ProcessState::Exited | ProcessState::Backoff | ProcessState::Fatal
+                )
+            })
+            .filter(|_| view.shows_logs())
+            .and_then(|_| self.supervisor.last_stderr(&program.entry.name));
+        StatusView::new(
+            program,
+            job,
+            meta.map(|meta| meta.generation),
+            health,
+            last_stderr,
+        )
     }
 
     pub(super) fn status_one(&self, id: &str, now: Instant, view: View) -> Reply {
@@ -154,6 +206,21 @@ impl Daemon {
         now: Instant,
         view: View,
     ) -> ProgramView<'a> {
+        // The live figures are the status routes' (SPEC §14): a program object carries its
+        // state, not three or four kernel reads per running program.
+        let status = self.status_view(program, now, view, Figures::Left);
+        let observed_generation = self.observed_generation(&program.entry.name);
+        self.program_view_of(program, view, observed_generation, status)
+    }
+
+    /// A program as the API shows it, around its status.
+    fn program_view_of<'a>(
+        &'a self,
+        program: &'a Program,
+        view: View,
+        observed_generation: Option<u64>,
+        status: StatusView<'a>,
+    ) -> ProgramView<'a> {
         ProgramView {
             fields: fields_json(program, view),
             config_error: views::ConfigErrorView::of(program),
@@ -161,10 +228,8 @@ impl Daemon {
             format: program.entry.format,
             generation: program.generation,
             id: program.id,
-            observed_generation: self.observed_generation(&program.entry.name),
-            // The live figures are the status routes' (SPEC §14): a program object carries
-            // its state, not three or four kernel reads per running program.
-            status: self.status_view(program, now, view, Figures::Left),
+            observed_generation,
+            status,
             text: view
                 .shows_secrets()
                 .then_some(program.entry.text.as_deref()),
