@@ -163,11 +163,11 @@ fn serialized(value: impl serde::Serialize) -> String {
     }
 }
 
-/// An object whose every property is always there.
 /// The keys of a status read from the kernel at each request (SPEC §14), which a program
 /// object's status leaves out.
 const FIGURES: [&str; 4] = ["cpu_percent", "cpu_seconds", "memory_bytes", "processes"];
 
+/// An object whose every property is always there.
 fn exact(properties: Value) -> Value {
     let required: Vec<&String> = properties
         .as_object()
