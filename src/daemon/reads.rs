@@ -20,16 +20,6 @@ use super::views::{self, InOrder, OneStatusView, ProgramView, StatusView};
 use super::{Daemon, JobMeta, PROGRAM_SIZE, STATUS_SIZE};
 use crate::supervisor::{JobView, ProcessState};
 
-/// Whether a status reads the resource figures (`cpu_percent`, `cpu_seconds`,
-/// `memory_bytes`, `processes`) from the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Figures {
-    /// The status routes, and the status a write answers with.
-    Read,
-    /// A program object (`GET /programs`, `GET /programs/{id}`): its fields and state only.
-    Left,
-}
-
 /// The program table, the supervisor's jobs, their metadata and the monitored programs are
 /// all sorted by name: a read of every program walks them together, one pass alongside the
 /// table ([`InOrder`]) instead of a search of each map per program, which was a tenth of a
@@ -86,7 +76,7 @@ impl Daemon {
         let programs = self.table.programs.values().map(|program| {
             let (job, meta, monitored) = walk.next(&program.entry.name);
             let observed_generation = meta.map(|meta| meta.generation);
-            let status = self.walked_status(program, job, meta, monitored, view);
+            let status = self.status_without_figures(program, job, meta, monitored, view);
             self.program_view_of(program, view, observed_generation, status)
         });
         Answer::written(self.table.programs.len() * PROGRAM_SIZE, |json| {
@@ -103,7 +93,7 @@ impl Daemon {
             let (job, meta, monitored) = walk.next(name);
             let (processes, usage) = self.figures_of(name, job.as_ref(), Some(&counts), now);
             self.with_leftovers(
-                self.walked_status(program, job, meta, monitored, view)
+                self.status_without_figures(program, job, meta, monitored, view)
                     .with_usage(processes, usage),
             )
         });
@@ -112,8 +102,23 @@ impl Daemon {
         })
     }
 
-    /// A program's status from what a [`Walk`] found for it, without the figures.
-    fn walked_status<'a>(
+    /// What there is of one program: its job, its job's metadata, its health record (what a
+    /// [`Walk`] finds for each program in turn).
+    fn lookup(
+        &self,
+        name: &str,
+        now: Instant,
+    ) -> (Option<JobView<'_>>, Option<&JobMeta>, Option<&Monitored>) {
+        (
+            self.supervisor.view(name, now),
+            self.jobs.get(name),
+            self.health.monitored.get(name),
+        )
+    }
+
+    /// A program's status from its job, metadata and health record, without the figures (a
+    /// program object's status; the status routes add them).
+    fn status_without_figures<'a>(
         &'a self,
         program: &'a Program,
         job: Option<JobView<'a>>,
@@ -146,7 +151,7 @@ impl Daemon {
         let program = self.table.find(id).ok_or_else(|| Failure::not_found(id))?;
         Answer::json(
             &OneStatusView {
-                status: self.status_view(program, now, view, Figures::Read),
+                status: self.status_view(program, now, view),
                 success: true,
             },
             STATUS_SIZE,
@@ -208,8 +213,9 @@ impl Daemon {
     ) -> ProgramView<'a> {
         // The live figures are the status routes' (SPEC §14): a program object carries its
         // state, not three or four kernel reads per running program.
-        let status = self.status_view(program, now, view, Figures::Left);
-        let observed_generation = self.observed_generation(&program.entry.name);
+        let (job, meta, monitored) = self.lookup(&program.entry.name, now);
+        let observed_generation = meta.map(|meta| meta.generation);
+        let status = self.status_without_figures(program, job, meta, monitored, view);
         self.program_view_of(program, view, observed_generation, status)
     }
 
@@ -236,40 +242,21 @@ impl Daemon {
         }
     }
 
-    pub(super) fn observed_generation(&self, name: &str) -> Option<u64> {
-        self.jobs.get(name).map(|meta| meta.generation)
-    }
-
-    /// A program's status; `last_stderr` only for a view that shows logs, the resource
-    /// figures only when `figures` says to read them.
+    /// A program's status with its figures (`GET /status/{id}`, a write's answer);
+    /// `last_stderr` only for a view that shows logs.
     pub(super) fn status_view<'a>(
         &'a self,
         program: &'a Program,
         now: Instant,
         view: View,
-        figures: Figures,
     ) -> StatusView<'a> {
         let name = &program.entry.name;
-        let job = self.supervisor.view(name, now);
-        let meta = self.jobs.get(name);
-        let health = self.health_of(program, job.as_ref(), meta, self.health.monitored.get(name));
-        let figures = match figures {
-            Figures::Read => Some(self.figures_of(name, job.as_ref(), None, now)),
-            Figures::Left => None,
-        };
-        let status = StatusView::new(
-            program,
-            job,
-            self.observed_generation(name),
-            health,
-            view.shows_logs()
-                .then(|| self.supervisor.last_stderr(name))
-                .flatten(),
-        );
-        match figures {
-            Some((processes, usage)) => self.with_leftovers(status.with_usage(processes, usage)),
-            None => status,
-        }
+        let (job, meta, monitored) = self.lookup(name, now);
+        let (processes, usage) = self.figures_of(name, job.as_ref(), None, now);
+        self.with_leftovers(
+            self.status_without_figures(program, job, meta, monitored, view)
+                .with_usage(processes, usage),
+        )
     }
 
     /// A program held back by what the last run left counts those processes too.
@@ -308,8 +295,7 @@ impl Daemon {
     /// A program's status as a value, to add to the answer of a write (start, stop…: roles
     /// that read logs).
     pub(super) fn status_value(&self, program: &Program, now: Instant) -> Value {
-        serde_json::to_value(self.status_view(program, now, View::Redacted, Figures::Read))
-            .unwrap_or(Value::Null)
+        serde_json::to_value(self.status_view(program, now, View::Redacted)).unwrap_or(Value::Null)
     }
 
     /// Every program's process, or one's (`Request::Processes`), for the supervisord bridge.
