@@ -919,25 +919,27 @@ const FIGURES: [&str; 4] = ["cpu_percent", "cpu_seconds", "memory_bytes", "proce
 
 /// Checks one status object of a status route: exactly the documented keys, each of its type.
 fn assert_status_shape(status: &Value) {
-    let object = status.as_object().expect("a status is an object");
-    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    assert_eq!(keys, STATUS_KEYS, "{status}");
+    assert_status_keys(status, &STATUS_KEYS);
     assert_status_values(status);
 }
 
 /// Checks the status inside a program object: the status keys but the figures, which are
 /// absent (not null), each of its type.
 fn assert_program_status_shape(status: &Value) {
-    let object = status.as_object().expect("a status is an object");
-    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-    keys.sort_unstable();
     let expected: Vec<&str> = STATUS_KEYS
         .into_iter()
         .filter(|key| !FIGURES.contains(key))
         .collect();
-    assert_eq!(keys, expected, "{status}");
+    assert_status_keys(status, &expected);
     assert_status_values(status);
+}
+
+/// A status has exactly these keys (in name order).
+fn assert_status_keys(status: &Value, expected: &[&str]) {
+    let object = status.as_object().expect("a status is an object");
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, expected, "{status}");
 }
 
 /// The type of each key a status has.
