@@ -802,20 +802,20 @@ impl LogWriter {
                 Err(_) => break Drained::Eof,
             }
         };
-        let path = Arc::clone(&self.path);
-        let trouble = self.trouble();
+        // The fields apart (not `self.trouble()`): the path is read while the trouble changes.
+        let trouble = self.trouble.get_or_insert_with(Box::default);
         trouble.dropped += discarded;
         trouble.problem = trouble
             .failing
             .as_ref()
-            .map(|error| problem_text(&path, error, trouble.dropped));
+            .map(|error| problem_text(&self.path, error, trouble.dropped));
         outcome
     }
 
     fn write_failed(&mut self, error: &io::Error) {
         let error = describe(error);
-        let path = Arc::clone(&self.path);
-        let trouble = self.trouble();
+        let path = &self.path;
+        let trouble = self.trouble.get_or_insert_with(Box::default);
         if trouble.failing.as_deref() != Some(error.as_str()) {
             tracing::warn!(
                 path = %path.display(),
@@ -823,7 +823,7 @@ impl LogWriter {
                 "log write failed; output is dropped until writes succeed again"
             );
         }
-        trouble.problem = Some(problem_text(&path, &error, trouble.dropped));
+        trouble.problem = Some(problem_text(path, &error, trouble.dropped));
         trouble.failing = Some(error);
     }
 
