@@ -13,8 +13,9 @@
 //! replace wrote them, so a status is the same text as before. (A program's file fields, from
 //! a map, now come before its other keys.)
 //!
-//! The status of all programs walks the program table, the supervisor's jobs and their
-//! metadata together ([`InOrder`]): all three are sorted by name.
+//! The status of all programs and the list walk the program table, the supervisor's jobs,
+//! their metadata and the health records together ([`InOrder`], driven by `reads.rs`'s
+//! `Walk`): all are sorted by name.
 
 use std::borrow::Cow;
 use std::time::SystemTime;
