@@ -16,7 +16,8 @@
 //! (why that misses nothing: [`run`]); otherwise it yields and asks again. Pipes are members
 //! level-triggered: one still holding bytes (the turn's budget ran out) is reported again.
 //! A turn moves at most [`DRAIN_BUDGET`] in all before the task yields to the loop; a pipe at
-//! its end (every writer gone, drained) leaves the set and is closed.
+//! its end (every writer gone, drained) leaves the set and is closed. A wake that reports a
+//! pipe at its end first yields once, so the loop's reap (and a restart) goes before it.
 //!
 //! A panic while one pipe is drained (a bug) ends the capture of that pipe alone, as it ended
 //! that pipe's task before: `panic = "unwind"` stays in the release profile for this.
@@ -227,6 +228,8 @@ fn tell(watch: ReadyWatch) {
 ///   a ready line seen) keeps the readiness: the set is asked again after a yield.
 async fn run(shared: Arc<Shared>) {
     let mut events = vec![EpollEvent::empty(); BATCH];
+    // Pipes at their end were seen and left for one turn (see below).
+    let mut deferred = false;
     loop {
         let mut guard = match shared.epoll.readable().await {
             Ok(guard) => guard,
@@ -252,6 +255,22 @@ async fn run(shared: Arc<Shared>) {
             guard.clear_ready();
             continue;
         }
+        // A pipe at its end is usually a process that ended: the kernel closes its pipes a few
+        // microseconds before it sends SIGCHLD, so this task is woken first. The loop's reap
+        // (and the restart it may make) goes first: one yield lets the runtime poll its
+        // reactor again and run the loop if SIGCHLD has come. The ended pipes wait (nothing is
+        // lost: their bytes stay in them, and a status that shows the last stderr drains the
+        // pipe itself). Asked again after the yield, the set reports them again (level).
+        let ending = events[..ready]
+            .iter()
+            .any(|event| event.events().contains(EpollFlags::EPOLLHUP));
+        if ending && !deferred {
+            deferred = true;
+            drop(guard);
+            tokio::task::yield_now().await;
+            continue;
+        }
+        deferred = false;
         let emptied = shared.drain(&events[..ready]);
         if emptied && ready < BATCH {
             guard.clear_ready();

@@ -339,6 +339,6 @@ impl Supervisor {
             }
             super::schedule(&mut self.deadlines, job);
         }
-        changes
+        super::said(changes)
     }
 }

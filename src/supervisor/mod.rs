@@ -394,7 +394,7 @@ impl Supervisor {
             }
         }
         schedule(&mut self.deadlines, job);
-        changes
+        said(changes)
     }
 
     /// Stops the program: STOPPING then STOPPED once its process is reaped; a BACKOFF job
@@ -407,7 +407,7 @@ impl Supervisor {
                 .begin_stop(job, now, "stop requested", &mut changes);
             schedule(&mut self.deadlines, job);
         }
-        changes
+        said(changes)
     }
 
     /// Graceful stop, then start with this (possibly new) spec.
@@ -426,7 +426,7 @@ impl Supervisor {
             _ => return self.start(spec, now),
         }
         schedule(&mut self.deadlines, job);
-        changes
+        said(changes)
     }
 
     /// Takes a new spec without touching the process: autorestart, exitcodes, timings (a
@@ -464,7 +464,7 @@ impl Supervisor {
             self.deadlines.remove(name);
             self.context.forget(name);
         }
-        changes
+        said(changes)
     }
 
     /// Collects every ended child (call it on SIGCHLD) and moves their jobs on. `now` is
@@ -472,10 +472,10 @@ impl Supervisor {
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
         self.context.automatic_starts = 0;
         let changes = self.collect_exits(now);
-        if self.context.automatic_starts > 0 {
+        if self.context.automatic_starts > 1 {
             yield_to_children();
         }
-        changes
+        said(changes)
     }
 
     fn collect_exits(&mut self, now: Instant) -> Vec<StateChange> {
@@ -531,7 +531,6 @@ impl Supervisor {
                 tracing::error!(pid, program = %name, "reaped a process of a job that is gone");
                 continue;
             };
-            tracing::info!(program = %name, pid, %exit, "process ended");
             let left = i32::try_from(pid)
                 .ok()
                 .and_then(|pid| left.get(&pid).copied())
@@ -543,6 +542,8 @@ impl Supervisor {
             } else {
                 schedule(&mut self.deadlines, job);
             }
+            // After what the exit caused (a restart is spawned by now), as the state changes.
+            tracing::info!(program = %name, pid, %exit, "process ended");
         }
         self.context.alive_at = Some(now);
         changes
@@ -571,10 +572,10 @@ impl Supervisor {
                 kill_probe(pid, run);
             }
         }
-        if self.context.automatic_starts > 0 {
+        if self.context.automatic_starts > 1 {
             yield_to_children();
         }
-        changes
+        said(changes)
     }
 
     /// The earliest instant at which [`Supervisor::on_deadline`] has something to do. O(1):
@@ -690,7 +691,7 @@ impl Supervisor {
             .begin_stop(job, now, &format!("restart: {reason}"), &mut changes);
         job.after_stop = AfterStop::Recover(job.spec.clone(), reason.to_string());
         schedule(&mut self.deadlines, job);
-        changes
+        said(changes)
     }
 
     pub fn status(&self, name: &str, now: Instant) -> Option<JobStatus> {
@@ -883,7 +884,8 @@ fn apply_spec(job: &mut Job, spec: Arc<ProgramSpec>) {
 }
 
 /// Moves a job to `to` if the table allows it; a refused transition is a bug, logged, and the
-/// job stays where it is.
+/// job stays where it is. The change is logged by the public method that returns it
+/// ([`said`]), after what that call spawns.
 fn transition(
     job: &mut Job,
     to: ProcessState,
@@ -896,7 +898,6 @@ fn transition(
         tracing::error!(program = %job.spec.name, %from, %to, %reason, "refused state transition (a bug)");
         return false;
     }
-    tracing::info!(program = %job.spec.name, %from, %to, %reason, "state change");
     job.state = to;
     changes.push(StateChange {
         name: job.spec.name.clone(),
@@ -905,6 +906,17 @@ fn transition(
         reason,
     });
     true
+}
+
+/// Logs the state changes a public method returns, as it returns them. Not at each
+/// transition: a restart's RUNNING → EXITED is then written after its new process is spawned,
+/// not on the way to it (two formatted lines and two writes were about 30 µs of a restart;
+/// docs/PERFORMANCE.md, "Restart after kill -9").
+fn said(changes: Vec<StateChange>) -> Vec<StateChange> {
+    for change in &changes {
+        tracing::info!(program = %change.name, from = %change.from, to = %change.to, reason = %change.reason, "state change");
+    }
+    changes
 }
 
 impl Context {
@@ -1607,6 +1619,11 @@ impl Context {
     ) {
         self.automatic_starts += 1;
         self.launch(job, now, reason, changes);
+        // The first restart of a turn (the usual crash) gives its child the CPU at once, before
+        // the rest of the turn; the turn's later ones once at its end.
+        if self.automatic_starts == 1 {
+            yield_to_children();
+        }
     }
 
     fn deadline_reached(&mut self, job: &mut Job, now: Instant, changes: &mut Vec<StateChange>) {
@@ -1699,12 +1716,12 @@ impl Context {
     }
 }
 
-/// Gives the CPU away once (`sched_yield`) after a turn that restarted programs, before the
-/// daemon's bookkeeping of it (events, the state folder, answers). The clone returns when the
-/// child's `execve` has replaced its memory, not when it is done: woken on the same CPU, the
-/// daemon preempted the child there and made it wait for all of that before its program ran
-/// (docs/PERFORMANCE.md, "Restart after kill -9"). With nothing else runnable on this CPU it
-/// returns at once.
+/// Gives the CPU away once (`sched_yield`) right after a turn's first automatic start, and
+/// after a turn that made more, before the daemon's bookkeeping of them (the rest of the
+/// turn, events, the state folder, answers). The clone returns when the child's `execve` has
+/// replaced its memory, not when it is done: woken on the same CPU, the daemon preempted the
+/// child there and made it wait for all of that before its program ran (docs/PERFORMANCE.md,
+/// "Restart after kill -9"). With nothing else runnable on this CPU it returns at once.
 fn yield_to_children() {
     // SAFETY: sched_yield takes no argument and cannot fail in a way that matters here.
     unsafe {
