@@ -865,6 +865,52 @@ async fn a_double_forked_grandchild_is_reaped_no_zombie_remains() {
     assert_eq!(harness.status("forker").last_exit, Some(ExitInfo::Code(0)));
 }
 
+/// A program killed right after its last lines: the capture set handles its pipes' end after
+/// the restart (it yields to the reap), and still every run's lines are in the log, whole and
+/// before the next run's.
+#[tokio::test(flavor = "current_thread")]
+async fn a_crashing_programs_last_lines_are_logged_before_the_next_runs() {
+    let mut harness = Harness::new();
+    const RUNS: usize = 8;
+    let count = harness.path("runs");
+    let script = format!(
+        "n=$(cat {count} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > {count}; \
+         if [ $n -gt {RUNS} ]; then exec sleep 1000; fi; \
+         echo \"start $n $$\"; echo \"middle $n $$\"; echo \"end $n $$\"; kill -KILL $$",
+        count = count.display()
+    );
+    let spec = harness.spec(
+        "crasher",
+        &script,
+        "startsecs = 0\nautorestart = true\nstdout_logfile_maxbytes = \"1MB\"",
+    );
+    harness.start(spec);
+    let log = harness.log("crasher", Stream::Stdout);
+    harness
+        .wait_for(
+            "every crashing run logged, and the last run up",
+            |harness| {
+                harness.read(&count).trim() == (RUNS + 1).to_string()
+                    && harness.state("crasher") == ProcessState::Running
+                    && harness.lines(&log).len() >= 3 * RUNS
+            },
+        )
+        .await;
+    let lines = harness.lines(&log);
+    assert_eq!(lines.len(), 3 * RUNS, "{lines:#?}");
+    let mut pids = BTreeSet::new();
+    for (run, group) in lines.chunks(3).enumerate() {
+        let pid = group[0].rsplit(' ').next().unwrap_or_default().to_string();
+        let expected: Vec<String> = ["start", "middle", "end"]
+            .iter()
+            .map(|word| format!("{word} {} {pid}", run + 1))
+            .collect();
+        assert_eq!(group, expected.as_slice(), "run {}: {lines:#?}", run + 1);
+        assert!(pids.insert(pid), "a pid twice: {lines:#?}");
+    }
+    assert_eq!(harness.status("crasher").restarts, RUNS as u32);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn rotation_keeps_backups_of_maxbytes_and_loses_no_line() {
     let mut harness = Harness::new();
