@@ -228,7 +228,8 @@ fn tell(watch: ReadyWatch) {
 ///   a ready line seen) keeps the readiness: the set is asked again after a yield.
 async fn run(shared: Arc<Shared>) {
     let mut events = vec![EpollEvent::empty(); BATCH];
-    // Pipes at their end were seen and left for one turn (see below).
+    // Pipes at their end were seen and left for one turn (see below); until a turn empties
+    // every pipe it was told of, the drain of those pipes goes on without another yield.
     let mut deferred = false;
     loop {
         let mut guard = match shared.epoll.readable().await {
@@ -270,10 +271,10 @@ async fn run(shared: Arc<Shared>) {
             tokio::task::yield_now().await;
             continue;
         }
-        deferred = false;
         let emptied = shared.drain(&events[..ready]);
         if emptied && ready < BATCH {
             guard.clear_ready();
+            deferred = false;
         } else {
             drop(guard);
             tokio::task::yield_now().await;

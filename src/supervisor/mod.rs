@@ -472,10 +472,7 @@ impl Supervisor {
     pub fn reap(&mut self, now: Instant) -> Vec<StateChange> {
         self.context.automatic_starts = 0;
         let changes = self.collect_exits(now);
-        if self.context.automatic_starts > 1 {
-            yield_to_children();
-        }
-        said(changes)
+        self.context.end_turn(changes)
     }
 
     fn collect_exits(&mut self, now: Instant) -> Vec<StateChange> {
@@ -572,10 +569,7 @@ impl Supervisor {
                 kill_probe(pid, run);
             }
         }
-        if self.context.automatic_starts > 1 {
-            yield_to_children();
-        }
-        said(changes)
+        self.context.end_turn(changes)
     }
 
     /// The earliest instant at which [`Supervisor::on_deadline`] has something to do. O(1):
@@ -1607,6 +1601,16 @@ impl Context {
     /// This turn has made all the automatic starts it may.
     fn turn_is_full(&self) -> bool {
         self.automatic_starts >= AUTOMATIC_STARTS_PER_TURN
+    }
+
+    /// The end of a turn of the loop (a reap or a deadline call): a turn that made more than
+    /// one automatic start yields to their children once more (the first one did at its
+    /// start, [`Context::launch_automatic`]), then its state changes are logged.
+    fn end_turn(&self, changes: Vec<StateChange>) -> Vec<StateChange> {
+        if self.automatic_starts > 1 {
+            yield_to_children();
+        }
+        said(changes)
     }
 
     /// An autorestart or a BACKOFF retry: counted against the turn's allowance.
