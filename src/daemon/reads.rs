@@ -75,9 +75,7 @@ impl Daemon {
         let mut walk = walk(self, now);
         let programs = self.table.programs.values().map(|program| {
             let (job, meta, monitored) = walk.next(&program.entry.name);
-            let observed_generation = meta.map(|meta| meta.generation);
-            let status = self.status_without_figures(program, job, meta, monitored, view);
-            self.program_view_of(program, view, observed_generation, status)
+            self.program_view_of(program, view, job, meta, monitored)
         });
         Answer::written(self.table.programs.len() * PROGRAM_SIZE, |json| {
             views::write_programs(json, programs)
@@ -214,19 +212,21 @@ impl Daemon {
         // The live figures are the status routes' (SPEC §14): a program object carries its
         // state, not three or four kernel reads per running program.
         let (job, meta, monitored) = self.lookup(&program.entry.name, now);
-        let observed_generation = meta.map(|meta| meta.generation);
-        let status = self.status_without_figures(program, job, meta, monitored, view);
-        self.program_view_of(program, view, observed_generation, status)
+        self.program_view_of(program, view, job, meta, monitored)
     }
 
-    /// A program as the API shows it, around its status.
+    /// A program as the API shows it, from its job, metadata and health record (one
+    /// [`Daemon::lookup`], or a [`Walk`]'s step).
     fn program_view_of<'a>(
         &'a self,
         program: &'a Program,
         view: View,
-        observed_generation: Option<u64>,
-        status: StatusView<'a>,
+        job: Option<JobView<'a>>,
+        meta: Option<&'a JobMeta>,
+        monitored: Option<&'a Monitored>,
     ) -> ProgramView<'a> {
+        let observed_generation = meta.map(|meta| meta.generation);
+        let status = self.status_without_figures(program, job, meta, monitored, view);
         ProgramView {
             fields: fields_json(program, view),
             config_error: views::ConfigErrorView::of(program),
